@@ -1,0 +1,69 @@
+"""Docs are code: every Python and shell block in SKILL.md, README.md and references/*.md runs as a test.
+
+Each Markdown file runs top to bottom in its own empty working directory, where `scripts/`, `assets/` and
+`references/` point at the repository's, so blocks use the same relative paths a reader would. Python blocks
+share one namespace per file; shell blocks (`bash`, `sh`, `shell`) run with `bash -euo pipefail`, with this
+interpreter first on PATH as `python`, and must exit 0 (write `cmd || test $? -eq 1` to show a failing exit).
+A block that must not run carries a visible `<!-- skip: next ... -->` comment saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sybil import Sybil
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
+
+ROOT = Path(__file__).resolve().parent
+LINKED = ("scripts", "assets", "references", "demo.sh", "tests")
+SHELL_TIMEOUT_S = 900
+
+
+def _setup(namespace: dict) -> None:
+    sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "assets")]
+    from setup_duckdb import ensure_sqlite_extension
+
+    ensure_sqlite_extension()  # DuckDB recipes in the docs must run offline
+    workdir = Path(tempfile.mkdtemp(prefix="docs-"))
+    for name in LINKED:
+        (workdir / name).symlink_to(ROOT / name, target_is_directory=(ROOT / name).is_dir())
+    namespace["_previous_cwd"] = os.getcwd()
+    os.chdir(workdir)
+
+
+def _teardown(namespace: dict) -> None:
+    os.chdir(namespace["_previous_cwd"])
+
+
+def evaluate_shell(example) -> None:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONHASHSEED", "random")
+    env["BENCH_PYTHON"] = sys.executable  # demo.sh: use this environment instead of creating .venv
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", example.parsed], cwd=os.getcwd(), env=env,
+        capture_output=True, text=True, timeout=SHELL_TIMEOUT_S,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"shell block exited {proc.returncode}\n--- block ---\n{example.parsed}"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
+        )
+
+
+pytest_collect_file = Sybil(
+    parsers=[
+        PythonCodeBlockParser(),
+        CodeBlockParser(language="bash", evaluator=evaluate_shell),
+        CodeBlockParser(language="sh", evaluator=evaluate_shell),
+        CodeBlockParser(language="shell", evaluator=evaluate_shell),
+        SkipParser(),
+    ],
+    patterns=["SKILL.md", "README.md", "references/*.md"],
+    setup=_setup,
+    teardown=_teardown,
+).pytest()

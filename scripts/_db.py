@@ -1,0 +1,373 @@
+"""Read one or several xetrack database files as one benchmark, read-only, with every input problem made typed.
+
+Shared by validate_benchmark.py, analyze_cache_hits.py and export_summary.py. What it knows about xetrack 0.7.0:
+- A xetrack file is a SQLite file for *both* engines (`engine='duckdb'` attaches a SQLite file); a native DuckDB
+  file is also accepted, recognised by its header, never by its extension.
+- `assets`, `keys` and `counts` are xetrack's own sqlitedict tables, not benchmark tables.
+- DuckDB-engine files declare DuckDB type names (VARCHAR, FLOAT, BOOLEAN) inside SQLite.
+
+Several files (one per worker or machine) are read as one benchmark through a temporary view `bench` that
+unions them by column name; a `_shard` column says which file a row came from. Nothing is loaded into memory:
+scripts push their work into SQL against `bench`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote as _url_quote
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+XETRACK_INTERNAL_TABLES = ("assets", "keys", "counts")
+SQLITE_MAX_FILES = 10  # SQLite's default limit on attached databases; DuckDB has none
+
+# Columns xetrack writes itself (log/track/cache bookkeeping) and system sampling columns.
+BOOKKEEPING = ("track_id", "timestamp", "function_name", "args", "kwargs", "error", "function_time", "cache")
+SYSTEM = ("cpu_percent", "ram_percent", "p_memory_percent", "disk_percent", "cpu", "memory_percent",
+          "bytes_sent", "bytes_recv")
+VERSION_NAMES = ("git_commit_hash", "git_hash", "git_commit", "commit", "code_version", "data_version",
+                 "dataset_version", "experiment_version", "version", "data_hash", "dataset_hash",
+                 "data_fingerprint", "dataset_fingerprint", "xetrack_version", "sklearn_version")
+INPUT_NAMES = ("input_id", "item_id", "example_id", "sample_id", "datapoint_id", "question_id", "prompt_id",
+               "request_id", "row_id", "idx", "id")
+REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
+SPLIT_NAMES = ("split", "subset", "partition", "data_split")
+_OUTPUT_PATTERN = re.compile(
+    r"^(y_pred|y_true|y_prob|pred|preds|prediction|predicted(_.*)?|label|labels|true_label|ground_truth|target|"
+    r"expected|gold|answer|parsed_answer|output|outputs|result|function_result|response|raw_.*|correct|is_correct|"
+    r"score|scores|confidence|prob|proba|probability|probabilities|accuracy|acc|loss|f1|precision|recall|auc|"
+    r"status|status_code|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|cost|cost_.*|.*_cost|"
+    r"latency|latency_.*|.*_latency|.*_time|.*_ms|.*_seconds|.*_s|duration|.*_duration|.*_score|.*_accuracy|"
+    r".*_loss|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|.*_error|error_.*)$",
+    re.IGNORECASE,
+)
+_HYPERPARAMETER_PATTERN = re.compile(
+    r"^(lr|learning_rate|alpha|c|gamma|temperature|top_p|top_k|threshold|dropout|weight_decay|momentum|eps|"
+    r"l1_ratio|penalty|max_depth|n_estimators|rate|target_rate|.*_rate|.*_lr)$",
+    re.IGNORECASE,
+)
+
+
+def _db_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import duckdb
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, duckdb.Error)
+
+
+DB_ERRORS = _db_errors()
+
+
+class InputError(Exception):
+    """A problem with what the user gave us (path, file, table, option). Scripts print it in one line, exit 2."""
+
+
+class EmptyBenchmark(Exception):
+    """The table exists but holds no rows: nothing was inspected. Scripts print it in one line, exit 1."""
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier for SQLite and DuckDB alike; never format a name into SQL any other way."""
+    if "\x00" in name:
+        raise InputError("identifier contains a NUL byte")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    declared_type: str  # as written in the schema: TEXT, REAL, INTEGER, VARCHAR, FLOAT, BOOLEAN, ...
+
+    @property
+    def kind(self) -> str:
+        """'text', 'integer', 'real', 'blob' or 'unknown', whichever engine declared it."""
+        t = self.declared_type.upper()
+        if any(k in t for k in ("CHAR", "TEXT", "CLOB", "STRING")):
+            return "text"
+        if any(k in t for k in ("INT", "BOOL")):
+            return "integer"
+        if any(k in t for k in ("REAL", "FLOA", "DOUB", "DECIMAL", "NUMERIC")):
+            return "real"
+        if "BLOB" in t:
+            return "blob"
+        return "unknown"
+
+
+@dataclass
+class Roles:
+    """How each column of a benchmark table is understood. Every field can be overridden by the user."""
+
+    bookkeeping: list[str] = field(default_factory=list)
+    system: list[str] = field(default_factory=list)
+    version: list[str] = field(default_factory=list)
+    input_id: str | None = None
+    replicate: list[str] = field(default_factory=list)
+    split: str | None = None
+    parameters: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "input_id": self.input_id,
+            "parameters": self.parameters,
+            "replicate": self.replicate,
+            "version": self.version,
+            "split": self.split,
+            "outputs": self.outputs,
+            "bookkeeping": self.bookkeeping,
+            "system": self.system,
+        }
+
+
+def infer_roles(columns: Sequence[Column], input_col: str | None = None,
+                config_cols: Sequence[str] | None = None) -> Roles:
+    """Classify columns by xetrack's layout and common benchmark names.
+
+    Parameters are the columns that are neither bookkeeping, version, input, replicate, split nor outputs:
+    text and integer columns by default, real columns only when named like a hyperparameter (lr, alpha,
+    temperature, ...), since measurements are mostly real. `config_cols`/`input_col` override the guess.
+    """
+    names = [c.name for c in columns]
+    lower = {n.lower(): n for n in names}
+    for given in [input_col, *(config_cols or [])]:
+        if given is not None and given not in names:
+            raise InputError(f"column {given!r} not found; available: {', '.join(names)}")
+    roles = Roles()
+    roles.bookkeeping = [n for n in names if n in BOOKKEEPING]
+    roles.system = [n for n in names if n in SYSTEM]
+    roles.version = [n for n in names if n.lower() in VERSION_NAMES or n.lower().endswith("_version")]
+    roles.input_id = input_col or next((lower[c] for c in INPUT_NAMES if c in lower), None)
+    roles.split = next((lower[c] for c in SPLIT_NAMES if c in lower), None)
+    roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
+    taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
+    taken |= {roles.input_id, roles.split, "_shard"}
+    rest = [c for c in columns if c.name not in taken]
+    if config_cols is not None:
+        roles.parameters = [n for n in config_cols if n not in roles.replicate]
+        roles.replicate = [n for n in roles.replicate if n not in config_cols] + \
+            [n for n in config_cols if n in roles.replicate]
+    else:
+        roles.parameters = [
+            c.name for c in rest
+            if not _OUTPUT_PATTERN.match(c.name)
+            and (c.kind in ("text", "integer", "unknown") or _HYPERPARAMETER_PATTERN.match(c.name))
+        ]
+    roles.outputs = [c.name for c in rest if c.name not in roles.parameters]
+    return roles
+
+
+def _sniff(path: Path) -> str:
+    """'sqlite' or 'duckdb' from the file header; raise InputError for anything else."""
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if path.is_dir():
+        raise InputError(f"is a directory, not a database file: {path}")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not head:
+        raise InputError(f"empty file, not a database: {path}")
+    if head == SQLITE_HEADER:
+        return "sqlite"
+    if head[8:12] == b"DUCK":
+        return "duckdb"
+    raise InputError(f"not a SQLite or DuckDB database: {path}")
+
+
+def _ro_uri(path: Path) -> str:
+    return "file:" + _url_quote(str(path.resolve())) + "?mode=ro"
+
+
+def sqlite_tables_and_columns(path: Path) -> dict[str, list[Column]]:
+    """Every table in a SQLite file with its columns, read-only."""
+    try:
+        con = sqlite3.connect(_ro_uri(path), uri=True)
+        try:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")]
+            return {t: [Column(r[1], r[2] or "") for r in con.execute(f"PRAGMA table_info({quote_ident(t)})")]
+                    for t in tables}
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot read {path}: {first_line(exc)}") from exc
+
+
+def _duckdb_tables_and_columns(con, alias: str) -> dict[str, list[Column]]:
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = ? ORDER BY table_name, ordinal_position", [alias]
+    ).fetchall()
+    out: dict[str, list[Column]] = {}
+    for table, col, dtype in rows:
+        out.setdefault(table, []).append(Column(col, dtype))
+    return out
+
+
+class Benchmark:
+    """One or several database files read as one table, `bench`. Use `query` and `iterate`; close when done."""
+
+    VIEW = "bench"
+
+    def __init__(self, paths: Sequence[str | Path], table: str = "default", engine: str = "sqlite"):
+        if engine not in ("sqlite", "duckdb"):
+            raise InputError(f"unknown engine {engine!r}; choose sqlite or duckdb")
+        if not paths:
+            raise InputError("no database file given")
+        self.paths = [Path(p) for p in paths]
+        if len(set(p.resolve() for p in self.paths if p.exists())) < len([p for p in self.paths if p.exists()]):
+            raise InputError("the same database file was given twice")
+        self.table = table
+        kinds = [_sniff(p) for p in self.paths]
+        # Native DuckDB files can only be read by DuckDB; SQLite's attach limit also sends large shard sets there.
+        self.engine = "duckdb" if "duckdb" in kinds or len(self.paths) > SQLITE_MAX_FILES else engine
+        self._con = None
+        try:
+            if self.engine == "sqlite":
+                schemas = [sqlite_tables_and_columns(p) for p in self.paths]
+                self.columns = self._merge_columns(schemas)
+                self._con = self._open_sqlite()
+            else:
+                self._con, schemas = self._open_duckdb(kinds)
+                self.columns = self._merge_columns(schemas)
+            self._create_view()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- opening -------------------------------------------------------------------------------------
+    def _merge_columns(self, schemas: list[dict[str, list[Column]]]) -> list[Column]:
+        merged: dict[str, Column] = {}
+        self.shard_columns: list[list[str]] = []
+        for path, tables in zip(self.paths, schemas, strict=True):
+            if self.table not in tables:
+                available = sorted(t for t in tables if t not in XETRACK_INTERNAL_TABLES)
+                listing = ", ".join(available) if available else "none (only xetrack's internal tables)"
+                raise InputError(f"no table {self.table!r} in {path}; available: {listing}")
+            cols = tables[self.table]
+            self.shard_columns.append([c.name for c in cols])
+            for c in cols:
+                merged.setdefault(c.name, c)
+        return list(merged.values())
+
+    def _open_sqlite(self):
+        con = sqlite3.connect(_ro_uri(self.paths[0]), uri=True, check_same_thread=False)
+        for i, p in enumerate(self.paths[1:], start=1):
+            con.execute("ATTACH DATABASE ? AS " + quote_ident(f"s{i}"), [_ro_uri(p)])
+        return con
+
+    def _open_duckdb(self, kinds: list[str]):
+        try:
+            import duckdb
+        except ImportError as exc:
+            raise InputError("--engine duckdb needs the duckdb package; pip install 'duckdb==1.5.5'") from exc
+        try:
+            from setup_duckdb import ExtensionUnavailable, ensure_sqlite_extension
+        except ImportError:  # imported as a package module (tests) rather than from scripts/
+            from scripts.setup_duckdb import ExtensionUnavailable, ensure_sqlite_extension
+        con = duckdb.connect()
+        schemas = []
+        try:
+            if "sqlite" in kinds:
+                ensure_sqlite_extension(con)
+            for i, (p, kind) in enumerate(zip(self.paths, kinds, strict=True)):
+                alias = f"s{i}"
+                opts = "TYPE SQLITE, READ_ONLY" if kind == "sqlite" else "READ_ONLY"
+                con.execute(f"ATTACH '{str(p.resolve()).replace(chr(39), chr(39) * 2)}' AS {alias} ({opts})")
+                schemas.append(_duckdb_tables_and_columns(con, alias) if kind == "duckdb"
+                               else sqlite_tables_and_columns(p))
+        except ExtensionUnavailable as exc:
+            con.close()
+            raise InputError(str(exc)) from exc
+        except duckdb.Error as exc:
+            con.close()
+            raise InputError(f"DuckDB cannot open the file: {first_line(exc)}") from exc
+        return con, schemas
+
+    def _create_view(self) -> None:
+        """TEMP VIEW `bench`: every shard's table, columns aligned by name, plus `_shard` (the file's index)."""
+        all_cols = [c.name for c in self.columns]
+        selects = []
+        for i, present in enumerate(self.shard_columns):
+            schema = ("main" if i == 0 else f"s{i}") if self.engine == "sqlite" else f"s{i}"
+            cols = ", ".join(quote_ident(c) if c in present else f"NULL AS {quote_ident(c)}" for c in all_cols)
+            selects.append(f"SELECT {cols}, {i} AS _shard FROM {quote_ident(schema)}.{quote_ident(self.table)}")
+        self.execute(f"CREATE TEMP VIEW {self.VIEW} AS " + " UNION ALL ".join(selects))
+
+    # --- querying ------------------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self):
+        """Any engine error (corrupt page, lock, type mismatch) becomes a one-line InputError."""
+        try:
+            yield
+        except DB_ERRORS as exc:
+            raise InputError(f"cannot read {self.describe()}: {first_line(exc)}") from exc
+
+    def execute(self, sql: str, params: Sequence = ()):
+        with self._reading():
+            return self._con.execute(sql, list(params))
+
+    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._reading():
+            return self._con.execute(sql, list(params)).fetchall()
+
+    def iterate(self, sql: str, params: Sequence = (), batch: int = 10_000) -> Iterator[tuple]:
+        """Stream rows in batches so memory stays bounded whatever the table size."""
+        cur = self.execute(sql, params)
+        while True:
+            with self._reading():
+                rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            yield from rows
+
+    def count(self) -> int:
+        return self.query(f"SELECT COUNT(*) FROM {self.VIEW}")[0][0]
+
+    def require_rows(self) -> int:
+        n = self.count()
+        if n == 0:
+            raise EmptyBenchmark(f"table {self.table!r} in {self.describe()} has no rows; nothing to inspect")
+        return n
+
+    def has(self, column: str) -> bool:
+        return column in self.column_names
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise InputError(f"column {name!r} not found; available: {', '.join(self.column_names)}")
+
+    def describe(self) -> str:
+        return str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files ({self.paths[0]}, ...)"
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Benchmark:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_benchmark(paths: Iterable[str | Path], table: str = "default", engine: str = "sqlite") -> Benchmark:
+    return Benchmark(list(paths), table=table, engine=engine)

@@ -1,0 +1,34 @@
+"""Shared pytest wiring: import paths, the DuckDB extension, both engines, and Markdown code blocks as tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Scripts and templates are run as files by users; tests import them the same way, from their folders.
+for folder in (ROOT / "scripts", ROOT / "assets", ROOT / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from setup_duckdb import ensure_sqlite_extension  # noqa: E402
+from xetrack_fixtures import ENGINES  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def duckdb_sqlite_extension() -> str:
+    """Install DuckDB's sqlite extension from its wheel once, offline, before any DuckDB-engine test."""
+    return ensure_sqlite_extension()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """Run the test once per xetrack engine: both write SQLite files, through different code paths."""
+    return request.param
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
