@@ -1,0 +1,156 @@
+"""assets/benchkit.py fixes the xetrack 0.7.0 traps it claims to fix, on real trackers and real processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from benchkit import completed, config_columns, config_id, fingerprint, loggable, provenance, track_cached
+from xetrack import Tracker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Inner:
+    depth: int
+    tags: tuple = ("a",)
+
+
+@dataclass(frozen=True)
+class Cfg:
+    model: str
+    lr: float
+    inner: Inner = Inner(3)
+
+
+RUN_TWICE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {assets!r})
+    from dataclasses import dataclass
+    from benchkit import track_cached
+    from xetrack import Tracker
+
+    @dataclass(frozen=True)
+    class Cfg:
+        model: str
+        lr: float
+
+    calls = 0
+    def evaluate(cfg, input_id):
+        global calls
+        calls += 1
+        return {{"input_id": input_id, "score": len(cfg.model) * input_id * cfg.lr}}
+
+    t = Tracker({db!r}, cache={cache!r}, table="predictions")
+    for model in ("bert", "gpt"):
+        for i in range(3):
+            track_cached(t, evaluate, Cfg(model, 0.5), input_id=i)
+    print(calls)
+""")
+
+
+def run_in_new_process(code: str) -> str:
+    env = {**os.environ, "PYTHONHASHSEED": "random"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_a_str_bearing_configuration_hits_the_cache_in_a_new_process(tmp_path):
+    code = RUN_TWICE.format(assets=str(ROOT / "assets"), db=str(tmp_path / "b.db"), cache=str(tmp_path / "c"))
+    assert run_in_new_process(code) == "6"
+    assert run_in_new_process(code) == "0", "the second process recomputed: the cache key is not stable"
+
+
+def test_replayed_rows_keep_every_configuration_column(tmp_path):
+    code = RUN_TWICE.format(assets=str(ROOT / "assets"), db=str(tmp_path / "b.db"), cache=str(tmp_path / "c"))
+    run_in_new_process(code)
+    run_in_new_process(code)
+    con = sqlite3.connect(tmp_path / "b.db")
+    rows = con.execute("SELECT cache, model, lr, config_id FROM predictions").fetchall()
+    replayed = [r for r in rows if r[0]]
+    assert len(rows) == 12 and len(replayed) == 6
+    assert all(model in ("bert", "gpt") and lr == 0.5 and len(cid) == 16 for _, model, lr, cid in replayed)
+
+
+def test_config_id_is_a_content_hash_of_every_field():
+    assert config_id(Cfg("bert", 0.1)) == config_id(Cfg("bert", 0.1))
+    assert len({config_id(Cfg("bert", 0.1)), config_id(Cfg("bert", 0.2)), config_id(Cfg("gpt", 0.1)),
+                config_id(Cfg("bert", 0.1, Inner(4)))}) == 4
+
+
+def test_xetracks_own_hash_collision_does_not_collide_here():
+    # CPython: hash(-1) == hash(-2), so xetrack 0.7.0 returns -1's cached result for -2.
+    @dataclass(frozen=True)
+    class N:
+        v: int
+
+    assert hash(N(-1)) == hash(N(-2))
+    assert config_id(N(-1)) != config_id(N(-2))
+
+
+def test_config_columns_are_flat_and_loggable():
+    assert config_columns(Cfg("bert", 0.1)) == {"model": "bert", "lr": 0.1, "inner_depth": 3,
+                                                "inner_tags": '["a"]'}
+
+
+def test_inputs_that_would_silently_disable_caching_are_refused(tmp_path):
+    t = Tracker(str(tmp_path / "b.db"), cache=str(tmp_path / "c"))
+    with pytest.raises(TypeError, match="inputs must be str/int/float/bool/None"):
+        track_cached(t, lambda cfg, x: {"y": 1}, Cfg("a", 1.0), x=[1, 2])
+
+
+def test_a_raised_failure_is_logged_and_not_cached(tmp_path):
+    t = Tracker(str(tmp_path / "b.db"), cache=str(tmp_path / "c"), table="calls")
+    attempts = []
+
+    def flaky(cfg, input_id):
+        attempts.append(input_id)
+        if len(attempts) == 1:
+            raise RuntimeError("rate limited")
+        return {"input_id": input_id, "ok": 1}
+
+    with pytest.raises(RuntimeError):
+        track_cached(t, flaky, Cfg("a", 1.0), input_id=1)
+    track_cached(t, flaky, Cfg("a", 1.0), input_id=1)
+    track_cached(t, flaky, Cfg("a", 1.0), input_id=1)
+    assert attempts == [1, 1]
+    errors = sqlite3.connect(tmp_path / "b.db").execute("SELECT error, cache FROM calls ORDER BY timestamp").fetchall()
+    assert errors[0][0] == "rate limited" and [e[1] for e in errors[1:]] == ["", t.track_id]
+
+
+def test_loggable_keeps_numbers_numbers_and_containers_json(tmp_path):
+    row = loggable({"acc": np.float64(0.25), "n": np.int64(3), "flag": np.bool_(True), "probs": np.array([0.1, 0.9]),
+                    "meta": {"b": 1, "a": [1, 2]}})
+    assert row == {"acc": 0.25, "n": 3, "flag": True, "probs": "[0.1, 0.9]", "meta": '{"a": [1, 2], "b": 1}'}
+    t = Tracker(str(tmp_path / "b.db"))
+    t.log(row)
+    stored = sqlite3.connect(tmp_path / "b.db").execute('SELECT acc, typeof(acc) FROM "default"').fetchone()
+    assert stored == (0.25, "real")
+
+
+def test_completed_reads_successful_rows_and_tolerates_absent_files_tables_and_columns(tmp_path):
+    db = tmp_path / "b.db"
+    assert completed(db, "calls", ["config_id", "input_id"]) == set()
+    t = Tracker(str(db), table="calls")
+    assert completed(db, "calls", ["config_id", "input_id"]) == set()
+    t.log({"config_id": "c1", "input_id": 1, "error": ""})
+    t.log({"config_id": "c1", "input_id": 2, "error": "boom"})
+    assert completed(db, "calls", ["config_id", "input_id"]) == {("c1", 1)}
+    assert completed(db, "calls", ["config_id", "no_such_column"]) == set()
+
+
+def test_fingerprint_and_provenance_identify_data_and_code():
+    a = np.arange(6).reshape(2, 3)
+    assert fingerprint(a) == fingerprint(a.copy()) != fingerprint(a.T) != fingerprint(a.astype(float))
+    info = provenance(data_fingerprint=fingerprint(a), root=ROOT)
+    assert set(info) >= {"git_commit", "python_version", "xetrack_version", "data_fingerprint"}
+    assert info["xetrack_version"] == "0.7.0"
