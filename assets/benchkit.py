@@ -10,6 +10,7 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   not JSON. Convert before logging.
 - `completed`: a crash-restart must neither duplicate nor lose rows. Resume from what the database already
   holds instead of re-logging it.
+- `progress`: long loops show how far they are, on stderr, so stdout stays clean for results.
 - `provenance`: `Tracker(params=...)` is not part of the cache key, but it is on every row: put the code and
   data version there so results of different versions are never pooled.
 
@@ -25,7 +26,9 @@ import json
 import platform
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterable
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +186,24 @@ def provenance(data_fingerprint: str | None = None, root: str | Path = ".", **ex
         info["data_fingerprint"] = data_fingerprint
     info.update(extra)
     return info
+
+
+def progress(items: Iterable, total: int | None = None, label: str = "running", stream=None) -> Iterator:
+    """Yield from `items`, drawing `label  37/120  31%  12.4s` on stderr (redrawn in place on a terminal,
+    every 10% otherwise, so CI logs stay short)."""
+    stream = stream or sys.stderr
+    total = total if total is not None else (len(items) if hasattr(items, "__len__") else None)
+    tty = stream.isatty()
+    start, last_decile = time.perf_counter(), -1
+    done = 0
+    for done, item in enumerate(items, start=1):
+        yield item
+        pct = int(100 * done / total) if total else None
+        if tty or pct is None or pct // 10 > last_decile:
+            last_decile = pct // 10 if pct is not None else last_decile
+            of = f"/{total}  {pct:3d}%" if total else ""
+            stream.write(f"{chr(13) if tty else ''}{label}  {done}{of}  {time.perf_counter() - start:.1f}s"
+                         + ("" if tty else "\n"))
+            stream.flush()
+    if tty and done:
+        stream.write("\n")

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchkit import completed, config_columns, config_id, fingerprint, loggable, provenance, track_cached
+from benchkit import (
+    completed,
+    config_columns,
+    config_id,
+    fingerprint,
+    loggable,
+    progress,
+    provenance,
+    track_cached,
+)
 from xetrack import Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,3 +163,13 @@ def test_fingerprint_and_provenance_identify_data_and_code():
     info = provenance(data_fingerprint=fingerprint(a), root=ROOT)
     assert set(info) >= {"git_commit", "python_version", "xetrack_version", "data_fingerprint"}
     assert info["xetrack_version"] == "0.7.0"
+
+
+def test_progress_yields_everything_and_reports_on_stderr_every_tenth_off_a_terminal():
+    import io
+
+    out = io.StringIO()
+    assert list(progress(range(50), label="fits", stream=out)) == list(range(50))
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("fits  1/50    2%") and lines[-1].startswith("fits  50/50  100%")
+    assert len(lines) == 11  # the first item, then each new tenth
