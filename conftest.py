@@ -16,11 +16,28 @@ import tempfile
 from pathlib import Path
 
 from sybil import Sybil
+from sybil.integration import pytest as sybil_pytest
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
 
 ROOT = Path(__file__).resolve().parent
 LINKED = ("scripts", "assets", "references", "demo.sh", "tests")
 SHELL_TIMEOUT_S = 900
+
+
+def _full_traceback_when_sybil_cannot_cut_it(original):
+    # Sybil 10 assumes at least two frames below its own; a failure raised straight from a C extension
+    # (DuckDB, sqlite3) has fewer, and pytest then dies with INTERNALERROR instead of showing the failure.
+    def traceback_filter(self, excinfo):
+        try:
+            return original(self, excinfo)
+        except IndexError:
+            return excinfo.traceback
+
+    return traceback_filter
+
+
+sybil_pytest.SybilItem._traceback_filter = _full_traceback_when_sybil_cannot_cut_it(
+    sybil_pytest.SybilItem._traceback_filter)
 
 
 def _setup(namespace: dict) -> None:
@@ -39,7 +56,8 @@ def _teardown(namespace: dict) -> None:
     os.chdir(namespace["_previous_cwd"])
 
 
-def evaluate_shell(example) -> None:
+def evaluate_shell(example) -> str | None:
+    """Run a shell block; a returned message is Sybil's way of reporting a failed example."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("PYTHONHASHSEED", "random")
@@ -49,10 +67,11 @@ def evaluate_shell(example) -> None:
         capture_output=True, text=True, timeout=SHELL_TIMEOUT_S,
     )
     if proc.returncode != 0:
-        raise AssertionError(
+        return (
             f"shell block exited {proc.returncode}\n--- block ---\n{example.parsed}"
             f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
         )
+    return None
 
 
 pytest_collect_file = Sybil(
