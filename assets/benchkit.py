@@ -11,6 +11,9 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
 - `completed`: a crash-restart must neither duplicate nor lose rows. Resume from what the database already
   holds instead of re-logging it.
 - `progress`: long loops show how far they are, on stderr, so stdout stays clean for results.
+- `log_batch_verified`: `log_batch` silently rolls a whole batch back when two rows share a timestamp
+  (the primary key); count, retry, raise.
+- `varying_columns`: the configuration columns that tell the configurations apart, for readable reports.
 - `provenance`: `Tracker(params=...)` is not part of the cache key, but it is on every row: put the code and
   data version there so results of different versions are never pooled.
 
@@ -77,6 +80,28 @@ def config_columns(config: Any, prefix: str = "") -> dict[str, Any]:
         else:
             columns[name] = json.dumps(_plain(value), sort_keys=True)
     return columns
+
+
+def varying_columns(configs: Iterable[Any], exclude: Iterable[str] = ()) -> list[str]:
+    """The fewest configuration columns, taken in field order, that tell `configs` apart.
+
+    What to pass to `export_summary.py --config-cols`: a label built from every column would include long
+    text (a prompt template with newlines, a request payload) and be unreadable. A column is kept only if it
+    separates configurations the columns before it do not (so `prompt_name` is kept and the prompt texts
+    that go with it are not). `exclude` names replicate columns such as `seed`, which are not configuration.
+    """
+    rows = [config_columns(c) for c in configs]
+    skip = set(exclude)
+    names = [n for n in dict.fromkeys(name for row in rows for name in row) if n not in skip]
+
+    def groups(columns: list[str]) -> int:
+        return len({json.dumps([row.get(n) for n in columns], sort_keys=True) for row in rows})
+
+    chosen: list[str] = []
+    for name in names:
+        if groups([*chosen, name]) > groups(chosen):
+            chosen.append(name)
+    return chosen
 
 
 def loggable(row: dict[str, Any]) -> dict[str, Any]:
@@ -207,3 +232,25 @@ def progress(items: Iterable, total: int | None = None, label: str = "running", 
             stream.flush()
     if tty and done:
         stream.write("\n")
+
+
+def log_batch_verified(tracker, rows: list[dict[str, Any]], attempts: int = 3) -> int:
+    """`tracker.log_batch(rows)` that never loses rows silently; returns how many were written.
+
+    xetrack 0.7.0 stamps each row with `datetime.now()` (microseconds) and keys rows on (track_id,
+    timestamp); when two rows of a batch get the same microsecond, SQLite's unique constraint fails and
+    xetrack rolls the whole batch back without a word. Count the run's rows around the call and retry
+    (the batch is all or nothing, so a retry cannot duplicate); raise if it still does not land.
+    """
+    if not rows:
+        return 0
+    safe = [loggable(row) for row in rows]
+    before = tracker.count_run()
+    for _ in range(attempts):
+        tracker.log_batch(safe)
+        written = tracker.count_run() - before
+        if written == len(safe):
+            return written
+        if written:
+            raise RuntimeError(f"log_batch wrote {written} of {len(safe)} rows")
+    raise RuntimeError(f"log_batch wrote none of {len(safe)} rows in {attempts} attempts (primary-key clash)")

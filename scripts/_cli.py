@@ -24,7 +24,7 @@ MAX_EXAMPLES = 5
 
 EXIT_CODES_EPILOG = """exit codes:
   0  clean, and at least one row was inspected
-  1  findings at or above --fail-on, or nothing to inspect (empty table)
+  1  findings or a failed gate (see the options above), or nothing to inspect (empty table)
   2  usage or input error (missing file, not a database, unknown table, ...)"""
 
 
@@ -42,9 +42,9 @@ def build_parser(prog: str, description: str, examples: str) -> ArgumentParser:
         epilog=f"examples:\n{examples}\n\n{EXIT_CODES_EPILOG}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("paths", nargs="+", metavar="DB [DB ...] [TABLE]",
+    parser.add_argument("paths", nargs="+", metavar="DB",
                         help="one or more xetrack database files (one per worker/machine are read as one "
-                             "benchmark), optionally followed by the table name (default: 'default')")
+                             "benchmark), optionally followed by the TABLE name (default: 'default')")
     parser.add_argument("--table", help="table name (alternative to the trailing TABLE argument)")
     parser.add_argument("--engine", choices=("sqlite", "duckdb"), default="sqlite",
                         help="how to read the files (both engines write SQLite files; default: sqlite)")

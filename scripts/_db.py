@@ -40,14 +40,14 @@ _OUTPUT_PATTERN = re.compile(
     r"^(y_pred|y_true|y_prob|pred|preds|prediction|predicted(_.*)?|label|labels|true_label|ground_truth|target|"
     r"expected|gold|answer|parsed_answer|output|outputs|result|function_result|response|raw_.*|correct|is_correct|"
     r"score|scores|confidence|prob|proba|probability|probabilities|accuracy|acc|loss|f1|precision|recall|auc|"
-    r"status|status_code|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|cost|cost_.*|.*_cost|"
+    r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|cost|cost_.*|.*_cost|"
     r"latency|latency_.*|.*_latency|.*_time|.*_ms|.*_seconds|.*_s|duration|.*_duration|.*_score|.*_accuracy|"
-    r".*_loss|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|.*_error|error_.*)$",
+    r".*_loss|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|.*_error|error_.*|.*_asset|.*_hash|.*_digest)$",
     re.IGNORECASE,
 )
 _HYPERPARAMETER_PATTERN = re.compile(
     r"^(lr|learning_rate|alpha|c|gamma|temperature|top_p|top_k|threshold|dropout|weight_decay|momentum|eps|"
-    r"l1_ratio|penalty|max_depth|n_estimators|rate|target_rate|.*_rate|.*_lr)$",
+    r"l1_ratio|penalty|max_depth|n_estimators|rate|target_rate|.*_rate|.*_lr|max_tokens|max_new_tokens)$",
     re.IGNORECASE,
 )
 
@@ -159,8 +159,8 @@ def infer_roles(columns: Sequence[Column], input_col: str | None = None,
     else:
         roles.parameters = [
             c.name for c in rest
-            if not _OUTPUT_PATTERN.match(c.name)
-            and (c.kind in ("text", "integer", "unknown") or _HYPERPARAMETER_PATTERN.match(c.name))
+            if _HYPERPARAMETER_PATTERN.match(c.name)  # before outputs: max_tokens is a setting, not a count
+            or (not _OUTPUT_PATTERN.match(c.name) and c.kind in ("text", "integer", "unknown"))
         ]
     roles.outputs = [c.name for c in rest if c.name not in roles.parameters]
     return roles
@@ -300,10 +300,29 @@ class Benchmark:
         all_cols = [c.name for c in self.columns]
         selects = []
         for i, present in enumerate(self.shard_columns):
-            schema = ("main" if i == 0 else f"s{i}") if self.engine == "sqlite" else f"s{i}"
             cols = ", ".join(quote_ident(c) if c in present else f"NULL AS {quote_ident(c)}" for c in all_cols)
-            selects.append(f"SELECT {cols}, {i} AS _shard FROM {quote_ident(schema)}.{quote_ident(self.table)}")
+            selects.append(f"SELECT {cols}, {i} AS _shard FROM {quote_ident(self.shard_schema(i))}.{quote_ident(self.table)}")
         self.execute(f"CREATE TEMP VIEW {self.VIEW} AS " + " UNION ALL ".join(selects))
+
+    def shard_schema(self, index: int) -> str:
+        """The schema (attached database) under which file number `index` is read."""
+        return ("main" if index == 0 else f"s{index}") if self.engine == "sqlite" else f"s{index}"
+
+    def assets_relation(self) -> str | None:
+        """SQL for the `key` column of every file's xetrack `assets` table, or None if none has one. Keys are
+        sqlitedict-encoded: base64 of the pickled 16-hex asset hash."""
+        parts = []
+        for i in range(len(self.paths)):
+            schema = self.shard_schema(i)
+            if self.engine == "sqlite":
+                found = self.query(f"SELECT 1 FROM {quote_ident(schema)}.sqlite_master "
+                                   "WHERE type = 'table' AND name = 'assets'")
+            else:
+                found = self.query("SELECT 1 FROM information_schema.tables WHERE table_catalog = ? "
+                                   "AND table_name = 'assets'", [schema])
+            if found:
+                parts.append(f"SELECT key FROM {quote_ident(schema)}.{quote_ident('assets')}")
+        return "(" + " UNION ALL ".join(parts) + ")" if parts else None
 
     # --- querying ------------------------------------------------------------------------------------
     @contextmanager

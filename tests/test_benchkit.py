@@ -21,6 +21,7 @@ from benchkit import (
     progress,
     provenance,
     track_cached,
+    varying_columns,
 )
 from xetrack import Tracker
 
@@ -136,6 +137,16 @@ def test_a_raised_failure_is_logged_and_not_cached(tmp_path):
     assert errors[0][0] == "rate limited" and [e[1] for e in errors[1:]] == ["", t.track_id]
 
 
+def test_varying_columns_names_the_fewest_columns_that_tell_configurations_apart():
+    a, b, c = Cfg("m1", 0.1), Cfg("m2", 0.1), Cfg("m1", 0.1, Inner(3, ("a", "b")))
+    assert varying_columns([a, b]) == ["model"]
+    assert varying_columns([a, b, c]) == ["model", "inner_tags"]
+    # lr and inner_depth change together: the second adds nothing, so it is left out of the label
+    assert varying_columns([a, Cfg("m1", 0.2, Inner(4))]) == ["lr"]
+    assert varying_columns([a, Cfg("m1", 0.2, Inner(4))], exclude=["lr"]) == ["inner_depth"]
+    assert varying_columns([a, a]) == [] and varying_columns([]) == []
+
+
 def test_loggable_keeps_numbers_numbers_and_containers_json(tmp_path):
     row = loggable({"acc": np.float64(0.25), "n": np.int64(3), "flag": np.bool_(True), "probs": np.array([0.1, 0.9]),
                     "meta": {"b": 1, "a": [1, 2]}})
@@ -173,3 +184,36 @@ def test_progress_yields_everything_and_reports_on_stderr_every_tenth_off_a_term
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("fits  1/50    2%") and lines[-1].startswith("fits  50/50  100%")
     assert len(lines) == 11  # the first item, then each new tenth
+
+
+CLASHING_STAMP = "2026-01-01 00:00:00.000000"
+
+
+def test_log_batch_verified_recovers_a_batch_xetrack_rolled_back_silently(tmp_path, monkeypatch):
+    from benchkit import log_batch_verified
+
+    rows = [{"input_id": i, "latency_ms": np.float64(i / 2)} for i in range(5)]
+    t = Tracker(str(tmp_path / "b.db"), table="calls")
+    # Planted defect: every row of the first batch gets the same microsecond, as a fast machine can.
+    stamps = iter([CLASHING_STAMP] * len(rows))
+    real = Tracker.get_timestamp
+    monkeypatch.setattr(Tracker, "get_timestamp", staticmethod(lambda: next(stamps, None) or real()))
+    assert log_batch_verified(t, rows) == 5
+    stored = sqlite3.connect(tmp_path / "b.db").execute("SELECT input_id, latency_ms FROM calls").fetchall()
+    assert sorted(stored) == [(i, i / 2) for i in range(5)]
+
+
+def test_plain_log_batch_loses_that_batch_without_a_word(tmp_path, monkeypatch):
+    t = Tracker(str(tmp_path / "b.db"), table="calls")
+    monkeypatch.setattr(Tracker, "get_timestamp", staticmethod(lambda: CLASHING_STAMP))
+    t.log_batch([{"input_id": i} for i in range(3)])  # no exception ...
+    assert t.count_run() == 0  # ... and no rows: the trap log_batch_verified exists for
+
+
+def test_log_batch_verified_raises_when_the_batch_never_lands(tmp_path, monkeypatch):
+    from benchkit import log_batch_verified
+
+    t = Tracker(str(tmp_path / "b.db"), table="calls")
+    monkeypatch.setattr(Tracker, "get_timestamp", staticmethod(lambda: CLASHING_STAMP))
+    with pytest.raises(RuntimeError, match="wrote none of 3 rows in 3 attempts"):
+        log_batch_verified(t, [{"input_id": i} for i in range(3)])

@@ -150,16 +150,28 @@ def test_a_description_with_angle_brackets_is_reported(bundle_copy):
     assert frontmatter_problems(skill)
 
 
-def test_a_broken_link_is_reported(bundle_copy):
-    (bundle_copy / "README.md").write_text("see [the guide](references/no-such-file.md)\n")
-    assert "README.md links references/no-such-file.md" in dangling_references(bundle_copy)
+@pytest.fixture
+def tiny_bundle(tmp_path) -> Path:
+    """A bundle whose only Markdown file names one script that exists: no findings until a test breaks it."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "setup_duckdb.py").write_text("")
+    (tmp_path / "README.md").write_text("run `scripts/setup_duckdb.py`, see [it](scripts/setup_duckdb.py)\n")
+    assert dangling_references(tmp_path) == []
+    return tmp_path
 
 
-def test_a_renamed_script_is_reported(bundle_copy):
-    (bundle_copy / "scripts" / "setup_duckdb.py").rename(bundle_copy / "scripts" / "Setup_DuckDB.py")
-    assert any("names scripts/setup_duckdb.py" in p for p in dangling_references(bundle_copy))
+def test_a_broken_link_is_reported(tiny_bundle):
+    (tiny_bundle / "README.md").write_text("see [the guide](references/no-such-file.md)\n")
+    assert dangling_references(tiny_bundle) == ["README.md links references/no-such-file.md",
+                                                "README.md names references/no-such-file.md"]
 
 
-def test_a_path_that_differs_only_in_case_is_reported(bundle_copy):
-    (bundle_copy / "README.md").write_text("run scripts/SETUP_duckdb.py\n")
-    assert dangling_references(bundle_copy) == ["README.md names scripts/SETUP_duckdb.py"]
+def test_a_renamed_script_is_reported(tiny_bundle):
+    (tiny_bundle / "scripts" / "setup_duckdb.py").rename(tiny_bundle / "scripts" / "Setup_DuckDB.py")
+    assert dangling_references(tiny_bundle) == ["README.md links scripts/setup_duckdb.py",
+                                                "README.md names scripts/setup_duckdb.py"]
+
+
+def test_a_path_that_differs_only_in_case_is_reported(tiny_bundle):
+    (tiny_bundle / "README.md").write_text("run scripts/SETUP_duckdb.py\n")
+    assert dangling_references(tiny_bundle) == ["README.md names scripts/SETUP_duckdb.py"]

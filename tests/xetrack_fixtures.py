@@ -7,6 +7,7 @@ start from a clean one and add exactly one defect, so a check that fires on it f
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from xetrack import Tracker
@@ -54,3 +55,12 @@ def clean_benchmark(db: Path, engine: str, *, table: str = "predictions", models
             for i in range(n_items):
                 tracker.track(predict, kwargs={"model": model, "input_id": i}, params={"model": model})
     return db
+
+
+def read_rows(db: Path, sql: str, params=()) -> list[tuple]:
+    """Run one query against a database file opened read-only, as the scripts do (never writes, never creates)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()

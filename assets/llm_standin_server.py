@@ -1,0 +1,226 @@
+"""A small OpenAI-compatible chat-completions server on loopback, so the LLM template runs offline.
+
+It is a stand-in for a real endpoint (OpenAI, vLLM, Ollama, llama.cpp server, ...), not a model: it answers
+a labelled classification prompt from the labels it was given, and misbehaves the way real endpoints do,
+deterministically, so runs and tests are reproducible:
+
+- answers: right for most items, wrong for some (more for 'demo-small' than 'demo-large'), and unparseable
+  for a few (more when the system prompt does not ask for one word). How often is deliberately not stated
+  here: a benchmark run against this stand-in measures it, and that measurement is the point of the demo;
+- `usage` token counts (about 4 characters per token) and `finish_reason`;
+- 429 with `Retry-After` (seconds) and `retry-after-ms` on the first attempt of some requests, 500/503 on
+  the first attempt of others (decided by a hash of the request content and the attempt number);
+- `fail_always`: tests set `{substring: status}` to make every request whose user message contains the
+  substring fail, until they clear it; `stall_first`: `{substring: seconds}` delays the first attempt of
+  such requests (to exercise client timeouts);
+- `GET /v1/models` lists the demo models;
+- it counts requests: `GET /stats` returns `{"requests": n, "by_status": {...}}`; in-process,
+  `server.requests` lists `(time, status, model, user message)` for every POST (the path for rejected ones).
+
+Run it alone with `python llm_standin_server.py --port 8000` and point the template at
+`--base-url http://127.0.0.1:8000/v1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Probability of a right answer per model name; unknown models get DEFAULT_SKILL.
+SKILL = {"demo-small": 0.70, "demo-large": 0.90}
+DEFAULT_SKILL = 0.80
+UNPARSEABLE_RATE = {"one word": 0.03, "otherwise": 0.15}
+LATENCY_S = 0.01  # simulated generation time per request (plus a few ms per prompt token)
+
+
+def _unit(*parts: object) -> float:
+    """A number in [0, 1) fixed by the parts: deterministic 'randomness' across processes."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _tokens(text: str) -> int:
+    return max(1, round(len(text) / 4))
+
+
+class StandinServer:
+    """`with StandinServer(labels) as server:` serves on `server.base_url` in a background thread."""
+
+    def __init__(self, labels: dict[str, str], port: int = 0, latency_s: float = LATENCY_S,
+                 transient_failures: bool = True):
+        self.labels = labels  # input text -> true label
+        self.label_names = sorted(set(labels.values()))
+        self.latency_s = latency_s
+        self.transient_failures = transient_failures
+        self.fail_always: dict[str, int] = {}
+        self.stall_first: dict[str, float] = {}
+        self.requests: list[tuple[float, int, str, str]] = []
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="llm-standin", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> StandinServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> StandinServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def count(self, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if status is None or r[1] == status)
+
+    # --- behaviour ----------------------------------------------------------------------------------
+    def respond(self, body: dict) -> tuple[int, dict, dict]:
+        """(status, headers, JSON body) for one chat-completions request."""
+        messages = body.get("messages") or []
+        model = str(body.get("model", ""))
+        system = " ".join(m.get("content", "") for m in messages if m.get("role") == "system")
+        user = " ".join(m.get("content", "") for m in messages if m.get("role") == "user")
+        content_key = json.dumps([model, messages], sort_keys=True)
+        with self._lock:
+            attempt = self._attempts[content_key] = self._attempts.get(content_key, 0) + 1
+        status, headers, payload = self._plan(model, system, user, content_key, attempt, body)
+        stall = next((s for needle, s in self.stall_first.items() if needle in user and attempt == 1), 0.0)
+        time.sleep(stall + self.latency_s + 0.0005 * _tokens(system + user))
+        with self._lock:
+            self.requests.append((time.time(), status, model, user))
+        return status, headers, payload
+
+    def _plan(self, model, system, user, content_key, attempt, body):
+        for needle, status in self.fail_always.items():
+            if needle in user:
+                return _error(status, "injected failure", {"retry-after-ms": "20"} if status == 429 else {})
+        if self.transient_failures and attempt == 1:
+            u = _unit("fault", content_key)
+            if u < 0.10:
+                return _error(429, "Rate limit reached", {"Retry-After": "1", "retry-after-ms": "50"})
+            if u < 0.17:
+                return _error(500 if u < 0.14 else 503, "The server had an error while processing your request")
+        text = self._answer(model, system, user)
+        if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] >= _tokens(text):
+            finish = "stop"
+        else:
+            text, finish = text[: 4 * body["max_tokens"]], "length"
+        prompt_tokens, completion_tokens = _tokens(system + user), _tokens(text)
+        return 200, {}, {
+            "id": "chatcmpl-" + hashlib.sha256(content_key.encode()).hexdigest()[:24],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
+    def _answer(self, model: str, system: str, user: str) -> str:
+        item = next((t for t in sorted(self.labels, key=len, reverse=True) if t in user), None)
+        one_word = "one word" in (system + user).lower()
+        if item is None or _unit("parse", model, system, user) < UNPARSEABLE_RATE[
+                "one word" if one_word else "otherwise"]:
+            return "Hard to say: it reads a bit both ways."
+        truth = self.labels[item]
+        if _unit("skill", model, item) < SKILL.get(model, DEFAULT_SKILL) or len(self.label_names) < 2:
+            label = truth
+        else:
+            others = [name for name in self.label_names if name != truth]
+            label = others[int(_unit("wrong", model, item) * len(others))]
+        return label if one_word else f"The sentiment of this text is {label}."
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> tuple[int, dict, dict]:
+    kind = "rate_limit_exceeded" if status == 429 else "server_error"
+    return status, headers or {}, {"error": {"message": message, "type": kind, "code": kind}}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that timed out and hung up is normal here (see `stall_first`): no traceback."""
+
+
+def _handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+        disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs: +40 ms per call
+
+        def do_POST(self):  # noqa: N802 - http.server API
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            if not re.fullmatch(r"(/v1)?/chat/completions", self.path.split("?")[0]):
+                return self._reject(404, f"no route {self.path}")
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return self._reject(400, "request body is not JSON")
+            self._send(*server.respond(body))
+
+        def _reject(self, status: int, message: str) -> None:
+            with server._lock:  # rejected calls are calls too: tests count them
+                server.requests.append((time.time(), status, "", self.path))
+            self._send(status, {}, {"error": {"message": message}})
+
+        def do_GET(self):  # noqa: N802
+            if re.fullmatch(r"(/v1)?/models/?", self.path):  # what clients probe first; not counted
+                models = [{"id": m, "object": "model", "owned_by": "standin"} for m in SKILL]
+                return self._send(200, {}, {"object": "list", "data": models})
+            if self.path.rstrip("/") != "/stats":
+                return self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+            with server._lock:
+                by_status: dict[str, int] = {}
+                for _, status, _, _ in server.requests:
+                    by_status[str(status)] = by_status.get(str(status), 0) + 1
+                stats = {"requests": len(server.requests), "by_status": by_status}
+            self._send(200, {}, stats)
+
+        def _send(self, status: int, headers: dict, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:  # quiet: the template prints its own progress
+            pass
+
+    return Handler
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Serve the stand-in chat-completions endpoint on loopback.")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--labels", help="JSONL file with 'text' and 'label' fields (default: the template's demo)")
+    args = parser.parse_args()
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as fh:
+            labels = {r["text"]: r["label"] for r in map(json.loads, filter(str.strip, fh))}
+    else:
+        from llm_finetuning_template import DEMO_ITEMS
+        labels = {item.text: item.label for item in DEMO_ITEMS}
+    with StandinServer(labels, port=args.port) as srv:
+        print(f"stand-in chat-completions endpoint at {srv.base_url} (Ctrl-C to stop)")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()

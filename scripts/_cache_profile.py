@@ -1,0 +1,190 @@
+"""What analyze_cache_hits reads: a few aggregate SQL passes over the benchmark's tracked calls.
+
+xetrack 0.7.0 records caching in one column, `cache`, on rows written by `track()`:
+- ''          the call was computed (a cache miss, or caching forced);
+- a track_id  the call was replayed from the cache; the value is the run that computed it (lineage);
+- NULL        the call had no cache key (an argument was unhashable), or the run had no cache at all;
+and the column does not exist when no call was ever cacheable. A replayed row has function_time 0.0, so
+the time it saved is the function_time of the row that computed it, found through the lineage.
+
+Pass 1 groups every call by (run, configuration, lineage source): hit rates per run and configuration,
+lineage integrity, cached failures and compute time all come from those cells. Further passes run only
+when pass 1 says they can find something (time saved: there are replays; recomputation: a configuration
+was computed in more than one run).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from _configs import Layout, as_text, flag, q
+from _db import Benchmark
+
+CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
+# Where a call's compute time is (seconds per unit): xetrack's own function_time, else a template's latency.
+TIME_COLUMNS = (("function_time", 1.0), ("latency_s", 1.0), ("latency_seconds", 1.0), ("latency_ms", 0.001))
+
+
+@dataclass
+class Cell:
+    """Calls of one run, one configuration and one lineage source (None for computed/uncached rows)."""
+
+    run: str | None
+    config: tuple
+    source: str | None
+    rows: int
+    computed: int
+    replayed: int
+    uncached: int
+    replayed_failed: int
+    computed_failed: int
+    returned_failures: int  # computed failures that were *returned* (so cached), not raised
+    compute_time: float | None
+    first_seen: str | None
+    lambda_replays: int
+    parameters: dict = field(default_factory=dict)
+
+
+@dataclass
+class Sources:
+    """Which columns the passes can use."""
+
+    layout: Layout
+    population: str  # SQL predicate: the rows that are tracked calls
+    time: str | None  # SQL for a call's compute time in seconds
+    identity: list[str]  # columns identifying one call for the lineage join
+    identity_from: str  # 'call' (function_name, args, kwargs) | 'item' (configuration + item) | 'none'
+
+    @property
+    def uncached(self) -> str:
+        return f"{q(self.layout.cache)} IS NULL" if self.layout.cache else "1 = 1"
+
+    @property
+    def computed(self) -> str:
+        return f"{q(self.layout.cache)} = ''" if self.layout.cache else "1 = 0"
+
+    @property
+    def returned_failure(self) -> str:
+        """A failed track() call that *returned* its failure: a raise leaves function_result = 'None', a
+        returned dict leaves it NULL (and xetrack caches it); without the column, no call ever raised."""
+        L = self.layout
+        if not (L.function and L.error):
+            return "1 = 0"  # rows written by log(): whoever wrote them decided what was cached
+        returned = f"{q('function_result')} IS NULL" if "function_result" in L.columns else "1 = 1"
+        return f"({self.computed}) AND ({L.failed}) AND {returned}"
+
+
+def sources(layout: Layout) -> Sources:
+    cols = layout.columns
+    population = f"{q(layout.function)} IS NOT NULL" if layout.function else "1 = 1"
+    found = next(((c, unit) for c, unit in TIME_COLUMNS if c in cols), None)
+    time = None if found is None else q(found[0]) if found[1] == 1.0 else f"{q(found[0])} * {found[1]}"
+    if all(c in cols for c in CALL_IDENTITY):
+        identity, kind = list(CALL_IDENTITY), "call"
+    elif layout.item_columns:
+        identity, kind = layout.config + layout.item_columns, "item"
+    else:
+        identity, kind = [], "none"
+    return Sources(layout, population, time, identity, kind)
+
+
+def call_cells(bench: Benchmark, src: Sources) -> list[Cell]:
+    """One GROUP BY (run, configuration, lineage source). As few aggregates as possible, since SQLite
+    evaluates each one per row: a cell is either all replays (it has a source) or none, so most counts
+    follow from the key."""
+    L = src.layout
+    run = q(L.run) if L.run else "NULL"
+    source = f"CASE WHEN {L.replayed} THEN {q(L.cache)} END" if L.cache else "NULL"
+    config = [q(c) for c in L.config]
+    shown = [p for p in L.parameters if p not in L.config] if L.config_from == "config_id" else []
+    lam = f"{q(L.function)} = '<lambda>'" if L.function else "1 = 0"
+    first = f"MIN({q('timestamp')})" if "timestamp" in L.columns else "NULL"
+    aggregates = ["COUNT(*)", f"SUM({flag(src.uncached)})", f"SUM({flag(L.failed)})",
+                  f"SUM({flag(src.returned_failure)})", f"SUM({src.time or 'NULL'})", first, f"SUM({flag(lam)})",
+                  *(f"MAX({q(p)})" for p in shown)]
+    keys = [run, *config, source]
+    sql = (f"SELECT {', '.join(keys + aggregates)} FROM {bench.VIEW} WHERE {src.population} "
+           f"GROUP BY {', '.join(keys)}")
+    cells = []
+    n = len(config)
+    for row in bench.query(sql):
+        r, cfg, s, rest = row[0], tuple(row[1:1 + n]), row[1 + n], row[2 + n:]
+        rows, uncached, failed, returned, time, first_seen, lambdas = (*(v or 0 for v in rest[:4]), *rest[4:7])
+        replay = s is not None
+        cells.append(Cell(
+            run=r, config=cfg, source=s, rows=rows, computed=0 if replay else rows - uncached,
+            replayed=rows if replay else 0, uncached=uncached, replayed_failed=failed if replay else 0,
+            computed_failed=0 if replay else failed, returned_failures=returned,
+            compute_time=None if replay or src.time is None else (time or 0.0), first_seen=first_seen,
+            lambda_replays=(lambdas or 0) if replay else 0, parameters=dict(zip(shown, rest[7:], strict=True))))
+    return cells
+
+
+def time_saved(bench: Benchmark, src: Sources, source_runs: list[str], replaying_runs: list[str],
+               replays: int) -> list[tuple]:
+    """Per configuration: (config..., replayed rows, rows whose computing row was found, seconds saved).
+
+    Each replayed row is joined to the row that computed it: same run as its `cache` value and the same
+    call (function, args, kwargs) or, in tables without them, the same configuration and item. Both sides
+    are read by run (xetrack's primary key starts with track_id, so SQLite reads only those runs). The
+    computing side is first taken as it is (fast); if some call was computed twice in one run the join
+    multiplies rows, which the count reveals, and the join is redone with one row per call."""
+    L = src.layout
+    if not (src.time and src.identity and L.run and source_runs):
+        return []
+    rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=False)
+    if sum(r[len(L.config)] for r in rows) > replays:
+        rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=True)
+    return rows
+
+
+def _lineage_join(bench: Benchmark, src: Sources, source_runs: list[str], replaying_runs: list[str],
+                  dedupe: bool) -> list[tuple]:
+    L = src.layout
+    ids = ", ".join(q(c) for c in src.identity)
+    extra = [c for c in L.config if c not in src.identity]  # the computing row carries the configuration
+    same = "IS" if bench.engine == "sqlite" else "IS NOT DISTINCT FROM"
+    match = " AND ".join(f"c.{q(c)} {same} r.{q(c)}" for c in src.identity)
+    # A replayed row can lack dataclass-unpacked parameters (xetrack 0.7.0): take them from its origin.
+    config = ", ".join(f"COALESCE(r.{q(c)}, c.{q(c)})" for c in L.config)
+    group = f" GROUP BY {config}" if L.config else ""
+    runs = f"{q(L.run)} IN ({', '.join('?' for _ in source_runs)})"
+    if dedupe:
+        carried = "".join(f", MAX({q(c)}) AS {q(c)}" for c in extra)
+        computing = (f"SELECT {q(L.run)} AS run_, {ids}{carried}, MAX({src.time}) AS t_ FROM {bench.VIEW} "
+                     f"WHERE {src.population} AND {src.computed} AND {runs} GROUP BY {q(L.run)}, {ids}")
+    else:
+        carried = "".join(f", {q(c)}" for c in extra)
+        computing = (f"SELECT {q(L.run)} AS run_, {ids}{carried}, {src.time} AS t_ FROM {bench.VIEW} "
+                     f"WHERE {src.population} AND {src.computed} AND {runs}")
+    replaying = (f"{q(L.run)} IN ({', '.join('?' for _ in replaying_runs)}) AND "
+                 f"{as_text(q(L.cache))} IN ({', '.join('?' for _ in source_runs)})")
+    # MATERIALIZED: computed once, then indexed for the join (unmaterialized, SQLite rescans per row).
+    sql = (f"WITH c AS {_MATERIALIZED}({computing}), "
+           f"r AS (SELECT * FROM {bench.VIEW} WHERE {src.population} AND {L.replayed} AND {replaying}) "
+           f"SELECT {config + ', ' if config else ''}COUNT(*), COUNT(c.t_), SUM(c.t_) "
+           f"FROM r LEFT JOIN c ON c.run_ = {as_text('r.' + q(L.cache))} AND {match}{group}")
+    return bench.query(sql, [*source_runs, *replaying_runs, *source_runs])
+
+
+_MATERIALIZED = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""  # the hint is 3.35+
+
+
+def recomputed_calls(bench: Benchmark, src: Sources, limit: int = 5) -> tuple[int, int, list[tuple]]:
+    """Calls computed successfully in more than one run: (distinct calls, extra computations, examples)."""
+    if not (src.identity and src.layout.run and src.layout.cache):
+        return 0, 0, []
+    L = src.layout
+    ids = ", ".join(q(c) for c in src.identity)
+    inner = (f"SELECT {ids}, COUNT(DISTINCT {q(L.run)}) AS runs FROM {bench.VIEW} WHERE {src.population} AND "
+             f"{src.computed} AND NOT ({L.failed}) GROUP BY {ids} HAVING COUNT(DISTINCT {q(L.run)}) > 1")
+    calls, extra = bench.query(f"SELECT COUNT(*), SUM(runs - 1) FROM ({inner}) AS t")[0]
+    examples = bench.query(f"{inner} ORDER BY runs DESC, {ids} LIMIT {int(limit)}") if calls else []
+    return calls or 0, extra or 0, examples
+
+
+def sample(bench: Benchmark, src: Sources, where: str, columns: list[str], limit: int = 5) -> list[tuple]:
+    cols = ", ".join(as_text(q(c)) for c in columns)
+    return bench.query(f"SELECT DISTINCT {cols} FROM {bench.VIEW} WHERE {src.population} AND ({where}) "
+                       f"LIMIT {int(limit)}")

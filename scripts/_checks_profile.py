@@ -1,0 +1,406 @@
+"""The two aggregate passes validate_benchmark.py runs over a benchmark, and what the columns mean.
+
+Why two passes and not one table of (configuration, input) groups: materialising or sorting every
+(configuration, input) group costs SQLite ~4x a plain aggregate at 1 M rows, while `COUNT(DISTINCT …)` per
+configuration costs about what the user's own summary query costs. So:
+- the *global* pass (no GROUP BY) counts rows, failures, replays, NULLs, stored types and distinct inputs;
+- the *per-configuration* pass (GROUP BY the configuration key) counts rows, distinct inputs and distinct
+  successfully computed inputs, built knowing what the global pass found (e.g. versions are part of the
+  input key only when several versions exist).
+Only a check that fires runs a further query, to find examples. Nothing is fetched row by row.
+
+A row is *replayed* when its `cache` column holds a track_id (xetrack 0.7.0 logs a cache hit as a row with
+`cache` = the computing run's id) and *computed* otherwise ('' or NULL). It *failed* when `error` is not ''.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from _configs import infer_layout as infer_configuration
+from _db import Benchmark, Column, InputError, Roles, quote_ident
+
+GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
+                      "label", "labels", "reference", "answer_key")
+TRAIN_VALUES = ("train", "training", "trn", "fit")
+EVAL_VALUES = ("test", "testing", "tst", "eval", "evaluation", "val", "valid", "validation", "dev", "holdout")
+ASSET_HASH_GLOB = "[0-9a-f]" * 16  # xetrack names an asset by the 16-hex xxh64 of its pickle
+
+
+def q(name: str) -> str:
+    return quote_ident(name)
+
+
+def text(expr: str) -> str:
+    return f"CAST({expr} AS TEXT)"
+
+
+def flag(condition: str) -> str:
+    """1 when the condition holds, 0 when it is false *or NULL*, in SQLite and DuckDB alike."""
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class Layout:
+    """Which column plays which part; every choice is reported so the user can override it."""
+
+    roles: Roles
+    config: list[str]  # the configuration key: config_id, or the parameter columns
+    config_source: str  # 'config_id' | 'parameters' | 'user' | 'none'
+    parameters: list[str]  # configuration fields (also checked when config_id is the key)
+    replicate: list[str]
+    input_id: str | None
+    versions: list[str]
+    split: str | None
+    ground_truth: str | None
+    error: str | None
+    cache: str | None
+    run: str | None
+    function: str | None
+    profiled: list[Column] = field(default_factory=list)  # columns whose stored values are type-checked
+    all_columns: list[Column] = field(default_factory=list)
+
+    # --- row predicates, as SQL; each is TRUE or FALSE, never NULL (so NOT and CASE WHEN are safe) ------
+    def _nonempty(self, col: str | None) -> str:
+        if not col:
+            return "1 = 0"
+        c = q(col)
+        if next((k.kind for k in self.all_columns if k.name == col), "text") != "text":
+            c = text(c)  # an odd, non-text error/cache column: compare its text
+        return f"({c} IS NOT NULL AND {c} <> '')"
+
+    @property
+    def replayed(self) -> str:
+        return self._nonempty(self.cache)
+
+    @property
+    def computed(self) -> str:
+        return f"NOT {self.replayed}"
+
+    @property
+    def failed(self) -> str:
+        return self._nonempty(self.error)
+
+    @property
+    def succeeded(self) -> str:
+        return f"NOT {self.failed}"
+
+    @property
+    def computed_ok(self) -> str:
+        return f"{self.computed} AND {self.succeeded}"
+
+    def no_configuration(self) -> str:
+        """The row carries no configuration at all: every key and parameter column is NULL."""
+        cols = list(dict.fromkeys(self.config + self.parameters))
+        return " AND ".join(f"{q(c)} IS NULL" for c in cols) if cols else "1 = 0"
+
+    def item(self, with_versions: bool = False, with_split: bool = True) -> str | None:
+        """What one input *is* for the checks: the input id, within its replicate (seed/fold) and split (a
+        training-set prediction and a test-set prediction of one input are two executions), and versions."""
+        if not self.input_id:
+            return None
+        parts = (self.versions if with_versions else []) + self.replicate
+        if with_split and self.split:
+            parts.append(self.split)
+        if not parts:
+            return q(self.input_id)
+        joined = " || '|' || ".join(f"COALESCE({text(q(c))}, '')" for c in [*parts, self.input_id])
+        return f"CASE WHEN {q(self.input_id)} IS NULL THEN NULL ELSE {joined} END"
+
+    def describe(self) -> dict:
+        return {"input_id": self.input_id, "configuration": self.config, "configuration_from": self.config_source,
+                "parameters": self.parameters, "replicate": self.replicate, "versions": self.versions,
+                "split": self.split, "ground_truth": self.ground_truth, "error": self.error, "cache": self.cache}
+
+
+def infer_layout(bench: Benchmark, input_col: str | None, config_cols: list[str] | None) -> Layout:
+    # The configuration rule (config_id, else the parameters, else none; --config-cols wins) is the one the
+    # other scripts use, so every script names the same configurations.
+    base = infer_configuration(bench, input_col, config_cols)
+    roles, names = base.roles, bench.column_names
+    config, source, parameters = base.config, base.config_from, [p for p in base.parameters if p != "config_id"]
+    lower = {n.lower(): n for n in roles.outputs}
+    ground_truth = next((lower[g] for g in GROUND_TRUTH_NAMES if g in lower), None)
+    bookkeeping = set(roles.bookkeeping) | set(roles.system) | {"_shard"}
+    profiled = [c for c in bench.columns if c.name not in bookkeeping and c.name != "config_id"]
+    return Layout(
+        roles=roles, config=config, config_source=source, parameters=parameters, replicate=base.replicate,
+        input_id=roles.input_id, versions=roles.version, split=roles.split, ground_truth=ground_truth,
+        error="error" if "error" in names else None, cache="cache" if "cache" in names else None,
+        run="track_id" if "track_id" in names else None,
+        function="function_name" if "function_name" in names else None, profiled=profiled,
+        all_columns=list(bench.columns),
+    )
+
+
+def parse_filters(items: list[str] | None, names: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items or []:
+        col, sep, value = item.partition("=")
+        if not sep or not col:
+            raise InputError(f"--filter expects COLUMN=VALUE, got {item!r}")
+        if col not in names:
+            raise InputError(f"--filter column {col!r} not found; available: {', '.join(names)}")
+        out.append((col, value))
+    return out
+
+
+def create_source(bench: Benchmark, filters: list[tuple[str, str]]) -> str:
+    """The relation the checks read: `bench`, or a temp view of it restricted by --filter COL=VALUE."""
+    if not filters:
+        return bench.VIEW
+    where = " AND ".join(f"{text(q(c))} = {literal(v)}" for c, v in filters)
+    bench.execute(f"CREATE TEMP VIEW bench_filtered AS SELECT * FROM {bench.VIEW} WHERE {where}")
+    return "bench_filtered"
+
+
+# --- pass 1: global ----------------------------------------------------------------------------------
+
+def _profile_exprs(layout: Layout, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """MIN and MAX of every data column, as stored. SQLite orders NULL < numbers < text < blob, so the Python
+    types of a column's MIN and MAX tell whether it mixes numbers and text (measured ~8x cheaper per column
+    than counting typeof() classes), and a 16-hex MIN/MAX flags asset hashes. Exact counts are queried only for
+    a column that looks wrong. DuckDB returns the declared type, having refused any column that mixes."""
+    out = {}
+    for col in layout.profiled:
+        if col.name in skip:
+            continue
+        out[f"min:{col.name}"] = f"MIN({q(col.name)})"
+        out[f"max:{col.name}"] = f"MAX({q(col.name)})"
+    return out
+
+
+def key_holds_parameters(layout: Layout) -> bool:
+    """The configuration key is made of the parameter columns themselves (not config_id): then NULL counts
+    and stored types of parameters are read off the per-configuration pass instead of costing the global one."""
+    return layout.config_source in ("parameters", "user") and set(layout.parameters) <= set(layout.config)
+
+
+def global_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
+    """Counts over every row, and the distinct inputs of all configurations together (the coverage union)."""
+    L = layout
+    from_configs = key_holds_parameters(L)
+    e: dict[str, str] = {
+        "rows": "COUNT(*)",
+        "computed": f"SUM({flag(L.computed)})",
+        "replayed": f"SUM({flag(L.replayed)})",
+        "failed_computed": f"SUM({flag(f'({L.computed}) AND ({L.failed})')})",
+        "failed_replayed": f"SUM({flag(f'({L.replayed}) AND ({L.failed})')})",
+    }
+    if not from_configs:
+        e["no_config_computed"] = f"SUM({flag(f'({L.computed}) AND ({L.no_configuration()})')})"
+        e["no_config_replayed"] = f"SUM({flag(f'({L.replayed}) AND ({L.no_configuration()})')})"
+        for p in dict.fromkeys(L.config + L.parameters):
+            e[f"null_computed:{p}"] = f"SUM({flag(f'({L.computed}) AND {q(p)} IS NULL')})"
+            e[f"null_replayed:{p}"] = f"SUM({flag(f'({L.replayed}) AND {q(p)} IS NULL')})"
+    if L.cache:
+        e["cache_null"] = f"SUM({flag(f'{q(L.cache)} IS NULL')})"
+    for col in ([L.function] if L.function else []) + L.versions:
+        e[f"min:{col}"] = f"MIN({q(col)})"
+        e[f"max:{col}"] = f"MAX({q(col)})"
+    if L.input_id:
+        e["no_input_ok"] = f"SUM({flag(f'{q(L.input_id)} IS NULL AND {L.succeeded}')})"
+    # DuckDB reads each value in its column's declared type and refuses a column holding another
+    # (validate_benchmark then reads the file through sqlite3), so MIN/MAX through either engine profile it.
+    e.update(_profile_exprs(L, skip=tuple(L.config) if from_configs else ()))
+    stats = _select_dict(bench, e, source)
+    stats.update(_input_pass(bench, source, L))
+    return stats
+
+
+def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
+    """One GROUP BY over inputs (replicate and input id, split aside): the union of inputs the coverage check
+    compares against, inputs with several ground truths, inputs in both the training and evaluation split.
+    A narrow integer-keyed GROUP BY costs about one COUNT(DISTINCT); joining columns into a text key would
+    cost three times that."""
+    L = layout
+    item = L.item(with_split=False)
+    if not item:
+        return {}
+    inner = {"n": "COUNT(*)"}
+    outer = {"inputs": "COUNT(*)"}
+    if L.split:
+        # A training and a test prediction of one input are two items for coverage.
+        inner["splits"] = f"COUNT(DISTINCT COALESCE({text(q(L.split))}, ''))"
+        outer["items"] = "SUM(splits)"
+        lower = f"LOWER({text(q(L.split))})"
+        inner["train"] = f"MAX({flag(f'{lower} IN ({chr(44).join(map(literal, TRAIN_VALUES))})')})"
+        inner["eval"] = f"MAX({flag(f'{lower} IN ({chr(44).join(map(literal, EVAL_VALUES))})')})"
+        outer.update({"train_items": "SUM(train)", "eval_items": "SUM(eval)",
+                      "overlap_items": "SUM(CASE WHEN train = 1 AND eval = 1 THEN 1 ELSE 0 END)"})
+    else:
+        outer["items"] = "COUNT(*)"
+    if L.ground_truth:
+        # Versions aside: a ground truth that changed between versions is checked when this fires.
+        inner["truths"] = f"COUNT(DISTINCT {q(L.ground_truth)})"
+        outer["gt_conflicts"] = "SUM(CASE WHEN truths > 1 THEN 1 ELSE 0 END)"
+    inner_sql = ", ".join(f"{v} AS {k}" for k, v in inner.items())
+    sql = (f"SELECT {', '.join(outer.values())} FROM (SELECT {inner_sql} FROM {source} "
+           f"WHERE {q(L.input_id)} IS NOT NULL AND NOT ({L.no_configuration()}) GROUP BY {item}) g")
+    row = bench.query(sql)[0]
+    return {k: v or 0 for k, v in zip(outer, row, strict=True)}
+
+
+def _select_dict(bench: Benchmark, exprs: dict[str, str], source: str) -> dict:
+    keys = list(exprs)
+    row = bench.query(f"SELECT {', '.join(exprs[k] for k in keys)} FROM {source}")[0]
+    return {k: (0 if v is None and not k.startswith(("min:", "max:")) else v) for k, v in zip(keys, row, strict=True)}
+
+
+def _storage_class(value) -> str | None:
+    if isinstance(value, (int, float)):  # bool too: DuckDB-engine files declare BOOLEAN
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bytes):
+        return "blob"
+    return None
+
+
+def add_configuration_stats(stats: dict, layout: Layout, key: list[str], configs: list) -> list:
+    """When the key is made of the parameters, derive their NULL counts and stored types from the groups (with
+    SQLite a GROUP BY returns each value as stored); return the configurations that have any configuration."""
+    if not key_holds_parameters(layout):
+        return [c for c in configs if c.configured]
+    cols = list(dict.fromkeys(layout.config + layout.parameters))
+    index = {k: i for i, k in enumerate(key)}
+    stats["no_config_computed"] = sum(c.rows - c.replayed for c in configs if not c.configured)
+    stats["no_config_replayed"] = sum(c.replayed for c in configs if not c.configured)
+    for p in cols:
+        nulls = [c for c in configs if c.key[index[p]] is None]
+        stats[f"null_computed:{p}"] = sum(c.rows - c.replayed for c in nulls)
+        stats[f"null_replayed:{p}"] = sum(c.replayed for c in nulls)
+        if f"min:{p}" not in stats:  # not profiled by the global pass: the group values say it
+            stats[f"values:{p}"] = [c.key[index[p]] for c in configs if c.key[index[p]] is not None]
+    return [c for c in configs if c.configured]
+
+
+def storage_classes(profile: dict, column: str) -> set[str]:
+    """Storage classes seen at the two ends of a column's sort order (or among its configuration values):
+    subsets of {'number', 'text', 'blob'}."""
+    if f"values:{column}" in profile:
+        return {k for k in map(_storage_class, profile[f"values:{column}"]) if k}
+    return {k for k in (_storage_class(profile.get(f"{end}:{column}")) for end in ("min", "max")) if k}
+
+
+def looks_like_asset_hash(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{16}", value) is not None
+
+
+def versions_mixed(layout: Layout, stats: dict) -> list[str]:
+    return [v for v in layout.versions if stats[f"min:{v}"] != stats[f"max:{v}"]]
+
+
+# --- pass 2: per configuration -----------------------------------------------------------------------
+
+@dataclass
+class ConfigStats:
+    key: tuple  # values of the configuration key columns
+    rows: int
+    replayed: int
+    failed: int
+    computed_ok: int
+    items: int  # distinct inputs with any row
+    items_computed_ok: int  # distinct inputs computed successfully
+    items_succeeded: int | None  # distinct inputs with a row that did not fail (None: no error column)
+    parameters: dict  # parameter values (when the key is config_id)
+    configured: bool = True  # False for the group of rows with no configuration at all
+
+
+def config_key(layout: Layout) -> list[str]:
+    """Columns that tell configurations apart: the function (two functions on one input are two different
+    executions) and the configuration columns."""
+    return ([layout.function] if layout.function else []) + layout.config
+
+
+def config_pass(bench: Benchmark, source: str, layout: Layout, key: list[str],
+                excluded: str | None = None) -> list[ConfigStats]:
+    """Per configuration: rows, replays, failures, successful computations, and distinct inputs (all, computed
+    successfully, with any success). Rows with no configuration (or `excluded`) are left out.
+
+    Shaped per engine, as measured at 10 M rows: SQLite counts distinct inputs per group (its sorter is slow
+    on wide text keys); DuckDB groups by (configuration, input) and then by configuration (hash aggregates,
+    2.6x faster than its distinct aggregates under a memory limit). Independent of the global pass, so the
+    two can run at the same time."""
+    L = layout
+    # Rows with no configuration stay in (as their own group, `configured` False) when the key holds the
+    # parameters: their counts then cost nothing extra. Otherwise they are filtered out here.
+    where = ([] if key_holds_parameters(L) else [f"NOT ({L.no_configuration()})"]) + \
+        ([f"NOT ({excluded})"] if excluded else [])
+    where = where or ["1 = 1"]
+    config_index = [key.index(c) for c in dict.fromkeys(L.config + L.parameters) if c in key]
+    extra = [p for p in L.parameters if p not in key] if L.config_source == "config_id" else []
+    item = L.item()
+    if bench.engine == "duckdb" and item:
+        e, sql = _two_level(source, layout, key, where, extra, item)
+    else:
+        e = {"rows": "COUNT(*)", "replayed": f"SUM({flag(L.replayed)})", "failed": f"SUM({flag(L.failed)})",
+             "computed_ok": f"SUM({flag(L.computed_ok)})"}
+        if item:
+            e["items"] = f"COUNT(DISTINCT {item})"
+            e["items_computed_ok"] = f"COUNT(DISTINCT CASE WHEN {L.computed_ok} THEN {item} END)"
+            if L.error:
+                e["items_succeeded"] = f"COUNT(DISTINCT CASE WHEN {L.succeeded} THEN {item} END)"
+        for p in extra:
+            e[f"param:{p}"] = f"MIN({q(p)})"
+        group = f" GROUP BY {', '.join(q(k) for k in key)}" if key else ""
+        sql = (f"SELECT {', '.join([*(q(k) for k in key), *e.values()])} FROM {source} "
+               f"WHERE {' AND '.join(where)}{group}")
+    names = list(e)
+    out = []
+    for row in bench.query(sql):
+        values = dict(zip(names, row[len(key):], strict=True))
+        out.append(ConfigStats(
+            key=tuple(row[:len(key)]), rows=values["rows"], replayed=values["replayed"] or 0,
+            failed=values["failed"] or 0, computed_ok=values["computed_ok"] or 0, items=values.get("items", 0),
+            items_computed_ok=values.get("items_computed_ok", 0), items_succeeded=values.get("items_succeeded"),
+            parameters={p: values[f"param:{p}"] for p in extra},
+            configured=not config_index or any(row[i] is not None for i in config_index)))
+    return sorted(out, key=lambda c: tuple((v is None, str(type(v)), v) for v in c.key))
+
+
+def _two_level(source: str, layout: Layout, key: list[str], where: list[str], extra: list[str],
+               item: str) -> tuple[dict, str]:
+    L = layout
+    inner = {"n": "COUNT(*)", "rep": f"SUM({flag(L.replayed)})", "fail": f"SUM({flag(L.failed)})",
+             "ok": f"SUM({flag(L.computed_ok)})", "succ": f"SUM({flag(L.succeeded)})"}
+    inner.update({f"p{i}": f"MIN({q(p)})" for i, p in enumerate(extra)})
+    present = "_item IS NOT NULL"
+    outer = {"rows": "SUM(n)", "replayed": "SUM(rep)", "failed": "SUM(fail)", "computed_ok": "SUM(ok)",
+             "items": f"SUM({flag(present)})", "items_computed_ok": f"SUM({flag(f'{present} AND ok > 0')})"}
+    if L.error:
+        outer["items_succeeded"] = f"SUM({flag(f'{present} AND succ > 0')})"
+    outer.update({f"param:{p}": f"MIN(p{i})" for i, p in enumerate(extra)})
+    keys = [q(k) for k in key]
+    inner_sql = ", ".join([*keys, f"{item} AS _item", *(f"{v} AS {k}" for k, v in inner.items())])
+    sql = (f"SELECT {', '.join([*keys, *outer.values()])} FROM (SELECT {inner_sql} FROM {source} "
+           f"WHERE {' AND '.join(where)} GROUP BY {', '.join([*keys, item])}) g"
+           + (f" GROUP BY {', '.join(keys)}" if keys else ""))
+    return outer, sql
+
+
+def config_label(key_cols: list[str], key: tuple) -> str:
+    if not key_cols:
+        return "(single configuration)"
+    return ", ".join(f"{c}={v!r}" for c, v in zip(key_cols, key, strict=True))
+
+
+def where_config(key_cols: list[str], key: tuple) -> tuple[str, list]:
+    """SQL predicate selecting one configuration (NULL-safe), with its parameters."""
+    parts, params = [], []
+    for c, v in zip(key_cols, key, strict=True):
+        if v is None:
+            parts.append(f"{q(c)} IS NULL")
+        else:
+            parts.append(f"{q(c)} = ?")
+            params.append(v)
+    return (" AND ".join(parts) or "1 = 1"), params
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)

@@ -1,0 +1,608 @@
+"""The checks of validate_benchmark.py: each reads the aggregate passes and, only when it fires, queries examples.
+
+Every check has a stable id, says what it found and how to fix it, and names why it was skipped when it
+cannot apply. Checks are orthogonal: rows one check reports (rows with no configuration, replayed rows that
+lost their parameters) are left out of the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from _checks_profile import (
+    ASSET_HASH_GLOB,
+    EVAL_VALUES,
+    TRAIN_VALUES,
+    ConfigStats,
+    Layout,
+    config_label,
+    flag,
+    literal,
+    looks_like_asset_hash,
+    q,
+    storage_classes,
+    text,
+    versions_mixed,
+    where_config,
+)
+from _cli import MAX_EXAMPLES, Finding
+from _db import Benchmark
+
+# check id -> (what it looks for, one line). The ids are stable: CI configurations may refer to them.
+CHECKS = {
+    "duplicate-executions": "the same configuration and input computed more than once",
+    "unequal-coverage": "configurations evaluated on different sets of inputs",
+    "failed-executions": "error rate overall and per configuration, most common errors",
+    "missing-parameters": "rows whose configuration columns are NULL",
+    "missing-parameters.replayed-rows": "cache-hit rows that lost their dataclass-unpacked columns",
+    "missing-input-id": "successful rows with no input id",
+    "schema-drift.renamed-parameter": "a parameter column used in some runs, another name in the others",
+    "schema-drift.mixed-types": "a column whose stored type changes between rows or runs",
+    "schema-drift.asset-hashes": "numbers stored as xetrack asset hashes (numpy scalars logged)",
+    "mixed-versions": "several code/data/experiment versions in one comparison",
+    "train-test-overlap": "inputs present in both the training and the evaluation split",
+    "inconsistent-ground-truth": "one input id with several ground-truth values",
+    "cached-failures": "failures replayed from the cache",
+    "cache-ineffective": "a cache was intended yet re-runs recomputed",
+}
+
+
+@dataclass
+class Options:
+    max_error_rate: float = 0.05
+
+
+@dataclass
+class Context:
+    bench: Benchmark
+    source: str
+    layout: Layout
+    stats: dict
+    key: list[str]  # configuration key columns as grouped: function_name (when present) and the configuration
+    configs: list[ConfigStats]
+    options: Options
+    excluded: str | None = None  # rows left out of the per-configuration checks (reported elsewhere)
+    loss: dict = field(default_factory=lambda: {"columns": {}, "unconfirmed": 0})  # from detect_replay_loss
+    ran: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    _duplicates: dict | None = None
+    _partial: list | None = None
+
+    def attributed(self) -> str:
+        parts = [f"NOT ({self.layout.no_configuration()})"]
+        if self.excluded:
+            parts.append(f"NOT ({self.excluded})")
+        return " AND ".join(parts)
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "n/a"
+
+
+# --- duplicates and caching --------------------------------------------------------------------------
+
+def duplicate_groups(ctx: Context) -> dict:
+    """(configuration, input) groups computed successfully more than once: count, spread over runs, examples.
+    Shared by duplicate-executions and cache-ineffective; one sort of the successful rows, only when needed."""
+    if ctx._duplicates is not None:
+        return ctx._duplicates
+    L = ctx.layout
+    item = L.item(bool(versions_mixed(L, ctx.stats)))
+    cols = [*(q(k) for k in ctx.key), item]
+    run_min = f"MIN({q(L.run)})" if L.run else "NULL"
+    run_max = f"MAX({q(L.run)})" if L.run else "NULL"
+    cache_null = f"SUM({flag(f'{q(L.cache)} IS NULL')})" if L.cache else "COUNT(*)"
+    sql = (f"SELECT {', '.join(cols)}, COUNT(*), {run_min}, {run_max}, {cache_null} FROM {ctx.source} "
+           f"WHERE {L.computed_ok} AND {q(L.input_id)} IS NOT NULL AND {ctx.attributed()} "
+           f"GROUP BY {', '.join(cols)} HAVING COUNT(*) > 1 ORDER BY {', '.join(cols)}")
+    out = {"groups": 0, "extra": 0, "cross_run": 0, "cache_null_rows": 0, "rows": 0, "examples": []}
+    nkey = len(ctx.key)
+    for row in ctx.bench.iterate(sql):
+        n, r0, r1, nulls = row[nkey + 1:]
+        out["groups"] += 1
+        out["extra"] += n - 1
+        out["rows"] += n
+        out["cross_run"] += int(r0 != r1)
+        out["cache_null_rows"] += nulls or 0
+        if len(out["examples"]) < MAX_EXAMPLES:
+            out["examples"].append({"configuration": config_label(ctx.key, row[:nkey]), "input": row[nkey],
+                                    "executions": n, "runs": sorted({r0, r1} - {None})})
+    ctx._duplicates = out
+    return out
+
+
+def has_duplicates(ctx: Context) -> bool:
+    """Per configuration, successful computed rows outnumber the inputs they cover (read off the config pass)."""
+    return any(c.computed_ok > c.items_computed_ok for c in ctx.configs)
+
+
+def check_duplicates(ctx: Context) -> list[Finding]:
+    if not has_duplicates(ctx):
+        return []
+    d = duplicate_groups(ctx)  # exact, and per version when versions are mixed (a re-run under new code)
+    if not d["groups"]:
+        return []
+    L = ctx.layout
+    replicate = (f"Replicate columns ({', '.join(L.replicate)}) are already part of the key, so these are "
+                 "not intended repeats. " if L.replicate else
+                 "If they are intended repeats, record a seed/replicate column (seed, repeat, fold) so they are "
+                 "told apart. ")
+    return [Finding(
+        "duplicate-executions", "error",
+        f"{d['groups']} (configuration, input) pairs were computed successfully more than once "
+        f"({d['extra']} extra executions; {d['cross_run']} pairs in different runs). Cache replays are not "
+        "counted. Averages over rows weigh these inputs more than the others.",
+        replicate + "Otherwise keep one row per configuration and input (e.g. the latest) before analysis, and "
+        "route calls through Tracker(cache=...) with stable arguments so a re-run replays instead of "
+        "recomputing.",
+        d["examples"], d["groups"])]
+
+
+def check_cache_ineffective(ctx: Context) -> list[Finding]:
+    if not has_duplicates(ctx):
+        return []
+    d = duplicate_groups(ctx)
+    if not d["cross_run"]:
+        return []
+    L, s = ctx.layout, ctx.stats
+    if not L.cache:
+        cause = ("There is no 'cache' column: either no cache was configured (use Tracker(cache='cache_dir') and "
+                 "call the function through tracker.track()), or no call was cacheable, because an argument is "
+                 "unhashable (list, dict, set, ndarray, non-frozen dataclass), which disables xetrack's cache "
+                 "silently. Pass primitives, a frozen dataclass of numbers, or a stable content hash (config_id).")
+    elif d["cache_null_rows"] * 2 >= d["rows"]:
+        cause = ("The recomputed calls have cache = NULL: xetrack skipped the cache because an argument is "
+                 "unhashable (list, dict, set, ndarray, non-frozen dataclass), silently. Pass primitives, a "
+                 "frozen dataclass of numbers, or a stable content hash (config_id).")
+    else:
+        cause = ("The recomputed calls were cacheable but missed (cache = ''): the key changed between "
+                 "processes (a frozen dataclass or tuple holding a str hashes differently in every process), "
+                 "the cache directory differed, or cache_force=True was used. Pass primitive arguments or a "
+                 "content hash such as config_id.")
+    what = "did nothing" if s["replayed"] == 0 else f"missed on {d['cross_run']} re-run (configuration, input) pairs"
+    return [Finding(
+        "cache-ineffective", "warning",
+        f"Caching {what}: {d['cross_run']} (configuration, input) pairs were computed again in a later run "
+        f"although a cache {'is configured' if L.cache else 'was evidently intended (re-runs exist)'}; "
+        f"{s['replayed']} rows were replayed in all.",
+        cause, d["examples"], d["cross_run"])]
+
+
+def check_cached_failures(ctx: Context) -> list[Finding]:
+    n = ctx.stats["failed_replayed"]
+    if not n:
+        return []
+    L = ctx.layout
+    rows = ctx.bench.query(
+        f"SELECT {text(q(L.error))}, {text(q(L.cache))}, COUNT(*) FROM {ctx.source} "
+        f"WHERE ({L.replayed}) AND ({L.failed}) GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT {MAX_EXAMPLES}")
+    return [Finding(
+        "cached-failures", "error",
+        f"{n} replayed rows carry an error: a failure was cached and is replayed on every run instead of being "
+        "retried. xetrack caches whatever the function returns, so a function that returns an error value "
+        "(instead of raising) has its failure cached forever.",
+        "Raise on failure (xetrack never caches a raised exception), then remove those cache entries: "
+        "Reader.delete_cache_by_track_id(cache_dir, <track_id in the cache column>), or re-run them with "
+        "track(..., cache_force=True).",
+        [{"error": e, "computed_by_run": c, "rows": k} for e, c, k in rows])]
+
+
+# --- coverage and failures ---------------------------------------------------------------------------
+
+def check_coverage(ctx: Context) -> list[Finding]:
+    union = ctx.stats["items"]
+    phantom = {e["_key"] for e in partially_missing(ctx)}  # reported by missing-parameters
+    paired = [c for c in ctx.configs if c.items and c.key not in phantom]  # no input id: missing-input-id
+    short = [c for c in paired if c.items < union]
+    if not short:
+        return []
+    L = ctx.layout
+    item = L.item()
+    examples = []
+    for c in sorted(short, key=lambda c: c.items)[:MAX_EXAMPLES]:
+        where, params = where_config(ctx.key, c.key)
+        missing = [r[0] for r in ctx.bench.query(
+            f"SELECT DISTINCT {item} FROM {ctx.source} WHERE {item} IS NOT NULL AND {ctx.attributed()} AND "
+            f"{item} NOT IN (SELECT {item} FROM {ctx.source} WHERE {where} AND {item} IS NOT NULL) "
+            f"ORDER BY 1 LIMIT 3", params)]
+        examples.append({"configuration": config_label(ctx.key, c.key), "inputs": c.items,
+                         "missing": union - c.items, "missing_examples": missing})
+    return [Finding(
+        "unequal-coverage", "error",
+        f"Configurations were evaluated on different inputs: {len(short)} of {len(paired)} configurations "
+        f"lack inputs that others have (all together: {union} inputs). A difference in their scores mixes a "
+        "difference in data with the difference in configuration.",
+        "Run the missing (configuration, input) pairs (with a cache, re-running the whole grid computes only "
+        "what is missing), or compare only on the inputs every configuration has.",
+        examples, len(short))]
+
+
+def check_failures(ctx: Context) -> list[Finding]:
+    s, L, limit = ctx.stats, ctx.layout, ctx.options.max_error_rate
+    failed, computed = s["failed_computed"], s["computed"]
+    if not failed:
+        return []
+    top = ctx.bench.query(
+        f"SELECT {text(q(L.error))}, COUNT(*) FROM {ctx.source} WHERE {L.computed} AND {L.failed} "
+        f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_EXAMPLES}")
+    unfinished = {c.key: c.items - c.items_succeeded for c in ctx.configs if c.items_succeeded is not None}
+    rate = failed / computed if computed else 0.0
+    worst = sorted(ctx.configs, key=lambda c: c.failed / c.rows if c.rows else 0, reverse=True)
+    over = [c for c in ctx.configs if c.rows and c.failed / c.rows > limit]
+    per_config = [{"configuration": config_label(ctx.key, c.key), "failed": c.failed, "rows": c.rows,
+                   "error_rate": round(c.failed / c.rows, 4) if c.rows else None,
+                   "inputs_without_success": unfinished.get(c.key)}
+                  for c in worst if c.failed]
+    common = "; ".join(f"{e!r} x{n}" for e, n in top)
+    never = sum(unfinished.values())
+    if rate > limit or over:
+        severity = "error"
+        verdict = f"above --max-error-rate {limit:g}" + (f" in {len(over)} configurations" if over else " overall")
+    elif never:
+        severity = "warning"
+        verdict = f"within --max-error-rate {limit:g}, but {never} (configuration, input) pairs never succeeded"
+    else:
+        severity, verdict = "info", f"within --max-error-rate {limit:g}, and every failed input succeeded later"
+    return [Finding(
+        "failed-executions", severity,
+        f"{failed} of {computed} computed rows failed ({pct(failed, computed)}), {verdict}. Most common: {common}.",
+        "Fix the cause, then re-run: raised exceptions are not cached, so a re-run retries only the failures. "
+        "Compare configurations on inputs where every one succeeded, or count failures as wrong answers, and say "
+        "which.",
+        per_config, len(per_config))]
+
+
+# --- parameters --------------------------------------------------------------------------------------
+
+def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: dict) -> dict:
+    """Replayed rows whose parameter columns are NULL while the computed row of the *same call* has them.
+
+    xetrack 0.7.0 unpacks dataclass arguments into `<arg>_<field>` columns only when it computes; a cache hit
+    logs the row without them. The same call is the same (function_name, args, kwargs): `args` holds the
+    repr of every argument, hit or miss. Returns {'columns': {col: rows}, 'unconfirmed': rows}.
+    """
+    L = layout
+    cols = [p for p in dict.fromkeys(L.config + L.parameters) if stats.get(f"null_replayed:{p}")]
+    result = {"columns": {}, "unconfirmed": 0}
+    names = {c.name for c in bench.columns}
+    if not cols or not L.cache or not {"function_name", "args", "kwargs"} <= names:
+        return result
+    call = "function_name, args, COALESCE(kwargs, '')"
+    nulls = ", ".join(f"SUM({flag(f'{q(p)} IS NULL')}) AS n{i}" for i, p in enumerate(cols))
+    any_null = " OR ".join(f"{q(p)} IS NULL" for p in cols)
+    bench.execute("DROP TABLE IF EXISTS temp._lost")
+    bench.execute(f"CREATE TEMP TABLE _lost AS SELECT function_name AS f, args AS a, COALESCE(kwargs, '') AS k, "
+                  f"COUNT(*) AS n, {nulls} FROM {source} WHERE ({L.replayed}) AND ({any_null}) GROUP BY 1, 2, 3")
+    has = ", ".join(f"MAX({flag(f'{q(p)} IS NOT NULL')}) AS h{i}" for i, p in enumerate(cols))
+    bench.execute("DROP TABLE IF EXISTS temp._seen")
+    bench.execute(f"CREATE TEMP TABLE _seen AS SELECT function_name AS f, args AS a, COALESCE(kwargs, '') AS k, "
+                  f"{has} FROM {source} WHERE ({L.computed}) AND ({call}) IN (SELECT f, a, k FROM temp._lost) "
+                  f"GROUP BY 1, 2, 3")
+    sums = ", ".join(f"SUM(CASE WHEN s.h{i} = 1 THEN l.n{i} ELSE 0 END)" for i in range(len(cols)))
+    row = bench.query(f"SELECT {sums}, SUM(CASE WHEN s.f IS NULL THEN l.n ELSE 0 END) FROM temp._lost l "
+                      f"LEFT JOIN temp._seen s ON s.f = l.f AND s.a = l.a AND s.k = l.k")[0]
+    result["columns"] = {p: n for p, n in zip(cols, row[:-1], strict=True) if n}
+    result["unconfirmed"] = row[-1] or 0
+    return result
+
+
+def replay_loss_predicate(layout: Layout, loss: dict) -> str | None:
+    cols = list(loss["columns"])
+    if not cols:
+        return None
+    return f"({layout.replayed}) AND (" + " OR ".join(f"{q(c)} IS NULL" for c in cols) + ")"
+
+
+def check_replay_loss(ctx: Context, loss: dict) -> list[Finding]:
+    s = ctx.stats
+    lost_cols = loss["columns"]
+    inferred = s["no_config_replayed"] if not lost_cols else 0
+    if not lost_cols and not inferred:
+        return []
+    rows = max(lost_cols.values(), default=0) or inferred
+    cols = ", ".join(lost_cols) if lost_cols else "every configuration column"
+    how = ("the computed row of the same call (same function_name, args, kwargs) has them" if lost_cols else
+           "their computed rows are not in these files, so this is inferred from the cache column")
+    return [Finding(
+        "missing-parameters.replayed-rows", "error",
+        f"{rows} replayed (cache-hit) rows lost their configuration columns ({cols}); {how}. xetrack 0.7.0 "
+        "unpacks dataclass arguments into columns only when it computes, not on a cache hit. These rows are left "
+        "out of the duplicate and coverage checks.",
+        "Pass the configuration as plain values that are logged on hits too: track(f, args=[...], "
+        "params=dataclasses.asdict(cfg)) or a config_id column. To repair existing rows, fill them from the "
+        "computed row of the same call (same function_name, args, kwargs).",
+        [{"column": c, "rows": n} for c, n in lost_cols.items()], len(lost_cols))]
+
+
+def check_missing_parameters(ctx: Context) -> list[Finding]:
+    s, L = ctx.stats, ctx.layout
+    out = []
+    none = s["no_config_computed"]
+    if none:
+        examples = []
+        if L.run:
+            examples = [{"run": r, "rows": n} for r, n in ctx.bench.query(
+                f"SELECT {q(L.run)}, COUNT(*) FROM {ctx.source} WHERE ({L.computed}) AND ({L.no_configuration()}) "
+                f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_EXAMPLES}")]
+        out.append(Finding(
+            "missing-parameters", "error",
+            f"{none} computed rows carry no configuration: every configuration column "
+            f"({', '.join(dict.fromkeys(L.config + L.parameters))}) is NULL, so they cannot be attributed. "
+            "They are left out of the duplicate and coverage checks.",
+            "Log the configuration on every row: Tracker(params={...}) for a whole run, or "
+            "track(..., params={...}) per call; a row logged by another tracker or script without them is "
+            "indistinguishable from the others.",
+            examples))
+    out += _partially_missing(ctx)
+    return out
+
+
+def partially_missing(ctx: Context) -> list[dict]:
+    """Configurations equal to another except that one of their columns is NULL: the value was probably not
+    logged on those rows. A column NULL for a whole model family (max_depth for logreg) differs elsewhere too."""
+    if ctx._partial is not None:
+        return ctx._partial
+    params = [p for p in ctx.layout.parameters if p in ctx.key]
+    examples = []
+    for p in params:
+        others = [o for o in params if o != p]
+        set_ = {tuple(c.key[ctx.key.index(o)] for o in others) for c in ctx.configs if c.key[ctx.key.index(p)] is not None}
+        for c in ctx.configs:
+            if c.key[ctx.key.index(p)] is None and tuple(c.key[ctx.key.index(o)] for o in others) in set_:
+                examples.append({"column": p, "configuration": config_label(ctx.key, c.key), "rows": c.rows,
+                                 "_key": c.key})
+    ctx._partial = examples
+    return examples
+
+
+def _partially_missing(ctx: Context) -> list[Finding]:
+    examples = [{k: v for k, v in e.items() if k != "_key"} for e in partially_missing(ctx)]
+    if not examples:
+        return []
+    cols = sorted({e["column"] for e in examples})
+    return [Finding(
+        "missing-parameters", "warning",
+        f"{len(examples)} configurations equal another except that {', '.join(map(repr, cols))} is NULL: the value "
+        "was probably not logged on those rows, which now form a configuration of their own.",
+        "Log every configuration field on every row; if NULL is meant (a parameter set to None), pass "
+        "--config-cols without that column to confirm.",
+        examples, len(examples))]
+
+
+def check_missing_input(ctx: Context) -> list[Finding]:
+    n = ctx.stats["no_input_ok"]
+    if not n:
+        return []
+    return [Finding(
+        "missing-input-id", "warning",
+        f"{n} rows that did not fail have no {ctx.layout.input_id!r}: they cannot be paired across configurations "
+        "and are not counted by the coverage and duplicate checks.",
+        "Log the input id on every row (return it from the tracked function, or pass it in track(params=...)); "
+        "name another column with --input-col if this is not the input id.")]
+
+
+# --- schema drift ------------------------------------------------------------------------------------
+
+def _param_values(ctx: Context, c: ConfigStats) -> dict:
+    values = dict(zip(ctx.key, c.key, strict=True))
+    values.update(c.parameters)
+    return {p: values.get(p) for p in ctx.layout.parameters}
+
+
+def check_renamed(ctx: Context) -> list[Finding]:
+    params = ctx.layout.parameters
+    configs = [_param_values(ctx, c) for c in ctx.configs]
+    out = []
+    for i, a in enumerate(params):
+        for b in params[i + 1:]:
+            if any(v[a] is not None and v[b] is not None for v in configs):
+                continue
+            only_a = [v for v in configs if v[a] is not None and v[b] is None]
+            only_b = [v for v in configs if v[b] is not None and v[a] is None]
+            if not only_a or not only_b:
+                continue
+            others = [p for p in params if p not in (a, b)]
+            if others:
+                # A rename keeps everything else; two model families (C for one, max_depth for the other) do not.
+                same = any(all(x[p] == y[p] for p in others) for x in only_a for y in only_b)
+            else:
+                same = bool({x[a] for x in only_a} & {y[b] for y in only_b})
+            if not same:
+                continue
+            spans = []
+            for col in (a, b):
+                ts = "MIN(timestamp), MAX(timestamp)" if "timestamp" in ctx.bench.column_names else "NULL, NULL"
+                runs = f"COUNT(DISTINCT {q(ctx.layout.run)})" if ctx.layout.run else "NULL"
+                first, last, n_runs = ctx.bench.query(
+                    f"SELECT {ts}, {runs} FROM {ctx.source} WHERE {q(col)} IS NOT NULL")[0]
+                spans.append({"column": col, "runs": n_runs, "first": first, "last": last})
+            out.append(Finding(
+                "schema-drift.renamed-parameter", "warning",
+                f"Parameter {a!r} is set only in some runs and {b!r} only in the others, never together, with the "
+                "other parameters the same: it looks renamed. xetrack adds a new column on a rename and leaves the "
+                "old one NULL, so one configuration looks like two.",
+                f"Analyse COALESCE({q(b)}, {q(a)}) as one parameter (or pass --config-cols), and keep parameter "
+                "names stable across runs.",
+                spans))
+    return out
+
+
+def asset_hash_columns(ctx: Context) -> dict[str, int]:
+    """Columns holding xetrack asset hashes, confirmed against the files' `assets` tables.
+
+    Candidates: a column whose MIN or MAX is a 16-hex string, or that mixes numbers and text (a float column
+    where later numpy scalars became hashes)."""
+    profile = ctx.stats
+    candidates = [c.name for c in ctx.layout.profiled
+                  if any(map(looks_like_asset_hash, [profile.get(f"min:{c.name}"), profile.get(f"max:{c.name}"),
+                                                     *profile.get(f"values:{c.name}", [])]))
+                  or storage_classes(profile, c.name) >= {"number", "text"}]
+    found: dict[str, int] = {}
+    assets = ctx.bench.assets_relation() if candidates else None
+    if assets is None:
+        return found
+    for col in candidates:
+        t = text(q(col))
+        hashlike = f"length({t}) = 16 AND {t} GLOB {literal(ASSET_HASH_GLOB)}"
+        n = ctx.bench.query(f"SELECT COUNT(*) FROM {ctx.source} WHERE {hashlike}")[0][0]
+        sample = [r[0] for r in ctx.bench.query(f"SELECT DISTINCT {t} FROM {ctx.source} WHERE {hashlike} ORDER BY 1 LIMIT 20")]
+        keys = [k for h in sample for k in sqlitedict_keys(h)]
+        if keys and ctx.bench.query(f"SELECT COUNT(*) FROM {assets} a WHERE a.key IN "
+                                    f"({', '.join('?' * len(keys))})", keys)[0][0]:
+            found[col] = n
+    return found
+
+
+def sqlitedict_keys(value: str) -> list[str]:
+    """How xetrack's assets table (a sqlitedict) spells the key `value`: base64 of its pickle. Two pickle
+    protocols, for files written by another Python."""
+    return [base64.b64encode(pickle.dumps(value, protocol=p)).decode("ascii") for p in (4, 5)]
+
+
+def check_asset_hashes(ctx: Context, found: dict[str, int]) -> list[Finding]:
+    if not found:
+        return []
+    return [Finding(
+        "schema-drift.asset-hashes", "error",
+        f"{len(found)} columns hold xetrack asset hashes instead of values: "
+        f"{', '.join(f'{c} ({n} rows)' for c, n in found.items())}. log() stores numpy scalars (np.float64, "
+        "np.int64, np.bool_) and other objects as pickled assets and writes their 16-hex hash in the column, so "
+        "averages and comparisons on it are meaningless.",
+        "Convert before logging: float(x), int(x) or x.item(). Existing values can be read back with "
+        "tracker.assets.get_from_hash(h).",
+        [{"column": c, "rows": n} for c, n in found.items()])]
+
+
+def _type_counts(ctx: Context, col: str) -> tuple[dict, list]:
+    """Exact storage classes of one column, overall and per run (SQLite's typeof), for a column that drifted."""
+    c = q(col)
+    run = q(ctx.layout.run) if ctx.layout.run else "NULL"
+    rows = ctx.bench.query(f"SELECT {run}, typeof({c}), COUNT(*) FROM {ctx.source} WHERE {c} IS NOT NULL "
+                           "GROUP BY 1, 2 ORDER BY 1, 2")
+    totals: dict[str, int] = {}
+    for _, kind, n in rows:
+        totals[kind] = totals.get(kind, 0) + n
+    per_run = [{"run": r, "stored_as": kind, "rows": n} for r, kind, n in rows]
+    return totals, per_run
+
+
+def _numeric_text(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_numbers_as_text(ctx: Context) -> list[Finding]:
+    """An output (measurement) column stored entirely as text that reads as numbers: xetrack created it from a
+    first value of None (a TEXT column), so every later number was stored as text, in either engine."""
+    out = []
+    profile = ctx.stats
+    for col in ctx.layout.profiled:
+        if col.name not in ctx.layout.roles.outputs or storage_classes(profile, col.name) != {"text"}:
+            continue
+        if not (_numeric_text(profile.get(f"min:{col.name}")) and _numeric_text(profile.get(f"max:{col.name}"))):
+            continue
+        c = q(col.name)
+        numeric = f"{c} GLOB '*[0-9]*' AND NOT ({c} GLOB '*[^0-9.eE+-]*')"
+        total, numbers = ctx.bench.query(
+            f"SELECT COUNT({c}), SUM({flag(numeric)}) FROM {ctx.source} WHERE {c} IS NOT NULL")[0]
+        if total and numbers == total:
+            out.append(Finding(
+                "schema-drift.mixed-types", "warning",
+                f"Column {col.name!r} holds numbers stored as text ({total} rows, declared "
+                f"{col.declared_type or 'untyped'}): its first logged value was None, so xetrack made it a text "
+                "column. Text sorts '10' before '9', and DuckDB will not average it.",
+                f"CAST({c} AS REAL) when analysing; log a number (not None) first, e.g. float('nan') is stored as NULL "
+                "in a REAL column."))
+    return out
+
+
+def check_mixed_types(ctx: Context, hashed: dict[str, int]) -> list[Finding]:
+    out = check_numbers_as_text(ctx)
+    for col in ctx.layout.profiled:
+        if col.name in hashed or len(storage_classes(ctx.stats, col.name)) < 2:
+            continue  # one storage class at both ends of the sort order, or asset hashes (reported apart)
+        totals, per_run = _type_counts(ctx, col.name)
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(totals.items()))
+        runs = sorted({r["run"] for r in per_run if r["stored_as"] == "text"} - {None})
+        out.append(Finding(
+            "schema-drift.mixed-types", "error",
+            f"Column {col.name!r} changes stored type ({detail}; text in {len(runs)} runs): a column's type is fixed by "
+            "the first value xetrack sees, and later values of another type are kept as they come, so numbers "
+            "stored as text sort and compare as text, averages skip or misread them, and DuckDB refuses the file.",
+            "Log one Python type per key in every run (float()/int()/str() before logging); CAST the column when "
+            "analysing existing rows.",
+            per_run[:MAX_EXAMPLES], len(per_run)))
+    return out
+
+
+# --- versions, splits, ground truth ------------------------------------------------------------------
+
+def check_versions(ctx: Context) -> list[Finding]:
+    out = []
+    for v in versions_mixed(ctx.layout, ctx.stats):
+        rows = ctx.bench.query(f"SELECT {text(q(v))}, COUNT(*) FROM {ctx.source} GROUP BY 1 ORDER BY 2 DESC, 1")
+        shown = ", ".join(f"{val!r} ({n} rows)" for val, n in rows[:MAX_EXAMPLES])
+        pick = rows[0][0]
+        out.append(Finding(
+            "mixed-versions", "error",
+            f"{len(rows)} values of {v!r} in what will be compared: {shown}. Rows produced by different code or "
+            "data are not comparable, and a configuration measured partly under each is a blend of both.",
+            f"Validate and compare one version at a time, e.g. --filter {v}={pick} (or one file or table per "
+            "version); re-run what the others lack under that version.",
+            [{"value": val, "rows": n} for val, n in rows], len(rows)))
+    return out
+
+
+def _split_predicate(layout: Layout, values: tuple[str, ...]) -> str:
+    return f"LOWER({text(q(layout.split))}) IN ({', '.join(map(literal, values))})"
+
+
+def check_overlap(ctx: Context) -> list[Finding]:
+    s, L = ctx.stats, ctx.layout
+    overlap = s["overlap_items"]
+    if overlap <= 0:
+        return []
+    item = L.item(with_split=False)
+    examples = [r[0] for r in ctx.bench.query(
+        f"SELECT {item} FROM {ctx.source} WHERE {_split_predicate(L, TRAIN_VALUES)} INTERSECT "
+        f"SELECT {item} FROM {ctx.source} WHERE {_split_predicate(L, EVAL_VALUES)} ORDER BY 1 LIMIT {MAX_EXAMPLES}")]
+    per = f" (per {', '.join(L.replicate)})" if L.replicate else ""
+    return [Finding(
+        "train-test-overlap", "error",
+        f"{overlap} inputs{per} are in both the training and the evaluation split of {L.split!r}: scores on them "
+        "measure memory, not generalisation.",
+        "Split by input before running (e.g. GroupKFold or a fixed list of test ids), never by row, and use the "
+        "same split for every configuration.",
+        examples, overlap)]
+
+
+def check_ground_truth(ctx: Context) -> list[Finding]:
+    s, L = ctx.stats, ctx.layout
+    if not s["gt_conflicts"]:
+        return []
+    item, gt = L.item(with_versions=True), q(L.ground_truth)
+    conflicts = f"SELECT {item} AS i, COUNT(DISTINCT {gt}) AS n, MIN({gt}) AS lo, MAX({gt}) AS hi FROM {ctx.source} " \
+                f"WHERE {gt} IS NOT NULL GROUP BY 1 HAVING COUNT(DISTINCT {gt}) > 1"
+    count = ctx.bench.query(f"SELECT COUNT(*) FROM ({conflicts}) c")[0][0]
+    if not count:
+        return []  # the ground truth changed only between versions: mixed-versions reports that
+    examples = [{"input": i, "values": n, "min": lo, "max": hi}
+                for i, n, lo, hi in ctx.bench.query(f"{conflicts} ORDER BY 1 LIMIT {MAX_EXAMPLES}")]
+    return [Finding(
+        "inconsistent-ground-truth", "error",
+        f"{count} inputs have more than one {L.ground_truth!r} value: the input id does not name the same example "
+        "everywhere (a row position after a per-run shuffle, or changed data), so rows paired by it compare "
+        "different examples.",
+        "Use an id that comes from the example itself (a dataset key or a content hash), not its position.",
+        examples, count)]
+
+
+Check = Callable[[Context], list[Finding]]

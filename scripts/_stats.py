@@ -1,0 +1,292 @@
+"""The statistics behind export_summary: intervals for one configuration, paired tests between two.
+
+Every function is pure (numbers in, numbers out), deterministic given its seed, and uses numpy/scipy only.
+What each method is for, and why it was chosen, is said where it is defined; references are in
+references/statistics.md. Conventions:
+- a *difference* is always `other - reference`, in the metric's own units;
+- intervals are two-sided at `confidence` (0.95 by default) and are per comparison (not adjusted for
+  multiplicity); the multiplicity adjustment is applied to p-values, and verdicts come from adjusted p-values;
+- "no detectable difference" means the data cannot tell the two apart at this sample size. It is not
+  evidence that they are equal (a wide interval says how large a difference could still hide).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+from scipy import special  # binomial and t distributions; scipy.stats (slow to import) only for Wilcoxon
+
+DEFAULT_RESAMPLES = 2000
+DEFAULT_SEED = 0
+# Bootstrap cost is items x resamples. Above this many draws the bootstrap distribution of a mean is normal
+# to within display precision (central limit theorem), so a normal interval is used and labelled as such.
+MAX_BOOTSTRAP_DRAWS = 40_000_000
+_CHUNK_DRAWS = 2_000_000  # memory per resampling chunk: 16 MB of indices
+EXACT_WILCOXON_MAX_N = 50  # scipy's exact null distribution is valid without ties or zeros, for small n
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+    method: str
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """One paired comparison: `other - reference` on the items both have."""
+
+    n: int  # shared items used
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    test: str
+    interval_method: str
+    effect_size: float | None  # Cohen's d_z: mean difference / SD of the differences
+    discordant: tuple[int, int] | None = None  # binary only: (other right & reference wrong, the reverse)
+
+
+def z_value(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def t_quantile(probability: float, df: int) -> float:
+    return float(special.stdtrit(df, probability))
+
+
+def t_two_sided_p(t: float, df: int) -> float:
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a proportion (Wilson 1927).
+
+    Chosen over the textbook p +- z*SE because it keeps its coverage for small n and for p near 0 or 1,
+    where the normal interval collapses to zero width (0 of 20 wrong is not "0 +- 0").
+    """
+    if n <= 0:
+        return Interval(math.nan, math.nan, math.nan, "wilson")
+    z = z_value(confidence)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), "wilson")
+
+
+def _resample_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap distribution of the mean: items resampled with replacement, in memory-bounded chunks."""
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    chunk = max(1, _CHUNK_DRAWS // n)
+    out = np.empty(n_resamples)
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        out[start:start + size] = values[rng.integers(0, n, size=(size, n))].mean(axis=1)
+    return out
+
+
+def bootstrap_mean_interval(values: np.ndarray, confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES,
+                            seed: int = DEFAULT_SEED) -> Interval:
+    """Percentile bootstrap interval of a mean over independent items (Efron & Tibshirani 1993)."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, "none")
+    mean = float(values.mean())
+    if n < 2:
+        return Interval(mean, math.nan, math.nan, "none (one item)")
+    if n * n_resamples > MAX_BOOTSTRAP_DRAWS:
+        half = z_value(confidence) * float(values.std(ddof=1)) / math.sqrt(n)
+        return Interval(mean, mean - half, mean + half, f"normal ({n} items: too many to bootstrap)")
+    alpha = 1 - confidence
+    low, high = np.quantile(_resample_means(values, n_resamples, seed), [alpha / 2, 1 - alpha / 2])
+    return Interval(mean, float(low), float(high), "bootstrap over items")
+
+
+def _cluster_robust(values: np.ndarray, clusters: np.ndarray) -> tuple[float, float, int]:
+    """Mean, cluster-robust standard error and number of clusters (Miller 2024, 'Adding Error Bars to
+    Evals': the CR1 estimator for a mean). Rows of one cluster share a fitted model or a passage, so they
+    count as one piece of evidence, not as many."""
+    ids, inverse = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=len(ids))
+    counts = np.bincount(inverse, minlength=len(ids)).astype(float)
+    total = counts.sum()
+    mean = float(sums.sum() / total)
+    g = len(ids)
+    resid = sums - mean * counts
+    se = math.sqrt(g / (g - 1) * float(resid @ resid)) / total if g > 1 else math.nan
+    return mean, se, g
+
+
+def cluster_mean_interval(values: np.ndarray, clusters: np.ndarray, confidence: float = 0.95) -> Interval:
+    """Interval of a mean when rows come in clusters (seed x fold): cluster-robust SE with t(G-1).
+
+    Chosen over a cluster bootstrap because its percentile interval is too narrow with few clusters: in
+    400 simulated A/A comparisons the bootstrap's false-positive rate was 12% at 5 clusters and 10% at 10,
+    against 4.5% and 6.5% for this interval (tests/test_stats.py keeps measuring it)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return Interval(math.nan, math.nan, math.nan, "none")
+    mean, se, g = _cluster_robust(values, np.asarray(clusters))
+    if g < 2:
+        return Interval(mean, math.nan, math.nan, "none (one cluster)")
+    half = t_quantile(0.5 + confidence / 2, g - 1) * se
+    return Interval(mean, mean - half, mean + half, f"cluster-robust t over {g} clusters")
+
+
+def cohens_dz(mean: float, sum_sq: float, n: int) -> float | None:
+    """Standardised mean difference of paired data, d_z = mean(d) / sd(d); None when sd is 0 or n < 2."""
+    if n < 2:
+        return None
+    var = (sum_sq - n * mean * mean) / (n - 1)
+    if var <= 1e-24:
+        return None
+    return mean / math.sqrt(var)
+
+
+def effect_size_label(dz: float | None) -> str:
+    """Cohen's (1988) conventional magnitudes, as a reading aid only."""
+    if dz is None:
+        return "n/a"
+    size = abs(dz)
+    return "negligible" if size < 0.2 else "small" if size < 0.5 else "medium" if size < 0.8 else "large"
+
+
+def mcnemar_exact_p(b: int, c: int) -> float:
+    """Exact McNemar test (McNemar 1947): under no difference, each discordant item is a fair coin flip.
+
+    b = items only `other` got right, c = items only the reference got right. The exact binomial test on
+    b of b+c is valid at any count; the chi-square version needs b+c >= 25.
+    """
+    if b + c == 0:
+        return 1.0
+    # Two-sided exact binomial at p = 1/2: the distribution is symmetric, so twice the smaller tail.
+    return float(min(1.0, 2 * special.bdtr(min(b, c), b + c, 0.5)))
+
+
+def newcombe_paired_interval(both: int, b: int, c: int, neither: int, confidence: float = 0.95
+                             ) -> tuple[float, float, float]:
+    """Interval for the difference of two paired proportions, (b - c)/n: Newcombe (1998) method 10.
+
+    It combines the Wilson intervals of both proportions with their correlation, so it stays inside
+    [-1, 1] and keeps its coverage when b and c are small, unlike the Wald interval.
+    """
+    n = both + b + c + neither
+    p1, p2 = (both + b) / n, (both + c) / n  # other's and the reference's proportion correct
+    w1 = wilson_interval(both + b, n, confidence)
+    w2 = wilson_interval(both + c, n, confidence)
+    denom = (both + b) * (c + neither) * (both + c) * (b + neither)
+    phi = (both * neither - b * c) / math.sqrt(denom) if denom > 0 else 0.0
+    d1, u1 = p1 - w1.low, w1.high - p1
+    d2, u2 = p2 - w2.low, w2.high - p2
+    delta = p1 - p2
+    low = delta - math.sqrt(max(0.0, d1 * d1 - 2 * phi * d1 * u2 + u2 * u2))
+    high = delta + math.sqrt(max(0.0, u1 * u1 - 2 * phi * u1 * d2 + d2 * d2))
+    return delta, max(-1.0, low), min(1.0, high)
+
+
+def paired_binary(other: np.ndarray, reference: np.ndarray, confidence: float = 0.95) -> PairedResult:
+    """McNemar's exact test and Newcombe's interval for 0/1 outcomes on the same items."""
+    other = np.asarray(other, dtype=bool)
+    reference = np.asarray(reference, dtype=bool)
+    n = len(other)
+    b = int(np.sum(other & ~reference))
+    c = int(np.sum(~other & reference))
+    both = int(np.sum(other & reference))
+    if n == 0:
+        return PairedResult(0, math.nan, math.nan, math.nan, math.nan, "mcnemar-exact", "none", None, (0, 0))
+    delta, low, high = newcombe_paired_interval(both, b, c, n - both - b - c, confidence)
+    # d in {-1, 0, 1}: sum of squares = number of discordant items
+    return PairedResult(n, delta, low, high, mcnemar_exact_p(b, c), "mcnemar-exact", "newcombe",
+                        cohens_dz(delta, b + c, n), (b, c))
+
+
+def wilcoxon_p(diffs: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value (Wilcoxon 1945) on non-zero differences.
+
+    Zero differences carry no sign and are dropped (Wilcoxon's own convention); the exact null distribution
+    is used for small n without ties, the normal approximation otherwise.
+    """
+    d = diffs[diffs != 0]
+    if len(d) == 0:
+        return 1.0
+    from scipy import stats
+
+    exact = len(d) <= EXACT_WILCOXON_MAX_N and len(np.unique(np.abs(d))) == len(d)
+    return float(stats.wilcoxon(d, method="exact" if exact else "approx").pvalue)
+
+
+def paired_continuous(other: np.ndarray, reference: np.ndarray, confidence: float = 0.95,
+                      n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> PairedResult:
+    """Per-item scores on the same items: Wilcoxon signed-rank p-value, paired-bootstrap interval of the mean
+    difference (resampling items jointly for both configurations, Koehn 2004)."""
+    d = np.asarray(other, dtype=float) - np.asarray(reference, dtype=float)
+    n = len(d)
+    if n == 0:
+        return PairedResult(0, math.nan, math.nan, math.nan, math.nan, "wilcoxon", "none", None)
+    interval = bootstrap_mean_interval(d, confidence, n_resamples, seed)
+    return PairedResult(n, interval.estimate, interval.low, interval.high, wilcoxon_p(d), "wilcoxon",
+                        "paired " + interval.method, cohens_dz(float(d.mean()), float(d @ d), n))
+
+
+def paired_clustered(other: np.ndarray, reference: np.ndarray, clusters: np.ndarray,
+                     confidence: float = 0.95) -> PairedResult:
+    """Paired differences grouped in clusters (seed x fold): a cluster-robust t-test on the mean difference,
+    with G-1 degrees of freedom; its interval and p-value always agree (see cluster_mean_interval)."""
+    d = np.asarray(other, dtype=float) - np.asarray(reference, dtype=float)
+    n = len(d)
+    if n == 0:
+        return PairedResult(0, math.nan, math.nan, math.nan, math.nan, "cluster-robust-t", "none", None)
+    dz = cohens_dz(float(d.mean()), float(d @ d), n)
+    interval = cluster_mean_interval(d, clusters, confidence)
+    mean, se, g = _cluster_robust(d, np.asarray(clusters))
+    if g < 2:
+        p = math.nan
+    elif se > 0:
+        p = t_two_sided_p(mean / se, g - 1)
+    else:
+        p = 1.0 if mean == 0 else 0.0
+    return PairedResult(n, mean, interval.low, interval.high, p, "cluster-robust-t", interval.method, dz)
+
+
+def adjust_p_values(p_values: list[float], method: str = "holm") -> list[float]:
+    """Multiplicity adjustment: 'holm' (family-wise error, Holm 1979), 'bh' (false discovery rate,
+    Benjamini & Hochberg 1995) or 'none'. NaN p-values (nothing to test) stay NaN and are not counted."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(len(p), math.nan)
+    ok = ~np.isnan(p)
+    if not ok.any() or method == "none":
+        return [float(x) for x in np.where(ok, p, math.nan)]
+    valid = p[ok]
+    if method == "holm":
+        m = len(valid)
+        order = np.argsort(valid, kind="stable")
+        scaled = np.minimum(1.0, valid[order] * (m - np.arange(m)))
+        adjusted = np.empty(m)
+        adjusted[order] = np.maximum.accumulate(scaled)
+    elif method == "bh":
+        m = len(valid)
+        order = np.argsort(valid, kind="stable")
+        scaled = valid[order] * m / np.arange(1, m + 1)
+        adjusted = np.empty(m)
+        adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    else:
+        raise ValueError(f"unknown adjustment {method!r}")
+    out[ok] = adjusted
+    return [float(x) for x in out]
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...] = (50, 95, 99)) -> dict[str, float]:
+    """Latency percentiles by linear interpolation between order statistics (Hyndman & Fan type 7, numpy's
+    default); averaging percentiles across runs is wrong, so callers pass every raw value."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return {}
+    return {f"p{q:g}": float(v) for q, v in zip(qs, np.percentile(values, qs), strict=True)}

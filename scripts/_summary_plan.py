@@ -1,0 +1,124 @@
+"""What export_summary measures: the metrics (with their direction), latency, tokens and cost columns.
+
+Each choice is inferred from column names, reported back, and overridable on the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from _configs import Layout, as_text, numeric, q, require_column
+from _db import InputError
+
+PREDICTION_NAMES = ("prediction", "predicted", "y_pred", "pred", "predicted_label", "parsed_answer", "answer")
+TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "label", "target", "expected",
+               "reference", "answer_key")
+CORRECT_NAMES = ("correct", "is_correct")
+LATENCY_NAMES = ("latency_ms", "latency", "latency_s", "latency_seconds", "duration_ms", "duration",
+                 "elapsed_ms", "elapsed", "response_time_ms", "response_time")
+TOKEN_NAMES = ("total_tokens", "tokens", "n_tokens")
+COST_NAMES = ("cost", "total_cost", "cost_usd", "cost_total")
+LOWER_IS_BETTER = re.compile(r"(loss|error|err|latency|time|duration|cost|_ms$|_s$|seconds|mae|mse|rmse|"
+                             r"perplexity|ppl|wer|cer|regret|distance)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    sql: str  # a number (or NULL) per row
+    higher_is_better: bool
+    source: str  # what the metric is computed from, for the reader
+    direction_from: str  # 'declared', 'name' (guessed from the name) or 'definition'
+    zero_one: bool = False  # the SQL can only yield 0, 1 or NULL (lets the scan pack it into one integer)
+
+    @property
+    def direction(self) -> str:
+        return "higher" if self.higher_is_better else "lower"
+
+
+@dataclass(frozen=True)
+class Plan:
+    metrics: list[Metric]
+    latency: str | None
+    latency_unit: str
+    tokens: str | None
+    cost: str | None
+
+    def describe(self) -> dict:
+        return {"metrics": [{"name": m.name, "from": m.source, "better": m.direction,
+                             "direction_from": m.direction_from} for m in self.metrics],
+                "latency": self.latency, "latency_unit": self.latency_unit, "tokens": self.tokens,
+                "cost": self.cost}
+
+
+def _first(names: tuple[str, ...], available: list[str]) -> str | None:
+    lower = {n.lower(): n for n in available}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def accuracy_metric(layout: Layout, engine: str) -> Metric | None:
+    """Accuracy from prediction vs ground truth, or from a stored 0/1 `correct` column."""
+    outputs = layout.roles.outputs
+    pred, truth = _first(PREDICTION_NAMES, outputs), _first(TRUTH_NAMES, outputs)
+    if pred and truth:
+        same_kind = layout.columns[pred] == layout.columns[truth]
+        # Different storage kinds (text '1' vs integer 1) are compared as text, never cast to numbers.
+        p, t = (q(pred), q(truth)) if same_kind else (as_text(q(pred)), as_text(q(truth)))
+        # NULL when either side is NULL, in both engines (a comparison with NULL is NULL).
+        return Metric("accuracy", f"CAST({p} = {t} AS INTEGER)", True, f"{pred} = {truth}", "definition",
+                      zero_one=True)
+    correct = _first(CORRECT_NAMES, outputs)
+    if correct:
+        return Metric("accuracy", numeric(q(correct), engine), True, f"mean of {correct}", "definition")
+    return None
+
+
+def parse_metric(spec: str, layout: Layout, engine: str) -> Metric:
+    """`score`, `score:higher` or `loss:lower`."""
+    name, _, direction = spec.partition(":")
+    name = require_column(layout, name.strip(), "--metric")
+    direction = direction.strip().lower()
+    if direction not in ("", "higher", "lower"):
+        raise InputError(f"--metric {spec!r}: direction must be 'higher' or 'lower'")
+    if direction:
+        higher, source = direction == "higher", "declared"
+    else:
+        higher, source = not LOWER_IS_BETTER.search(name), "name"
+    return Metric(name, numeric(q(name), engine), higher, f"column {name}", source)
+
+
+def latency_column(layout: Layout, given: str | None) -> tuple[str | None, str]:
+    if given:
+        col = require_column(layout, given, "--latency-col")
+    else:
+        col = _first(LATENCY_NAMES, list(layout.columns)) or (
+            "function_time" if "function_time" in layout.columns else None)
+    if col is None:
+        return None, ""
+    low = col.lower()
+    unit = "ms" if low.endswith("_ms") else "s" if (low.endswith(("_s", "_seconds")) or low == "function_time") \
+        else ""
+    return col, unit
+
+
+def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, latency: str | None) -> Plan:
+    """Metrics named with --metric come first (the first one picks the best configuration); accuracy, when
+    prediction and ground truth are recorded, is always added. `--metric accuracy` places it explicitly."""
+    accuracy = accuracy_metric(layout, engine)
+    metrics: list[Metric] = []
+    for spec in metric_specs or []:
+        if spec.partition(":")[0].strip() == "accuracy" and "accuracy" not in layout.columns:
+            if accuracy is None:
+                raise InputError("--metric accuracy: no prediction and ground-truth columns (or 'correct') found")
+            m = accuracy
+        else:
+            m = parse_metric(spec, layout, engine)
+        if m.name in {x.name for x in metrics}:
+            raise InputError(f"--metric {m.name!r} given twice")
+        metrics.append(m)
+    if accuracy is not None and "accuracy" not in {m.name for m in metrics}:
+        metrics.append(accuracy)
+    lat, unit = latency_column(layout, latency)
+    return Plan(metrics=metrics, latency=lat, latency_unit=unit,
+                tokens=_first(TOKEN_NAMES, list(layout.columns)), cost=_first(COST_NAMES, list(layout.columns)))

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Which configuration is best, and is the difference real? A benchmark summary with honest uncertainty.
+
+Per configuration: n, failures, each metric with a 95% interval, latency percentiles, tokens and cost. Then
+every configuration against the best on the same items (paired test, interval of the difference, effect
+size, multiplicity-adjusted p-value) with a plain verdict: better, worse, or no detectable difference.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from _cli import EXIT_FINDINGS, EXIT_OK, Finding, at_or_above, build_parser, run, split_paths_and_table
+from _configs import Layout, as_text, infer_layout, q, short_labels
+from _db import Benchmark, InputError
+from _summary_compute import Options, compare_to_best, decide, summarise
+from _summary_model import StratumInput, config_display, stratum_entry
+from _summary_plan import Plan, build_plan
+from _summary_render import csv_text, markdown, plot
+from _summary_scan import Group, enumerate_groups, partition
+
+PROG = "export_summary.py"
+SCHEMA_VERSION = 1
+EXAMPLES = """  python scripts/export_summary.py bench.db predictions
+  python scripts/export_summary.py bench.db predictions --metric f1:higher --metric latency_ms:lower
+  python scripts/export_summary.py worker*.db predictions --json > summary.json
+  python scripts/export_summary.py bench.db predictions --version e2 --plot summary.png
+  python scripts/export_summary.py bench.db predictions --csv > summary.csv
+
+how it counts:
+  item           one input; with seed/fold columns, one (input, seed, fold): that is what gets paired
+  deduplication  each (configuration, item) counts once; a computed row wins over its cache replay
+  failures       rows with a non-empty `error` are excluded from metrics and counted as failed
+  versions       experiment_version, git hashes, *_version columns: each version is reported on its own
+  intervals      Wilson for 0/1 metrics, bootstrap over items for scores; with seed/fold columns, a
+                 cluster-robust t interval over seed x fold clusters
+  comparisons    McNemar exact (0/1), Wilcoxon signed-rank + paired bootstrap (scores), cluster-robust t
+                 (seed/fold); Holm-adjusted p-values
+  notes          data problems found on the way are listed as findings; they fail the run (exit 1)
+                 only at or above --fail-on (default: error, i.e. a produced summary exits 0)"""
+
+
+def parse_args(argv: list[str] | None):
+    parser = build_parser(PROG, __doc__.strip().splitlines()[0], EXAMPLES)
+    parser.add_argument("--metric", action="append", metavar="COL[:higher|lower]",
+                        help="a numeric column to compare, with its direction (repeatable; the first one picks "
+                             "the best). Accuracy from prediction/ground-truth columns is added automatically")
+    parser.add_argument("--latency-col", metavar="COL", help="latency column (default: latency_ms, latency, ... "
+                        "or xetrack's function_time)")
+    parser.add_argument("--version", metavar="VALUE", help="report only rows whose version column "
+                        "(experiment_version, git hash, ...) equals VALUE")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level; intervals are "
+                        "(1 - alpha) (default: 0.05, 95%% intervals)")
+    parser.add_argument("--adjust", choices=("holm", "bh", "none"), default="holm",
+                        help="multiple-comparison adjustment of p-values (default: holm)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: 2000)")
+    parser.add_argument("--fail-on", choices=("info", "warning", "error"), default="error",
+                        help="exit 1 when a finding has at least this severity (default: error)")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--csv", action="store_true", help="print a CSV table (one row per configuration and "
+                     "metric) instead of Markdown")
+    parser.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw each metric with its "
+                        "interval per configuration")
+    args = parser.parse_args(argv)
+    if args.json and args.csv:
+        parser.error("--json and --csv cannot be combined")
+    if not 0 < args.alpha < 0.5:
+        parser.error("--alpha must be between 0 and 0.5")
+    if args.resamples < 100:
+        parser.error("--resamples must be at least 100")
+    return args
+
+
+def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple[str, list]:
+    if value is None:
+        return "", []
+    if not layout.versions:
+        raise InputError("--version given, but the table has no version column "
+                         "(experiment_version, git_commit, *_version, ...)")
+    cond = " OR ".join(f"{as_text(q(v))} = ?" for v in layout.versions)
+    where = f" WHERE ({cond})"
+    params = [value] * len(layout.versions)
+    if not bench.query(f"SELECT 1 FROM {bench.VIEW}{where} LIMIT 1", params):
+        known = bench.query(f"SELECT DISTINCT {', '.join(as_text(q(v)) for v in layout.versions)} "
+                            f"FROM {bench.VIEW} LIMIT 20")
+        listing = "; ".join(", ".join(f"{c}={v}" for c, v in zip(layout.versions, row, strict=True))
+                            for row in known)
+        raise InputError(f"no rows with version {value!r}; available: {listing}")
+    return where, params
+
+
+def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list) -> list[Finding]:
+    """A metric column holding text (a numpy scalar logged by xetrack 0.7.0 becomes a 16-hex asset hash)."""
+    out = []
+    for m in plan.metrics:
+        if m.direction_from == "definition":
+            continue
+        total, numeric_count = bench.query(f"SELECT COUNT({q(m.name)}), COUNT({m.sql}) FROM {bench.VIEW}{where}",
+                                           params)[0]
+        if total > numeric_count:
+            glue = " AND " if where else " WHERE "
+            examples = [r[0] for r in bench.query(
+                f"SELECT DISTINCT {as_text(q(m.name))} FROM {bench.VIEW}{where}{glue}{q(m.name)} IS NOT NULL "
+                f"AND ({m.sql}) IS NULL LIMIT 5", params)]
+            out.append(Finding("non-numeric-metric", "warning",
+                               f"{total - numeric_count:,} of {total:,} values of {m.name!r} are not numbers and "
+                               "were left out.",
+                               "16-hex text is a xetrack asset hash: numpy scalars are stored as assets; log "
+                               "float(x) instead.", examples, total - numeric_count))
+    return out
+
+
+def _order_key(c, metric) -> tuple:
+    if metric is None or c.metrics[metric.name].n == 0:
+        return (1, 0.0)
+    est = c.metrics[metric.name].interval.estimate
+    return (0, -est if metric.higher_is_better else est)
+
+
+def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group]) -> list[Finding]:
+    findings = []
+    if strata > 1:
+        findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
+                                "own and never pooled.", "Pick one with --version VALUE."))
+    if not plan.metrics:
+        findings.append(Finding("no-metric", "warning", "No metric found: no prediction/ground-truth pair and no "
+                                "--metric.", "Name a numeric column: --metric COL:higher (or :lower)."))
+    if not layout.input_id:
+        findings.append(Finding("no-item-id", "warning", "No input id column: items cannot be paired, so "
+                                "configurations are not compared.", "Name it with --input-col COL."))
+    dups = sum(c.duplicates_dropped for c in summaries)
+    if dups:
+        findings.append(Finding("duplicates-counted-once", "warning", f"{dups:,} repeated computed rows of the "
+                                "same configuration and item were counted once.",
+                                "If they are intended repeats, log a replicate column (seed, repeat); otherwise "
+                                "run validate_benchmark.py to find them."))
+    replays = sum(c.replays_dropped for c in summaries)
+    if replays:
+        findings.append(Finding("replays-counted-once", "info", f"{replays:,} cache-replayed rows repeat an item "
+                                "already computed and were not counted again.", ""))
+    failed = sum(c.failed for c in summaries)
+    if failed:
+        findings.append(Finding("failures-excluded", "info", f"{failed:,} failed rows (non-empty error) are "
+                                "excluded from metrics and counted per configuration.", ""))
+    if excluded:
+        rows = sum(g.rows for g in excluded)
+        findings.append(Finding("rows-without-configuration", "warning", f"{rows:,} rows carry no configuration "
+                                f"(every one of {', '.join(layout.config)} is NULL) and were left out.",
+                                "xetrack 0.7.0 does not unpack dataclass arguments on cache replays: pass the "
+                                "configuration fields through track(params=...) or use config_id."))
+    return findings
+
+
+def build_document(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
+                   files: list[str]) -> dict:
+    where, params = version_filter(bench, layout, version)
+    groups = enumerate_groups(bench, layout, where, params)
+    parts = partition(bench, layout, plan, groups, where, params)
+    try:
+        excluded = [g for g in groups if layout.config and all(v is None for v in g.config)]
+        kept = [g for g in groups if g not in excluded and g.rows]
+        summaries = [summarise(parts, g, i, plan, opts) for i, g in enumerate(kept)]
+        primary = plan.metrics[0] if plan.metrics else None
+        strata: dict[tuple, list] = {}
+        for s in summaries:
+            strata.setdefault(s.group.versions, []).append(s)
+        names = dict(zip([c.index for c in summaries],
+                         short_labels([config_display(c, layout) for c in summaries]), strict=True))
+        version_names = dict(zip(strata, short_labels([dict(zip(layout.versions, v, strict=True))
+                                                       for v in strata]), strict=True))
+        entries = []
+        for versions, configs in strata.items():
+            configs.sort(key=lambda c: _order_key(c, primary))  # stable: label order breaks ties
+            comparisons = []
+            if layout.input_id:
+                for pos, metric in enumerate(plan.metrics):
+                    comparisons += compare_to_best(parts, configs, metric, pos, opts)
+            decide(comparisons, {m.name: m for m in plan.metrics}, opts)
+            entries.append(stratum_entry(StratumInput(dict(zip(layout.versions, versions, strict=True)),
+                                                      version_names[versions], configs, comparisons, names),
+                                         layout, plan, opts))
+    finally:
+        parts.close()
+    findings = count_findings(summaries, len(strata), layout, plan, excluded)
+    findings += non_numeric_findings(bench, plan, where, params)
+    return {
+        "schema_version": SCHEMA_VERSION, "tool": PROG, "status": "ok",
+        "summary": {"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,
+                    "versions": len(entries), "configurations": len(summaries)},
+        "findings": [f.as_dict() for f in findings],
+        "inferred": {"layout": layout.describe(), "measures": plan.describe()},
+        "options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
+                    "resamples": opts.resamples, "seed": opts.seed},
+        "versions": entries,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)  # usage errors exit 2 here, in one line (argparse's SystemExit)
+
+    def body() -> int:
+        paths, table = split_paths_and_table(args.paths, args.table)
+        if args.plot is not None and not args.plot.parent.is_dir():
+            raise InputError(f"--plot: folder {args.plot.parent} does not exist")
+        with Benchmark(paths, table=table, engine=args.engine) as bench:
+            bench.require_rows()
+            layout = infer_layout(bench, args.input_col, args.config_cols)
+            plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+            opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
+                           resamples=args.resamples, seed=args.seed)
+            doc = build_document(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+        if args.plot is not None:
+            try:
+                plot(doc, args.plot)
+            except (ValueError, OSError) as exc:
+                raise InputError(f"--plot {args.plot}: {exc}") from exc
+            print(f"{PROG}: wrote {args.plot}", file=sys.stderr)
+        failing = [f for f in doc["findings"] if at_or_above(f["severity"], args.fail_on)]
+        if failing:
+            doc["status"] = "findings"
+        if args.json:
+            print(json.dumps(doc, indent=2))
+        elif args.csv:
+            sys.stdout.write(csv_text(doc))
+        else:
+            sys.stdout.write(markdown(doc))
+        return EXIT_FINDINGS if failing else EXIT_OK
+
+    return run(PROG, body, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+# /// script
+# requires-python = ">=3.10,<3.13"
+# dependencies = ["duckdb==1.5.5", "duckdb-extension-sqlite-scanner==1.5.5"]
+# ///
+"""Check a xetrack benchmark database before trusting any number from it.
+
+Finds what silently ruins benchmarks built on xetrack 0.7.0: duplicate executions, configurations evaluated
+on different inputs, failures, missing or renamed parameters (including cache-hit rows that lost their
+dataclass columns), columns whose stored type drifts or holds asset hashes, mixed code/data versions,
+train/test overlap, inconsistent ground truth, cached failures and caching that did nothing. Each finding
+says what was found and how to fix it. Read-only. It can run while a benchmark is still writing; on a large
+one (millions of rows) add --snapshot so that the writer is never kept waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from _checks_profile import (
+    add_configuration_stats,
+    config_key,
+    config_pass,
+    create_source,
+    global_pass,
+    infer_layout,
+    parse_filters,
+)
+from _checks_rules import (
+    CHECKS,
+    Context,
+    Options,
+    asset_hash_columns,
+    check_asset_hashes,
+    check_cache_ineffective,
+    check_cached_failures,
+    check_coverage,
+    check_duplicates,
+    check_failures,
+    check_ground_truth,
+    check_missing_input,
+    check_missing_parameters,
+    check_mixed_types,
+    check_overlap,
+    check_renamed,
+    check_replay_loss,
+    check_versions,
+    detect_replay_loss,
+    replay_loss_predicate,
+)
+from _checks_snapshot import snapshot_sqlite
+from _cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    SEVERITIES,
+    Report,
+    at_or_above,
+    build_parser,
+    run,
+    split_paths_and_table,
+)
+from _db import Benchmark, EmptyBenchmark, InputError
+from _db import _sniff as _db_sniff
+
+PROG = "validate_benchmark.py"
+EXAMPLES = """  python scripts/validate_benchmark.py bench.db predictions
+  python scripts/validate_benchmark.py worker-*.db predictions --json
+  python scripts/validate_benchmark.py bench.db --table predictions --fail-on warning --max-error-rate 0.01
+  python scripts/validate_benchmark.py bench.db --input-col question_id --config-cols model,prompt
+  python scripts/validate_benchmark.py bench.db --filter experiment_version=e2"""
+# At least one of these must apply, or the table lacks what makes it a benchmark and nothing was inspected.
+CORE_CHECKS = ("duplicate-executions", "unequal-coverage", "failed-executions", "missing-parameters")
+SQLITE_CACHE_KB = 65536
+DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB otherwise takes up to 80 % of RAM; aggregates spill to disk beyond this
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    checks = "\n".join(f"  {cid:34} {what}" for cid, what in CHECKS.items())
+    parser = build_parser(PROG, __doc__.strip().split("\n\n")[0] + "\n\nchecks (stable ids):\n" + checks, EXAMPLES)
+    parser.add_argument("--fail-on", choices=("error", "warning"), default="error",
+                        help="lowest severity that makes the exit code 1 (default: error; 'info' never fails)")
+    parser.add_argument("--max-error-rate", type=_rate, default=0.05, metavar="RATE",
+                        help="failed share of computed rows, overall or in any configuration, above which "
+                             "failed-executions is an error (default: 0.05)")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="validate a private copy taken in short reads (temporary, deleted after), so a "
+                             "benchmark that is still writing is never blocked for long; use it on a large, "
+                             "running benchmark (see benchmarks/README.md)")
+    parser.add_argument("--filter", action="append", metavar="COL=VALUE",
+                        help="validate only rows where COL equals VALUE (compared as text); repeatable, e.g. "
+                             "--filter experiment_version=e2")
+    return parser.parse_args(argv)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def validate(paths: list[str], table: str, engine: str, input_col: str | None, config_cols: list[str] | None,
+             filters: list[str] | None, options: Options, snapshot: bool = False) -> Report:
+    folder = tempfile.mkdtemp(prefix="validate-snapshot-") if snapshot else None
+    try:
+        read = take_snapshot(paths, table, folder) if folder else paths
+        with Benchmark(read, table=table, engine=engine) as bench:
+            spill = _tune(bench)
+            try:
+                return _validate(bench, input_col, config_cols, filters, options)
+            finally:
+                bench.close()
+                if spill:
+                    shutil.rmtree(spill, ignore_errors=True)
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def take_snapshot(paths: list[str], table: str, folder: str) -> list[str]:
+    """Copy each SQLite file's table in short read transactions (a running writer is not starved); native
+    DuckDB files are read as they are (DuckDB takes no such shared lock)."""
+    copies = []
+    for i, path in enumerate(paths):
+        if _db_sniff(Path(path)) != "sqlite":  # also the one-line error for a missing or non-database file
+            copies.append(path)
+            continue
+        try:
+            copies.append(str(snapshot_sqlite(Path(path), table, Path(folder) / f"{i}-{Path(path).name}")))
+        except OSError as exc:
+            raise InputError(f"cannot snapshot {path} into {folder}: {exc.strerror or exc}") from exc
+    return copies
+
+
+def _tune(bench: Benchmark) -> str | None:
+    """SQLite: a 64 MB page cache, which also holds the distinct-input b-trees (9 % faster at 10 M rows than
+    the 2 MB default; a cap, so memory stays bounded). DuckDB: bound its memory and send its spill files to
+    a private temporary folder (returned, to be removed), never the user's working directory."""
+    if bench.engine == "sqlite":
+        bench.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+        return None
+    spill = tempfile.mkdtemp(prefix="validate-duckdb-")
+    bench.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    bench.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
+    bench.execute("SET preserve_insertion_order = false")
+    return spill
+
+
+def _validate(bench: Benchmark, input_col, config_cols, filters, options: Options) -> Report:
+    layout = infer_layout(bench, input_col, config_cols)
+    source = create_source(bench, parse_filters(filters, bench.column_names))
+    key = config_key(layout)
+    stats, configs = _passes(bench, source, layout, key, filters)
+    configs = add_configuration_stats(stats, layout, key, configs)
+    if not stats["rows"]:
+        where = f" match --filter {' '.join(filters)}" if filters else ""
+        raise EmptyBenchmark(f"no rows in table {bench.table!r} of {bench.describe()}{where}; nothing to inspect")
+    loss = detect_replay_loss(bench, source, layout, stats)
+    excluded = replay_loss_predicate(layout, loss)
+    if excluded:  # rare: count configurations again without the rows that lost their parameters
+        configs = [c for c in config_pass(bench, source, layout, key, excluded) if c.configured]
+    ctx = Context(bench, source, layout, stats, key, configs, options, excluded=excluded, loss=loss)
+    findings = []
+    for check_id, (reason, fn) in _plan(ctx).items():
+        if reason:
+            ctx.skipped[check_id] = reason
+            continue
+        ctx.ran.append(check_id)
+        findings += fn()
+    report = Report(tool=PROG, summary=_summary(ctx, findings), findings=_ordered(findings),
+                    inferred=layout.describe())
+    if not set(ctx.ran) & set(CORE_CHECKS):
+        report.status = "empty"  # no input id, no configuration, no error column: not a benchmark we can judge
+    else:
+        report.status = "findings" if findings else "ok"
+    return report
+
+
+def _passes(bench: Benchmark, source: str, layout, key: list[str], filters) -> tuple[dict, list]:
+    """The global and the per-configuration pass. With SQLite they run at the same time on two connections
+    (sqlite3 releases the GIL while a query runs: two cores, two scans); DuckDB parallelises each query itself."""
+    if bench.engine != "sqlite":
+        return global_pass(bench, source, layout), config_pass(bench, source, layout, key)
+    with ThreadPoolExecutor(1) as pool, Benchmark(bench.paths, table=bench.table, engine="sqlite") as second:
+        _tune(second)
+        second_source = create_source(second, parse_filters(filters, second.column_names))
+        configs = pool.submit(config_pass, second, second_source, layout, key)
+        return global_pass(bench, source, layout), configs.result()
+
+
+def _plan(ctx: Context) -> dict:
+    """check id -> (why it is skipped, or None; how to run it)."""
+    L, s = ctx.layout, ctx.stats
+    no_input = None if L.input_id else "no input-id column (name it with --input-col)"
+    one_config = "one configuration only: nothing to compare" if len(ctx.configs) < 2 else None
+    no_params = None if (L.config or L.parameters) else "no configuration columns (name them with --config-cols)"
+    hashed: dict = {}
+
+    def assets():
+        hashed.update(asset_hash_columns(ctx))
+        return check_asset_hashes(ctx, hashed)
+
+    split_reason = None
+    if not L.split:
+        split_reason = "no split column"
+    elif no_input:
+        split_reason = no_input
+    elif not (s["train_items"] and s["eval_items"]):
+        split_reason = f"{L.split!r} does not hold both training and evaluation rows"
+
+    return {
+        "missing-parameters": (no_params, lambda: check_missing_parameters(ctx)),
+        "missing-parameters.replayed-rows": (
+            None if L.cache and (L.config or L.parameters) else "no cache column or no configuration columns",
+            lambda: check_replay_loss(ctx, ctx.loss)),
+        "missing-input-id": (no_input, lambda: check_missing_input(ctx)),
+        "duplicate-executions": (no_input, lambda: check_duplicates(ctx)),
+        "unequal-coverage": (no_input or one_config or (None if L.config else "no configuration columns"),
+                             lambda: check_coverage(ctx)),
+        "failed-executions": (None if L.error else "no error column (xetrack writes one in track())",
+                              lambda: check_failures(ctx)),
+        "cached-failures": (None if L.error and L.cache else "no error or no cache column",
+                            lambda: check_cached_failures(ctx)),
+        "cache-ineffective": (no_input, lambda: check_cache_ineffective(ctx)),
+        "schema-drift.renamed-parameter": (
+            None if len(L.parameters) >= 2 else "fewer than two parameter columns", lambda: check_renamed(ctx)),
+        "schema-drift.asset-hashes": (None if L.profiled else "no data columns", assets),
+        "schema-drift.mixed-types": (None if L.profiled else "no data columns", lambda: check_mixed_types(ctx, hashed)),
+        "mixed-versions": (None if L.versions else "no version column (git_commit_hash, experiment_version, ...)",
+                           lambda: check_versions(ctx)),
+        "train-test-overlap": (split_reason, lambda: check_overlap(ctx)),
+        "inconsistent-ground-truth": (
+            no_input or (None if L.ground_truth else "no ground-truth column (ground_truth, y_true, label, ...)"),
+            lambda: check_ground_truth(ctx)),
+    }
+
+
+def _ordered(findings: list) -> list:
+    """Errors first, then warnings, then info; within a severity, in check order (stable for golden tests)."""
+    order = list(CHECKS)
+    return sorted(findings, key=lambda f: (-SEVERITIES.index(f.severity), order.index(f.check_id)))
+
+
+def _summary(ctx: Context, findings: list) -> dict:
+    s = ctx.stats
+    count = {sev: sum(f.severity == sev for f in findings) for sev in ("error", "warning", "info")}
+    return {
+        "errors": count["error"], "warnings": count["warning"], "info": count["info"],
+        "rows_inspected": s["rows"], "rows_computed": s["computed"], "rows_replayed": s["replayed"],
+        "rows_failed": s["failed_computed"] + s["failed_replayed"], "configurations": len(ctx.configs),
+        "inputs": s.get("items"), "files": len(ctx.bench.paths), "table": ctx.bench.table,
+        "engine": ctx.bench.engine, "checks_run": ctx.ran, "checks_skipped": ctx.skipped,
+    }
+
+
+def render_text(report: Report) -> str:
+    s, inf = report.summary, report.inferred or {}
+    lines = [f"{PROG}: {report.status.upper()} - {s['errors']} errors, {s['warnings']} warnings, {s['info']} info "
+             f"in {s['rows_inspected']:,} rows ({s['rows_computed']:,} computed, {s['rows_replayed']:,} replayed), "
+             f"{s['configurations']} configurations, {s['inputs'] if s['inputs'] is not None else 'no'} inputs"]
+    config = ", ".join(inf.get("configuration") or []) or "none (one configuration)"
+    lines.append(f"inferred: input {inf.get('input_id') or 'none'}; configuration {config} "
+                 f"(from {inf.get('configuration_from')}); replicate {', '.join(inf.get('replicate') or []) or 'none'}; "
+                 f"versions {', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols)")
+    for f in report.findings:
+        d = f.as_dict()
+        lines += ["", f"{f.severity.upper():7} [{f.check_id}] {f.message}", f"        fix: {f.hint}"]
+        for example in d["examples"]:
+            lines.append(f"        - {example}")
+        if d["examples_omitted"]:
+            lines.append(f"        ... and {d['examples_omitted']} more")
+    lines += ["", f"checks run: {len(s['checks_run'])}; skipped: "
+              + ("; ".join(f"{k} ({v})" for k, v in s["checks_skipped"].items()) or "none")]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body() -> int:
+        args = parse_args(argv)
+        paths, table = split_paths_and_table(args.paths, args.table)
+        options = Options(max_error_rate=args.max_error_rate)
+        try:
+            report = validate(paths, table, args.engine, args.input_col, args.config_cols, args.filter, options,
+                              args.snapshot)
+        except InputError as exc:
+            if args.engine != "duckdb" or "Mismatch Type Error" not in str(exc):
+                raise
+            # DuckDB refuses a SQLite column holding two types; sqlite3 reads it, and the check reports it.
+            print(f"{PROG}: note: DuckDB cannot read this file ({exc}); validating through sqlite3 instead",
+                  file=sys.stderr)
+            report = validate(paths, table, "sqlite", args.input_col, args.config_cols, args.filter, options,
+                              args.snapshot)
+        print(report.to_json() if args.json else render_text(report))
+        if report.status == "empty":
+            print(f"{PROG}: error: table {table!r} has none of the columns the checks need (an input id, "
+                  "configuration columns, or xetrack's error column); nothing was inspected. Name them with "
+                  "--input-col / --config-cols", file=sys.stderr)
+            return EXIT_FINDINGS
+        failing = [f for f in report.findings if f.severity != "info" and at_or_above(f.severity, args.fail_on)]
+        return EXIT_FINDINGS if failing else EXIT_OK
+
+    return run(PROG, body, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,461 @@
+"""export_summary.py on benchmarks written by xetrack: numbers checked against independent computations,
+verdicts against known truth, every output format, and the script contract (exit codes, one-line errors)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import export_summary
+import numpy as np
+import pytest
+from scipy import stats
+from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db
+from xetrack_fixtures import clean_benchmark, log_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "export_summary.py"
+
+
+def summary(capsys, *argv) -> tuple[int, str, str]:
+    try:
+        code = export_summary.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def doc(capsys, *argv) -> dict:
+    code, out, err = summary(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def only_version(d: dict) -> dict:
+    assert len(d["versions"]) == 1
+    return d["versions"][0]
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    z = stats.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def mcnemar(other: list[int], reference: list[int]) -> float:
+    b = sum(o and not r for o, r in zip(other, reference, strict=True))
+    c = sum(r and not o for o, r in zip(other, reference, strict=True))
+    k = min(b, c)
+    return min(1.0, 2 * sum(math.comb(b + c, i) for i in range(k + 1)) / 2 ** (b + c)) if b + c else 1.0
+
+
+# --- the numbers ------------------------------------------------------------------------------------------
+
+THREE = {"alpha": correctness(60, 0.90, 1), "beta": correctness(60, 0.85, 2), "gamma": correctness(60, 0.55, 3)}
+
+
+@pytest.fixture
+def three_models(tmp_path, engine) -> Path:
+    return predictions_db(tmp_path / "bench.db", engine, THREE)
+
+
+def test_accuracy_and_wilson_intervals_match_the_formula(three_models, capsys, engine):
+    v = only_version(doc(capsys, three_models, "predictions", "--engine", engine))
+    by = {c["label"]: c for c in v["configurations"]}
+    assert [c["label"] for c in v["configurations"]] == ["model=alpha", "model=beta", "model=gamma"]
+    for model, oks in THREE.items():
+        acc = by[f"model={model}"]["metrics"]["accuracy"]
+        low, high = wilson(sum(oks), len(oks))
+        assert acc["n"] == 60 and acc["interval"] == "wilson"
+        assert acc["estimate"] == pytest.approx(sum(oks) / 60, abs=1e-6)
+        assert (acc["ci_low"], acc["ci_high"]) == pytest.approx((low, high), abs=1e-6)
+
+
+def test_each_configuration_is_compared_with_the_best_by_exact_mcnemar_with_holm(three_models, capsys):
+    v = only_version(doc(capsys, three_models, "predictions"))
+    comps = {c["configuration"]: c for c in v["comparisons"]}
+    assert set(comps) == {"model=beta", "model=gamma"} and all(c["reference"] == "model=alpha" for c in comps.values())
+    raw = {m: mcnemar(THREE[m], THREE["alpha"]) for m in ("beta", "gamma")}
+    ordered = sorted(raw, key=raw.get)  # Holm by hand, two comparisons
+    holm = {ordered[0]: min(1, 2 * raw[ordered[0]])}
+    holm[ordered[1]] = max(holm[ordered[0]], min(1, raw[ordered[1]]))
+    for m in ("beta", "gamma"):
+        c = comps[f"model={m}"]
+        assert c["test"] == "mcnemar-exact"
+        assert c["p_value"] == pytest.approx(raw[m], rel=1e-3)
+        assert c["p_adjusted"] == pytest.approx(holm[m], rel=1e-3)
+        assert c["delta"] == pytest.approx((sum(THREE[m]) - sum(THREE["alpha"])) / 60, abs=1e-6)
+        assert c["shared_items"] == 60
+    assert comps["model=gamma"]["verdict"] == "worse"  # 0.55 vs 0.90 on 60 items: a big real effect
+    assert comps["model=beta"]["verdict"] == "no detectable difference"  # 0.85 vs 0.90: too close for n=60
+
+
+def test_both_engines_give_the_same_summary(tmp_path, capsys):
+    docs = []
+    for engine in ("sqlite", "duckdb"):
+        db = predictions_db(tmp_path / f"{engine}.db", engine, THREE)
+        for reader in ("sqlite", "duckdb"):
+            d = doc(capsys, db, "predictions", "--engine", reader)
+            d["summary"]["files"] = []
+            docs.append(d)
+    assert all(d == docs[0] for d in docs[1:])
+
+
+def test_an_a_a_comparison_is_no_detectable_difference(tmp_path, capsys, engine):
+    same = correctness(80, 0.8, 4)
+    db = predictions_db(tmp_path / "aa.db", engine, {"a": same, "b": list(same)})
+    v = only_version(doc(capsys, db, "predictions", "--engine", engine))
+    (c,) = v["comparisons"]
+    assert c["verdict"] == "no detectable difference" and c["p_value"] == 1.0 and c["delta"] == 0
+
+
+def test_a_a_with_fresh_noise_is_rarely_called_different(tmp_path, capsys):
+    """Twelve A/A benchmarks (same accuracy, independent errors): at alpha 0.05 expect ~0.6 false calls; the
+    bound of 2 has probability < 2.5% of being exceeded by chance, and the seeds are fixed."""
+    calls = 0
+    for seed in range(12):
+        rng = np.random.default_rng(500 + seed)
+        p = rng.uniform(0.5, 0.95, size=100)
+        db = predictions_db(tmp_path / f"aa{seed}.db", "sqlite", {
+            "a": (rng.random(100) < p).astype(int).tolist(), "b": (rng.random(100) < p).astype(int).tolist()})
+        (c,) = only_version(doc(capsys, db, "predictions"))["comparisons"]
+        calls += c["verdict"] != "no detectable difference"
+    assert calls <= 2
+
+
+def test_a_known_large_effect_on_scores_is_reported_with_direction(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    base = rng.normal(size=90)
+    db = scores_db(tmp_path / "s.db", "sqlite", {"fast": (base + 2).tolist(), "slow": (base + 3).tolist()},
+                   column="loss")
+    v = only_version(doc(capsys, db, "predictions", "--metric", "loss:lower"))
+    (c,) = v["comparisons"]
+    assert v["configurations"][0]["label"] == "model=fast"
+    assert c["configuration"] == "model=slow" and c["test"] == "wilcoxon"
+    assert c["verdict"] == "worse" and c["p_adjusted"] < 0.001
+    assert c["delta"] == pytest.approx(1.0, abs=1e-6)  # slow - fast, in the metric's units
+    assert c["ci_low"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_lower_is_better_is_guessed_from_the_name_and_said_so(tmp_path, capsys):
+    db = scores_db(tmp_path / "s.db", "sqlite", {"a": [1.0, 2, 3], "b": [2.0, 3, 4]}, column="val_loss")
+    d = doc(capsys, db, "predictions", "--metric", "val_loss")
+    (metric,) = d["inferred"]["measures"]["metrics"]
+    assert (metric["better"], metric["direction_from"]) == ("lower", "name")
+    assert only_version(d)["configurations"][0]["label"] == "model=a"
+
+
+def test_continuous_scores_get_a_bootstrap_interval_of_the_mean(tmp_path, capsys):
+    values = np.random.default_rng(1).normal(10, 2, size=50)
+    db = scores_db(tmp_path / "s.db", "sqlite", {"a": values.tolist()})
+    m = only_version(doc(capsys, db, "predictions", "--metric", "score:higher"))["configurations"][0]["metrics"]
+    score = m["score"]
+    assert score["interval"] == "bootstrap over items" and score["estimate"] == pytest.approx(values.mean())
+    half = 1.96 * values.std(ddof=1) / math.sqrt(50)
+    assert score["ci_high"] - score["ci_low"] == pytest.approx(2 * half, rel=0.2)
+
+
+# --- what counts as an item ------------------------------------------------------------------------------
+
+def test_cache_replays_are_counted_once_so_a_rerun_does_not_double_n(tmp_path, capsys, engine):
+    db = clean_benchmark(tmp_path / "b.db", engine, n_items=30, cache_dir=tmp_path / "cache", replay=True)
+    d = doc(capsys, db, "predictions", "--engine", engine)
+    configs = only_version(d)["configurations"]
+    assert [(c["rows"], c["items"], c["replays_dropped"]) for c in configs] == [(60, 30, 30), (60, 30, 30)]
+    assert [c["metrics"]["accuracy"]["estimate"] for c in configs] == pytest.approx([27 / 30, 20 / 30])
+    assert any(f["check_id"] == "replays-counted-once" for f in d["findings"])
+
+
+def test_failed_rows_are_excluded_from_metrics_and_counted(tmp_path, capsys):
+    db = predictions_db(tmp_path / "f.db", "sqlite", THREE, failed={"beta": [0, 1, 2]})
+    v = only_version(doc(capsys, db, "predictions"))
+    beta = next(c for c in v["configurations"] if c["label"] == "model=beta")
+    assert beta["failed"] == 3 and beta["items"] == 60
+    assert beta["metrics"]["accuracy"]["n"] == 57
+    assert beta["metrics"]["accuracy"]["estimate"] == pytest.approx(sum(THREE["beta"][3:]) / 57, abs=1e-6)
+    comp = next(c for c in v["comparisons"] if c["configuration"] == "model=beta")
+    assert (comp["shared_items"], comp["only_reference"], comp["only_other"]) == (57, 3, 0)
+
+
+def test_items_missing_on_one_side_are_excluded_from_the_paired_test_and_counted(tmp_path, capsys):
+    db = predictions_db(tmp_path / "m.db", "sqlite", {"a": correctness(50, 0.9, 1)})
+    log_rows(db, [r for r in prediction_rows("b", correctness(60, 0.5, 2)) if r["input_id"] >= 10],
+             engine="sqlite", table="predictions", params={"experiment_version": "e1"})
+    (c,) = only_version(doc(capsys, db, "predictions"))["comparisons"]
+    assert (c["shared_items"], c["only_reference"], c["only_other"]) == (40, 10, 10)
+
+
+def test_no_shared_items_is_not_comparable(tmp_path, capsys):
+    db = predictions_db(tmp_path / "n.db", "sqlite", {"a": [1, 1, 0]})
+    log_rows(db, prediction_rows("b", [1, 0, 1], start=100), engine="sqlite", table="predictions",
+             params={"experiment_version": "e1"})
+    (c,) = only_version(doc(capsys, db, "predictions"))["comparisons"]
+    assert c["verdict"] == "not comparable" and c["shared_items"] == 0
+
+
+def test_seed_and_fold_make_the_item_and_the_cluster(tmp_path, capsys):
+    folds = [(s, f) for s in (0, 1) for f in range(5)]
+    outcomes = {"a": {k: correctness(20, 0.9, 10 + i) for i, k in enumerate(folds)},
+                "b": {k: correctness(20, 0.6, 30 + i) for i, k in enumerate(folds)}}
+    db = clustered_db(tmp_path / "c.db", "sqlite", outcomes)
+    d = doc(capsys, db, "predictions")
+    assert d["inferred"]["layout"]["item"] == ["input_id", "seed", "fold"]
+    v = only_version(d)
+    a = v["configurations"][0]
+    assert a["items"] == 200 and a["clusters"] == 10
+    assert a["metrics"]["accuracy"]["interval"] == "cluster-robust t over 10 clusters"
+    (c,) = v["comparisons"]
+    assert c["test"] == "cluster-robust-t" and c["shared_items"] == 200 and c["verdict"] == "worse"
+
+
+# --- versions ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def two_versions(tmp_path) -> Path:
+    db = predictions_db(tmp_path / "v.db", "sqlite", {"a": correctness(40, 0.9, 1), "b": correctness(40, 0.5, 2)},
+                        version="e1")
+    return predictions_db(db, "sqlite", {"a": correctness(40, 0.6, 3)}, version="e2")
+
+
+def test_different_versions_are_reported_separately_never_pooled(two_versions, capsys):
+    d = doc(capsys, two_versions, "predictions")
+    assert [v["label"] for v in d["versions"]] == ["experiment_version=e1", "experiment_version=e2"]
+    e1, e2 = d["versions"]
+    assert [c["items"] for c in e1["configurations"]] == [40, 40]
+    assert [c["items"] for c in e2["configurations"]] == [40] and e2["comparisons"] == []
+    assert any(f["check_id"] == "versions-separated" for f in d["findings"])
+
+
+def test_version_option_selects_one_version(two_versions, capsys):
+    d = doc(capsys, two_versions, "predictions", "--version", "e2")
+    assert [v["label"] for v in d["versions"]] == ["experiment_version=e2"]
+
+
+def test_an_unknown_version_is_an_input_error_listing_the_versions(two_versions, capsys):
+    code, out, err = summary(capsys, two_versions, "predictions", "--version", "e9")
+    assert code == 2 and out == ""
+    assert err == ("export_summary.py: error: no rows with version 'e9'; available: experiment_version=e1; "
+                   "experiment_version=e2\n")
+
+
+# --- findings on odd data ---------------------------------------------------------------------------------
+
+def test_numpy_scalars_logged_as_asset_hashes_are_reported_not_averaged(tmp_path, capsys):
+    from xetrack import Tracker
+
+    db = tmp_path / "np.db"
+    tracker = Tracker(str(db), table="predictions", params={"experiment_version": "e1"})
+    tracker.log_batch([{"model": "a", "input_id": i, "score": float(i)} for i in range(5)])
+    tracker.log_batch([{"model": "b", "input_id": i, "score": np.float64(i)} for i in range(5)])  # the trap
+    d = doc(capsys, db, "predictions", "--metric", "score:higher")
+    f = next(f for f in d["findings"] if f["check_id"] == "non-numeric-metric")
+    assert f["severity"] == "warning" and f["examples_omitted"] == 0 and len(f["examples"]) == 5
+    b = next(c for c in only_version(d)["configurations"] if c["label"] == "model=b")
+    assert b["metrics"]["score"]["n"] == 0
+
+
+def test_fail_on_warning_turns_a_warning_into_exit_1(tmp_path, capsys):
+    db = log_rows(tmp_path / "x.db", [{"model": "a", "input_id": 1, "latency_ms": 2.0}], engine="sqlite").db
+    assert summary(capsys, db)[0] == 0  # no metric: a warning, and by default a summary still exits 0
+    code, out, _ = summary(capsys, db, "--fail-on", "warning", "--json")
+    assert code == 1 and json.loads(out)["status"] == "findings"
+
+
+def test_a_clean_numeric_metric_raises_no_such_finding(tmp_path, capsys):
+    db = scores_db(tmp_path / "s.db", "sqlite", {"a": [1.0, 2.0]})
+    assert doc(capsys, db, "predictions", "--metric", "score")["findings"] == []
+
+
+def test_replayed_rows_without_configuration_are_left_out_and_named(tmp_path, capsys):
+    """xetrack 0.7.0 does not unpack dataclass arguments on cache hits: their parameter columns are NULL."""
+    from dataclasses import dataclass
+
+    from xetrack import Tracker
+
+    @dataclass(frozen=True)
+    class Cfg:
+        depth: int
+
+    def predict(cfg, input_id):
+        return {"prediction": input_id % 2, "ground_truth": input_id % 2}
+
+    for _ in range(2):
+        tracker = Tracker(str(tmp_path / "d.db"), cache=str(tmp_path / "cache"), params={"experiment_version": "e1"})
+        for i in range(6):
+            tracker.track(predict, args=[Cfg(3), i])
+    d = doc(capsys, tmp_path / "d.db", "--config-cols", "cfg_depth")
+    f = next(f for f in d["findings"] if f["check_id"] == "rows-without-configuration")
+    assert f["message"].startswith("6 rows carry no configuration")
+    assert [c["items"] for c in only_version(d)["configurations"]] == [6]
+
+
+def test_no_metric_is_a_warning_and_the_rest_is_still_summarised(tmp_path, capsys):
+    db = log_rows(tmp_path / "x.db", [{"model": "a", "input_id": i, "latency_ms": float(i)} for i in range(9)],
+                  engine="sqlite").db
+    d = doc(capsys, db)
+    assert any(f["check_id"] == "no-metric" for f in d["findings"])
+    lat = only_version(d)["configurations"][0]["latency"]
+    assert (lat["p50"], lat["p95"], lat["p99"]) == pytest.approx((4.0, 7.6, 7.92))
+
+
+def test_without_an_input_id_nothing_is_paired_and_that_is_said(tmp_path, capsys):
+    rows = [{"model": m, "prediction": 1, "ground_truth": i % 2} for m in "ab" for i in range(10)]
+    db = log_rows(tmp_path / "x.db", rows, engine="sqlite").db
+    d = doc(capsys, db)
+    assert any(f["check_id"] == "no-item-id" for f in d["findings"])
+    assert only_version(d)["comparisons"] == []
+
+
+def test_several_files_are_one_benchmark(tmp_path, capsys):
+    a = predictions_db(tmp_path / "w1.db", "sqlite", {"a": correctness(30, 0.9, 1)})
+    b = predictions_db(tmp_path / "w2.db", "sqlite", {"b": correctness(30, 0.5, 2)})
+    d = doc(capsys, a, b, "predictions")
+    assert d["summary"]["files"] == ["w1.db", "w2.db"]
+    assert [c["comparisons"] for c in d["versions"]][0][0]["shared_items"] == 30
+
+
+def test_latency_percentiles_use_computed_rows_only(tmp_path, capsys):
+    db = clean_benchmark(tmp_path / "b.db", "sqlite", n_items=20, cache_dir=tmp_path / "cache", replay=True)
+    d = doc(capsys, db, "predictions", "--latency-col", "function_time")
+    lat = only_version(d)["configurations"][0]["latency"]
+    assert lat["n"] == 20 and lat["unit"] == "s"  # 20 computed rows; the 20 replays have function_time 0.0
+
+
+# --- output formats ---------------------------------------------------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def golden_db(tmp_path: Path) -> Path:
+    """Three models on the same 60 items, one with two failed rows: a clear loser, a close call, failures."""
+    db = predictions_db(tmp_path / "golden.db", "sqlite", THREE, failed={"gamma": [5, 17]})
+    return db
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if not path.exists():  # first run writes it; review it and commit it
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; if intended, delete it and re-run to regenerate"
+
+
+def test_markdown_report_matches_the_golden_file(tmp_path, capsys):
+    code, out, err = summary(capsys, golden_db(tmp_path), "predictions")
+    assert code == 0, err
+    check_golden("export_summary.md", out)
+
+
+def test_json_report_matches_the_golden_file(tmp_path, capsys):
+    code, out, err = summary(capsys, golden_db(tmp_path), "predictions", "--json")
+    assert code == 0, err
+    check_golden("export_summary.json", out)
+
+
+def test_markdown_has_the_verdict_table_and_a_pasteable_headline(three_models, capsys):
+    _, out, _ = summary(capsys, three_models, "predictions")
+    assert "| model=gamma | 60 | 0 / 0 |" in out
+    headline = next(line for line in out.splitlines() if line.startswith("**Headline:**"))
+    assert headline.startswith("**Headline:** model=alpha has the best accuracy (higher is better): 0.900 [")
+    assert "detectably better than model=gamma" in headline and "not detectably different from model=beta" in headline
+
+
+def test_csv_has_one_row_per_configuration_and_metric(three_models, capsys):
+    code, out, _ = summary(capsys, three_models, "predictions", "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [(r["configuration"], r["metric"], r["verdict"]) for r in rows] == [
+        ("model=alpha", "accuracy", "best"), ("model=beta", "accuracy", "no detectable difference"),
+        ("model=gamma", "accuracy", "worse")]
+    assert float(rows[2]["p_adjusted"]) < 0.05
+
+
+def test_plot_writes_a_png(three_models, tmp_path, capsys):
+    png = tmp_path / "summary.png"
+    code, _, err = summary(capsys, three_models, "predictions", "--plot", png)
+    assert code == 0 and f"wrote {png}" in err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_the_output_is_deterministic(three_models, capsys):
+    first = summary(capsys, three_models, "predictions", "--metric", "latency_ms:lower")[1]
+    assert first == summary(capsys, three_models, "predictions", "--metric", "latency_ms:lower")[1]
+
+
+# --- the script contract ----------------------------------------------------------------------------------
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_cli(*argv) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, argv)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
+
+def test_cli_runs_on_a_file_and_never_changes_it(three_models):
+    before = digest(three_models)
+    proc = run_cli(three_models, "predictions")
+    assert proc.returncode == 0 and proc.stdout.startswith("# Benchmark summary") and proc.stderr == ""
+    assert digest(three_models) == before
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["{tmp}/missing.db"], "export_summary.py: error: no such file: {tmp}/missing.db\n"),
+    (["{db}", "nope"], "export_summary.py: error: no table 'nope' in {db}; available: predictions\n"),
+    (["{db}", "predictions", "--metric", "nope"],
+     "export_summary.py: error: --metric column 'nope' not found; available: "),
+    (["{db}", "predictions", "--metric", "latency_ms:up"],
+     "export_summary.py: error: --metric 'latency_ms:up': direction must be 'higher' or 'lower'\n"),
+    (["{db}", "predictions", "--json", "--csv"], "export_summary.py: error: --json and --csv cannot be combined\n"),
+    (["{db}", "predictions", "--plot", "{tmp}/no/dir/x.png"],
+     "export_summary.py: error: --plot: folder {tmp}/no/dir does not exist\n"),
+    (["{db}", "predictions", "--alpha", "0.7"], "export_summary.py: error: --alpha must be between 0 and 0.5\n"),
+    (["{db}", "predictions", "--plot", "{tmp}/x.nope"], "export_summary.py: error: --plot {tmp}/x.nope: Format "),
+], ids=["missing-file", "missing-table", "unknown-metric", "bad-direction", "json-and-csv", "plot-folder",
+        "bad-alpha", "plot-format"])
+def test_bad_input_is_one_line_and_exit_2(three_models, tmp_path, capsys, argv, message):
+    fill = {"tmp": tmp_path, "db": three_models}
+    code, out, err = summary(capsys, *[a.format(**fill) for a in argv])
+    assert code == 2 and out == ""
+    assert err.startswith(message.format(**fill)) and err.count("\n") == 1
+
+
+def test_an_empty_table_exits_1(tmp_path, capsys):
+    from xetrack import Tracker
+
+    Tracker(str(tmp_path / "e.db"))
+    code, _, err = summary(capsys, tmp_path / "e.db")
+    assert code == 1 and "has no rows" in err
+
+
+def test_a_hostile_table_name_is_only_ever_quoted(tmp_path, capsys):
+    import sqlite3
+
+    name = 'x"; DROP TABLE y; --'
+    db = predictions_db(tmp_path / "h.db", "sqlite", {"a": [1, 0, 1]})
+    with sqlite3.connect(db) as con:  # xetrack itself cannot write this name; the readers must still cope
+        con.execute(f'CREATE TABLE "{name.replace(chr(34), chr(34) * 2)}" AS SELECT * FROM predictions')
+    con.close()
+    before = digest(db)
+    assert only_version(doc(capsys, db, "--table", name))["configurations"][0]["items"] == 3
+    assert digest(db) == before
+
+
+def test_labels_name_only_what_differs_and_stay_on_one_line():
+    from _configs import short_labels
+
+    prompts = [{"model": m, "prompt_name": p, "prompt_user": f"Review:\n{p} text " * 9, "k_folds": 5}
+               for m in ("large", "small") for p in ("one_word", "open")]
+    assert short_labels(prompts) == ["model=large, prompt_name=one_word", "model=large, prompt_name=open",
+                                     "model=small, prompt_name=one_word", "model=small, prompt_name=open"]
+    (only,) = short_labels([{"note": "line one\nline two " + "x" * 60}])
+    assert "\n" not in only and only.endswith("…") and len(only) == len("note=") + 40

@@ -1,0 +1,445 @@
+"""assets/llm_finetuning_template.py over real HTTP: calls are counted at a loopback server in this process.
+
+The template runs as a subprocess (as a user runs it); the stand-in server runs here, so every count of
+HTTP requests is the server's, not the template's own claim.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import llm_standin_server
+import pytest
+from llm_finetuning_template import (
+    DEMO_ITEMS,
+    MODELS,
+    PRICES,
+    PROMPTS,
+    Item,
+    parse_answer,
+    retry_after,
+    stratified_subset,
+)
+from llm_standin_server import StandinServer
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "assets" / "llm_finetuning_template.py"
+N_CONFIGS = len(MODELS) * len(PROMPTS)
+N_ITEMS = len(DEMO_ITEMS)
+LABELS = {item.text: item.label for item in DEMO_ITEMS}
+
+
+def run_template(cwd: Path, *args: str, script: Path = TEMPLATE, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONHASHSEED": "random"}  # a new process, new str hashes: what users get
+    proc = subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=180)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def rows(db: Path, sql: str, params=()) -> list[tuple]:
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def answered(db: Path) -> list[tuple]:
+    return rows(db, "SELECT config_id, input_id FROM predictions WHERE error = ''")
+
+
+@pytest.fixture
+def server():
+    with StandinServer(dict(LABELS)) as srv:
+        yield srv
+
+
+# --- the no-argument demo --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("demo")
+    start = time.perf_counter()
+    proc = run_template(cwd)
+    return cwd, proc, time.perf_counter() - start
+
+
+@pytest.mark.slow
+def test_the_no_argument_run_exits_0_with_one_row_per_configuration_and_input(demo_run):
+    cwd, proc, _ = demo_run
+    db = cwd / "llm_bench.db"
+    done = answered(db)
+    assert len(done) == len(set(done)) == N_CONFIGS * N_ITEMS
+    assert rows(db, "SELECT COUNT(*) FROM predictions WHERE error != ''") == [(0,)]
+    # every row carries its configuration and version
+    assert rows(db, "SELECT COUNT(*) FROM predictions WHERE model IS NULL OR prompt_name IS NULL OR "
+                    "temperature IS NULL OR endpoint IS NULL OR data_fingerprint IS NULL OR git_commit IS NULL") \
+        == [(0,)]
+    assert rows(db, "SELECT COUNT(DISTINCT config_id) FROM metrics") == [(N_CONFIGS,)]
+
+
+@pytest.mark.slow
+def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run):
+    _, proc, _ = demo_run
+    assert "database: llm_bench.db" in proc.stdout
+    assert "python scripts/validate_benchmark.py llm_bench.db predictions" in proc.stdout
+    # only the columns that vary, so the prompt texts do not end up in the configuration label
+    assert "python scripts/export_summary.py llm_bench.db predictions --config-cols model,prompt_name\n" in proc.stdout
+    assert ("python scripts/export_summary.py llm_bench.db predictions --config-cols model,prompt_name "
+            "--metric correct_strict:higher\n") in proc.stdout
+    assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
+    assert "calls  80/80  100%" in proc.stderr, "no progress display on stderr"
+
+
+@pytest.mark.slow
+def test_the_summary_says_answered_and_parsed_and_prints_both_accuracies(demo_run):
+    cwd, proc, _ = demo_run
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("model"))
+    assert header.split()[2:4] == ["answered", "parsed"]
+    assert "accuracy of parsed" in header and "strict: unparsed=wrong" in header
+    for model, prompt, answered_n, parsed_n, strict in rows(
+            cwd / "llm_bench.db", "SELECT model, prompt_name, COUNT(*), SUM(parse_ok), AVG(correct_strict) "
+                                  "FROM predictions GROUP BY 1, 2"):
+        line = next(x for x in proc.stdout.splitlines() if x.split()[:2] == [model, prompt])
+        assert line.split()[2:4] == [str(answered_n), str(parsed_n)]
+        assert f"{100 * strict:.1f}%" in line
+
+
+@pytest.mark.slow
+def test_every_row_of_both_tables_carries_the_experiment_version_and_the_callers_git_commit(demo_run):
+    db = demo_run[0] / "llm_bench.db"
+    for table in ("predictions", "metrics"):
+        # The run's directory is outside any repository, although the template itself sits in one: the
+        # commit recorded is the user's project's, not the skill's.
+        assert rows(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == [("e1", "unversioned")]
+
+
+@pytest.mark.slow
+def test_the_no_argument_runs_database_passes_validate_benchmark_with_exit_0(demo_run):
+    cwd, _, _ = demo_run
+    script = ROOT / "scripts" / "validate_benchmark.py"
+    assert script.exists(), "scripts/validate_benchmark.py has not landed yet"
+    proc = subprocess.run([sys.executable, str(script), str(cwd / "llm_bench.db"), "predictions"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_has_right_wrong_and_unparseable_answers_and_met_transient_failures(demo_run):
+    db = demo_run[0] / "llm_bench.db"
+    (right, wrong, unparsed, retried), = rows(
+        db, "SELECT SUM(correct = 1), SUM(correct = 0), SUM(parse_ok = 0), SUM(retries > 0) FROM predictions")
+    assert right > 0 and wrong > 0 and unparsed > 0 and retried > 0
+
+
+# --- caching: counted at the server ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_second_run_in_a_new_process_makes_zero_http_calls(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url)
+    first = server.count()
+    assert server.count(200) == N_CONFIGS * N_ITEMS and first > server.count(200), "no 429/5xx was retried"
+    run_template(tmp_path, "--base-url", server.base_url)
+    assert server.count() == first
+    assert len(answered(tmp_path / "llm_bench.db")) == N_CONFIGS * N_ITEMS
+
+
+@pytest.mark.slow
+def test_a_fresh_database_replays_every_answer_from_the_cache_with_its_configuration(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url, "--db", "a.db")
+    first = server.count()
+    run_template(tmp_path, "--base-url", server.base_url, "--db", "b.db")
+    assert server.count() == first
+    (origin,), = rows(tmp_path / "a.db", "SELECT DISTINCT track_id FROM predictions")
+    replayed = rows(tmp_path / "b.db", "SELECT cache, model, prompt_name, prompt_user, config_id, prediction "
+                                       "FROM predictions")
+    assert len(replayed) == N_CONFIGS * N_ITEMS
+    assert all(r[0] == origin and None not in r[1:5] for r in replayed)
+    same = "SELECT config_id, input_id, raw_response, prediction FROM predictions ORDER BY 1, 2"
+    assert rows(tmp_path / "a.db", same) == rows(tmp_path / "b.db", same)
+
+
+@pytest.mark.slow
+def test_editing_one_prompt_in_a_copied_template_re_asks_only_that_prompt(tmp_path, server):
+    # A developer copies the template and benchkit.py, nothing else (the stand-in is only for the demo).
+    shutil.copy(ROOT / "assets" / "benchkit.py", tmp_path)
+    copy = tmp_path / "llm_finetuning_template.py"
+    source = TEMPLATE.read_text()
+    copy.write_text(source)
+    run_template(tmp_path, "--base-url", server.base_url, script=copy)
+    before = len(server.requests)
+    edited = source.replace('"What is the sentiment ({labels}) of this review?\\n{text}"',
+                            '"Classify the sentiment ({labels}) of this review:\\n{text}"')
+    assert edited != source
+    copy.write_text(edited)
+    run_template(tmp_path, "--base-url", server.base_url, script=copy)
+    new = [r for r in server.requests[before:] if r[1] == 200]
+    assert len(new) == len(MODELS) * N_ITEMS
+    assert all(user.startswith("Classify the sentiment") for _, _, _, user in new)
+
+
+@pytest.mark.slow
+def test_changing_one_input_re_asks_only_that_input(tmp_path):
+    data = tmp_path / "items.jsonl"
+    items = [{"id": i.id, "text": i.text, "label": i.label} for i in DEMO_ITEMS[:6]]
+    data.write_text("".join(json.dumps(r) + "\n" for r in items))
+    changed = "Works well, though the box was dented."
+    with StandinServer({**LABELS, changed: "positive"}) as srv:
+        run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data))
+        before = len(srv.requests)
+        items[2]["text"] = changed
+        data.write_text("".join(json.dumps(r) + "\n" for r in items))
+        run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data))
+        new = [r for r in srv.requests[before:] if r[1] == 200]
+    assert len(new) == N_CONFIGS and all(changed in user for _, _, _, user in new)
+    # The new data version gets a full set of rows (5 of 6 per configuration replayed at no cost).
+    versions = rows(tmp_path / "llm_bench.db", "SELECT data_fingerprint, COUNT(*) FROM predictions "
+                                               "WHERE error = '' GROUP BY 1")
+    assert sorted(n for _, n in versions) == [N_CONFIGS * 6, N_CONFIGS * 6]
+
+
+# --- failures ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_exhausted_429s_and_500s_become_uncached_error_rows_and_only_they_are_retried_next_run(tmp_path, server):
+    rate_limited, broken = DEMO_ITEMS[3], DEMO_ITEMS[7]
+    server.fail_always = {rate_limited.text: 429, broken.text: 500}
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--max-retries", "2", check=False)
+    assert proc.returncode == 1, "unanswered calls must show in the exit code"
+    db = tmp_path / "llm_bench.db"
+    errors = rows(db, "SELECT input_id, retries, error FROM predictions WHERE error != ''")
+    assert sorted(e[0] for e in errors) == sorted([rate_limited.id, broken.id] * N_CONFIGS)
+    assert all(e[1] == 2 and "gave up after 3 attempts" in e[2] for e in errors)
+    assert {"HTTP 429" in e[2] for e in errors} == {True, False}
+    assert len(answered(db)) == N_CONFIGS * (N_ITEMS - 2), "a failing input stopped other work"
+    assert "run again to retry only those" in proc.stdout
+
+    server.fail_always = {}
+    before = len(server.requests)
+    run_template(tmp_path, "--base-url", server.base_url, "--max-retries", "2")
+    retried = server.requests[before:]
+    assert len(retried) == 2 * N_CONFIGS
+    assert {user for _, _, _, user in retried} <= {u for _, _, _, u in server.requests[:before]
+                                                  if rate_limited.text in u or broken.text in u}
+    done = answered(db)
+    assert len(done) == len(set(done)) == N_CONFIGS * N_ITEMS
+
+
+@pytest.mark.slow
+def test_a_retry_after_429_waits_as_long_as_the_server_asked(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url)
+    seen: dict[tuple, list] = {}
+    for t, status, model, user in server.requests:
+        seen.setdefault((model, user), []).append((t, status))
+    gaps = [calls[1][0] - calls[0][0] for calls in seen.values() if calls[0][1] == 429]
+    assert gaps, "the stand-in sent no 429"
+    # retry-after-ms is 50; the 429 is recorded after the server's own ~10-30 ms of simulated work
+    assert min(gaps) >= 0.05
+
+
+@pytest.mark.slow
+def test_a_request_that_times_out_is_retried(tmp_path, server):
+    slow = DEMO_ITEMS[0]
+    server.stall_first = {slow.text: 2.0}
+    run_template(tmp_path, "--base-url", server.base_url, "--limit", "2", "--timeout", "0.5")
+    got = rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions WHERE input_id = ?", [slow.id])
+    assert len(got) == N_CONFIGS and all(r == (r[0], "") and r[0] >= 1 for r in got)
+
+
+@pytest.mark.slow
+def test_a_client_error_is_not_retried(tmp_path, server):
+    wrong_path = server.base_url.replace("/v1", "/nope")
+    assert run_template(tmp_path, "--base-url", wrong_path, "--limit", "2", check=False).returncode == 1
+    errors = rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions")
+    assert len(errors) == 2 * N_CONFIGS == server.count(404)
+    assert all(r[0] == 0 and r[1].startswith("CallFailed: HTTP 404") for r in errors)
+
+
+@pytest.mark.slow
+def test_a_parse_failure_is_recorded_as_such_and_counted_as_wrong_only_in_correct_strict(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url)
+    db = tmp_path / "llm_bench.db"
+    got = rows(db, "SELECT answer, parse_ok, parse_error, prediction, correct, config_id, correct_strict, "
+                   "ground_truth FROM predictions")
+    no_label = [r for r in got if not any(label in r[0].lower() for label in ("positive", "negative"))]
+    assert no_label, "the stand-in gave no unparseable answer"
+    assert sorted(no_label) == sorted(r for r in got if r[1] == 0)
+    assert all(r[2] and r[3] is None and r[4] is None and r[6] == 0 for r in no_label)
+    assert all(r[6] == r[4] == int(r[3] == r[7]) for r in got if r[1] == 1)
+    for cid, n_fail, acc, strict in rows(db, "SELECT config_id, n_parse_failures, accuracy, "
+                                             "accuracy_if_unparsed_wrong FROM metrics"):
+        mine = [r for r in got if r[5] == cid]
+        parsed = [r for r in mine if r[1] == 1]
+        assert n_fail == len(mine) - len(parsed)
+        assert acc == pytest.approx(sum(r[4] for r in parsed) / len(parsed))
+        assert strict == pytest.approx(sum(r[3] == r[7] for r in mine) / len(mine))
+
+
+@pytest.mark.slow
+def test_a_new_experiment_version_gets_its_own_full_set_of_rows_without_new_calls(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "dev")
+    calls = server.count()
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "e2")
+    assert server.count() == calls, "the second version re-asked the endpoint"
+    db = tmp_path / "llm_bench.db"
+    per_version = rows(db, "SELECT experiment_version, COUNT(*), COUNT(DISTINCT config_id || '/' || input_id), "
+                           "SUM(cache != '') FROM predictions WHERE error = '' GROUP BY 1 ORDER BY 1")
+    n = N_CONFIGS * N_ITEMS
+    assert per_version == [("dev", n, n, 0), ("e2", n, n, n)]
+    assert rows(db, "SELECT experiment_version, COUNT(*) FROM metrics GROUP BY 1 ORDER BY 1") == \
+        [("dev", N_CONFIGS), ("e2", N_CONFIGS)]
+    assert f"replayed from the response cache: {n}" in proc.stdout
+
+
+@pytest.mark.slow
+def test_prices_from_a_file_replace_the_example_table(tmp_path, server):
+    prices = {"demo-small": [2.0, 3.0], "demo-large": [20.0, 30.0]}
+    (tmp_path / "prices.json").write_text(json.dumps(prices))
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--limit", "4", "--prices", "prices.json")
+    assert "example PRICES" not in proc.stdout
+    got = rows(tmp_path / "llm_bench.db", "SELECT model, prompt_tokens, completion_tokens, cost_usd FROM predictions")
+    assert len(got) == 4 * N_CONFIGS
+    for model, tokens_in, tokens_out, cost in got:
+        assert cost == pytest.approx((tokens_in * prices[model][0] + tokens_out * prices[model][1]) / 1e6)
+        assert cost != pytest.approx((tokens_in * PRICES[model][0] + tokens_out * PRICES[model][1]) / 1e6)
+
+
+@pytest.mark.slow
+def test_limit_takes_a_subset_spread_over_the_labels_not_the_first_lines(tmp_path, server):
+    # A file sorted by label: its first four lines are all positive.
+    ordered = sorted(DEMO_ITEMS, key=lambda i: (i.label != "positive", i.id))
+    data = tmp_path / "sorted.jsonl"
+    data.write_text("".join(json.dumps({"id": i.id, "text": i.text, "label": i.label}) + "\n" for i in ordered))
+    run_template(tmp_path, "--base-url", server.base_url, "--data", str(data), "--limit", "4")
+    got = rows(tmp_path / "llm_bench.db", "SELECT DISTINCT input_id, ground_truth FROM predictions ORDER BY 1")
+    lowest = {label: sorted(i.id for i in DEMO_ITEMS if i.label == label)[:2] for label in ("negative", "positive")}
+    assert got == sorted((i, label) for label, ids in lowest.items() for i in ids)
+
+
+def test_stratified_subset_is_round_robin_over_labels_in_id_order():
+    items = [Item(i, f"t{i}", label) for i, label in [(10, "a"), (2, "a"), (3, "b"), (1, "a"), (7, "c")]]
+    assert [i.id for i in stratified_subset(items, 3)] == [1, 3, 7]  # one per label, lowest id first
+    assert [i.id for i in stratified_subset(items, 4)] == [1, 2, 3, 7]
+    assert stratified_subset(items, None) == items and stratified_subset(items, 9) == items
+    assert stratified_subset(items, 4) == stratified_subset(list(reversed(items)), 4)
+
+
+def test_the_stand_in_servers_docstring_does_not_give_away_its_rates():
+    # An agent read rates stated there as the answer key instead of measuring them.
+    doc = llm_standin_server.__doc__
+    rates = [*llm_standin_server.SKILL.values(), llm_standin_server.DEFAULT_SKILL,
+             *llm_standin_server.UNPARSEABLE_RATE.values()]
+    for rate in rates:
+        assert f"{rate:g}" not in doc and f"{100 * rate:g}%" not in doc and f"{100 * rate:g} %" not in doc
+    assert "%" not in doc and "most" in doc and "some" in doc and "few" in doc
+
+
+def test_parse_answer_accepts_exactly_one_label_word():
+    labels = ["negative", "positive"]
+    assert parse_answer("Positive.", labels) == ("positive", "")
+    assert parse_answer("The sentiment of this text is negative.", labels) == ("negative", "")
+    assert parse_answer("Hard to say.", labels) == (None, "no label in the answer")
+    assert parse_answer("positive and negative", labels)[0] is None
+    assert parse_answer("nonpositive", labels)[0] is None
+    assert parse_answer(None, labels)[0] is None
+
+
+def test_retry_after_reads_milliseconds_seconds_and_http_dates():
+    assert retry_after(httpx.Headers({"retry-after-ms": "150", "Retry-After": "1"})) == pytest.approx(0.15)
+    assert retry_after(httpx.Headers({"Retry-After": "2"})) == 2.0
+    soon = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 < retry_after(httpx.Headers({"Retry-After": soon})) <= 30
+    assert retry_after(httpx.Headers({"Retry-After": "soon"})) is None
+    assert retry_after(httpx.Headers({})) is None
+
+
+# --- concurrency and crashes ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_eight_concurrent_workers_lose_no_rows(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url, "--concurrency", "8", "--seeds", "3")
+    done = answered(tmp_path / "llm_bench.db")
+    assert len(done) == len(set(done)) == 3 * N_CONFIGS * N_ITEMS == server.count(200)
+
+
+@pytest.mark.slow
+def test_killed_mid_run_and_restarted_it_finishes_with_no_duplicate_and_no_missing_row(tmp_path):
+    with StandinServer(dict(LABELS), latency_s=0.05) as srv:
+        args = [sys.executable, str(TEMPLATE), "--base-url", srv.base_url, "--concurrency", "2", "--seeds", "2"]
+        proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        db = tmp_path / "llm_bench.db"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if len(answered(db)) >= 20:
+                    break
+            except sqlite3.Error:  # not created yet
+                pass
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        partial = len(answered(db))
+        assert 20 <= partial < 2 * N_CONFIGS * N_ITEMS, "the run was not killed mid-way"
+        run_template(tmp_path, "--base-url", srv.base_url, "--concurrency", "2", "--seeds", "2")
+    done = answered(db)
+    assert len(done) == len(set(done)) == 2 * N_CONFIGS * N_ITEMS
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def test_help_describes_every_flag_and_exits_0(tmp_path):
+    proc = run_template(tmp_path, "--help")
+    for flag in ("--base-url", "--models", "--data", "--limit", "--db", "--cache-dir", "--concurrency",
+                 "--timeout", "--max-retries", "--api-key-env", "PRICES", "--prices", "--experiment-version"):
+        assert flag in proc.stdout
+    assert not (tmp_path / "llm_bench.db").exists()
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--data", "missing.jsonl"], "cannot read --data missing.jsonl"),
+    (["--prompts", "nope"], "no models, prompts or inputs selected"),
+    (["--base-url", "localhost:8000/v1"], "--base-url must start with http:// or https://"),
+    (["--base-url", closed_port_url()], "cannot reach http://127.0.0.1:"),
+    (["--prices", "missing.json"], "cannot read --prices missing.json"),
+    (["--prices", "bad_prices.json"], "cannot read --prices bad_prices.json: expected {"),
+    (["--experiment-version", " "], "--experiment-version must not be empty"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "bad_prices.json").write_text(json.dumps({"demo-small": 0.1}))  # not [input, output]
+    proc = run_template(tmp_path, *args, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "llm_bench.db").exists()
+
+
+def test_a_db_path_that_is_not_a_database_is_one_line_exit_2_and_left_untouched(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    before = notes.read_bytes()
+    proc = run_template(tmp_path, "--db", "notes.txt", "--limit", "1", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--db notes.txt" in proc.stderr
+    assert notes.read_bytes() == before

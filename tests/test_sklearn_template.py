@@ -1,0 +1,401 @@
+"""assets/sklearn_benchmark_template.py keeps its promises, run for real as a developer would run a copy of it.
+
+Fits are counted independently of the template: a runner patches the estimators' `fit` to append to a file
+before running the template file, so "trains nothing" is measured, not taken from the template's own output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from xetrack import Reader
+from xetrack_fixtures import read_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = "sklearn_benchmark_template.py"
+FAMILIES = ("LogisticRegression", "KNeighborsClassifier", "RandomForestClassifier")  # the default models
+SMALL = ["--limit", "120", "--seeds", "0", "1", "--folds", "3"]  # 3 models x 2 seeds x 3 folds = 18 units
+
+COUNTING_RUNNER = textwrap.dedent("""
+    import runpy, sys
+    from pathlib import Path
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    fit_log, template, *args = sys.argv[1:]
+
+    def count_fits(cls):
+        original = cls.fit
+        def fit(self, *a, **k):
+            with open(fit_log, "a") as log:
+                log.write(cls.__name__ + "\\n")
+            return original(self, *a, **k)
+        cls.fit = fit
+
+    for cls in (LogisticRegression, KNeighborsClassifier, RandomForestClassifier):
+        count_fits(cls)
+    sys.path.insert(0, str(Path(template).parent))  # as `python template.py` would
+    sys.argv = [template, *args]
+    runpy.run_path(template, run_name="__main__")
+""")
+
+
+def copy_template(folder: Path) -> Path:
+    """What a developer does: the template and its one helper, outside any git repository."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (TEMPLATE, "benchkit.py"):
+        shutil.copy(ROOT / "assets" / name, folder / name)
+    return folder
+
+
+def env() -> dict:
+    # A fresh string-hash seed in every process: the cache must not depend on it.
+    return {**os.environ, "PYTHONHASHSEED": "random"}
+
+
+def command(folder: Path, fit_log: Path, args) -> list[str]:
+    return [sys.executable, "-c", COUNTING_RUNNER, str(fit_log), str(folder / TEMPLATE), *args]
+
+
+def run_counting(folder: Path, *args: str, expect: int = 0) -> tuple[subprocess.CompletedProcess, Counter]:
+    """Run the template in a new process in `folder`; return the process and the fits it made, per class."""
+    fit_log = folder / f"fits-{time.monotonic_ns()}.log"
+    proc = subprocess.run(command(folder, fit_log, args), cwd=folder, capture_output=True, text=True, env=env(),
+                          timeout=300)
+    assert proc.returncode == expect, proc.stderr[-3000:]
+    return proc, fits(fit_log)
+
+
+def fits(fit_log: Path) -> Counter:
+    return Counter(fit_log.read_text().split()) if fit_log.exists() else Counter()
+
+
+def row_count(db: Path, table: str) -> int:
+    return read_rows(db, f'SELECT COUNT(*) FROM "{table}"')[0][0]
+
+
+def run_script(name: str, db: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), str(db), "predictions", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def successful_units(db: Path) -> list[tuple]:
+    return read_rows(db, "SELECT config_id, seed, fold FROM scores WHERE error = '' ORDER BY 1, 2, 3")
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """The no-argument run, then the same command again in a new process, in one copied folder."""
+    folder = copy_template(tmp_path_factory.mktemp("default"))
+    first, first_fits = run_counting(folder)
+    db = folder / "sklearn_benchmark.db"
+    rows_after_first = {t: row_count(db, t) for t in ("predictions", "scores")}
+    second, second_fits = run_counting(folder)
+    return {"folder": folder, "db": db, "first": first, "first_fits": first_fits, "second": second,
+            "second_fits": second_fits, "rows_after_first": rows_after_first}
+
+
+def test_help_documents_every_flag_and_the_exit_codes():
+    proc = subprocess.run([sys.executable, str(ROOT / "assets" / TEMPLATE), "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for flag in ("--db", "--cache", "--dataset", "--models", "--folds", "--seeds", "--limit", "--experiment-version",
+                 "--no-model-assets", "gboost", "exit codes"):
+        assert flag in proc.stdout
+
+
+def test_an_unknown_model_is_a_one_line_usage_error_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "assets" / TEMPLATE), "--db", str(tmp_path / "b.db"),
+                           "--models", "nosuch"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "sklearn_benchmark_template.py: error: argument --models: unknown model 'nosuch'; choose from logreg")
+    assert not (tmp_path / "b.db").exists()
+
+
+@pytest.mark.slow
+def test_the_no_argument_run_exits_0_and_fits_every_model_once_per_seed_and_fold(default_run):
+    assert default_run["first_fits"] == Counter({family: 3 * 5 for family in FAMILIES})  # 3 seeds x 5 folds
+
+
+@pytest.mark.slow
+def test_a_second_run_in_a_new_process_fits_nothing_and_adds_no_rows(default_run):
+    db = default_run["db"]
+    assert sum(default_run["second_fits"].values()) == 0
+    assert {t: row_count(db, t) for t in ("predictions", "scores")} == default_run["rows_after_first"]
+
+
+@pytest.mark.slow
+def test_the_run_prints_where_the_database_is_its_size_and_the_next_commands(default_run):
+    out, db = default_run["second"].stdout, default_run["db"]  # the second run: nothing is written after it
+    cache = default_run["folder"] / "sklearn_benchmark_cache"
+    cache_bytes = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+    assert f"Database: {db} ({db.stat().st_size / 2**20:.1f} MB)" in out
+    # the cache is still open when the size is printed (diskcache's write-ahead log is counted): close enough
+    printed = re.search(rf"Cache: {re.escape(str(cache))} \(([\d.]+) MB; fitted models take most of both", out)
+    assert printed and float(printed[1]) == pytest.approx(cache_bytes / 2**20, rel=0.1, abs=0.2)
+    assert f"validate_benchmark.py {db} predictions\n" in out
+    # only the column that varies labels the configurations in the report
+    assert f"export_summary.py {db} predictions --config-cols model\n" in out
+
+
+@pytest.mark.slow
+def test_every_model_predicts_every_example_once_per_seed_on_the_same_folds(default_run):
+    db = default_run["db"]
+    _, y = load_breast_cancer(return_X_y=True)
+    per_model_seed = read_rows(db, "SELECT config_id, seed, COUNT(*), COUNT(DISTINCT input_id), MIN(input_id), "
+                               "MAX(input_id) FROM predictions GROUP BY 1, 2")
+    assert len(per_model_seed) == 3 * 3
+    assert all(row[2:] == (len(y), len(y), 0, len(y) - 1) for row in per_model_seed)
+    # Paired: an example sits in the same fold for every model (given the seed).
+    fold_sets = read_rows(db, "SELECT seed, input_id, COUNT(DISTINCT fold), COUNT(DISTINCT config_id) "
+                          "FROM predictions GROUP BY 1, 2")
+    assert {(folds, models) for _, _, folds, models in fold_sets} == {(1, 3)}
+    truth = read_rows(db, "SELECT input_id, ground_truth, prediction, correct FROM predictions")
+    assert all(gt == y[i] and correct == int(pred == gt) for i, gt, pred, correct in truth)
+
+
+@pytest.mark.slow
+def test_per_fold_scores_agree_with_the_per_example_rows(default_run):
+    db = default_run["db"]
+    assert len(successful_units(db)) == row_count(db, "scores") == 45
+    pairs = read_rows(db, "SELECT s.accuracy, AVG(p.correct), s.n_test, COUNT(*) FROM scores s JOIN predictions p "
+                      "USING (config_id, seed, fold) GROUP BY s.config_id, s.seed, s.fold")
+    assert len(pairs) == 45
+    assert all(abs(acc - mean) < 1e-12 and n == count for acc, mean, n, count in pairs)
+
+
+@pytest.mark.slow
+def test_every_row_carries_its_configuration_and_code_and_data_versions(default_run):
+    db = default_run["db"]
+    required = ("config_id", "model", "hyperparameters", "dataset", "subsample", "k_folds", "seed", "fold",
+                "git_commit", "data_fingerprint", "sklearn_version", "xetrack_version", "experiment_version")
+    for table in ("predictions", "scores"):
+        nulls = read_rows(db, f"SELECT {', '.join(f'SUM({c} IS NULL)' for c in required)} FROM {table}")[0]
+        assert dict(zip(required, nulls, strict=True)) == dict.fromkeys(required, 0), table
+    models = read_rows(db, "SELECT DISTINCT model, config_id FROM predictions")
+    assert sorted(m for m, _ in models) == ["forest", "knn", "logreg"] and len({c for _, c in models}) == 3
+    assert read_rows(db, "SELECT DISTINCT git_commit FROM predictions") == [("unversioned",)]  # copied outside git
+    assert read_rows(db, "SELECT DISTINCT experiment_version FROM predictions UNION "
+                         "SELECT DISTINCT experiment_version FROM scores") == [("e1",)]  # the default
+    # xetrack's lineage convention on both tables: '' = computed by this run, not replayed.
+    assert read_rows(db, "SELECT DISTINCT cache FROM predictions UNION SELECT DISTINCT cache FROM scores") == [("",)]
+
+
+def git(project: Path, *args: str) -> str:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
+    return subprocess.run(["git", *identity, *args], cwd=project, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.mark.slow
+def test_run_from_the_users_git_project_it_records_that_projects_commit_not_the_skills(tmp_path):
+    # The template is run where the skill keeps it (a git repository of its own), from the user's project.
+    project = tmp_path / "project"
+    project.mkdir()
+    git(project, "init", "-q")
+    (project / "train.py").write_text("print('the model code')\n")
+    git(project, "add", "train.py")
+    git(project, "commit", "-q", "-m", "model code")
+    project_head = git(project, "rev-parse", "HEAD")
+    skill_head = git(ROOT, "rev-parse", "HEAD")
+    proc = subprocess.run([sys.executable, str(ROOT / "assets" / TEMPLATE), *SMALL, "--seeds", "0"],
+                          cwd=project, capture_output=True, text=True, env=env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    db = project / "sklearn_benchmark.db"
+    commits = read_rows(db, "SELECT DISTINCT git_commit FROM predictions UNION SELECT DISTINCT git_commit FROM scores")
+    assert project_head != skill_head
+    # -dirty: the benchmark's own output is now untracked in the project, which does not count; nothing else is
+    assert commits == [(project_head[:12],)]
+
+
+@pytest.mark.slow
+def test_a_new_experiment_version_refits_nothing_and_gets_its_own_rows(tmp_path):
+    folder = copy_template(tmp_path)
+    run_counting(folder, *SMALL, "--experiment-version", "dev")
+    proc, again = run_counting(folder, *SMALL, "--experiment-version", "e2")
+    assert sum(again.values()) == 0, "the new version refitted instead of replaying the cache"
+    db = folder / "sklearn_benchmark.db"
+    assert read_rows(db, "SELECT experiment_version, COUNT(*), SUM(cache != '') FROM scores GROUP BY 1 ORDER BY 1") \
+        == [("dev", 18, 0), ("e2", 18, 18)]
+    assert read_rows(db, "SELECT experiment_version, COUNT(*) FROM predictions GROUP BY 1 ORDER BY 1") == \
+        [("dev", 3 * 2 * 120), ("e2", 3 * 2 * 120)]
+    validate = run_script("validate_benchmark.py", db, "--filter", "experiment_version=e2")
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+@pytest.mark.slow
+def test_gradient_boosting_runs_and_no_model_assets_stores_no_fitted_model(tmp_path):
+    with_assets, without = copy_template(tmp_path / "with"), copy_template(tmp_path / "without")
+    args = [*SMALL, "--models", "gboost", "forest"]
+    run_counting(with_assets, *args)
+    proc, _ = run_counting(without, *args, "--no-model-assets")
+    big, small = with_assets / "sklearn_benchmark.db", without / "sklearn_benchmark.db"
+    assert read_rows(small, "SELECT model, COUNT(*), AVG(correct) > 0.8 FROM predictions GROUP BY 1") == \
+        [("forest", 240, 1), ("gboost", 240, 1)]
+    assert read_rows(big, "SELECT COUNT(*), COUNT(DISTINCT model_asset) FROM scores") == [(12, 12)]  # 2 x 2 x 3
+    assert "model_asset" not in {c for (_, c, *_) in read_rows(small, "PRAGMA table_info(scores)")}
+    assert read_rows(small, "SELECT COUNT(*) FROM assets") == [(0,)]
+    assert small.stat().st_size < big.stat().st_size / 2
+    assert f"Database: {small} ({small.stat().st_size / 2**20:.1f} MB)" in proc.stdout
+    assert "--no-model-assets skips them" not in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_fitted_model_is_retrievable_by_its_asset_hash_and_reproduces_its_predictions(default_run):
+    db = default_run["db"]
+    X, _ = load_breast_cancer(return_X_y=True)
+    asset, config, seed, fold = read_rows(db, "SELECT model_asset, config_id, seed, fold FROM scores "
+                                           "WHERE model = 'forest' ORDER BY seed DESC, fold DESC LIMIT 1")[0]
+    model = Reader(str(db), table="scores").assets.get_from_hash(asset)
+    logged = read_rows(db, "SELECT input_id, prediction FROM predictions WHERE config_id = ? AND seed = ? AND fold = ? "
+                       "ORDER BY input_id", (config, seed, fold))
+    ids = np.array([i for i, _ in logged])
+    assert type(model).__name__ == "RandomForestClassifier"
+    assert model.predict(X[ids]).tolist() == [p for _, p in logged]
+
+
+@pytest.mark.slow
+def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path):
+    folder = copy_template(tmp_path)
+    _, first = run_counting(folder, *SMALL)
+    proc, changed = run_counting(folder, *SMALL, "--models", "logreg:C=0.1", "knn", "forest", "logreg")
+    assert first == Counter({family: 6 for family in FAMILIES})
+    assert changed == Counter({"LogisticRegression": 6})
+    assert "predictions --config-cols model,hyperparameters\n" in proc.stdout  # model alone is ambiguous now
+    db = folder / "sklearn_benchmark.db"
+    assert read_rows(db, "SELECT DISTINCT hyperparameters FROM predictions WHERE model = 'logreg' ORDER BY 1") == \
+        [('[["C", 0.1]]',), ("[]",)]
+
+
+@pytest.mark.slow
+def test_a_new_database_is_filled_from_the_cache_without_fitting_and_replays_keep_the_configuration(tmp_path):
+    folder = copy_template(tmp_path)
+    run_counting(folder, *SMALL)
+    proc, replay_fits = run_counting(folder, *SMALL, "--db", "fresh.db", "--cache", "sklearn_benchmark_cache")
+    assert sum(replay_fits.values()) == 0
+    old, new = folder / "sklearn_benchmark.db", folder / "fresh.db"
+    computed_by = {t for (t,) in read_rows(old, "SELECT DISTINCT track_id FROM scores")}
+    assert {c for (c,) in read_rows(new, "SELECT DISTINCT cache FROM scores")} == computed_by  # every row a replay
+    assert {c for (c,) in read_rows(new, "SELECT DISTINCT cache FROM predictions")} == computed_by
+    nulls = read_rows(new, "SELECT SUM(model IS NULL) + SUM(config_id IS NULL) + SUM(k_folds IS NULL) FROM scores")
+    assert nulls == [(0,)]
+    same = "SELECT config_id, seed, fold, input_id, prediction, probability, model FROM predictions ORDER BY 1, 2, 3, 4"
+    assert read_rows(new, same) == read_rows(old, same)
+    validate = run_script("validate_benchmark.py", new)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+@pytest.mark.slow
+def test_a_model_that_raises_leaves_error_rows_does_not_stop_the_others_and_is_retried_alone(tmp_path):
+    folder = copy_template(tmp_path)
+    args = [*SMALL, "--models", "logreg:C=-1", "knn"]  # scikit-learn rejects C=-1 when fitting
+    first, first_fits = run_counting(folder, *args, expect=1)
+    db = folder / "sklearn_benchmark.db"
+    errors = read_rows(db, "SELECT model, hyperparameters, error FROM scores WHERE error != ''")
+    assert len(errors) == 6 and {(m, h) for m, h, _ in errors} == {("logreg", '[["C", -1]]')}
+    assert all("'C' parameter" in e for _, _, e in errors)
+    # Per-example rows: knn predicted all 120 examples once per seed; logreg left an error row for each.
+    per_model = read_rows(db, "SELECT model, error != '', COUNT(*), COUNT(prediction) FROM predictions GROUP BY 1, 2")
+    assert per_model == [("knn", 0, 240, 240), ("logreg", 1, 240, 0)]
+    assert "6 unit(s) failed" in first.stdout
+    _, retry_fits = run_counting(folder, *args, expect=1)
+    assert first_fits == Counter({"LogisticRegression": 6, "KNeighborsClassifier": 6})
+    assert retry_fits == Counter({"LogisticRegression": 6}), "failures must not be cached; successes must be"
+    validate = run_script("validate_benchmark.py", db, "--json")
+    assert validate.returncode == 1, validate.stdout + validate.stderr
+    assert "failed-executions" in {f["check_id"] for f in json.loads(validate.stdout)["findings"]}
+
+
+@pytest.mark.slow
+def test_killed_mid_run_and_restarted_it_completes_without_duplicate_or_missing_rows(tmp_path):
+    folder = copy_template(tmp_path)
+    args = ["--limit", "200", "--seeds", "0", "1", "--folds", "5"]  # 30 units
+    fit_log, db = folder / "killed.log", folder / "sklearn_benchmark.db"
+    victim = subprocess.Popen(command(folder, fit_log, args), cwd=folder, env=env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while sum(fits(fit_log).values()) < 8 and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    scored_before = len(successful_units(db))
+    assert 0 < scored_before < 30, "the kill must land mid-run for this test to mean anything"
+
+    _, restart_fits = run_counting(folder, *args)
+    assert sum(restart_fits.values()) == 30 - scored_before  # exactly the units without a result
+    units = successful_units(db)
+    assert len(units) == len(set(units)) == 30
+    keys = read_rows(db, "SELECT config_id, seed, fold, input_id FROM predictions")
+    assert len(keys) == len(set(keys)) == 3 * 2 * 200
+    validate = run_script("validate_benchmark.py", db)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+@pytest.mark.slow
+def test_a_crash_between_the_two_tables_is_finished_from_the_per_fold_row_without_refitting(tmp_path):
+    folder = copy_template(tmp_path)
+    run_counting(folder, *SMALL)
+    db = folder / "sklearn_benchmark.db"
+    rows = "SELECT config_id, seed, fold, input_id, prediction, probability, model FROM predictions ORDER BY 1, 2, 3, 4"
+    before = read_rows(db, rows)
+    # The state a kill leaves after a unit's per-fold row and before its per-example rows.
+    con = sqlite3.connect(db)
+    deleted = con.execute("DELETE FROM predictions WHERE model = 'knn' AND seed = 1 AND fold = 2").rowcount
+    con.commit()
+    con.close()
+    assert deleted > 0
+    _, restart_fits = run_counting(folder, *SMALL)
+    assert sum(restart_fits.values()) == 0 and row_count(db, "scores") == 18
+    assert read_rows(db, rows) == before
+
+
+@pytest.mark.slow
+def test_the_no_argument_runs_database_passes_validate_benchmark_with_exit_0(default_run):
+    proc = run_script("validate_benchmark.py", default_run["db"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_export_summary_compares_every_model_with_the_best_on_the_same_examples(default_run):
+    proc = run_script("export_summary.py", default_run["db"], "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads(proc.stdout)
+    config_ids = [c for (c,) in read_rows(default_run["db"], "SELECT DISTINCT config_id FROM predictions")]
+    assert len(config_ids) == 3 and all(c in proc.stdout for c in config_ids)
+    comparisons = list(dicts_with(document, "verdict"))
+    n_items = len(load_breast_cancer(return_X_y=True)[1]) * 3  # every example, once per seed
+    assert len(comparisons) == 2  # each model that is not the best, against the best
+    for comparison in comparisons:
+        assert comparison["verdict"] in {"better", "worse", "no detectable difference"}
+        # Paired: both sides of every comparison predicted exactly the same items.
+        assert (comparison["shared_items"], comparison["only_reference"], comparison["only_other"]) == (n_items, 0, 0)
+
+
+def dicts_with(node, key):
+    """Every object in a JSON document that has `key`."""
+    if isinstance(node, dict):
+        if key in node:
+            yield node
+        for value in node.values():
+            yield from dicts_with(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from dicts_with(item, key)

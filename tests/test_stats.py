@@ -1,0 +1,257 @@
+"""scripts/_stats.py against published values, brute-force enumerations and simulations with known truth.
+
+Every expected number is computed here independently (a formula, an enumeration, a published table), never
+copied from the function under test. Simulations use fixed seeds, so they are deterministic and bounded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import _stats
+import numpy as np
+import pytest
+from scipy import stats
+
+# --- one configuration ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("k", "n", "low", "high"), [
+    (81, 263, 0.2553, 0.3662),  # Newcombe (1998), Stat Med 17:857, Table II, method 3 (Wilson score)
+    (15, 148, 0.0624, 0.1605),
+    (0, 20, 0.0000, 0.1611),
+    (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_interval_matches_newcombes_published_values(k, n, low, high):
+    interval = _stats.wilson_interval(k, n)
+    assert interval.estimate == pytest.approx(k / n)
+    assert (round(interval.low, 4), round(interval.high, 4)) == (low, high)
+
+
+def test_wilson_interval_matches_the_closed_form_and_scipy_over_a_grid():
+    z = stats.norm.ppf(0.975)
+    for n in (1, 7, 30, 250):
+        for k in range(0, n + 1, max(1, n // 6)):
+            p = k / n
+            centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+            ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+            got = _stats.wilson_interval(k, n)
+            assert (got.low, got.high) == pytest.approx((centre - half, centre + half), abs=1e-12)
+            assert (got.low, got.high) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_wilson_interval_of_nothing_is_undefined_not_zero():
+    assert math.isnan(_stats.wilson_interval(0, 0).low)
+
+
+def test_bootstrap_interval_is_reproducible_with_its_seed_and_contains_the_mean():
+    values = np.random.default_rng(3).normal(5, 2, size=300)
+    a = _stats.bootstrap_mean_interval(values, seed=7)
+    assert a == _stats.bootstrap_mean_interval(values, seed=7)
+    assert a != _stats.bootstrap_mean_interval(values, seed=8)
+    assert a.low < values.mean() < a.high
+    se = values.std(ddof=1) / math.sqrt(len(values))  # the bootstrap of a mean approximates mean +- 1.96 SE
+    assert a.high - a.low == pytest.approx(2 * 1.96 * se, rel=0.15)
+
+
+def test_bootstrap_falls_back_to_a_labelled_normal_interval_when_too_large_to_resample():
+    values = np.random.default_rng(4).normal(size=_stats.MAX_BOOTSTRAP_DRAWS // 1000 + 1)
+    got = _stats.bootstrap_mean_interval(values, n_resamples=1000)
+    half = 1.959964 * values.std(ddof=1) / math.sqrt(len(values))
+    assert got.method.startswith("normal")
+    assert (got.low, got.high) == pytest.approx((values.mean() - half, values.mean() + half), rel=1e-5)
+
+
+def test_cluster_interval_is_the_cr1_formula_with_t_on_clusters_minus_one_df():
+    values = np.array([1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0], dtype=float)
+    clusters = np.repeat([0, 1, 2, 3], 3)
+    sums = np.array([2, 1, 3, 1.0])
+    mean, g, total = values.mean(), 4, 12
+    se = math.sqrt(g / (g - 1) * sum((s - mean * 3) ** 2 for s in sums)) / total
+    t = stats.t.ppf(0.975, g - 1)
+    got = _stats.cluster_mean_interval(values, clusters)
+    assert (got.estimate, got.low, got.high) == pytest.approx((mean, mean - t * se, mean + t * se))
+    assert got.method == "cluster-robust t over 4 clusters"
+
+
+def test_clustered_rows_get_a_wider_interval_than_if_they_were_independent():
+    rng = np.random.default_rng(5)
+    clusters = np.repeat(np.arange(10), 50)
+    p = 1 / (1 + np.exp(-(0.5 + rng.normal(scale=1.0, size=10)[clusters])))  # a strong shared cluster effect
+    values = (rng.random(500) < p).astype(float)
+    clustered = _stats.cluster_mean_interval(values, clusters)
+    independent = _stats.wilson_interval(int(values.sum()), 500)
+    assert clustered.high - clustered.low > 1.5 * (independent.high - independent.low)
+
+
+def test_percentiles_interpolate_between_order_statistics_and_ignore_missing_values():
+    values = np.array([4.0, 1.0, np.nan, 3.0, 2.0, 5.0])
+    # type 7: position (n - 1) q over the sorted values 1..5
+    assert _stats.percentiles(values, (50, 95, 99)) == {"p50": 3.0, "p95": pytest.approx(4.8),
+                                                        "p99": pytest.approx(4.96)}
+    assert _stats.percentiles(np.array([np.nan])) == {}
+
+
+# --- paired comparisons -----------------------------------------------------------------------------------
+
+def exact_binomial_two_sided(b: int, c: int) -> float:
+    n, k = b + c, min(b, c)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+
+@pytest.mark.parametrize(("b", "c"), [(2, 12), (0, 5), (7, 7), (30, 18), (1, 0)])
+def test_mcnemar_p_value_is_the_exact_binomial_on_discordant_pairs(b, c):
+    assert _stats.mcnemar_exact_p(b, c) == pytest.approx(exact_binomial_two_sided(b, c), rel=1e-9)
+
+
+def test_mcnemar_with_no_discordant_pair_gives_p_one():
+    assert _stats.mcnemar_exact_p(0, 0) == 1.0
+
+
+def test_paired_binary_counts_discordant_items_and_reports_the_difference_and_dz():
+    other = np.array([1, 1, 0, 0, 1, 1, 1, 0, 1, 1], dtype=bool)
+    reference = np.array([1, 0, 0, 1, 1, 0, 1, 1, 1, 1], dtype=bool)
+    # b = other right & reference wrong: items 1, 5; c = the reverse: items 3, 7
+    res = _stats.paired_binary(other, reference)
+    assert res.discordant == (2, 2)
+    assert res.delta == 0
+    assert res.effect_size == 0.0  # mean difference 0 over a non-zero spread
+    assert res.p_value == pytest.approx(exact_binomial_two_sided(2, 2))
+    shifted = _stats.paired_binary(np.r_[other, [True] * 4], np.r_[reference, [False] * 4])
+    d = np.r_[other, [True] * 4].astype(float) - np.r_[reference, [False] * 4].astype(float)
+    assert shifted.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
+
+
+def test_newcombe_paired_interval_holds_its_coverage_by_simulation():
+    """Known truth: two correlated 0/1 outcomes with P(other right) = 0.75, P(reference right) = 0.65."""
+    rng = np.random.default_rng(11)
+    n, reps, covered = 80, 1000, 0
+    for _ in range(reps):
+        u = rng.random(n)
+        reference = u < 0.65
+        other = (u < 0.75) ^ (rng.random(n) < 0.1)  # correlated, not identical
+        true_delta = 0.75 * 0.9 + 0.25 * 0.1 - 0.65
+        res = _stats.paired_binary(other, reference)
+        assert -1 <= res.low <= res.delta <= res.high <= 1
+        covered += res.low <= true_delta <= res.high
+    assert 0.93 <= covered / reps <= 0.975
+
+
+def brute_force_wilcoxon_p(d: np.ndarray) -> float:
+    """Exact two-sided signed-rank p-value by enumerating all 2^n sign assignments."""
+    ranks = stats.rankdata(np.abs(d))
+    observed = ranks[d > 0].sum()
+    centre = ranks.sum() / 2
+    totals = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in
+              itertools.product([0, 1], repeat=len(d))]
+    return sum(abs(t - centre) >= abs(observed - centre) - 1e-9 for t in totals) / len(totals)
+
+
+def test_wilcoxon_p_value_equals_a_brute_force_enumeration_of_signs():
+    d = np.array([0.8, -0.3, 1.9, 0.45, -1.1, 2.2, 0.05, 1.4, -0.6, 0.9])
+    assert _stats.wilcoxon_p(d) == pytest.approx(brute_force_wilcoxon_p(d), rel=1e-9)
+
+
+def test_wilcoxon_drops_zero_differences_and_gives_p_one_when_all_are_zero():
+    d = np.array([0.8, 0.0, -0.3, 1.9, 0.0, 0.45])
+    assert _stats.wilcoxon_p(d) == pytest.approx(brute_force_wilcoxon_p(d[d != 0]))
+    assert _stats.wilcoxon_p(np.zeros(5)) == 1.0
+
+
+def test_paired_continuous_interval_is_about_the_mean_difference():
+    rng = np.random.default_rng(2)
+    reference = rng.normal(size=200)
+    other = reference + 0.3 + rng.normal(scale=0.5, size=200)
+    res = _stats.paired_continuous(other, reference)
+    d = other - reference
+    assert res.delta == pytest.approx(d.mean())
+    assert res.low < d.mean() < res.high
+    assert res.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
+
+
+def test_paired_clustered_p_value_is_a_t_test_on_the_cluster_robust_se():
+    rng = np.random.default_rng(9)
+    clusters = np.repeat(np.arange(6), 20)
+    other, reference = rng.normal(0.2, 1, 120), rng.normal(0, 1, 120)
+    d = other - reference
+    sums = np.array([d[clusters == g].sum() for g in range(6)])
+    se = math.sqrt(6 / 5 * ((sums - d.mean() * 20) ** 2).sum()) / 120
+    res = _stats.paired_clustered(other, reference, clusters)
+    assert res.p_value == pytest.approx(2 * stats.t.sf(abs(d.mean()) / se, 5))
+    assert (res.low, res.high) == pytest.approx((d.mean() - stats.t.ppf(.975, 5) * se,
+                                                 d.mean() + stats.t.ppf(.975, 5) * se))
+
+
+def test_effect_size_magnitudes_follow_cohens_conventions():
+    assert [_stats.effect_size_label(x) for x in (None, 0.1, -0.3, 0.6, -1.2)] == [
+        "n/a", "negligible", "small", "medium", "large"]
+
+
+# --- many comparisons ---------------------------------------------------------------------------------------
+
+def test_holm_adjustment_matches_a_hand_computation():
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> running max 0.06
+    assert _stats.adjust_p_values([0.01, 0.04, 0.03, 0.005], "holm") == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_benjamini_hochberg_matches_a_hand_computation():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> p*m/rank 0.02, 0.02, 0.04, 0.04 (then running min from the top)
+    assert _stats.adjust_p_values([0.01, 0.04, 0.03, 0.005], "bh") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+
+
+def test_adjustment_skips_missing_p_values_and_caps_at_one():
+    got = _stats.adjust_p_values([0.5, math.nan, 0.6], "holm")
+    assert got[0] == pytest.approx(1.0) and math.isnan(got[1]) and got[2] == pytest.approx(1.0)
+    assert _stats.adjust_p_values([0.2, 0.3], "none") == [0.2, 0.3]
+
+
+# --- calibration: A/A tests and known effects ---------------------------------------------------------------
+
+A_A_RUNS = 400  # binomial SE of a 5% rate over 400 runs is 1.1 points: the bounds below are ~3 SE wide
+
+
+def a_a_rate(kind: str) -> float:
+    """Share of A/A comparisons (two identical configurations, fresh noise) called significant at 0.05."""
+    hits = 0
+    for r in range(A_A_RUNS):
+        rng = np.random.default_rng(10_000 + r)
+        if kind == "binary":
+            p = rng.uniform(0.3, 0.95, size=200)  # item difficulty shared by both configurations
+            res = _stats.paired_binary(rng.random(200) < p, rng.random(200) < p)
+        elif kind == "continuous":
+            base = rng.normal(size=150)
+            res = _stats.paired_continuous(base + rng.normal(scale=0.5, size=150),
+                                           base + rng.normal(scale=0.5, size=150), n_resamples=200)
+        else:
+            clusters = np.repeat(np.arange(15), 40)
+            p = 1 / (1 + np.exp(-(0.8 + rng.normal(scale=0.3, size=15)[clusters])))
+            res = _stats.paired_clustered((rng.random(600) < p).astype(float), (rng.random(600) < p).astype(float),
+                                          clusters)
+        hits += res.p_value < 0.05
+    return hits / A_A_RUNS
+
+
+@pytest.mark.parametrize(("kind", "low", "high"), [
+    ("binary", 0.01, 0.08),  # exact McNemar is conservative (discrete): below 5% is expected
+    ("continuous", 0.02, 0.08),
+    ("clustered", 0.02, 0.09),
+])
+def test_a_a_comparisons_are_called_different_at_about_the_nominal_rate(kind, low, high):
+    assert low <= a_a_rate(kind) <= high
+
+
+def test_a_big_real_difference_in_accuracy_is_significant():
+    rng = np.random.default_rng(1)
+    u = rng.random(200)
+    res = _stats.paired_binary(u < 0.6, u < 0.9)  # other is right on a subset of the reference's items
+    assert res.p_value < 1e-6
+    assert res.high < 0
+    assert res.delta == pytest.approx(np.mean(u < 0.6) - np.mean(u < 0.9))
+
+
+def test_a_half_sd_shift_in_scores_is_significant_and_its_interval_excludes_zero():
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=120)
+    res = _stats.paired_continuous(base + 0.5 + rng.normal(scale=0.5, size=120), base)
+    assert res.p_value < 1e-4 and res.low > 0
