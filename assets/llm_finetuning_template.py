@@ -501,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
                 return fail(f"--db {args.db}: file is not a database (xetrack writes SQLite files)")
     for model in models:
         if model not in prices:
-            print(f"note: no price for {model!r} in PRICES: its cost_usd stays empty", file=sys.stderr)
+            print(f"note: no price for {model!r} in {args.prices or 'PRICES'}: its cost_usd stays empty",
+                  file=sys.stderr)
     retry = Retry(max_retries=args.max_retries, timeout_s=args.timeout)
     # The fingerprint covers the whole dataset, so a --limit smoke run and the full run share rows.
     # The git commit of the current directory: the user's project, not the folder this template sits in.
