@@ -1,4 +1,8 @@
 #!/usr/bin/env python3
+# /// script
+# requires-python = ">=3.10,<3.13"
+# dependencies = ["duckdb==1.5.5", "duckdb-extension-sqlite-scanner==1.5.5"]
+# ///
 """Did caching do its job? Hit rates, time saved, lineage, and why xetrack's cache silently did nothing.
 
 Hit rate overall, per configuration and per run (computed vs replayed calls); the compute time replays

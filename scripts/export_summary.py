@@ -1,4 +1,11 @@
 #!/usr/bin/env python3
+# /// script
+# requires-python = ">=3.10,<3.13"
+# dependencies = [
+#   "numpy>=1.26,<3", "scipy>=1.11,<2", "matplotlib>=3.7,<4",
+#   "duckdb==1.5.5", "duckdb-extension-sqlite-scanner==1.5.5",
+# ]
+# ///
 """Which configuration is best, and is the difference real? A benchmark summary with honest uncertainty.
 
 Per configuration: n, failures, each metric with a 95% interval, latency percentiles, tokens and cost. Then
