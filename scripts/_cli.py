@@ -132,7 +132,7 @@ def run(prog: str, body: Callable[[], int], argv: list[str] | None = None) -> in
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `script | head` closed the pipe: not an error worth a traceback
-        sys.stderr.close()
+        _silence_stdout()
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback, unless asked for
         if os.environ.get("BENCH_DEBUG"):
@@ -145,6 +145,15 @@ def run(prog: str, body: Callable[[], int], argv: list[str] | None = None) -> in
 def _fail(prog: str, message: str, code: int, status: str, json_mode: bool) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr)
     if json_mode:
-        print(json.dumps({"schema_version": SCHEMA_VERSION, "tool": prog, "status": status,
-                          "summary": {"rows_inspected": 0}, "findings": [], "error": message}, indent=2))
+        try:
+            print(json.dumps({"schema_version": SCHEMA_VERSION, "tool": prog, "status": status,
+                              "summary": {"rows_inspected": 0}, "findings": [], "error": message}, indent=2))
+        except BrokenPipeError:
+            _silence_stdout()
     return code
+
+
+def _silence_stdout() -> None:
+    """The reader went away: point stdout at /dev/null so the interpreter's final flush cannot fail loudly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
