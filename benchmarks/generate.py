@@ -4,12 +4,15 @@
 xetrack itself writes a few thousand rows a second (log_batch), so 10 M rows through `Tracker` would take
 about half an hour. This writes the *same layout* directly with SQL: the `"default"`-style table keyed by
 (track_id, timestamp), xetrack's `assets`/`keys`/`counts` tables, TEXT timestamps, `error` '' on success,
-`cache` '' on computed rows and the computing run's track_id on replays, `function_time` 0.0 on replays.
+`cache` '' on computed rows and the computing run's track_id on replays, `function_time` 0.0 on replays,
+`function_result` NULL on success (the function returned a dict, merged into the row as columns) and 'None' on
+a failed row (xetrack 0.7.0 writes that when the function *raised*: such failures are not cached).
 
 What is in it (rows = 10 x inputs):
 - 8 configurations (model m0..m3 x temperature 0.0/0.7), each computed once on every input, one run each;
 - a later run that replays configurations m0/0.0 and m0/0.7 from the cache (2 x inputs replay rows);
-- 1 % of computed rows fail (`error` = 'timeout'); a realistic, clean-enough benchmark.
+- 1 % of computed rows fail (`error` = 'timeout', raised, so `function_result` = 'None'); a realistic,
+  clean-enough benchmark.
 
 Usage: python benchmarks/generate.py OUT.db --rows 1000000
 """
@@ -32,8 +35,8 @@ CREATE TABLE "assets" (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE "keys" (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE "counts" (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE "{table}" (track_id TEXT, timestamp TEXT, experiment_version TEXT, model TEXT, temperature REAL,
-  function_name TEXT, error TEXT, function_time REAL, cache TEXT, input_id INTEGER, prediction INTEGER,
-  ground_truth INTEGER, latency_ms REAL, PRIMARY KEY (track_id, timestamp));
+  function_name TEXT, error TEXT, function_time REAL, function_result TEXT, cache TEXT, input_id INTEGER,
+  prediction INTEGER, ground_truth INTEGER, latency_ms REAL, PRIMARY KEY (track_id, timestamp));
 """
 
 # One INSERT per run, rows generated inside SQLite (a recursive CTE): ~1 M rows/s, no Python loop.
@@ -45,6 +48,7 @@ SELECT :run,
        'e1', :model, :temperature, 'predict',
        CASE WHEN :replay = 0 AND i % 100 = 7 THEN 'timeout' ELSE '' END,
        CASE WHEN :replay = 1 THEN 0.0 ELSE 0.001 + (i % 13) * 0.0001 END,
+       CASE WHEN :replay = 0 AND i % 100 = 7 THEN 'None' END,
        CASE WHEN :replay = 1 THEN :source ELSE '' END,
        i,
        CASE WHEN :replay = 0 AND i % 100 = 7 THEN NULL ELSE (i + :offset) % 2 END,
@@ -52,6 +56,17 @@ SELECT :run,
        CASE WHEN :replay = 1 THEN 0.0 ELSE 1.0 + (i % 97) * 0.25 END
 FROM n
 """
+
+
+def table_columns(path: Path | str = ":memory:", table: str = "default") -> list[str]:
+    """The benchmark table's columns in `path`, or (the default) the ones this generator writes now."""
+    con = sqlite3.connect(path if path == ":memory:" else f"file:{path}?mode=ro", uri=path != ":memory:")
+    try:
+        if path == ":memory:":
+            con.executescript(SCHEMA.format(table=table.replace('"', '""')))
+        return [r[1] for r in con.execute(f'PRAGMA table_info("{table.replace(chr(34), chr(34) * 2)}")')]
+    finally:
+        con.close()
 
 
 def generate(path: Path, rows: int, table: str = "default") -> dict:

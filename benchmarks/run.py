@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from generate import generate
+from generate import generate, table_columns
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -56,6 +56,9 @@ def median_of(runs: list[dict]) -> dict:
 
 def bench_file(rows: int) -> Path:
     path = DATA / f"bench_{rows}.db"
+    if path.exists() and table_columns(path) != table_columns():  # written by an older generate.py
+        print(f"{path} has an older layout: regenerating", file=sys.stderr, flush=True)
+        path.unlink()
     if not path.exists():
         print(f"generating {path} ...", file=sys.stderr, flush=True)
         print(f"  {generate(path, rows)}", file=sys.stderr, flush=True)

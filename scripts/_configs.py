@@ -9,7 +9,9 @@ each one overridable):
   never pooled: each version is reported on its own.
 - item: the input id plus the replicate columns, so (input 7, seed 1, fold 3) is one paired unit.
 - cluster: the replicate columns; rows that share a seed and fold share a fitted model, so they are not
-  independent evidence: intervals and tests use cluster-robust standard errors over them.
+  independent evidence. With a `fold` column (repeated k-fold CV) the folds of one seed also share training
+  data: export_summary then uses the Nadeau-Bengio corrected resampled t over per-fold values; with seeds
+  only (independent replicate runs), cluster-robust standard errors over them.
 - a row is *replayed* when `cache` holds a track_id (xetrack 0.7.0 logs a cache hit that way), *computed*
   otherwise; it *failed* when `error` is not empty.
 """
@@ -86,6 +88,16 @@ class Layout:
         return self._non_empty(self.error)
 
     @property
+    def fold(self) -> str | None:
+        """The cross-validation fold column among the replicates: with it, rows are repeated k-fold CV."""
+        return next((c for c in self.replicate if c.lower() == "fold"), None)
+
+    @property
+    def repetition(self) -> list[str]:
+        """The replicate columns other than the fold (the seed of each repetition of the k-fold split)."""
+        return [c for c in self.replicate if c != self.fold]
+
+    @property
     def item_columns(self) -> list[str]:
         return [self.input_id, *self.replicate] if self.input_id else []
 
@@ -93,6 +105,7 @@ class Layout:
         return {"configuration": self.config, "configuration_from": self.config_from,
                 "parameters": self.parameters, "versions": self.versions, "input_id": self.input_id,
                 "replicate": self.replicate, "item": self.item_columns, "cluster": self.replicate,
+                "fold": self.fold,
                 "error": self.error, "cache": self.cache}
 
 

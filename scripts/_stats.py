@@ -6,6 +6,8 @@ references/statistics.md. Conventions:
 - a *difference* is always `other - reference`, in the metric's own units;
 - intervals are two-sided at `confidence` (0.95 by default) and are per comparison (not adjusted for
   multiplicity); the multiplicity adjustment is applied to p-values, and verdicts come from adjusted p-values;
+- repeated cross-validation (seed x fold) is compared on per-fold values with the Nadeau-Bengio correction;
+  replicate runs that share nothing but a seed use cluster-robust standard errors;
 - "no detectable difference" means the data cannot tell the two apart at this sample size. It is not
   evidence that they are equal (a wide interval says how large a difference could still hide).
 """
@@ -91,16 +93,21 @@ def _resample_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarr
     return out
 
 
+def _no_interval(values: np.ndarray, unit: str) -> Interval:
+    """Fewer than two values: the mean, if any, with no interval (a spread needs two values)."""
+    if len(values) == 0:
+        return Interval(math.nan, math.nan, math.nan, "none")
+    return Interval(float(values.mean()), math.nan, math.nan, f"none (one {unit})")
+
+
 def bootstrap_mean_interval(values: np.ndarray, confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES,
                             seed: int = DEFAULT_SEED) -> Interval:
     """Percentile bootstrap interval of a mean over independent items (Efron & Tibshirani 1993)."""
     values = np.asarray(values, dtype=float)
     n = len(values)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, "none")
-    mean = float(values.mean())
     if n < 2:
-        return Interval(mean, math.nan, math.nan, "none (one item)")
+        return _no_interval(values, "item")
+    mean = float(values.mean())
     if n * n_resamples > MAX_BOOTSTRAP_DRAWS:
         half = z_value(confidence) * float(values.std(ddof=1)) / math.sqrt(n)
         return Interval(mean, mean - half, mean + half, f"normal ({n} items: too many to bootstrap)")
@@ -125,7 +132,9 @@ def _cluster_robust(values: np.ndarray, clusters: np.ndarray) -> tuple[float, fl
 
 
 def cluster_mean_interval(values: np.ndarray, clusters: np.ndarray, confidence: float = 0.95) -> Interval:
-    """Interval of a mean when rows come in clusters (seed x fold): cluster-robust SE with t(G-1).
+    """Interval of a mean when rows come in independent clusters (the seeds of separate replicate runs):
+    cluster-robust SE with t(G-1); not for the folds of cross-validation, which share training data (see
+    corrected_resampled_interval).
 
     Chosen over a cluster bootstrap because its percentile interval is too narrow with few clusters: in
     400 simulated A/A comparisons the bootstrap's false-positive rate was 12% at 5 clusters and 10% at 10,
@@ -138,6 +147,58 @@ def cluster_mean_interval(values: np.ndarray, clusters: np.ndarray, confidence: 
         return Interval(mean, math.nan, math.nan, "none (one cluster)")
     half = t_quantile(0.5 + confidence / 2, g - 1) * se
     return Interval(mean, mean - half, mean + half, f"cluster-robust t over {g} clusters")
+
+
+def clip_to_unit(interval: Interval) -> Interval:
+    """A proportion's interval kept within [0, 1], saying so when it had to be cut (t-based intervals of a
+    mean near 0 or 1 can reach past the bounds: 0.983 [0.912, 1.055] is not a possible accuracy)."""
+    low, high = max(0.0, interval.low), min(1.0, interval.high)
+    if (low, high) == (interval.low, interval.high) or math.isnan(interval.low):
+        return interval
+    return Interval(interval.estimate, low, high, interval.method + ", clipped to [0, 1]")
+
+
+def fold_means(values: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """The metric of each fold (the mean over the items it tested), in the order of the sorted fold ids."""
+    _, inverse = np.unique(folds, return_inverse=True)
+    return np.bincount(inverse, weights=np.asarray(values, dtype=float)) / np.bincount(inverse)
+
+
+def test_train_ratio(folds: np.ndarray, repetitions: np.ndarray) -> float | None:
+    """n_test / n_train of repeated k-fold cross-validation, read from the items themselves.
+
+    One entry per tested item: its fold (one seed x fold) and its repetition (the seed). A fold's test set
+    is its items; its training set is the rest of its repetition (the other folds of the same seed). Returns
+    mean test size / mean training size, or None when a repetition has a single fold (a hold-out, not CV)."""
+    ids, first, counts = np.unique(folds, return_index=True, return_counts=True)
+    if len(ids) == 0:
+        return None
+    _, rep_of_fold = np.unique(np.asarray(repetitions)[first], return_inverse=True)
+    train = np.bincount(rep_of_fold, weights=counts)[rep_of_fold] - counts
+    if (train <= 0).any():
+        return None
+    return float(counts.mean() / train.mean())
+
+
+def _corrected_se(fold_values: np.ndarray, ratio: float) -> float:
+    """Nadeau & Bengio (2003): the variance of a mean over J cross-validation folds is not s^2/J but
+    (1/J + n_test/n_train) s^2, because training sets of different folds overlap (their scores correlate)."""
+    j = len(fold_values)
+    return math.sqrt((1 / j + ratio) * float(np.var(fold_values, ddof=1)))
+
+
+def corrected_resampled_interval(fold_values: np.ndarray, ratio: float, confidence: float = 0.95) -> Interval:
+    """Interval of a mean over J cross-validation folds: mean +- t(J-1) x the Nadeau-Bengio corrected SE.
+
+    For repeated k-fold CV (seed x fold). A cluster-robust or plain t over the folds treats them as
+    independent and is too narrow (references/statistics.md section 5)."""
+    x = np.asarray(fold_values, dtype=float)
+    j = len(x)
+    if j < 2:
+        return _no_interval(x, "fold")
+    mean = float(x.mean())
+    half = t_quantile(0.5 + confidence / 2, j - 1) * _corrected_se(x, ratio)
+    return Interval(mean, mean - half, mean + half, f"corrected resampled t over {j} folds")
 
 
 def cohens_dz(mean: float, sum_sq: float, n: int) -> float | None:
@@ -237,8 +298,9 @@ def paired_continuous(other: np.ndarray, reference: np.ndarray, confidence: floa
 
 def paired_clustered(other: np.ndarray, reference: np.ndarray, clusters: np.ndarray,
                      confidence: float = 0.95) -> PairedResult:
-    """Paired differences grouped in clusters (seed x fold): a cluster-robust t-test on the mean difference,
-    with G-1 degrees of freedom; its interval and p-value always agree (see cluster_mean_interval)."""
+    """Paired differences grouped in independent clusters (seeds of separate replicate runs, not CV folds):
+    a cluster-robust t-test on the mean difference, with G-1 degrees of freedom; its interval and p-value
+    always agree (see cluster_mean_interval)."""
     d = np.asarray(other, dtype=float) - np.asarray(reference, dtype=float)
     n = len(d)
     if n == 0:
@@ -246,13 +308,38 @@ def paired_clustered(other: np.ndarray, reference: np.ndarray, clusters: np.ndar
     dz = cohens_dz(float(d.mean()), float(d @ d), n)
     interval = cluster_mean_interval(d, clusters, confidence)
     mean, se, g = _cluster_robust(d, np.asarray(clusters))
-    if g < 2:
-        p = math.nan
-    elif se > 0:
-        p = t_two_sided_p(mean / se, g - 1)
-    else:
-        p = 1.0 if mean == 0 else 0.0
+    p = _t_test_p(mean, se, g)
     return PairedResult(n, mean, interval.low, interval.high, p, "cluster-robust-t", interval.method, dz)
+
+
+def _t_test_p(mean: float, se: float, units: int) -> float:
+    """Two-sided p of mean / se on units - 1 degrees of freedom; with no spread at all, 1 for a zero mean and
+    0 otherwise; NaN with fewer than two units (nothing to test)."""
+    if units < 2:
+        return math.nan
+    if se > 0:
+        return t_two_sided_p(mean / se, units - 1)
+    return 1.0 if mean == 0 else 0.0
+
+
+def paired_corrected_resampled(other: np.ndarray, reference: np.ndarray, folds: np.ndarray, ratio: float,
+                               confidence: float = 0.95) -> PairedResult:
+    """Repeated k-fold CV (seed x fold): the Nadeau-Bengio corrected resampled t-test (Nadeau & Bengio 2003;
+    Bouckaert & Frank 2004) on the per-fold differences of the metric, with J-1 degrees of freedom; its
+    interval uses the same corrected SE, so interval and p-value agree. `ratio` is n_test / n_train.
+
+    The folds of one seed share most of their training data, so a test that treats folds (or seed x fold
+    clusters) as independent is anti-conservative; this one is the correction for that."""
+    d = np.asarray(other, dtype=float) - np.asarray(reference, dtype=float)
+    n = len(d)
+    if n == 0:
+        return PairedResult(0, math.nan, math.nan, math.nan, math.nan, "corrected-resampled-t", "none", None)
+    dz = cohens_dz(float(d.mean()), float(d @ d), n)  # per item, as for the other tests
+    per_fold = fold_means(d, folds)
+    interval = corrected_resampled_interval(per_fold, ratio, confidence)
+    j, mean = len(per_fold), interval.estimate
+    p = _t_test_p(mean, _corrected_se(per_fold, ratio) if j > 1 else math.nan, j)
+    return PairedResult(n, mean, interval.low, interval.high, p, "corrected-resampled-t", interval.method, dz)
 
 
 def adjust_p_values(p_values: list[float], method: str = "holm") -> list[float]:

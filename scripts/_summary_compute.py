@@ -1,6 +1,8 @@
 """Per-configuration summaries and paired comparisons against the best, from the partitions of one scan.
 
 The unit of analysis is an *item*: one input, or one (input, seed, fold) when replicate columns exist.
+With a fold column (repeated k-fold CV) the unit of the *tests* is the fold: per-fold values, compared with
+the Nadeau-Bengio corrected resampled t, since folds of one seed share training data.
 - Each (configuration, item) counts once: a computed row is preferred to a cache replay of it (a re-run
   must not double n), and repeated computed rows are counted once (and reported).
 - Failed rows (non-empty `error`) are excluded from metrics and counted as failures.
@@ -52,6 +54,7 @@ class ConfigSummary:
     tokens: float | None = None
     cost: float | None = None
     clusters: int = 0
+    test_train_ratio: float | None = None  # repeated k-fold CV only: n_test / n_train of its folds
 
 
 @dataclass
@@ -92,13 +95,19 @@ def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
     return rec[keep], {"replays_dropped": dropped_replayed, "duplicates_dropped": duplicates}
 
 
-def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, opts: Options) -> MetricSummary:
+def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: float | None,
+                    opts: Options) -> MetricSummary:
+    """Repeated k-fold CV (a ratio): the mean over folds with the Nadeau-Bengio interval; seed-only clusters:
+    cluster-robust t; independent items: Wilson (0/1) or bootstrap. A 0/1 metric's interval stays in [0, 1]."""
     binary = len(values) > 0 and bool(np.all((values == 0) | (values == 1)))
     if clusters is not None and len(np.unique(clusters)) >= 2:
-        interval = _stats.cluster_mean_interval(values, clusters, opts.confidence)
-        if binary:  # a proportion's interval stays within [0, 1]
-            interval = _stats.Interval(interval.estimate, max(0.0, interval.low), min(1.0, interval.high),
-                                       interval.method)
+        if ratio is not None:
+            interval = _stats.corrected_resampled_interval(_stats.fold_means(values, clusters), ratio,
+                                                           opts.confidence)
+        else:
+            interval = _stats.cluster_mean_interval(values, clusters, opts.confidence)
+        if binary:
+            interval = _stats.clip_to_unit(interval)
     elif binary:
         interval = _stats.wilson_interval(int(values.sum()), len(values), opts.confidence)
     else:
@@ -116,11 +125,14 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
                         replays_used=int(replayed.sum()), **counts)
     ok = rec[~failed]
     clusters = ok["cluster"] if "cluster" in rec.dtype.names else None
+    if "repetition" in rec.dtype.names:  # every tested item counts for the fold sizes, failed ones too
+        with_item = rec[(rec["flags"] & NO_ITEM) == 0]
+        out.test_train_ratio = _stats.test_train_ratio(with_item["cluster"], with_item["repetition"])
     for i, metric in enumerate(plan.metrics):
         values = ok[f"m{i}"]
         present = ~np.isnan(values)
         out.metrics[metric.name] = _metric_summary(values[present], None if clusters is None else
-                                                   clusters[present], opts)
+                                                   clusters[present], out.test_train_ratio, opts)
     if clusters is not None:
         out.clusters = len(np.unique(clusters))
     if plan.latency:
@@ -168,6 +180,7 @@ def compare_to_best(parts: Partitions, configs: list[ConfigSummary], metric: Met
         return []
     ref_items, _, ref_values = _load(parts, best, metric_pos)
     by_index = {c.index: c for c in configs}
+    ref_ratio = by_index[best].test_train_ratio
     out = []
     for c in configs:
         if c.index == best:
@@ -179,7 +192,10 @@ def compare_to_best(parts: Partitions, configs: list[ConfigSummary], metric: Met
         if shared:
             a, b = values[i_other], ref_values[i_ref]
             cl = clusters[i_other] if clusters is not None else None
-            if cl is not None and len(np.unique(cl)) >= 2:
+            if cl is not None and len(np.unique(cl)) >= 2 and ref_ratio is not None and c.test_train_ratio:
+                ratio = (ref_ratio + c.test_train_ratio) / 2  # the same folds give the same ratio on both sides
+                comp.result = _stats.paired_corrected_resampled(a, b, cl, ratio, opts.confidence)
+            elif cl is not None and len(np.unique(cl)) >= 2:
                 comp.result = _stats.paired_clustered(a, b, cl, opts.confidence)
             elif by_index[best].metrics[metric.name].binary and c.metrics[metric.name].binary:
                 comp.result = _stats.paired_binary(a, b, opts.confidence)

@@ -8,13 +8,17 @@ reaches --fail-on), summary {rows_inspected, files, table, versions, configurati
 shape: check_id, severity, message, hint, examples, examples_omitted), inferred {layout, measures}, options
 {confidence, alpha, adjust, resamples, seed}, and versions[]: one per version, never pooled, each with
 - version {column: value}, label, rows, headline (one sentence for a PR);
-- configurations[] in rank order: rank, label, configuration, parameters, rows, items, failed, replays_used,
-  replays_dropped, duplicates_dropped, clusters, metrics {name: {n, estimate, ci_low, ci_high, interval}},
+- configurations[] in rank order: rank (competition ranking by the primary metric: equal estimates share a
+  rank, 1, 1, 3), tied (shares its rank), label, configuration, parameters, rows, items, failed, replays_used,
+  replays_dropped, duplicates_dropped, clusters, test_train_ratio (repeated k-fold CV: n_test / n_train, else
+  null), metrics {name: {n, estimate, ci_low, ci_high, interval}},
   latency {column, unit, n, p50, p95, p99} or null, tokens, cost;
 - comparisons[] (each configuration against the best, per metric): metric, rank, configuration,
   reference_rank, reference, shared_items, only_reference, only_other, delta (configuration - reference),
-  ci_low, ci_high, effect_size {name, value, magnitude}, discordant [b, c] (0/1 metrics), test, interval,
-  p_value, p_adjusted, verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable').
+  ci_low, ci_high (unadjusted), effect_size {name, value, magnitude}, discordant [b, c] (0/1 metrics), test
+  ('mcnemar-exact' | 'wilcoxon' | 'cluster-robust-t' | 'corrected-resampled-t'), interval, p_value,
+  p_adjusted, verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable'), which follows
+  p_adjusted: an unadjusted interval may exclude zero while the verdict is 'no detectable difference'.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from _summary_compute import BETTER, NO_DIFFERENCE, NOT_COMPARABLE, WORSE, Compa
 from _summary_plan import Plan
 
 TEST_NAMES = {"mcnemar-exact": "McNemar exact", "wilcoxon": "Wilcoxon signed-rank",
-              "cluster-robust-t": "cluster-robust t"}
+              "cluster-robust-t": "cluster-robust t", "corrected-resampled-t": "corrected resampled t"}
 MAX_LISTED = 3
 
 
@@ -57,12 +61,14 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
     g = c.group
     entry = {
         "rank": rank,
+        "tied": False,  # set once every rank is known
         "label": name,
         "configuration": dict(zip(layout.config, g.config, strict=True)),
         "parameters": dict(g.parameters),
         "rows": g.rows, "items": c.items, "failed": c.failed,
         "replays_used": c.replays_used, "replays_dropped": c.replays_dropped,
         "duplicates_dropped": c.duplicates_dropped, "clusters": c.clusters,
+        "test_train_ratio": r6(c.test_train_ratio),
         "metrics": {name: {"n": m.n, "estimate": r6(m.interval.estimate), "ci_low": r6(m.interval.low),
                            "ci_high": r6(m.interval.high), "interval": m.interval.method}
                     for name, m in c.metrics.items()},
@@ -86,9 +92,9 @@ def _make_labels_unique(configs: list[dict]) -> None:
     seen: dict[str, int] = {}
     for c in configs:
         seen[c["label"]] = seen.get(c["label"], 0) + 1
-    for c in configs:
+    for position, c in enumerate(configs, start=1):
         if seen[c["label"]] > 1:
-            key = ", ".join(f"{k}={v}" for k, v in c["configuration"].items()) or f"#{c['rank']}"
+            key = ", ".join(f"{k}={v}" for k, v in c["configuration"].items()) or f"#{position}"
             c["label"] = f"{c['label']} [{key}]"
 
 
@@ -129,7 +135,19 @@ def _listed(items: list[str]) -> str:
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
-def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, adjust: str) -> str:
+def _family_size(comparisons: list[dict]) -> int:
+    """How many p-values were adjusted together (all metrics of one version form one family)."""
+    return sum(c["p_value"] is not None for c in comparisons)
+
+
+def _lost_to_adjustment(c: dict, alpha: float) -> bool:
+    """Significant on its own, not after the multiplicity adjustment: its (unadjusted) interval can then
+    exclude zero while the verdict says no detectable difference, and the sentence must say why."""
+    return c["verdict"] == NO_DIFFERENCE and c["p_value"] is not None and c["p_value"] < alpha \
+        and c["p_adjusted"] is not None and c["p_adjusted"] >= alpha
+
+
+def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, opts: Options) -> str:
     """One sentence a person can paste into a PR, about the primary metric."""
     if metric is None:
         return "No metric to compare: record prediction and ground truth, or name a column with --metric COL:higher."
@@ -138,24 +156,35 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     if not scored:
         return f"No configuration has a {name} value to compare."
     mine = [c for c in comparisons if c["metric"] == name]
-    best = configs[mine[0]["reference_rank"] - 1] if mine else scored[0]
+    best = next((c for c in configs if c["label"] == mine[0]["reference"]), scored[0]) if mine else scored[0]
     best_label = best["label"]
     m = best["metrics"][name]
-    lead = (f"{best_label} has the best {name} ({metric['better']} is better): {fmt(m['estimate'])} "
+    tied = [c["label"] for c in scored if c["rank"] == best["rank"] and c is not best]
+    standing = f"is tied for best {name} with {_listed(tied)}" if tied else f"has the best {name}"
+    lead = (f"{best_label} {standing} ({metric['better']} is better): {fmt(m['estimate'])} "
             f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {m['n']:,} items")
     if len(scored) == 1 and not mine:
         return f"Only one configuration ({best_label}) has {name}: {fmt(m['estimate'])} " \
                f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {m['n']:,} items; nothing to compare."
-    p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[adjust]
+    p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
 
     def detail(c: dict) -> str:
         return (f"{c['configuration']} (diff {fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}], "
                 f"{p_name} {fmt_p(c['p_adjusted'])})")
 
-    by = {v: [c for c in mine if c["verdict"] == v] for v in (BETTER, WORSE, NO_DIFFERENCE, NOT_COMPARABLE)}
+    def detail_adjusted(c: dict) -> str:
+        return (f"{c['configuration']} (diff {fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}] "
+                f"unadjusted, p {fmt_p(c['p_value'])}; {p_name} {fmt_p(c['p_adjusted'])})")
+
+    adjusted_away = [c for c in mine if _lost_to_adjustment(c, opts.alpha)]
+    by = {v: [c for c in mine if c["verdict"] == v and c not in adjusted_away]
+          for v in (BETTER, WORSE, NO_DIFFERENCE, NOT_COMPARABLE)}
     parts = [lead]
     if by[WORSE]:
         parts.append(f"it is detectably better than {_listed([detail(c) for c in by[WORSE]])}")
+    if adjusted_away:
+        parts.append(f"there is no detectable difference from {_listed([detail_adjusted(c) for c in adjusted_away])} "
+                     f"after adjusting for {_family_size(comparisons)} comparisons")
     if by[NO_DIFFERENCE]:
         parts.append(f"it is not detectably different from {_listed([detail(c) for c in by[NO_DIFFERENCE]])}, "
                      "which is not evidence that they are equal")
@@ -168,9 +197,24 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     return "; ".join(parts) + "."
 
 
+def _ranks(configs: list[ConfigSummary], metric_name: str | None) -> list[int]:
+    """Competition ranks by the primary metric, in report order: equal estimates (to the 6 decimals the
+    report keeps) share a rank (1, 1, 3), so a tie is never shown as a win. Without a metric: positions."""
+    if metric_name is None:
+        return list(range(1, len(configs) + 1))
+    keys = []
+    for c in configs:
+        m = c.metrics[metric_name]
+        keys.append((1, None) if m.n == 0 else (0, r6(m.interval.estimate)))
+    return [keys.index(k) + 1 for k in keys]  # report order is sorted, so equal keys are adjacent
+
+
 def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) -> dict:
+    ranks_in_order = _ranks(s.configs, plan.metrics[0].name if plan.metrics else None)
     configs = [config_entry(c, layout, plan, rank, s.labels[c.index] if layout.config else "(all rows)")
-               for rank, c in enumerate(s.configs, start=1)]
+               for rank, c in zip(ranks_in_order, s.configs, strict=True)]
+    for e in configs:
+        e["tied"] = ranks_in_order.count(e["rank"]) > 1
     _make_labels_unique(configs)
     labels = {c.index: e["label"] for c, e in zip(s.configs, configs, strict=True)}
     ranks = {c.index: e["rank"] for c, e in zip(s.configs, configs, strict=True)}
@@ -178,4 +222,4 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
     primary = plan.describe()["metrics"][0] if plan.metrics else None
     return {"version": s.versions, "label": s.label or "(unversioned)",
             "rows": sum(c.group.rows for c in s.configs), "configurations": configs, "comparisons": comparisons,
-            "headline": headline(configs, comparisons, primary, opts.adjust)}
+            "headline": headline(configs, comparisons, primary, opts)}

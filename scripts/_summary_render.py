@@ -43,7 +43,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
             header.append(f"{plan[extra]} (total)")
     rows = []
     for c in stratum["configurations"]:
-        row = [str(c["rank"]), c["label"], f"{c['items']:,}", f"{c['failed']:,}"]
+        rank = f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
+        row = [rank, c["label"], f"{c['items']:,}", f"{c['failed']:,}"]
         row += [_interval(c["metrics"][m["name"]]) for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
@@ -57,9 +58,10 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
 
 
 def _comparison_table(comparisons: list[dict], adjust: str, ci: str) -> list[str]:
-    p_head = {"holm": "p (Holm)", "bh": "p (BH)", "none": "p"}[adjust]
-    header = ["configuration", "shared items", "excluded (best only / this only)", f"difference vs best [{ci}]",
-              "effect size d_z", "test", p_head, "verdict"]
+    p_head = {"holm": "p (Holm-adjusted)", "bh": "p (BH-adjusted)", "none": "p (unadjusted)"}[adjust]
+    verdict = "verdict (from unadjusted p)" if adjust == "none" else "verdict (from adjusted p)"
+    header = ["configuration", "shared items", "excluded (best only / this only)",
+              f"difference vs best [{ci}, unadjusted]", "effect size d_z", "test", p_head, verdict]
     rows = []
     for c in comparisons:
         effect = c["effect_size"]
@@ -70,6 +72,30 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str) -> list[str
         rows.append([c["configuration"], f"{c['shared_items']:,}", f"{c['only_reference']:,} / {c['only_other']:,}",
                      diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"]])
     return _table(header, "lrrlllll", rows)
+
+
+def _method_line(doc: dict) -> str:
+    o = doc["options"]
+    if o["adjust"] == "none":
+        verdicts = "verdicts follow unadjusted p-values (no adjustment for multiple comparisons)"
+    else:
+        name = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[o["adjust"]]
+        verdicts = f"verdicts follow {name}-adjusted p-values (multiple comparisons)"
+    return (f"Intervals: {o['confidence']:.0%}, unadjusted. Tests: two-sided, alpha "
+            f"{o['alpha']}; {verdicts}, so a difference whose interval excludes zero can still be 'no detectable "
+            f"difference'. Bootstrap: {o['resamples']} resamples, seed {o['seed']}.")
+
+
+def _cross_validation_line(doc: dict) -> str | None:
+    """Repeated k-fold CV changes what is tested; the reader must see it, with the n_test/n_train used."""
+    ratios = sorted({c["test_train_ratio"] for s in doc["versions"] for c in s["configurations"]
+                     if c["test_train_ratio"] is not None})
+    if not ratios:
+        return None
+    shown = fmt(ratios[0]) if len(ratios) == 1 else f"{fmt(ratios[0])} to {fmt(ratios[-1])}"
+    return (f"Repeated cross-validation (fold column `{doc['inferred']['layout']['fold']}`): folds of one seed "
+            "share training data, so intervals and comparisons use per-fold values and the Nadeau-Bengio "
+            f"corrected resampled t (variance x (1/J + n_test/n_train), J - 1 df; n_test/n_train = {shown}).")
 
 
 def markdown(doc: dict) -> str:
@@ -83,10 +109,14 @@ def markdown(doc: dict) -> str:
     config = ", ".join(layout["configuration"]) or "none (all rows are one configuration)"
     item = " + ".join(layout["item"]) or "none found (comparisons need --input-col)"
     lines.append(f"Configuration: {config}. Item: {item}. Clusters: {', '.join(layout['cluster']) or 'none'}.")
-    o = doc["options"]
-    adjustment = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}[o["adjust"]]
-    lines.append(f"Intervals: {o['confidence']:.0%}. Tests: two-sided, alpha {o['alpha']}, {adjustment} "
-                 f"adjustment for multiple comparisons. Bootstrap: {o['resamples']} resamples, seed {o['seed']}.")
+    lines.append(_method_line(doc))
+    cv = _cross_validation_line(doc)
+    if cv:
+        lines.append(cv)
+    if any(m["interval"].endswith("clipped to [0, 1]") for v in doc["versions"] for c in v["configurations"]
+           for m in c["metrics"].values()):
+        lines.append("Some 0/1-metric intervals reached past 0 or 1 and were clipped to [0, 1] (the `interval` "
+                     "field of --json names which).")
     for f in doc["findings"]:
         lines.append(f"- **{f['severity']}** ({f['check_id']}): {f['message']} {f['hint']}".rstrip())
     for stratum in doc["versions"]:
@@ -98,7 +128,7 @@ def markdown(doc: dict) -> str:
                 continue
             lines += ["", f"### {metric['name']}: each configuration vs the best ({mine[0]['reference']}), "
                           "paired on shared items", ""]
-            lines += _comparison_table(mine, o["adjust"], f"{o['confidence']:.0%} CI")
+            lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI")
         lines += ["", f"**Headline:** {stratum['headline']}"]
     lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this data "
                   "cannot tell the two apart; it is not evidence that they are equal.", ""]
@@ -144,8 +174,41 @@ def csv_text(doc: dict) -> str:
     return out.getvalue()
 
 
+LABEL_WRAP = 48  # characters per line of a configuration label in the picture
+INCHES_PER_CHAR = 0.075  # ~width of one character at the tick label's 9 pt
+
+
+def _verdicts_for_plot(stratum: dict, metric: str) -> dict[str, str]:
+    """Each configuration's colour key for one metric: its verdict, 'best' for the reference and for every
+    configuration whose estimate equals the reference's (a tie is not a loss)."""
+    mine = [c for c in stratum["comparisons"] if c["metric"] == metric]
+    if not mine:
+        return {}
+    ref = mine[0]["reference"]
+    best = next(c["metrics"][metric]["estimate"] for c in stratum["configurations"] if c["label"] == ref)
+    out = {c["configuration"]: c["verdict"] for c in mine}
+    for c in stratum["configurations"]:
+        if c["label"] == ref or (c["metrics"][metric]["n"] and c["metrics"][metric]["estimate"] == best):
+            out[c["label"]] = "best"
+    return out
+
+
 def plot(doc: dict, path: Path) -> None:
-    """Each metric's estimate with its 95% interval per configuration, best at the top, coloured by verdict."""
+    """Each metric's estimate with its interval per configuration, best at the top, coloured by verdict."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(doc)
+    try:
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+
+
+def figure(doc: dict):
+    """The picture as a matplotlib Figure. Labels are wrapped and the figure is as wide as they need, and
+    titles are wrapped to their panel, so no text is cut off at the edge of the picture."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed; must be chosen before pyplot is imported
@@ -155,21 +218,25 @@ def plot(doc: dict, path: Path) -> None:
     several = len(doc["versions"]) > 1
     rows = []  # (label, {metric: (estimate, low, high, verdict)})
     for stratum in doc["versions"]:
-        verdicts = {(c["metric"], c["configuration"]): c["verdict"] for c in stratum["comparisons"]}
-        refs = {c["metric"]: c["reference"] for c in stratum["comparisons"]}
+        colours = {m["name"]: _verdicts_for_plot(stratum, m["name"]) for m in metrics}
         for c in stratum["configurations"]:
             name = f"{c['label']}  ({stratum['label']})" if several else c["label"]
             values = {}
             for m in metrics:
                 mm = c["metrics"][m["name"]]
-                verdict = "best" if refs.get(m["name"]) == c["label"] else verdicts.get((m["name"], c["label"]),
-                                                                                       "not comparable")
-                values[m["name"]] = (mm["estimate"], mm["ci_low"], mm["ci_high"], verdict)
-            rows.append((name, values))
+                values[m["name"]] = (mm["estimate"], mm["ci_low"], mm["ci_high"],
+                                     colours[m["name"]].get(c["label"], "not comparable"))
+            rows.append(("\n".join(textwrap.wrap(name, LABEL_WRAP)) or name, values))
     n_metrics = max(1, len(metrics))
-    height = 1.2 + 0.45 * max(1, len(rows))
-    fig, axes = plt.subplots(1, n_metrics, figsize=(5.5 * n_metrics + 2.5, height), squeeze=False, sharey=True)
+    label_lines = [name.count("\n") + 1 for name, _ in rows] or [1]
+    label_chars = max((len(line) for name, _ in rows for line in name.split("\n")), default=10)
+    panel = 5.0
+    width = panel * n_metrics + 0.4 + INCHES_PER_CHAR * label_chars
+    height = 1.4 + 0.3 * sum(label_lines) + 0.15 * len(rows)
+    fig, axes = plt.subplots(1, n_metrics, figsize=(width, height), squeeze=False, sharey=True)
     y = list(range(len(rows)))[::-1]  # first row (the best) at the top
+    title_chars = int(panel / 0.085)  # ~10 pt characters that fit over one panel
+    ci = f"{doc['options']['confidence']:.0%} CI"
     for ax, m in zip(axes[0], metrics or [None], strict=True):
         if m is None:
             ax.text(0.5, 0.5, "no metric to plot", ha="center", va="center", transform=ax.transAxes)
@@ -183,14 +250,14 @@ def plot(doc: dict, path: Path) -> None:
                 ax.errorbar(est, yi, xerr=[[est - low], [high - est]], fmt="o", color=colour, capsize=4, lw=2)
             else:
                 ax.plot(est, yi, "o", color=colour)
-        ax.set_title(f"{m['name']} ({m['better']} is better), {doc['options']['confidence']:.0%} CI", fontsize=10)
+        title = f"{m['name']} ({m['better']} is better), {ci}"
+        ax.set_title("\n".join(textwrap.wrap(title, title_chars)), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels([name for name, _ in rows], fontsize=9)
     used = {v[3] for _, values in rows for v in values.values()}
-    handles = [plt.Line2D([], [], marker="o", ls="", color=col, label=lab) for lab, col in VERDICT_COLOURS.items()
-               if lab in used]
+    handles = [plt.Line2D([], [], marker="o", ls="", color=col, label="best (or tied)" if lab == "best" else lab)
+               for lab, col in VERDICT_COLOURS.items() if lab in used]
     fig.legend(handles=handles, loc="lower center", ncol=max(1, len(handles)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.12 if height < 3 else 0.06, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))  # leave the legend its 0.45 inch at the bottom
+    return fig

@@ -41,10 +41,19 @@ how it counts:
   deduplication  each (configuration, item) counts once; a computed row wins over its cache replay
   failures       rows with a non-empty `error` are excluded from metrics and counted as failed
   versions       experiment_version, git hashes, *_version columns: each version is reported on its own
-  intervals      Wilson for 0/1 metrics, bootstrap over items for scores; with seed/fold columns, a
-                 cluster-robust t interval over seed x fold clusters
+  intervals      Wilson for 0/1 metrics, bootstrap over items for scores; with replicate columns but no
+                 fold (seeds of independent runs), a cluster-robust t interval over them; 0/1 metrics are
+                 kept within [0, 1] (clipping is said in the interval's name)
+  repeated CV    with a fold column (seed x fold, repeated k-fold cross-validation) the folds of one seed
+                 share training data, so per-fold scores are correlated: intervals and comparisons use
+                 the per-fold values and the Nadeau-Bengio corrected resampled t (variance factor
+                 1/J + n_test/n_train, J - 1 df; n_test/n_train from the data: a fold's items vs the rest
+                 of its seed); a naive or cluster-robust t over folds would be anti-conservative
   comparisons    McNemar exact (0/1), Wilcoxon signed-rank + paired bootstrap (scores), cluster-robust t
-                 (seed/fold); Holm-adjusted p-values
+                 (seed only), corrected resampled t (seed x fold); Holm-adjusted p-values
+  verdicts       follow the adjusted p-values, while intervals are unadjusted 95% intervals: an interval
+                 that excludes zero can still read "no detectable difference after adjusting"
+  ranks          equal estimates share a rank ("1=") and are called tied, never a win
   notes          data problems found on the way are listed as findings; they fail the run (exit 1)
                  only at or above --fail-on (default: error, i.e. a produced summary exits 0)"""
 

@@ -68,6 +68,17 @@ def clustered_db(db: Path, engine: str, outcomes: dict[str, dict[tuple[int, int]
     return db
 
 
+def seeded_db(db: Path, engine: str, outcomes: dict[str, dict[int, list[int]]], table: str = "predictions") -> Path:
+    """outcomes[model][seed] = per-item correctness of one independent run (the same input ids every seed,
+    no fold column): replicate runs, not cross-validation."""
+    for model, per_seed in outcomes.items():
+        rows = []
+        for seed, oks in per_seed.items():
+            rows += prediction_rows(model, oks, extra={"seed": seed})
+        log_rows(db, rows, engine=engine, table=table, params={"experiment_version": "e1"})
+    return db
+
+
 # --- caching situations, each produced by xetrack's own cache --------------------------------------------
 
 CALLS_MODULE = '''

@@ -16,7 +16,7 @@ import export_summary
 import numpy as np
 import pytest
 from scipy import stats
-from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db
+from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db, seeded_db
 from xetrack_fixtures import clean_benchmark, log_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,9 +212,80 @@ def test_seed_and_fold_make_the_item_and_the_cluster(tmp_path, capsys):
     v = only_version(d)
     a = v["configurations"][0]
     assert a["items"] == 200 and a["clusters"] == 10
-    assert a["metrics"]["accuracy"]["interval"] == "cluster-robust t over 10 clusters"
+    assert a["metrics"]["accuracy"]["interval"] == "corrected resampled t over 10 folds"
     (c,) = v["comparisons"]
-    assert c["test"] == "cluster-robust-t" and c["shared_items"] == 200 and c["verdict"] == "worse"
+    assert c["test"] == "corrected-resampled-t" and c["shared_items"] == 200 and c["verdict"] == "worse"
+
+
+def nadeau_bengio(per_fold_diffs: list[float], ratio: float) -> tuple[float, float, float]:
+    """The corrected resampled t-test from its definition: (p, interval low, interval high)."""
+    d = np.asarray(per_fold_diffs)
+    j = len(d)
+    se = math.sqrt((1 / j + ratio) * d.var(ddof=1))
+    half = stats.t.ppf(0.975, j - 1) * se
+    return 2 * stats.t.sf(abs(d.mean() / se), j - 1), d.mean() - half, d.mean() + half
+
+
+def test_repeated_cv_is_compared_by_the_nadeau_bengio_corrected_t_computed_by_hand(tmp_path, capsys, engine):
+    folds = [(s, f) for s in (0, 1, 2) for f in range(4)]  # 3 seeds x 4 folds of 15 items: 60 inputs
+    outcomes = {"a": {k: correctness(15, 0.85, 40 + i) for i, k in enumerate(folds)},
+                "b": {k: correctness(15, [0.8, 0.73, 0.67][k[0]], 60 + i) for i, k in enumerate(folds)}}
+    db = clustered_db(tmp_path / "cv.db", engine, outcomes)
+    d = doc(capsys, db, "predictions", "--engine", engine)
+    v = only_version(d)
+    ratio = 15 / 45  # a fold's 15 items against the other 45 of its seed
+    assert [c["test_train_ratio"] for c in v["configurations"]] == pytest.approx([ratio, ratio])
+    diffs = [np.mean(outcomes["b"][k]) - np.mean(outcomes["a"][k]) for k in folds]
+    p, low, high = nadeau_bengio(diffs, ratio)
+    (c,) = v["comparisons"]
+    assert (c["configuration"], c["reference"], c["test"]) == ("model=b", "model=a", "corrected-resampled-t")
+    assert c["p_value"] == pytest.approx(p, rel=1e-3)
+    assert (c["delta"], c["ci_low"], c["ci_high"]) == pytest.approx((np.mean(diffs), low, high), abs=1e-6)
+    a_folds = np.array([np.mean(outcomes["a"][k]) for k in folds])
+    se = math.sqrt((1 / 12 + ratio) * a_folds.var(ddof=1))
+    acc = v["configurations"][0]["metrics"]["accuracy"]
+    assert (acc["estimate"], acc["ci_low"], acc["ci_high"]) == pytest.approx(
+        (a_folds.mean(), a_folds.mean() - stats.t.ppf(0.975, 11) * se, a_folds.mean() + stats.t.ppf(0.975, 11) * se),
+        abs=1e-6)
+    _, out, _ = summary(capsys, db, "predictions", "--engine", engine)
+    assert "Nadeau-Bengio corrected resampled t" in out and "n_test/n_train = 0.333" in out
+
+
+def test_seed_only_replicates_keep_the_cluster_robust_t(tmp_path, capsys):
+    outcomes = {"a": {s: correctness(30, 0.9, 70 + s) for s in range(4)},
+                "b": {s: correctness(30, 0.6, 80 + s) for s in range(4)}}
+    d = doc(capsys, seeded_db(tmp_path / "s.db", "sqlite", outcomes), "predictions")
+    v = only_version(d)
+    assert d["inferred"]["layout"]["fold"] is None
+    assert [c["test_train_ratio"] for c in v["configurations"]] == [None, None]
+    assert v["configurations"][0]["metrics"]["accuracy"]["interval"] == "cluster-robust t over 4 clusters"
+    assert v["comparisons"][0]["test"] == "cluster-robust-t"
+    _, out, _ = summary(capsys, tmp_path / "s.db", "predictions")
+    assert "Nadeau-Bengio" not in out
+
+
+@pytest.mark.parametrize("shape", ["seed x fold", "seed only"])
+def test_a_0_1_metrics_interval_near_1_stays_within_0_1_and_says_it_was_clipped(tmp_path, capsys, shape):
+    # fold accuracies of 1.0 with one weak fold: a t interval centred near 0.98 reaches past 1
+    weak = [0] * 6 + [1] * 9
+    if shape == "seed x fold":
+        per = {(s, f): ([1] * 15 if (s, f) != (0, 0) else weak) for s in (0, 1) for f in range(3)}
+        db = clustered_db(tmp_path / "c.db", "sqlite", {"a": per})
+    else:
+        per = {s: ([1] * 15 if s else weak) for s in range(4)}
+        db = seeded_db(tmp_path / "c.db", "sqlite", {"a": per})
+    acc = only_version(doc(capsys, db, "predictions"))["configurations"][0]["metrics"]["accuracy"]
+    assert acc["ci_high"] == 1.0 and 0 <= acc["ci_low"] < acc["estimate"] < 1
+    assert acc["interval"].endswith(", clipped to [0, 1]")
+    assert "were clipped to [0, 1]" in summary(capsys, db, "predictions")[1]
+
+
+def test_a_0_1_metric_well_inside_0_1_is_not_clipped(tmp_path, capsys):
+    per = {(s, f): correctness(15, 0.7, 90 + 3 * s + f) for s in (0, 1) for f in range(3)}
+    acc = only_version(doc(capsys, clustered_db(tmp_path / "c.db", "sqlite", {"a": per}), "predictions")
+                       )["configurations"][0]["metrics"]["accuracy"]
+    assert acc["interval"] == "corrected resampled t over 6 folds" and acc["ci_high"] < 1
+    assert "clipped" not in summary(capsys, tmp_path / "c.db", "predictions")[1]
 
 
 # --- versions ---------------------------------------------------------------------------------------------
@@ -459,3 +530,84 @@ def test_labels_name_only_what_differs_and_stay_on_one_line():
                                      "model=small, prompt_name=one_word", "model=small, prompt_name=open"]
     (only,) = short_labels([{"note": "line one\nline two " + "x" * 60}])
     assert "\n" not in only and only.endswith("…") and len(only) == len("note=") + 40
+
+
+# --- reading the verdicts: ties, adjusted p-values, the picture -------------------------------------------
+
+def test_tied_configurations_share_a_rank_and_the_headline_says_tied(tmp_path, capsys):
+    same = correctness(50, 0.8, 5)
+    db = predictions_db(tmp_path / "t.db", "sqlite", {"a": same, "b": list(same), "c": correctness(50, 0.5, 6)})
+    v = only_version(doc(capsys, db, "predictions"))
+    assert [(c["label"], c["rank"], c["tied"]) for c in v["configurations"]] == [
+        ("model=a", 1, True), ("model=b", 1, True), ("model=c", 3, False)]
+    assert v["headline"].startswith("model=a is tied for best accuracy with model=b (higher is better): 0.800")
+    _, out, _ = summary(capsys, db, "predictions")
+    assert "| 1= | model=a |" in out and "| 1= | model=b |" in out and "| 3 | model=c |" in out
+
+
+def test_different_estimates_are_ranked_without_ties(three_models, capsys):
+    v = only_version(doc(capsys, three_models, "predictions"))
+    assert [(c["rank"], c["tied"]) for c in v["configurations"]] == [(1, False), (2, False), (3, False)]
+    assert "tied" not in v["headline"]
+
+
+def test_the_picture_colours_every_tied_configuration_as_best(tmp_path, capsys):
+    from _summary_render import _verdicts_for_plot
+
+    same = correctness(50, 0.8, 5)
+    db = predictions_db(tmp_path / "t.db", "sqlite", {"a": same, "b": list(same), "c": correctness(50, 0.5, 6)})
+    v = only_version(doc(capsys, db, "predictions"))
+    assert _verdicts_for_plot(v, "accuracy") == {"model=a": "best", "model=b": "best", "model=c": "worse"}
+
+
+def test_a_difference_lost_to_the_adjustment_is_said_to_be_so_in_the_headline(tmp_path, capsys):
+    # alpha is right on all 40 items; beta wrong on 6 of them (McNemar p = 2/64 = 0.031, below 0.05), gamma on
+    # 2 (p = 0.5): Holm doubles the smaller p-value to 0.0625, so beta's verdict is no detectable difference
+    # although its unadjusted interval may exclude zero.
+    outcomes = {"alpha": [1] * 40, "beta": [0] * 6 + [1] * 34, "gamma": [0] * 2 + [1] * 38}
+    db = predictions_db(tmp_path / "adj.db", "sqlite", outcomes)
+    v = only_version(doc(capsys, db, "predictions"))
+    beta = next(c for c in v["comparisons"] if c["configuration"] == "model=beta")
+    assert beta["p_value"] == pytest.approx(mcnemar(outcomes["beta"], outcomes["alpha"]), rel=1e-3)
+    assert beta["p_value"] < 0.05 <= beta["p_adjusted"] and beta["verdict"] == "no detectable difference"
+    assert "no detectable difference from model=beta (diff -0.150 [" in v["headline"]
+    assert "after adjusting for 2 comparisons" in v["headline"]
+    gamma_part = v["headline"].split("model=gamma")[0]
+    assert gamma_part.count("after adjusting") == 1  # gamma was never significant: it keeps the plain wording
+
+
+def test_markdown_says_intervals_are_unadjusted_and_verdicts_follow_adjusted_p(three_models, capsys):
+    _, out, _ = summary(capsys, three_models, "predictions")
+    assert "Intervals: 95%, unadjusted" in out and "verdicts follow Holm-adjusted p-values" in out
+    assert "difference vs best [95% CI, unadjusted]" in out and "verdict (from adjusted p)" in out
+    _, out, _ = summary(capsys, three_models, "predictions", "--adjust", "none")
+    assert "verdicts follow unadjusted p-values" in out and "verdict (from unadjusted p)" in out
+
+
+@pytest.mark.parametrize("n_metrics", [1, 2])
+def test_no_text_of_the_picture_is_cut_off_even_with_long_labels_and_names(tmp_path, capsys, n_metrics):
+    import matplotlib.pyplot as plt
+    from _summary_render import figure
+
+    long_metric = "validation_balanced_accuracy_macro_averaged_over_all_classes"  # xetrack keeps 64 characters
+    rows = [{"model": m, "hyperparameters": f"[['n_estimators', 300], ['max_depth', {k}], ['criterion', 'gini']]",
+             "input_id": i, long_metric: float((i * k) % 7) / 7, "latency_ms": 1.0 + i % 5} for k, m in enumerate(("forest", "tree", "knn"))
+            for i in range(30)]
+    db = log_rows(tmp_path / "long.db", rows, engine="sqlite", params={"experiment_version": "e1"}).db
+    log_rows(db, [{**r, "model": r["model"] + "_v2"} for r in rows], engine="sqlite",
+             params={"experiment_version": "e2-with-a-long-name-to-make-the-version-label-long"})
+    metrics = ["--metric", f"{long_metric}:higher", "--metric", "latency_ms:lower"][:2 * n_metrics]
+    fig = figure(doc(capsys, db, *metrics))
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert any(long_metric[:20] in ax.get_title() for ax in fig.axes)
+        for ax in fig.axes:  # a title stays over its own panel, not over its neighbour's
+            title, panel = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+            assert panel.x0 - 2 <= title.x0 and title.x1 <= panel.x1 + 2, ax.get_title()
+        drawn = fig.get_tightbbox(renderer)  # everything drawn, in inches
+        width, height = fig.get_size_inches()
+        assert drawn.x0 >= -0.01 and drawn.y0 >= -0.01, drawn
+        assert drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, (drawn, width, height)
+    finally:
+        plt.close(fig)
