@@ -20,7 +20,7 @@ How it measures (why the numbers can be trusted):
   could not keep up); sends beyond --max-in-flight outstanding requests are dropped and counted as errors.
 - The first `warmup_s` seconds of each level are sent but not recorded. Percentiles are numpy's (linear)
   on the raw samples of successful requests, read back from the database; failures and drops are in
-  `error_rate`, not in the percentiles. Read p99.9 only with n >= 1,000 (below that it is about the max);
+  `error_rate`, not in the percentiles. p99.9 is just the max below n = 1,000 and stable only from tens of thousands;
   raise --duration for more samples. Client CPU near 100% means the client, not the server, is the limit.
 
 What it writes (--db, default ./throughput.db; xetrack SQLite engine):
@@ -366,6 +366,7 @@ def run(args: argparse.Namespace, levels: list[LoadLevel]) -> int:
     print("Next:")
     print(f"  python scripts/validate_benchmark.py {db} requests")
     print(f"  python scripts/export_summary.py {db} requests --config-cols {label}")
+    print("  (latency over time, to find stalls: references/duckdb-analysis.md, 'Latency over time')")
     if failures:
         print(f"{len(failures)} level(s) failed and were logged as error rows; run again to retry only them.")
         return 1
