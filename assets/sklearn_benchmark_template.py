@@ -5,7 +5,10 @@ What it does
   Every model is fitted on exactly the same folds (repeated stratified k-fold: one shuffled k-fold split per
   seed), so models can be compared example by example (paired). It writes two tables to one SQLite file:
     predictions  one row per test example: input_id (row of the dataset), seed, fold, prediction,
-                 probability (of the predicted label), ground_truth, correct
+                 probability (of the predicted label), ground_truth, correct, and calibration: p_true
+                 (probability of the true class), nll (its log loss, clipped as sklearn's log_loss, so a
+                 fold's mean nll is its log_loss) and brier (binary: (p_positive - y)^2; multiclass: sum over
+                 classes of (p_k - [y = k])^2); all three NULL for a model without predict_proba
     scores       one row per model x seed x fold: accuracy, balanced_accuracy, log_loss, fit_seconds,
                  predict_seconds, and the fitted model as a xetrack asset (model_asset = its hash; skip it
                  with --no-model-assets: fitted forests take tens of MB in the database and in the cache)
@@ -21,12 +24,25 @@ Run (offline; the default takes well under a minute on 2 cores)
   python sklearn_benchmark_template.py --dataset wine --models logreg:C=0.1 forest:n_estimators=300,max_depth=4 gboost
   python scripts/validate_benchmark.py sklearn_benchmark.db predictions
   python scripts/export_summary.py sklearn_benchmark.db predictions --config-cols model
+  python scripts/export_summary.py sklearn_benchmark.db predictions --config-cols model --metric nll:lower
+                                                               # calibration, compared paired per example
 
 Adapt it (copy benchkit.py beside this file)
-  1. MODELS: add your estimator factory (anything with fit/predict; predict_proba is optional).
+  1. MODELS: add your estimator factory (anything with fit/predict; predict_proba is optional). Also there,
+     not run by default: gboost, tree, naive_bayes, svm (RBF SVC, calibrated probabilities).
   2. DATASETS / load_dataset: return your X and y; the row number is the input_id.
   3. Changed the code of fit_and_predict? Use a new --db and --cache: the cache key covers the configuration,
      the data fingerprint, the seed and the fold, but not your code.
+
+Your own CSV
+  Replace the body of load_dataset(name, subsample): it must return X (2-D float array), y (1-D labels) and
+  input_ids (1-D, one stable id per row, e.g. a row number or your own id column; ids must stay the same
+  across runs, since they pair the models' predictions). The dataset name is `name`: add it to DATASETS (any
+  value) so --dataset accepts it. For example:
+      frame = pandas.read_csv("my_data.csv")
+      X, y, ids = frame.drop(columns=["label", "id"]).to_numpy(float), frame["label"].to_numpy(), frame["id"].to_numpy()
+  Keep the subsample lines below it if you want --limit. The data fingerprint covers X, y and the ids, so an
+  edited CSV never replays cached results computed on the old one.
 """
 
 from __future__ import annotations
@@ -55,6 +71,7 @@ from benchkit import (
     varying_columns,
 )
 from sklearn import datasets
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
@@ -63,6 +80,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from xetrack import Tracker
 
@@ -74,6 +92,9 @@ MODELS = {  # name -> factory(**hyperparameters); `--models name:key=value,...` 
     "gboost": lambda **hp: GradientBoostingClassifier(**hp),  # slower on many classes (digits: ~5 s a fit)
     "tree": lambda **hp: DecisionTreeClassifier(**hp),
     "naive_bayes": lambda **hp: GaussianNB(**hp),
+    # RBF SVM; probabilities by calibrating one SVC with internal CV (SVC(probability=True) is deprecated in
+    # scikit-learn 1.9). Hyperparameters go to SVC: `svm:C=10,gamma=0.01`.
+    "svm": lambda **hp: make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(**hp), ensemble=False)),
 }
 DATASETS = {  # shipped with scikit-learn, so the default run is offline
     "breast_cancer": datasets.load_breast_cancer,
@@ -136,9 +157,11 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
     predict_seconds = time.perf_counter() - start
     if proba is None:  # NaN is stored as NULL: "no probability", not a number that looks like one
         probability, loss = [float("nan")] * len(test), float("nan")
+        calibration = dict.fromkeys(("p_true", "nll", "brier"), probability)
     else:
         probability = proba[np.arange(len(test)), np.searchsorted(model.classes_, predicted)].tolist()
         loss = log_loss(y[test], proba, labels=model.classes_)
+        calibration = per_example_calibration(proba, y[test], model.classes_)
     return {
         "seed": seed, "fold": fold,
         "accuracy": accuracy_score(y[test], predicted),
@@ -149,8 +172,23 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
         **({"model_asset": model} if keep_model else {}),
         # The per-example results travel inside the cached value, so a cache replay can log them again.
         "raw_predictions": {"input_id": ids[test].tolist(), "prediction": predicted.tolist(),
-                            "probability": probability, "ground_truth": y[test].tolist()},
+                            "probability": probability, "ground_truth": y[test].tolist(), **calibration},
     }
+
+
+def per_example_calibration(proba: np.ndarray, truth: np.ndarray, classes: np.ndarray) -> dict[str, list]:
+    """p_true, nll and brier of every example, so calibration can be compared paired per example.
+
+    nll clips exactly as sklearn.metrics.log_loss does, so its mean over a fold equals that fold's log_loss.
+    brier follows sklearn.metrics.brier_score_loss: (p_positive - y)^2 when binary, else the sum over classes.
+    """
+    onehot = (truth[:, None] == classes[None, :]).astype(proba.dtype)
+    p_true = (proba * onehot).sum(axis=1)
+    eps = np.finfo(proba.dtype).eps
+    nll = -np.log(np.clip(p_true, eps, 1 - eps))
+    squared = (proba - onehot) ** 2
+    brier = squared[:, 1] if len(classes) == 2 else squared.sum(axis=1)
+    return {"p_true": p_true.tolist(), "nll": nll.tolist(), "brier": brier.tolist()}
 
 
 # ---- 4. Tracking: resume from the database, then the cache, then compute ------------------------------------
@@ -185,9 +223,10 @@ def per_example_rows(config: Config, seed: int, fold: int, lineage: str, raw_pre
     computed it (a replay, not a second execution)."""
     raw = json.loads(raw_predictions)
     fixed = unit_columns(config, seed, fold, lineage, error="")
-    columns = zip(raw["input_id"], raw["prediction"], raw["probability"], raw["ground_truth"], strict=True)
-    return [{**fixed, "input_id": i, "prediction": p, "probability": pr, "ground_truth": t, "correct": int(p == t)}
-            for i, p, pr, t in columns]
+    columns = zip(raw["input_id"], raw["prediction"], raw["probability"], raw["ground_truth"], raw["p_true"],
+                  raw["nll"], raw["brier"], strict=True)
+    return [{**fixed, "input_id": i, "prediction": p, "probability": pr, "ground_truth": t, "correct": int(p == t),
+             "p_true": pt, "nll": nll, "brier": brier} for i, p, pr, t, pt, nll, brier in columns]
 
 
 def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
@@ -268,6 +307,9 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     print("Next: check the benchmark, then compare the models paired on the same examples:")
     print(f"  python {scripts / 'validate_benchmark.py'} {db.resolve()} {PREDICTIONS}")
     print(f"  python {scripts / 'export_summary.py'} {db.resolve()} {PREDICTIONS} --config-cols {label}")
+    print("Calibration, paired per example (lower nll = better probabilities):")
+    print(f"  python {scripts / 'export_summary.py'} {db.resolve()} {PREDICTIONS} --config-cols {label} "
+          "--metric nll:lower")
 
 
 def megabytes(path: Path) -> str:
