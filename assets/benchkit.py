@@ -174,7 +174,10 @@ def fingerprint(*objects: Any) -> str:
     """16-hex content hash of datasets or other values (numpy arrays by bytes, shape and dtype)."""
     h = hashlib.sha256()
     for obj in objects:
-        if isinstance(obj, np.ndarray):
+        if isinstance(obj, np.ndarray) and obj.dtype.hasobject:
+            # The bytes of an object array are pointers, different in every process: hash the values instead.
+            h.update(json.dumps([obj.shape, _plain(obj.tolist())], sort_keys=True).encode())
+        elif isinstance(obj, np.ndarray):
             h.update(str((obj.shape, obj.dtype.str)).encode())
             h.update(np.ascontiguousarray(obj).tobytes())
         else:

@@ -30,19 +30,20 @@ Run (offline; the default takes well under a minute on 2 cores)
 Adapt it (copy benchkit.py beside this file)
   1. MODELS: add your estimator factory (anything with fit/predict; predict_proba is optional). Also there,
      not run by default: gboost, tree, naive_bayes, svm (RBF SVC, calibrated probabilities).
-  2. DATASETS / load_dataset: return your X and y; the row number is the input_id.
+  2. DATASETS / read_data: return your X, y and input ids (see "Your own CSV" below).
   3. Changed the code of fit_and_predict? Use a new --db and --cache: the cache key covers the configuration,
      the data fingerprint, the seed and the fold, but not your code.
 
 Your own CSV
-  Replace the body of load_dataset(name, subsample): it must return X (2-D float array), y (1-D labels) and
-  input_ids (1-D, one stable id per row, e.g. a row number or your own id column; ids must stay the same
-  across runs, since they pair the models' predictions). The dataset name is `name`: add it to DATASETS (any
-  value) so --dataset accepts it. For example:
+  Replace the body of read_data(name): return X (2-D numeric array, one row per example), y (1-D labels) and
+  input_ids (1-D, a stable id per row such as your CSV's id column: it pairs the models' predictions, so it
+  must not change between runs). `name` is the --dataset value, logged as the `dataset` column: add it to
+  DATASETS (`"my_data": None`) and make it --dataset's default. For example:
       frame = pandas.read_csv("my_data.csv")
-      X, y, ids = frame.drop(columns=["label", "id"]).to_numpy(float), frame["label"].to_numpy(), frame["id"].to_numpy()
-  Keep the subsample lines below it if you want --limit. The data fingerprint covers X, y and the ids, so an
-  edited CSV never replays cached results computed on the old one.
+      X = frame.drop(columns=["label", "id"]).to_numpy(float)
+      return X, frame["label"].to_numpy(), frame["id"].to_numpy()
+  --limit and the folds keep working (they use positions, not ids). The data fingerprint covers X, y and the
+  ids, so an edited CSV never replays results cached for the old one.
 """
 
 from __future__ import annotations
@@ -118,14 +119,20 @@ class Config:
 
 
 # ---- 2. Data and folds: identical for every model, so comparisons are paired --------------------------------
+def read_data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X, y and one stable input_id per row (here the row number). Replace this body for your own data."""
+    X, y = DATASETS[name](return_X_y=True)
+    return X, y, np.arange(len(y))
+
+
 @cache
 def load_dataset(name: str, subsample: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """X, y and input_ids: row numbers of the full dataset, so a subsample keeps the same ids."""
-    X, y = DATASETS[name](return_X_y=True)
-    ids = np.arange(len(y))
+    """The data, or a fixed stratified subsample of it; a subsample keeps each row's input_id."""
+    X, y, ids = read_data(name)
     if 0 < subsample < len(y):
-        ids = np.sort(train_test_split(ids, train_size=subsample, stratify=y, random_state=0)[0])
-    return X[ids], y[ids], ids
+        keep = np.sort(train_test_split(np.arange(len(y)), train_size=subsample, stratify=y, random_state=0)[0])
+        X, y, ids = X[keep], y[keep], ids[keep]
+    return X, y, ids
 
 
 def fold_indices(config: Config, seed: int, fold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +241,7 @@ def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
     _, test = fold_indices(config, seed, fold)
     ids = load_dataset(config.dataset, config.subsample)[2][test]
     fixed = unit_columns(config, seed, fold, lineage="", error=error)
-    return [{**fixed, "input_id": int(i)} for i in ids]
+    return [{**fixed, "input_id": i} for i in ids.tolist()]  # tolist: plain ints or strings, never numpy
 
 
 def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experiment_version: str,

@@ -217,3 +217,13 @@ def test_log_batch_verified_raises_when_the_batch_never_lands(tmp_path, monkeypa
     monkeypatch.setattr(Tracker, "get_timestamp", staticmethod(lambda: CLASHING_STAMP))
     with pytest.raises(RuntimeError, match="wrote none of 3 rows in 3 attempts"):
         log_batch_verified(t, [{"input_id": i} for i in range(3)])
+
+
+def test_fingerprint_of_an_object_array_such_as_csv_string_ids_is_the_same_in_every_process():
+    code = ("import numpy as np, benchkit; "
+            "print(benchkit.fingerprint(np.array(['row-1', 'row-2', None], dtype=object)))")
+    runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT / "assets", capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(runs) == 1
+    ids = np.array(["row-1", "row-2"], dtype=object)
+    assert fingerprint(ids) == fingerprint(ids.copy()) != fingerprint(np.array(["row-1", "row-3"], dtype=object))

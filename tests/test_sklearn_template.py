@@ -20,8 +20,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas
 import pytest
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.metrics import brier_score_loss, log_loss
 from xetrack import Reader
 from xetrack_fixtures import read_rows
 
@@ -399,3 +401,122 @@ def dicts_with(node, key):
     elif isinstance(node, list):
         for item in node:
             yield from dicts_with(item, key)
+
+
+# ---- calibration columns, the svm entry and the "Your own CSV" recipe ------------------------------------------
+def fitted_probabilities(db: Path, asset: str, X: np.ndarray, positions: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The stored fitted model's predict_proba on the given rows, and its classes: computed apart from the template."""
+    model = Reader(str(db), table="scores").assets.get_from_hash(asset)
+    return model.predict_proba(X[positions]), model.classes_
+
+
+@pytest.mark.slow
+def test_per_example_nll_averages_to_each_folds_log_loss(default_run):
+    pairs = read_rows(default_run["db"], "SELECT s.log_loss, AVG(p.nll), COUNT(p.nll) FROM scores s JOIN predictions p "
+                      "USING (config_id, seed, fold) GROUP BY s.config_id, s.seed, s.fold")
+    assert len(pairs) == 45
+    assert all(n > 0 and abs(loss - nll) < 1e-12 for loss, nll, n in pairs)
+
+
+@pytest.mark.slow
+def test_binary_p_true_and_brier_agree_with_sklearn_on_the_stored_fitted_models(default_run):
+    db = default_run["db"]
+    X, _ = load_breast_cancer(return_X_y=True)
+    units = read_rows(db, "SELECT model_asset, config_id, seed, fold FROM scores WHERE seed = 2 AND fold = 4")
+    assert len(units) == 3
+    for asset, config, seed, fold in units:
+        rows = read_rows(db, "SELECT input_id, ground_truth, p_true, brier FROM predictions WHERE config_id = ? AND "
+                         "seed = ? AND fold = ? ORDER BY input_id", (config, seed, fold))
+        proba, classes = fitted_probabilities(db, asset, X, [i for i, *_ in rows])
+        truth = np.array([t for _, t, *_ in rows])
+        assert [p for *_, p, _ in rows] == pytest.approx(proba[np.arange(len(rows)), np.searchsorted(classes, truth)])
+        assert np.mean([b for *_, b in rows]) == pytest.approx(brier_score_loss(truth, proba[:, 1]), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_the_run_prints_how_to_compare_calibration_paired_per_example(default_run):
+    db = default_run["db"]
+    assert f"export_summary.py {db} predictions --config-cols model --metric nll:lower\n" in default_run["second"].stdout
+    proc = run_script("export_summary.py", db, "--metric", "nll:lower", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(list(dicts_with(json.loads(proc.stdout), "verdict"))) == 4  # nll and accuracy: 2 models vs the best
+
+
+def follow_the_csv_recipe(folder: Path) -> Path:
+    """Do what the template's "Your own CSV" section says, with its own example code, on a multiclass CSV with
+    string ids; also add a model without predict_proba to MODELS, as a developer would."""
+    template = folder / TEMPLATE
+    text = template.read_text()
+    doc = text.split('"""')[1]
+    example = textwrap.dedent(doc.split("For example:\n")[1].split("  --limit")[0])
+    body = "    import pandas\n" + textwrap.indent(example, "    ")
+    start = text.index("def read_data(")
+    start = text.index('"""', text.index('"""', start) + 3) + 4  # after the function's docstring
+    end = text.index("\n\n\n", start)
+    text = text[:start] + body.rstrip("\n") + text[end:]
+    text = text.replace('"digits": datasets.load_digits,', '"digits": datasets.load_digits, "my_data": None,')
+    text = text.replace('"tree": lambda', '"ridge": lambda **hp: __import__("sklearn.linear_model", '
+                        'fromlist=["RidgeClassifier"]).RidgeClassifier(**hp),\n    "tree": lambda')
+    template.write_text(text)
+    X, y = load_wine(return_X_y=True)
+    frame = pandas.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"], frame["id"] = y, [f"wine-{i:03d}" for i in range(len(y))]
+    frame.sample(frac=1, random_state=0).to_csv(folder / "my_data.csv", index=False)  # ids no longer row numbers
+    return folder / "my_data.csv"
+
+
+@pytest.fixture(scope="module")
+def own_csv_run(tmp_path_factory):
+    folder = copy_template(tmp_path_factory.mktemp("own_csv"))
+    csv = follow_the_csv_recipe(folder)
+    args = ["--dataset", "my_data", "--models", "svm", "logreg", "ridge", "--seeds", "0", "--folds", "3"]
+    runs = [subprocess.run([sys.executable, "-W", "error", str(folder / TEMPLATE), *args], cwd=folder,
+                           capture_output=True, text=True, env=env(), timeout=300) for _ in range(2)]
+    return {"folder": folder, "db": folder / "sklearn_benchmark.db", "csv": pandas.read_csv(csv), "runs": runs}
+
+
+@pytest.mark.slow
+def test_the_svm_and_the_csv_recipe_run_with_warnings_as_errors(own_csv_run):
+    first = own_csv_run["runs"][0]
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Warning" not in first.stderr
+    assert read_rows(own_csv_run["db"], "SELECT model, AVG(correct) > 0.9 FROM predictions GROUP BY 1") == \
+        [("logreg", 1), ("ridge", 1), ("svm", 1)]
+
+
+@pytest.mark.slow
+def test_a_csv_with_string_ids_logs_them_as_input_id_and_a_second_run_adds_nothing(own_csv_run):
+    db, frame = own_csv_run["db"], own_csv_run["csv"]
+    second = own_csv_run["runs"][1]
+    assert second.returncode == 0 and "0 to run" in second.stderr, second.stderr[-3000:]
+    per_model = read_rows(db, "SELECT model, COUNT(*), COUNT(DISTINCT input_id) FROM predictions GROUP BY 1")
+    assert per_model == [(m, len(frame), len(frame)) for m in ("logreg", "ridge", "svm")]
+    logged = dict(read_rows(db, "SELECT DISTINCT input_id, ground_truth FROM predictions"))
+    assert logged == dict(zip(frame["id"], frame["label"].tolist(), strict=True))
+    assert read_rows(db, "SELECT DISTINCT dataset FROM scores") == [("my_data",)]
+
+
+@pytest.mark.slow
+def test_a_model_without_predict_proba_gets_null_calibration_columns(own_csv_run):
+    nulls = read_rows(own_csv_run["db"], "SELECT model, COUNT(prediction), COUNT(p_true), COUNT(nll), COUNT(brier) "
+                      "FROM predictions GROUP BY 1")
+    n = len(own_csv_run["csv"])
+    assert nulls == [("logreg", n, n, n, n), ("ridge", n, 0, 0, 0), ("svm", n, n, n, n)]
+
+
+@pytest.mark.slow
+def test_multiclass_brier_and_nll_agree_with_sklearn_on_the_stored_fitted_models(own_csv_run):
+    db, frame = own_csv_run["db"], own_csv_run["csv"]
+    X = frame.drop(columns=["label", "id"]).to_numpy(float)
+    position = {i: p for p, i in enumerate(frame["id"])}
+    units = read_rows(db, "SELECT model_asset, config_id, fold, log_loss FROM scores WHERE model != 'ridge'")
+    assert len(units) == 2 * 3
+    for asset, config, fold, loss in units:
+        rows = read_rows(db, "SELECT input_id, ground_truth, nll, brier FROM predictions WHERE config_id = ? AND "
+                         "fold = ?", (config, fold))
+        proba, classes = fitted_probabilities(db, asset, X, [position[i] for i, *_ in rows])
+        truth = np.array([t for _, t, *_ in rows])
+        assert len(classes) == 3
+        assert np.mean([b for *_, b in rows]) == pytest.approx(brier_score_loss(truth, proba, labels=classes), abs=1e-12)
+        assert np.mean([n for *_, n, _ in rows]) == pytest.approx(log_loss(truth, proba, labels=classes), abs=1e-12)
+        assert np.mean([n for *_, n, _ in rows]) == pytest.approx(loss, abs=1e-12)
