@@ -30,6 +30,7 @@ class Options:
     adjust: str = "holm"
     resamples: int = _stats.DEFAULT_RESAMPLES
     seed: int = _stats.DEFAULT_SEED
+    reference: str | None = None  # --reference as given: compare against this configuration, not the best
 
 
 @dataclass
@@ -37,6 +38,8 @@ class MetricSummary:
     n: int
     interval: _stats.Interval
     binary: bool
+    inputs: int | None = None  # with replicate columns: distinct inputs and replicates behind the n items
+    replicates: int | None = None
 
 
 @dataclass
@@ -55,6 +58,8 @@ class ConfigSummary:
     cost: float | None = None
     clusters: int = 0
     test_train_ratio: float | None = None  # repeated k-fold CV only: n_test / n_train of its folds
+    inputs: int | None = None  # with replicate columns: distinct inputs and replicates (seeds) behind the items
+    replicates: int | None = None
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Comparison:
     result: _stats.PairedResult | None
     p_adjusted: float = math.nan
     verdict: str = NOT_COMPARABLE
+    binary: bool = False  # both sides 0/1: d_z's size words do not apply (see comparison_entry)
 
 
 def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -115,6 +121,15 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
     return MetricSummary(len(values), interval, binary)
 
 
+def _inputs_and_replicates(rec: np.ndarray) -> tuple[int | None, int | None]:
+    """How many distinct inputs and replicates (seeds; the seed, not the fold, under repeated CV) the items
+    are made of; None without replicate columns, where an item is an input."""
+    if "input" not in rec.dtype.names:
+        return None, None
+    replicate = rec["repetition"] if "repetition" in rec.dtype.names else rec["cluster"]
+    return len(np.unique(rec["input"])), len(np.unique(replicate))
+
+
 def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
               opts: Options) -> ConfigSummary:
     """Summarise one configuration and keep its per-item vectors on disk for the paired comparisons."""
@@ -133,6 +148,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         present = ~np.isnan(values)
         out.metrics[metric.name] = _metric_summary(values[present], None if clusters is None else
                                                    clusters[present], out.test_train_ratio, opts)
+        out.metrics[metric.name].inputs, out.metrics[metric.name].replicates = _inputs_and_replicates(ok[present])
+    out.inputs, out.replicates = _inputs_and_replicates(rec[(rec["flags"] & NO_ITEM) == 0])
     if clusters is not None:
         out.clusters = len(np.unique(clusters))
     if plan.latency:
@@ -173,9 +190,10 @@ def _load(parts: Partitions, index: int, metric_pos: int) -> tuple[np.ndarray, n
 
 
 def compare_to_best(parts: Partitions, configs: list[ConfigSummary], metric: Metric, metric_pos: int,
-                    opts: Options) -> list[Comparison]:
-    """Every configuration against the best, on shared items, one pair in memory at a time."""
-    best = best_index(configs, metric)
+                    opts: Options, reference: int | None = None) -> list[Comparison]:
+    """Every configuration against the best (or the `reference` index), on shared items, one pair in memory
+    at a time."""
+    best = best_index(configs, metric) if reference is None else reference
     if best is None:
         return []
     ref_items, _, ref_values = _load(parts, best, metric_pos)
@@ -188,7 +206,8 @@ def compare_to_best(parts: Partitions, configs: list[ConfigSummary], metric: Met
         items, clusters, values = _load(parts, c.index, metric_pos)
         _, i_ref, i_other = np.intersect1d(ref_items, items, assume_unique=True, return_indices=True)
         shared = len(i_ref)
-        comp = Comparison(metric.name, c.index, best, len(ref_items) - shared, len(items) - shared, None)
+        comp = Comparison(metric.name, c.index, best, len(ref_items) - shared, len(items) - shared, None,
+                          binary=by_index[best].metrics[metric.name].binary and c.metrics[metric.name].binary)
         if shared:
             a, b = values[i_other], ref_values[i_ref]
             cl = clusters[i_other] if clusters is not None else None
@@ -197,7 +216,7 @@ def compare_to_best(parts: Partitions, configs: list[ConfigSummary], metric: Met
                 comp.result = _stats.paired_corrected_resampled(a, b, cl, ratio, opts.confidence)
             elif cl is not None and len(np.unique(cl)) >= 2:
                 comp.result = _stats.paired_clustered(a, b, cl, opts.confidence)
-            elif by_index[best].metrics[metric.name].binary and c.metrics[metric.name].binary:
+            elif comp.binary:
                 comp.result = _stats.paired_binary(a, b, opts.confidence)
             else:
                 comp.result = _stats.paired_continuous(a, b, opts.confidence, opts.resamples, opts.seed)

@@ -7,15 +7,18 @@ The document (`--json`, schema_version 1): schema_version, tool, status ('ok', o
 reaches --fail-on), summary {rows_inspected, files, table, versions, configurations}, findings[] (the shared
 shape: check_id, severity, message, hint, examples, examples_omitted), inferred {layout, measures}, options
 {confidence, alpha, adjust, resamples, seed}, and versions[]: one per version, never pooled, each with
-- version {column: value}, label, rows, headline (one sentence for a PR);
+- version {column: value}, label, rows, reference (the --reference configuration's label, or null when
+  configurations are compared with the best), headline (one sentence for a PR);
 - configurations[] in rank order: rank (competition ranking by the primary metric: equal estimates share a
-  rank, 1, 1, 3), tied (shares its rank), label, configuration, parameters, rows, items, failed, replays_used,
+  rank, 1, 1, 3), tied (shares its rank), label, configuration, parameters, rows, items, inputs and
+  replicates (with replicate columns: distinct inputs and seeds behind the items, else null), failed, replays_used,
   replays_dropped, duplicates_dropped, clusters, test_train_ratio (repeated k-fold CV: n_test / n_train, else
-  null), metrics {name: {n, estimate, ci_low, ci_high, interval}},
+  null), metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}},
   latency {column, unit, n, p50, p95, p99} or null, tokens, cost;
-- comparisons[] (each configuration against the best, per metric): metric, rank, configuration,
+- comparisons[] (each configuration against the best, or the reference, per metric): metric, rank, configuration,
   reference_rank, reference, shared_items, only_reference, only_other, delta (configuration - reference),
-  ci_low, ci_high (unadjusted), effect_size {name, value, magnitude}, discordant [b, c] (0/1 metrics), test
+  ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for 0/1 metrics, where Cohen's
+  words mislead)}, discordant [b, c] (0/1 metrics), test
   ('mcnemar-exact' | 'wilcoxon' | 'cluster-robust-t' | 'corrected-resampled-t'), interval, p_value,
   p_adjusted, verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable'), which follows
   p_adjusted: an unadjusted interval may exclude zero while the verdict is 'no detectable difference'.
@@ -55,6 +58,7 @@ class StratumInput:
     configs: list[ConfigSummary]  # in report order (best first by the primary metric)
     comparisons: list[Comparison]
     labels: dict[int, str]  # ConfigSummary.index -> how the configuration is named
+    reference: int | None = None  # --reference's ConfigSummary.index in this version; None: against the best
 
 
 def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: str) -> dict:
@@ -65,11 +69,12 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
         "label": name,
         "configuration": dict(zip(layout.config, g.config, strict=True)),
         "parameters": dict(g.parameters),
-        "rows": g.rows, "items": c.items, "failed": c.failed,
+        "rows": g.rows, "items": c.items, "inputs": c.inputs, "replicates": c.replicates, "failed": c.failed,
         "replays_used": c.replays_used, "replays_dropped": c.replays_dropped,
         "duplicates_dropped": c.duplicates_dropped, "clusters": c.clusters,
         "test_train_ratio": r6(c.test_train_ratio),
-        "metrics": {name: {"n": m.n, "estimate": r6(m.interval.estimate), "ci_low": r6(m.interval.low),
+        "metrics": {name: {"n": m.n, "inputs": m.inputs, "replicates": m.replicates,
+                           "estimate": r6(m.interval.estimate), "ci_low": r6(m.interval.low),
                            "ci_high": r6(m.interval.high), "interval": m.interval.method}
                     for name, m in c.metrics.items()},
         "latency": ({"column": plan.latency, "unit": plan.latency_unit, "n": c.latency_n,
@@ -107,7 +112,10 @@ def comparison_entry(comp: Comparison, labels: dict[int, str], ranks: dict[int, 
         "shared_items": res.n if res else 0, "only_reference": comp.only_reference, "only_other": comp.only_other,
         "delta": r6(res.delta) if res else None, "ci_low": r6(res.low) if res else None,
         "ci_high": r6(res.high) if res else None,
-        "effect_size": {"name": "cohens_dz", "value": r6(dz), "magnitude": effect_size_label(dz)},
+        # On 0/1 outcomes d_z divides by the spread of -1/0/+1 differences, which is large whenever the two
+        # disagree at all: halving a 4% error rate reads as "negligible". The size words are for scores only.
+        "effect_size": {"name": "cohens_dz", "value": r6(dz),
+                        "magnitude": None if comp.binary else effect_size_label(dz)},
         "discordant": list(res.discordant) if res and res.discordant else None,
         "test": res.test if res else None, "interval": res.interval_method if res else None,
         "p_value": rp(res.p_value) if res else None, "p_adjusted": rp(comp.p_adjusted),
@@ -129,6 +137,25 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def replicate_unit(layout: dict) -> str:
+    """What one replicate is called, from the inferred layout: 'seeds' for a seed column (the fold of
+    repeated CV splits an input's seed run, it does not repeat the input)."""
+    columns = [c for c in layout["replicate"] if c != layout["fold"]]
+    if len(columns) == 1:
+        return columns[0] if columns[0].endswith("s") else f"{columns[0]}s"
+    return f"({', '.join(columns)}) combinations" if columns else "replicates"
+
+
+def sample_size(m: dict, unit: str) -> str:
+    """'569 inputs x 10 seeds (5,690 items)': with replicates, n items are not n independent inputs."""
+    n, inputs, reps = m["n"], m.get("inputs"), m.get("replicates")
+    if inputs is None or reps is None:
+        return f"{n:,} items"
+    if inputs * reps == n:
+        return f"{inputs:,} inputs x {reps:,} {unit} ({n:,} items)"
+    return f"{n:,} items ({inputs:,} inputs, {reps:,} {unit})"
+
+
 def _listed(items: list[str]) -> str:
     shown = items[:MAX_LISTED]
     more = len(items) - len(shown)
@@ -147,7 +174,8 @@ def _lost_to_adjustment(c: dict, alpha: float) -> bool:
         and c["p_adjusted"] is not None and c["p_adjusted"] >= alpha
 
 
-def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, opts: Options) -> str:
+def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, opts: Options,
+             unit: str = "replicates", reference: str | None = None) -> str:
     """One sentence a person can paste into a PR, about the primary metric."""
     if metric is None:
         return "No metric to compare: record prediction and ground truth, or name a column with --metric COL:higher."
@@ -161,11 +189,15 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     m = best["metrics"][name]
     tied = [c["label"] for c in scored if c["rank"] == best["rank"] and c is not best]
     standing = f"is tied for best {name} with {_listed(tied)}" if tied else f"has the best {name}"
+    if reference is not None:  # --reference: the others are measured against it, whatever its rank
+        best = next(c for c in configs if c["label"] == reference)
+        best_label, m = reference, best["metrics"][name]
+        standing = f"(the reference, rank {best['rank']}{'=' if best['tied'] else ''}) has {name}"
     lead = (f"{best_label} {standing} ({metric['better']} is better): {fmt(m['estimate'])} "
-            f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {m['n']:,} items")
+            f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit)}")
     if len(scored) == 1 and not mine:
         return f"Only one configuration ({best_label}) has {name}: {fmt(m['estimate'])} " \
-               f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {m['n']:,} items; nothing to compare."
+               f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit)}; nothing to compare."
     p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
 
     def detail(c: dict) -> str:
@@ -220,6 +252,8 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
     ranks = {c.index: e["rank"] for c, e in zip(s.configs, configs, strict=True)}
     comparisons = [comparison_entry(c, labels, ranks) for c in s.comparisons]
     primary = plan.describe()["metrics"][0] if plan.metrics else None
+    reference = labels[s.reference] if s.reference is not None else None
     return {"version": s.versions, "label": s.label or "(unversioned)",
-            "rows": sum(c.group.rows for c in s.configs), "configurations": configs, "comparisons": comparisons,
-            "headline": headline(configs, comparisons, primary, opts)}
+            "rows": sum(c.group.rows for c in s.configs), "reference": reference, "configurations": configs,
+            "comparisons": comparisons,
+            "headline": headline(configs, comparisons, primary, opts, replicate_unit(layout.describe()), reference)}

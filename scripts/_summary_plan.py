@@ -31,6 +31,7 @@ class Metric:
     source: str  # what the metric is computed from, for the reader
     direction_from: str  # 'declared', 'name' (guessed from the name) or 'definition'
     zero_one: bool = False  # the SQL can only yield 0, 1 or NULL (lets the scan pack it into one integer)
+    column: str | None = None  # the one stored column a derived metric is the mean of (accuracy from `correct`)
 
     @property
     def direction(self) -> str:
@@ -70,7 +71,8 @@ def accuracy_metric(layout: Layout, engine: str) -> Metric | None:
                       zero_one=True)
     correct = _first(CORRECT_NAMES, outputs)
     if correct:
-        return Metric("accuracy", numeric(q(correct), engine), True, f"mean of {correct}", "definition")
+        return Metric("accuracy", numeric(q(correct), engine), True, f"mean of {correct}", "definition",
+                      column=correct)
     return None
 
 
@@ -104,13 +106,19 @@ def latency_column(layout: Layout, given: str | None) -> tuple[str | None, str]:
 
 def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, latency: str | None) -> Plan:
     """Metrics named with --metric come first (the first one picks the best configuration); accuracy, when
-    prediction and ground truth are recorded, is always added. `--metric accuracy` places it explicitly."""
+    prediction and ground truth (or a 0/1 `correct` column) are recorded, is always added. `--metric accuracy`
+    (or `--metric correct` when accuracy is the mean of that column) places it explicitly."""
     accuracy = accuracy_metric(layout, engine)
     metrics: list[Metric] = []
     for spec in metric_specs or []:
-        if spec.partition(":")[0].strip() == "accuracy" and "accuracy" not in layout.columns:
+        name, _, direction = (part.strip() for part in spec.partition(":"))
+        # `--metric correct` names the very column accuracy is the mean of: one metric, not two (two would be
+        # the same test twice in one multiplicity family, and a doubled Holm penalty).
+        if (name == "accuracy" and "accuracy" not in layout.columns) or (accuracy and name == accuracy.column):
             if accuracy is None:
                 raise InputError("--metric accuracy: no prediction and ground-truth columns (or 'correct') found")
+            if direction.lower() not in ("", "higher"):
+                raise InputError(f"--metric {spec!r}: accuracy ({accuracy.source}) is higher-is-better")
             m = accuracy
         else:
             m = parse_metric(spec, layout, engine)

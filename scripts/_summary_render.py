@@ -6,9 +6,9 @@ import csv
 import io
 from pathlib import Path
 
-from _summary_model import TEST_NAMES, fmt, fmt_p
+from _summary_model import TEST_NAMES, fmt, fmt_p, replicate_unit
 
-VERDICT_COLOURS = {"best": "#1b6ca8", "better": "#2e8b57", "worse": "#c0392b",
+VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}
 
 
@@ -32,7 +32,9 @@ def _interval(m: dict) -> str:
 def _config_table(stratum: dict, doc: dict) -> list[str]:
     metrics = doc["inferred"]["measures"]["metrics"]
     plan = doc["inferred"]["measures"]
-    header = ["rank", "configuration", "items", "failed"]
+    replicated = any(c["inputs"] is not None for c in stratum["configurations"])
+    unit = replicate_unit(doc["inferred"]["layout"])
+    header = ["rank", "configuration", f"items (inputs x {unit})" if replicated else "items", "failed"]
     ci = f"{doc['options']['confidence']:.0%} CI"
     header += [f"{m['name']} ({m['better']} is better) [{ci}]" for m in metrics]
     if plan["latency"]:
@@ -44,7 +46,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     rows = []
     for c in stratum["configurations"]:
         rank = f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
-        row = [rank, c["label"], f"{c['items']:,}", f"{c['failed']:,}"]
+        items = f"{c['items']:,}" if c["inputs"] is None else f"{c['items']:,} ({c['inputs']:,} x {c['replicates']:,})"
+        row = [rank, c["label"], items, f"{c['failed']:,}"]
         row += [_interval(c["metrics"][m["name"]]) for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
@@ -57,15 +60,16 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     return _table(header, "rlrr" + "l" * (len(header) - 4), rows)
 
 
-def _comparison_table(comparisons: list[dict], adjust: str, ci: str) -> list[str]:
+def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: str) -> list[str]:
     p_head = {"holm": "p (Holm-adjusted)", "bh": "p (BH-adjusted)", "none": "p (unadjusted)"}[adjust]
     verdict = "verdict (from unadjusted p)" if adjust == "none" else "verdict (from adjusted p)"
-    header = ["configuration", "shared items", "excluded (best only / this only)",
-              f"difference vs best [{ci}, unadjusted]", "effect size d_z", "test", p_head, verdict]
+    header = ["configuration", "shared items", f"excluded ({against} only / this only)",
+              f"difference vs {against} [{ci}, unadjusted]", "effect size d_z", "test", p_head, verdict]
     rows = []
     for c in comparisons:
         effect = c["effect_size"]
-        dz = "-" if effect["value"] is None else f"{effect['value']:.2f} ({effect['magnitude']})"
+        dz = "-" if effect["value"] is None else f"{effect['value']:.2f}" + (
+            f" ({effect['magnitude']})" if effect["magnitude"] else "")
         diff = "-" if c["delta"] is None else (
             f"{fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c["ci_low"] is not None
             else fmt(c["delta"]))
@@ -126,9 +130,15 @@ def markdown(doc: dict) -> str:
             mine = [c for c in stratum["comparisons"] if c["metric"] == metric["name"]]
             if not mine:
                 continue
-            lines += ["", f"### {metric['name']}: each configuration vs the best ({mine[0]['reference']}), "
+            against = "reference" if stratum["reference"] else "best"
+            lines += ["", f"### {metric['name']}: each configuration vs the {against} ({mine[0]['reference']}), "
                           "paired on shared items", ""]
-            lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI")
+            lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI",
+                                       against)
+            if any(c["effect_size"]["value"] is not None and not c["effect_size"]["magnitude"] for c in mine):
+                lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
+                              "understate such differences (halving a small error rate can read 'negligible'); "
+                              "read the difference itself."]
         lines += ["", f"**Headline:** {stratum['headline']}"]
     lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this data "
                   "cannot tell the two apart; it is not evidence that they are equal.", ""]
@@ -169,7 +179,7 @@ def csv_text(doc: dict) -> str:
                                    test=comp["test"], p_value=comp["p_value"], p_adjusted=comp["p_adjusted"],
                                    verdict=comp["verdict"])
                     elif m["n"] and any(k[0] == metric["name"] for k in comps):
-                        row.update(verdict="best")
+                        row.update(verdict="reference" if stratum["reference"] else "best")
                 writer.writerow(row)
     return out.getvalue()
 
@@ -179,12 +189,14 @@ INCHES_PER_CHAR = 0.075  # ~width of one character at the tick label's 9 pt
 
 
 def _verdicts_for_plot(stratum: dict, metric: str) -> dict[str, str]:
-    """Each configuration's colour key for one metric: its verdict, 'best' for the reference and for every
-    configuration whose estimate equals the reference's (a tie is not a loss)."""
+    """Each configuration's colour key for one metric: its verdict, 'best' for the best and for every
+    configuration whose estimate equals the best's (a tie is not a loss); 'reference' for --reference."""
     mine = [c for c in stratum["comparisons"] if c["metric"] == metric]
     if not mine:
         return {}
     ref = mine[0]["reference"]
+    if stratum["reference"]:
+        return {**{c["configuration"]: c["verdict"] for c in mine}, ref: "reference"}
     best = next(c["metrics"][metric]["estimate"] for c in stratum["configurations"] if c["label"] == ref)
     out = {c["configuration"]: c["verdict"] for c in mine}
     for c in stratum["configurations"]:

@@ -164,7 +164,9 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
     wanted = [("item", q(item_cols[0]) if integer_items else text_key(item_cols) if item_cols else None),
               ("cluster", text_key(layout.replicate) if layout.replicate else None),
               # the seed a fold belongs to: the rest of that seed's items is the fold's training set
-              ("repetition", text_key(layout.repetition) if layout.fold else None)]
+              ("repetition", text_key(layout.repetition) if layout.fold else None),
+              # with replicates an item is (input, seed, ...): the input alone, to say "569 inputs x 10 seeds"
+              ("input", text_key([layout.input_id]) if layout.replicate and layout.input_id else None)]
     wanted += [(f"m{i}", m.sql) for i, m in enumerate(plan.metrics) if i != packed]
     wanted += [(name, numeric(q(col), engine) if col else None)
                for name, col in (("latency", plan.latency), ("tokens", plan.tokens), ("cost", plan.cost))]
@@ -174,6 +176,7 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
             exprs.append(expr)
     record = [("item", "<i8"), ("flags", "u1")] + [("cluster", "<i8")] * bool(layout.replicate)
     record += [("repetition", "<i8")] * bool(layout.fold)
+    record += [("input", "<i8")] * bool(layout.replicate and layout.input_id)
     record += [(f"m{i}", "<f8") for i in range(len(plan.metrics))]
     record += [(f, "<f8") for f in ("latency", "tokens", "cost") if f in fields]
     select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
@@ -265,7 +268,7 @@ def _to_records(cols: list, scan: ScanQuery, index: dict[tuple, int]) -> tuple[n
         if name == "item" and scan.integer_items:
             rec["item"], missing = _integer_items(col)
             rec["flags"] |= np.where(missing, NO_ITEM, 0).astype(np.uint8)
-        elif name in ("item", "cluster", "repetition"):
+        elif name in ("item", "cluster", "repetition", "input"):
             rec[name] = _hash_all(col)
         else:
             rec[name] = np.asarray(col, dtype=float)

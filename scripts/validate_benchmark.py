@@ -90,7 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--snapshot", action="store_true",
                         help="validate a private copy taken in short reads (temporary, deleted after), so a "
                              "benchmark that is still writing is never blocked for long; use it on a large, "
-                             "running benchmark (see benchmarks/README.md)")
+                             "running benchmark. Only rows already written when the copy starts are validated; rerun to "
+                             "include later ones")
     parser.add_argument("--filter", action="append", metavar="COL=VALUE",
                         help="validate only rows where COL equals VALUE (compared as text); repeatable, e.g. "
                              "--filter experiment_version=e2")

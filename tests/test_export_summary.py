@@ -611,3 +611,123 @@ def test_no_text_of_the_picture_is_cut_off_even_with_long_labels_and_names(tmp_p
         assert drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, (drawn, width, height)
     finally:
         plt.close(fig)
+
+
+# --- fresh-reader fixes: accuracy as a named metric, --reference, inputs x seeds, 0/1 effect sizes -----------
+
+def test_help_names_accuracy_as_a_metric_and_documents_reference(capsys):
+    code, out, _ = summary(capsys, "--help")
+    flat = " ".join(out.split())
+    assert code == 0
+    assert "'accuracy' is also a valid name" in flat and "--metric accuracy:higher" in flat
+    assert "--reference LABEL_OR_CONFIG_ID" in flat and "instead of with the best" in flat
+
+
+def correct_db(db: Path, outcomes: dict[str, list[int]]) -> Path:
+    """A stored 0/1 `correct` column and no prediction/ground truth: accuracy is the mean of `correct`."""
+    for model, oks in outcomes.items():
+        log_rows(db, [{"model": model, "input_id": i, "correct": ok} for i, ok in enumerate(oks)],
+                 engine="sqlite", table="predictions", params={"experiment_version": "e1"})
+    return db
+
+
+@pytest.mark.parametrize("spec", ["correct", "correct:higher", "accuracy:higher"])
+def test_metric_correct_is_the_accuracy_it_derives_reported_once(tmp_path, capsys, spec):
+    db = correct_db(tmp_path / "c.db", THREE)
+    d = doc(capsys, db, "predictions", "--metric", spec)
+    assert [m["name"] for m in d["inferred"]["measures"]["metrics"]] == ["accuracy"]
+    v = only_version(d)
+    assert len(v["comparisons"]) == 2  # one family of 2 p-values, not 4
+    assert v["configurations"][0]["metrics"]["accuracy"]["estimate"] == pytest.approx(np.mean(THREE["alpha"]))
+
+
+def test_metric_correct_lower_contradicts_accuracy_and_is_an_input_error(tmp_path, capsys):
+    code, _, err = summary(capsys, correct_db(tmp_path / "c.db", THREE), "predictions", "--metric", "correct:lower")
+    assert code == 2 and err.count("\n") == 1 and "higher-is-better" in err
+
+
+def test_reference_compares_every_configuration_with_the_named_one(three_models, capsys):
+    v = only_version(doc(capsys, three_models, "predictions", "--reference", "model=beta"))
+    assert v["reference"] == "model=beta"
+    comps = {c["configuration"]: c for c in v["comparisons"]}
+    assert set(comps) == {"model=alpha", "model=gamma"}
+    assert {c["reference"] for c in comps.values()} == {"model=beta"}
+    for name in ("alpha", "gamma"):
+        c = comps[f"model={name}"]
+        assert c["delta"] == pytest.approx(np.mean(THREE[name]) - np.mean(THREE["beta"]), abs=1e-6)
+        assert c["p_value"] == pytest.approx(mcnemar(THREE[name], THREE["beta"]), rel=1e-3)
+    assert v["headline"].startswith("model=beta (the reference, rank 2)")
+
+
+def test_reference_shows_in_markdown_csv_and_best_is_still_the_default(three_models, capsys):
+    _, out, _ = summary(capsys, three_models, "predictions", "--reference", "model=beta")
+    assert "vs the reference (model=beta)" in out and "vs the best" not in out
+    _, out, _ = summary(capsys, three_models, "predictions", "--reference", "model=beta", "--csv")
+    verdicts = {r["configuration"]: r["verdict"] for r in csv.DictReader(io.StringIO(out))}
+    assert verdicts["model=beta"] == "reference"
+    v = only_version(doc(capsys, three_models, "predictions"))
+    assert v["reference"] is None and {c["reference"] for c in v["comparisons"]} == {"model=alpha"}
+
+
+def test_reference_can_be_a_config_id(tmp_path, capsys):
+    for cid, model in (("cfg-1", "alpha"), ("cfg-2", "beta")):
+        rows = [{"config_id": cid, "model": model, **r} for r in prediction_rows(model, THREE[model])]
+        log_rows(tmp_path / "id.db", rows, engine="sqlite", table="predictions", params={"experiment_version": "e1"})
+    v = only_version(doc(capsys, tmp_path / "id.db", "predictions", "--reference", "cfg-2"))
+    (c,) = v["comparisons"]
+    assert (c["reference"], c["configuration"]) == ("model=beta", "model=alpha")
+
+
+def test_an_unknown_reference_is_one_line_listing_the_labels_exit_2(three_models, capsys):
+    code, out, err = summary(capsys, three_models, "predictions", "--reference", "model=delta")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("export_summary.py: error: --reference 'model=delta'")
+    assert "model=alpha; model=beta; model=gamma" in err
+
+
+SEEDED = {"a": {s: correctness(30, 0.9, 70 + s) for s in range(4)},
+          "b": {s: correctness(30, 0.6, 80 + s) for s in range(4)}}
+
+
+def test_with_seeds_the_sample_size_says_inputs_times_seeds(tmp_path, capsys):
+    db = seeded_db(tmp_path / "s.db", "sqlite", SEEDED)
+    v = only_version(doc(capsys, db, "predictions"))
+    inputs, seeds = len(SEEDED["a"][0]), len(SEEDED["a"])
+    a = v["configurations"][0]
+    assert (a["items"], a["inputs"], a["replicates"]) == (inputs * seeds, inputs, seeds)
+    assert (a["metrics"]["accuracy"]["inputs"], a["metrics"]["accuracy"]["replicates"]) == (inputs, seeds)
+    assert f"on {inputs} inputs x {seeds} seeds ({inputs * seeds} items)" in v["headline"]
+    _, out, _ = summary(capsys, db, "predictions")
+    assert "| items (inputs x seeds) |" in out and f"| {inputs * seeds} ({inputs} x {seeds}) |" in out
+
+
+def test_without_replicates_the_sample_size_stays_items(three_models, capsys):
+    v = only_version(doc(capsys, three_models, "predictions"))
+    assert v["configurations"][0]["inputs"] is None and "on 60 items" in v["headline"]
+
+
+def dz(diffs: np.ndarray) -> float:
+    return float(diffs.mean() / diffs.std(ddof=1))
+
+
+def test_a_0_1_metric_gets_no_cohen_size_word_for_its_effect(tmp_path, capsys):
+    # error rate 4.4% vs 2.2% on 500 items: the error halves, yet d_z on 0/1 differences is "negligible" (< 0.2)
+    outcomes = {"new": correctness(500, 0.978, 11), "old": correctness(500, 0.956, 12)}
+    db = predictions_db(tmp_path / "b.db", "sqlite", outcomes)
+    (c,) = only_version(doc(capsys, db, "predictions"))["comparisons"]
+    expected = dz(np.array(outcomes["old"]) - np.array(outcomes["new"]))
+    assert abs(expected) < 0.2  # the planted trap: Cohen's word would be "negligible"
+    assert c["effect_size"]["value"] == pytest.approx(expected, abs=1e-6) and c["effect_size"]["magnitude"] is None
+    _, out, _ = summary(capsys, db, "predictions")
+    assert "(negligible)" not in out and "without Cohen's size words" in out
+
+
+def test_continuous_scores_keep_the_cohen_size_word(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=80)
+    other = base + 0.3 + rng.normal(size=80)
+    db = scores_db(tmp_path / "s.db", "sqlite", {"a": base.tolist(), "b": other.tolist()})
+    (c,) = only_version(doc(capsys, db, "predictions", "--metric", "score:higher"))["comparisons"]
+    size = abs(dz(other - base)) if c["configuration"] == "model=b" else abs(dz(base - other))
+    word = "negligible" if size < 0.2 else "small" if size < 0.5 else "medium" if size < 0.8 else "large"
+    assert c["effect_size"]["magnitude"] == word
