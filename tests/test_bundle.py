@@ -120,6 +120,12 @@ def test_every_script_answers_help_with_exit_0(script):
     assert "usage:" in proc.stdout.lower()
 
 
+def test_long_references_open_with_a_table_of_contents():
+    long_files = [p for p in sorted((ROOT / "references").glob("*.md")) if len(p.read_text().splitlines()) > 300]
+    missing = [p.name for p in long_files if "contents" not in "\n".join(p.read_text().splitlines()[:15]).lower()]
+    assert missing == []
+
+
 def test_there_are_scripts_to_check():
     assert cli_scripts(ROOT), "scripts/ has no CLI: the --help check inspected nothing"
 
