@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,18 +360,9 @@ class Benchmark:
             raise EmptyBenchmark(f"table {self.table!r} in {self.describe()} has no rows; nothing to inspect")
         return n
 
-    def has(self, column: str) -> bool:
-        return column in self.column_names
-
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise InputError(f"column {name!r} not found; available: {', '.join(self.column_names)}")
 
     def describe(self) -> str:
         return str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files ({self.paths[0]}, ...)"
@@ -387,6 +378,3 @@ class Benchmark:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def open_benchmark(paths: Iterable[str | Path], table: str = "default", engine: str = "sqlite") -> Benchmark:
-    return Benchmark(list(paths), table=table, engine=engine)
