@@ -18,8 +18,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from _configs import Layout, as_text, flag, q
 from _db import Benchmark
+from _layout import Layout
+from _sql import as_text, flag, q
 
 CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
 # Where a call's compute time is (seconds per unit): xetrack's own function_time, else a template's latency.

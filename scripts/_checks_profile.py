@@ -1,4 +1,4 @@
-"""The two aggregate passes validate_benchmark.py runs over a benchmark, and what the columns mean.
+"""The two aggregate passes validate_benchmark.py runs over a benchmark (column roles: _layout.py).
 
 Why two passes and not one table of (configuration, input) groups: materialising or sorting every
 (configuration, input) group costs SQLite ~4x a plain aggregate at 1 M rows, while `COUNT(DISTINCT …)` per
@@ -16,126 +16,13 @@ A row is *replayed* when its `cache` column holds a track_id (xetrack 0.7.0 logs
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from _configs import infer_layout as infer_configuration
-from _db import Benchmark, Column, InputError, Roles, quote_ident
+from _db import Benchmark, InputError
+from _layout import EVAL_VALUES, TRAIN_VALUES, Layout, label
+from _sql import as_text, flag, literal, q
 
-GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
-                      "label", "labels", "reference", "answer_key")
-TRAIN_VALUES = ("train", "training", "trn", "fit")
-EVAL_VALUES = ("test", "testing", "tst", "eval", "evaluation", "val", "valid", "validation", "dev", "holdout")
 ASSET_HASH_GLOB = "[0-9a-f]" * 16  # xetrack names an asset by the 16-hex xxh64 of its pickle
-
-
-def q(name: str) -> str:
-    return quote_ident(name)
-
-
-def text(expr: str) -> str:
-    return f"CAST({expr} AS TEXT)"
-
-
-def flag(condition: str) -> str:
-    """1 when the condition holds, 0 when it is false *or NULL*, in SQLite and DuckDB alike."""
-    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-@dataclass
-class Layout:
-    """Which column plays which part; every choice is reported so the user can override it."""
-
-    roles: Roles
-    config: list[str]  # the configuration key: config_id, or the parameter columns
-    config_source: str  # 'config_id' | 'parameters' | 'user' | 'none'
-    parameters: list[str]  # configuration fields (also checked when config_id is the key)
-    replicate: list[str]
-    input_id: str | None
-    versions: list[str]
-    split: str | None
-    ground_truth: str | None
-    error: str | None
-    cache: str | None
-    run: str | None
-    function: str | None
-    profiled: list[Column] = field(default_factory=list)  # columns whose stored values are type-checked
-    all_columns: list[Column] = field(default_factory=list)
-
-    # --- row predicates, as SQL; each is TRUE or FALSE, never NULL (so NOT and CASE WHEN are safe) ------
-    def _nonempty(self, col: str | None) -> str:
-        if not col:
-            return "1 = 0"
-        c = q(col)
-        if next((k.kind for k in self.all_columns if k.name == col), "text") != "text":
-            c = text(c)  # an odd, non-text error/cache column: compare its text
-        return f"({c} IS NOT NULL AND {c} <> '')"
-
-    @property
-    def replayed(self) -> str:
-        return self._nonempty(self.cache)
-
-    @property
-    def computed(self) -> str:
-        return f"NOT {self.replayed}"
-
-    @property
-    def failed(self) -> str:
-        return self._nonempty(self.error)
-
-    @property
-    def succeeded(self) -> str:
-        return f"NOT {self.failed}"
-
-    @property
-    def computed_ok(self) -> str:
-        return f"{self.computed} AND {self.succeeded}"
-
-    def no_configuration(self) -> str:
-        """The row carries no configuration at all: every key and parameter column is NULL."""
-        cols = list(dict.fromkeys(self.config + self.parameters))
-        return " AND ".join(f"{q(c)} IS NULL" for c in cols) if cols else "1 = 0"
-
-    def item(self, with_versions: bool = False, with_split: bool = True) -> str | None:
-        """What one input *is* for the checks: the input id, within its replicate (seed/fold) and split (a
-        training-set prediction and a test-set prediction of one input are two executions), and versions."""
-        if not self.input_id:
-            return None
-        parts = (self.versions if with_versions else []) + self.replicate
-        if with_split and self.split:
-            parts.append(self.split)
-        if not parts:
-            return q(self.input_id)
-        joined = " || '|' || ".join(f"COALESCE({text(q(c))}, '')" for c in [*parts, self.input_id])
-        return f"CASE WHEN {q(self.input_id)} IS NULL THEN NULL ELSE {joined} END"
-
-    def describe(self) -> dict:
-        return {"input_id": self.input_id, "configuration": self.config, "configuration_from": self.config_source,
-                "parameters": self.parameters, "replicate": self.replicate, "versions": self.versions,
-                "split": self.split, "ground_truth": self.ground_truth, "error": self.error, "cache": self.cache}
-
-
-def infer_layout(bench: Benchmark, input_col: str | None, config_cols: list[str] | None) -> Layout:
-    # The configuration rule (config_id, else the parameters, else none; --config-cols wins) is the one the
-    # other scripts use, so every script names the same configurations.
-    base = infer_configuration(bench, input_col, config_cols)
-    roles, names = base.roles, bench.column_names
-    config, source, parameters = base.config, base.config_from, [p for p in base.parameters if p != "config_id"]
-    lower = {n.lower(): n for n in roles.outputs}
-    ground_truth = next((lower[g] for g in GROUND_TRUTH_NAMES if g in lower), None)
-    bookkeeping = set(roles.bookkeeping) | set(roles.system) | {"_shard"}
-    profiled = [c for c in bench.columns if c.name not in bookkeeping and c.name != "config_id"]
-    return Layout(
-        roles=roles, config=config, config_source=source, parameters=parameters, replicate=base.replicate,
-        input_id=roles.input_id, versions=roles.version, split=roles.split, ground_truth=ground_truth,
-        error="error" if "error" in names else None, cache="cache" if "cache" in names else None,
-        run="track_id" if "track_id" in names else None,
-        function="function_name" if "function_name" in names else None, profiled=profiled,
-        all_columns=list(bench.columns),
-    )
 
 
 def parse_filters(items: list[str] | None, names: list[str]) -> list[tuple[str, str]]:
@@ -154,7 +41,7 @@ def create_source(bench: Benchmark, filters: list[tuple[str, str]]) -> str:
     """The relation the checks read: `bench`, or a temp view of it restricted by --filter COL=VALUE."""
     if not filters:
         return bench.VIEW
-    where = " AND ".join(f"{text(q(c))} = {literal(v)}" for c, v in filters)
+    where = " AND ".join(f"{as_text(q(c))} = {literal(v)}" for c, v in filters)
     bench.execute(f"CREATE TEMP VIEW bench_filtered AS SELECT * FROM {bench.VIEW} WHERE {where}")
     return "bench_filtered"
 
@@ -178,7 +65,7 @@ def _profile_exprs(layout: Layout, skip: tuple[str, ...] = ()) -> dict[str, str]
 def key_holds_parameters(layout: Layout) -> bool:
     """The configuration key is made of the parameter columns themselves (not config_id): then NULL counts
     and stored types of parameters are read off the per-configuration pass instead of costing the global one."""
-    return layout.config_source in ("parameters", "user") and set(layout.parameters) <= set(layout.config)
+    return layout.config_from in ("parameters", "user") and set(layout.parameters) <= set(layout.config)
 
 
 def global_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
@@ -219,16 +106,16 @@ def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
     A narrow integer-keyed GROUP BY costs about one COUNT(DISTINCT); joining columns into a text key would
     cost three times that."""
     L = layout
-    item = L.item(with_split=False)
+    item = L.item_key(with_split=False)
     if not item:
         return {}
     inner = {"n": "COUNT(*)"}
     outer = {"inputs": "COUNT(*)"}
     if L.split:
         # A training and a test prediction of one input are two items for coverage.
-        inner["splits"] = f"COUNT(DISTINCT COALESCE({text(q(L.split))}, ''))"
+        inner["splits"] = f"COUNT(DISTINCT COALESCE({as_text(q(L.split))}, ''))"
         outer["items"] = "SUM(splits)"
-        lower = f"LOWER({text(q(L.split))})"
+        lower = f"LOWER({as_text(q(L.split))})"
         inner["train"] = f"MAX({flag(f'{lower} IN ({chr(44).join(map(literal, TRAIN_VALUES))})')})"
         inner["eval"] = f"MAX({flag(f'{lower} IN ({chr(44).join(map(literal, EVAL_VALUES))})')})"
         outer.update({"train_items": "SUM(train)", "eval_items": "SUM(eval)",
@@ -334,8 +221,8 @@ def config_pass(bench: Benchmark, source: str, layout: Layout, key: list[str],
         ([f"NOT ({excluded})"] if excluded else [])
     where = where or ["1 = 1"]
     config_index = [key.index(c) for c in dict.fromkeys(L.config + L.parameters) if c in key]
-    extra = [p for p in L.parameters if p not in key] if L.config_source == "config_id" else []
-    item = L.item()
+    extra = [p for p in L.parameters if p not in key] if L.config_from == "config_id" else []
+    item = L.item_key()
     if bench.engine == "duckdb" and item:
         e, sql = _two_level(source, layout, key, where, extra, item)
     else:
@@ -385,9 +272,8 @@ def _two_level(source: str, layout: Layout, key: list[str], where: list[str], ex
 
 
 def config_label(key_cols: list[str], key: tuple) -> str:
-    if not key_cols:
-        return "(single configuration)"
-    return ", ".join(f"{c}={v!r}" for c, v in zip(key_cols, key, strict=True))
+    """A configuration as every report names it (and --reference accepts it back)."""
+    return label(key_cols, key) or "(single configuration)"
 
 
 def where_config(key_cols: list[str], key: tuple) -> tuple[str, list]:

@@ -14,22 +14,18 @@ from dataclasses import dataclass, field
 
 from _checks_profile import (
     ASSET_HASH_GLOB,
-    EVAL_VALUES,
-    TRAIN_VALUES,
     ConfigStats,
     Layout,
     config_label,
-    flag,
-    literal,
     looks_like_asset_hash,
-    q,
     storage_classes,
-    text,
     versions_mixed,
     where_config,
 )
 from _cli import MAX_EXAMPLES, Finding
 from _db import Benchmark
+from _layout import EVAL_VALUES, TRAIN_VALUES
+from _sql import as_text, flag, literal, q
 
 # check id -> (what it looks for, one line). The ids are stable: CI configurations may refer to them.
 CHECKS = {
@@ -90,7 +86,7 @@ def duplicate_groups(ctx: Context) -> dict:
     if ctx._duplicates is not None:
         return ctx._duplicates
     L = ctx.layout
-    item = L.item(bool(versions_mixed(L, ctx.stats)))
+    item = L.item_key(bool(versions_mixed(L, ctx.stats)))
     cols = [*(q(k) for k in ctx.key), item]
     run_min = f"MIN({q(L.run)})" if L.run else "NULL"
     run_max = f"MAX({q(L.run)})" if L.run else "NULL"
@@ -177,7 +173,7 @@ def check_cached_failures(ctx: Context) -> list[Finding]:
         return []
     L = ctx.layout
     rows = ctx.bench.query(
-        f"SELECT {text(q(L.error))}, {text(q(L.cache))}, COUNT(*) FROM {ctx.source} "
+        f"SELECT {as_text(q(L.error))}, {as_text(q(L.cache))}, COUNT(*) FROM {ctx.source} "
         f"WHERE ({L.replayed}) AND ({L.failed}) GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT {MAX_EXAMPLES}")
     return [Finding(
         "cached-failures", "error",
@@ -200,7 +196,7 @@ def check_coverage(ctx: Context) -> list[Finding]:
     if not short:
         return []
     L = ctx.layout
-    item = L.item()
+    item = L.item_key()
     examples = []
     for c in sorted(short, key=lambda c: c.items)[:MAX_EXAMPLES]:
         where, params = where_config(ctx.key, c.key)
@@ -226,7 +222,7 @@ def check_failures(ctx: Context) -> list[Finding]:
     if not failed:
         return []
     top = ctx.bench.query(
-        f"SELECT {text(q(L.error))}, COUNT(*) FROM {ctx.source} WHERE {L.computed} AND {L.failed} "
+        f"SELECT {as_text(q(L.error))}, COUNT(*) FROM {ctx.source} WHERE {L.computed} AND {L.failed} "
         f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_EXAMPLES}")
     unfinished = {c.key: c.items - c.items_succeeded for c in ctx.configs if c.items_succeeded is not None}
     rate = failed / computed if computed else 0.0
@@ -434,18 +430,18 @@ def asset_hash_columns(ctx: Context) -> dict[str, int]:
     """Columns holding xetrack asset hashes, confirmed against the files' `assets` tables.
 
     Candidates: a column whose MIN or MAX is a 16-hex string, or that mixes numbers and text (a float column
-    where later numpy scalars became hashes)."""
+    where later numpy scalars became hashes). Asset columns by design (`*_asset`: a fitted model) are not."""
     profile = ctx.stats
-    candidates = [c.name for c in ctx.layout.profiled
-                  if any(map(looks_like_asset_hash, [profile.get(f"min:{c.name}"), profile.get(f"max:{c.name}"),
+    candidates = [c.name for c in ctx.layout.profiled if c.name not in ctx.layout.roles.assets
+                  and (any(map(looks_like_asset_hash, [profile.get(f"min:{c.name}"), profile.get(f"max:{c.name}"),
                                                      *profile.get(f"values:{c.name}", [])]))
-                  or storage_classes(profile, c.name) >= {"number", "text"}]
+                  or storage_classes(profile, c.name) >= {"number", "text"})]
     found: dict[str, int] = {}
     assets = ctx.bench.assets_relation() if candidates else None
     if assets is None:
         return found
     for col in candidates:
-        t = text(q(col))
+        t = as_text(q(col))
         hashlike = f"length({t}) = 16 AND {t} GLOB {literal(ASSET_HASH_GLOB)}"
         n = ctx.bench.query(f"SELECT COUNT(*) FROM {ctx.source} WHERE {hashlike}")[0][0]
         sample = [r[0] for r in ctx.bench.query(f"SELECT DISTINCT {t} FROM {ctx.source} WHERE {hashlike} ORDER BY 1 LIMIT 20")]
@@ -505,7 +501,7 @@ def check_numbers_as_text(ctx: Context) -> list[Finding]:
     out = []
     profile = ctx.stats
     for col in ctx.layout.profiled:
-        if col.name not in ctx.layout.roles.outputs or storage_classes(profile, col.name) != {"text"}:
+        if col.name not in ctx.layout.roles.outcomes or storage_classes(profile, col.name) != {"text"}:
             continue
         if not (_numeric_text(profile.get(f"min:{col.name}")) and _numeric_text(profile.get(f"max:{col.name}"))):
             continue
@@ -548,7 +544,7 @@ def check_mixed_types(ctx: Context, hashed: dict[str, int]) -> list[Finding]:
 def check_versions(ctx: Context) -> list[Finding]:
     out = []
     for v in versions_mixed(ctx.layout, ctx.stats):
-        rows = ctx.bench.query(f"SELECT {text(q(v))}, COUNT(*) FROM {ctx.source} GROUP BY 1 ORDER BY 2 DESC, 1")
+        rows = ctx.bench.query(f"SELECT {as_text(q(v))}, COUNT(*) FROM {ctx.source} GROUP BY 1 ORDER BY 2 DESC, 1")
         shown = ", ".join(f"{val!r} ({n} rows)" for val, n in rows[:MAX_EXAMPLES])
         pick = rows[0][0]
         out.append(Finding(
@@ -562,7 +558,7 @@ def check_versions(ctx: Context) -> list[Finding]:
 
 
 def _split_predicate(layout: Layout, values: tuple[str, ...]) -> str:
-    return f"LOWER({text(q(layout.split))}) IN ({', '.join(map(literal, values))})"
+    return f"LOWER({as_text(q(layout.split))}) IN ({', '.join(map(literal, values))})"
 
 
 def check_overlap(ctx: Context) -> list[Finding]:
@@ -570,7 +566,7 @@ def check_overlap(ctx: Context) -> list[Finding]:
     overlap = s["overlap_items"]
     if overlap <= 0:
         return []
-    item = L.item(with_split=False)
+    item = L.item_key(with_split=False)
     examples = [r[0] for r in ctx.bench.query(
         f"SELECT {item} FROM {ctx.source} WHERE {_split_predicate(L, TRAIN_VALUES)} INTERSECT "
         f"SELECT {item} FROM {ctx.source} WHERE {_split_predicate(L, EVAL_VALUES)} ORDER BY 1 LIMIT {MAX_EXAMPLES}")]
@@ -588,7 +584,7 @@ def check_ground_truth(ctx: Context) -> list[Finding]:
     s, L = ctx.stats, ctx.layout
     if not s["gt_conflicts"]:
         return []
-    item, gt = L.item(with_versions=True), q(L.ground_truth)
+    item, gt = L.item_key(with_versions=True), q(L.ground_truth)
     conflicts = f"SELECT {item} AS i, COUNT(DISTINCT {gt}) AS n, MIN({gt}) AS lo, MAX({gt}) AS hi FROM {ctx.source} " \
                 f"WHERE {gt} IS NOT NULL GROUP BY 1 HAVING COUNT(DISTINCT {gt}) > 1"
     count = ctx.bench.query(f"SELECT COUNT(*) FROM ({conflicts}) c")[0][0]

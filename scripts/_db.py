@@ -13,44 +13,16 @@ scripts push their work into SQL against `bench`.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote as _url_quote
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 XETRACK_INTERNAL_TABLES = ("assets", "keys", "counts")
 SQLITE_MAX_FILES = 10  # SQLite's default limit on attached databases; DuckDB has none
-
-# Columns xetrack writes itself (log/track/cache bookkeeping) and system sampling columns.
-BOOKKEEPING = ("track_id", "timestamp", "function_name", "args", "kwargs", "error", "function_time", "cache")
-SYSTEM = ("cpu_percent", "ram_percent", "p_memory_percent", "disk_percent", "cpu", "memory_percent",
-          "bytes_sent", "bytes_recv")
-VERSION_NAMES = ("git_commit_hash", "git_hash", "git_commit", "commit", "code_version", "data_version",
-                 "dataset_version", "experiment_version", "version", "data_hash", "dataset_hash",
-                 "data_fingerprint", "dataset_fingerprint", "xetrack_version", "sklearn_version")
-INPUT_NAMES = ("input_id", "item_id", "example_id", "sample_id", "datapoint_id", "question_id", "prompt_id",
-               "request_id", "row_id", "idx", "id")
-REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
-SPLIT_NAMES = ("split", "subset", "partition", "data_split")
-_OUTPUT_PATTERN = re.compile(
-    r"^(y_pred|y_true|y_prob|pred|preds|prediction|predicted(_.*)?|label|labels|true_label|ground_truth|target|"
-    r"expected|gold|answer|parsed_answer|output|outputs|result|function_result|response|raw_.*|correct|is_correct|"
-    r"score|scores|confidence|prob|proba|probability|probabilities|accuracy|acc|loss|f1|precision|recall|auc|"
-    r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|cost|cost_.*|.*_cost|"
-    r"latency|latency_.*|.*_latency|.*_time|.*_ms|.*_seconds|.*_s|duration|.*_duration|.*_score|.*_accuracy|"
-    r".*_loss|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|.*_error|error_.*|.*_asset|.*_hash|.*_digest)$",
-    re.IGNORECASE,
-)
-_HYPERPARAMETER_PATTERN = re.compile(
-    r"^(lr|learning_rate|alpha|c|gamma|temperature|top_p|top_k|threshold|dropout|weight_decay|momentum|eps|"
-    r"l1_ratio|penalty|max_depth|n_estimators|rate|target_rate|.*_rate|.*_lr|max_tokens|max_new_tokens)$",
-    re.IGNORECASE,
-)
-
 
 def _db_errors() -> tuple[type[BaseException], ...]:
     try:
@@ -101,69 +73,6 @@ class Column:
         if "BLOB" in t:
             return "blob"
         return "unknown"
-
-
-@dataclass
-class Roles:
-    """How each column of a benchmark table is understood. Every field can be overridden by the user."""
-
-    bookkeeping: list[str] = field(default_factory=list)
-    system: list[str] = field(default_factory=list)
-    version: list[str] = field(default_factory=list)
-    input_id: str | None = None
-    replicate: list[str] = field(default_factory=list)
-    split: str | None = None
-    parameters: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "input_id": self.input_id,
-            "parameters": self.parameters,
-            "replicate": self.replicate,
-            "version": self.version,
-            "split": self.split,
-            "outputs": self.outputs,
-            "bookkeeping": self.bookkeeping,
-            "system": self.system,
-        }
-
-
-def infer_roles(columns: Sequence[Column], input_col: str | None = None,
-                config_cols: Sequence[str] | None = None) -> Roles:
-    """Classify columns by xetrack's layout and common benchmark names.
-
-    Parameters are the columns that are neither bookkeeping, version, input, replicate, split nor outputs:
-    text and integer columns by default, real columns only when named like a hyperparameter (lr, alpha,
-    temperature, ...), since measurements are mostly real. `config_cols`/`input_col` override the guess.
-    """
-    names = [c.name for c in columns]
-    lower = {n.lower(): n for n in names}
-    for given in [input_col, *(config_cols or [])]:
-        if given is not None and given not in names:
-            raise InputError(f"column {given!r} not found; available: {', '.join(names)}")
-    roles = Roles()
-    roles.bookkeeping = [n for n in names if n in BOOKKEEPING]
-    roles.system = [n for n in names if n in SYSTEM]
-    roles.version = [n for n in names if n.lower() in VERSION_NAMES or n.lower().endswith("_version")]
-    roles.input_id = input_col or next((lower[c] for c in INPUT_NAMES if c in lower), None)
-    roles.split = next((lower[c] for c in SPLIT_NAMES if c in lower), None)
-    roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
-    taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
-    taken |= {roles.input_id, roles.split, "_shard"}
-    rest = [c for c in columns if c.name not in taken]
-    if config_cols is not None:
-        roles.parameters = [n for n in config_cols if n not in roles.replicate]
-        roles.replicate = [n for n in roles.replicate if n not in config_cols] + \
-            [n for n in config_cols if n in roles.replicate]
-    else:
-        roles.parameters = [
-            c.name for c in rest
-            if _HYPERPARAMETER_PATTERN.match(c.name)  # before outputs: max_tokens is a setting, not a count
-            or (not _OUTPUT_PATTERN.match(c.name) and c.kind in ("text", "integer", "unknown"))
-        ]
-    roles.outputs = [c.name for c in rest if c.name not in roles.parameters]
-    return roles
 
 
 def _sniff(path: Path) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from _configs import Layout
+from _layout import Layout
 from _stats import effect_size_label
 from _summary_compute import BETTER, NO_DIFFERENCE, NOT_COMPARABLE, WORSE, Comparison, ConfigSummary, Options
 from _summary_plan import Plan

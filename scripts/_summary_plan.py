@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from _configs import Layout, as_text, numeric, q, require_column
 from _db import InputError
+from _layout import Layout, require_column
+from _sql import as_text, numeric, q
 
 PREDICTION_NAMES = ("prediction", "predicted", "y_pred", "pred", "predicted_label", "parsed_answer", "answer")
 TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "label", "target", "expected",
@@ -60,7 +61,7 @@ def _first(names: tuple[str, ...], available: list[str]) -> str | None:
 
 def accuracy_metric(layout: Layout, engine: str) -> Metric | None:
     """Accuracy from prediction vs ground truth, or from a stored 0/1 `correct` column."""
-    outputs = layout.roles.outputs
+    outputs = layout.roles.outcomes
     pred, truth = _first(PREDICTION_NAMES, outputs), _first(TRUTH_NAMES, outputs)
     if pred and truth:
         same_kind = layout.columns[pred] == layout.columns[truth]

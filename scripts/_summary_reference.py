@@ -7,8 +7,8 @@ lr=0.1`) or, when configurations come from a config_id column, by that id.
 
 from __future__ import annotations
 
-from _configs import Layout, label
 from _db import InputError
+from _layout import Layout, label
 from _summary_compute import ConfigSummary
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _configs import Layout, numeric, q, text_key
 from _db import DB_ERRORS, Benchmark, InputError, first_line
+from _layout import Layout
+from _sql import numeric, q, text_key
 from _summary_plan import Plan
 
 CHUNK_ROWS = 100_000

@@ -27,8 +27,8 @@ from _cli import (
     run,
     split_paths_and_table,
 )
-from _configs import Layout, infer_layout, short_labels
 from _db import Benchmark
+from _layout import Layout, infer_layout, short_labels
 
 PROG = "analyze_cache_hits.py"
 EXAMPLES = """  python scripts/analyze_cache_hits.py bench.db

@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 
 from _cli import EXIT_FINDINGS, EXIT_OK, Finding, at_or_above, build_parser, run, split_paths_and_table
-from _configs import Layout, as_text, infer_layout, q, short_labels
 from _db import Benchmark, InputError
+from _layout import Layout, infer_layout, short_labels
+from _sql import as_text, q
 from _summary_compute import Options, compare_to_best, decide, summarise
 from _summary_model import StratumInput, config_display, stratum_entry
 from _summary_plan import Plan, build_plan

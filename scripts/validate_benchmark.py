@@ -28,7 +28,6 @@ from _checks_profile import (
     config_pass,
     create_source,
     global_pass,
-    infer_layout,
     parse_filters,
 )
 from _checks_rules import (
@@ -66,6 +65,7 @@ from _cli import (
 )
 from _db import Benchmark, EmptyBenchmark, InputError
 from _db import _sniff as _db_sniff
+from _layout import infer_layout
 
 PROG = "validate_benchmark.py"
 EXAMPLES = """  python scripts/validate_benchmark.py bench.db predictions

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _db import Benchmark, Column, EmptyBenchmark, InputError, infer_roles, quote_ident
+from _db import Benchmark, EmptyBenchmark, InputError, quote_ident
 from xetrack_fixtures import clean_benchmark, log_rows
 
 HOSTILE = 'x"; DROP TABLE y; --'
@@ -129,24 +129,6 @@ def test_reading_never_writes_even_on_an_attempt_to(tmp_path):
     db = clean_benchmark(tmp_path / "b.db", "sqlite", n_items=2)
     with Benchmark([db], table="predictions") as bench, pytest.raises(InputError, match="readonly"):
         bench.execute('DELETE FROM main."predictions"')
-
-
-def test_roles_are_inferred_from_xetrack_layout_and_can_be_overridden():
-    cols = [Column(n, t) for n, t in [
-        ("track_id", "TEXT"), ("timestamp", "TEXT"), ("experiment_version", "TEXT"), ("model", "TEXT"),
-        ("lr", "REAL"), ("seed", "INTEGER"), ("function_name", "TEXT"), ("error", "TEXT"),
-        ("function_time", "REAL"), ("cache", "TEXT"), ("input_id", "INTEGER"), ("prediction", "INTEGER"),
-        ("ground_truth", "INTEGER"), ("latency_ms", "FLOAT"), ("split", "VARCHAR")]]
-    roles = infer_roles(cols)
-    assert roles.parameters == ["model", "lr"]
-    assert roles.replicate == ["seed"]
-    assert roles.input_id == "input_id"
-    assert roles.version == ["experiment_version"]
-    assert roles.split == "split"
-    assert roles.outputs == ["prediction", "ground_truth", "latency_ms"]
-    assert infer_roles(cols, input_col="prediction", config_cols=["model"]).parameters == ["model"]
-    with pytest.raises(InputError, match="column 'nope' not found; available: track_id"):
-        infer_roles(cols, config_cols=["nope"])
 
 
 def test_the_module_imports_without_duckdb_installed(tmp_path):

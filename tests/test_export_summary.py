@@ -522,7 +522,7 @@ def test_a_hostile_table_name_is_only_ever_quoted(tmp_path, capsys):
 
 
 def test_labels_name_only_what_differs_and_stay_on_one_line():
-    from _configs import short_labels
+    from _layout import short_labels
 
     prompts = [{"model": m, "prompt_name": p, "prompt_user": f"Review:\n{p} text " * 9, "k_folds": 5}
                for m in ("large", "small") for p in ("one_word", "open")]

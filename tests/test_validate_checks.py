@@ -73,7 +73,7 @@ def test_unequal_coverage_names_the_missing_inputs(tmp_path, capsys):
     _, doc = validate(capsys, db, vf.TABLE)
     (finding,) = doc["findings"]
     (example,) = finding["examples"]
-    assert example["configuration"].endswith("model='tree'")
+    assert example["configuration"].endswith("model=tree")
     assert example["missing"] == 3
     assert sorted(example["missing_examples"]) == [vf.N - 3, vf.N - 2, vf.N - 1]
 
@@ -108,7 +108,7 @@ def test_a_parameter_missing_on_some_rows_of_one_configuration_is_reported(tmp_p
     _, doc = validate(capsys, db, vf.TABLE)
     (finding,) = doc["findings"]  # the phantom configuration (logreg, lr NULL) is not also a coverage gap
     assert (finding["check_id"], finding["severity"]) == ("missing-parameters", "warning")
-    assert finding["examples"] == [{"column": "lr", "configuration": "model='logreg', lr=None", "rows": 1}]
+    assert finding["examples"] == [{"column": "lr", "configuration": "model=logreg, lr=NULL", "rows": 1}]
 
 
 def test_mixed_storage_in_one_column_is_an_error_with_the_runs_that_differ(tmp_path, capsys):

@@ -1,0 +1,297 @@
+"""What every column of a benchmark table is for: the one role inference all three scripts share.
+
+Roles, from xetrack's layout and common benchmark names (each reported back, each overridable):
+- bookkeeping (track_id, timestamp, function_name, args, kwargs, error, function_time, cache) and system
+  sampling columns;
+- version: experiment_version, git hashes, *_version, data fingerprints. Rows of different versions are
+  never pooled; a version column named in --config-cols is compared instead;
+- input: the input id (input_id, item_id, ...); replicate: seed, fold, repeat ...; split: train/test;
+- outcome: what a run measured (predictions, correct_*, scores, nll, brier, cost, latency*, tokens ...);
+- asset: `*_asset` columns hold xetrack asset hashes by design (a fitted model);
+- parameter: the rest — text and integer columns, and real columns named like a hyperparameter.
+The configuration is `config_id` when present (benchkit's content hash), else the parameters; --config-cols
+wins. Replicate columns are never part of it: every configuration shares them.
+
+A row is *replayed* when `cache` holds a track_id (xetrack 0.7.0 logs a cache hit that way), *computed*
+otherwise ('' or NULL); it *failed* when `error` is not empty. Every predicate here is TRUE or FALSE, never
+NULL, so `NOT (...)` and `CASE WHEN` mean what they say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from _db import Benchmark, Column, InputError
+from _sql import as_text, non_empty, q
+
+BOOKKEEPING = ("track_id", "timestamp", "function_name", "args", "kwargs", "error", "function_time", "cache")
+SYSTEM = ("cpu_percent", "ram_percent", "p_memory_percent", "disk_percent", "cpu", "memory_percent",
+          "bytes_sent", "bytes_recv")
+VERSION_NAMES = ("git_commit_hash", "git_hash", "git_commit", "commit", "code_version", "data_version",
+                 "dataset_version", "experiment_version", "version", "data_hash", "dataset_hash",
+                 "data_fingerprint", "dataset_fingerprint", "xetrack_version", "sklearn_version")
+INPUT_NAMES = ("input_id", "item_id", "example_id", "sample_id", "datapoint_id", "question_id", "prompt_id",
+               "request_id", "row_id", "idx", "id")
+REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
+SPLIT_NAMES = ("split", "subset", "partition", "data_split")
+GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
+                      "label", "labels", "reference", "answer_key")
+TRAIN_VALUES = ("train", "training", "trn", "fit")
+EVAL_VALUES = ("test", "testing", "tst", "eval", "evaluation", "val", "valid", "validation", "dev", "holdout")
+# A load test's request table: when each request was due (open loop) beside how long it took.
+LOAD_SCHEDULE_NAMES = ("scheduled_s", "intended_s", "send_lag_ms", "intended_send_s")
+ASSET_PATTERN = re.compile(r"^(.*_asset|asset_.*)$", re.IGNORECASE)
+OUTCOME_PATTERN = re.compile(
+    r"^(y_pred|y_true|y_prob|pred|preds|prediction|predicted(_.*)?|label|labels|true_label|ground_truth|target|"
+    r"expected|gold|answer|parsed_answer|output|outputs|result|function_result|response|raw_.*|"
+    r"correct|is_correct|correct_.*|.*_correct|exact_match|em|"
+    r"score|scores|confidence|prob|proba|probability|probabilities|p_true|p_pred|"
+    r"accuracy|acc|loss|log_loss|logloss|nll|brier|brier_score|ece|f1|precision|recall|auc|roc_auc|"
+    r"mae|mse|rmse|bleu|rouge.*|"
+    r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|"
+    r"cost|cost_.*|.*_cost|latency|latency.*|.*_latency|.*_time|.*_ms|.*_seconds|.*_s|duration|.*_duration|"
+    r".*_score|.*_accuracy|.*_loss|.*_nll|.*_brier|.*_f1|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|"
+    r".*_error|error_.*|.*_asset|.*_hash|.*_digest)$",
+    re.IGNORECASE,
+)
+HYPERPARAMETER_PATTERN = re.compile(
+    r"^(lr|learning_rate|alpha|c|gamma|temperature|top_p|top_k|threshold|dropout|weight_decay|momentum|eps|"
+    r"l1_ratio|penalty|max_depth|n_estimators|rate|target_rate|.*_rate|.*_lr|max_tokens|max_new_tokens)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Roles:
+    """How each column of a benchmark table is understood. Every field can be overridden by the user."""
+
+    bookkeeping: list[str] = field(default_factory=list)
+    system: list[str] = field(default_factory=list)
+    version: list[str] = field(default_factory=list)
+    input_id: str | None = None
+    replicate: list[str] = field(default_factory=list)
+    split: str | None = None
+    parameters: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    assets: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"input_id": self.input_id, "parameters": self.parameters, "replicate": self.replicate,
+                "version": self.version, "split": self.split, "outcomes": self.outcomes, "assets": self.assets,
+                "bookkeeping": self.bookkeeping, "system": self.system}
+
+
+def infer_roles(columns: Sequence[Column], input_col: str | None = None,
+                config_cols: Sequence[str] | None = None) -> Roles:
+    """Classify columns by xetrack's layout and common benchmark names.
+
+    Parameters are the columns that are neither bookkeeping, version, input, replicate, split, outcome nor
+    asset: text and integer columns by default, real columns only when named like a hyperparameter (lr,
+    alpha, temperature, ...), since measurements are mostly real. `config_cols`/`input_col` override the guess.
+    """
+    names = [c.name for c in columns]
+    lower = {n.lower(): n for n in names}
+    for given in [input_col, *(config_cols or [])]:
+        if given is not None and given not in names:
+            raise InputError(f"column {given!r} not found; available: {', '.join(names)}")
+    roles = Roles()
+    roles.bookkeeping = [n for n in names if n in BOOKKEEPING]
+    roles.system = [n for n in names if n in SYSTEM]
+    roles.version = [n for n in names if n.lower() in VERSION_NAMES or n.lower().endswith("_version")]
+    roles.input_id = input_col or next((lower[c] for c in INPUT_NAMES if c in lower), None)
+    roles.split = next((lower[c] for c in SPLIT_NAMES if c in lower), None)
+    roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
+    taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
+    taken |= {roles.input_id, roles.split, "_shard"}
+    rest = [c for c in columns if c.name not in taken]
+    roles.assets = [c.name for c in rest if ASSET_PATTERN.match(c.name) and c.name not in (config_cols or ())]
+    if config_cols is not None:
+        roles.parameters = [n for n in config_cols if n not in roles.replicate]
+        roles.replicate = [n for n in roles.replicate if n not in config_cols] + \
+            [n for n in config_cols if n in roles.replicate]
+    else:
+        roles.parameters = [
+            c.name for c in rest
+            if HYPERPARAMETER_PATTERN.match(c.name)  # before outcomes: max_tokens is a setting, not a count
+            or (not OUTCOME_PATTERN.match(c.name) and c.kind in ("text", "integer", "unknown"))
+        ]
+    roles.outcomes = [c.name for c in rest if c.name not in roles.parameters and c.name not in roles.assets]
+    return roles
+
+
+@dataclass
+class Layout:
+    """Which column plays which part in one benchmark table; every choice is reported so it can be overridden."""
+
+    roles: Roles
+    config: list[str]  # the configuration key columns
+    config_from: str  # 'config_id' | 'parameters' | 'user' | 'none'
+    parameters: list[str]  # shown beside the key (the key itself when it is made of parameters)
+    versions: list[str]  # stratified by: never pooled
+    input_id: str | None
+    replicate: list[str]
+    split: str | None
+    ground_truth: str | None
+    error: str | None
+    cache: str | None
+    run: str | None
+    function: str | None
+    kind: str  # 'load' (a load test's request table) | 'benchmark'
+    all_columns: list[Column] = field(default_factory=list)
+
+    @cached_property
+    def columns(self) -> dict[str, str]:
+        """name -> kind ('text', 'integer', 'real', ...)."""
+        return {c.name: c.kind for c in self.all_columns}
+
+    # --- row predicates (TRUE or FALSE, never NULL) ----------------------------------------------------
+    def _non_empty(self, column: str | None) -> str:
+        return non_empty(column, is_text=not column or self.columns.get(column, "text") == "text")
+
+    @property
+    def replayed(self) -> str:
+        return self._non_empty(self.cache)
+
+    @property
+    def computed(self) -> str:
+        return f"(NOT {self.replayed})"
+
+    @property
+    def failed(self) -> str:
+        return self._non_empty(self.error)
+
+    @property
+    def succeeded(self) -> str:
+        return f"(NOT {self.failed})"
+
+    @property
+    def computed_ok(self) -> str:
+        return f"({self.computed} AND {self.succeeded})"
+
+    def no_configuration(self) -> str:
+        """The row carries no configuration at all: every key and parameter column is NULL."""
+        cols = list(dict.fromkeys(self.config + self.parameters))
+        return "(" + " AND ".join(f"{q(c)} IS NULL" for c in cols) + ")" if cols else "(1 = 0)"
+
+    # --- what one paired unit is -----------------------------------------------------------------------
+    @property
+    def fold(self) -> str | None:
+        """The cross-validation fold column among the replicates: with it, rows are repeated k-fold CV."""
+        return next((c for c in self.replicate if c.lower() == "fold"), None)
+
+    @property
+    def repetition(self) -> list[str]:
+        """The replicate columns other than the fold (the seed of each repetition of the k-fold split)."""
+        return [c for c in self.replicate if c != self.fold]
+
+    @property
+    def item_columns(self) -> list[str]:
+        """One paired unit: (input, seed, fold); none without an input id."""
+        return [self.input_id, *self.replicate] if self.input_id else []
+
+    def item_key(self, with_versions: bool = False, with_split: bool = True) -> str | None:
+        """One SQL value per item, for COUNT(DISTINCT ...): the input id within its replicate and split (a
+        training-set and a test-set prediction of one input are two executions), optionally its version."""
+        if not self.input_id:
+            return None
+        parts = (self.versions if with_versions else []) + self.replicate
+        if with_split and self.split:
+            parts.append(self.split)
+        if not parts:
+            return q(self.input_id)
+        joined = " || '|' || ".join(f"COALESCE({as_text(q(c))}, '')" for c in [*parts, self.input_id])
+        return f"CASE WHEN {q(self.input_id)} IS NULL THEN NULL ELSE {joined} END"
+
+    @property
+    def profiled(self) -> list[Column]:
+        """Data columns whose stored values are type-checked (not bookkeeping, system or the config hash)."""
+        skip = set(self.roles.bookkeeping) | set(self.roles.system) | {"_shard", "config_id"}
+        return [c for c in self.all_columns if c.name not in skip]
+
+    def describe(self) -> dict:
+        return {"configuration": self.config, "configuration_from": self.config_from,
+                "parameters": self.parameters, "versions": self.versions, "input_id": self.input_id,
+                "replicate": self.replicate, "item": self.item_columns, "cluster": self.replicate,
+                "fold": self.fold, "split": self.split, "ground_truth": self.ground_truth,
+                "outcomes": self.roles.outcomes, "assets": self.roles.assets, "kind": self.kind,
+                "error": self.error, "cache": self.cache}
+
+
+def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: list[str] | None = None) -> Layout:
+    roles = infer_roles(bench.columns, input_col=input_col, config_cols=config_cols)
+    names = bench.column_names
+    parameters = [p for p in roles.parameters if p != "config_id"]
+    if config_cols:
+        config, source = list(config_cols), "user"
+        parameters = list(config_cols)
+    elif "config_id" in names:
+        config, source = ["config_id"], "config_id"
+    elif parameters:
+        config, source = parameters, "parameters"
+    else:
+        config, source = [], "none"
+    lower = {n.lower(): n for n in roles.outcomes}
+    return Layout(
+        roles=roles, config=config, config_from=source, parameters=parameters,
+        # A version column the user names as part of the configuration is compared, not stratified by.
+        versions=[v for v in roles.version if v not in config],
+        input_id=roles.input_id, replicate=[r for r in roles.replicate if r not in config], split=roles.split,
+        ground_truth=next((lower[g] for g in GROUND_TRUTH_NAMES if g in lower), None),
+        error="error" if "error" in names else None, cache="cache" if "cache" in names else None,
+        run="track_id" if "track_id" in names else None,
+        function="function_name" if "function_name" in names else None,
+        kind=table_kind(names), all_columns=list(bench.columns),
+    )
+
+
+def table_kind(names: list[str]) -> str:
+    """'load' for a load test's request table (a latency beside when each request was due), else 'benchmark'."""
+    lower = {n.lower() for n in names}
+    has_latency = any(n.startswith("latency") for n in lower)
+    return "load" if has_latency and lower & set(LOAD_SCHEDULE_NAMES) else "benchmark"
+
+
+def require_column(layout: Layout, name: str, purpose: str) -> str:
+    if name not in layout.columns:
+        raise InputError(f"{purpose} column {name!r} not found; available: {', '.join(layout.columns)}")
+    return name
+
+
+# --- how configurations are named in every report ------------------------------------------------------
+
+MAX_SHOWN = 40  # characters of one value in a label; reports stay readable with long prompt texts
+
+
+def label(columns: list[str], values: tuple | list) -> str:
+    """`model=logreg, lr=0.1`: how a configuration or version is named in every report (one line, values cut).
+    The same text is accepted back by --reference; '' when there are no columns."""
+    return ", ".join(f"{c}={_show(v)}" for c, v in zip(columns, values, strict=True))
+
+
+def short_labels(named: list[dict]) -> list[str]:
+    """Labels that name only what tells the items apart: `model=knn` rather than repeating `dataset=...,
+    k_folds=5` on every row. A key is left out when it has one value across all items, or when the keys
+    already kept determine it (a prompt text that always goes with its prompt name); all keys are kept
+    if none differ."""
+    keys = list(dict.fromkeys(k for d in named for k in d))
+    kept: list[str] = []
+    for k in keys:
+        seen: dict[tuple, set] = {}
+        for d in named:
+            seen.setdefault(tuple(repr(d.get(j)) for j in kept), set()).add(repr(d.get(k)))
+        if any(len(values) > 1 for values in seen.values()):
+            kept.append(k)
+    kept = kept or keys
+    return [label(kept, [d.get(k) for k in kept]) for d in named]
+
+
+def _show(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.1f}"
+    text = " ".join(str(value).split())  # newlines would break a Markdown table row
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"

@@ -1,0 +1,53 @@
+"""SQL fragments that mean the same in SQLite and DuckDB. Every identifier goes through `q`, every literal
+through `literal`: nothing the user names is ever formatted into SQL any other way."""
+
+from __future__ import annotations
+
+from _db import quote_ident
+
+SEP = "\x1f"  # ASCII unit separator: joins key parts, cannot occur in ordinary identifiers or values
+NULL_MARK = "\x1e"  # stands for NULL inside a joined key, so NULL and '' stay different
+
+
+def q(name: str) -> str:
+    """Quote an SQL identifier for SQLite and DuckDB alike (a NUL byte is an input error)."""
+    return quote_ident(name)
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def as_text(expr: str) -> str:
+    return f"CAST({expr} AS VARCHAR)"  # VARCHAR: understood by SQLite (TEXT affinity) and DuckDB alike
+
+
+def flag(condition: str) -> str:
+    """1 when the condition holds, 0 when it is false *or NULL*, in SQLite and DuckDB alike."""
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+def non_empty(column: str | None, is_text: bool = True) -> str:
+    """`column` holds a non-empty value: TRUE or FALSE, never NULL, so `NOT (...)` and CASE WHEN are safe.
+    No column at all is always FALSE."""
+    if not column:
+        return "(1 = 0)"
+    value = q(column) if is_text else as_text(q(column))
+    return f"({q(column)} IS NOT NULL AND {value} <> '')"
+
+
+def text_key(columns: list[str]) -> str:
+    """One text value standing for the tuple of `columns` (NULL and '' kept apart); '' when there are none.
+    Text on both engines, so the same key read by DuckDB (NULL integers arrive as NaN) still matches."""
+    if not columns:
+        return "''"
+    parts = [f"CASE WHEN {q(c)} IS NULL THEN '{NULL_MARK}' ELSE {as_text(q(c))} END" for c in columns]
+    return f" || '{SEP}' || ".join(parts)
+
+
+def numeric(expr: str, engine: str) -> str:
+    """The value when it is stored as a number, else NULL: a numpy scalar logged by xetrack is a 16-hex asset
+    hash, and SQLite's CAST would silently turn such text into 0."""
+    if engine == "sqlite":
+        return f"CASE WHEN typeof({expr}) IN ('integer', 'real') THEN {expr} END"
+    return f"TRY_CAST({expr} AS DOUBLE)"

@@ -1,0 +1,120 @@
+"""scripts/_layout.py: one role inference, and the three scripts read a table the same way."""
+
+from __future__ import annotations
+
+import json
+
+import analyze_cache_hits
+import export_summary
+import pytest
+import validate_benchmark
+from _db import Column, InputError
+from _layout import infer_roles, label, table_kind
+from xetrack_fixtures import log_rows, predict
+
+
+def columns(*spec: str) -> list[Column]:
+    """'name:TYPE' pairs as a table's columns."""
+    return [Column(*s.split(":")) for s in spec]
+
+
+def test_roles_are_inferred_from_xetrack_layout_and_can_be_overridden():
+    cols = columns("track_id:TEXT", "timestamp:TEXT", "experiment_version:TEXT", "model:TEXT", "lr:REAL",
+                   "seed:INTEGER", "function_name:TEXT", "error:TEXT", "function_time:REAL", "cache:TEXT",
+                   "input_id:INTEGER", "prediction:INTEGER", "ground_truth:INTEGER", "latency_ms:FLOAT",
+                   "split:VARCHAR")
+    roles = infer_roles(cols)
+    assert roles.parameters == ["model", "lr"]
+    assert roles.replicate == ["seed"]
+    assert roles.input_id == "input_id"
+    assert roles.version == ["experiment_version"]
+    assert roles.split == "split"
+    assert roles.outcomes == ["prediction", "ground_truth", "latency_ms"]
+    assert infer_roles(cols, input_col="prediction", config_cols=["model"]).parameters == ["model"]
+    with pytest.raises(InputError, match="column 'nope' not found; available: track_id"):
+        infer_roles(cols, config_cols=["nope"])
+
+
+@pytest.mark.parametrize("name", ["correct_strict", "correct_lenient", "is_correct", "answer_correct", "nll",
+                                  "brier", "log_loss", "cost", "cost_usd", "prompt_cost", "latency",
+                                  "latency_p99", "latencyms", "predict_seconds", "input_tokens", "p_true"])
+def test_outcome_columns_are_never_taken_for_parameters_whatever_their_stored_type(name):
+    for kind in ("INTEGER", "TEXT", "REAL"):
+        roles = infer_roles(columns("model:TEXT", f"{name}:{kind}"))
+        assert roles.parameters == ["model"], (name, kind)
+        assert name in roles.outcomes
+
+
+def test_hyperparameters_and_text_settings_stay_parameters():
+    roles = infer_roles(columns("model:TEXT", "temperature:REAL", "max_tokens:INTEGER", "prompt:TEXT",
+                                "accuracy:REAL"))
+    assert roles.parameters == ["model", "temperature", "max_tokens", "prompt"]
+    assert roles.outcomes == ["accuracy"]
+
+
+def test_asset_columns_are_assets_by_design_not_parameters_or_outcomes():
+    roles = infer_roles(columns("model:TEXT", "model_asset:TEXT", "accuracy:REAL"))
+    assert roles.assets == ["model_asset"] and roles.parameters == ["model"] and roles.outcomes == ["accuracy"]
+
+
+def test_a_load_test_request_table_is_recognised_and_a_prediction_table_is_not():
+    assert table_kind(["config_id", "seq", "scheduled_s", "sent_s", "latency_ms", "status", "error"]) == "load"
+    assert table_kind(["model", "input_id", "prediction", "latency_ms"]) == "benchmark"
+    assert table_kind(["scheduled_s", "bytes"]) == "benchmark"  # a schedule without a latency is not one
+
+
+def test_every_report_names_a_configuration_the_same_way():
+    assert label(["model", "lr"], ("svm", 0.5)) == "model=svm, lr=0.5"
+    assert label(["model"], ("a\nlong  prompt",)) == "model=a long prompt"
+
+
+def _two_versions_compared(db, engine):
+    """Two models under two experiment versions: the question is which (model, version) is better."""
+    rows = []
+    for version, models in (("e1", ("logreg", "tree")), ("e2", ("logreg", "tree"))):
+        rows += [{**predict(m, i), "model": m, "experiment_version": version, "error": ""}
+                 for m in models for i in range(12)]
+    log_rows(db, rows, engine=engine, table="predictions")
+    return db
+
+
+def test_a_version_column_named_in_config_cols_is_compared_by_all_three_scripts_not_stratified(
+        tmp_path, capsys, engine):
+    db = _two_versions_compared(tmp_path / "v.db", engine)
+    flags = [str(db), "predictions", "--config-cols", "model,experiment_version", "--json"]
+    assert validate_benchmark.main(flags) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "mixed-versions" not in {f["check_id"] for f in report["findings"]}
+    assert report["inferred"]["versions"] == [] and report["summary"]["configurations"] == 4
+    export_summary.main(flags)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["inferred"]["layout"]["versions"] == [] and doc["summary"]["configurations"] == 4
+    analyze_cache_hits.main(flags)
+    cache = json.loads(capsys.readouterr().out)
+    assert cache["inferred"]["versions"] == [] and len(cache["summary"]["per_configuration"]) == 4
+
+
+def test_the_three_scripts_report_the_same_inferred_layout(tmp_path, capsys):
+    db = _two_versions_compared(tmp_path / "v.db", "sqlite")
+    validate_benchmark.main([str(db), "predictions", "--json"])
+    v = json.loads(capsys.readouterr().out)["inferred"]
+    export_summary.main([str(db), "predictions", "--json"])
+    e = json.loads(capsys.readouterr().out)["inferred"]["layout"]
+    analyze_cache_hits.main([str(db), "predictions", "--json"])
+    a = json.loads(capsys.readouterr().out)["inferred"]
+    shared = ("configuration", "configuration_from", "parameters", "versions", "input_id", "replicate",
+              "outcomes", "assets", "kind")
+    assert {k: v[k] for k in shared} == {k: e[k] for k in shared} == {k: a[k] for k in shared}
+
+
+def test_a_label_printed_by_validate_is_accepted_by_export_summary_reference(tmp_path, capsys):
+    rows = [{**predict(m, i), "model": m, "error": ""} for m in ("logreg", "tree") for i in range(12)]
+    rows += [{**predict("svm", i), "model": "svm", "error": "boom"} for i in range(12)]
+    db = log_rows(tmp_path / "f.db", rows, engine="sqlite", table="predictions").db
+    validate_benchmark.main([db, "predictions", "--json"])
+    failed = json.loads(capsys.readouterr().out)["findings"]
+    printed = next(f for f in failed if f["check_id"] == "failed-executions")["examples"][0]["configuration"]
+    assert printed == "model=svm"
+    assert export_summary.main([db, "predictions", "--reference", "model=tree", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["options"]["reference"] == "model=tree"
