@@ -1,14 +1,23 @@
-"""The contract every script in scripts/ keeps: arguments, report shape, exit codes, one-line errors.
+"""The one contract every database script in scripts/ keeps: arguments, report shape, status, exit codes.
 
-Exit codes: 0 clean and at least one row inspected; 1 findings at or above the fail level, or nothing
-inspected; 2 usage or input error. Reports go to stdout (text for people, `--json` for programs: one
-document); diagnostics go to stderr. No traceback ever reaches the user unless BENCH_DEBUG=1 is set.
+- Arguments: `DB [DB ...] [TABLE]`, `--table`, `--engine`, `--json`, `--input-col`, `--config-cols`, and
+  `--fail-on info|warning|error` (each script states its default in --help and in the README's table).
+- Status, one meaning everywhere (it says why the exit code is what it is):
+    ok        exit 0  nothing at or above --fail-on (findings below it may be listed)
+    findings  exit 1  at least one finding at or above --fail-on
+    empty     exit 1  nothing was inspected (empty table, or none of the columns a check needs)
+    error     exit 2  usage or input error (one line on stderr)
+- JSON (`--json`): one strict document (no NaN/Infinity: a non-finite number becomes null and the report
+  gets a `report.non-finite` finding naming where). `schema_version` follows SCHEMA_POLICY.
+- Reports go to stdout, diagnostics to stderr. No traceback reaches the user unless BENCH_DEBUG=1 is set.
+Each script exposes `build_parser()` and `main(argv) -> int`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -17,15 +26,20 @@ from pathlib import Path
 
 from _db import EmptyBenchmark, InputError, first_line
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA_POLICY = ("schema_version is bumped on any breaking change to a report's JSON (a field removed, renamed or "
+                 "given another meaning); added fields do not bump it. 2: one `status` meaning, `fail_on` and "
+                 "`counts` in every report, export_summary shares the version.")
+STATUSES = ("ok", "findings", "empty", "error")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SEVERITIES = ("info", "warning", "error")
 MAX_EXAMPLES = 5
 
-EXIT_CODES_EPILOG = """exit codes:
-  0  clean, and at least one row was inspected
-  1  findings or a failed gate (see the options above), or nothing to inspect (empty table)
-  2  usage or input error (missing file, not a database, unknown table, ...)"""
+EXIT_CODES_EPILOG = """status and exit codes (the same for every script):
+  ok        0  clean: nothing at or above --fail-on, and at least one row inspected
+  findings  1  a finding at or above --fail-on
+  empty     1  nothing to inspect (empty table, or none of the columns the checks need)
+  error     2  usage or input error (missing file, not a database, unknown table, ...): one line on stderr"""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -35,7 +49,8 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser(prog: str, description: str, examples: str) -> ArgumentParser:
+def base_parser(prog: str, description: str, examples: str, fail_on: str) -> ArgumentParser:
+    """The arguments every database script shares; `fail_on` is this script's default gate."""
     parser = ArgumentParser(
         prog=prog,
         description=description,
@@ -53,6 +68,8 @@ def build_parser(prog: str, description: str, examples: str) -> ArgumentParser:
                         "(default: inferred, e.g. input_id, item_id, example_id)")
     parser.add_argument("--config-cols", metavar="A,B", type=_comma_list,
                         help="the columns that make up a configuration (default: inferred parameters)")
+    parser.add_argument("--fail-on", choices=SEVERITIES, default=fail_on,
+                        help=f"lowest finding severity that makes the exit code 1 (default: {fail_on})")
     return parser
 
 
@@ -95,35 +112,100 @@ class Finding:
 
 @dataclass
 class Report:
+    """One script's answer. `sections` are the script's own top-level fields (after the shared ones)."""
+
     tool: str
     summary: dict
     findings: list[Finding] = field(default_factory=list)
     inferred: dict | None = None
-    status: str = "ok"  # ok | findings | empty | error
+    sections: dict = field(default_factory=dict)
+    status: str = "ok"
+    fail_on: str = "error"
+
+    def finish(self, fail_on: str, inspected: bool = True) -> int:
+        """Make the report strict (non-finite numbers become null, with a finding), set `status` and return
+        the exit code. Call once, before printing."""
+        self.fail_on = fail_on
+        where = _non_finite_paths({"summary": self.summary, "sections": self.sections})
+        if where:
+            self.summary = _finite(self.summary)
+            self.sections = _finite(self.sections)
+            self.findings.append(Finding(
+                "report.non-finite", "warning",
+                f"{len(where)} numbers in this report are not finite (NaN or infinity) and are shown as null.",
+                "A metric column holds NaN/inf or values that overflow: find the rows and fix or exclude them.",
+                where, len(where)))
+        if not inspected:
+            self.status = "empty"
+            return EXIT_FINDINGS
+        self.status = "findings" if failing(self.findings, fail_on) else "ok"
+        return EXIT_FINDINGS if self.status == "findings" else EXIT_OK
+
+    def counts(self) -> dict[str, int]:
+        return {sev: sum(f.severity == sev for f in self.findings) for sev in reversed(SEVERITIES)}
 
     def as_dict(self) -> dict:
-        doc = {"schema_version": SCHEMA_VERSION, "tool": self.tool, "status": self.status, "summary": self.summary,
+        doc = {"schema_version": SCHEMA_VERSION, "tool": self.tool, "status": self.status,
+               "fail_on": self.fail_on, "counts": self.counts(), "summary": self.summary,
                "findings": [f.as_dict() for f in self.findings]}
         if self.inferred is not None:
             doc["inferred"] = self.inferred
+        doc.update(self.sections)
         return doc
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2, sort_keys=False, default=str)
+        return json.dumps(self.as_dict(), indent=2, default=str, allow_nan=False)
 
 
 def at_or_above(severity: str, level: str) -> bool:
     return SEVERITIES.index(severity) >= SEVERITIES.index(level)
 
 
-def run(prog: str, body: Callable[[], int], argv: list[str] | None = None) -> int:
-    """Run a script body; turn every expected failure into one line and the documented exit code.
+def failing(findings: list[Finding], fail_on: str) -> list[Finding]:
+    return [f for f in findings if at_or_above(f.severity, fail_on)]
 
-    With --json in argv, failures also print a JSON document (status 'error' or 'empty') on stdout.
+
+def _non_finite_paths(value, path: str = "") -> list[str]:
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path.lstrip(".")]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite_paths(v, f"{path}.{k}")]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in _non_finite_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def _finite(value):
+    """A copy of `value` with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def run(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],
+        argv: list[str] | None = None,
+        check: Callable[[argparse.ArgumentParser, argparse.Namespace], None] | None = None) -> int:
+    """Parse the arguments and run a script body; turn every expected failure into one line and the
+    documented exit code (returned, never raised: `main(argv) -> int`).
+
+    `check(parser, args)` says what argparse cannot (combinations, ranges) through parser.error: a usage
+    error, like argparse's own. With --json in argv, failures after that also print a JSON document (status
+    'error' or 'empty') on stdout.
     """
-    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in args_list
     try:
-        return body()
+        args = parser.parse_args(args_list)
+        if check is not None:
+            check(parser, args)
+    except SystemExit as exc:  # --help (0) or a usage error already printed in one line (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return body(args)
     except InputError as exc:
         return _fail(prog, str(exc), EXIT_USAGE, "error", as_json)
     except EmptyBenchmark as exc:
@@ -145,9 +227,9 @@ def run(prog: str, body: Callable[[], int], argv: list[str] | None = None) -> in
 def _fail(prog: str, message: str, code: int, status: str, json_mode: bool) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr)
     if json_mode:
+        report = Report(prog, {"rows_inspected": 0}, status=status)
         try:
-            print(json.dumps({"schema_version": SCHEMA_VERSION, "tool": prog, "status": status,
-                              "summary": {"rows_inspected": 0}, "findings": [], "error": message}, indent=2))
+            print(json.dumps({**report.as_dict(), "error": message}, indent=2))
         except BrokenPipeError:
             _silence_stdout()
     return code

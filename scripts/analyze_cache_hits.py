@@ -12,21 +12,13 @@ saved; replays whose computing run is gone; and a diagnosis with a fix when cach
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections import defaultdict
 
 from _cache_profile import Cell, Sources, call_cells, recomputed_calls, sample, sources, time_saved
-from _cli import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    Finding,
-    Report,
-    at_or_above,
-    build_parser,
-    run,
-    split_paths_and_table,
-)
+from _cli import Finding, Report, base_parser, run, split_paths_and_table
 from _db import Benchmark
 from _layout import Layout, infer_layout, short_labels
 
@@ -43,11 +35,9 @@ UNHASHABLE_REPR = re.compile(r"[\[{]|\barray\(|\bset\(|\bDataFrame\b|\bTensor\("
 OBJECT_REPR = re.compile(r"\b[A-Za-z_]\w*\(|\(\s*'|frozenset\(")  # dataclass/object, or a tuple holding a str
 
 
-def parse_args(argv: list[str] | None):
-    parser = build_parser(PROG, __doc__.strip().splitlines()[0], EXAMPLES)
-    parser.add_argument("--fail-on", choices=("info", "warning", "error"), default="warning",
-                        help="exit 1 when a finding has at least this severity (default: warning)")
-    return parser.parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    # Default warning: caching that silently did nothing is the failure this script exists to catch.
+    return base_parser(PROG, __doc__.strip().splitlines()[0], EXAMPLES, fail_on="warning")
 
 
 def rate(hits: int, total: int) -> float | None:
@@ -338,26 +328,21 @@ def text(report: Report) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)  # usage errors exit 2 here, in one line (argparse's SystemExit)
-
-    def body() -> int:
+    def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
         with Benchmark(paths, table=table, engine=args.engine) as bench:
             bench.require_rows()
             layout = infer_layout(bench, args.input_col, args.config_cols)
             report = build_report(bench, layout)
-        failing = [f for f in report.findings if at_or_above(f.severity, args.fail_on)]
-        report.status = "findings" if report.findings else "ok"
-        if report.summary["rows_inspected"] == 0:
-            report.status = "empty"
+        inspected = report.summary["rows_inspected"] > 0
+        code = report.finish(args.fail_on, inspected=inspected)
         print(report.to_json() if args.json else text(report), end="" if not args.json else "\n")
-        if report.summary["rows_inspected"] == 0:
+        if not inspected:
             print(f"{PROG}: no tracked calls (function_name is NULL on every row); nothing inspected",
                   file=sys.stderr)
-            return EXIT_FINDINGS
-        return EXIT_FINDINGS if failing else EXIT_OK
+        return code
 
-    return run(PROG, body, argv)
+    return run(PROG, build_parser(), body, argv)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ or no detectable difference.
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 from pathlib import Path
 
-from _cli import EXIT_FINDINGS, EXIT_OK, Finding, at_or_above, build_parser, run, split_paths_and_table
+from _cli import Finding, Report, base_parser, run, split_paths_and_table
 from _db import Benchmark, InputError
 from _layout import Layout, infer_layout, short_labels
 from _sql import as_text, q
@@ -32,7 +32,6 @@ from _summary_render import csv_text, markdown, plot
 from _summary_scan import Group, enumerate_groups, partition
 
 PROG = "export_summary.py"
-SCHEMA_VERSION = 1
 EXAMPLES = """  python scripts/export_summary.py bench.db predictions
   python scripts/export_summary.py bench.db predictions --metric f1:higher --metric latency_ms:lower
   python scripts/export_summary.py worker*.db predictions --json > summary.json
@@ -67,8 +66,8 @@ how it counts:
                  only at or above --fail-on (default: error, i.e. a produced summary exits 0)"""
 
 
-def parse_args(argv: list[str] | None):
-    parser = build_parser(PROG, __doc__.strip().splitlines()[0], EXAMPLES)
+def build_parser() -> argparse.ArgumentParser:
+    parser = base_parser(PROG, __doc__.strip().splitlines()[0], EXAMPLES, fail_on="error")
     parser.add_argument("--metric", action="append", metavar="COL[:higher|lower]",
                         help="a numeric column to compare, with its direction (repeatable; the first one picks "
                              "the best). 'accuracy' is also a valid name: it is derived from prediction/ground-truth "
@@ -89,21 +88,22 @@ def parse_args(argv: list[str] | None):
                         help="multiple-comparison adjustment of p-values (default: holm)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: 2000)")
-    parser.add_argument("--fail-on", choices=("info", "warning", "error"), default="error",
-                        help="exit 1 when a finding has at least this severity (default: error)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="print a CSV table (one row per configuration and "
                      "metric) instead of Markdown")
     parser.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw each metric with its "
                         "interval per configuration")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot say by itself; each a usage error (one line, exit 2)."""
     if args.json and args.csv:
         parser.error("--json and --csv cannot be combined")
     if not 0 < args.alpha < 0.5:
         parser.error("--alpha must be between 0 and 0.5")
     if args.resamples < 100:
         parser.error("--resamples must be at least 100")
-    return args
 
 
 def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple[str, list]:
@@ -186,8 +186,8 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     return findings
 
 
-def build_document(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
-                   files: list[str]) -> dict:
+def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
+                 files: list[str]) -> Report:
     where, params = version_filter(bench, layout, version)
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
@@ -228,22 +228,20 @@ def build_document(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, 
         findings.append(Finding("reference-missing", "warning", f"--reference {opts.reference!r} is not in "
                                 f"version(s) {', '.join(without_reference)}; there each configuration is "
                                 "compared with the best instead.", "Pick one version with --version VALUE."))
-    return {
-        "schema_version": SCHEMA_VERSION, "tool": PROG, "status": "ok",
-        "summary": {"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,
-                    "versions": len(entries), "configurations": len(summaries)},
-        "findings": [f.as_dict() for f in findings],
-        "inferred": {"layout": layout.describe(), "measures": plan.describe()},
-        "options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
-                    "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference},
-        "versions": entries,
-    }
+    return Report(
+        PROG,
+        summary={"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,
+                 "versions": len(entries), "configurations": len(summaries)},
+        findings=findings,
+        inferred={"layout": layout.describe(), "measures": plan.describe()},
+        sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
+                              "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference},
+                  "versions": entries},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)  # usage errors exit 2 here, in one line (argparse's SystemExit)
-
-    def body() -> int:
+    def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
         if args.plot is not None and not args.plot.parent.is_dir():
             raise InputError(f"--plot: folder {args.plot.parent} does not exist")
@@ -253,25 +251,24 @@ def main(argv: list[str] | None = None) -> int:
             plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
             opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                            resamples=args.resamples, seed=args.seed, reference=args.reference)
-            doc = build_document(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+            report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+        code = report.finish(args.fail_on)
+        doc = report.as_dict()
         if args.plot is not None:
             try:
                 plot(doc, args.plot)
             except (ValueError, OSError) as exc:
                 raise InputError(f"--plot {args.plot}: {exc}") from exc
             print(f"{PROG}: wrote {args.plot}", file=sys.stderr)
-        failing = [f for f in doc["findings"] if at_or_above(f["severity"], args.fail_on)]
-        if failing:
-            doc["status"] = "findings"
         if args.json:
-            print(json.dumps(doc, indent=2))
+            print(report.to_json())
         elif args.csv:
             sys.stdout.write(csv_text(doc))
         else:
             sys.stdout.write(markdown(doc))
-        return EXIT_FINDINGS if failing else EXIT_OK
+        return code
 
-    return run(PROG, body, argv)
+    return run(PROG, build_parser(), body, argv, check=check_args)
 
 
 if __name__ == "__main__":

@@ -53,16 +53,7 @@ from _checks_rules import (
     replay_loss_predicate,
 )
 from _checks_snapshot import snapshot_sqlite
-from _cli import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    SEVERITIES,
-    Report,
-    at_or_above,
-    build_parser,
-    run,
-    split_paths_and_table,
-)
+from _cli import SEVERITIES, Report, base_parser, run, split_paths_and_table
 from _db import Benchmark, EmptyBenchmark, InputError
 from _db import _sniff as _db_sniff
 from _layout import infer_layout
@@ -79,11 +70,10 @@ SQLITE_CACHE_KB = 65536
 DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB otherwise takes up to 80 % of RAM; aggregates spill to disk beyond this
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     checks = "\n".join(f"  {cid:34} {what}" for cid, what in CHECKS.items())
-    parser = build_parser(PROG, __doc__.strip().split("\n\n")[0] + "\n\nchecks (stable ids):\n" + checks, EXAMPLES)
-    parser.add_argument("--fail-on", choices=("error", "warning"), default="error",
-                        help="lowest severity that makes the exit code 1 (default: error; 'info' never fails)")
+    parser = base_parser(PROG, __doc__.strip().split("\n\n")[0] + "\n\nchecks (stable ids):\n" + checks, EXAMPLES,
+                         fail_on="error")
     parser.add_argument("--max-error-rate", type=_rate, default=0.05, metavar="RATE",
                         help="failed share of computed rows, overall or in any configuration, above which "
                              "failed-executions is an error (default: 0.05)")
@@ -95,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--filter", action="append", metavar="COL=VALUE",
                         help="validate only rows where COL equals VALUE (compared as text); repeatable, e.g. "
                              "--filter experiment_version=e2")
-    return parser.parse_args(argv)
+    return parser
 
 
 def _rate(text: str) -> float:
@@ -176,12 +166,9 @@ def _validate(bench: Benchmark, input_col, config_cols, filters, options: Option
             continue
         ctx.ran.append(check_id)
         findings += fn()
-    report = Report(tool=PROG, summary=_summary(ctx, findings), findings=_ordered(findings),
-                    inferred=layout.describe())
-    if not set(ctx.ran) & set(CORE_CHECKS):
-        report.status = "empty"  # no input id, no configuration, no error column: not a benchmark we can judge
-    else:
-        report.status = "findings" if findings else "ok"
+    report = Report(tool=PROG, summary=_summary(ctx), findings=_ordered(findings), inferred=layout.describe())
+    # No input id, no configuration, no error column: not a benchmark the checks can judge.
+    report.summary["judged"] = bool(set(ctx.ran) & set(CORE_CHECKS))
     return report
 
 
@@ -250,11 +237,9 @@ def _ordered(findings: list) -> list:
     return sorted(findings, key=lambda f: (-SEVERITIES.index(f.severity), order.index(f.check_id)))
 
 
-def _summary(ctx: Context, findings: list) -> dict:
+def _summary(ctx: Context) -> dict:
     s = ctx.stats
-    count = {sev: sum(f.severity == sev for f in findings) for sev in ("error", "warning", "info")}
     return {
-        "errors": count["error"], "warnings": count["warning"], "info": count["info"],
         "rows_inspected": s["rows"], "rows_computed": s["computed"], "rows_replayed": s["replayed"],
         "rows_failed": s["failed_computed"] + s["failed_replayed"], "configurations": len(ctx.configs),
         "inputs": s.get("items"), "files": len(ctx.bench.paths), "table": ctx.bench.table,
@@ -263,8 +248,8 @@ def _summary(ctx: Context, findings: list) -> dict:
 
 
 def render_text(report: Report) -> str:
-    s, inf = report.summary, report.inferred or {}
-    lines = [f"{PROG}: {report.status.upper()} - {s['errors']} errors, {s['warnings']} warnings, {s['info']} info "
+    s, inf, n = report.summary, report.inferred or {}, report.counts()
+    lines = [f"{PROG}: {report.status.upper()} - {n['error']} errors, {n['warning']} warnings, {n['info']} info "
              f"in {s['rows_inspected']:,} rows ({s['rows_computed']:,} computed, {s['rows_replayed']:,} replayed), "
              f"{s['configurations']} configurations, {s['inputs'] if s['inputs'] is not None else 'no'} inputs"]
     config = ", ".join(inf.get("configuration") or []) or "none (one configuration)"
@@ -284,8 +269,7 @@ def render_text(report: Report) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    def body() -> int:
-        args = parse_args(argv)
+    def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
         options = Options(max_error_rate=args.max_error_rate)
         try:
@@ -299,16 +283,15 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             report = validate(paths, table, "sqlite", args.input_col, args.config_cols, args.filter, options,
                               args.snapshot)
+        code = report.finish(args.fail_on, inspected=report.summary["judged"])
         print(report.to_json() if args.json else render_text(report))
         if report.status == "empty":
             print(f"{PROG}: error: table {table!r} has none of the columns the checks need (an input id, "
                   "configuration columns, or xetrack's error column); nothing was inspected. Name them with "
                   "--input-col / --config-cols", file=sys.stderr)
-            return EXIT_FINDINGS
-        failing = [f for f in report.findings if f.severity != "info" and at_or_above(f.severity, args.fail_on)]
-        return EXIT_FINDINGS if failing else EXIT_OK
+        return code
 
-    return run(PROG, body, argv)
+    return run(PROG, build_parser(), body, argv)
 
 
 if __name__ == "__main__":

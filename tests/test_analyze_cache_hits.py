@@ -224,7 +224,8 @@ def test_text_report_has_the_three_tables_and_the_diagnosis(tmp_path):
 def test_json_follows_the_shared_report_schema(tmp_path, capsys):
     cached_runs(tmp_path / "j.db", "sqlite", tmp_path / "cache", runs=2, n=2)
     _, report, _ = analyse(capsys, tmp_path / "j.db")
-    assert list(report) == ["schema_version", "tool", "status", "summary", "findings", "inferred"]
+    assert list(report) == ["schema_version", "tool", "status", "fail_on", "counts", "summary", "findings",
+                            "inferred"]
     assert report["tool"] == "analyze_cache_hits.py" and report["summary"]["rows_inspected"] == 4
 
 

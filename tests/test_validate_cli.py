@@ -93,7 +93,7 @@ def test_bad_input_with_json_still_prints_one_document_with_status_error(tmp_pat
     one_line_error(proc)
 
 
-@pytest.mark.parametrize("argv", [["--max-error-rate", "2"], ["--max-error-rate", "x"], ["--fail-on", "info"],
+@pytest.mark.parametrize("argv", [["--max-error-rate", "2"], ["--max-error-rate", "x"], ["--fail-on", "never"],
                                   ["--filter", "no-equals-sign"], ["--filter", "nope=1"], ["--config-cols", "nope"],
                                   ["--input-col", "nope"], ["--engine", "postgres"], ["--bogus"]])
 def test_usage_errors_exit_2_in_one_line(tmp_path, argv):
@@ -157,7 +157,7 @@ def test_a_database_locked_by_a_writer_is_a_one_line_error_not_a_hang(tmp_path):
 def test_help_documents_checks_exit_codes_and_examples():
     proc = run_cli("--help")
     assert proc.returncode == 0
-    for text in ("exit codes:", "0  clean", "2  usage or input error", "examples:", "--fail-on", "--max-error-rate",
+    for text in ("exit codes", "0  clean", "2  usage or input error", "examples:", "--fail-on", "--max-error-rate",
                  "--filter", *validate_benchmark.CHECKS):
         assert text in proc.stdout, text
 
@@ -177,8 +177,8 @@ def test_json_is_one_document_with_counts_first_and_capped_examples(tmp_path):
     db = vf.duplicated(tmp_path, "sqlite")
     proc = run_cli(db, vf.TABLE, "--json")
     doc = json.loads(proc.stdout)  # exactly one document: json.loads fails on anything else
-    assert list(doc)[:5] == ["schema_version", "tool", "status", "summary", "findings"]
-    assert list(doc["summary"])[:3] == ["errors", "warnings", "info"]
+    assert list(doc)[:7] == ["schema_version", "tool", "status", "fail_on", "counts", "summary", "findings"]
+    assert list(doc["counts"]) == ["error", "warning", "info"]
     assert doc["inferred"]["input_id"] == "input_id" and doc["inferred"]["configuration"] == ["model"]
     dup = next(f for f in doc["findings"] if f["check_id"] == "duplicate-executions")
     assert set(dup) == {"check_id", "severity", "message", "hint", "examples", "examples_omitted"}
