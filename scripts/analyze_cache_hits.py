@@ -24,11 +24,12 @@ from _cli import (
     Report,
     at_or_above,
     build_parser,
+    note,
     run,
     split_paths_and_table,
 )
 from _configs import Layout, infer_layout, short_labels
-from _db import Benchmark
+from _db import Benchmark, with_engine_fallback
 
 PROG = "analyze_cache_hits.py"
 EXAMPLES = """  python scripts/analyze_cache_hits.py bench.db
@@ -342,10 +343,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
-        with Benchmark(paths, table=table, engine=args.engine) as bench:
-            bench.require_rows()
-            layout = infer_layout(bench, args.input_col, args.config_cols)
-            report = build_report(bench, layout)
+        def analyse(engine: str) -> Report:
+            with Benchmark(paths, table=table, engine=engine) as bench:
+                for message in bench.notes:
+                    note(PROG, message)
+                bench.require_rows()
+                return build_report(bench, infer_layout(bench, args.input_col, args.config_cols))
+
+        report = with_engine_fallback(args.engine, analyse, lambda message: note(PROG, message))
         failing = [f for f in report.findings if at_or_above(f.severity, args.fail_on)]
         report.status = "findings" if report.findings else "ok"
         if report.summary["rows_inspected"] == 0:

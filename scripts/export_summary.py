@@ -20,9 +20,19 @@ import json
 import sys
 from pathlib import Path
 
-from _cli import EXIT_FINDINGS, EXIT_OK, Finding, at_or_above, build_parser, run, split_paths_and_table
+from _cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    Finding,
+    at_or_above,
+    build_parser,
+    note,
+    refuse_output_over_inputs,
+    run,
+    split_paths_and_table,
+)
 from _configs import Layout, as_text, infer_layout, q, short_labels
-from _db import Benchmark, InputError
+from _db import Benchmark, InputError, with_engine_fallback
 from _summary_compute import Options, compare_to_best, decide, summarise
 from _summary_model import StratumInput, config_display, stratum_entry
 from _summary_plan import Plan, build_plan
@@ -244,15 +254,21 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
+        refuse_output_over_inputs({"--plot": args.plot}, paths)
         if args.plot is not None and not args.plot.parent.is_dir():
             raise InputError(f"--plot: folder {args.plot.parent} does not exist")
-        with Benchmark(paths, table=table, engine=args.engine) as bench:
-            bench.require_rows()
-            layout = infer_layout(bench, args.input_col, args.config_cols)
-            plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
-            opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
-                           resamples=args.resamples, seed=args.seed, reference=args.reference)
-            doc = build_document(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+        def summarise(engine: str) -> dict:
+            with Benchmark(paths, table=table, engine=engine) as bench:
+                for message in bench.notes:
+                    note(PROG, message)
+                bench.require_rows()
+                layout = infer_layout(bench, args.input_col, args.config_cols)
+                plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+                opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
+                               resamples=args.resamples, seed=args.seed, reference=args.reference)
+                return build_document(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+
+        doc = with_engine_fallback(args.engine, summarise, lambda message: note(PROG, message))
         if args.plot is not None:
             try:
                 plot(doc, args.plot)
