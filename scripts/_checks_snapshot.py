@@ -13,17 +13,28 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
 
 from _db import InputError, first_line, quote_ident
+from _db_files import FileProblem, connect_ro, locked_hint, needs_private_copy, private_copy
 
 CHUNK_ROWS = 100_000  # ~0.1 s of reading: the longest a writer waits for this reader
 
 
 def snapshot_sqlite(path: Path, table: str, copy: Path, chunk: int = CHUNK_ROWS) -> Path:
     """Copy `table` (and the keys of `assets`) from the SQLite file `path` into a new file `copy`; return the
-    copy, or `path` itself when it has no such table (so the error names the user's file)."""
-    con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, isolation_level=None)
+    copy, or `path` itself when it has no such table (so the error names the user's file).
+
+    A WAL-mode file or one with a hot journal cannot be read in place without writing beside it; its private
+    recovered copy (database + WAL or journal, taken at once) is then the snapshot."""
+    try:
+        state = needs_private_copy(path)
+        if state is not None:
+            folder = copy.with_name(copy.name + ".d")
+            folder.mkdir()
+            return private_copy(path, state, folder)
+    except FileProblem as exc:
+        raise InputError(str(exc)) from exc
+    con = connect_ro(path, isolation_level=None)
     try:
         con.execute("ATTACH DATABASE ? AS snap", [str(copy)])
         con.execute("PRAGMA snap.journal_mode = OFF")
@@ -49,6 +60,7 @@ def snapshot_sqlite(path: Path, table: str, copy: Path, chunk: int = CHUNK_ROWS)
                         [start, min(start + chunk, last + 1)])
         return copy
     except sqlite3.Error as exc:
-        raise InputError(f"cannot snapshot {path}: {first_line(exc)}") from exc
+        why = locked_hint() if "database is locked" in str(exc) else first_line(exc)
+        raise InputError(f"cannot snapshot {path}: {why}") from exc
     finally:
         con.close()

@@ -94,6 +94,35 @@ def split_paths_and_table(positionals: list[str], table_option: str | None) -> t
     return paths, table or table_option or "default"
 
 
+COMPANION_SUFFIXES = ("", "-wal", "-journal", "-shm")  # SQLite's files for one database
+
+
+def refuse_output_over_inputs(outputs: dict[str, Path | str | None], inputs: list[str | Path]) -> None:
+    """Raise InputError when an output path (option -> path) is an input database or one of its SQLite
+    companions, by name or through a symlink or hard link: writing it would destroy the benchmark. Call it
+    before anything is opened or written. Outputs that are None (option not given) are ignored."""
+    protected = []
+    for given in inputs:
+        for suffix in COMPANION_SUFFIXES:
+            path = Path(str(given) + suffix)
+            protected.append((given, suffix, path, path.resolve()))
+    for option, out in outputs.items():
+        if out is None:
+            continue
+        target = Path(out).resolve()
+        for given, suffix, path, resolved in protected:
+            if target == resolved or _same_file(Path(out), path):
+                what = f"the input database {given}" if not suffix else f"the {suffix[1:]} file of input {given}"
+                raise InputError(f"{option} {out} is {what}; refusing to overwrite it (choose another file name)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 @dataclass
 class Finding:
     check_id: str
@@ -155,6 +184,11 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, default=str, allow_nan=False)
+
+
+def note(prog: str, message: str) -> None:
+    """A diagnostic that is not an error (how the input was read): one line on stderr."""
+    print(f"{prog}: note: {message}", file=sys.stderr)
 
 
 def at_or_above(severity: str, level: str) -> bool:

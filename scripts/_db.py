@@ -13,12 +13,30 @@ scripts push their work into SQL against `bench`.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote as _url_quote
+from typing import TypeVar
+
+from _db_files import (
+    FileProblem,
+    busy_timeout,
+    connect_ro,
+    damaged,
+    is_damage,
+    is_locked,
+    locked_hint,
+    needs_private_copy,
+    new_private_folder,
+    private_copy,
+    ro_uri,
+)
+
+T = TypeVar("T")
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 XETRACK_INTERNAL_TABLES = ("assets", "keys", "counts")
@@ -37,6 +55,11 @@ DB_ERRORS = _db_errors()
 
 class InputError(Exception):
     """A problem with what the user gave us (path, file, table, option). Scripts print it in one line, exit 2."""
+
+
+class DuckDBTypeMismatch(InputError):
+    """DuckDB refused a SQLite column holding values of another storage class than its declared type (xetrack
+    fixes a column's type from its first value and SQLite keeps later values of any type)."""
 
 
 class EmptyBenchmark(Exception):
@@ -95,14 +118,11 @@ def _sniff(path: Path) -> str:
     raise InputError(f"not a SQLite or DuckDB database: {path}")
 
 
-def _ro_uri(path: Path) -> str:
-    return "file:" + _url_quote(str(path.resolve())) + "?mode=ro"
-
-
-def sqlite_tables_and_columns(path: Path) -> dict[str, list[Column]]:
-    """Every table in a SQLite file with its columns, read-only."""
+def sqlite_tables_and_columns(path: Path, shown: Path | None = None) -> dict[str, list[Column]]:
+    """Every table in a SQLite file with its columns, read-only. `shown` is the user's name for the file when
+    `path` is a private copy of it."""
     try:
-        con = sqlite3.connect(_ro_uri(path), uri=True)
+        con = connect_ro(path)
         try:
             tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")]
             return {t: [Column(r[1], r[2] or "") for r in con.execute(f"PRAGMA table_info({quote_ident(t)})")]
@@ -110,7 +130,31 @@ def sqlite_tables_and_columns(path: Path) -> dict[str, list[Column]]:
         finally:
             con.close()
     except sqlite3.Error as exc:
-        raise InputError(f"cannot read {path}: {first_line(exc)}") from exc
+        raise InputError(f"cannot read {shown or path}: {_explain(exc)}") from exc
+
+
+def _explain(exc: BaseException) -> str:
+    return locked_hint() if is_locked(exc) else first_line(exc)
+
+
+def with_engine_fallback(engine: str, work: Callable[[str], T], note: Callable[[str], None]) -> T:
+    """Run `work(engine)`; if DuckDB refuses a mixed-type SQLite column, run `work('sqlite')` instead and say so.
+
+    Why not detect it up front: only a full scan finds such a value (measured at 1 M rows: ~1 s through DuckDB,
+    ~2 s through sqlite3, against ~2.2 s for a whole DuckDB validate), so clean files would pay for it on every
+    run. Why sqlite3 rather than DuckDB's sqlite_all_varchar: that setting turns every column of every SQLite
+    file into text for the whole connection, and reals come back through SQLite's 15-digit text form."""
+    try:
+        return work(engine)
+    except DuckDBTypeMismatch as exc:
+        if engine != "duckdb":
+            raise
+        note(f"{exc}; reading through sqlite3 instead (same results as --engine sqlite; ~1.6x slower at 1 M rows)")
+        try:
+            return work("sqlite")
+        except DuckDBTypeMismatch as again:  # >10 files or a native DuckDB file: sqlite3 cannot take over
+            raise InputError(f"{again}; sqlite3 cannot read these files instead (more than {SQLITE_MAX_FILES} "
+                             "files, or a native DuckDB file among them): read fewer files at a time") from again
 
 
 def _duckdb_tables_and_columns(con, alias: str) -> dict[str, list[Column]]:
@@ -141,10 +185,15 @@ class Benchmark:
         kinds = [_sniff(p) for p in self.paths]
         # Native DuckDB files can only be read by DuckDB; SQLite's attach limit also sends large shard sets there.
         self.engine = "duckdb" if "duckdb" in kinds or len(self.paths) > SQLITE_MAX_FILES else engine
+        self.kinds = kinds
+        self.notes: list[str] = []  # what the reader did that the user should know (private copies)
         self._con = None
+        self._private: Path | None = None
         try:
+            # What is actually opened: the user's file, or a private recovered copy of a WAL/hot-journal file.
+            self.read_paths = [self._readable(p, k) for p, k in zip(self.paths, kinds, strict=True)]
             if self.engine == "sqlite":
-                schemas = [sqlite_tables_and_columns(p) for p in self.paths]
+                schemas = [sqlite_tables_and_columns(r, p) for r, p in zip(self.read_paths, self.paths, strict=True)]
                 self.columns = self._merge_columns(schemas)
                 self._con = self._open_sqlite()
             else:
@@ -156,9 +205,34 @@ class Benchmark:
             raise
 
     # --- opening -------------------------------------------------------------------------------------
+    def _readable(self, path: Path, kind: str) -> Path:
+        """`path` itself (the plain case: one stat), or a private recovered copy when reading it in place would
+        write beside it (WAL mode) or cannot see its last committed state (hot journal)."""
+        if kind != "sqlite":
+            return path
+        try:
+            state = needs_private_copy(path)
+            if state is None:
+                return path
+            if self._private is None:
+                self._private = new_private_folder()
+            folder = self._private / str(len(list(self._private.iterdir())))
+            folder.mkdir()
+            copy = private_copy(path, state, folder)
+        except FileProblem as exc:
+            raise InputError(str(exc)) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        what = ("is in WAL mode: read a private copy of it and its -wal (nothing is written beside it)"
+                if state == "wal" else "has a hot rollback journal (a writer stopped mid-transaction): read a "
+                "private copy with that unfinished transaction rolled back; the file itself is untouched")
+        self.notes.append(f"{path} {what}")
+        return copy
+
     def _merge_columns(self, schemas: list[dict[str, list[Column]]]) -> list[Column]:
         merged: dict[str, Column] = {}
         self.shard_columns: list[list[str]] = []
+        self._untyped: list[set[str]] = []
         for path, tables in zip(self.paths, schemas, strict=True):
             if self.table not in tables:
                 available = sorted(t for t in tables if t not in XETRACK_INTERNAL_TABLES)
@@ -166,14 +240,15 @@ class Benchmark:
                 raise InputError(f"no table {self.table!r} in {path}; available: {listing}")
             cols = tables[self.table]
             self.shard_columns.append([c.name for c in cols])
+            self._untyped.append({c.name for c in cols if not c.declared_type.strip()})
             for c in cols:
                 merged.setdefault(c.name, c)
         return list(merged.values())
 
     def _open_sqlite(self):
-        con = sqlite3.connect(_ro_uri(self.paths[0]), uri=True, check_same_thread=False)
-        for i, p in enumerate(self.paths[1:], start=1):
-            con.execute("ATTACH DATABASE ? AS " + quote_ident(f"s{i}"), [_ro_uri(p)])
+        con = connect_ro(self.read_paths[0], check_same_thread=False)
+        for i, p in enumerate(self.read_paths[1:], start=1):
+            con.execute("ATTACH DATABASE ? AS " + quote_ident(f"s{i}"), [ro_uri(p)])
         return con
 
     def _open_duckdb(self, kinds: list[str]):
@@ -190,18 +265,18 @@ class Benchmark:
         try:
             if "sqlite" in kinds:
                 ensure_sqlite_extension(con)
-            for i, (p, kind) in enumerate(zip(self.paths, kinds, strict=True)):
+            for i, (p, kind) in enumerate(zip(self.read_paths, kinds, strict=True)):
                 alias = f"s{i}"
                 opts = "TYPE SQLITE, READ_ONLY" if kind == "sqlite" else "READ_ONLY"
                 con.execute(f"ATTACH '{str(p.resolve()).replace(chr(39), chr(39) * 2)}' AS {alias} ({opts})")
                 schemas.append(_duckdb_tables_and_columns(con, alias) if kind == "duckdb"
-                               else sqlite_tables_and_columns(p))
+                               else sqlite_tables_and_columns(p, self.paths[i]))
         except ExtensionUnavailable as exc:
             con.close()
             raise InputError(str(exc)) from exc
         except duckdb.Error as exc:
             con.close()
-            raise InputError(f"DuckDB cannot open the file: {first_line(exc)}") from exc
+            raise InputError(f"DuckDB cannot open the file: {_explain(exc)}") from exc
         return con, schemas
 
     def _create_view(self) -> None:
@@ -209,9 +284,19 @@ class Benchmark:
         all_cols = [c.name for c in self.columns]
         selects = []
         for i, present in enumerate(self.shard_columns):
-            cols = ", ".join(quote_ident(c) if c in present else f"NULL AS {quote_ident(c)}" for c in all_cols)
+            cols = ", ".join(self._column_sql(i, c) if c in present else f"NULL AS {quote_ident(c)}"
+                             for c in all_cols)
             selects.append(f"SELECT {cols}, {i} AS _shard FROM {quote_ident(self.shard_schema(i))}.{quote_ident(self.table)}")
         self.execute(f"CREATE TEMP VIEW {self.VIEW} AS " + " UNION ALL ".join(selects))
+
+    def _column_sql(self, index: int, name: str) -> str:
+        """A column as the view reads it. DuckDB reads a SQLite column with no declared type as BLOB (bytes), so
+        `--filter col=value` and text comparisons would never match: it is decoded to text (UTF-8; other bytes
+        keep DuckDB's escaped form), which is what sqlite3 returns for the text such columns hold."""
+        if self.engine == "duckdb" and self.kinds[index] == "sqlite" and name in self._untyped[index]:
+            c = quote_ident(name)
+            return f"COALESCE(TRY(decode({c})), CAST({c} AS VARCHAR)) AS {c}"
+        return quote_ident(name)
 
     def shard_schema(self, index: int) -> str:
         """The schema (attached database) under which file number `index` is read."""
@@ -236,19 +321,44 @@ class Benchmark:
     # --- querying ------------------------------------------------------------------------------------
     @contextmanager
     def _reading(self):
-        """Any engine error (corrupt page, lock, type mismatch) becomes a one-line InputError."""
+        """Any engine error (corrupt page, lock, type mismatch) becomes a one-line InputError naming the file."""
         try:
             yield
         except DB_ERRORS as exc:
-            raise InputError(f"cannot read {self.describe()}: {first_line(exc)}") from exc
+            if "Mismatch Type Error" in str(exc):
+                raise DuckDBTypeMismatch(f"DuckDB cannot read {self.describe()}: {first_line(exc)}") from exc
+            if is_damage(exc) and len(self.paths) > 1:
+                raise InputError(self._damage_message(exc)) from exc
+            raise InputError(f"cannot read {self.describe()}: {_explain(exc)}") from exc
+
+    def _damage_message(self, exc: BaseException) -> str:
+        """Which of several files is damaged: each SQLite file is checked on its own (quick_check, stopping at
+        the first problem); this runs only after a read failed, so healthy runs never pay for it."""
+        for path, read, kind in zip(self.paths, self.read_paths, self.kinds, strict=True):
+            why = damaged(read) if kind == "sqlite" else None
+            if why is not None:
+                return f"cannot read {path}: {first_line(exc)} (this file is damaged: {why})"
+        return f"cannot read {self.describe()}: {first_line(exc)}"
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        """sqlite3 waits for a writer's lock itself (busy timeout); DuckDB's sqlite extension gives up at once,
+        so its reads are retried until the same deadline (reads are idempotent)."""
+        deadline = time.monotonic() + busy_timeout()
+        while True:
+            try:
+                return fn()
+            except DB_ERRORS as exc:
+                if self.engine != "duckdb" or not is_locked(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def execute(self, sql: str, params: Sequence = ()):
         with self._reading():
-            return self._con.execute(sql, list(params))
+            return self._run(lambda: self._con.execute(sql, list(params)))
 
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._reading():
-            return self._con.execute(sql, list(params)).fetchall()
+            return self._run(lambda: self._con.execute(sql, list(params)).fetchall())
 
     def iterate(self, sql: str, params: Sequence = (), batch: int = 10_000) -> Iterator[tuple]:
         """Stream rows in batches so memory stays bounded whatever the table size."""
@@ -280,6 +390,9 @@ class Benchmark:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._private is not None:  # private copies of WAL/hot-journal files: ours, removed when done
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
 
     def __enter__(self) -> Benchmark:
         return self

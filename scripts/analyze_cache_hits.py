@@ -18,8 +18,8 @@ import sys
 from collections import defaultdict
 
 from _cache_profile import Cell, Sources, call_cells, recomputed_calls, sample, sources, time_saved
-from _cli import Finding, Report, base_parser, run, split_paths_and_table
-from _db import Benchmark
+from _cli import Finding, Report, base_parser, note, run, split_paths_and_table
+from _db import Benchmark, with_engine_fallback
 from _layout import Layout, infer_layout, short_labels
 
 PROG = "analyze_cache_hits.py"
@@ -330,10 +330,14 @@ def text(report: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
-        with Benchmark(paths, table=table, engine=args.engine) as bench:
-            bench.require_rows()
-            layout = infer_layout(bench, args.input_col, args.config_cols)
-            report = build_report(bench, layout)
+        def analyse(engine: str) -> Report:
+            with Benchmark(paths, table=table, engine=engine) as bench:
+                for message in bench.notes:
+                    note(PROG, message)
+                bench.require_rows()
+                return build_report(bench, infer_layout(bench, args.input_col, args.config_cols))
+
+        report = with_engine_fallback(args.engine, analyse, lambda message: note(PROG, message))
         inspected = report.summary["rows_inspected"] > 0
         code = report.finish(args.fail_on, inspected=inspected)
         print(report.to_json() if args.json else text(report), end="" if not args.json else "\n")

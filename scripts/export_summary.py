@@ -20,8 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from _cli import Finding, Report, base_parser, run, split_paths_and_table
-from _db import Benchmark, InputError
+from _cli import Finding, Report, base_parser, note, refuse_output_over_inputs, run, split_paths_and_table
+from _db import Benchmark, InputError, with_engine_fallback
 from _layout import Layout, infer_layout, short_labels
 from _sql import as_text, q
 from _summary_compute import Options, compare_to_best, decide, summarise
@@ -243,15 +243,22 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
 def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
+        refuse_output_over_inputs({"--plot": args.plot}, paths)
         if args.plot is not None and not args.plot.parent.is_dir():
             raise InputError(f"--plot: folder {args.plot.parent} does not exist")
-        with Benchmark(paths, table=table, engine=args.engine) as bench:
-            bench.require_rows()
-            layout = infer_layout(bench, args.input_col, args.config_cols)
-            plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
-            opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
-                           resamples=args.resamples, seed=args.seed, reference=args.reference)
-            report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+
+        def report_with(engine: str) -> Report:
+            with Benchmark(paths, table=table, engine=engine) as bench:
+                for message in bench.notes:
+                    note(PROG, message)
+                bench.require_rows()
+                layout = infer_layout(bench, args.input_col, args.config_cols)
+                plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+                opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
+                               resamples=args.resamples, seed=args.seed, reference=args.reference)
+                return build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+
+        report = with_engine_fallback(args.engine, report_with, lambda message: note(PROG, message))
         code = report.finish(args.fail_on)
         doc = report.as_dict()
         if args.plot is not None:

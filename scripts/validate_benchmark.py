@@ -104,6 +104,8 @@ def validate(paths: list[str], table: str, engine: str, input_col: str | None, c
     try:
         read = take_snapshot(paths, table, folder) if folder else paths
         with Benchmark(read, table=table, engine=engine) as bench:
+            for message in bench.notes:  # e.g. a WAL-mode file read through a private copy
+                print(f"{PROG}: note: {message}", file=sys.stderr)
             spill = _tune(bench)
             try:
                 return _validate(bench, input_col, config_cols, filters, options)
