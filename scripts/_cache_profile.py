@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from _cache_diagnosis import returned_failure
 from _db import Benchmark
 from _layout import Layout
 from _sql import as_text, flag, q
@@ -67,13 +68,7 @@ class Sources:
 
     @property
     def returned_failure(self) -> str:
-        """A failed track() call that *returned* its failure: a raise leaves function_result = 'None', a
-        returned dict leaves it NULL (and xetrack caches it); without the column, no call ever raised."""
-        L = self.layout
-        if not (L.function and L.error):
-            return "1 = 0"  # rows written by log(): whoever wrote them decided what was cached
-        returned = f"{q('function_result')} IS NULL" if "function_result" in L.columns else "1 = 1"
-        return f"({self.computed}) AND ({L.failed}) AND {returned}"
+        return returned_failure(self.layout)
 
 
 def sources(layout: Layout) -> Sources:

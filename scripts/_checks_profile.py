@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from _cache_diagnosis import returned_failure
 from _db import Benchmark, InputError
 from _layout import EVAL_VALUES, TRAIN_VALUES, Layout, label
 from _sql import as_text, flag, literal, q
@@ -78,6 +79,7 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
         "replayed": f"SUM({flag(L.replayed)})",
         "failed_computed": f"SUM({flag(f'({L.computed}) AND ({L.failed})')})",
         "failed_replayed": f"SUM({flag(f'({L.replayed}) AND ({L.failed})')})",
+        "returned_failed": f"SUM({flag(returned_failure(L))})",
     }
     if not from_configs:
         e["no_config_computed"] = f"SUM({flag(f'({L.computed}) AND ({L.no_configuration()})')})"

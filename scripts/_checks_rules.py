@@ -12,6 +12,7 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from _cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH, UNHASHABLE, cached_failures
 from _checks_profile import (
     ASSET_HASH_GLOB,
     ConfigStats,
@@ -41,7 +42,7 @@ CHECKS = {
     "mixed-versions": "several code/data/experiment versions in one comparison",
     "train-test-overlap": "inputs present in both the training and the evaluation split",
     "inconsistent-ground-truth": "one input id with several ground-truth values",
-    "cached-failures": "failures replayed from the cache",
+    "cached-failures": "failures replayed from the cache, or returned (so cached) instead of raised",
     "cache-ineffective": "a cache was intended yet re-runs recomputed",
 }
 
@@ -145,19 +146,12 @@ def check_cache_ineffective(ctx: Context) -> list[Finding]:
         return []
     L, s = ctx.layout, ctx.stats
     if not L.cache:
-        cause = ("There is no 'cache' column: either no cache was configured (use Tracker(cache='cache_dir') and "
-                 "call the function through tracker.track()), or no call was cacheable, because an argument is "
-                 "unhashable (list, dict, set, ndarray, non-frozen dataclass), which disables xetrack's cache "
-                 "silently. Pass primitives, a frozen dataclass of numbers, or a stable content hash (config_id).")
+        cause = (f"There is no 'cache' column: either no cache was configured, or {UNHASHABLE}. {FIX_ENABLE}")
     elif d["cache_null_rows"] * 2 >= d["rows"]:
-        cause = ("The recomputed calls have cache = NULL: xetrack skipped the cache because an argument is "
-                 "unhashable (list, dict, set, ndarray, non-frozen dataclass), silently. Pass primitives, a "
-                 "frozen dataclass of numbers, or a stable content hash (config_id).")
+        cause = f"The recomputed calls have cache = NULL: {UNHASHABLE}. {FIX_KEYS}"
     else:
-        cause = ("The recomputed calls were cacheable but missed (cache = ''): the key changed between "
-                 "processes (a frozen dataclass or tuple holding a str hashes differently in every process), "
-                 "the cache directory differed, or cache_force=True was used. Pass primitive arguments or a "
-                 "content hash such as config_id.")
+        cause = (f"The recomputed calls were cacheable but missed (cache = ''): {PROCESS_HASH}; or {ELSEWHERE}. "
+                 f"{FIX_KEYS}")
     what = "did nothing" if s["replayed"] == 0 else f"missed on {d['cross_run']} re-run (configuration, input) pairs"
     return [Finding(
         "cache-ineffective", "warning",
@@ -168,22 +162,8 @@ def check_cache_ineffective(ctx: Context) -> list[Finding]:
 
 
 def check_cached_failures(ctx: Context) -> list[Finding]:
-    n = ctx.stats["failed_replayed"]
-    if not n:
-        return []
-    L = ctx.layout
-    rows = ctx.bench.query(
-        f"SELECT {as_text(q(L.error))}, {as_text(q(L.cache))}, COUNT(*) FROM {ctx.source} "
-        f"WHERE ({L.replayed}) AND ({L.failed}) GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT {MAX_EXAMPLES}")
-    return [Finding(
-        "cached-failures", "error",
-        f"{n} replayed rows carry an error: a failure was cached and is replayed on every run instead of being "
-        "retried. xetrack caches whatever the function returns, so a function that returns an error value "
-        "(instead of raising) has its failure cached forever.",
-        "Raise on failure (xetrack never caches a raised exception), then remove those cache entries: "
-        "Reader.delete_cache_by_track_id(cache_dir, <track_id in the cache column>), or re-run them with "
-        "track(..., cache_force=True).",
-        [{"error": e, "computed_by_run": c, "rows": k} for e, c, k in rows])]
+    return cached_failures(ctx.bench, ctx.source, ctx.layout, ctx.stats["failed_replayed"],
+                           ctx.stats["returned_failed"])
 
 
 # --- coverage and failures ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import re
 import sys
 from collections import defaultdict
 
+from _cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, FIX_SAME_DIR, PROCESS_HASH, cached_failures
 from _cache_profile import Cell, Sources, call_cells, recomputed_calls, sample, sources, time_saved
 from _cli import Finding, Report, base_parser, note, run, split_paths_and_table
 from _db import Benchmark, with_engine_fallback
@@ -119,8 +120,7 @@ def diagnose_no_cache_column(bench: Benchmark, src: Sources) -> list[Finding]:
              "Either caching was not enabled (Tracker(cache=...)), or every call had an unhashable argument "
              "(xetrack 0.7.0 then writes no cache column); the data alone cannot tell which.")
     return [Finding("cache-not-enabled", "warning", f"No `cache` column: no tracked call was ever cacheable. {cause}",
-                    "Enable it with Tracker(db, cache='cache_dir') and pass only hashable, process-stable "
-                    "arguments (ids, numbers, strings), e.g. benchkit.track_cached.", signature)]
+                    FIX_ENABLE, signature)]
 
 
 def unhashable_examples(bench: Benchmark, src: Sources, where: str) -> list[str]:
@@ -176,9 +176,7 @@ def _uncached(bench: Benchmark, src: Sources, runs: list[dict]) -> list[Finding]
         [f"args={a} kwargs={k}" for a, k in sample(bench, src, src.uncached, ["args", "kwargs"])]
         if all(c in src.layout.columns for c in ("args", "kwargs")) else [f"run {r}" for r in off + mixed])
     return [Finding("cache-not-keyed", "warning", f"{uncached:,} tracked calls were never cacheable "
-                    f"(cache is NULL): {'; '.join(parts)}.",
-                    "Pass hashable, process-stable arguments (ids, numbers, strings, frozen dataclasses of "
-                    "numbers), or a content hash of the object (benchkit.config_id).", examples)]
+                    f"(cache is NULL): {'; '.join(parts)}.", FIX_KEYS, examples)]
 
 
 def _lineage(cells: list[Cell], runs: list[dict]) -> list[Finding]:
@@ -200,31 +198,11 @@ def _lineage(cells: list[Cell], runs: list[dict]) -> list[Finding]:
 
 
 def _cached_failures(bench: Benchmark, src: Sources, cells: list[Cell]) -> list[Finding]:
-    """xetrack never caches a raised exception, so a replayed row with an error is a *returned* failure;
-    a computed failure with no function_result was returned too (a raise leaves 'None' there): cached."""
-    L = src.layout
-    if not L.error:
+    if not src.layout.error:
         return [Finding("cached-failures-unknown", "info", "No `error` column: the data cannot tell whether "
                         "failures were cached.", "")]
-    replayed = sum(c.replayed_failed for c in cells)
-    returned = sum(c.returned_failures for c in cells)
-    if not (replayed or returned):
-        return []
-    parts = []
-    if replayed:
-        parts.append(f"{replayed:,} replayed calls carry an error, so every re-run replays the failure without "
-                     "retrying")
-    if returned:
-        parts.append(f"{returned:,} computed calls returned their failure (e.g. {{'error': ...}}) instead of "
-                     "raising, so xetrack cached it and the next run will replay it")
-    cols = [c for c in ("function_name", "args", "kwargs", "error") if c in L.columns]
-    examples = [" ".join(f"{c}={v}" for c, v in zip(cols, row, strict=True))
-                for row in sample(bench, src, f"(({L.replayed}) AND ({L.failed})) OR ({src.returned_failure})", cols)]
-    return [Finding("cached-failures", "error", f"Failures were cached (xetrack 0.7.0 caches whatever a "
-                    f"function returns): {'; '.join(parts)}.",
-                    "Raise on failure: xetrack logs the error row and never caches a raised exception. Then "
-                    "clear the poisoned entries: xt cache delete CACHE_DIR RUN_ID removes every entry that run "
-                    "computed.", examples, replayed + returned)]
+    return cached_failures(bench, bench.VIEW, src.layout, sum(c.replayed_failed for c in cells),
+                           sum(c.returned_failures for c in cells))
 
 
 def _recomputed(bench: Benchmark, src: Sources, cells: list[Cell]) -> list[Finding]:
@@ -242,14 +220,9 @@ def _recomputed(bench: Benchmark, src: Sources, cells: list[Cell]) -> list[Findi
              for row in examples]
     objects = src.identity_from == "call" and any(OBJECT_REPR.search(f"{row[1]} {row[2]}") for row in examples)
     if objects:
-        why = ("the arguments include objects (a dataclass, or a tuple holding a str): xetrack 0.7.0 keys them "
-               "by hash(), and Python's str hashes change in every process, so every new process misses")
-        hint = ("Pass primitives (ids, numbers, strings) or a content hash (benchkit.config_id) instead of the "
-                "object; PYTHONHASHSEED=0 in every run is a stopgap.")
+        why, hint = PROCESS_HASH, FIX_KEYS + " PYTHONHASHSEED=0 in every run is a stopgap."
     else:
-        why = ("the cache directory differed or was cleared between runs, or cache_force=True was used; the data "
-               "cannot tell which")
-        hint = "Point every run at the same Tracker(cache=DIR), and do not clear it between runs."
+        why, hint = ELSEWHERE + "; the data cannot tell which", FIX_SAME_DIR
     return [Finding("cache-missed-across-runs", "warning", f"{calls:,} calls were computed again in a later run "
                     f"({extra:,} extra computations) instead of being replayed: {why}.", hint, shown, calls)]
 

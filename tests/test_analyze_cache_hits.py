@@ -12,6 +12,7 @@ from pathlib import Path
 
 import analyze_cache_hits
 import pytest
+import validate_benchmark
 from summary_fixtures import cached_runs, run_in_new_process, slow_square
 from xetrack import Reader, Tracker
 from xetrack_fixtures import clean_benchmark, log_rows, read_rows
@@ -163,8 +164,9 @@ def test_returned_failures_are_cached_and_replayed(tmp_path, capsys):
     code, report, _ = analyse(capsys, tmp_path / "e.db")
     f = finding(report, "cached-failures")
     # items 3 and 7 return {'error': ...}: computed (and cached) in run 1, replayed in run 2
-    assert f["severity"] == "error" and f["examples_omitted"] == 4 - len(f["examples"])
-    assert "2 replayed calls carry an error" in f["message"] and "2 computed calls returned" in f["message"]
+    assert f["severity"] == "error" and sum(e["rows"] for e in f["examples"]) == 4
+    assert {e["replayed_from_run"] is None for e in f["examples"]} == {True, False}  # computed and replayed
+    assert "2 replayed rows carry an error" in f["message"] and "2 computed calls returned" in f["message"]
     assert code == 1
 
 
@@ -272,3 +274,14 @@ def test_a_table_with_no_tracked_call_inspects_nothing_and_exits_1(tmp_path, cap
     con.close()
     code = analyze_cache_hits.main([str(db)])
     assert code == 1 and "nothing inspected" in capsys.readouterr().err
+
+
+def test_validate_and_analyze_report_cached_failures_the_same_way(tmp_path, capsys):
+    for _ in range(2):
+        run_in_new_process(tmp_path, tmp_path / "e.db", tmp_path / "cache", "returned_error", n=8)
+    _, report, _ = analyse(capsys, tmp_path / "e.db")
+    validate_benchmark.main([str(tmp_path / "e.db"), "--json"])
+    validated = json.loads(capsys.readouterr().out)
+    a, v = finding(report, "cached-failures"), finding(validated, "cached-failures")
+    assert (a["severity"], a["message"], a["hint"], a["examples"]) == (v["severity"], v["message"], v["hint"],
+                                                                        v["examples"])
