@@ -63,8 +63,20 @@ def clean_with_split(tmp: Path, engine: str) -> Path:
     return db
 
 
+def clean_interleaved_families(tmp: Path, engine: str) -> Path:
+    """Two model families in the same runs, each with its own hyperparameters: C and gamma only on svm rows,
+    n_estimators and learning_rate only on boosting rows. gamma and learning_rate are never set together,
+    are both floats and share the value 0.1, and still are not a rename: every run sets both."""
+    db = tmp / "interleaved.db"
+    families = (("svm", {"C": 1.0, "gamma": 0.1}), ("boosting", {"n_estimators": 100, "learning_rate": 0.1}))
+    for run, items in (("run-1", range(N // 2)), ("run-2", range(N // 2, N))):
+        rows = [{**predict(model, i), "model": model, **params} for i in items for model, params in families]
+        log_rows(db, rows, engine=engine, table=TABLE, track_id=run)
+    return db
+
+
 CLEAN = {"clean": clean, "clean_with_seeds": clean_with_seeds, "clean_model_families": clean_model_families,
-         "clean_with_split": clean_with_split}
+         "clean_with_split": clean_with_split, "clean_interleaved_families": clean_interleaved_families}
 
 
 # --- planted defects ---------------------------------------------------------------------------------
@@ -134,6 +146,17 @@ def renamed_parameter(tmp: Path, engine: str) -> Path:
     db = tmp / "rename.db"
     for name, models in (("lr", ("logreg", "tree")), ("learning_rate", ("logreg", "tree"))):
         rows = [{**predict(m, i), "model": m, name: 0.1} for m in models for i in range(N)]
+        log_rows(db, rows, engine=engine, table=TABLE, track_id=f"run-{name}")
+    return db
+
+
+def renamed_with_another_change(tmp: Path, engine: str) -> Path:
+    """'lr' was renamed 'learning_rate' in the second run, which also changed batch_size: the other
+    parameters are not equal, but one column stops being set when the other starts."""
+    db = tmp / "rename2.db"
+    for name, batch in (("lr", 32), ("learning_rate", 64)):
+        rows = [{**predict(m, i), "model": m, name: 0.1, "batch_size": batch} for m in ("logreg", "tree")
+                for i in range(N)]
         log_rows(db, rows, engine=engine, table=TABLE, track_id=f"run-{name}")
     return db
 
@@ -240,6 +263,7 @@ DEFECTS = {
     unattributed_rows: {"missing-parameters"},
     replay_lost_parameters: {"missing-parameters.replayed-rows"},
     renamed_parameter: {"schema-drift.renamed-parameter"},
+    renamed_with_another_change: {"schema-drift.renamed-parameter"},
     numbers_as_text: {"schema-drift.mixed-types"},
     numpy_scalars: {"schema-drift.asset-hashes"},
     mixed_versions: {"mixed-versions"},
