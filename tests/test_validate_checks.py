@@ -100,6 +100,29 @@ def test_replay_loss_names_the_lost_columns_and_keeps_them_out_of_other_checks(t
     assert "params=dataclasses.asdict(cfg)" in finding["hint"]
 
 
+def test_replayed_rows_carrying_their_configuration_in_params_are_info_not_an_error(tmp_path, engine, capsys):
+    """track(f, args=[cfg], params={...}): the params are on every row, so the cache hits lacking the
+    dataclass-unpacked cfg_* columns lost nothing. The fix the error would print is what was already done."""
+    db = vf.replay_carried_parameters(tmp_path, engine)
+    code, doc = validate(capsys, db, vf.TABLE, "--engine", engine, "--fail-on", "warning")
+    assert ids(doc, ("error", "warning")) == set(), json.dumps(doc["findings"], indent=1, default=str)
+    (finding,) = doc["findings"]
+    assert (finding["check_id"], finding["severity"]) == ("missing-parameters.replayed-rows", "info")
+    assert "replayed rows carry the configuration in: depth, rate" in finding["message"]
+    assert {e["column"] for e in finding["examples"]} == {"cfg_depth", "cfg_rate"}
+    assert "params=" not in finding["hint"]
+    assert doc["summary"]["rows_replayed"] == 2 * vf.N and doc["summary"]["configurations"] == 2
+    assert code == 0
+
+
+def test_replayed_rows_whose_carried_params_do_not_tell_configurations_apart_are_still_an_error(tmp_path, capsys):
+    db = vf.replay_lost_despite_constant_params(tmp_path, "sqlite")
+    code, doc = validate(capsys, db, vf.TABLE)
+    (finding,) = doc["findings"]
+    assert (finding["check_id"], finding["severity"], code) == ("missing-parameters.replayed-rows", "error", 1)
+    assert {e["column"] for e in finding["examples"]} == {"cfg_depth", "cfg_rate"}
+
+
 def test_a_parameter_missing_on_some_rows_of_one_configuration_is_reported(tmp_path, capsys):
     db = tmp_path / "partial.db"
     rows = [{**vf.predict(m, i), "model": m, "lr": 0.1} for m in ("logreg", "tree") for i in range(4)]

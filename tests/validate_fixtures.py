@@ -141,6 +141,30 @@ def replay_lost_parameters(tmp: Path, engine: str) -> Path:
     return db
 
 
+def replay_carried_parameters(tmp: Path, engine: str) -> Path:
+    """As replay_lost_parameters, but the configuration is also passed as track(params=...): it is on every
+    row, replayed ones included, so the replayed rows lack only the dataclass-unpacked cfg_* columns."""
+    db = tmp / "replay-params.db"
+    for _ in range(2):
+        tracker = Tracker(str(db), engine=engine, table=TABLE, cache=str(tmp / "cache"))
+        for depth in (2, 3):
+            for i in range(N):
+                tracker.track(_predict_cfg, args=[Config(depth, 0.5), i], params={"depth": depth, "rate": 0.5})
+    return db
+
+
+def replay_lost_despite_constant_params(tmp: Path, engine: str) -> Path:
+    """track(params=...) puts a column on every row, but one that is the same for every configuration: the
+    replayed rows still cannot be told apart, so their lost cfg_* columns are a real loss."""
+    db = tmp / "replay-constant.db"
+    for _ in range(2):
+        tracker = Tracker(str(db), engine=engine, table=TABLE, cache=str(tmp / "cache"))
+        for depth in (2, 3):
+            for i in range(N):
+                tracker.track(_predict_cfg, args=[Config(depth, 0.5), i], params={"rate": 0.5})
+    return db
+
+
 def renamed_parameter(tmp: Path, engine: str) -> Path:
     """'lr' was renamed 'learning_rate' between two runs of the same models."""
     db = tmp / "rename.db"
@@ -262,6 +286,7 @@ DEFECTS = {
     failing: {"failed-executions"},
     unattributed_rows: {"missing-parameters"},
     replay_lost_parameters: {"missing-parameters.replayed-rows"},
+    replay_lost_despite_constant_params: {"missing-parameters.replayed-rows"},
     renamed_parameter: {"schema-drift.renamed-parameter"},
     renamed_with_another_change: {"schema-drift.renamed-parameter"},
     numbers_as_text: {"schema-drift.mixed-types"},
@@ -273,3 +298,4 @@ DEFECTS = {
     uncacheable: {"duplicate-executions", "cache-ineffective"},
     missing_input_id: {"missing-input-id"},
 }
+
