@@ -31,6 +31,23 @@ def test_clean_benchmarks_pass_with_no_finding_at_all(tmp_path, engine, capsys, 
     assert (code, doc["status"]) == (0, "ok")
     assert doc["summary"]["rows_inspected"] > 0
     assert doc["summary"]["checks_run"], "a validator that inspects nothing must not pass"
+    # This is the clean counterpart of some planted defects: each of their checks must have run here (not been
+    # skipped), so "no finding" means the check looked and found nothing.
+    counterpart_of = {cid for planted, clean in vf.COUNTERPART.items() if clean is build for cid in vf.DEFECTS[planted]}
+    assert counterpart_of <= set(doc["summary"]["checks_run"]), doc["summary"]["checks_skipped"]
+
+
+def test_every_check_id_has_a_planted_fixture_and_a_clean_counterpart():
+    assert set(vf.PLANTED) == set(validate_benchmark.CHECKS), "a check id without a planted fixture (or a stale one)"
+    for check_id, planted in vf.PLANTED.items():
+        assert check_id in vf.DEFECTS.get(planted, set()), f"{planted.__name__} does not raise {check_id}"
+    for planted, raised in vf.DEFECTS.items():
+        clean = vf.COUNTERPART.get(planted)
+        assert clean in vf.CLEAN.values(), f"{planted.__name__} has no clean counterpart"
+        assert raised <= set(validate_benchmark.CHECKS), raised
+    # Every id is raised by some planted fixture and quiet on that fixture's counterpart (the two parametrized
+    # tests above run them, on both engines); together they cover every id in CHECKS.
+    assert set().union(*vf.DEFECTS.values()) == set(validate_benchmark.CHECKS)
 
 
 @pytest.mark.parametrize("build", list(vf.DEFECTS), ids=lambda b: b.__name__)

@@ -299,3 +299,31 @@ DEFECTS = {
     missing_input_id: {"missing-input-id"},
 }
 
+# check id -> the planted builder that raises it (every id in validate_benchmark.CHECKS has one).
+PLANTED = {
+    "duplicate-executions": duplicated,
+    "unequal-coverage": uneven_coverage,
+    "failed-executions": failing,
+    "missing-parameters": unattributed_rows,
+    "missing-parameters.replayed-rows": replay_lost_parameters,
+    "missing-input-id": missing_input_id,
+    "schema-drift.renamed-parameter": renamed_with_another_change,
+    "schema-drift.mixed-types": numbers_as_text,
+    "schema-drift.asset-hashes": numpy_scalars,
+    "mixed-versions": mixed_versions,
+    "train-test-overlap": train_test_overlap,
+    "inconsistent-ground-truth": inconsistent_ground_truth,
+    "cached-failures": cached_failures,
+    "cache-ineffective": uncacheable,
+}
+
+# planted builder -> a clean builder on which every check the planted one raises *runs* (is not skipped) and
+# finds nothing. `clean` has an input id, two configurations, a cache with replays, xetrack's error column,
+# a version column and a ground truth; the others add what it lacks (a split, several parameters, seeds).
+COUNTERPART = {
+    **{build: clean for build in DEFECTS},
+    duplicated: clean_with_seeds,  # intended repeats under a replicate column are not duplicates
+    renamed_parameter: clean_model_families,
+    renamed_with_another_change: clean_interleaved_families,
+    train_test_overlap: clean_with_split,
+}
