@@ -62,7 +62,7 @@ class Context:
     configs: list[ConfigStats]
     options: Options
     excluded: str | None = None  # rows left out of the per-configuration checks (reported elsewhere)
-    loss: dict = field(default_factory=lambda: {"columns": {}, "unconfirmed": 0})  # from detect_replay_loss
+    loss: dict = field(default_factory=lambda: {"columns": {}, "unconfirmed": 0, "carried": []})  # detect_replay_loss
     ran: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     _duplicates: dict | None = None
@@ -238,11 +238,12 @@ def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: dic
 
     xetrack 0.7.0 unpacks dataclass arguments into `<arg>_<field>` columns only when it computes; a cache hit
     logs the row without them. The same call is the same (function_name, args, kwargs): `args` holds the
-    repr of every argument, hit or miss. Returns {'columns': {col: rows}, 'unconfirmed': rows}.
+    repr of every argument, hit or miss. Returns {'columns': {col: rows}, 'unconfirmed': rows, 'carried': cols},
+    `carried` naming the columns that still tell the replayed rows' configurations apart (then nothing is lost).
     """
     L = layout
     cols = [p for p in dict.fromkeys(L.config + L.parameters) if stats.get(f"null_replayed:{p}")]
-    result = {"columns": {}, "unconfirmed": 0}
+    result = {"columns": {}, "unconfirmed": 0, "carried": []}
     names = {c.name for c in bench.columns}
     if not cols or not L.cache or not {"function_name", "args", "kwargs"} <= names:
         return result
@@ -262,7 +263,27 @@ def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: dic
                       f"LEFT JOIN temp._seen s ON s.f = l.f AND s.a = l.a AND s.k = l.k")[0]
     result["columns"] = {p: n for p, n in zip(cols, row[:-1], strict=True) if n}
     result["unconfirmed"] = row[-1] or 0
+    result["carried"] = _carried_configuration(bench, source, layout, stats, list(result["columns"]))
     return result
+
+
+def _carried_configuration(bench: Benchmark, source: str, layout: Layout, stats: dict, lost: list[str]) -> list[str]:
+    """The configuration columns set on every replayed row, when on the computed rows they tell configurations
+    apart as well as the lost columns do (each lost column has one value per combination of them): then the
+    replayed rows lost nothing that matters, e.g. track(f, args=[cfg], params={...}). [] otherwise."""
+    L = layout
+    if not lost:
+        return []
+    carried = [p for p in dict.fromkeys(L.config + L.parameters)
+               if p not in lost and f"null_replayed:{p}" in stats and not stats[f"null_replayed:{p}"]]
+    if not carried:
+        return []
+    group = ", ".join(q(c) for c in ([L.function] if L.function else []) + carried)
+    split = " OR ".join(f"MIN({q(c)}) <> MAX({q(c)})" for c in lost)
+    present = " AND ".join(f"{q(c)} IS NOT NULL" for c in lost)
+    ambiguous = bench.query(f"SELECT COUNT(*) FROM (SELECT 1 AS x FROM {source} WHERE ({L.computed}) AND {present} "
+                            f"GROUP BY {group} HAVING {split}) g")[0][0]
+    return [] if ambiguous else carried
 
 
 def replay_loss_predicate(layout: Layout, loss: dict) -> str | None:
@@ -280,6 +301,17 @@ def check_replay_loss(ctx: Context, loss: dict) -> list[Finding]:
         return []
     rows = max(lost_cols.values(), default=0) or inferred
     cols = ", ".join(lost_cols) if lost_cols else "every configuration column"
+    carried = loss.get("carried") or []
+    if lost_cols and carried:
+        return [Finding(
+            "missing-parameters.replayed-rows", "info",
+            f"{rows} replayed (cache-hit) rows lack {cols} (xetrack 0.7.0 unpacks dataclass arguments into "
+            f"columns only when it computes), but replayed rows carry the configuration in: {', '.join(carried)}, "
+            "which tell the configurations apart as the missing columns do. Nothing is lost; the per-configuration "
+            "checks count these calls through their computed rows.",
+            f"Nothing to fix. Group and compare by {', '.join(carried)} (set on every row), not by {cols}, which are "
+            "NULL on cache hits.",
+            [{"column": c, "rows": n} for c, n in lost_cols.items()], len(lost_cols))]
     how = ("the computed row of the same call (same function_name, args, kwargs) has them" if lost_cols else
            "their computed rows are not in these files, so this is inferred from the cache column")
     return [Finding(
@@ -368,7 +400,28 @@ def _param_values(ctx: Context, c: ConfigStats) -> dict:
     return {p: values.get(p) for p in ctx.layout.parameters}
 
 
-def check_renamed(ctx: Context) -> list[Finding]:
+def _kind(value) -> str:
+    if isinstance(value, (bool, int)):
+        return "integer"
+    if isinstance(value, float):
+        return "real"
+    return type(value).__name__
+
+
+def _compatible(a: set, b: set) -> bool:
+    """Values a renamed parameter could have kept: one storage type, and a shared value or (numbers)
+    overlapping ranges. C=1.0 for one model family and n_estimators=100 for another are not."""
+    kinds = {_kind(v) for v in a}
+    if not a or not b or kinds != {_kind(v) for v in b} or len(kinds) != 1:
+        return False
+    if a & b:
+        return True
+    return kinds <= {"integer", "real"} and min(a) <= max(b) and min(b) <= max(a)
+
+
+def _rename_candidates(ctx: Context) -> list[tuple[str, str, bool]]:
+    """(a, b, other parameters equal somewhere) for parameter pairs never set together in any configuration,
+    each set without the other somewhere, with compatible values. Read off the per-configuration pass."""
     params = ctx.layout.parameters
     configs = [_param_values(ctx, c) for c in ctx.configs]
     out = []
@@ -378,32 +431,97 @@ def check_renamed(ctx: Context) -> list[Finding]:
                 continue
             only_a = [v for v in configs if v[a] is not None and v[b] is None]
             only_b = [v for v in configs if v[b] is not None and v[a] is None]
-            if not only_a or not only_b:
+            if not only_a or not only_b or not _compatible({v[a] for v in only_a}, {v[b] for v in only_b}):
                 continue
             others = [p for p in params if p not in (a, b)]
-            if others:
-                # A rename keeps everything else; two model families (C for one, max_depth for the other) do not.
-                same = any(all(x[p] == y[p] for p in others) for x in only_a for y in only_b)
-            else:
-                same = bool({x[a] for x in only_a} & {y[b] for y in only_b})
-            if not same:
-                continue
-            spans = []
-            for col in (a, b):
-                ts = "MIN(timestamp), MAX(timestamp)" if "timestamp" in ctx.bench.column_names else "NULL, NULL"
-                runs = f"COUNT(DISTINCT {q(ctx.layout.run)})" if ctx.layout.run else "NULL"
-                first, last, n_runs = ctx.bench.query(
-                    f"SELECT {ts}, {runs} FROM {ctx.source} WHERE {q(col)} IS NOT NULL")[0]
-                spans.append({"column": col, "runs": n_runs, "first": first, "last": last})
-            out.append(Finding(
-                "schema-drift.renamed-parameter", "warning",
-                f"Parameter {a!r} is set only in some runs and {b!r} only in the others, never together, with the "
-                "other parameters the same: it looks renamed. xetrack adds a new column on a rename and leaves the "
-                "old one NULL, so one configuration looks like two.",
-                f"Analyse COALESCE({q(b)}, {q(a)}) as one parameter (or pass --config-cols), and keep parameter "
-                "names stable across runs.",
-                spans))
+            # Everything else kept: the strongest sign. Two model families (C for one, max_depth for the
+            # other) differ in the model too; a rename made together with another change needs _separated.
+            same = bool(others) and any(all(x[p] == y[p] for p in others) for x in only_a for y in only_b)
+            out.append((a, b, same))
     return out
+
+
+def _spans(ctx: Context, pairs: list[tuple[str, str, bool]]) -> tuple[dict, dict]:
+    """One aggregate query: per candidate column, when it was first and last set and in how many runs; per
+    pair, in how many runs either was set (equal to the sum when no run sets both)."""
+    L, names = ctx.layout, ctx.bench.column_names
+    ts = "timestamp" if "timestamp" in names else None
+    cols = list(dict.fromkeys(c for a, b, _ in pairs for c in (a, b)))
+    e = []
+    for c in cols:
+        set_ = f"{q(c)} IS NOT NULL"
+        e += [f"MIN(CASE WHEN {set_} THEN {q(ts)} END)" if ts else "NULL",
+              f"MAX(CASE WHEN {set_} THEN {q(ts)} END)" if ts else "NULL",
+              f"COUNT(DISTINCT CASE WHEN {set_} THEN {q(L.run)} END)" if L.run else "NULL"]
+    for a, b, _ in pairs:
+        e.append(f"COUNT(DISTINCT CASE WHEN {q(a)} IS NOT NULL OR {q(b)} IS NOT NULL THEN {q(L.run)} END)"
+                 if L.run else "NULL")
+    row = ctx.bench.query(f"SELECT {', '.join(e)} FROM {ctx.source}")[0]
+    per_col = {c: {"first": row[3 * i], "last": row[3 * i + 1], "runs": row[3 * i + 2]} for i, c in enumerate(cols)}
+    per_pair = {(a, b): row[3 * len(cols) + j] for j, (a, b, _) in enumerate(pairs)}
+    return per_col, per_pair
+
+
+def _separated(first: dict, second: dict, runs_either) -> bool:
+    """One column stops being set when the other starts: no run sets both, and (with timestamps) every row
+    setting one precedes every row setting the other. Model families interleaved in the same runs, or run
+    side by side by parallel workers, overlap in one or the other."""
+    if runs_either is None and first["first"] is None:
+        return False  # neither runs nor timestamps: nothing tells the two apart in time
+    if runs_either is not None and runs_either != (first["runs"] or 0) + (second["runs"] or 0):
+        return False
+    if first["first"] is None or second["first"] is None:
+        return True
+    return str(first["last"]) < str(second["first"]) or str(second["last"]) < str(first["first"])
+
+
+def check_renamed(ctx: Context) -> list[Finding]:
+    pairs = _rename_candidates(ctx)
+    if not pairs:
+        return []
+    L = ctx.layout
+    per_col, per_pair = _spans(ctx, pairs)
+    out = []
+    for a, b, same in pairs:
+        separated = _separated(per_col[a], per_col[b], per_pair[(a, b)])
+        if not (same or separated):
+            continue
+        if per_col[a]["first"] is not None and per_col[b]["first"] is not None \
+                and str(per_col[b]["last"]) < str(per_col[a]["first"]):
+            a, b = b, a  # old name first
+        examples = []
+        for col in (a, b):
+            runs = []
+            if L.run:
+                order = f"MIN({q('timestamp')})" if per_col[col]["first"] is not None else "1"
+                runs = [r[0] for r in ctx.bench.query(
+                    f"SELECT {q(L.run)} FROM {ctx.source} WHERE {q(col)} IS NOT NULL GROUP BY 1 "
+                    f"ORDER BY {order}, 1 LIMIT {MAX_EXAMPLES}")]
+            examples.append({"column": col, "runs": per_col[col]["runs"], "run_examples": runs,
+                             "first": per_col[col]["first"], "last": per_col[col]["last"]})
+        where = "; ".join(f"{e['column']!r} in {_runs_text(e)}" for e in examples)
+        evidence = []
+        if separated:
+            evidence.append("no run sets both, and one stops being set when the other starts")
+        if same:
+            evidence.append("the other parameters are the same")
+        out.append(Finding(
+            "schema-drift.renamed-parameter", "warning",
+            f"Parameter {a!r} looks renamed {b!r}: {where}. They are never set together and hold compatible "
+            f"values; {', and '.join(evidence)}. xetrack adds a new column on a rename and leaves the old one "
+            "NULL, so one configuration looks like two.",
+            f"Analyse COALESCE({q(b)}, {q(a)}) as one parameter (or pass --config-cols), and keep parameter "
+            "names stable across runs.",
+            examples))
+    return out
+
+
+def _runs_text(example: dict) -> str:
+    n, shown = example["runs"], example["run_examples"]
+    if not shown:
+        return "some rows" if n is None else f"{n} runs"
+    more = f" and {n - len(shown)} more" if n and n > len(shown) else ""
+    return f"run{'s' if len(shown) > 1 or more else ''} {', '.join(map(str, shown))}{more}"
 
 
 def asset_hash_columns(ctx: Context) -> dict[str, int]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sqlite3
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from _checks_profile import (
@@ -179,11 +180,30 @@ def _passes(bench: Benchmark, source: str, layout, key: list[str], filters) -> t
     (sqlite3 releases the GIL while a query runs: two cores, two scans); DuckDB parallelises each query itself."""
     if bench.engine != "sqlite":
         return global_pass(bench, source, layout), config_pass(bench, source, layout, key)
-    with ThreadPoolExecutor(1) as pool, Benchmark(bench.paths, table=bench.table, engine="sqlite") as second:
+    # `second` is entered first so that it is closed last: the worker is always drained before its connection
+    # closes. Closing a sqlite3 connection that another thread is still querying crashes the interpreter.
+    with Benchmark(bench.paths, table=bench.table, engine="sqlite") as second:
         _tune(second)
         second_source = create_source(second, parse_filters(filters, second.column_names))
-        configs = pool.submit(config_pass, second, second_source, layout, key)
-        return global_pass(bench, source, layout), configs.result()
+        with ThreadPoolExecutor(1) as pool:
+            configs = pool.submit(config_pass, second, second_source, layout, key)
+            try:
+                stats = global_pass(bench, source, layout)
+            except BaseException:
+                _stop(second, configs)  # e.g. a damaged page: stop the worker's scan, then wait for it
+                raise
+            return stats, configs.result()
+
+
+def _stop(second: Benchmark, job: Future) -> None:
+    """Interrupt the query `job` runs on `second` and wait until the job has finished (its own error, if any, is
+    dropped: the caller is raising another). sqlite3's interrupt() is safe from any thread, and a no-op between
+    queries, so it is repeated until the job is done."""
+    con = getattr(second, "_con", None)
+    while not job.done():
+        if isinstance(con, sqlite3.Connection):
+            con.interrupt()
+        wait([job], timeout=0.05)
 
 
 def _plan(ctx: Context) -> dict:

@@ -31,6 +31,23 @@ def test_clean_benchmarks_pass_with_no_finding_at_all(tmp_path, engine, capsys, 
     assert (code, doc["status"]) == (0, "ok")
     assert doc["summary"]["rows_inspected"] > 0
     assert doc["summary"]["checks_run"], "a validator that inspects nothing must not pass"
+    # This is the clean counterpart of some planted defects: each of their checks must have run here (not been
+    # skipped), so "no finding" means the check looked and found nothing.
+    counterpart_of = {cid for planted, clean in vf.COUNTERPART.items() if clean is build for cid in vf.DEFECTS[planted]}
+    assert counterpart_of <= set(doc["summary"]["checks_run"]), doc["summary"]["checks_skipped"]
+
+
+def test_every_check_id_has_a_planted_fixture_and_a_clean_counterpart():
+    assert set(vf.PLANTED) == set(validate_benchmark.CHECKS), "a check id without a planted fixture (or a stale one)"
+    for check_id, planted in vf.PLANTED.items():
+        assert check_id in vf.DEFECTS.get(planted, set()), f"{planted.__name__} does not raise {check_id}"
+    for planted, raised in vf.DEFECTS.items():
+        clean = vf.COUNTERPART.get(planted)
+        assert clean in vf.CLEAN.values(), f"{planted.__name__} has no clean counterpart"
+        assert raised <= set(validate_benchmark.CHECKS), raised
+    # Every id is raised by some planted fixture and quiet on that fixture's counterpart (the two parametrized
+    # tests above run them, on both engines); together they cover every id in CHECKS.
+    assert set().union(*vf.DEFECTS.values()) == set(validate_benchmark.CHECKS)
 
 
 @pytest.mark.parametrize("build", list(vf.DEFECTS), ids=lambda b: b.__name__)
@@ -98,6 +115,29 @@ def test_replay_loss_names_the_lost_columns_and_keeps_them_out_of_other_checks(t
     assert {e["column"] for e in finding["examples"]} == {"cfg_depth", "cfg_rate"}
     assert {e["rows"] for e in finding["examples"]} == {2 * vf.N}
     assert "params=dataclasses.asdict(cfg)" in finding["hint"]
+
+
+def test_replayed_rows_carrying_their_configuration_in_params_are_info_not_an_error(tmp_path, engine, capsys):
+    """track(f, args=[cfg], params={...}): the params are on every row, so the cache hits lacking the
+    dataclass-unpacked cfg_* columns lost nothing. The fix the error would print is what was already done."""
+    db = vf.replay_carried_parameters(tmp_path, engine)
+    code, doc = validate(capsys, db, vf.TABLE, "--engine", engine, "--fail-on", "warning")
+    assert ids(doc, ("error", "warning")) == set(), json.dumps(doc["findings"], indent=1, default=str)
+    (finding,) = doc["findings"]
+    assert (finding["check_id"], finding["severity"]) == ("missing-parameters.replayed-rows", "info")
+    assert "replayed rows carry the configuration in: depth, rate" in finding["message"]
+    assert {e["column"] for e in finding["examples"]} == {"cfg_depth", "cfg_rate"}
+    assert "params=" not in finding["hint"]
+    assert doc["summary"]["rows_replayed"] == 2 * vf.N and doc["summary"]["configurations"] == 2
+    assert code == 0
+
+
+def test_replayed_rows_whose_carried_params_do_not_tell_configurations_apart_are_still_an_error(tmp_path, capsys):
+    db = vf.replay_lost_despite_constant_params(tmp_path, "sqlite")
+    code, doc = validate(capsys, db, vf.TABLE)
+    (finding,) = doc["findings"]
+    assert (finding["check_id"], finding["severity"], code) == ("missing-parameters.replayed-rows", "error", 1)
+    assert {e["column"] for e in finding["examples"]} == {"cfg_depth", "cfg_rate"}
 
 
 def test_a_parameter_missing_on_some_rows_of_one_configuration_is_reported(tmp_path, capsys):

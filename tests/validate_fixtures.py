@@ -63,8 +63,20 @@ def clean_with_split(tmp: Path, engine: str) -> Path:
     return db
 
 
+def clean_interleaved_families(tmp: Path, engine: str) -> Path:
+    """Two model families in the same runs, each with its own hyperparameters: C and gamma only on svm rows,
+    n_estimators and learning_rate only on boosting rows. gamma and learning_rate are never set together,
+    are both floats and share the value 0.1, and still are not a rename: every run sets both."""
+    db = tmp / "interleaved.db"
+    families = (("svm", {"C": 1.0, "gamma": 0.1}), ("boosting", {"n_estimators": 100, "learning_rate": 0.1}))
+    for run, items in (("run-1", range(N // 2)), ("run-2", range(N // 2, N))):
+        rows = [{**predict(model, i), "model": model, **params} for i in items for model, params in families]
+        log_rows(db, rows, engine=engine, table=TABLE, track_id=run)
+    return db
+
+
 CLEAN = {"clean": clean, "clean_with_seeds": clean_with_seeds, "clean_model_families": clean_model_families,
-         "clean_with_split": clean_with_split}
+         "clean_with_split": clean_with_split, "clean_interleaved_families": clean_interleaved_families}
 
 
 # --- planted defects ---------------------------------------------------------------------------------
@@ -129,11 +141,46 @@ def replay_lost_parameters(tmp: Path, engine: str) -> Path:
     return db
 
 
+def replay_carried_parameters(tmp: Path, engine: str) -> Path:
+    """As replay_lost_parameters, but the configuration is also passed as track(params=...): it is on every
+    row, replayed ones included, so the replayed rows lack only the dataclass-unpacked cfg_* columns."""
+    db = tmp / "replay-params.db"
+    for _ in range(2):
+        tracker = Tracker(str(db), engine=engine, table=TABLE, cache=str(tmp / "cache"))
+        for depth in (2, 3):
+            for i in range(N):
+                tracker.track(_predict_cfg, args=[Config(depth, 0.5), i], params={"depth": depth, "rate": 0.5})
+    return db
+
+
+def replay_lost_despite_constant_params(tmp: Path, engine: str) -> Path:
+    """track(params=...) puts a column on every row, but one that is the same for every configuration: the
+    replayed rows still cannot be told apart, so their lost cfg_* columns are a real loss."""
+    db = tmp / "replay-constant.db"
+    for _ in range(2):
+        tracker = Tracker(str(db), engine=engine, table=TABLE, cache=str(tmp / "cache"))
+        for depth in (2, 3):
+            for i in range(N):
+                tracker.track(_predict_cfg, args=[Config(depth, 0.5), i], params={"rate": 0.5})
+    return db
+
+
 def renamed_parameter(tmp: Path, engine: str) -> Path:
     """'lr' was renamed 'learning_rate' between two runs of the same models."""
     db = tmp / "rename.db"
     for name, models in (("lr", ("logreg", "tree")), ("learning_rate", ("logreg", "tree"))):
         rows = [{**predict(m, i), "model": m, name: 0.1} for m in models for i in range(N)]
+        log_rows(db, rows, engine=engine, table=TABLE, track_id=f"run-{name}")
+    return db
+
+
+def renamed_with_another_change(tmp: Path, engine: str) -> Path:
+    """'lr' was renamed 'learning_rate' in the second run, which also changed batch_size: the other
+    parameters are not equal, but one column stops being set when the other starts."""
+    db = tmp / "rename2.db"
+    for name, batch in (("lr", 32), ("learning_rate", 64)):
+        rows = [{**predict(m, i), "model": m, name: 0.1, "batch_size": batch} for m in ("logreg", "tree")
+                for i in range(N)]
         log_rows(db, rows, engine=engine, table=TABLE, track_id=f"run-{name}")
     return db
 
@@ -239,7 +286,9 @@ DEFECTS = {
     failing: {"failed-executions"},
     unattributed_rows: {"missing-parameters"},
     replay_lost_parameters: {"missing-parameters.replayed-rows"},
+    replay_lost_despite_constant_params: {"missing-parameters.replayed-rows"},
     renamed_parameter: {"schema-drift.renamed-parameter"},
+    renamed_with_another_change: {"schema-drift.renamed-parameter"},
     numbers_as_text: {"schema-drift.mixed-types"},
     numpy_scalars: {"schema-drift.asset-hashes"},
     mixed_versions: {"mixed-versions"},
@@ -248,4 +297,33 @@ DEFECTS = {
     cached_failures: {"cached-failures", "failed-executions"},  # the first, computed call failed too
     uncacheable: {"duplicate-executions", "cache-ineffective"},
     missing_input_id: {"missing-input-id"},
+}
+
+# check id -> the planted builder that raises it (every id in validate_benchmark.CHECKS has one).
+PLANTED = {
+    "duplicate-executions": duplicated,
+    "unequal-coverage": uneven_coverage,
+    "failed-executions": failing,
+    "missing-parameters": unattributed_rows,
+    "missing-parameters.replayed-rows": replay_lost_parameters,
+    "missing-input-id": missing_input_id,
+    "schema-drift.renamed-parameter": renamed_with_another_change,
+    "schema-drift.mixed-types": numbers_as_text,
+    "schema-drift.asset-hashes": numpy_scalars,
+    "mixed-versions": mixed_versions,
+    "train-test-overlap": train_test_overlap,
+    "inconsistent-ground-truth": inconsistent_ground_truth,
+    "cached-failures": cached_failures,
+    "cache-ineffective": uncacheable,
+}
+
+# planted builder -> a clean builder on which every check the planted one raises *runs* (is not skipped) and
+# finds nothing. `clean` has an input id, two configurations, a cache with replays, xetrack's error column,
+# a version column and a ground truth; the others add what it lacks (a split, several parameters, seeds).
+COUNTERPART = {
+    **{build: clean for build in DEFECTS},
+    duplicated: clean_with_seeds,  # intended repeats under a replicate column are not duplicates
+    renamed_parameter: clean_model_families,
+    renamed_with_another_change: clean_interleaved_families,
+    train_test_overlap: clean_with_split,
 }
