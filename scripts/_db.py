@@ -386,6 +386,12 @@ class Benchmark:
     def describe(self) -> str:
         return str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files ({self.paths[0]}, ...)"
 
+    def interrupt(self) -> None:
+        """Abort the query another thread is running on this benchmark (SQLite: safe from any thread, a no-op
+        between queries). DuckDB connections are not interrupted: their queries are not run this way."""
+        if isinstance(self._con, sqlite3.Connection):
+            self._con.interrupt()
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()

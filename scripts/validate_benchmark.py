@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sqlite3
 import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -199,10 +198,8 @@ def _stop(second: Benchmark, job: Future) -> None:
     """Interrupt the query `job` runs on `second` and wait until the job has finished (its own error, if any, is
     dropped: the caller is raising another). sqlite3's interrupt() is safe from any thread, and a no-op between
     queries, so it is repeated until the job is done."""
-    con = getattr(second, "_con", None)
     while not job.done():
-        if isinstance(con, sqlite3.Connection):
-            con.interrupt()
+        second.interrupt()
         wait([job], timeout=0.05)
 
 
