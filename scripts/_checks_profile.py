@@ -16,7 +16,7 @@ A row is *replayed* when its `cache` column holds a track_id (xetrack 0.7.0 logs
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from _cache_diagnosis import returned_failure
 from _db import Benchmark, InputError
@@ -49,18 +49,59 @@ def create_source(bench: Benchmark, filters: list[tuple[str, str]]) -> str:
 
 # --- pass 1: global ----------------------------------------------------------------------------------
 
-def _profile_exprs(layout: Layout, skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """MIN and MAX of every data column, as stored. SQLite orders NULL < numbers < text < blob, so the Python
-    types of a column's MIN and MAX tell whether it mixes numbers and text (measured ~8x cheaper per column
-    than counting typeof() classes), and a 16-hex MIN/MAX flags asset hashes. Exact counts are queried only for
-    a column that looks wrong. DuckDB returns the declared type, having refused any column that mixes."""
-    out = {}
-    for col in layout.profiled:
-        if col.name in skip:
-            continue
-        out[f"min:{col.name}"] = f"MIN({q(col.name)})"
-        out[f"max:{col.name}"] = f"MAX({q(col.name)})"
-    return out
+@dataclass
+class ColumnProfile:
+    """One column as the passes saw it. `low`/`high` are its MIN and MAX as stored: SQLite orders NULL <
+    numbers < text < blob, so their Python types tell whether the column mixes numbers and text (measured ~8x
+    cheaper per column than counting typeof() classes), and a 16-hex end flags asset hashes. A configuration
+    column may instead be profiled by its `values` in the per-configuration pass. NULL counts are None when not
+    counted."""
+
+    profiled: bool = False
+    low: object = None
+    high: object = None
+    values: list | None = None
+    null_computed: int | None = None
+    null_replayed: int | None = None
+
+    @property
+    def seen(self) -> list:
+        """What is known of the stored values: both ends, or the configuration values."""
+        return [self.low, self.high] if self.values is None else list(self.values)
+
+    def storage_classes(self) -> set[str]:
+        """Subsets of {'number', 'text', 'blob'} seen among the values."""
+        return {k for k in map(_storage_class, self.seen) if k}
+
+    @property
+    def varies(self) -> bool:
+        return self.low != self.high
+
+
+@dataclass
+class PassStats:
+    """What the global pass (and the configuration groups) counted; NULL-free integers."""
+
+    rows: int = 0
+    computed: int = 0
+    replayed: int = 0
+    failed_computed: int = 0
+    failed_replayed: int = 0
+    returned_failed: int = 0  # computed track() calls that returned their failure (cached)
+    no_config_computed: int = 0
+    no_config_replayed: int = 0
+    cache_null: int = 0
+    no_input_ok: int = 0  # successful rows with no input id
+    items: int | None = None  # the union of items over configurations (None: no input id)
+    inputs: int | None = None
+    train_items: int = 0
+    eval_items: int = 0
+    overlap_items: int = 0
+    gt_conflicts: int = 0
+    columns: dict[str, ColumnProfile] = field(default_factory=dict)
+
+    def column(self, name: str) -> ColumnProfile:
+        return self.columns.setdefault(name, ColumnProfile())
 
 
 def key_holds_parameters(layout: Layout) -> bool:
@@ -69,11 +110,11 @@ def key_holds_parameters(layout: Layout) -> bool:
     return layout.config_from in ("parameters", "user") and set(layout.parameters) <= set(layout.config)
 
 
-def global_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
+def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
     """Counts over every row, and the distinct inputs of all configurations together (the coverage union)."""
     L = layout
     from_configs = key_holds_parameters(L)
-    e: dict[str, str] = {
+    counts: dict[str, str] = {
         "rows": "COUNT(*)",
         "computed": f"SUM({flag(L.computed)})",
         "replayed": f"SUM({flag(L.replayed)})",
@@ -81,24 +122,33 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
         "failed_replayed": f"SUM({flag(f'({L.replayed}) AND ({L.failed})')})",
         "returned_failed": f"SUM({flag(returned_failure(L))})",
     }
+    per_column: list[tuple[str, str, str]] = []  # (column, ColumnProfile field, SQL)
     if not from_configs:
-        e["no_config_computed"] = f"SUM({flag(f'({L.computed}) AND ({L.no_configuration()})')})"
-        e["no_config_replayed"] = f"SUM({flag(f'({L.replayed}) AND ({L.no_configuration()})')})"
+        counts["no_config_computed"] = f"SUM({flag(f'({L.computed}) AND ({L.no_configuration()})')})"
+        counts["no_config_replayed"] = f"SUM({flag(f'({L.replayed}) AND ({L.no_configuration()})')})"
         for p in dict.fromkeys(L.config + L.parameters):
-            e[f"null_computed:{p}"] = f"SUM({flag(f'({L.computed}) AND {q(p)} IS NULL')})"
-            e[f"null_replayed:{p}"] = f"SUM({flag(f'({L.replayed}) AND {q(p)} IS NULL')})"
+            per_column.append((p, "null_computed", f"SUM({flag(f'({L.computed}) AND {q(p)} IS NULL')})"))
+            per_column.append((p, "null_replayed", f"SUM({flag(f'({L.replayed}) AND {q(p)} IS NULL')})"))
     if L.cache:
-        e["cache_null"] = f"SUM({flag(f'{q(L.cache)} IS NULL')})"
-    for col in ([L.function] if L.function else []) + L.versions:
-        e[f"min:{col}"] = f"MIN({q(col)})"
-        e[f"max:{col}"] = f"MAX({q(col)})"
+        counts["cache_null"] = f"SUM({flag(f'{q(L.cache)} IS NULL')})"
     if L.input_id:
-        e["no_input_ok"] = f"SUM({flag(f'{q(L.input_id)} IS NULL AND {L.succeeded}')})"
+        counts["no_input_ok"] = f"SUM({flag(f'{q(L.input_id)} IS NULL AND {L.succeeded}')})"
     # DuckDB reads each value in its column's declared type and refuses a column holding another
     # (validate_benchmark then reads the file through sqlite3), so MIN/MAX through either engine profile it.
-    e.update(_profile_exprs(L, skip=tuple(L.config) if from_configs else ()))
-    stats = _select_dict(bench, e, source)
-    stats.update(_input_pass(bench, source, L))
+    skip = set(L.config) if from_configs else set()
+    ends = dict.fromkeys([*([L.function] if L.function else []), *L.versions,
+                          *(c.name for c in L.profiled if c.name not in skip)])
+    for col in ends:
+        per_column += [(col, "low", f"MIN({q(col)})"), (col, "high", f"MAX({q(col)})")]
+    exprs = [*counts.values(), *(sql for _, _, sql in per_column)]
+    row = bench.query(f"SELECT {', '.join(exprs)} FROM {source}")[0]
+    stats = PassStats(**{k: v or 0 for k, v in zip(counts, row, strict=False)})
+    for (col, attr, _), value in zip(per_column, row[len(counts):], strict=True):
+        profile = stats.column(col)
+        setattr(profile, attr, value if attr in ("low", "high") else value or 0)
+        profile.profiled = profile.profiled or attr in ("low", "high")
+    for name, value in _input_pass(bench, source, L).items():
+        setattr(stats, name, value)
     return stats
 
 
@@ -135,12 +185,6 @@ def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
     return {k: v or 0 for k, v in zip(outer, row, strict=True)}
 
 
-def _select_dict(bench: Benchmark, exprs: dict[str, str], source: str) -> dict:
-    keys = list(exprs)
-    row = bench.query(f"SELECT {', '.join(exprs[k] for k in keys)} FROM {source}")[0]
-    return {k: (0 if v is None and not k.startswith(("min:", "max:")) else v) for k, v in zip(keys, row, strict=True)}
-
-
 def _storage_class(value) -> str | None:
     if isinstance(value, (int, float)):  # bool too: DuckDB-engine files declare BOOLEAN
         return "number"
@@ -151,38 +195,32 @@ def _storage_class(value) -> str | None:
     return None
 
 
-def add_configuration_stats(stats: dict, layout: Layout, key: list[str], configs: list) -> list:
+def add_configuration_stats(stats: PassStats, layout: Layout, key: list[str], configs: list) -> list:
     """When the key is made of the parameters, derive their NULL counts and stored types from the groups (with
     SQLite a GROUP BY returns each value as stored); return the configurations that have any configuration."""
     if not key_holds_parameters(layout):
         return [c for c in configs if c.configured]
     cols = list(dict.fromkeys(layout.config + layout.parameters))
     index = {k: i for i, k in enumerate(key)}
-    stats["no_config_computed"] = sum(c.rows - c.replayed for c in configs if not c.configured)
-    stats["no_config_replayed"] = sum(c.replayed for c in configs if not c.configured)
+    stats.no_config_computed = sum(c.rows - c.replayed for c in configs if not c.configured)
+    stats.no_config_replayed = sum(c.replayed for c in configs if not c.configured)
     for p in cols:
         nulls = [c for c in configs if c.key[index[p]] is None]
-        stats[f"null_computed:{p}"] = sum(c.rows - c.replayed for c in nulls)
-        stats[f"null_replayed:{p}"] = sum(c.replayed for c in nulls)
-        if f"min:{p}" not in stats:  # not profiled by the global pass: the group values say it
-            stats[f"values:{p}"] = [c.key[index[p]] for c in configs if c.key[index[p]] is not None]
+        profile = stats.column(p)
+        profile.null_computed = sum(c.rows - c.replayed for c in nulls)
+        profile.null_replayed = sum(c.replayed for c in nulls)
+        if not profile.profiled:  # not profiled by the global pass: the group values say it
+            profile.values = [c.key[index[p]] for c in configs if c.key[index[p]] is not None]
+            profile.profiled = True
     return [c for c in configs if c.configured]
-
-
-def storage_classes(profile: dict, column: str) -> set[str]:
-    """Storage classes seen at the two ends of a column's sort order (or among its configuration values):
-    subsets of {'number', 'text', 'blob'}."""
-    if f"values:{column}" in profile:
-        return {k for k in map(_storage_class, profile[f"values:{column}"]) if k}
-    return {k for k in (_storage_class(profile.get(f"{end}:{column}")) for end in ("min", "max")) if k}
 
 
 def looks_like_asset_hash(value) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{16}", value) is not None
 
 
-def versions_mixed(layout: Layout, stats: dict) -> list[str]:
-    return [v for v in layout.versions if stats[f"min:{v}"] != stats[f"max:{v}"]]
+def versions_mixed(layout: Layout, stats: PassStats) -> list[str]:
+    return [v for v in layout.versions if stats.column(v).varies]
 
 
 # --- pass 2: per configuration -----------------------------------------------------------------------

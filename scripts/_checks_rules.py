@@ -17,9 +17,9 @@ from _checks_profile import (
     ASSET_HASH_GLOB,
     ConfigStats,
     Layout,
+    PassStats,
     config_label,
     looks_like_asset_hash,
-    storage_classes,
     versions_mixed,
     where_config,
 )
@@ -57,7 +57,7 @@ class Context:
     bench: Benchmark
     source: str
     layout: Layout
-    stats: dict
+    stats: PassStats
     key: list[str]  # configuration key columns as grouped: function_name (when present) and the configuration
     configs: list[ConfigStats]
     options: Options
@@ -152,24 +152,24 @@ def check_cache_ineffective(ctx: Context) -> list[Finding]:
     else:
         cause = (f"The recomputed calls were cacheable but missed (cache = ''): {PROCESS_HASH}; or {ELSEWHERE}. "
                  f"{FIX_KEYS}")
-    what = "did nothing" if s["replayed"] == 0 else f"missed on {d['cross_run']} re-run (configuration, input) pairs"
+    what = "did nothing" if s.replayed == 0 else f"missed on {d['cross_run']} re-run (configuration, input) pairs"
     return [Finding(
         "cache-ineffective", "warning",
         f"Caching {what}: {d['cross_run']} (configuration, input) pairs were computed again in a later run "
         f"although a cache {'is configured' if L.cache else 'was evidently intended (re-runs exist)'}; "
-        f"{s['replayed']} rows were replayed in all.",
+        f"{s.replayed} rows were replayed in all.",
         cause, d["examples"], d["cross_run"])]
 
 
 def check_cached_failures(ctx: Context) -> list[Finding]:
-    return cached_failures(ctx.bench, ctx.source, ctx.layout, ctx.stats["failed_replayed"],
-                           ctx.stats["returned_failed"])
+    return cached_failures(ctx.bench, ctx.source, ctx.layout, ctx.stats.failed_replayed,
+                           ctx.stats.returned_failed)
 
 
 # --- coverage and failures ---------------------------------------------------------------------------
 
 def check_coverage(ctx: Context) -> list[Finding]:
-    union = ctx.stats["items"]
+    union = ctx.stats.items
     phantom = {e["_key"] for e in partially_missing(ctx)}  # reported by missing-parameters
     paired = [c for c in ctx.configs if c.items and c.key not in phantom]  # no input id: missing-input-id
     short = [c for c in paired if c.items < union]
@@ -198,7 +198,7 @@ def check_coverage(ctx: Context) -> list[Finding]:
 
 def check_failures(ctx: Context) -> list[Finding]:
     s, L, limit = ctx.stats, ctx.layout, ctx.options.max_error_rate
-    failed, computed = s["failed_computed"], s["computed"]
+    failed, computed = s.failed_computed, s.computed
     if not failed:
         return []
     top = ctx.bench.query(
@@ -233,7 +233,7 @@ def check_failures(ctx: Context) -> list[Finding]:
 
 # --- parameters --------------------------------------------------------------------------------------
 
-def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: dict) -> dict:
+def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: PassStats) -> dict:
     """Replayed rows whose parameter columns are NULL while the computed row of the *same call* has them.
 
     xetrack 0.7.0 unpacks dataclass arguments into `<arg>_<field>` columns only when it computes; a cache hit
@@ -242,7 +242,7 @@ def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: dic
     `carried` naming the columns that still tell the replayed rows' configurations apart (then nothing is lost).
     """
     L = layout
-    cols = [p for p in dict.fromkeys(L.config + L.parameters) if stats.get(f"null_replayed:{p}")]
+    cols = [p for p in dict.fromkeys(L.config + L.parameters) if stats.column(p).null_replayed]
     result = {"columns": {}, "unconfirmed": 0, "carried": []}
     names = {c.name for c in bench.columns}
     if not cols or not L.cache or not {"function_name", "args", "kwargs"} <= names:
@@ -267,7 +267,7 @@ def detect_replay_loss(bench: Benchmark, source: str, layout: Layout, stats: dic
     return result
 
 
-def _carried_configuration(bench: Benchmark, source: str, layout: Layout, stats: dict, lost: list[str]) -> list[str]:
+def _carried_configuration(bench: Benchmark, source: str, layout: Layout, stats: PassStats, lost: list[str]) -> list[str]:
     """The configuration columns set on every replayed row, when on the computed rows they tell configurations
     apart as well as the lost columns do (each lost column has one value per combination of them): then the
     replayed rows lost nothing that matters, e.g. track(f, args=[cfg], params={...}). [] otherwise."""
@@ -275,7 +275,7 @@ def _carried_configuration(bench: Benchmark, source: str, layout: Layout, stats:
     if not lost:
         return []
     carried = [p for p in dict.fromkeys(L.config + L.parameters)
-               if p not in lost and f"null_replayed:{p}" in stats and not stats[f"null_replayed:{p}"]]
+               if p not in lost and stats.column(p).null_replayed == 0]
     if not carried:
         return []
     group = ", ".join(q(c) for c in ([L.function] if L.function else []) + carried)
@@ -296,7 +296,7 @@ def replay_loss_predicate(layout: Layout, loss: dict) -> str | None:
 def check_replay_loss(ctx: Context, loss: dict) -> list[Finding]:
     s = ctx.stats
     lost_cols = loss["columns"]
-    inferred = s["no_config_replayed"] if not lost_cols else 0
+    inferred = s.no_config_replayed if not lost_cols else 0
     if not lost_cols and not inferred:
         return []
     rows = max(lost_cols.values(), default=0) or inferred
@@ -328,7 +328,7 @@ def check_replay_loss(ctx: Context, loss: dict) -> list[Finding]:
 def check_missing_parameters(ctx: Context) -> list[Finding]:
     s, L = ctx.stats, ctx.layout
     out = []
-    none = s["no_config_computed"]
+    none = s.no_config_computed
     if none:
         examples = []
         if L.run:
@@ -381,7 +381,7 @@ def _partially_missing(ctx: Context) -> list[Finding]:
 
 
 def check_missing_input(ctx: Context) -> list[Finding]:
-    n = ctx.stats["no_input_ok"]
+    n = ctx.stats.no_input_ok
     if not n:
         return []
     return [Finding(
@@ -531,9 +531,8 @@ def asset_hash_columns(ctx: Context) -> dict[str, int]:
     where later numpy scalars became hashes). Asset columns by design (`*_asset`: a fitted model) are not."""
     profile = ctx.stats
     candidates = [c.name for c in ctx.layout.profiled if c.name not in ctx.layout.roles.assets
-                  and (any(map(looks_like_asset_hash, [profile.get(f"min:{c.name}"), profile.get(f"max:{c.name}"),
-                                                     *profile.get(f"values:{c.name}", [])]))
-                  or storage_classes(profile, c.name) >= {"number", "text"})]
+                  and (any(map(looks_like_asset_hash, profile.column(c.name).seen))
+                  or profile.column(c.name).storage_classes() >= {"number", "text"})]
     found: dict[str, int] = {}
     assets = ctx.bench.assets_relation() if candidates else None
     if assets is None:
@@ -599,9 +598,9 @@ def check_numbers_as_text(ctx: Context) -> list[Finding]:
     out = []
     profile = ctx.stats
     for col in ctx.layout.profiled:
-        if col.name not in ctx.layout.roles.outcomes or storage_classes(profile, col.name) != {"text"}:
+        if col.name not in ctx.layout.roles.outcomes or profile.column(col.name).storage_classes() != {"text"}:
             continue
-        if not (_numeric_text(profile.get(f"min:{col.name}")) and _numeric_text(profile.get(f"max:{col.name}"))):
+        if not (all(map(_numeric_text, profile.column(col.name).seen))):
             continue
         c = q(col.name)
         numeric = f"{c} GLOB '*[0-9]*' AND NOT ({c} GLOB '*[^0-9.eE+-]*')"
@@ -621,7 +620,7 @@ def check_numbers_as_text(ctx: Context) -> list[Finding]:
 def check_mixed_types(ctx: Context, hashed: dict[str, int]) -> list[Finding]:
     out = check_numbers_as_text(ctx)
     for col in ctx.layout.profiled:
-        if col.name in hashed or len(storage_classes(ctx.stats, col.name)) < 2:
+        if col.name in hashed or len(ctx.stats.column(col.name).storage_classes()) < 2:
             continue  # one storage class at both ends of the sort order, or asset hashes (reported apart)
         totals, per_run = _type_counts(ctx, col.name)
         detail = ", ".join(f"{n} {k}" for k, n in sorted(totals.items()))
@@ -661,7 +660,7 @@ def _split_predicate(layout: Layout, values: tuple[str, ...]) -> str:
 
 def check_overlap(ctx: Context) -> list[Finding]:
     s, L = ctx.stats, ctx.layout
-    overlap = s["overlap_items"]
+    overlap = s.overlap_items
     if overlap <= 0:
         return []
     item = L.item_key(with_split=False)
@@ -680,7 +679,7 @@ def check_overlap(ctx: Context) -> list[Finding]:
 
 def check_ground_truth(ctx: Context) -> list[Finding]:
     s, L = ctx.stats, ctx.layout
-    if not s["gt_conflicts"]:
+    if not s.gt_conflicts:
         return []
     item, gt = L.item_key(with_versions=True), q(L.ground_truth)
     conflicts = f"SELECT {item} AS i, COUNT(DISTINCT {gt}) AS n, MIN({gt}) AS lo, MAX({gt}) AS hi FROM {ctx.source} " \

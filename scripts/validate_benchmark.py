@@ -153,7 +153,7 @@ def _validate(bench: Benchmark, input_col, config_cols, filters, options: Option
     key = config_key(layout)
     stats, configs = _passes(bench, source, layout, key, filters)
     configs = add_configuration_stats(stats, layout, key, configs)
-    if not stats["rows"]:
+    if not stats.rows:
         where = f" match --filter {' '.join(filters)}" if filters else ""
         raise EmptyBenchmark(f"no rows in table {bench.table!r} of {bench.describe()}{where}; nothing to inspect")
     loss = detect_replay_loss(bench, source, layout, stats)
@@ -220,7 +220,7 @@ def _plan(ctx: Context) -> dict:
         split_reason = "no split column"
     elif no_input:
         split_reason = no_input
-    elif not (s["train_items"] and s["eval_items"]):
+    elif not (s.train_items and s.eval_items):
         split_reason = f"{L.split!r} does not hold both training and evaluation rows"
 
     return {
@@ -259,9 +259,9 @@ def _ordered(findings: list) -> list:
 def _summary(ctx: Context) -> dict:
     s = ctx.stats
     return {
-        "rows_inspected": s["rows"], "rows_computed": s["computed"], "rows_replayed": s["replayed"],
-        "rows_failed": s["failed_computed"] + s["failed_replayed"], "configurations": len(ctx.configs),
-        "inputs": s.get("items"), "files": len(ctx.bench.paths), "table": ctx.bench.table,
+        "rows_inspected": s.rows, "rows_computed": s.computed, "rows_replayed": s.replayed,
+        "rows_failed": s.failed_computed + s.failed_replayed, "configurations": len(ctx.configs),
+        "inputs": s.items, "files": len(ctx.bench.paths), "table": ctx.bench.table,
         "engine": ctx.bench.engine, "checks_run": ctx.ran, "checks_skipped": ctx.skipped,
     }
 
