@@ -3,7 +3,7 @@
 
 Per configuration (the parameter columns model, temperature): row count, distinct inputs, error count and
 cache-hit count. This is the least a person would run to summarise the table by hand, so a script's cost is
-reported as a multiple of it. Read-only, through the same reader as the scripts (scripts/_db.py).
+reported as a multiple of it. Read-only, through the same reader as the scripts (scripts/_bench/reader.py).
 
 Usage: python benchmarks/reference.py DB [--table default] [--engine sqlite|duckdb]
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from _db import Benchmark  # noqa: E402
+from _bench.reader import Benchmark  # noqa: E402
 
 SQL = """SELECT model, temperature, COUNT(*), COUNT(DISTINCT input_id),
        SUM(CASE WHEN error <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN cache <> '' THEN 1 ELSE 0 END)

@@ -17,11 +17,18 @@ import re
 import sys
 from collections import defaultdict
 
-from _cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, FIX_SAME_DIR, PROCESS_HASH, cached_failures
-from _cache_profile import Cell, Sources, call_cells, recomputed_calls, sample, sources, time_saved
-from _cli import Finding, Report, base_parser, note, run, split_paths_and_table
-from _db import Benchmark, with_engine_fallback
-from _layout import Layout, infer_layout, short_labels
+from _bench.cache_diagnosis import (
+    ELSEWHERE,
+    FIX_ENABLE,
+    FIX_KEYS,
+    FIX_SAME_DIR,
+    PROCESS_HASH,
+    cached_failures,
+)
+from _bench.cache_profile import Cell, Sources, call_cells, recomputed_calls, sample, sources, time_saved
+from _bench.cli import Finding, Report, base_parser, note, run, split_paths_and_table
+from _bench.layout import Layout, infer_layout, short_labels
+from _bench.reader import Benchmark, with_engine_fallback
 
 PROG = "analyze_cache_hits.py"
 EXAMPLES = """  python scripts/analyze_cache_hits.py bench.db

@@ -20,16 +20,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from _cli import Finding, Report, base_parser, note, refuse_output_over_inputs, run, split_paths_and_table
-from _db import Benchmark, InputError, with_engine_fallback
-from _layout import Layout, infer_layout, short_labels
-from _sql import as_text, q
-from _summary_compute import Options, compare_to_best, decide, summarise
-from _summary_model import StratumInput, config_display, stratum_entry
-from _summary_plan import Plan, build_plan
-from _summary_reference import reference_index, unknown_reference
-from _summary_render import csv_text, markdown, plot
-from _summary_scan import Group, enumerate_groups, partition
+from _bench.cli import (
+    Finding,
+    Report,
+    base_parser,
+    note,
+    refuse_output_over_inputs,
+    run,
+    split_paths_and_table,
+)
+from _bench.layout import Layout, infer_layout, short_labels
+from _bench.reader import Benchmark, InputError, with_engine_fallback
+from _bench.sql import as_text, q
+from _bench.summary.compute import Options, compare_to_best, decide, summarise
+from _bench.summary.model import StratumInput, config_display, stratum_entry
+from _bench.summary.plan import Plan, build_plan
+from _bench.summary.reference import reference_index, unknown_reference
+from _bench.summary.render import csv_text, markdown, plot
+from _bench.summary.scan import Group, enumerate_groups, partition
 
 PROG = "export_summary.py"
 EXAMPLES = """  python scripts/export_summary.py bench.db predictions

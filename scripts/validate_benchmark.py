@@ -22,7 +22,11 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from _checks_profile import (
+from _bench.cli import SEVERITIES, Report, base_parser, run, split_paths_and_table
+from _bench.layout import infer_layout
+from _bench.reader import Benchmark, EmptyBenchmark, InputError
+from _bench.reader import _sniff as _db_sniff
+from _bench.validate.passes import (
     add_configuration_stats,
     config_key,
     config_pass,
@@ -30,7 +34,7 @@ from _checks_profile import (
     global_pass,
     parse_filters,
 )
-from _checks_rules import (
+from _bench.validate.rules import (
     CHECKS,
     Context,
     Options,
@@ -52,11 +56,7 @@ from _checks_rules import (
     detect_replay_loss,
     replay_loss_predicate,
 )
-from _checks_snapshot import snapshot_sqlite
-from _cli import SEVERITIES, Report, base_parser, run, split_paths_and_table
-from _db import Benchmark, EmptyBenchmark, InputError
-from _db import _sniff as _db_sniff
-from _layout import infer_layout
+from _bench.validate.snapshot import snapshot_sqlite
 
 PROG = "validate_benchmark.py"
 EXAMPLES = """  python scripts/validate_benchmark.py bench.db predictions

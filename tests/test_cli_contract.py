@@ -33,10 +33,10 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(db, script, table
 
 import json  # noqa: E402
 
-import _cli  # noqa: E402
 import analyze_cache_hits  # noqa: E402
 import export_summary  # noqa: E402
 import validate_benchmark  # noqa: E402
+from _bench import cli as _cli  # noqa: E402
 from xetrack_fixtures import log_rows, predict  # noqa: E402
 
 MODULES = {"validate_benchmark.py": validate_benchmark, "analyze_cache_hits.py": analyze_cache_hits,

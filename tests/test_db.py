@@ -1,4 +1,4 @@
-"""scripts/_db.py reads xetrack files of both engines, several at once, read-only, with one-line errors."""
+"""scripts/_bench/reader.py reads xetrack files of both engines, several at once, read-only, with one-line errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _db import Benchmark, EmptyBenchmark, InputError, quote_ident
+from _bench.reader import Benchmark, EmptyBenchmark, InputError, quote_ident
 from xetrack_fixtures import clean_benchmark, log_rows
 
 HOSTILE = 'x"; DROP TABLE y; --'
@@ -133,7 +133,7 @@ def test_reading_never_writes_even_on_an_attempt_to(tmp_path):
 
 def test_the_module_imports_without_duckdb_installed(tmp_path):
     """Scripts must work with the SQLite engine where duckdb is missing."""
-    code = ("import sys; sys.modules['duckdb'] = None; sys.path.insert(0, 'scripts'); import _db; "
+    code = ("import sys; sys.modules['duckdb'] = None; sys.path.insert(0, 'scripts'); import _bench.reader as _db; "
             "print(_db.DB_ERRORS)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
                           capture_output=True, text=True)

@@ -522,7 +522,7 @@ def test_a_hostile_table_name_is_only_ever_quoted(tmp_path, capsys):
 
 
 def test_labels_name_only_what_differs_and_stay_on_one_line():
-    from _layout import short_labels
+    from _bench.layout import short_labels
 
     prompts = [{"model": m, "prompt_name": p, "prompt_user": f"Review:\n{p} text " * 9, "k_folds": 5}
                for m in ("large", "small") for p in ("one_word", "open")]
@@ -552,7 +552,7 @@ def test_different_estimates_are_ranked_without_ties(three_models, capsys):
 
 
 def test_the_picture_colours_every_tied_configuration_as_best(tmp_path, capsys):
-    from _summary_render import _verdicts_for_plot
+    from _bench.summary.render import _verdicts_for_plot
 
     same = correctness(50, 0.8, 5)
     db = predictions_db(tmp_path / "t.db", "sqlite", {"a": same, "b": list(same), "c": correctness(50, 0.5, 6)})
@@ -587,7 +587,7 @@ def test_markdown_says_intervals_are_unadjusted_and_verdicts_follow_adjusted_p(t
 @pytest.mark.parametrize("n_metrics", [1, 2])
 def test_no_text_of_the_picture_is_cut_off_even_with_long_labels_and_names(tmp_path, capsys, n_metrics):
     import matplotlib.pyplot as plt
-    from _summary_render import figure
+    from _bench.summary.render import figure
 
     long_metric = "validation_balanced_accuracy_macro_averaged_over_all_classes"  # xetrack keeps 64 characters
     rows = [{"model": m, "hyperparameters": f"[['n_estimators', 300], ['max_depth', {k}], ['criterion', 'gini']]",

@@ -8,8 +8,8 @@ import analyze_cache_hits
 import export_summary
 import pytest
 import validate_benchmark
-from _db import Column, InputError
-from _layout import infer_roles, label, table_kind
+from _bench.layout import infer_roles, label, table_kind
+from _bench.reader import Column, InputError
 from xetrack_fixtures import log_rows, predict
 
 
@@ -118,3 +118,17 @@ def test_a_label_printed_by_validate_is_accepted_by_export_summary_reference(tmp
     assert export_summary.main([db, "predictions", "--reference", "model=tree", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["options"]["reference"] == "model=tree"
+
+
+def test_an_item_in_an_example_reads_in_the_order_the_report_names_its_parts(tmp_path, capsys):
+    rows = [{"model": m, "input_id": i, "seed": s, "fold": i % 2, "prediction": 1, "ground_truth": 1, "error": ""}
+            for m in ("a", "b") for s in (0, 1) for i in range(6)]
+    db = tmp_path / "d.db"
+    log_rows(db, rows, engine="sqlite", table="predictions")
+    log_rows(db, [r for r in rows if r["model"] == "a"], engine="sqlite", table="predictions")  # a rerun
+    assert validate_benchmark.main([str(db), "predictions", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["inferred"]["item_key"] == ["input_id", "seed", "fold"]
+    example = next(f for f in report["findings"] if f["check_id"] == "duplicate-executions")["examples"][0]
+    input_id, seed, fold = example["input"].split("|")
+    assert int(fold) == int(input_id) % 2 and seed in ("0", "1")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _db import Benchmark
+from _bench.reader import Benchmark
 from xetrack_fixtures import log_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,7 +307,7 @@ def test_plot_over_the_input_database_is_refused_before_anything_is_written(tmp_
 
 
 def test_the_output_guard_allows_a_distinct_path(tmp_path):
-    from _cli import refuse_output_over_inputs
+    from _bench.cli import refuse_output_over_inputs
 
     db = tmp_path / "b.db"
     db.write_bytes(b"")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 import math
 
-import _stats
 import numpy as np
 import pytest
+from _bench import stats as _stats
 from scipy import stats
 
 # --- one configuration ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import validate_benchmark
 import validate_fixtures as vf
-from _db import quote_ident
+from _bench.reader import quote_ident
 from xetrack import Tracker
 
 SCRIPT = Path(validate_benchmark.__file__)

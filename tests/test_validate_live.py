@@ -87,7 +87,7 @@ def test_a_snapshot_finds_exactly_what_reading_in_place_finds(tmp_path, engine, 
 
 
 def test_a_snapshot_copies_in_short_reads_up_to_the_rows_present_at_the_start(tmp_path):
-    from _checks_snapshot import snapshot_sqlite
+    from _bench.validate.snapshot import snapshot_sqlite
 
     db = tmp_path / "big.db"
     vf.log_rows(db, [{**vf.predict(m, i), "model": m} for m in ("a", "b") for i in range(250)], engine="sqlite",

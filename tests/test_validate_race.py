@@ -11,7 +11,7 @@ import threading
 import pytest
 import validate_benchmark
 import validate_fixtures as vf
-from _db import Benchmark, InputError
+from _bench.reader import Benchmark, InputError
 
 HOLD = 1.0  # seconds the worker is held inside its query after the first pass failed
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _db import DB_ERRORS, Benchmark, InputError, first_line
-from _layout import Layout
-from _sql import numeric, q, text_key
-from _summary_plan import Plan
+
+from _bench.layout import Layout
+from _bench.reader import DB_ERRORS, Benchmark, InputError, first_line
+from _bench.sql import numeric, q, text_key
+from _bench.summary.plan import Plan
 
 CHUNK_ROWS = 100_000
 FLUSH_ROWS = 1_000_000  # buffered rows (all configurations) before appending to the partition files

@@ -18,10 +18,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from _cache_diagnosis import returned_failure
-from _db import Benchmark
-from _layout import Layout
-from _sql import as_text, flag, q
+from _bench.cache_diagnosis import returned_failure
+from _bench.layout import Layout
+from _bench.reader import Benchmark
+from _bench.sql import as_text, flag, q
 
 CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
 # Where a call's compute time is (seconds per unit): xetrack's own function_time, else a template's latency.

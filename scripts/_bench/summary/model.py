@@ -29,10 +29,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from _layout import Layout
-from _stats import effect_size_label
-from _summary_compute import BETTER, NO_DIFFERENCE, NOT_COMPARABLE, WORSE, Comparison, ConfigSummary, Options
-from _summary_plan import Plan
+from _bench.layout import Layout
+from _bench.stats import effect_size_label
+from _bench.summary.compute import (
+    BETTER,
+    NO_DIFFERENCE,
+    NOT_COMPARABLE,
+    WORSE,
+    Comparison,
+    ConfigSummary,
+    Options,
+)
+from _bench.summary.plan import Plan
 
 TEST_NAMES = {"mcnemar-exact": "McNemar exact", "wilcoxon": "Wilcoxon signed-rank",
               "cluster-robust-t": "cluster-robust t", "corrected-resampled-t": "corrected resampled t"}

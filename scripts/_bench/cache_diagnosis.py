@@ -11,10 +11,10 @@ returns; a raise leaves function_result = 'None' and is never cached, a returned
 
 from __future__ import annotations
 
-from _cli import MAX_EXAMPLES, Finding
-from _db import Benchmark
-from _layout import Layout
-from _sql import as_text, q
+from _bench.cli import MAX_EXAMPLES, Finding
+from _bench.layout import Layout
+from _bench.reader import Benchmark
+from _bench.sql import as_text, q
 
 # Why a cache silently did nothing, and what to do about it: one sentence each, used by both scripts.
 UNHASHABLE = ("an argument is unhashable (list, dict, set, numpy array, non-frozen dataclass), which makes "

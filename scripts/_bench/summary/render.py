@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from _summary_model import TEST_NAMES, fmt, fmt_p, replicate_unit
+from _bench.summary.model import TEST_NAMES, fmt, fmt_p, replicate_unit
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from _db import Benchmark, Column, InputError
-from _sql import as_text, non_empty, q
+from _bench.reader import Benchmark, Column, InputError
+from _bench.sql import as_text, non_empty, q
 
 BOOKKEEPING = ("track_id", "timestamp", "function_name", "args", "kwargs", "error", "function_time", "cache")
 SYSTEM = ("cpu_percent", "ram_percent", "p_memory_percent", "disk_percent", "cpu", "memory_percent",
@@ -197,12 +197,12 @@ class Layout:
         training-set and a test-set prediction of one input are two executions), optionally its version."""
         if not self.input_id:
             return None
-        parts = (self.versions if with_versions else []) + self.replicate
-        if with_split and self.split:
-            parts.append(self.split)
+        parts = [*self.replicate, *([self.split] if with_split and self.split else []),
+                 *(self.versions if with_versions else [])]
         if not parts:
             return q(self.input_id)
-        joined = " || '|' || ".join(f"COALESCE({as_text(q(c))}, '')" for c in [*parts, self.input_id])
+        # In the order reports name an item (input, seed, fold, ...), so an example reads as it is described.
+        joined = " || '|' || ".join(f"COALESCE({as_text(q(c))}, '')" for c in [self.input_id, *parts])
         return f"CASE WHEN {q(self.input_id)} IS NULL THEN NULL ELSE {joined} END"
 
     @property
@@ -212,9 +212,10 @@ class Layout:
         return [c for c in self.all_columns if c.name not in skip]
 
     def describe(self) -> dict:
+        item_key = [*self.item_columns, *([self.split] if self.split and self.input_id else [])]
         return {"configuration": self.config, "configuration_from": self.config_from,
                 "parameters": self.parameters, "versions": self.versions, "input_id": self.input_id,
-                "replicate": self.replicate, "item": self.item_columns, "cluster": self.replicate,
+                "replicate": self.replicate, "item": self.item_columns, "item_key": item_key, "cluster": self.replicate,
                 "fold": self.fold, "split": self.split, "ground_truth": self.ground_truth,
                 "outcomes": self.roles.outcomes, "assets": self.roles.assets, "kind": self.kind,
                 "error": self.error, "cache": self.cache}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from _db import InputError
-from _layout import Layout, require_column
-from _sql import as_text, numeric, q
+from _bench.layout import Layout, require_column
+from _bench.reader import InputError
+from _bench.sql import as_text, numeric, q
 
 PREDICTION_NAMES = ("prediction", "predicted", "y_pred", "pred", "predicted_label", "parsed_answer", "answer")
 TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "label", "target", "expected",

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from _cache_diagnosis import returned_failure
-from _db import Benchmark, InputError
-from _layout import EVAL_VALUES, TRAIN_VALUES, Layout, label
-from _sql import as_text, flag, literal, q
+from _bench.cache_diagnosis import returned_failure
+from _bench.layout import EVAL_VALUES, TRAIN_VALUES, Layout, label
+from _bench.reader import Benchmark, InputError
+from _bench.sql import as_text, flag, literal, q
 
 ASSET_HASH_GLOB = "[0-9a-f]" * 16  # xetrack names an asset by the 16-hex xxh64 of its pickle
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _db import EmptyBenchmark, InputError, first_line
+from _bench.reader import EmptyBenchmark, InputError, first_line
 
 SCHEMA_VERSION = 2
 SCHEMA_POLICY = ("schema_version is bumped on any breaking change to a report's JSON (a field removed, renamed or "

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from _db import InputError, first_line, quote_ident
-from _db_files import FileProblem, connect_ro, locked_hint, needs_private_copy, private_copy
+from _bench.files import FileProblem, connect_ro, locked_hint, needs_private_copy, private_copy
+from _bench.reader import InputError, first_line, quote_ident
 
 CHUNK_ROWS = 100_000  # ~0.1 s of reading: the longest a writer waits for this reader
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import _stats
 import numpy as np
-from _summary_plan import Metric, Plan
-from _summary_scan import FAILED, NO_ITEM, REPLAYED, Group, Partitions
+
+from _bench import stats as _stats
+from _bench.summary.plan import Metric, Plan
+from _bench.summary.scan import FAILED, NO_ITEM, REPLAYED, Group, Partitions
 
 BETTER, WORSE, NO_DIFFERENCE, NOT_COMPARABLE = "better", "worse", "no detectable difference", "not comparable"
 

@@ -7,9 +7,9 @@ lr=0.1`) or, when configurations come from a config_id column, by that id.
 
 from __future__ import annotations
 
-from _db import InputError
-from _layout import Layout, label
-from _summary_compute import ConfigSummary
+from _bench.layout import Layout, label
+from _bench.reader import InputError
+from _bench.summary.compute import ConfigSummary
 
 
 def _names(c: ConfigSummary, layout: Layout, shown: str) -> set[str]:

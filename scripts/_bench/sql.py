@@ -3,7 +3,7 @@ through `literal`: nothing the user names is ever formatted into SQL any other w
 
 from __future__ import annotations
 
-from _db import quote_ident
+from _bench.reader import quote_ident
 
 SEP = "\x1f"  # ASCII unit separator: joins key parts, cannot occur in ordinary identifiers or values
 NULL_MARK = "\x1e"  # stands for NULL inside a joined key, so NULL and '' stay different

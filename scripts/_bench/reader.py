@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from _db_files import (
+from _bench.files import (
     FileProblem,
     busy_timeout,
     connect_ro,
@@ -256,10 +256,8 @@ class Benchmark:
             import duckdb
         except ImportError as exc:
             raise InputError("--engine duckdb needs the duckdb package; pip install 'duckdb==1.5.5'") from exc
-        try:
-            from setup_duckdb import ExtensionUnavailable, ensure_sqlite_extension
-        except ImportError:  # imported as a package module (tests) rather than from scripts/
-            from scripts.setup_duckdb import ExtensionUnavailable, ensure_sqlite_extension
+        from _bench.duckdb_extension import ExtensionUnavailable, ensure_sqlite_extension
+
         con = duckdb.connect()
         schemas = []
         try:

@@ -12,8 +12,12 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from _cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH, UNHASHABLE, cached_failures
-from _checks_profile import (
+from _bench.cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH, UNHASHABLE, cached_failures
+from _bench.cli import MAX_EXAMPLES, Finding
+from _bench.layout import EVAL_VALUES, TRAIN_VALUES
+from _bench.reader import Benchmark
+from _bench.sql import as_text, flag, literal, q
+from _bench.validate.passes import (
     ASSET_HASH_GLOB,
     ConfigStats,
     Layout,
@@ -23,10 +27,6 @@ from _checks_profile import (
     versions_mixed,
     where_config,
 )
-from _cli import MAX_EXAMPLES, Finding
-from _db import Benchmark
-from _layout import EVAL_VALUES, TRAIN_VALUES
-from _sql import as_text, flag, literal, q
 
 # check id -> (what it looks for, one line). The ids are stable: CI configurations may refer to them.
 CHECKS = {
