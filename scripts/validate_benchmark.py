@@ -22,9 +22,9 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from _bench.cli import SEVERITIES, Report, base_parser, run, split_paths_and_table
+from _bench.cli import SEVERITIES, Report, base_parser, note, run, split_paths_and_table
 from _bench.layout import infer_layout
-from _bench.reader import Benchmark, EmptyBenchmark, InputError
+from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
 from _bench.validate.passes import (
     add_configuration_stats,
@@ -105,7 +105,7 @@ def validate(paths: list[str], table: str, engine: str, input_col: str | None, c
         read = take_snapshot(paths, table, folder) if folder else paths
         with Benchmark(read, table=table, engine=engine) as bench:
             for message in bench.notes:  # e.g. a WAL-mode file read through a private copy
-                print(f"{PROG}: note: {message}", file=sys.stderr)
+                note(PROG, message)
             spill = _tune(bench)
             try:
                 return _validate(bench, input_col, config_cols, filters, options)
@@ -291,17 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
         options = Options(max_error_rate=args.max_error_rate)
-        try:
-            report = validate(paths, table, args.engine, args.input_col, args.config_cols, args.filter, options,
-                              args.snapshot)
-        except InputError as exc:
-            if args.engine != "duckdb" or "Mismatch Type Error" not in str(exc):
-                raise
-            # DuckDB refuses a SQLite column holding two types; sqlite3 reads it, and the check reports it.
-            print(f"{PROG}: note: DuckDB cannot read this file ({exc}); validating through sqlite3 instead",
-                  file=sys.stderr)
-            report = validate(paths, table, "sqlite", args.input_col, args.config_cols, args.filter, options,
-                              args.snapshot)
+        report = with_engine_fallback(
+            args.engine, lambda engine: validate(paths, table, engine, args.input_col, args.config_cols,
+                                                 args.filter, options, args.snapshot),
+            lambda message: note(PROG, message))
         code = report.finish(args.fail_on, inspected=report.summary["judged"])
         print(report.to_json() if args.json else render_text(report))
         if report.status == "empty":
