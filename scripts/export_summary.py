@@ -9,14 +9,16 @@
 """Which configuration is best, and is the difference real? A benchmark summary with honest uncertainty.
 
 Per configuration: n, failures, each metric with a 95% interval, latency percentiles, tokens and cost. Then
-every configuration against the best (or the one named with --reference) on the same items (paired test,
-interval of the difference, effect size, multiplicity-adjusted p-value) with a plain verdict: better, worse,
-or no detectable difference.
+every configuration against the best (or --pairs CONFIG), or every pair (--pairs all), on the same items
+(paired test, interval of the difference, effect size, multiplicity-adjusted p-value within a stated family)
+with a plain verdict: better, worse, or no detectable difference.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -30,13 +32,14 @@ from _bench.cli import (
     split_paths_and_table,
 )
 from _bench.layout import Layout, infer_layout, short_labels
-from _bench.reader import Benchmark, InputError, with_engine_fallback
+from _bench.reader import Benchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, q
-from _bench.summary.compute import Options, compare_to_best, decide, summarise
+from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan
 from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import csv_text, markdown, plot
+from _bench.summary.save import save as save_tables
 from _bench.summary.scan import Group, enumerate_groups, partition
 
 PROG = "export_summary.py"
@@ -44,7 +47,8 @@ EXAMPLES = """  python scripts/export_summary.py bench.db predictions
   python scripts/export_summary.py bench.db predictions --metric f1:higher --metric latency_ms:lower
   python scripts/export_summary.py worker*.db predictions --json > summary.json
   python scripts/export_summary.py bench.db predictions --version e2 --plot summary.png
-  python scripts/export_summary.py bench.db predictions --reference model=svm
+  python scripts/export_summary.py bench.db predictions --pairs all
+  python scripts/export_summary.py bench.db predictions --pairs model=svm
   python scripts/export_summary.py bench.db predictions --metric accuracy:higher --metric latency_ms:lower
   python scripts/export_summary.py bench.db predictions --csv > summary.csv
 
@@ -64,9 +68,12 @@ how it counts:
                  of its seed); a naive or cluster-robust t over folds would be anti-conservative
   comparisons    McNemar exact (0/1), Wilcoxon signed-rank + paired bootstrap (scores), cluster-robust t
                  (seed only), corrected resampled t (seed x fold); Holm-adjusted p-values
+  pairs          --pairs best (each against the best by the first metric), all (every pair once, the
+                 better-ranked one as reference), or CONFIG (each against that one; --reference CONFIG)
+  families       p-values are adjusted together per metric (--family metric) or all at once (--family
+                 all); each comparison states its family and its size
   verdicts       follow the adjusted p-values, while intervals are unadjusted 95% intervals: an interval
                  that excludes zero can still read "no detectable difference after adjusting"
-  reference      the best by the first metric, or --reference LABEL_OR_CONFIG_ID
   effect size    Cohen's d_z; its words (negligible ... large) only for scores: on 0/1 outcomes d_z is
                  small even when an error rate halves, so read the difference in points there
   ranks          equal estimates share a rank ("1=") and are called tied, never a win
@@ -86,10 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "or xetrack's function_time)")
     parser.add_argument("--version", metavar="VALUE", help="report only rows whose version column "
                         "(experiment_version, git hash, ...) equals VALUE")
-    parser.add_argument("--reference", metavar="LABEL_OR_CONFIG_ID",
-                        help="compare every configuration with this one instead of with the best (to answer "
-                             "'is X better than Y?'): the label the report prints, e.g. 'model=svm', the full "
-                             "key, or a config_id value. An unknown value is an error listing the labels")
+    parser.add_argument("--pairs", metavar="best|all|CONFIG", default="best",
+                        help="which pairs to compare: 'best' (default: every configuration against the best), "
+                             "'all' (every pair, k(k-1)/2, judged in one multiplicity family per metric), or a "
+                             "CONFIG to compare every other one with ('is X better than Y?'): the label the report "
+                             "prints, e.g. 'model=svm', the full key, or a config_id value; an unknown value is an "
+                             "error listing the labels")
+    parser.add_argument("--reference", metavar="CONFIG", help="the same as --pairs CONFIG (kept for scripts)")
+    parser.add_argument("--family", choices=("metric", "all"), default="metric",
+                        help="which p-values are adjusted together: each metric's comparisons (default), or all "
+                             "comparisons of a version at once (stricter: adding a metric then changes every p)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level; intervals are "
                         "(1 - alpha) (default: 0.05, 95%% intervals)")
     parser.add_argument("--adjust", choices=("holm", "bh", "none"), default="holm",
@@ -101,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "metric) instead of Markdown")
     parser.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw each metric with its "
                         "interval per configuration")
+    parser.add_argument("--save", metavar="OUT.db", type=Path,
+                        help="also write the results as SQLite tables `summary` (configuration x metric) and "
+                             "`comparisons` (pair x metric) into OUT.db (created if missing; never one of the "
+                             "inputs). Saving unchanged results again adds no rows; changed results add rows "
+                             "and the latest save wins: see references/analysis.md")
     return parser
 
 
@@ -112,6 +130,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--alpha must be between 0 and 0.5")
     if args.resamples < 100:
         parser.error("--resamples must be at least 100")
+    if args.reference is not None:
+        if args.pairs not in ("best", args.reference):
+            parser.error(f"--reference {args.reference!r} and --pairs {args.pairs!r} disagree; give one of them")
+        args.pairs = args.reference
 
 
 def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple[str, list]:
@@ -154,9 +176,11 @@ def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list)
 
 
 def _order_key(c, metric) -> tuple:
-    if metric is None or c.metrics[metric.name].n == 0:
+    """Best first by the primary metric; configurations without an estimate (no values, or values too large
+    to average) last."""
+    est = math.nan if metric is None else c.metrics[metric.name].interval.estimate
+    if metric is None or c.metrics[metric.name].n == 0 or math.isnan(est):
         return (1, 0.0)
-    est = c.metrics[metric.name].interval.estimate
     return (0, -est if metric.higher_is_better else est)
 
 
@@ -194,6 +218,25 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     return findings
 
 
+def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
+    """Infinite or overflowing metric values: never a verdict from them, and the report says where they were."""
+    examples = []
+    for c in summaries:
+        for metric, m in c.metrics.items():
+            if m.non_finite:
+                examples.append(f"{names[c.index]}: {metric} has {m.non_finite:,} infinite values (excluded from "
+                                "its interval and comparisons)")
+            if m.too_large:
+                examples.append(f"{names[c.index]}: {metric} has {m.too_large:,} values beyond 1e150 (too large "
+                                "to average: no interval, not compared)")
+    if not examples:
+        return []
+    return [Finding("non-finite-values", "warning", f"{len(examples)} configuration metrics hold infinite or "
+                    "overflowing values; those values are excluded, or the metric is not compared.",
+                    "Find the rows (e.g. WHERE ABS(col) > 1e150) and fix the computation that produced them, "
+                    "or exclude them explicitly.", examples)]
+
+
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
                  files: list[str]) -> Report:
     where, params = version_filter(bench, layout, version)
@@ -222,7 +265,10 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
             comparisons = []
             if layout.input_id:
                 for pos, metric in enumerate(plan.metrics):
-                    comparisons += compare_to_best(parts, configs, metric, pos, opts, references.get(versions))
+                    reference = references.get(versions)
+                    mode = "best" if opts.pairs == "reference" and reference is None else opts.pairs
+                    pairs = pairs_to_compare(configs, metric, mode, reference)
+                    comparisons += compare_pairs(parts, configs, metric, pos, opts, pairs)
             decide(comparisons, {m.name: m for m in plan.metrics}, opts)
             entries.append(stratum_entry(StratumInput(dict(zip(layout.versions, versions, strict=True)),
                                                       version_names[versions], configs, comparisons, names,
@@ -231,6 +277,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     finally:
         parts.close()
     findings = count_findings(summaries, len(strata), layout, plan, excluded)
+    findings += non_finite_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)
     if without_reference:
         findings.append(Finding("reference-missing", "warning", f"--reference {opts.reference!r} is not in "
@@ -243,7 +290,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         findings=findings,
         inferred={"layout": layout.describe(), "measures": plan.describe()},
         sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
-                              "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference},
+                              "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
+                              "pairs": opts.pairs, "family": opts.family},
                   "versions": entries},
     )
 
@@ -251,9 +299,10 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
 def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
-        refuse_output_over_inputs({"--plot": args.plot}, paths)
-        if args.plot is not None and not args.plot.parent.is_dir():
-            raise InputError(f"--plot: folder {args.plot.parent} does not exist")
+        refuse_output_over_inputs({"--plot": args.plot, "--save": args.save}, paths)
+        for option, out in (("--plot", args.plot), ("--save", args.save)):
+            if out is not None and not out.parent.is_dir():
+                raise InputError(f"{option}: folder {out.parent} does not exist")
 
         def report_with(engine: str) -> Report:
             with Benchmark(paths, table=table, engine=engine) as bench:
@@ -262,8 +311,10 @@ def main(argv: list[str] | None = None) -> int:
                 bench.require_rows()
                 layout = infer_layout(bench, args.input_col, args.config_cols)
                 plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+                named = args.pairs not in ("best", "all")
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
-                               resamples=args.resamples, seed=args.seed, reference=args.reference)
+                               resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
+                               pairs="reference" if named else args.pairs, family=args.family)
                 return build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
 
         report = with_engine_fallback(args.engine, report_with, lambda message: note(PROG, message))
@@ -275,6 +326,13 @@ def main(argv: list[str] | None = None) -> int:
             except (ValueError, OSError) as exc:
                 raise InputError(f"--plot {args.plot}: {exc}") from exc
             print(f"{PROG}: wrote {args.plot}", file=sys.stderr)
+        if args.save is not None:
+            try:
+                added = save_tables(doc, args.save)
+            except (sqlite3.Error, OSError) as exc:
+                raise InputError(f"--save {args.save}: {first_line(exc)}") from exc
+            print(f"{PROG}: saved to {args.save}: " + ", ".join(f"{t} +{n} rows" for t, n in added.items()),
+                  file=sys.stderr)
         if args.json:
             print(report.to_json())
         elif args.csv:

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from _bench.cli import SEVERITIES, Report, base_parser, note, run, split_paths_and_table
-from _bench.layout import infer_layout
+from _bench.layout import infer_layout, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
 from _bench.validate.passes import (
@@ -261,7 +261,12 @@ def _summary(ctx: Context) -> dict:
     return {
         "rows_inspected": s.rows, "rows_computed": s.computed, "rows_replayed": s.replayed,
         "rows_failed": s.failed_computed + s.failed_replayed, "configurations": len(ctx.configs),
-        "inputs": s.items, "files": len(ctx.bench.paths), "table": ctx.bench.table,
+        "items": s.items, "inputs": s.distinct_inputs,
+        "replicates": s.replicates if ctx.layout.repetition else None,
+        "sample": None if s.items is None else sample_size(
+            s.items, s.distinct_inputs if ctx.layout.repetition else None,
+            s.replicates if ctx.layout.repetition else None, replicate_unit(ctx.layout.describe())),
+        "files": len(ctx.bench.paths), "table": ctx.bench.table,
         "engine": ctx.bench.engine, "checks_run": ctx.ran, "checks_skipped": ctx.skipped,
     }
 
@@ -270,7 +275,7 @@ def render_text(report: Report) -> str:
     s, inf, n = report.summary, report.inferred or {}, report.counts()
     lines = [f"{PROG}: {report.status.upper()} - {n['error']} errors, {n['warning']} warnings, {n['info']} info "
              f"in {s['rows_inspected']:,} rows ({s['rows_computed']:,} computed, {s['rows_replayed']:,} replayed), "
-             f"{s['configurations']} configurations, {s['inputs'] if s['inputs'] is not None else 'no'} inputs"]
+             f"{s['configurations']} configurations, {s['sample'] or 'no input id'}"]
     config = ", ".join(inf.get("configuration") or []) or "none (one configuration)"
     lines.append(f"inferred: input {inf.get('input_id') or 'none'}; configuration {config} "
                  f"(from {inf.get('configuration_from')}); replicate {', '.join(inf.get('replicate') or []) or 'none'}; "

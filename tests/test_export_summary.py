@@ -571,7 +571,7 @@ def test_a_difference_lost_to_the_adjustment_is_said_to_be_so_in_the_headline(tm
     assert beta["p_value"] == pytest.approx(mcnemar(outcomes["beta"], outcomes["alpha"]), rel=1e-3)
     assert beta["p_value"] < 0.05 <= beta["p_adjusted"] and beta["verdict"] == "no detectable difference"
     assert "no detectable difference from model=beta (diff -0.150 [" in v["headline"]
-    assert "after adjusting for 2 comparisons" in v["headline"]
+    assert "after adjusting for the 2 comparisons of its family" in v["headline"]
     gamma_part = v["headline"].split("model=gamma")[0]
     assert gamma_part.count("after adjusting") == 1  # gamma was never significant: it keeps the plain wording
 
@@ -620,7 +620,7 @@ def test_help_names_accuracy_as_a_metric_and_documents_reference(capsys):
     flat = " ".join(out.split())
     assert code == 0
     assert "'accuracy' is also a valid name" in flat and "--metric accuracy:higher" in flat
-    assert "--reference LABEL_OR_CONFIG_ID" in flat and "instead of with the best" in flat
+    assert "--pairs best|all|CONFIG" in flat and "--reference CONFIG" in flat and "every pair" in flat
 
 
 def correct_db(db: Path, outcomes: dict[str, list[int]]) -> Path:

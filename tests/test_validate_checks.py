@@ -171,7 +171,7 @@ def test_duckdb_refusing_a_mixed_column_falls_back_to_sqlite_and_reports_it(tmp_
     vf.log_rows(db, rows, engine="sqlite", table=vf.TABLE)
     code = validate_benchmark.main([str(db), vf.TABLE, "--engine", "duckdb", "--json", "--config-cols", "model,loss"])
     captured = capsys.readouterr()
-    assert "validating through sqlite3 instead" in captured.err
+    assert "reading through sqlite3 instead" in captured.err
     doc = json.loads(captured.out)
     assert doc["summary"]["engine"] == "sqlite" and code in (0, 1)
 

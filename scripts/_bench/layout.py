@@ -296,3 +296,23 @@ def _show(value) -> str:
         return f"{value:.1f}"
     text = " ".join(str(value).split())  # newlines would break a Markdown table row
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
+
+
+# --- how every script states a sample size -------------------------------------------------------------
+
+def replicate_unit(described: dict) -> str:
+    """What one replicate is called, from a described layout: 'seeds' for a seed column (the fold of
+    repeated CV splits an input's seed run, it does not repeat the input)."""
+    columns = [c for c in described["replicate"] if c != described["fold"]]
+    if len(columns) == 1:
+        return columns[0] if columns[0].endswith("s") else f"{columns[0]}s"
+    return f"({', '.join(columns)}) combinations" if columns else "replicates"
+
+
+def sample_size(items: int, inputs: int | None, replicates: int | None, unit: str = "replicates") -> str:
+    """'569 inputs x 3 seeds (1,707 items)': with replicates, n items are not n independent inputs."""
+    if inputs is None or replicates is None:
+        return f"{items:,} items"
+    if inputs * replicates == items:
+        return f"{inputs:,} inputs x {replicates:,} {unit} ({items:,} items)"
+    return f"{items:,} items ({inputs:,} inputs, {replicates:,} {unit})"

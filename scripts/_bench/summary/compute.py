@@ -31,7 +31,13 @@ class Options:
     adjust: str = "holm"
     resamples: int = _stats.DEFAULT_RESAMPLES
     seed: int = _stats.DEFAULT_SEED
-    reference: str | None = None  # --reference as given: compare against this configuration, not the best
+    reference: str | None = None  # --pairs CONFIG (or --reference) as given: compare against this configuration
+    pairs: str = "best"  # 'best' | 'all' | 'reference' (with `reference`)
+    family: str = "metric"  # 'metric': each metric's comparisons are adjusted together | 'all': one family
+
+
+# Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
+TOO_LARGE = 1e150
 
 
 @dataclass
@@ -41,6 +47,12 @@ class MetricSummary:
     binary: bool
     inputs: int | None = None  # with replicate columns: distinct inputs and replicates behind the n items
     replicates: int | None = None
+    non_finite: int = 0  # inf/-inf values excluded from the interval and the comparisons
+    too_large: int = 0  # values beyond TOO_LARGE: then nothing is averaged and nothing compared
+
+    @property
+    def usable(self) -> bool:
+        return self.too_large == 0
 
 
 @dataclass
@@ -74,6 +86,8 @@ class Comparison:
     p_adjusted: float = math.nan
     verdict: str = NOT_COMPARABLE
     binary: bool = False  # both sides 0/1: d_z's size words do not apply (see comparison_entry)
+    family: str = ""  # the multiplicity family this comparison's p was adjusted in
+    family_size: int = 0  # how many p-values that family adjusted together
 
 
 def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -146,10 +160,19 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         out.test_train_ratio = _stats.test_train_ratio(with_item["cluster"], with_item["repetition"])
     for i, metric in enumerate(plan.metrics):
         values = ok[f"m{i}"]
-        present = ~np.isnan(values)
-        out.metrics[metric.name] = _metric_summary(values[present], None if clusters is None else
-                                                   clusters[present], out.test_train_ratio, opts)
-        out.metrics[metric.name].inputs, out.metrics[metric.name].replicates = _inputs_and_replicates(ok[present])
+        present = np.isfinite(values)  # NULL arrives as NaN; inf is excluded and counted
+        non_finite = int(np.count_nonzero(np.isinf(values)))
+        too_large = int(np.count_nonzero(np.abs(values[present]) >= TOO_LARGE))
+        if too_large:
+            summary = MetricSummary(int(present.sum()), _stats.Interval(math.nan, math.nan, math.nan,
+                                                                        "none: values too large to average"),
+                                    False)
+        else:
+            summary = _metric_summary(values[present], None if clusters is None else clusters[present],
+                                      out.test_train_ratio, opts)
+        summary.non_finite, summary.too_large = non_finite, too_large
+        summary.inputs, summary.replicates = _inputs_and_replicates(ok[present])
+        out.metrics[metric.name] = summary
     out.inputs, out.replicates = _inputs_and_replicates(rec[(rec["flags"] & NO_ITEM) == 0])
     if clusters is not None:
         out.clusters = len(np.unique(clusters))
@@ -175,7 +198,7 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
 def best_index(configs: list[ConfigSummary], metric: Metric) -> int | None:
     """The configuration with the best point estimate; ties go to the first in report order."""
     scored = [(c.metrics[metric.name].interval.estimate, pos) for pos, c in enumerate(configs)
-              if c.metrics[metric.name].n > 0]
+              if c.metrics[metric.name].n > 0 and not math.isnan(c.metrics[metric.name].interval.estimate)]
     if not scored:
         return None
     sign = -1 if metric.higher_is_better else 1
@@ -185,56 +208,79 @@ def best_index(configs: list[ConfigSummary], metric: Metric) -> int | None:
 def _load(parts: Partitions, index: int, metric_pos: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     v = np.load(parts.scratch(f"vectors{index}.npy"))
     values = v[f"m{metric_pos}"]
-    keep = ~np.isnan(values)
+    keep = np.isfinite(values)
     clusters = v["cluster"][keep] if "cluster" in v.dtype.names else None
     return v["item"][keep], clusters, values[keep]
 
 
-def compare_to_best(parts: Partitions, configs: list[ConfigSummary], metric: Metric, metric_pos: int,
-                    opts: Options, reference: int | None = None) -> list[Comparison]:
-    """Every configuration against the best (or the `reference` index), on shared items, one pair in memory
-    at a time."""
-    best = best_index(configs, metric) if reference is None else reference
-    if best is None:
+def pairs_to_compare(configs: list[ConfigSummary], metric: Metric, mode: str,
+                     reference: int | None = None) -> list[tuple[int, int]]:
+    """(other, reference) indices to compare, in report order. 'best' and a named reference: every other
+    configuration against that one; 'all': every pair once, the better-ranked configuration as the reference
+    (so a difference reads 'this one minus the one ranked above it')."""
+    if mode == "all":
+        order = [c.index for c in configs]
+        return [(order[j], order[i]) for i in range(len(order)) for j in range(i + 1, len(order))]
+    against = best_index(configs, metric) if reference is None else reference
+    if against is None:
         return []
-    ref_items, _, ref_values = _load(parts, best, metric_pos)
+    return [(c.index, against) for c in configs if c.index != against]
+
+
+def compare_pairs(parts: Partitions, configs: list[ConfigSummary], metric: Metric, metric_pos: int,
+                  opts: Options, pairs: list[tuple[int, int]]) -> list[Comparison]:
+    """Each (other, reference) pair on the items both have; each configuration's vectors are read once."""
     by_index = {c.index: c for c in configs}
-    ref_ratio = by_index[best].test_train_ratio
-    out = []
-    for c in configs:
-        if c.index == best:
-            continue
-        items, clusters, values = _load(parts, c.index, metric_pos)
-        _, i_ref, i_other = np.intersect1d(ref_items, items, assume_unique=True, return_indices=True)
-        shared = len(i_ref)
-        comp = Comparison(metric.name, c.index, best, len(ref_items) - shared, len(items) - shared, None,
-                          binary=by_index[best].metrics[metric.name].binary and c.metrics[metric.name].binary)
-        if shared:
-            a, b = values[i_other], ref_values[i_ref]
-            cl = clusters[i_other] if clusters is not None else None
-            if cl is not None and len(np.unique(cl)) >= 2 and ref_ratio is not None and c.test_train_ratio:
-                ratio = (ref_ratio + c.test_train_ratio) / 2  # the same folds give the same ratio on both sides
-                comp.result = _stats.paired_corrected_resampled(a, b, cl, ratio, opts.confidence)
-            elif cl is not None and len(np.unique(cl)) >= 2:
-                comp.result = _stats.paired_clustered(a, b, cl, opts.confidence)
-            elif comp.binary:
-                comp.result = _stats.paired_binary(a, b, opts.confidence)
-            else:
-                comp.result = _stats.paired_continuous(a, b, opts.confidence, opts.resamples, opts.seed)
-        out.append(comp)
-        del items, clusters, values
-    return out
+    loaded: dict[int, tuple] = {}
+
+    def vectors(index: int) -> tuple:
+        if index not in loaded:
+            loaded[index] = _load(parts, index, metric_pos)
+        return loaded[index]
+
+    return [_compare(by_index[other], by_index[ref], vectors(other), vectors(ref), metric, opts)
+            for other, ref in pairs]
+
+
+def _compare(c: ConfigSummary, ref: ConfigSummary, mine: tuple, theirs: tuple, metric: Metric,
+             opts: Options) -> Comparison:
+    items, clusters, values = mine
+    ref_items, _, ref_values = theirs
+    _, i_ref, i_other = np.intersect1d(ref_items, items, assume_unique=True, return_indices=True)
+    shared = len(i_ref)
+    comp = Comparison(metric.name, c.index, ref.index, len(ref_items) - shared, len(items) - shared, None,
+                      binary=ref.metrics[metric.name].binary and c.metrics[metric.name].binary)
+    if not shared or not (c.metrics[metric.name].usable and ref.metrics[metric.name].usable):
+        return comp  # not comparable: nothing shared, or values too large to average
+    a, b = values[i_other], ref_values[i_ref]
+    cl = clusters[i_other] if clusters is not None else None
+    if cl is not None and len(np.unique(cl)) >= 2 and ref.test_train_ratio is not None and c.test_train_ratio:
+        ratio = (ref.test_train_ratio + c.test_train_ratio) / 2  # the same folds give the same ratio on both sides
+        comp.result = _stats.paired_corrected_resampled(a, b, cl, ratio, opts.confidence)
+    elif cl is not None and len(np.unique(cl)) >= 2:
+        comp.result = _stats.paired_clustered(a, b, cl, opts.confidence)
+    elif comp.binary:
+        comp.result = _stats.paired_binary(a, b, opts.confidence)
+    else:
+        comp.result = _stats.paired_continuous(a, b, opts.confidence, opts.resamples, opts.seed)
+    return comp
 
 
 def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Options) -> None:
-    """Adjust every p-value of one version's report together, then give each comparison its verdict."""
-    p = [c.result.p_value if c.result else math.nan for c in comparisons]
-    for comp, adjusted in zip(comparisons, _stats.adjust_p_values(p, opts.adjust), strict=True):
-        comp.p_adjusted = adjusted
-        if comp.result is None or math.isnan(adjusted):
-            comp.verdict = NOT_COMPARABLE
-        elif adjusted < opts.alpha and comp.result.delta != 0:
-            gain = comp.result.delta if metrics[comp.metric].higher_is_better else -comp.result.delta
-            comp.verdict = BETTER if gain > 0 else WORSE
-        else:
-            comp.verdict = NO_DIFFERENCE
+    """Adjust p-values family by family (each metric's comparisons, or all of one version's with --family
+    all), then give each comparison its verdict."""
+    families: dict[str, list[Comparison]] = {}
+    for comp in comparisons:
+        families.setdefault(comp.metric if opts.family == "metric" else "all", []).append(comp)
+    for name, members in families.items():
+        p = [c.result.p_value if c.result else math.nan for c in members]
+        size = sum(not math.isnan(x) for x in p)
+        for comp, adjusted in zip(members, _stats.adjust_p_values(p, opts.adjust), strict=True):
+            comp.p_adjusted, comp.family, comp.family_size = adjusted, name, size
+            if comp.result is None or math.isnan(adjusted):
+                comp.verdict = NOT_COMPARABLE
+            elif adjusted < opts.alpha and comp.result.delta != 0:
+                gain = comp.result.delta if metrics[comp.metric].higher_is_better else -comp.result.delta
+                comp.verdict = BETTER if gain > 0 else WORSE
+            else:
+                comp.verdict = NO_DIFFERENCE

@@ -29,7 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from _bench.layout import Layout
+from _bench.layout import Layout, replicate_unit
+from _bench.layout import sample_size as layout_sample_size
 from _bench.stats import effect_size_label
 from _bench.summary.compute import (
     BETTER,
@@ -127,8 +128,19 @@ def comparison_entry(comp: Comparison, labels: dict[int, str], ranks: dict[int, 
         "discordant": list(res.discordant) if res and res.discordant else None,
         "test": res.test if res else None, "interval": res.interval_method if res else None,
         "p_value": rp(res.p_value) if res else None, "p_adjusted": rp(comp.p_adjusted),
+        "family": comp.family, "family_size": comp.family_size,
         "verdict": comp.verdict,
     }
+
+
+def families(comparisons: list[dict]) -> list[dict]:
+    """The multiplicity families of one version: which comparisons' p-values were adjusted together."""
+    out: dict[str, dict] = {}
+    for c in comparisons:
+        f = out.setdefault(c["family"], {"name": c["family"], "size": c["family_size"], "members": []})
+        if c["p_value"] is not None:
+            f["members"].append(f"{c['metric']}: {c['configuration']} vs {c['reference']}")
+    return list(out.values())
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -145,34 +157,15 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def replicate_unit(layout: dict) -> str:
-    """What one replicate is called, from the inferred layout: 'seeds' for a seed column (the fold of
-    repeated CV splits an input's seed run, it does not repeat the input)."""
-    columns = [c for c in layout["replicate"] if c != layout["fold"]]
-    if len(columns) == 1:
-        return columns[0] if columns[0].endswith("s") else f"{columns[0]}s"
-    return f"({', '.join(columns)}) combinations" if columns else "replicates"
-
-
 def sample_size(m: dict, unit: str) -> str:
-    """'569 inputs x 10 seeds (5,690 items)': with replicates, n items are not n independent inputs."""
-    n, inputs, reps = m["n"], m.get("inputs"), m.get("replicates")
-    if inputs is None or reps is None:
-        return f"{n:,} items"
-    if inputs * reps == n:
-        return f"{inputs:,} inputs x {reps:,} {unit} ({n:,} items)"
-    return f"{n:,} items ({inputs:,} inputs, {reps:,} {unit})"
+    """The one way every script states a sample size (see layout.sample_size)."""
+    return layout_sample_size(m["n"], m.get("inputs"), m.get("replicates"), unit)
 
 
 def _listed(items: list[str]) -> str:
     shown = items[:MAX_LISTED]
     more = len(items) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
-
-
-def _family_size(comparisons: list[dict]) -> int:
-    """How many p-values were adjusted together (all metrics of one version form one family)."""
-    return sum(c["p_value"] is not None for c in comparisons)
 
 
 def _lost_to_adjustment(c: dict, alpha: float) -> bool:
@@ -194,6 +187,8 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     mine = [c for c in comparisons if c["metric"] == name]
     best = next((c for c in configs if c["label"] == mine[0]["reference"]), scored[0]) if mine else scored[0]
     best_label = best["label"]
+    others = [c for c in mine if c["reference"] != best_label]  # --pairs all: pairs without the best
+    mine = [c for c in mine if c["reference"] == best_label]
     m = best["metrics"][name]
     tied = [c["label"] for c in scored if c["rank"] == best["rank"] and c is not best]
     standing = f"is tied for best {name} with {_listed(tied)}" if tied else f"has the best {name}"
@@ -224,7 +219,7 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
         parts.append(f"it is detectably better than {_listed([detail(c) for c in by[WORSE]])}")
     if adjusted_away:
         parts.append(f"there is no detectable difference from {_listed([detail_adjusted(c) for c in adjusted_away])} "
-                     f"after adjusting for {_family_size(comparisons)} comparisons")
+                     f"after adjusting for the {adjusted_away[0]['family_size']} comparisons of its family")
     if by[NO_DIFFERENCE]:
         parts.append(f"it is not detectably different from {_listed([detail(c) for c in by[NO_DIFFERENCE]])}, "
                      "which is not evidence that they are equal")
@@ -234,6 +229,10 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     if by[NOT_COMPARABLE]:
         parts.append(f"it cannot be compared with {_listed([c['configuration'] for c in by[NOT_COMPARABLE]])} "
                      "(no shared items)")
+    if others:
+        differ = [f"{c['reference']} vs {c['configuration']}" for c in others if c["verdict"] in (BETTER, WORSE)]
+        parts.append(f"among the other {len(others)} pairs, {len(differ)} differ detectably"
+                     + (f" ({_listed(differ)})" if differ else ""))
     return "; ".join(parts) + "."
 
 
@@ -245,7 +244,8 @@ def _ranks(configs: list[ConfigSummary], metric_name: str | None) -> list[int]:
     keys = []
     for c in configs:
         m = c.metrics[metric_name]
-        keys.append((1, None) if m.n == 0 else (0, r6(m.interval.estimate)))
+        estimate = r6(m.interval.estimate)
+        keys.append((1, None) if m.n == 0 or estimate is None else (0, estimate))
     return [keys.index(k) + 1 for k in keys]  # report order is sorted, so equal keys are adjacent
 
 
@@ -263,5 +263,5 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
     reference = labels[s.reference] if s.reference is not None else None
     return {"version": s.versions, "label": s.label or "(unversioned)",
             "rows": sum(c.group.rows for c in s.configs), "reference": reference, "configurations": configs,
-            "comparisons": comparisons,
+            "comparisons": comparisons, "families": families(comparisons),
             "headline": headline(configs, comparisons, primary, opts, replicate_unit(layout.describe()), reference)}

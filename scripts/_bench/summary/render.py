@@ -6,7 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from _bench.summary.model import TEST_NAMES, fmt, fmt_p, replicate_unit
+from _bench.layout import replicate_unit
+from _bench.summary.model import TEST_NAMES, fmt, fmt_p
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}
@@ -60,11 +61,23 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     return _table(header, "rlrr" + "l" * (len(header) - 4), rows)
 
 
+def _p_header(adjust: str, family: str, size: int) -> str:
+    """The adjusted p's column names its family, so nobody reads it as a p on its own."""
+    if adjust == "none":
+        return "p (unadjusted)"
+    name = {"holm": "Holm", "bh": "BH"}[adjust]
+    return f"p ({name}-adjusted in family '{family}' of {size})"
+
+
 def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: str) -> list[str]:
-    p_head = {"holm": "p (Holm-adjusted)", "bh": "p (BH-adjusted)", "none": "p (unadjusted)"}[adjust]
     verdict = "verdict (from unadjusted p)" if adjust == "none" else "verdict (from adjusted p)"
+    first = comparisons[0]
     header = ["configuration", "shared items", f"excluded ({against} only / this only)",
-              f"difference vs {against} [{ci}, unadjusted]", "effect size d_z", "test", p_head, verdict]
+              f"difference vs {against} [{ci}, unadjusted]", "effect size d_z", "test",
+              _p_header(adjust, first["family"], first["family_size"]), verdict]
+    if against == "each other":
+        header[:4] = ["configuration", "vs", "shared items", "excluded (vs only / this only)",
+                      f"difference (configuration - vs) [{ci}, unadjusted]"]
     rows = []
     for c in comparisons:
         effect = c["effect_size"]
@@ -73,9 +86,51 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
         diff = "-" if c["delta"] is None else (
             f"{fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c["ci_low"] is not None
             else fmt(c["delta"]))
-        rows.append([c["configuration"], f"{c['shared_items']:,}", f"{c['only_reference']:,} / {c['only_other']:,}",
-                     diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"]])
-    return _table(header, "lrrlllll", rows)
+        row = [c["configuration"], f"{c['shared_items']:,}", f"{c['only_reference']:,} / {c['only_other']:,}",
+               diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"]]
+        if against == "each other":
+            row[1:1] = [c["reference"]]
+        rows.append(row)
+    return _table(header, ("ll" if against == "each other" else "l") + "rrlllll", rows)
+
+
+MATRIX_MAX = 10  # configurations up to which every pair fits in a readable matrix
+SHORT_VERDICT = {"better": "better", "worse": "worse", "no detectable difference": "no diff.",
+                 "not comparable": "n/c"}
+
+
+def _pair_matrix(comparisons: list[dict], order: list[str]) -> list[str]:
+    """Row minus column, for every pair once (the row is the lower-ranked one), with the verdict."""
+    cell = {(c["configuration"], c["reference"]): c for c in comparisons}
+    rows = []
+    for i, row in enumerate(order[1:], start=1):
+        cells = []
+        for col in order[:-1]:
+            c = cell.get((row, col))
+            if c is None:
+                cells.append("" if order.index(col) >= i else "-")
+            elif c["delta"] is None:
+                cells.append(SHORT_VERDICT[c["verdict"]])
+            else:
+                cells.append(f"{c['delta']:+.3f} {SHORT_VERDICT[c['verdict']]}")
+        rows.append([row, *cells])
+    return _table(["row minus column", *order[:-1]], "l" * len(order), rows)
+
+
+def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> list[str]:
+    adjust, ci = doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI"
+    order = [c["label"] for c in stratum["configurations"]]
+    first = mine[0]
+    lines = ["", f"### {metric['name']}: every pair ({len(mine)}), paired on shared items; verdicts from "
+                 f"{_p_header(adjust, first['family'], first['family_size'])}", ""]
+    if len(order) <= MATRIX_MAX:
+        lines += _pair_matrix(mine, order)
+        detected = [c for c in mine if c["verdict"] in ("better", "worse")]
+        if detected:
+            lines += ["", "Detectable differences:", ""]
+            lines += _comparison_table(detected, adjust, ci, "each other")
+        return lines
+    return lines + _comparison_table(mine, adjust, ci, "each other")
 
 
 def _method_line(doc: dict) -> str:
@@ -84,7 +139,9 @@ def _method_line(doc: dict) -> str:
         verdicts = "verdicts follow unadjusted p-values (no adjustment for multiple comparisons)"
     else:
         name = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[o["adjust"]]
-        verdicts = f"verdicts follow {name}-adjusted p-values (multiple comparisons)"
+        family = ("each metric's comparisons form one family" if o["family"] == "metric" else
+                  "all comparisons of a version form one family")
+        verdicts = f"verdicts follow {name}-adjusted p-values ({family}, --family)"
     return (f"Intervals: {o['confidence']:.0%}, unadjusted. Tests: two-sided, alpha "
             f"{o['alpha']}; {verdicts}, so a difference whose interval excludes zero can still be 'no detectable "
             f"difference'. Bootstrap: {o['resamples']} resamples, seed {o['seed']}.")
@@ -129,6 +186,9 @@ def markdown(doc: dict) -> str:
         for metric in inferred["measures"]["metrics"]:
             mine = [c for c in stratum["comparisons"] if c["metric"] == metric["name"]]
             if not mine:
+                continue
+            if doc["options"]["pairs"] == "all":
+                lines += _pairs_section(stratum, metric, mine, doc)
                 continue
             against = "reference" if stratum["reference"] else "best"
             lines += ["", f"### {metric['name']}: each configuration vs the {against} ({mine[0]['reference']}), "

@@ -93,7 +93,8 @@ class PassStats:
     cache_null: int = 0
     no_input_ok: int = 0  # successful rows with no input id
     items: int | None = None  # the union of items over configurations (None: no input id)
-    inputs: int | None = None
+    distinct_inputs: int | None = None  # the input ids behind those items
+    replicates: int | None = None  # the replicates (seeds) behind them; None without replicate columns
     train_items: int = 0
     eval_items: int = 0
     overlap_items: int = 0
@@ -161,8 +162,11 @@ def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
     item = L.item_key(with_split=False)
     if not item:
         return {}
-    inner = {"n": "COUNT(*)"}
-    outer = {"inputs": "COUNT(*)"}
+    inner = {"n": "COUNT(*)", "input": f"MIN({q(L.input_id)})"}
+    outer = {"distinct_inputs": "COUNT(DISTINCT input)"}
+    if L.repetition:  # the seeds behind the items (under repeated CV the fold splits a seed's run)
+        inner["repetition"] = f"MIN({_joined(L.repetition)})"
+        outer["replicates"] = "COUNT(DISTINCT repetition)"
     if L.split:
         # A training and a test prediction of one input are two items for coverage.
         inner["splits"] = f"COUNT(DISTINCT COALESCE({as_text(q(L.split))}, ''))"
@@ -183,6 +187,10 @@ def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
            f"WHERE {q(L.input_id)} IS NOT NULL AND NOT ({L.no_configuration()}) GROUP BY {item}) g")
     row = bench.query(sql)[0]
     return {k: v or 0 for k, v in zip(outer, row, strict=True)}
+
+
+def _joined(columns: list[str]) -> str:
+    return " || '|' || ".join(f"COALESCE({as_text(q(c))}, '')" for c in columns)
 
 
 def _storage_class(value) -> str | None:

@@ -1,0 +1,114 @@
+"""export_summary --save OUT.db: the summary as two plain SQLite tables, queryable with SQL.
+
+- `summary`: one row per (version, configuration, metric): items, inputs x replicates, estimate, interval,
+  method, failures, versions.
+- `comparisons`: one row per (version, pair, metric): shared items, difference, interval, test, p, adjusted p,
+  family, minimum detectable difference, verdict.
+Both carry `track_id` (a content hash of this summary's numbers) and `timestamp` (when they were last saved),
+the two columns xetrack's Reader sorts and filters by, so `Reader(OUT, table='summary').to_df()` reads them.
+
+Saving is idempotent: each row is keyed by a hash of its values. Saving the same numbers again adds no row
+(only `timestamp` moves to now); changed numbers add rows, and the latest save of each benchmark wins:
+
+    SELECT * FROM summary s WHERE track_id = (SELECT track_id FROM summary t WHERE t.source = s.source
+        AND t.source_table = s.source_table ORDER BY timestamp DESC LIMIT 1)
+
+The benchmark databases are never written: OUT is refused when it is one of them (the CLI contract).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+SUMMARY_COLUMNS = {
+    "source": "TEXT", "source_table": "TEXT", "version": "TEXT", "versions": "TEXT", "rank": "INTEGER",
+    "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT", "n": "INTEGER",
+    "items": "INTEGER", "inputs": "INTEGER", "replicates": "INTEGER", "estimate": "REAL", "ci_low": "REAL",
+    "ci_high": "REAL", "method": "TEXT", "failed": "INTEGER",
+}
+COMPARISON_COLUMNS = {
+    "source": "TEXT", "source_table": "TEXT", "version": "TEXT", "metric": "TEXT", "configuration": "TEXT",
+    "reference": "TEXT", "shared_items": "INTEGER", "only_reference": "INTEGER", "only_other": "INTEGER",
+    "difference": "REAL", "ci_low": "REAL", "ci_high": "REAL", "test": "TEXT", "p_value": "REAL",
+    "p_adjusted": "REAL", "adjust": "TEXT", "family": "TEXT", "family_size": "INTEGER",
+    "min_detectable_difference": "REAL", "mdd_alpha": "REAL", "verdict": "TEXT",
+}
+
+
+def summary_rows(doc: dict) -> list[dict]:
+    source, table = ", ".join(doc["summary"]["files"]), doc["summary"]["table"]
+    rows = []
+    for stratum in doc["versions"]:
+        for metric in doc["inferred"]["measures"]["metrics"]:
+            for c in stratum["configurations"]:
+                m = c["metrics"][metric["name"]]
+                rows.append({"source": source, "source_table": table, "version": stratum["label"],
+                             "versions": json.dumps(stratum["version"], sort_keys=True, default=str),
+                             "rank": c["rank"], "configuration": c["label"],
+                             "parameters": json.dumps(c["parameters"] or c["configuration"], sort_keys=True,
+                                                      default=str),
+                             "metric": metric["name"], "better": metric["better"], "n": m["n"],
+                             "items": c["items"], "inputs": c["inputs"], "replicates": c["replicates"],
+                             "estimate": m["estimate"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+                             "method": m["interval"], "failed": c["failed"]})
+    return rows
+
+
+def comparison_rows(doc: dict) -> list[dict]:
+    source, table = ", ".join(doc["summary"]["files"]), doc["summary"]["table"]
+    rows = []
+    for stratum in doc["versions"]:
+        for c in stratum["comparisons"]:
+            mdd = c.get("detectable") or {}
+            rows.append({"source": source, "source_table": table, "version": stratum["label"],
+                         "metric": c["metric"], "configuration": c["configuration"], "reference": c["reference"],
+                         "shared_items": c["shared_items"], "only_reference": c["only_reference"],
+                         "only_other": c["only_other"], "difference": c["delta"], "ci_low": c["ci_low"],
+                         "ci_high": c["ci_high"], "test": c["test"], "p_value": c["p_value"],
+                         "p_adjusted": c["p_adjusted"], "adjust": doc["options"]["adjust"],
+                         "family": c["family"], "family_size": c["family_size"],
+                         "min_detectable_difference": mdd.get("difference"), "mdd_alpha": mdd.get("alpha"),
+                         "verdict": c["verdict"]})
+    return rows
+
+
+def save(doc: dict, out: Path) -> dict[str, int]:
+    """Write the summary's tables into `out` (created if missing); return the rows added per table."""
+    tables = {"summary": (SUMMARY_COLUMNS, summary_rows(doc)),
+              "comparisons": (COMPARISON_COLUMNS, comparison_rows(doc))}
+    content = hashlib.sha256(json.dumps({t: rows for t, (_, rows) in tables.items()}, sort_keys=True,
+                                        default=str).encode()).hexdigest()
+    track_id = f"summary-{content[:12]}"
+    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    added = {}
+    con = sqlite3.connect(out)
+    try:
+        with con:
+            for name, (columns, rows) in tables.items():
+                added[name] = _upsert(con, name, columns, rows, track_id, now)
+    finally:
+        con.close()
+    return added
+
+
+def _upsert(con: sqlite3.Connection, table: str, columns: dict[str, str], rows: list[dict], track_id: str,
+            now: str) -> int:
+    names = list(columns)
+    ddl = ", ".join(f'"{c}" {t}' for c, t in columns.items())
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (track_id TEXT, timestamp TEXT, {ddl}, '
+                "row_hash TEXT PRIMARY KEY)")
+    before = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+    placeholders = ", ".join("?" * (len(names) + 3))
+    sql = (f'INSERT INTO "{table}" (track_id, timestamp, {", ".join(chr(34) + c + chr(34) for c in names)}, '
+           f"row_hash) VALUES ({placeholders}) "
+           "ON CONFLICT(row_hash) DO UPDATE SET timestamp = excluded.timestamp, track_id = excluded.track_id")
+    con.executemany(sql, [(track_id, now, *(r[c] for c in names), _row_hash(r)) for r in rows])
+    return con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] - before
+
+
+def _row_hash(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
