@@ -1,0 +1,255 @@
+"""export_summary answers the whole question: every pair in one family, stated families, results saved as tables,
+and no verdict from non-finite values. Known truths are planted; expected numbers are computed here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import export_summary
+import numpy as np
+import pytest
+from _bench.stats import mcnemar_exact_p
+from summary_fixtures import clustered_db, correctness, predictions_db, scores_db
+from xetrack import Reader
+from xetrack_fixtures import log_rows
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def run(capsys, *argv) -> tuple[int, dict, str]:
+    code = export_summary.main([str(a) for a in argv] + ["--json"])
+    out = capsys.readouterr()
+    return code, json.loads(out.out), out.err
+
+
+def pairs(doc: dict, metric: str = "accuracy") -> dict[frozenset, dict]:
+    (version,) = doc["versions"]
+    return {frozenset((c["configuration"], c["reference"])): c for c in version["comparisons"]
+            if c["metric"] == metric}
+
+
+def pair(found: dict, a: str, b: str) -> dict:
+    return found[frozenset((f"model={a}", f"model={b}"))]
+
+
+FOUR = {"strong": correctness(400, 0.92, 1), "weak": correctness(400, 0.70, 2),
+        "same1": correctness(400, 0.80, 3), "same2": correctness(400, 0.80, 4)}
+
+
+@pytest.fixture(scope="module")
+def four_models(tmp_path_factory) -> Path:
+    return predictions_db(tmp_path_factory.mktemp("four") / "four.db", "sqlite", FOUR)
+
+
+def test_all_pairs_judges_every_pair_once_and_tells_a_real_gap_from_an_a_a_pair(four_models, capsys):
+    code, doc, err = run(capsys, four_models, "predictions", "--pairs", "all")
+    assert code == 0 and err == ""
+    found = pairs(doc)
+    assert len(found) == 4 * 3 // 2 == len(doc["versions"][0]["comparisons"])
+    assert pair(found, "strong", "weak")["verdict"] in ("better", "worse")
+    assert pair(found, "same1", "same2")["verdict"] == "no detectable difference"
+    ranks = {c["label"]: c["rank"] for c in doc["versions"][0]["configurations"]}
+    for c in found.values():  # the better-ranked configuration is always the reference
+        assert ranks[c["reference"]] <= ranks[c["configuration"]]
+
+
+def test_holm_over_all_pairs_matches_an_independent_computation(four_models, capsys):
+    _, doc, _ = run(capsys, four_models, "predictions", "--pairs", "all")
+    comps = list(pairs(doc).values())
+    labels = {v: k for k, v in zip(FOUR, (f"model={m}" for m in FOUR), strict=True)} | {
+        f"model={m}": m for m in FOUR}
+    raw = []
+    for c in comps:  # McNemar from the planted outcomes, not from the script
+        a, b = np.array(FOUR[labels[c["configuration"]]]), np.array(FOUR[labels[c["reference"]]])
+        raw.append(mcnemar_exact_p(int(np.sum((a == 1) & (b == 0))), int(np.sum((a == 0) & (b == 1)))))
+    m = len(raw)
+    order = sorted(range(m), key=lambda i: raw[i])
+    holm, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):  # Holm's step-down, written out
+        running = max(running, min(1.0, (m - rank) * raw[i]))
+        holm[i] = running
+    for c, p_raw, p_holm in zip(comps, raw, holm, strict=True):
+        assert c["p_value"] == pytest.approx(p_raw, rel=1e-3)
+        assert c["p_adjusted"] == pytest.approx(p_holm, rel=1e-3)
+        assert (c["family"], c["family_size"]) == ("accuracy", 6)
+
+
+def test_all_pairs_on_continuous_scores_separates_strong_from_weak_but_not_a_from_a(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    base = rng.normal(0, 1, 300)  # item difficulty, shared: the pairing removes it
+    scores = {"strong": base + 0.6 + rng.normal(0, 0.5, 300), "weak": base + rng.normal(0, 0.5, 300),
+              "same1": base + 0.3 + rng.normal(0, 0.5, 300), "same2": base + 0.3 + rng.normal(0, 0.5, 300)}
+    db = scores_db(tmp_path / "s.db", "sqlite", {k: v.tolist() for k, v in scores.items()})
+    code, doc, err = run(capsys, db, "predictions", "--metric", "score:higher", "--pairs", "all")
+    found = pairs(doc, "score")
+    assert code == 0 and err == "" and len(found) == 6
+    assert pair(found, "strong", "weak")["verdict"] == "better" or pair(found, "strong", "weak")["verdict"] == "worse"
+    assert pair(found, "same1", "same2")["verdict"] == "no detectable difference"
+    assert {c["test"] for c in found.values()} == {"wilcoxon"}
+
+
+def test_all_pairs_under_repeated_cross_validation_uses_the_corrected_test(tmp_path, capsys):
+    accuracy = {"strong": 0.95, "weak": 0.55, "same1": 0.75, "same2": 0.75}
+    outcomes = {m: {(s, f): correctness(40, acc, 100 * s + 10 * f + i) for s in range(3) for f in range(5)}
+                for i, (m, acc) in enumerate(accuracy.items())}
+    db = clustered_db(tmp_path / "cv.db", "sqlite", outcomes)
+    _, doc, _ = run(capsys, db, "predictions", "--pairs", "all")
+    found = pairs(doc)
+    assert {c["test"] for c in found.values()} == {"corrected-resampled-t"}
+    assert pair(found, "strong", "weak")["verdict"] in ("better", "worse")
+    assert pair(found, "same1", "same2")["verdict"] == "no detectable difference"
+
+
+def test_a_named_configuration_and_the_reference_alias_give_the_same_comparisons(four_models, capsys):
+    _, by_pairs, _ = run(capsys, four_models, "predictions", "--pairs", "model=same1")
+    _, by_alias, _ = run(capsys, four_models, "predictions", "--reference", "model=same1")
+    assert by_pairs["versions"] == by_alias["versions"]
+    assert {c["reference"] for c in by_pairs["versions"][0]["comparisons"]} == {"model=same1"}
+    code = export_summary.main([str(four_models), "predictions", "--pairs", "all", "--reference", "model=weak"])
+    assert code == 2 and "disagree" in capsys.readouterr().err
+
+
+def test_families_are_per_metric_by_default_so_adding_a_metric_leaves_the_primary_p_alone(four_models, capsys):
+    _, alone, _ = run(capsys, four_models, "predictions", "--pairs", "all")
+    _, beside, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--metric", "latency_ms:lower")
+    _, together, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--metric", "latency_ms:lower",
+                         "--family", "all")
+    p = {k: c["p_adjusted"] for k, c in pairs(alone).items()}
+    assert {k: c["p_adjusted"] for k, c in pairs(beside).items()} == p
+    assert {c["family_size"] for c in pairs(together).values()} == {12}
+    assert any(c["p_adjusted"] > p[k] for k, c in pairs(together).items())
+    families = beside["versions"][0]["families"]
+    assert sorted((f["name"], f["size"], len(f["members"])) for f in families) == [("accuracy", 6, 6),
+                                                                                   ("latency_ms", 6, 6)]
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if not path.exists():  # first run writes it; review it and commit it
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; if intended, delete it and re-run to regenerate"
+
+
+def test_all_pairs_markdown_and_json_match_the_golden_files(four_models, capsys):
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| row minus column |" in markdown and "family 'accuracy' of 6" in markdown
+    _golden("export_summary_pairs.md", markdown.replace(str(four_models.parent), "<tmp>"))
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all", "--json"]) == 0
+    _golden("export_summary_pairs.json", capsys.readouterr().out)
+
+
+def test_beyond_ten_configurations_markdown_lists_every_pair_instead_of_a_matrix(tmp_path, capsys):
+    db = predictions_db(tmp_path / "many.db", "sqlite",
+                        {f"m{i:02d}": correctness(60, 0.5 + i / 40, i) for i in range(11)})
+    assert export_summary.main([str(db), "predictions", "--pairs", "all"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| row minus column |" not in markdown
+    assert markdown.count("| model=m") >= 11 * 10 // 2  # one row per pair, plus the configuration table
+
+
+# --- --save ------------------------------------------------------------------------------------------------
+
+def test_saved_tables_equal_the_json_and_an_identical_run_adds_nothing(four_models, tmp_path, capsys):
+    out = tmp_path / "results.db"
+    before = four_models.read_bytes()
+    _, doc, err = run(capsys, four_models, "predictions", "--pairs", "all", "--save", out)
+    assert "summary +4 rows, comparisons +6 rows" in err
+    con = sqlite3.connect(out)
+    con.row_factory = sqlite3.Row
+    summary = {(r["configuration"], r["metric"]): dict(r) for r in con.execute("SELECT * FROM summary")}
+    for c in doc["versions"][0]["configurations"]:
+        row, m = summary[(c["label"], "accuracy")], c["metrics"]["accuracy"]
+        assert (row["estimate"], row["ci_low"], row["ci_high"], row["n"], row["rank"]) == (
+            m["estimate"], m["ci_low"], m["ci_high"], m["n"], c["rank"])
+    saved = {(r["configuration"], r["reference"]): dict(r) for r in con.execute("SELECT * FROM comparisons")}
+    for c in doc["versions"][0]["comparisons"]:
+        row = saved[(c["configuration"], c["reference"])]
+        assert (row["difference"], row["p_value"], row["p_adjusted"], row["verdict"], row["family_size"]) == (
+            c["delta"], c["p_value"], c["p_adjusted"], c["verdict"], c["family_size"])
+    con.close()
+    _, _, again = run(capsys, four_models, "predictions", "--pairs", "all", "--save", out)
+    assert "summary +0 rows, comparisons +0 rows" in again
+    assert four_models.read_bytes() == before  # the benchmark is never written
+
+
+def test_changed_results_add_rows_and_the_documented_query_returns_the_latest(tmp_path, capsys):
+    out = tmp_path / "results.db"
+    db = predictions_db(tmp_path / "b.db", "sqlite", {"a": correctness(50, 0.9, 1), "b": correctness(50, 0.6, 2)})
+    run(capsys, db, "predictions", "--save", out)
+    predictions_db(db, "sqlite", {"c": correctness(50, 0.7, 3)})  # a third model joins later
+    _, doc, _ = run(capsys, db, "predictions", "--save", out)
+    con = sqlite3.connect(out)
+    latest = con.execute(
+        "SELECT configuration FROM summary s WHERE track_id = (SELECT track_id FROM summary t "
+        "WHERE t.source = s.source AND t.source_table = s.source_table ORDER BY timestamp DESC LIMIT 1)").fetchall()
+    assert sorted(r[0] for r in latest) == sorted(c["label"] for c in doc["versions"][0]["configurations"])
+    assert con.execute("SELECT COUNT(*) FROM summary").fetchone()[0] > len(latest)
+    con.close()
+
+
+def test_saved_tables_are_read_by_xetrack_reader_and_duckdb(four_models, tmp_path, capsys):
+    out = tmp_path / "results.db"
+    run(capsys, four_models, "predictions", "--save", out)
+    frame = Reader(str(out), table="comparisons").to_df()
+    assert len(frame) == 3 and set(frame["verdict"]) <= {"better", "worse", "no detectable difference"}
+    con = duckdb.connect()
+    con.execute("LOAD sqlite")
+    con.execute(f"ATTACH '{out}' AS r (TYPE SQLITE, READ_ONLY)")
+    assert con.execute("SELECT COUNT(*) FROM r.summary").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("target", ["input", "wal"])
+def test_save_onto_an_input_is_refused_before_anything_is_written(four_models, tmp_path, capsys, target):
+    before = four_models.read_bytes()
+    path = four_models if target == "input" else Path(f"{four_models}-wal")
+    code = export_summary.main([str(four_models), "predictions", "--save", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "refusing to overwrite" in err
+    assert four_models.read_bytes() == before and (target == "input" or not path.exists())
+
+
+# --- non-finite values ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def non_finite(tmp_path) -> Path:
+    """Three models with a clear order; `inf` in one row of a, 1e308 beside 1e307 in b."""
+    rows = [{"model": m, "input_id": i, "score": float(i % 7) + shift, "error": ""}
+            for m, shift in (("a", 0.0), ("b", 1.0), ("c", 2.0)) for i in range(60)]
+    rows[3]["score"] = float("inf")
+    rows[60 + 5]["score"], rows[60 + 6]["score"] = 1e308, 1e307
+    log_rows(tmp_path / "nf.db", rows, engine="sqlite", table="predictions")
+    return tmp_path / "nf.db"
+
+
+def _strict(text: str) -> dict:
+    def refuse(token):
+        raise AssertionError(f"not strict JSON: {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_values_are_a_finding_never_a_verdict_with_strict_json_and_a_clean_stderr(non_finite, capsys):
+    code = export_summary.main([str(non_finite), "predictions", "--metric", "score:higher", "--pairs", "all",
+                                "--json"])
+    out = capsys.readouterr()
+    doc = _strict(out.out)
+    assert code == 0 and out.err == ""  # no numpy RuntimeWarning
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "non-finite-values"]
+    assert any("model=a" in e and "1 infinite" in e for e in finding["examples"])
+    assert any("model=b" in e and "2 values beyond 1e150" in e for e in finding["examples"])
+    configs = {c["label"]: c for c in doc["versions"][0]["configurations"]}
+    assert configs["model=a"]["metrics"]["score"]["n"] == 59  # the inf row is excluded, and said so
+    assert configs["model=b"]["metrics"]["score"]["estimate"] is None
+    found = pairs(doc, "score")
+    assert all(c["verdict"] == "not comparable" for k, c in found.items() if "model=b" in k)
+    assert pair(found, "c", "a")["verdict"] == "better" or pair(found, "c", "a")["verdict"] == "worse"
+
+
+def test_non_finite_values_keep_markdown_and_csv_free_of_nan(non_finite, capsys):
+    for fmt in ([], ["--csv"]):
+        assert export_summary.main([str(non_finite), "predictions", "--metric", "score:higher", *fmt]) == 0
+        out = capsys.readouterr()
+        assert "nan" not in out.out.lower().replace("non-finite", "") and "inf " not in out.out and out.err == ""
