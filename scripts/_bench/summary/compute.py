@@ -246,7 +246,10 @@ def _compare(c: ConfigSummary, ref: ConfigSummary, mine: tuple, theirs: tuple, m
              opts: Options) -> Comparison:
     items, clusters, values = mine
     ref_items, _, ref_values = theirs
-    _, i_ref, i_other = np.intersect1d(ref_items, items, assume_unique=True, return_indices=True)
+    if len(items) == len(ref_items) and np.array_equal(items, ref_items):  # the usual case: the same items
+        i_ref = i_other = np.arange(len(items))
+    else:
+        _, i_ref, i_other = np.intersect1d(ref_items, items, assume_unique=True, return_indices=True)
     shared = len(i_ref)
     comp = Comparison(metric.name, c.index, ref.index, len(ref_items) - shared, len(items) - shared, None,
                       binary=ref.metrics[metric.name].binary and c.metrics[metric.name].binary)
