@@ -190,7 +190,8 @@ def mde_from_se(se: float, df: float | None, alpha: float, power: float = DEFAUL
     resampled t over J folds, df = J - 1 and the Nadeau-Bengio corrected se. With calibrated=True the
     multiplier also allows for se being estimated (see calibrated_multiplier): the MDE is larger with few
     degrees of freedom (x1.26 at df 4, x1.10 at df 9) and its power averages `power` over benchmarks rather
-    than falling short. None when se is not a positive finite number or df < 1."""
+    than falling short; with df None the SE is taken as known and there is nothing to calibrate. None when se
+    is not a positive finite number or df < 1."""
     _check(alpha, power)
     if not (se > 0 and math.isfinite(se)) or (df is not None and df < 1):
         return None
@@ -242,11 +243,19 @@ def clustered_mde(diffs: np.ndarray, clusters: np.ndarray, alpha: float, power: 
     method = f"{'calibrated ' if calibrated else ''}bloom (1995), cluster-robust SE over {g} clusters"
     if delta is None:
         note = "one cluster: no spread between clusters to scale by" if g < 2 else "no spread between clusters"
-    elif g <= 10 and not calibrated:
-        note = f"SE from only {g} clusters: a true difference this size is detected less often than {power:.0%}"
     else:
-        note = ""
+        note = _few_units_note(g, "clusters", power, calibrated)
     return Mde(delta, alpha, power, method, note)
+
+
+FEW_UNITS = 10  # at or below this many clusters or folds, the plug-in MDE's power falls short by 6+ points
+
+
+def _few_units_note(units: int, label: str, power: float, calibrated: bool) -> str:
+    if calibrated or units > FEW_UNITS:
+        return ""
+    return (f"SE from only {units} {label}: a true difference this size is detected less often than {power:.0%} "
+            "(calibrated=True allows for it)")
 
 
 def corrected_resampled_mde(diffs: np.ndarray, folds: np.ndarray, ratio: float, alpha: float,
@@ -258,7 +267,8 @@ def corrected_resampled_mde(diffs: np.ndarray, folds: np.ndarray, ratio: float, 
     if j < 2:
         return Mde(None, alpha, power, method, "fewer than two folds")
     delta = mde_from_se(_stats._corrected_se(np.asarray(per_fold), ratio), j - 1, alpha, power, calibrated)
-    return Mde(delta, alpha, power, method, "" if delta is not None else "the fold differences have no spread")
+    note = _few_units_note(j, "folds", power, calibrated) if delta is not None else "the fold differences have no spread"
+    return Mde(delta, alpha, power, method, note)
 
 
 # --- planning from a pilot (--items-needed DELTA) -----------------------------------------------------------
@@ -287,7 +297,9 @@ def items_needed_binary(delta: float, discordance: float, alpha: float, power: f
     if not discordance > 0:
         return Needed(None, "items", "the pilot's configurations never disagree: its discordance rate is 0, "
                       "so it cannot say how many items a difference needs")
-    if delta == 0 or delta > discordance:
+    if delta == 0:
+        return Needed(None, "items", "a difference of 0 cannot be detected by any number of items")
+    if delta > discordance:
         return Needed(None, "items", f"a difference of {delta:g} needs at least that share of items to be "
                       f"discordant; the pilot's configurations disagree on only {discordance:.3g}")
     za, zb = _z(1 - alpha / 2), _z(power)
