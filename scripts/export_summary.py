@@ -72,6 +72,10 @@ how it counts:
                  better-ranked one as reference), or CONFIG (each against that one; --reference CONFIG)
   families       p-values are adjusted together per metric (--family metric) or all at once (--family
                  all); each comparison states its family and its size
+  detectable     beside every comparison, the smallest true difference its test detects with 80% power,
+                 from that comparison's own discordance (0/1) or spread (scores; seeds and folds with the
+                 corrected SE), at alpha/m for a family of m (conservative); --items-needed DELTA turns it
+                 around: the items, seeds or folds a difference of DELTA needs
   verdicts       follow the adjusted p-values, while intervals are unadjusted 95% intervals: an interval
                  that excludes zero can still read "no detectable difference after adjusting"
   effect size    Cohen's d_z; its words (negligible ... large) only for scores: on 0/1 outcomes d_z is
@@ -103,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
+    parser.add_argument("--items-needed", type=float, metavar="DELTA",
+                        help="plan from a pilot: for every comparison, how many items (or seeds, or "
+                             "cross-validation folds) a true difference of DELTA (in the metric's units, e.g. "
+                             "0.02 for two accuracy points) needs for 80%% power at the alpha its family leaves")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level; intervals are "
                         "(1 - alpha) (default: 0.05, 95%% intervals)")
     parser.add_argument("--adjust", choices=("holm", "bh", "none"), default="holm",
@@ -130,6 +138,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--alpha must be between 0 and 0.5")
     if args.resamples < 100:
         parser.error("--resamples must be at least 100")
+    if args.items_needed is not None and not args.items_needed > 0:
+        parser.error("--items-needed must be a positive difference, e.g. 0.02")
     if args.reference is not None:
         if args.pairs not in ("best", args.reference):
             parser.error(f"--reference {args.reference!r} and --pairs {args.pairs!r} disagree; give one of them")
@@ -291,7 +301,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         inferred={"layout": layout.describe(), "measures": plan.describe()},
         sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
-                              "pairs": opts.pairs, "family": opts.family},
+                              "pairs": opts.pairs, "family": opts.family, "power": opts.power,
+                              "items_needed": opts.items_needed},
                   "versions": entries},
     )
 
@@ -314,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                 named = args.pairs not in ("best", "all")
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
-                               pairs="reference" if named else args.pairs, family=args.family)
+                               pairs="reference" if named else args.pairs, family=args.family,
+                               items_needed=args.items_needed)
                 return build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
 
         report = with_engine_fallback(args.engine, report_with, lambda message: note(PROG, message))

@@ -253,3 +253,47 @@ def test_non_finite_values_keep_markdown_and_csv_free_of_nan(non_finite, capsys)
         assert export_summary.main([str(non_finite), "predictions", "--metric", "score:higher", *fmt]) == 0
         out = capsys.readouterr()
         assert "nan" not in out.out.lower().replace("non-finite", "") and "inf " not in out.out and out.err == ""
+
+
+# --- what the data could detect -------------------------------------------------------------------------
+
+def test_every_comparison_states_what_it_could_detect_at_the_alpha_its_family_leaves(four_models, capsys):
+    from _bench.power import mde_paired_binary
+
+    _, doc, _ = run(capsys, four_models, "predictions", "--pairs", "all")
+    for c in pairs(doc).values():
+        d = c["detectable"]
+        assert d["power"] == 0.8 and d["alpha"] == pytest.approx(0.05 / 6, rel=1e-3) and d["conservative"]
+        b, c_ = c["discordant"]  # recomputed from the planted outcomes' discordance, by the published formula
+        assert d["difference"] == pytest.approx(mde_paired_binary(c["shared_items"], b + c_, 0.05 / 6), abs=1e-6)
+    _, single, _ = run(capsys, four_models, "predictions", "--pairs", "model=same1", "--adjust", "none")
+    assert {c["detectable"]["alpha"] for c in single["versions"][0]["comparisons"]} == {0.05}
+    assert not any(c["detectable"]["conservative"] for c in single["versions"][0]["comparisons"])
+
+
+def test_items_needed_plans_items_for_0_1_metrics_and_folds_for_repeated_cv(four_models, tmp_path, capsys):
+    _, doc, _ = run(capsys, four_models, "predictions", "--items-needed", "0.02")
+    for c in doc["versions"][0]["comparisons"]:
+        need = c["needed"]
+        assert need["unit"] == "items" and need["count"] > c["shared_items"], need  # 2 points needs more data
+    outcomes = {m: {(s, f): correctness(40, acc, 100 * s + 10 * f + i) for s in range(3) for f in range(5)}
+                for i, (m, acc) in enumerate({"a": 0.9, "b": 0.8}.items())}
+    db = clustered_db(tmp_path / "cv.db", "sqlite", outcomes)
+    _, cv, _ = run(capsys, db, "predictions", "--items-needed", "0.05")
+    (c,) = cv["versions"][0]["comparisons"]
+    assert c["needed"]["unit"] == "folds" and "folds" in c["needed"]["explanation"]
+    assert c["detectable"]["method"].startswith("calibrated Bloom")
+    code = export_summary.main([str(db), "predictions", "--items-needed", "-1"])
+    assert code == 2 and "positive difference" in capsys.readouterr().err
+
+
+def test_the_detectable_difference_reaches_markdown_csv_and_saved_tables(four_models, tmp_path, capsys):
+    out = tmp_path / "r.db"
+    _, doc, _ = run(capsys, four_models, "predictions", "--save", out)
+    mdd = {c["configuration"]: c["detectable"]["difference"] for c in doc["versions"][0]["comparisons"]}
+    saved = dict(sqlite3.connect(out).execute("SELECT configuration, min_detectable_difference FROM comparisons"))
+    assert saved == mdd
+    assert export_summary.main([str(four_models), "predictions"]) == 0
+    assert "detectable at 80% power (alpha 0.01667, conservative)" in capsys.readouterr().out
+    assert export_summary.main([str(four_models), "predictions", "--csv"]) == 0
+    assert "min_detectable_difference" in capsys.readouterr().out.splitlines()[0]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from _bench import power as _power
 from _bench import stats as _stats
 from _bench.summary.plan import Metric, Plan
 from _bench.summary.scan import FAILED, NO_ITEM, REPLAYED, Group, Partitions
@@ -34,6 +35,8 @@ class Options:
     reference: str | None = None  # --pairs CONFIG (or --reference) as given: compare against this configuration
     pairs: str = "best"  # 'best' | 'all' | 'reference' (with `reference`)
     family: str = "metric"  # 'metric': each metric's comparisons are adjusted together | 'all': one family
+    power: float = 0.8  # of the minimum detectable difference reported beside every comparison
+    items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
@@ -88,6 +91,50 @@ class Comparison:
     binary: bool = False  # both sides 0/1: d_z's size words do not apply (see comparison_entry)
     family: str = ""  # the multiplicity family this comparison's p was adjusted in
     family_size: int = 0  # how many p-values that family adjusted together
+    evidence: Evidence | None = None  # what its power depends on
+    detectable: _power.Mde | None = None  # the minimum detectable difference at the alpha the verdict uses
+    needed: _power.Needed | None = None  # --items-needed: the data that difference needs
+    conservative: bool = False  # detectable was computed at alpha/m (Holm's strictest step), not alpha
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a comparison's power depends on, kept so its detectable difference can be computed at the alpha
+    its family leaves (known only once every comparison is made): counts and spreads, never the vectors."""
+
+    kind: str  # 'binary' | 'continuous' | 'clustered' | 'corrected'
+    n: int
+    b: int = 0  # binary: other right & reference wrong, and the reverse
+    c: int = 0
+    sd: float = math.nan  # continuous: SD of the item differences; corrected: SD of the per-fold differences
+    se: float = math.nan  # clustered/corrected: the test's own standard error
+    units: int = 0  # clusters (seeds) or folds behind the SE
+    ratio: float | None = None  # corrected: n_test / n_train
+    folds_per_repetition: int | None = None
+
+    def detectable(self, alpha: float, power: float) -> _power.Mde:
+        """The true difference the comparison's own test detects with `power` at `alpha`. The t-based ones
+        are calibrated for the noise of an SE estimated from few seeds/folds (else power falls to ~68 % at 5)."""
+        if self.kind == "binary":
+            return _power.binary_mde(self.n, self.b, self.c, alpha, power)
+        if self.kind == "continuous":
+            delta = _power.mde_continuous(self.sd, self.n, alpha, power)
+            return _power.Mde(delta, alpha, power, f"t-based from the SD of {self.n} differences, Wilcoxon ARE",
+                              "" if delta is not None else "no spread in the differences")
+        delta = _power.mde_from_se(self.se, self.units - 1, alpha, power, calibrated=True) \
+            if self.units >= 2 else None
+        what = "clusters" if self.kind == "clustered" else "folds"
+        return _power.Mde(delta, alpha, power, f"calibrated Bloom (1995) from the test's SE over {self.units} "
+                          f"{what}", "" if delta is not None else f"fewer than two {what}, or no spread")
+
+    def needed(self, delta: float, alpha: float, power: float) -> _power.Needed:
+        if self.kind == "binary":
+            return _power.items_needed_binary(delta, (self.b + self.c) / self.n if self.n else 0.0, alpha, power)
+        if self.kind == "continuous":
+            return _power.items_needed_continuous(delta, self.sd, alpha, power)
+        if self.kind == "clustered":
+            return _power.clusters_needed(delta, self.se, self.units, alpha, power)
+        return _power.repetitions_needed(delta, self.sd, self.ratio or 0.0, alpha, power, self.folds_per_repetition)
 
 
 def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -257,15 +304,26 @@ def _compare(c: ConfigSummary, ref: ConfigSummary, mine: tuple, theirs: tuple, m
         return comp  # not comparable: nothing shared, or values too large to average
     a, b = values[i_other], ref_values[i_ref]
     cl = clusters[i_other] if clusters is not None else None
+    d = a - b
     if cl is not None and len(np.unique(cl)) >= 2 and ref.test_train_ratio is not None and c.test_train_ratio:
         ratio = (ref.test_train_ratio + c.test_train_ratio) / 2  # the same folds give the same ratio on both sides
         comp.result = _stats.paired_corrected_resampled(a, b, cl, ratio, opts.confidence)
+        per_fold = _stats.fold_means(d, cl)
+        k = c.clusters // c.replicates if c.replicates else None
+        comp.evidence = Evidence("corrected", len(d), sd=float(np.std(per_fold, ddof=1)),
+                                 se=_stats._corrected_se(per_fold, ratio), units=len(per_fold), ratio=ratio,
+                                 folds_per_repetition=k)
     elif cl is not None and len(np.unique(cl)) >= 2:
         comp.result = _stats.paired_clustered(a, b, cl, opts.confidence)
+        _, se, g = _stats._cluster_robust(d, cl)
+        comp.evidence = Evidence("clustered", len(d), se=se, units=g)
     elif comp.binary:
         comp.result = _stats.paired_binary(a, b, opts.confidence)
+        b_count, c_count = comp.result.discordant
+        comp.evidence = Evidence("binary", len(d), b=b_count, c=c_count)
     else:
         comp.result = _stats.paired_continuous(a, b, opts.confidence, opts.resamples, opts.seed)
+        comp.evidence = Evidence("continuous", len(d), sd=float(np.std(d, ddof=1)) if len(d) > 1 else math.nan)
     return comp
 
 
@@ -280,6 +338,14 @@ def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Opti
         size = sum(not math.isnan(x) for x in p)
         for comp, adjusted in zip(members, _stats.adjust_p_values(p, opts.adjust), strict=True):
             comp.p_adjusted, comp.family, comp.family_size = adjusted, name, size
+            if comp.evidence is not None:
+                # The alpha the verdict effectively uses: Holm's (and BH's) strictest step is alpha/m, so the
+                # detectable difference at alpha/m is conservative for the other members of the family.
+                alpha = opts.alpha / size if opts.adjust != "none" and size > 1 else opts.alpha
+                comp.detectable = comp.evidence.detectable(alpha, opts.power)
+                comp.conservative = alpha < opts.alpha
+                if opts.items_needed is not None:
+                    comp.needed = comp.evidence.needed(opts.items_needed, alpha, opts.power)
             if comp.result is None or math.isnan(adjusted):
                 comp.verdict = NOT_COMPARABLE
             elif adjusted < opts.alpha and comp.result.delta != 0:

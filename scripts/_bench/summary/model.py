@@ -129,8 +129,22 @@ def comparison_entry(comp: Comparison, labels: dict[int, str], ranks: dict[int, 
         "test": res.test if res else None, "interval": res.interval_method if res else None,
         "p_value": rp(res.p_value) if res else None, "p_adjusted": rp(comp.p_adjusted),
         "family": comp.family, "family_size": comp.family_size,
+        "detectable": _detectable(comp),
+        "needed": None if comp.needed is None else {"count": comp.needed.count, "unit": comp.needed.unit,
+                                                     "explanation": comp.needed.explanation},
         "verdict": comp.verdict,
     }
+
+
+def _detectable(comp: Comparison) -> dict | None:
+    """The smallest true difference this comparison's test would detect with 80 % power, at the alpha its
+    family leaves (alpha/m under Holm or BH: conservative for all but the family's smallest p)."""
+    m = comp.detectable
+    if m is None:
+        return None
+    return {"difference": r6(m.delta), "power": m.power, "alpha": rp(m.alpha),
+            "conservative": comp.conservative,
+            "method": m.method, "note": m.note or None}
 
 
 def families(comparisons: list[dict]) -> list[dict]:

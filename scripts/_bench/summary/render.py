@@ -74,7 +74,10 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
     first = comparisons[0]
     header = ["configuration", "shared items", f"excluded ({against} only / this only)",
               f"difference vs {against} [{ci}, unadjusted]", "effect size d_z", "test",
-              _p_header(adjust, first["family"], first["family_size"]), verdict]
+              _p_header(adjust, first["family"], first["family_size"]), verdict, _detectable_header(first)]
+    planned = first.get("needed") is not None
+    if planned:
+        header.append("needed for the planned difference")
     if against == "each other":
         header[:4] = ["configuration", "vs", "shared items", "excluded (vs only / this only)",
                       f"difference (configuration - vs) [{ci}, unadjusted]"]
@@ -87,11 +90,29 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
             f"{fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c["ci_low"] is not None
             else fmt(c["delta"]))
         row = [c["configuration"], f"{c['shared_items']:,}", f"{c['only_reference']:,} / {c['only_other']:,}",
-               diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"]]
+               diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"],
+               _detectable_cell(c)]
+        if planned:
+            need = c["needed"]
+            row.append(f"{need['count']:,} {need['unit']}" if need and need["count"] else
+                       (need["explanation"] if need else "-"))
         if against == "each other":
             row[1:1] = [c["reference"]]
         rows.append(row)
-    return _table(header, ("ll" if against == "each other" else "l") + "rrlllll", rows)
+    return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
+
+
+def _detectable_header(c: dict) -> str:
+    d = c.get("detectable") or {}
+    alpha = f"alpha {d['alpha']:g}" if d.get("alpha") is not None else "alpha"
+    return f"detectable at 80% power ({alpha}{', conservative' if d.get('conservative') else ''})"
+
+
+def _detectable_cell(c: dict) -> str:
+    d = c.get("detectable")
+    if not d:
+        return "-"
+    return fmt(d["difference"]) if d["difference"] is not None else "n/a"
 
 
 MATRIX_MAX = 10  # configurations up to which every pair fits in a readable matrix
@@ -112,7 +133,7 @@ def _pair_matrix(comparisons: list[dict], order: list[str]) -> list[str]:
             elif c["delta"] is None:
                 cells.append(SHORT_VERDICT[c["verdict"]])
             else:
-                cells.append(f"{c['delta']:+.3f} {SHORT_VERDICT[c['verdict']]}")
+                cells.append(f"{c['delta']:+.3f} {SHORT_VERDICT[c['verdict']]} (mdd {_detectable_cell(c)})")
         rows.append([row, *cells])
     return _table(["row minus column", *order[:-1]], "l" * len(order), rows)
 
@@ -125,6 +146,10 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                  f"{_p_header(adjust, first['family'], first['family_size'])}", ""]
     if len(order) <= MATRIX_MAX:
         lines += _pair_matrix(mine, order)
+        lines += ["", "mdd: the smallest true difference the pair's own test detects with 80% power, at the alpha "
+                      "its family leaves (alpha/m, the adjustment's strictest step: conservative). Smaller "
+                      "differences are likely to go undetected, so 'no diff.' rules out only differences of about "
+                      "the mdd or more."]
         detected = [c for c in mine if c["verdict"] in ("better", "worse")]
         if detected:
             lines += ["", "Detectable differences:", ""]
@@ -208,7 +233,8 @@ def markdown(doc: dict) -> str:
 CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "better", "n", "estimate", "ci_low",
               "ci_high", "interval", "latency_column", "latency_unit", "latency_p50", "latency_p95", "latency_p99",
               "tokens", "cost", "reference", "shared_items", "only_reference", "only_other", "difference",
-              "difference_ci_low", "difference_ci_high", "effect_size_dz", "test", "p_value", "p_adjusted", "verdict"]
+              "difference_ci_low", "difference_ci_high", "effect_size_dz", "test", "p_value", "p_adjusted", "verdict",
+              "min_detectable_difference", "mdd_alpha"]
 
 
 def csv_text(doc: dict) -> str:
@@ -237,7 +263,9 @@ def csv_text(doc: dict) -> str:
                                    difference=comp["delta"], difference_ci_low=comp["ci_low"],
                                    difference_ci_high=comp["ci_high"], effect_size_dz=comp["effect_size"]["value"],
                                    test=comp["test"], p_value=comp["p_value"], p_adjusted=comp["p_adjusted"],
-                                   verdict=comp["verdict"])
+                                   verdict=comp["verdict"],
+                                   min_detectable_difference=(comp["detectable"] or {}).get("difference"),
+                                   mdd_alpha=(comp["detectable"] or {}).get("alpha"))
                     elif m["n"] and any(k[0] == metric["name"] for k in comps):
                         row.update(verdict="reference" if stratum["reference"] else "best")
                 writer.writerow(row)
