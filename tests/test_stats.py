@@ -269,6 +269,7 @@ def _cv_a_a_p_values(run: int) -> tuple[float, float]:
     return corrected.p_value, _stats.paired_clustered(a, b, folds).p_value
 
 
+@pytest.mark.slow  # 300 simulated benchmarks of 50 scikit-learn fits each: ~15 s
 def test_repeated_cv_a_a_with_real_scikit_learn_fits_is_called_different_at_about_alpha():
     p = np.array([_cv_a_a_p_values(run) for run in range(CV_A_A_RUNS)])
     corrected_rate, cluster_rate = (p < 0.05).mean(axis=0)

@@ -262,6 +262,7 @@ def test_a_level_whose_requests_all_fail_is_an_error_row_and_only_it_is_retried(
 
 # ------------------------------------------------------------------ coordinated omission
 STALL_EVERY, STALL_FOR, RATE, WINDOW = 1.0, 0.25, 40, 4
+GROSS = 3  # the narrowest margin a wall-clock assertion may have on a shared 2-core machine
 
 
 def stall_run(tmp_path: Path, *server_options: str) -> dict[str, dict]:
@@ -284,16 +285,21 @@ def test_a_stalling_server_shows_in_the_open_loop_tail_and_the_closed_loop_hides
     open_, closed = stalled["open-loop"], stalled["closed-loop"]
     # Arrivals are uniform in time, so a share STALL_FOR/STALL_EVERY of them lands in a stall and waits for
     # its end: P(latency > x) = (STALL_FOR - x) / STALL_EVERY. Hence p90 = STALL_FOR - 0.1 * STALL_EVERY.
-    expected_p90_ms = 1e3 * (STALL_FOR - 0.1 * STALL_EVERY)
-    assert 0.75 * expected_p90_ms < open_["p90_ms"] < 1.35 * expected_p90_ms
-    assert 0.8e3 * STALL_FOR < open_["max_ms"] < 1e3 * STALL_FOR + 100
-    expected_slow = RATE * WINDOW * (STALL_FOR / 2) / STALL_EVERY  # 20 requests wait more than half a stall
-    assert 0.6 * expected_slow <= open_["slow"] <= 1.4 * expected_slow
+    # Wall-clock numbers on a shared machine: every bound below is a factor of 3 (GROSS) either side of the
+    # expected value, or a ratio of 3 or more between the two loops. The effects are far larger than that: a
+    # request that misses a stall takes a few ms, one that meets it up to STALL_FOR (250 ms), and latency
+    # measured from the actual send instead of the intended one (coordinated omission) shows no tail at all.
+    expected_p90_ms = 1e3 * (STALL_FOR - 0.1 * STALL_EVERY)  # 150 ms
+    assert expected_p90_ms / GROSS < open_["p90_ms"] < GROSS * expected_p90_ms
+    assert 1e3 * STALL_FOR / GROSS < open_["max_ms"] < GROSS * 1e3 * STALL_FOR
+    expected_slow = RATE * WINDOW * (STALL_FOR / 2) / STALL_EVERY  # 20 of 160 requests wait over half a stall
+    assert expected_slow / GROSS <= open_["slow"] <= GROSS * expected_slow
     # The closed loop sends nothing while it waits: one request per stall, whatever its throughput.
     assert closed["n_measured"] > 5 * open_["n_measured"]
-    assert closed["slow"] <= math.ceil(WINDOW / STALL_EVERY) + 1
-    assert closed["p90_ms"] < 0.2 * open_["p90_ms"] and closed["p99_ms"] < 0.3 * open_["p99_ms"]
-    assert closed["max_ms"] > 0.8e3 * STALL_FOR  # the stall happened to it too; the percentiles hide it
+    assert closed["slow"] <= GROSS * (math.ceil(WINDOW / STALL_EVERY) + 1)
+    assert closed["slow"] / closed["n_measured"] < open_["slow"] / open_["n_measured"] / GROSS
+    assert closed["p90_ms"] < 0.2 * open_["p90_ms"] and closed["p99_ms"] < open_["p99_ms"] / GROSS
+    assert closed["max_ms"] > 1e3 * STALL_FOR / GROSS  # the stall happened to it too; the percentiles hide it
 
 
 @pytest.mark.slow
@@ -301,7 +307,9 @@ def test_a_server_that_does_not_stall_has_no_such_tail(tmp_path):
     clean = stall_run(tmp_path)
     assert clean["open-loop"]["slow"] == 0 and clean["closed-loop"]["slow"] == 0
     assert clean["open-loop"]["n_dropped"] == 0 and clean["open-loop"]["error_rate"] == 0
-    assert clean["open-loop"]["p90_ms"] < 0.3 * 1e3 * (STALL_FOR - 0.1 * STALL_EVERY)
+    # "slow" is over 125 ms, and 45 ms is a third of the stalling server's p90: both are well over 3x the few ms
+    # a loopback request to this server takes.
+    assert clean["open-loop"]["p90_ms"] < 1e3 * (STALL_FOR - 0.1 * STALL_EVERY) / GROSS
 
 
 @pytest.mark.slow
@@ -314,8 +322,11 @@ def test_sends_beyond_max_in_flight_are_dropped_counted_and_never_reach_the_serv
         (level,) = level_rows(db)
         stored = request_rows(db, level)
         dropped = [r for r in stored if r["error"].startswith("dropped")]
-        # Two stalls of 0.25 s at 100/s: about 25 arrivals each, of which 5 fit in flight.
-        assert 20 <= len(dropped) <= 60 and level["n_dropped"] == len(dropped)
+        # Two stalls of 0.25 s at 100/s: about 25 arrivals each, of which 5 fit in flight, so ~40 dropped of
+        # 200; wall-clock driven, so the bounds are a factor of GROSS either side (none dropped, or all, fails).
+        expected_dropped = 2 * (100 * 0.25 - 5)
+        assert expected_dropped / GROSS <= len(dropped) <= GROSS * expected_dropped
+        assert level["n_dropped"] == len(dropped)
         assert all(r["latency_ms"] is None and r["status"] == 0 for r in dropped)
         assert level["error_rate"] == pytest.approx(len(dropped) / len(stored))
         assert served() == len(stored) - len(dropped)

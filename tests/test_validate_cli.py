@@ -139,6 +139,7 @@ def test_hostile_table_and_column_names_are_quoted_never_run(tmp_path, table):
     assert digest(db) == before
 
 
+@pytest.mark.slow  # the validator waits out its 5 s busy timeout before it gives up
 def test_a_database_locked_by_a_writer_is_a_one_line_error_not_a_hang(tmp_path):
     db = vf._run_clean(tmp_path, "sqlite", "locked.db")
     writer = sqlite3.connect(db)
