@@ -63,9 +63,19 @@ def mcnemar(other: list[int], reference: list[int]) -> float:
 THREE = {"alpha": correctness(60, 0.90, 1), "beta": correctness(60, 0.85, 2), "gamma": correctness(60, 0.55, 3)}
 
 
+@pytest.fixture(scope="module")
+def three_models_by_engine() -> dict[str, Path]:
+    return {}
+
+
 @pytest.fixture
-def three_models(tmp_path, engine) -> Path:
-    return predictions_db(tmp_path / "bench.db", engine, THREE)
+def three_models(three_models_by_engine, tmp_path_factory, engine) -> Path:
+    """Built once per engine for this module: every test that takes it only reads it (and one checks that the
+    script never changes it), so sharing it saves a DuckDB-engine write per test and hides nothing."""
+    if engine not in three_models_by_engine:
+        folder = tmp_path_factory.mktemp(f"three-models-{engine}")
+        three_models_by_engine[engine] = predictions_db(folder / "bench.db", engine, THREE)
+    return three_models_by_engine[engine]
 
 
 def test_accuracy_and_wilson_intervals_match_the_formula(three_models, capsys, engine):
