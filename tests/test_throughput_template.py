@@ -11,7 +11,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -25,20 +24,15 @@ import psutil
 import pytest
 import throughput_benchmark_template as template
 from benchkit import completed
+from helpers import ROOT, free_port, run_python
+from xetrack_fixtures import read_dicts
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "assets" / "throughput_benchmark_template.py"
 SERVER = ROOT / "assets" / "model_server.py"
 PROG = "throughput_benchmark_template.py"
 
 
 # ------------------------------------------------------------------ helpers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
@@ -66,30 +60,20 @@ def model_server(*options: str, port: int | None = None):
 
 def run_template(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "BENCH_DEBUG"}
-    return subprocess.run([sys.executable, str(TEMPLATE), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-def rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute(sql, params)]
-    finally:
-        con.close()
+    return run_python(TEMPLATE, *args, cwd=cwd, env=env, timeout=timeout)
 
 
 def level_rows(db: Path) -> list[dict]:
-    return rows(db, "SELECT * FROM levels WHERE error = '' ORDER BY timestamp")
+    return read_dicts(db, "SELECT * FROM levels WHERE error = '' ORDER BY timestamp")
 
 
 def request_rows(db: Path, level: dict) -> list[dict]:
-    return rows(db, "SELECT * FROM requests WHERE config_id = ? AND replicate = ? AND experiment_version = ?",
+    return read_dicts(db, "SELECT * FROM requests WHERE config_id = ? AND replicate = ? AND experiment_version = ?",
                 [level["config_id"], level["replicate"], level["experiment_version"]])
 
 
 def assert_no_duplicate_requests(db: Path) -> None:
-    dup = rows(db, "SELECT config_id, replicate, experiment_version, seq, count(*) AS n FROM requests "
+    dup = read_dicts(db, "SELECT config_id, replicate, experiment_version, seq, count(*) AS n FROM requests "
                    "GROUP BY config_id, replicate, experiment_version, seq HAVING n > 1")
     assert dup == [], f"duplicated requests: {dup[:3]}"
 
@@ -133,7 +117,7 @@ def test_every_row_of_both_tables_carries_the_experiment_version_and_the_callers
     for table in ("requests", "levels"):
         # run from a directory outside any repository, although the template sits in one: the commit is the
         # user's project's, not the skill's
-        assert rows(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == \
+        assert read_dicts(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == \
             [{"experiment_version": "e1", "git_commit": "unversioned"}]
 
 
@@ -141,8 +125,7 @@ def test_every_row_of_both_tables_carries_the_experiment_version_and_the_callers
 def test_the_no_argument_runs_database_passes_validate_benchmark_with_exit_0(default_run):
     _, db = default_run
     for table in ("requests", "levels"):
-        check = subprocess.run([sys.executable, str(ROOT / "scripts" / "validate_benchmark.py"), str(db), table],
-                               capture_output=True, text=True, timeout=120)
+        check = run_python(ROOT / "scripts" / "validate_benchmark.py", db, table)
         assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -182,12 +165,12 @@ def test_a_second_run_sends_nothing_and_rerun_measures_again_as_a_new_replicate(
         assert first.returncode == 0, first.stderr
         db = tmp_path / "throughput.db"
         assert served() == requests_sent(db)
-        n_rows = len(rows(db, "SELECT seq FROM requests"))
+        n_rows = len(read_dicts(db, "SELECT seq FROM requests"))
 
         second = run_template(tmp_path, *args)
         assert second.returncode == 0, second.stderr
         assert served() == requests_sent(db), "the second run sent requests"
-        assert len(rows(db, "SELECT seq FROM requests")) == n_rows
+        assert len(read_dicts(db, "SELECT seq FROM requests")) == n_rows
         assert "skipping 2 level(s)" in second.stdout and "--rerun" in second.stdout
 
         third = run_template(tmp_path, *args, "--rerun")
@@ -208,7 +191,7 @@ def test_a_new_experiment_version_measures_every_level_again_and_reports_only_it
         again = run_template(tmp_path, *args, "--experiment-version", "e2")
         assert again.returncode == 0, again.stderr
         assert served() == requests_sent(db) > before and "skipping" not in again.stdout
-    per_version = rows(db, "SELECT experiment_version AS v, COUNT(*) AS n, MAX(replicate) AS rep FROM levels "
+    per_version = read_dicts(db, "SELECT experiment_version AS v, COUNT(*) AS n, MAX(replicate) AS rep FROM levels "
                            "WHERE error = '' GROUP BY 1 ORDER BY 1")
     assert per_version == [{"v": "dev", "n": 2, "rep": 0}, {"v": "e2", "n": 2, "rep": 0}]
     assert_no_duplicate_requests(db)
@@ -249,9 +232,9 @@ def test_a_level_whose_requests_all_fail_is_an_error_row_and_only_it_is_retried(
     down = run_template(tmp_path, "--url", url, "--rates", "50,80", *SHORT)
     assert down.returncode == 1
     assert "level failed: open-loop 80/s constant: all" in down.stderr
-    failed = rows(db, "SELECT config_id, error FROM levels WHERE error != ''")
+    failed = read_dicts(db, "SELECT config_id, error FROM levels WHERE error != ''")
     assert len(failed) == 1 and "ConnectError" in failed[0]["error"]
-    assert rows(db, "SELECT count(*) AS n FROM requests WHERE config_id = ?", [failed[0]["config_id"]])[0]["n"] == 0
+    assert read_dicts(db, "SELECT count(*) AS n FROM requests WHERE config_id = ?", [failed[0]["config_id"]])[0]["n"] == 0
     with model_server(port=port) as (_, _, served):
         retry = run_template(tmp_path, "--url", url, "--rates", "50,80", *SHORT)
         assert retry.returncode == 0, retry.stderr

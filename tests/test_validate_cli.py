@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import validate_benchmark
 import validate_fixtures as vf
 from _db import quote_ident
+from helpers import digest, run_python, written
 from xetrack import Tracker
 
 SCRIPT = Path(validate_benchmark.__file__)
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
-
-
 def run_cli(*argv, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout)
+    return run_python(SCRIPT, *argv, timeout=timeout)
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -56,16 +50,11 @@ def _garbled(d: Path) -> Path:
     return db
 
 
-def _written(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
 BAD_INPUTS = {
     "missing file": (lambda d: (d / "nope.db", vf.TABLE), "no such file"),
     "directory": (lambda d: (d, vf.TABLE), "is a directory"),
-    "zero bytes": (lambda d: (_written(d / "z.db", b""), vf.TABLE), "empty file"),
-    "not a database": (lambda d: (_written(d / "n.db", b"id,x\n1,2\n"), vf.TABLE), "not a SQLite or DuckDB database"),
+    "zero bytes": (lambda d: (written(d / "z.db", b""), vf.TABLE), "empty file"),
+    "not a database": (lambda d: (written(d / "n.db", b"id,x\n1,2\n"), vf.TABLE), "not a SQLite or DuckDB database"),
     "truncated": (lambda d: (_truncated(d), vf.TABLE), "cannot read"),
     "corrupt page": (lambda d: (_garbled(d), vf.TABLE), "cannot read"),
     "unknown table": (lambda d: (vf._run_clean(d, "sqlite", "c.db"), "metrics"),
