@@ -31,18 +31,21 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 
 # --- the bad-input matrix ----------------------------------------------------------------------------
 
-def _truncated(d: Path) -> Path:
-    db = d / "truncated.db"
+def _many_pages(db: Path) -> Path:
+    """A benchmark of ~300 4 KiB pages, so damage in its middle hits table pages, not the header."""
     vf.log_rows(db, [{"input_id": i, "model": "m", "text": "x" * 400} for i in range(3000)], engine="sqlite",
                 table=vf.TABLE)
+    return db
+
+
+def _truncated(d: Path) -> Path:
+    db = _many_pages(d / "truncated.db")
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
     return db
 
 
 def _garbled(d: Path) -> Path:
-    db = d / "garbled.db"
-    vf.log_rows(db, [{"input_id": i, "model": "m", "text": "x" * 400} for i in range(3000)], engine="sqlite",
-                table=vf.TABLE)
+    db = _many_pages(d / "garbled.db")
     data = bytearray(db.read_bytes())
     middle = len(data) // 2 // 4096 * 4096
     data[middle:middle + 8 * 4096] = b"\xff" * (8 * 4096)  # eight table pages overwritten
