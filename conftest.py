@@ -5,16 +5,23 @@ Each Markdown file runs top to bottom in its own empty working directory, where 
 share one namespace per file; shell blocks (`bash`, `sh`, `shell`) run with `bash -euo pipefail`, with this
 interpreter first on PATH as `python`, and must exit 0 (write `cmd || test $? -eq 1` to show a failing exit).
 A block that must not run carries a visible `<!-- skip: next ... -->` comment saying why.
+
+Slow blocks: a block that runs a template (`assets/*_template.py`) or `demo.sh` takes seconds, so it is marked
+`slow` (the marker in pyproject.toml), and so is every later block of the same file, because later blocks read
+what it wrote (`llm.db`, `demo/`) and would fail without it. `pytest -m "not slow"` therefore runs each file's
+blocks up to its first template run; the full suite runs them all.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from sybil import Sybil
 from sybil.integration import pytest as sybil_pytest
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
@@ -22,6 +29,7 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 ROOT = Path(__file__).resolve().parent
 LINKED = ("scripts", "assets", "references", "demo.sh", "tests")
 SHELL_TIMEOUT_S = 900
+RUNS_A_TEMPLATE = re.compile(r"assets/\w+_template\.py|\bdemo\.sh\b")
 
 
 def _full_traceback_when_sybil_cannot_cut_it(original):
@@ -86,3 +94,15 @@ pytest_collect_file = Sybil(
     setup=_setup,
     teardown=_teardown,
 ).pytest()
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark slow every doc block that runs a template or demo.sh, and every later block of its file."""
+    slow_files = set()
+    for item in items:  # collection order is document order
+        if not isinstance(item, sybil_pytest.SybilItem):
+            continue
+        if item.path in slow_files or RUNS_A_TEMPLATE.search(str(item.example.parsed)):
+            slow_files.add(item.path)
+            item.add_marker(pytest.mark.slow)

@@ -3,27 +3,22 @@ own cache: hit rates, time saved through lineage, missing runs, and every diagno
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import analyze_cache_hits
 import pytest
 import validate_benchmark
+from helpers import ROOT, call_main, digest, run_python
 from summary_fixtures import cached_runs, run_in_new_process, slow_square
 from xetrack import Reader, Tracker
 from xetrack_fixtures import clean_benchmark, log_rows, read_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "analyze_cache_hits.py"
 
 
 def analyse(capsys, *argv) -> tuple[int, dict, str]:
-    code = analyze_cache_hits.main([*map(str, argv), "--json"])
-    out, err = capsys.readouterr()
+    code, out, err = call_main(analyze_cache_hits.main, capsys, *argv, "--json")
     return code, json.loads(out), err
 
 
@@ -215,8 +210,7 @@ def test_fail_on_error_ignores_warnings(tmp_path, capsys):
 
 def test_text_report_has_the_three_tables_and_the_diagnosis(tmp_path):
     db = clean_benchmark(tmp_path / "b.db", "sqlite", n_items=4, cache_dir=tmp_path / "cache", replay=True)
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(db), "predictions"], capture_output=True, text=True,
-                          timeout=120)
+    proc = run_python(SCRIPT, db, "predictions")
     assert proc.returncode == 0 and proc.stderr == ""
     for heading in ("# Cache analysis", "## Per configuration", "## Per run (oldest first)", "## Diagnosis"):
         assert heading in proc.stdout
@@ -229,10 +223,6 @@ def test_json_follows_the_shared_report_schema(tmp_path, capsys):
     assert list(report) == ["schema_version", "tool", "status", "fail_on", "counts", "summary", "findings",
                             "inferred"]
     assert report["tool"] == "analyze_cache_hits.py" and report["summary"]["rows_inspected"] == 4
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_the_database_is_never_modified(tmp_path, capsys):

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +19,8 @@ from benchkit import (
     track_cached,
     varying_columns,
 )
+from helpers import ROOT, random_hash_seed_env, run_python
 from xetrack import Tracker
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -68,8 +63,7 @@ RUN_TWICE = textwrap.dedent("""
 
 
 def run_in_new_process(code: str) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": "random"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    proc = run_python("-c", code, env=random_hash_seed_env())
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
@@ -222,8 +216,8 @@ def test_log_batch_verified_raises_when_the_batch_never_lands(tmp_path, monkeypa
 def test_fingerprint_of_an_object_array_such_as_csv_string_ids_is_the_same_in_every_process():
     code = ("import numpy as np, benchkit; "
             "print(benchkit.fingerprint(np.array(['row-1', 'row-2', None], dtype=object)))")
-    runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT / "assets", capture_output=True, text=True,
-                           check=True).stdout for _ in range(2)}
-    assert len(runs) == 1
+    runs = [run_python("-c", code, cwd=ROOT / "assets", env=random_hash_seed_env()) for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[0].stderr
+    assert len({run.stdout for run in runs}) == 1
     ids = np.array(["row-1", "row-2"], dtype=object)
     assert fingerprint(ids) == fingerprint(ids.copy()) != fingerprint(np.array(["row-1", "row-3"], dtype=object))

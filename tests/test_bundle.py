@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 SPEC_KEYS = {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 NAMED_PATH = re.compile(r"(?<![\w./-])((?:scripts|assets|references)/[\w./-]*[\w-]\.(?:py|md|json|sh|txt))")
 MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -115,7 +113,7 @@ def test_every_link_and_named_file_in_markdown_exists_with_exact_case():
 
 @pytest.mark.parametrize("script", cli_scripts(ROOT), ids=lambda p: p.name)
 def test_every_script_answers_help_with_exit_0(script):
-    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+    proc = run_python(script, "--help")
     assert proc.returncode == 0, proc.stderr
     assert "usage:" in proc.stdout.lower()
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 from xetrack_fixtures import clean_benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ("validate_benchmark.py", "analyze_cache_hits.py", "export_summary.py")
 
 

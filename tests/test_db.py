@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, quote_ident
+from helpers import ROOT, digest, run_python, written
 from xetrack_fixtures import clean_benchmark, log_rows
 
 HOSTILE = 'x"; DROP TABLE y; --'
-
-
-def written(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_reads_a_clean_benchmark_written_by_either_engine(tmp_path, engine):
@@ -135,7 +123,6 @@ def test_the_module_imports_without_duckdb_installed(tmp_path):
     """Scripts must work with the SQLite engine where duckdb is missing."""
     code = ("import sys; sys.modules['duckdb'] = None; sys.path.insert(0, 'scripts'); import _bench.reader as _db; "
             "print(_db.DB_ERRORS)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
-                          capture_output=True, text=True)
+    proc = run_python("-c", code, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "sqlite3.Error" in proc.stdout

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
+from helpers import ROOT, run_python
 from test_bundle import frontmatter
 
-ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
 MARKETPLACE = json.loads((ROOT / ".claude-plugin" / "marketplace.json").read_text())
 SKILL = frontmatter(ROOT / "SKILL.md")
@@ -36,8 +35,7 @@ def test_plugin_manifests_name_the_skill_and_point_at_this_folder():
 
 
 def test_the_zip_holds_exactly_the_skill_files(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "package_skill.py"), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_python(ROOT / "tools" / "package_skill.py", "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     archive = Path(proc.stdout.strip())
     assert archive.name == f"{SKILL['name']}-{SKILL['metadata']['version']}.zip"

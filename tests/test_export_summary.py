@@ -4,32 +4,24 @@ verdicts against known truth, every output format, and the script contract (exit
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import export_summary
 import numpy as np
 import pytest
+from helpers import ROOT, call_main, digest, run_python
 from scipy import stats
 from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db, seeded_db
 from xetrack_fixtures import clean_benchmark, log_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "export_summary.py"
 
 
 def summary(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = export_summary.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(export_summary.main, capsys, *argv)
 
 
 def doc(capsys, *argv) -> dict:
@@ -63,9 +55,19 @@ def mcnemar(other: list[int], reference: list[int]) -> float:
 THREE = {"alpha": correctness(60, 0.90, 1), "beta": correctness(60, 0.85, 2), "gamma": correctness(60, 0.55, 3)}
 
 
+@pytest.fixture(scope="module")
+def three_models_by_engine() -> dict[str, Path]:
+    return {}
+
+
 @pytest.fixture
-def three_models(tmp_path, engine) -> Path:
-    return predictions_db(tmp_path / "bench.db", engine, THREE)
+def three_models(three_models_by_engine, tmp_path_factory, engine) -> Path:
+    """Built once per engine for this module: every test that takes it only reads it (and one checks that the
+    script never changes it), so sharing it saves a DuckDB-engine write per test and hides nothing."""
+    if engine not in three_models_by_engine:
+        folder = tmp_path_factory.mktemp(f"three-models-{engine}")
+        three_models_by_engine[engine] = predictions_db(folder / "bench.db", engine, THREE)
+    return three_models_by_engine[engine]
 
 
 def test_accuracy_and_wilson_intervals_match_the_formula(three_models, capsys, engine):
@@ -463,18 +465,9 @@ def test_the_output_is_deterministic(three_models, capsys):
 
 # --- the script contract ----------------------------------------------------------------------------------
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run_cli(*argv) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, argv)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
-
-
 def test_cli_runs_on_a_file_and_never_changes_it(three_models):
     before = digest(three_models)
-    proc = run_cli(three_models, "predictions")
+    proc = run_python(SCRIPT, three_models, "predictions", cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.startswith("# Benchmark summary") and proc.stderr == ""
     assert digest(three_models) == before
 

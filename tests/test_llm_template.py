@@ -14,12 +14,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
 import httpx
 import llm_standin_server
 import pytest
+from helpers import ROOT, free_port, random_hash_seed_env, run_python
 from llm_finetuning_template import (
     DEMO_ITEMS,
     MODELS,
@@ -31,8 +31,8 @@ from llm_finetuning_template import (
     stratified_subset,
 )
 from llm_standin_server import StandinServer
+from xetrack_fixtures import read_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "assets" / "llm_finetuning_template.py"
 N_CONFIGS = len(MODELS) * len(PROMPTS)
 N_ITEMS = len(DEMO_ITEMS)
@@ -40,21 +40,15 @@ LABELS = {item.text: item.label for item in DEMO_ITEMS}
 
 
 def run_template(cwd: Path, *args: str, script: Path = TEMPLATE, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONHASHSEED": "random"}  # a new process, new str hashes: what users get
-    proc = subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=180)
+    # a new process, new str hashes: what users get
+    proc = run_python(script, *args, cwd=cwd, env=random_hash_seed_env(), timeout=180)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
 
 
-def rows(db: Path, sql: str, params=()) -> list[tuple]:
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
-        return con.execute(sql, params).fetchall()
-
-
 def answered(db: Path) -> list[tuple]:
-    return rows(db, "SELECT config_id, input_id FROM predictions WHERE error = ''")
+    return read_rows(db, "SELECT config_id, input_id FROM predictions WHERE error = ''")
 
 
 @pytest.fixture
@@ -80,12 +74,12 @@ def test_the_no_argument_run_exits_0_with_one_row_per_configuration_and_input(de
     db = cwd / "llm_bench.db"
     done = answered(db)
     assert len(done) == len(set(done)) == N_CONFIGS * N_ITEMS
-    assert rows(db, "SELECT COUNT(*) FROM predictions WHERE error != ''") == [(0,)]
+    assert read_rows(db, "SELECT COUNT(*) FROM predictions WHERE error != ''") == [(0,)]
     # every row carries its configuration and version
-    assert rows(db, "SELECT COUNT(*) FROM predictions WHERE model IS NULL OR prompt_name IS NULL OR "
+    assert read_rows(db, "SELECT COUNT(*) FROM predictions WHERE model IS NULL OR prompt_name IS NULL OR "
                     "temperature IS NULL OR endpoint IS NULL OR data_fingerprint IS NULL OR git_commit IS NULL") \
         == [(0,)]
-    assert rows(db, "SELECT COUNT(DISTINCT config_id) FROM metrics") == [(N_CONFIGS,)]
+    assert read_rows(db, "SELECT COUNT(DISTINCT config_id) FROM metrics") == [(N_CONFIGS,)]
 
 
 @pytest.mark.slow
@@ -107,7 +101,7 @@ def test_the_summary_says_answered_and_parsed_and_prints_both_accuracies(demo_ru
     header = next(line for line in proc.stdout.splitlines() if line.startswith("model"))
     assert header.split()[2:4] == ["answered", "parsed"]
     assert "accuracy of parsed" in header and "strict: unparsed=wrong" in header
-    for model, prompt, answered_n, parsed_n, strict in rows(
+    for model, prompt, answered_n, parsed_n, strict in read_rows(
             cwd / "llm_bench.db", "SELECT model, prompt_name, COUNT(*), SUM(parse_ok), AVG(correct_strict) "
                                   "FROM predictions GROUP BY 1, 2"):
         line = next(x for x in proc.stdout.splitlines() if x.split()[:2] == [model, prompt])
@@ -121,7 +115,7 @@ def test_every_row_of_both_tables_carries_the_experiment_version_and_the_callers
     for table in ("predictions", "metrics"):
         # The run's directory is outside any repository, although the template itself sits in one: the
         # commit recorded is the user's project's, not the skill's.
-        assert rows(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == [("e1", "unversioned")]
+        assert read_rows(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == [("e1", "unversioned")]
 
 
 @pytest.mark.slow
@@ -129,15 +123,14 @@ def test_the_no_argument_runs_database_passes_validate_benchmark_with_exit_0(dem
     cwd, _, _ = demo_run
     script = ROOT / "scripts" / "validate_benchmark.py"
     assert script.exists(), "scripts/validate_benchmark.py has not landed yet"
-    proc = subprocess.run([sys.executable, str(script), str(cwd / "llm_bench.db"), "predictions"],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_python(script, cwd / "llm_bench.db", "predictions")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_the_demo_has_right_wrong_and_unparseable_answers_and_met_transient_failures(demo_run):
     db = demo_run[0] / "llm_bench.db"
-    (right, wrong, unparsed, retried), = rows(
+    (right, wrong, unparsed, retried), = read_rows(
         db, "SELECT SUM(correct = 1), SUM(correct = 0), SUM(parse_ok = 0), SUM(retries > 0) FROM predictions")
     assert right > 0 and wrong > 0 and unparsed > 0 and retried > 0
 
@@ -161,13 +154,13 @@ def test_a_fresh_database_replays_every_answer_from_the_cache_with_its_configura
     first = server.count()
     run_template(tmp_path, "--base-url", server.base_url, "--db", "b.db")
     assert server.count() == first
-    (origin,), = rows(tmp_path / "a.db", "SELECT DISTINCT track_id FROM predictions")
-    replayed = rows(tmp_path / "b.db", "SELECT cache, model, prompt_name, prompt_user, config_id, prediction "
+    (origin,), = read_rows(tmp_path / "a.db", "SELECT DISTINCT track_id FROM predictions")
+    replayed = read_rows(tmp_path / "b.db", "SELECT cache, model, prompt_name, prompt_user, config_id, prediction "
                                        "FROM predictions")
     assert len(replayed) == N_CONFIGS * N_ITEMS
     assert all(r[0] == origin and None not in r[1:5] for r in replayed)
     same = "SELECT config_id, input_id, raw_response, prediction FROM predictions ORDER BY 1, 2"
-    assert rows(tmp_path / "a.db", same) == rows(tmp_path / "b.db", same)
+    assert read_rows(tmp_path / "a.db", same) == read_rows(tmp_path / "b.db", same)
 
 
 @pytest.mark.slow
@@ -204,7 +197,7 @@ def test_changing_one_input_re_asks_only_that_input(tmp_path):
         new = [r for r in srv.requests[before:] if r[1] == 200]
     assert len(new) == N_CONFIGS and all(changed in user for _, _, _, user in new)
     # The new data version gets a full set of rows (5 of 6 per configuration replayed at no cost).
-    versions = rows(tmp_path / "llm_bench.db", "SELECT data_fingerprint, COUNT(*) FROM predictions "
+    versions = read_rows(tmp_path / "llm_bench.db", "SELECT data_fingerprint, COUNT(*) FROM predictions "
                                                "WHERE error = '' GROUP BY 1")
     assert sorted(n for _, n in versions) == [N_CONFIGS * 6, N_CONFIGS * 6]
 
@@ -219,7 +212,7 @@ def test_exhausted_429s_and_500s_become_uncached_error_rows_and_only_they_are_re
     proc = run_template(tmp_path, "--base-url", server.base_url, "--max-retries", "2", check=False)
     assert proc.returncode == 1, "unanswered calls must show in the exit code"
     db = tmp_path / "llm_bench.db"
-    errors = rows(db, "SELECT input_id, retries, error FROM predictions WHERE error != ''")
+    errors = read_rows(db, "SELECT input_id, retries, error FROM predictions WHERE error != ''")
     assert sorted(e[0] for e in errors) == sorted([rate_limited.id, broken.id] * N_CONFIGS)
     assert all(e[1] == 2 and "gave up after 3 attempts" in e[2] for e in errors)
     assert {"HTTP 429" in e[2] for e in errors} == {True, False}
@@ -254,7 +247,7 @@ def test_a_request_that_times_out_is_retried(tmp_path, server):
     slow = DEMO_ITEMS[0]
     server.stall_first = {slow.text: 2.0}
     run_template(tmp_path, "--base-url", server.base_url, "--limit", "2", "--timeout", "0.5")
-    got = rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions WHERE input_id = ?", [slow.id])
+    got = read_rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions WHERE input_id = ?", [slow.id])
     assert len(got) == N_CONFIGS and all(r == (r[0], "") and r[0] >= 1 for r in got)
 
 
@@ -262,7 +255,7 @@ def test_a_request_that_times_out_is_retried(tmp_path, server):
 def test_a_client_error_is_not_retried(tmp_path, server):
     wrong_path = server.base_url.replace("/v1", "/nope")
     assert run_template(tmp_path, "--base-url", wrong_path, "--limit", "2", check=False).returncode == 1
-    errors = rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions")
+    errors = read_rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions")
     assert len(errors) == 2 * N_CONFIGS == server.count(404)
     assert all(r[0] == 0 and r[1].startswith("CallFailed: HTTP 404") for r in errors)
 
@@ -271,14 +264,14 @@ def test_a_client_error_is_not_retried(tmp_path, server):
 def test_a_parse_failure_is_recorded_as_such_and_counted_as_wrong_only_in_correct_strict(tmp_path, server):
     run_template(tmp_path, "--base-url", server.base_url)
     db = tmp_path / "llm_bench.db"
-    got = rows(db, "SELECT answer, parse_ok, parse_error, prediction, correct, config_id, correct_strict, "
+    got = read_rows(db, "SELECT answer, parse_ok, parse_error, prediction, correct, config_id, correct_strict, "
                    "ground_truth FROM predictions")
     no_label = [r for r in got if not any(label in r[0].lower() for label in ("positive", "negative"))]
     assert no_label, "the stand-in gave no unparseable answer"
     assert sorted(no_label) == sorted(r for r in got if r[1] == 0)
     assert all(r[2] and r[3] is None and r[4] is None and r[6] == 0 for r in no_label)
     assert all(r[6] == r[4] == int(r[3] == r[7]) for r in got if r[1] == 1)
-    for cid, n_fail, acc, strict in rows(db, "SELECT config_id, n_parse_failures, accuracy, "
+    for cid, n_fail, acc, strict in read_rows(db, "SELECT config_id, n_parse_failures, accuracy, "
                                              "accuracy_if_unparsed_wrong FROM metrics"):
         mine = [r for r in got if r[5] == cid]
         parsed = [r for r in mine if r[1] == 1]
@@ -294,11 +287,11 @@ def test_a_new_experiment_version_gets_its_own_full_set_of_rows_without_new_call
     proc = run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "e2")
     assert server.count() == calls, "the second version re-asked the endpoint"
     db = tmp_path / "llm_bench.db"
-    per_version = rows(db, "SELECT experiment_version, COUNT(*), COUNT(DISTINCT config_id || '/' || input_id), "
+    per_version = read_rows(db, "SELECT experiment_version, COUNT(*), COUNT(DISTINCT config_id || '/' || input_id), "
                            "SUM(cache != '') FROM predictions WHERE error = '' GROUP BY 1 ORDER BY 1")
     n = N_CONFIGS * N_ITEMS
     assert per_version == [("dev", n, n, 0), ("e2", n, n, n)]
-    assert rows(db, "SELECT experiment_version, COUNT(*) FROM metrics GROUP BY 1 ORDER BY 1") == \
+    assert read_rows(db, "SELECT experiment_version, COUNT(*) FROM metrics GROUP BY 1 ORDER BY 1") == \
         [("dev", N_CONFIGS), ("e2", N_CONFIGS)]
     assert f"replayed from the response cache: {n}" in proc.stdout
 
@@ -309,7 +302,7 @@ def test_prices_from_a_file_replace_the_example_table(tmp_path, server):
     (tmp_path / "prices.json").write_text(json.dumps(prices))
     proc = run_template(tmp_path, "--base-url", server.base_url, "--limit", "4", "--prices", "prices.json")
     assert "example PRICES" not in proc.stdout
-    got = rows(tmp_path / "llm_bench.db", "SELECT model, prompt_tokens, completion_tokens, cost_usd FROM predictions")
+    got = read_rows(tmp_path / "llm_bench.db", "SELECT model, prompt_tokens, completion_tokens, cost_usd FROM predictions")
     assert len(got) == 4 * N_CONFIGS
     for model, tokens_in, tokens_out, cost in got:
         assert cost == pytest.approx((tokens_in * prices[model][0] + tokens_out * prices[model][1]) / 1e6)
@@ -323,7 +316,7 @@ def test_limit_takes_a_subset_spread_over_the_labels_not_the_first_lines(tmp_pat
     data = tmp_path / "sorted.jsonl"
     data.write_text("".join(json.dumps({"id": i.id, "text": i.text, "label": i.label}) + "\n" for i in ordered))
     run_template(tmp_path, "--base-url", server.base_url, "--data", str(data), "--limit", "4")
-    got = rows(tmp_path / "llm_bench.db", "SELECT DISTINCT input_id, ground_truth FROM predictions ORDER BY 1")
+    got = read_rows(tmp_path / "llm_bench.db", "SELECT DISTINCT input_id, ground_truth FROM predictions ORDER BY 1")
     lowest = {label: sorted(i.id for i in DEMO_ITEMS if i.label == label)[:2] for label in ("negative", "positive")}
     assert got == sorted((i, label) for label, ids in lowest.items() for i in ids)
 
@@ -410,12 +403,7 @@ def test_help_describes_every_flag_and_exits_0(tmp_path):
 
 
 def closed_port_url() -> str:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "setup_duckdb.py"
 
 
 def run(args, home: Path, **kw):
     env = {**os.environ, "HOME": str(home)}
-    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+    return run_python(*args, env=env, timeout=300, **kw)
 
 
 @pytest.fixture

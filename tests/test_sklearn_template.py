@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas
 import pytest
+from helpers import ROOT, random_hash_seed_env, run_python
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.metrics import brier_score_loss, log_loss
 from xetrack import Reader
 from xetrack_fixtures import read_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "sklearn_benchmark_template.py"
 FAMILIES = ("LogisticRegression", "KNeighborsClassifier", "RandomForestClassifier")  # the default models
 SMALL = ["--limit", "120", "--seeds", "0", "1", "--folds", "3"]  # 3 models x 2 seeds x 3 folds = 18 units
@@ -65,11 +65,6 @@ def copy_template(folder: Path) -> Path:
     return folder
 
 
-def env() -> dict:
-    # A fresh string-hash seed in every process: the cache must not depend on it.
-    return {**os.environ, "PYTHONHASHSEED": "random"}
-
-
 def command(folder: Path, fit_log: Path, args) -> list[str]:
     return [sys.executable, "-c", COUNTING_RUNNER, str(fit_log), str(folder / TEMPLATE), *args]
 
@@ -77,8 +72,9 @@ def command(folder: Path, fit_log: Path, args) -> list[str]:
 def run_counting(folder: Path, *args: str, expect: int = 0) -> tuple[subprocess.CompletedProcess, Counter]:
     """Run the template in a new process in `folder`; return the process and the fits it made, per class."""
     fit_log = folder / f"fits-{time.monotonic_ns()}.log"
-    proc = subprocess.run(command(folder, fit_log, args), cwd=folder, capture_output=True, text=True, env=env(),
-                          timeout=300)
+    # A fresh string-hash seed in every process: the cache must not depend on it.
+    proc = subprocess.run(command(folder, fit_log, args), cwd=folder, capture_output=True, text=True,
+                          env=random_hash_seed_env(), timeout=300)
     assert proc.returncode == expect, proc.stderr[-3000:]
     return proc, fits(fit_log)
 
@@ -92,8 +88,7 @@ def row_count(db: Path, table: str) -> int:
 
 
 def run_script(name: str, db: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), str(db), "predictions", *args],
-                          capture_output=True, text=True, timeout=300)
+    return run_python(ROOT / "scripts" / name, db, "predictions", *args, timeout=300)
 
 
 def successful_units(db: Path) -> list[tuple]:
@@ -113,8 +108,7 @@ def default_run(tmp_path_factory):
 
 
 def test_help_documents_every_flag_and_the_exit_codes():
-    proc = subprocess.run([sys.executable, str(ROOT / "assets" / TEMPLATE), "--help"], capture_output=True,
-                          text=True, timeout=120)
+    proc = run_python(ROOT / "assets" / TEMPLATE, "--help")
     assert proc.returncode == 0, proc.stderr
     for flag in ("--db", "--cache", "--dataset", "--models", "--folds", "--seeds", "--limit", "--experiment-version",
                  "--no-model-assets", "gboost", "exit codes"):
@@ -122,8 +116,7 @@ def test_help_documents_every_flag_and_the_exit_codes():
 
 
 def test_an_unknown_model_is_a_one_line_usage_error_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "assets" / TEMPLATE), "--db", str(tmp_path / "b.db"),
-                           "--models", "nosuch"], capture_output=True, text=True, timeout=120)
+    proc = run_python(ROOT / "assets" / TEMPLATE, "--db", tmp_path / "b.db", "--models", "nosuch")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(
@@ -217,8 +210,8 @@ def test_run_from_the_users_git_project_it_records_that_projects_commit_not_the_
     git(project, "commit", "-q", "-m", "model code")
     project_head = git(project, "rev-parse", "HEAD")
     skill_head = git(ROOT, "rev-parse", "HEAD")
-    proc = subprocess.run([sys.executable, str(ROOT / "assets" / TEMPLATE), *SMALL, "--seeds", "0"],
-                          cwd=project, capture_output=True, text=True, env=env(), timeout=300)
+    proc = run_python(ROOT / "assets" / TEMPLATE, *SMALL, "--seeds", "0", cwd=project, env=random_hash_seed_env(),
+                      timeout=300)
     assert proc.returncode == 0, proc.stderr
     db = project / "sklearn_benchmark.db"
     commits = read_rows(db, "SELECT DISTINCT git_commit FROM predictions UNION SELECT DISTINCT git_commit FROM scores")
@@ -330,7 +323,7 @@ def test_killed_mid_run_and_restarted_it_completes_without_duplicate_or_missing_
     folder = copy_template(tmp_path)
     args = ["--limit", "200", "--seeds", "0", "1", "--folds", "5"]  # 30 units
     fit_log, db = folder / "killed.log", folder / "sklearn_benchmark.db"
-    victim = subprocess.Popen(command(folder, fit_log, args), cwd=folder, env=env(), stdout=subprocess.DEVNULL,
+    victim = subprocess.Popen(command(folder, fit_log, args), cwd=folder, env=random_hash_seed_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while sum(fits(fit_log).values()) < 8 and victim.poll() is None and time.monotonic() < deadline:
@@ -470,8 +463,8 @@ def own_csv_run(tmp_path_factory):
     folder = copy_template(tmp_path_factory.mktemp("own_csv"))
     csv = follow_the_csv_recipe(folder)
     args = ["--dataset", "my_data", "--models", "svm", "logreg", "ridge", "--seeds", "0", "--folds", "3"]
-    runs = [subprocess.run([sys.executable, "-W", "error", str(folder / TEMPLATE), *args], cwd=folder,
-                           capture_output=True, text=True, env=env(), timeout=300) for _ in range(2)]
+    runs = [run_python("-W", "error", folder / TEMPLATE, *args, cwd=folder, env=random_hash_seed_env(), timeout=300)
+            for _ in range(2)]
     return {"folder": folder, "db": folder / "sklearn_benchmark.db", "csv": pandas.read_csv(csv), "runs": runs}
 
 

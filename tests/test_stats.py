@@ -250,25 +250,32 @@ def test_a_proportions_interval_is_clipped_to_zero_one_and_says_so():
 CV_A_A_RUNS = 300  # binomial SE of a 5% rate over 300 runs: 1.3 points
 
 
-def _cv_a_a_p_values(run: int) -> tuple[float, float]:
+def _repeated_cv(x: np.ndarray, y: np.ndarray, features_a: slice, features_b: slice) -> tuple[np.ndarray, ...]:
+    """Naive Bayes on two sets of columns under 5 seeds x 5-fold stratified CV, the same folds for both:
+    per-item correctness of a and of b, and each item's fold (unique across seeds) and seed."""
     from sklearn.model_selection import StratifiedKFold
     from sklearn.naive_bayes import GaussianNB
 
-    rng = np.random.default_rng(20_000 + run)
-    x = rng.normal(size=(100, 8))
-    y = (x[:, :2].sum(axis=1) + x[:, 4:6].sum(axis=1) + rng.normal(scale=1.5, size=100) > 0).astype(int)
     a, b, folds, seeds = [], [], [], []
     for seed in range(5):
         for fold, (train, test) in enumerate(StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y)):
-            a.append(GaussianNB().fit(x[train][:, :4], y[train]).predict(x[test][:, :4]) == y[test])
-            b.append(GaussianNB().fit(x[train][:, 4:], y[train]).predict(x[test][:, 4:]) == y[test])
+            for out, cols in ((a, features_a), (b, features_b)):
+                out.append(GaussianNB().fit(x[train][:, cols], y[train]).predict(x[test][:, cols]) == y[test])
             folds.append(np.full(len(test), 10 * seed + fold))
             seeds.append(np.full(len(test), seed))
-    a, b, folds, seeds = (np.concatenate(v).astype(float) for v in (a, b, folds, seeds))
+    return tuple(np.concatenate(v).astype(float) for v in (a, b, folds, seeds))
+
+
+def _cv_a_a_p_values(run: int) -> tuple[float, float]:
+    rng = np.random.default_rng(20_000 + run)
+    x = rng.normal(size=(100, 8))
+    y = (x[:, :2].sum(axis=1) + x[:, 4:6].sum(axis=1) + rng.normal(scale=1.5, size=100) > 0).astype(int)
+    a, b, folds, seeds = _repeated_cv(x, y, slice(0, 4), slice(4, None))  # two exchangeable halves
     corrected = _stats.paired_corrected_resampled(a, b, folds, _stats.test_train_ratio(folds, seeds))
     return corrected.p_value, _stats.paired_clustered(a, b, folds).p_value
 
 
+@pytest.mark.slow  # 300 simulated benchmarks of 50 scikit-learn fits each: ~15 s
 def test_repeated_cv_a_a_with_real_scikit_learn_fits_is_called_different_at_about_alpha():
     p = np.array([_cv_a_a_p_values(run) for run in range(CV_A_A_RUNS)])
     corrected_rate, cluster_rate = (p < 0.05).mean(axis=0)
@@ -277,20 +284,10 @@ def test_repeated_cv_a_a_with_real_scikit_learn_fits_is_called_different_at_abou
 
 
 def test_repeated_cv_still_detects_a_real_difference():
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.naive_bayes import GaussianNB
-
     rng = np.random.default_rng(3)
     x = rng.normal(size=(200, 4))
     y = (x.sum(axis=1) + rng.normal(scale=0.5, size=200) > 0).astype(int)
-    a, b, folds, seeds = [], [], [], []
-    for seed in range(5):
-        for fold, (train, test) in enumerate(StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y)):
-            a.append(GaussianNB().fit(x[train], y[train]).predict(x[test]) == y[test])  # all four signals
-            b.append(GaussianNB().fit(x[train][:, :1], y[train]).predict(x[test][:, :1]) == y[test])  # one
-            folds.append(np.full(len(test), 10 * seed + fold))
-            seeds.append(np.full(len(test), seed))
-    a, b, folds, seeds = (np.concatenate(v).astype(float) for v in (a, b, folds, seeds))
+    a, b, folds, seeds = _repeated_cv(x, y, slice(None), slice(0, 1))  # all four signals against one
     res = _stats.paired_corrected_resampled(a, b, folds, _stats.test_train_ratio(folds, seeds))
     assert res.p_value < 0.001 and res.low > 0
 

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -25,20 +24,15 @@ import psutil
 import pytest
 import throughput_benchmark_template as template
 from benchkit import completed
+from helpers import ROOT, free_port, run_python
+from xetrack_fixtures import read_dicts
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "assets" / "throughput_benchmark_template.py"
 SERVER = ROOT / "assets" / "model_server.py"
 PROG = "throughput_benchmark_template.py"
 
 
 # ------------------------------------------------------------------ helpers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
@@ -66,30 +60,20 @@ def model_server(*options: str, port: int | None = None):
 
 def run_template(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "BENCH_DEBUG"}
-    return subprocess.run([sys.executable, str(TEMPLATE), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-def rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute(sql, params)]
-    finally:
-        con.close()
+    return run_python(TEMPLATE, *args, cwd=cwd, env=env, timeout=timeout)
 
 
 def level_rows(db: Path) -> list[dict]:
-    return rows(db, "SELECT * FROM levels WHERE error = '' ORDER BY timestamp")
+    return read_dicts(db, "SELECT * FROM levels WHERE error = '' ORDER BY timestamp")
 
 
 def request_rows(db: Path, level: dict) -> list[dict]:
-    return rows(db, "SELECT * FROM requests WHERE config_id = ? AND replicate = ? AND experiment_version = ?",
+    return read_dicts(db, "SELECT * FROM requests WHERE config_id = ? AND replicate = ? AND experiment_version = ?",
                 [level["config_id"], level["replicate"], level["experiment_version"]])
 
 
 def assert_no_duplicate_requests(db: Path) -> None:
-    dup = rows(db, "SELECT config_id, replicate, experiment_version, seq, count(*) AS n FROM requests "
+    dup = read_dicts(db, "SELECT config_id, replicate, experiment_version, seq, count(*) AS n FROM requests "
                    "GROUP BY config_id, replicate, experiment_version, seq HAVING n > 1")
     assert dup == [], f"duplicated requests: {dup[:3]}"
 
@@ -133,7 +117,7 @@ def test_every_row_of_both_tables_carries_the_experiment_version_and_the_callers
     for table in ("requests", "levels"):
         # run from a directory outside any repository, although the template sits in one: the commit is the
         # user's project's, not the skill's
-        assert rows(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == \
+        assert read_dicts(db, f"SELECT DISTINCT experiment_version, git_commit FROM {table}") == \
             [{"experiment_version": "e1", "git_commit": "unversioned"}]
 
 
@@ -141,8 +125,7 @@ def test_every_row_of_both_tables_carries_the_experiment_version_and_the_callers
 def test_the_no_argument_runs_database_passes_validate_benchmark_with_exit_0(default_run):
     _, db = default_run
     for table in ("requests", "levels"):
-        check = subprocess.run([sys.executable, str(ROOT / "scripts" / "validate_benchmark.py"), str(db), table],
-                               capture_output=True, text=True, timeout=120)
+        check = run_python(ROOT / "scripts" / "validate_benchmark.py", db, table)
         assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -182,12 +165,12 @@ def test_a_second_run_sends_nothing_and_rerun_measures_again_as_a_new_replicate(
         assert first.returncode == 0, first.stderr
         db = tmp_path / "throughput.db"
         assert served() == requests_sent(db)
-        n_rows = len(rows(db, "SELECT seq FROM requests"))
+        n_rows = len(read_dicts(db, "SELECT seq FROM requests"))
 
         second = run_template(tmp_path, *args)
         assert second.returncode == 0, second.stderr
         assert served() == requests_sent(db), "the second run sent requests"
-        assert len(rows(db, "SELECT seq FROM requests")) == n_rows
+        assert len(read_dicts(db, "SELECT seq FROM requests")) == n_rows
         assert "skipping 2 level(s)" in second.stdout and "--rerun" in second.stdout
 
         third = run_template(tmp_path, *args, "--rerun")
@@ -208,7 +191,7 @@ def test_a_new_experiment_version_measures_every_level_again_and_reports_only_it
         again = run_template(tmp_path, *args, "--experiment-version", "e2")
         assert again.returncode == 0, again.stderr
         assert served() == requests_sent(db) > before and "skipping" not in again.stdout
-    per_version = rows(db, "SELECT experiment_version AS v, COUNT(*) AS n, MAX(replicate) AS rep FROM levels "
+    per_version = read_dicts(db, "SELECT experiment_version AS v, COUNT(*) AS n, MAX(replicate) AS rep FROM levels "
                            "WHERE error = '' GROUP BY 1 ORDER BY 1")
     assert per_version == [{"v": "dev", "n": 2, "rep": 0}, {"v": "e2", "n": 2, "rep": 0}]
     assert_no_duplicate_requests(db)
@@ -249,9 +232,9 @@ def test_a_level_whose_requests_all_fail_is_an_error_row_and_only_it_is_retried(
     down = run_template(tmp_path, "--url", url, "--rates", "50,80", *SHORT)
     assert down.returncode == 1
     assert "level failed: open-loop 80/s constant: all" in down.stderr
-    failed = rows(db, "SELECT config_id, error FROM levels WHERE error != ''")
+    failed = read_dicts(db, "SELECT config_id, error FROM levels WHERE error != ''")
     assert len(failed) == 1 and "ConnectError" in failed[0]["error"]
-    assert rows(db, "SELECT count(*) AS n FROM requests WHERE config_id = ?", [failed[0]["config_id"]])[0]["n"] == 0
+    assert read_dicts(db, "SELECT count(*) AS n FROM requests WHERE config_id = ?", [failed[0]["config_id"]])[0]["n"] == 0
     with model_server(port=port) as (_, _, served):
         retry = run_template(tmp_path, "--url", url, "--rates", "50,80", *SHORT)
         assert retry.returncode == 0, retry.stderr
@@ -262,6 +245,7 @@ def test_a_level_whose_requests_all_fail_is_an_error_row_and_only_it_is_retried(
 
 # ------------------------------------------------------------------ coordinated omission
 STALL_EVERY, STALL_FOR, RATE, WINDOW = 1.0, 0.25, 40, 4
+GROSS = 3  # the narrowest margin a wall-clock assertion may have on a shared 2-core machine
 
 
 def stall_run(tmp_path: Path, *server_options: str) -> dict[str, dict]:
@@ -284,16 +268,21 @@ def test_a_stalling_server_shows_in_the_open_loop_tail_and_the_closed_loop_hides
     open_, closed = stalled["open-loop"], stalled["closed-loop"]
     # Arrivals are uniform in time, so a share STALL_FOR/STALL_EVERY of them lands in a stall and waits for
     # its end: P(latency > x) = (STALL_FOR - x) / STALL_EVERY. Hence p90 = STALL_FOR - 0.1 * STALL_EVERY.
-    expected_p90_ms = 1e3 * (STALL_FOR - 0.1 * STALL_EVERY)
-    assert 0.75 * expected_p90_ms < open_["p90_ms"] < 1.35 * expected_p90_ms
-    assert 0.8e3 * STALL_FOR < open_["max_ms"] < 1e3 * STALL_FOR + 100
-    expected_slow = RATE * WINDOW * (STALL_FOR / 2) / STALL_EVERY  # 20 requests wait more than half a stall
-    assert 0.6 * expected_slow <= open_["slow"] <= 1.4 * expected_slow
+    # Wall-clock numbers on a shared machine: every bound below is a factor of 3 (GROSS) either side of the
+    # expected value, or a ratio of 3 or more between the two loops. The effects are far larger than that: a
+    # request that misses a stall takes a few ms, one that meets it up to STALL_FOR (250 ms), and latency
+    # measured from the actual send instead of the intended one (coordinated omission) shows no tail at all.
+    expected_p90_ms = 1e3 * (STALL_FOR - 0.1 * STALL_EVERY)  # 150 ms
+    assert expected_p90_ms / GROSS < open_["p90_ms"] < GROSS * expected_p90_ms
+    assert 1e3 * STALL_FOR / GROSS < open_["max_ms"] < GROSS * 1e3 * STALL_FOR
+    expected_slow = RATE * WINDOW * (STALL_FOR / 2) / STALL_EVERY  # 20 of 160 requests wait over half a stall
+    assert expected_slow / GROSS <= open_["slow"] <= GROSS * expected_slow
     # The closed loop sends nothing while it waits: one request per stall, whatever its throughput.
     assert closed["n_measured"] > 5 * open_["n_measured"]
-    assert closed["slow"] <= math.ceil(WINDOW / STALL_EVERY) + 1
-    assert closed["p90_ms"] < 0.2 * open_["p90_ms"] and closed["p99_ms"] < 0.3 * open_["p99_ms"]
-    assert closed["max_ms"] > 0.8e3 * STALL_FOR  # the stall happened to it too; the percentiles hide it
+    assert closed["slow"] <= GROSS * (math.ceil(WINDOW / STALL_EVERY) + 1)
+    assert closed["slow"] / closed["n_measured"] < open_["slow"] / open_["n_measured"] / GROSS
+    assert closed["p90_ms"] < 0.2 * open_["p90_ms"] and closed["p99_ms"] < open_["p99_ms"] / GROSS
+    assert closed["max_ms"] > 1e3 * STALL_FOR / GROSS  # the stall happened to it too; the percentiles hide it
 
 
 @pytest.mark.slow
@@ -301,7 +290,9 @@ def test_a_server_that_does_not_stall_has_no_such_tail(tmp_path):
     clean = stall_run(tmp_path)
     assert clean["open-loop"]["slow"] == 0 and clean["closed-loop"]["slow"] == 0
     assert clean["open-loop"]["n_dropped"] == 0 and clean["open-loop"]["error_rate"] == 0
-    assert clean["open-loop"]["p90_ms"] < 0.3 * 1e3 * (STALL_FOR - 0.1 * STALL_EVERY)
+    # "slow" is over 125 ms, and 45 ms is a third of the stalling server's p90: both are well over 3x the few ms
+    # a loopback request to this server takes.
+    assert clean["open-loop"]["p90_ms"] < 1e3 * (STALL_FOR - 0.1 * STALL_EVERY) / GROSS
 
 
 @pytest.mark.slow
@@ -314,8 +305,11 @@ def test_sends_beyond_max_in_flight_are_dropped_counted_and_never_reach_the_serv
         (level,) = level_rows(db)
         stored = request_rows(db, level)
         dropped = [r for r in stored if r["error"].startswith("dropped")]
-        # Two stalls of 0.25 s at 100/s: about 25 arrivals each, of which 5 fit in flight.
-        assert 20 <= len(dropped) <= 60 and level["n_dropped"] == len(dropped)
+        # Two stalls of 0.25 s at 100/s: about 25 arrivals each, of which 5 fit in flight, so ~40 dropped of
+        # 200; wall-clock driven, so the bounds are a factor of GROSS either side (none dropped, or all, fails).
+        expected_dropped = 2 * (100 * 0.25 - 5)
+        assert expected_dropped / GROSS <= len(dropped) <= GROSS * expected_dropped
+        assert level["n_dropped"] == len(dropped)
         assert all(r["latency_ms"] is None and r["status"] == 0 for r in dropped)
         assert level["error_rate"] == pytest.approx(len(dropped) / len(stored))
         assert served() == len(stored) - len(dropped)

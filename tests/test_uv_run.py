@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 from xetrack_fixtures import clean_benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
 CLI_SCRIPTS = ("validate_benchmark.py", "analyze_cache_hits.py", "export_summary.py")
 

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import validate_benchmark
 import validate_fixtures as vf
 from _bench.reader import quote_ident
+from helpers import digest, run_python, written
 from xetrack import Tracker
 
 SCRIPT = Path(validate_benchmark.__file__)
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
-
-
 def run_cli(*argv, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout)
+    return run_python(SCRIPT, *argv, timeout=timeout)
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -37,18 +31,21 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 
 # --- the bad-input matrix ----------------------------------------------------------------------------
 
-def _truncated(d: Path) -> Path:
-    db = d / "truncated.db"
+def _many_pages(db: Path) -> Path:
+    """A benchmark of ~300 4 KiB pages, so damage in its middle hits table pages, not the header."""
     vf.log_rows(db, [{"input_id": i, "model": "m", "text": "x" * 400} for i in range(3000)], engine="sqlite",
                 table=vf.TABLE)
+    return db
+
+
+def _truncated(d: Path) -> Path:
+    db = _many_pages(d / "truncated.db")
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
     return db
 
 
 def _garbled(d: Path) -> Path:
-    db = d / "garbled.db"
-    vf.log_rows(db, [{"input_id": i, "model": "m", "text": "x" * 400} for i in range(3000)], engine="sqlite",
-                table=vf.TABLE)
+    db = _many_pages(d / "garbled.db")
     data = bytearray(db.read_bytes())
     middle = len(data) // 2 // 4096 * 4096
     data[middle:middle + 8 * 4096] = b"\xff" * (8 * 4096)  # eight table pages overwritten
@@ -56,16 +53,11 @@ def _garbled(d: Path) -> Path:
     return db
 
 
-def _written(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
 BAD_INPUTS = {
     "missing file": (lambda d: (d / "nope.db", vf.TABLE), "no such file"),
     "directory": (lambda d: (d, vf.TABLE), "is a directory"),
-    "zero bytes": (lambda d: (_written(d / "z.db", b""), vf.TABLE), "empty file"),
-    "not a database": (lambda d: (_written(d / "n.db", b"id,x\n1,2\n"), vf.TABLE), "not a SQLite or DuckDB database"),
+    "zero bytes": (lambda d: (written(d / "z.db", b""), vf.TABLE), "empty file"),
+    "not a database": (lambda d: (written(d / "n.db", b"id,x\n1,2\n"), vf.TABLE), "not a SQLite or DuckDB database"),
     "truncated": (lambda d: (_truncated(d), vf.TABLE), "cannot read"),
     "corrupt page": (lambda d: (_garbled(d), vf.TABLE), "cannot read"),
     "unknown table": (lambda d: (vf._run_clean(d, "sqlite", "c.db"), "metrics"),
@@ -139,6 +131,7 @@ def test_hostile_table_and_column_names_are_quoted_never_run(tmp_path, table):
     assert digest(db) == before
 
 
+@pytest.mark.slow  # the validator waits out its 5 s busy timeout before it gives up
 def test_a_database_locked_by_a_writer_is_a_one_line_error_not_a_hang(tmp_path):
     db = vf._run_clean(tmp_path, "sqlite", "locked.db")
     writer = sqlite3.connect(db)

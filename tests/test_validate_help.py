@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import validate_benchmark
+from helpers import run_python
 
 SCRIPT = Path(validate_benchmark.__file__)
 ROOT = SCRIPT.parent.parent
 
 
 def test_help_for_snapshot_points_at_no_unshipped_file():
-    out = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60)
+    out = run_python(SCRIPT, "--help", timeout=60)
     flat = " ".join(out.stdout.split())
     assert out.returncode == 0 and "--snapshot" in flat
     assert "benchmarks/README" not in flat

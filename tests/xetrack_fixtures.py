@@ -64,3 +64,13 @@ def read_rows(db: Path, sql: str, params=()) -> list[tuple]:
         return con.execute(sql, params).fetchall()
     finally:
         con.close()
+
+
+def read_dicts(db: Path, sql: str, params=()) -> list[dict]:
+    """read_rows, each row a dict keyed by column name."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute(sql, params)]
+    finally:
+        con.close()
