@@ -14,6 +14,8 @@ script's own folder first on sys.path (plain `python scripts/x.py`, `uv run`, an
     cache_diagnosis.py  the one diagnosis of xetrack's cache (ids, definitions, fix text) for both scripts
     cache_profile.py    analyze_cache_hits' aggregate passes: hit rates, lineage, time saved
     stats.py            intervals, paired tests and multiplicity adjustment, as small value objects
+    power.py            what a comparison could detect (80 % power) and how much data a difference needs
     validate/           validate_benchmark's passes (passes.py), checks (rules.py) and --snapshot (snapshot.py)
-    summary/            export_summary's plan, scan, computation, report model, rendering and --reference
+    summary/            export_summary's plan, scan, computation, report model, rendering, --reference and
+                        --save
 """

@@ -3,25 +3,27 @@
 Numbers are rounded here, once (estimates to 6 decimals, p-values to 4 significant digits), so the Markdown,
 CSV, JSON and picture agree and golden-output tests are byte-stable.
 
-The document (`--json`, schema_version 1): schema_version, tool, status ('ok', or 'findings' when a finding
-reaches --fail-on), summary {rows_inspected, files, table, versions, configurations}, findings[] (the shared
-shape: check_id, severity, message, hint, examples, examples_omitted), inferred {layout, measures}, options
-{confidence, alpha, adjust, resamples, seed}, and versions[]: one per version, never pooled, each with
-- version {column: value}, label, rows, reference (the --reference configuration's label, or null when
-  configurations are compared with the best), headline (one sentence for a PR);
+The document (`--json`, schema_version 2; the shared fields are _bench/cli.py's): schema_version, tool, status,
+fail_on, counts, summary {rows_inspected, files, table, versions, configurations}, findings[] (check_id,
+severity, message, hint, examples, examples_omitted), inferred {layout, measures}, options {confidence, alpha,
+adjust, resamples, seed, reference, pairs, family, power, items_needed}, and versions[]: one per version, never
+pooled, each with
+- version {column: value}, label, rows, reference (the --pairs CONFIG configuration's label, or null),
+  headline (one sentence for a PR);
 - configurations[] in rank order: rank (competition ranking by the primary metric: equal estimates share a
-  rank, 1, 1, 3), tied (shares its rank), label, configuration, parameters, rows, items, inputs and
-  replicates (with replicate columns: distinct inputs and seeds behind the items, else null), failed, replays_used,
-  replays_dropped, duplicates_dropped, clusters, test_train_ratio (repeated k-fold CV: n_test / n_train, else
-  null), metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}},
-  latency {column, unit, n, p50, p95, p99} or null, tokens, cost;
-- comparisons[] (each configuration against the best, or the reference, per metric): metric, rank, configuration,
-  reference_rank, reference, shared_items, only_reference, only_other, delta (configuration - reference),
-  ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for 0/1 metrics, where Cohen's
-  words mislead)}, discordant [b, c] (0/1 metrics), test
-  ('mcnemar-exact' | 'wilcoxon' | 'cluster-robust-t' | 'corrected-resampled-t'), interval, p_value,
-  p_adjusted, verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable'), which follows
-  p_adjusted: an unadjusted interval may exclude zero while the verdict is 'no detectable difference'.
+  rank, 1, 1, 3), tied, label, configuration, parameters, rows, items, inputs and replicates (with replicate
+  columns: distinct inputs and seeds behind the items, else null), failed, replays_used, replays_dropped,
+  duplicates_dropped, clusters, test_train_ratio (repeated k-fold CV: n_test / n_train, else null),
+  metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}}, latency {column, unit, n, p50,
+  p95, p99} or null, tokens, cost;
+- comparisons[] (each configuration against the best or the reference, or every pair with --pairs all; per
+  metric): metric, rank, configuration, reference_rank, reference, shared_items, only_reference, only_other,
+  delta (configuration - reference), ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for
+  0/1 metrics)}, discordant [b, c] (0/1), test, interval, p_value, p_adjusted, family and family_size (the
+  p-values adjusted together), detectable {difference, power, alpha, conservative, method, note} (the smallest
+  true difference the test detects with 80% power at the alpha its family leaves), needed (--items-needed),
+  verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable'), which follows p_adjusted;
+- families[]: name, size, members (which comparisons were adjusted together).
 """
 
 from __future__ import annotations
