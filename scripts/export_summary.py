@@ -35,10 +35,12 @@ from _bench.layout import Layout, infer_layout, short_labels
 from _bench.reader import Benchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise
+from _bench.summary.load import analyse as analyse_load
+from _bench.summary.load import parse_slo
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan
 from _bench.summary.reference import reference_index, unknown_reference
-from _bench.summary.render import csv_text, markdown, plot
+from _bench.summary.render import csv_text, markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
 from _bench.summary.scan import Group, enumerate_groups, partition
 
@@ -107,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
+    parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
+                        help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
+                             "(all clauses must hold): per level, the share of requests that broke it with an "
+                             "interval, a verdict (meets / fails / undecided), and the highest rate that meets")
+    parser.add_argument("--kind", choices=("auto", "load", "benchmark"), default="auto",
+                        help="what the table is: auto (default: a load test when it has a latency beside when each "
+                             "request was due, e.g. scheduled_s), load, or benchmark")
     parser.add_argument("--items-needed", type=float, metavar="DELTA",
                         help="plan from a pilot: for every comparison, how many items (or seeds, or "
                              "cross-validation folds) a true difference of DELTA (in the metric's units, e.g. "
@@ -128,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "inputs). Saving unchanged results again adds no rows; changed results add rows "
                              "and the latest save wins: see references/analysis.md")
     return parser
+
+
+def _slo(text: str) -> list:
+    try:
+        return parse_slo(text)
+    except InputError as exc:  # argparse turns this into its one-line usage error
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--slo: ")) from None
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -247,6 +263,26 @@ def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]
                     "or exclude them explicitly.", examples)]
 
 
+def load_findings(load: dict) -> list[Finding]:
+    findings = []
+    if load["non_monotone"]:
+        findings.append(Finding("slo-non-monotone", "warning", "Verdicts do not fall with the rate: "
+                                f"{'; '.join(load['non_monotone'])}. The capacity is the highest meeting rate "
+                                "below the first failing one.", "Re-measure those levels (--rerun), with a settle "
+                                "time between levels, before trusting a capacity.", load["non_monotone"]))
+    short = [f"{lv['label']} ({lv['window_s']:.1f} s)" for lv in load["levels"] if lv["block_s"] < 1.0]
+    if short:
+        findings.append(Finding("slo-short-levels", "warning", f"{len(short)} levels last less than 5 s: their "
+                                "blocks are shorter than 1 s, so a stall can span blocks and the intervals are "
+                                "rough.", "Measure each level for 30 s or more (--duration).", short))
+    undecided = [lv["label"] for lv in load["levels"] if lv["verdict"] == "undecided"]
+    if undecided:
+        findings.append(Finding("slo-undecided", "info", f"{len(undecided)} levels are undecided: the interval of "
+                                "their share of slow or failed requests straddles what the objective allows.",
+                                "Measure them longer (more requests narrow the interval).", undecided))
+    return findings
+
+
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
                  files: list[str]) -> Report:
     where, params = version_filter(bench, layout, version)
@@ -286,14 +322,23 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                                          layout, plan, opts))
     finally:
         parts.close()
+    load, load_series = None, []
+    if layout.kind == "load" or opts.slo is not None:
+        load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
+                            opts.alpha, opts.resamples, opts.seed)
     findings = count_findings(summaries, len(strata), layout, plan, excluded)
+    if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
+        findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += non_finite_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)
     if without_reference:
         findings.append(Finding("reference-missing", "warning", f"--reference {opts.reference!r} is not in "
                                 f"version(s) {', '.join(without_reference)}; there each configuration is "
                                 "compared with the best instead.", "Pick one version with --version VALUE."))
-    return Report(
+    if load is not None and load["capacity_needs_one_version"]:
+        findings.append(Finding("slo-versions", "warning", "Several versions: no capacity is computed across "
+                                "them.", "Pick one with --version VALUE."))
+    report = Report(
         PROG,
         summary={"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,
                  "versions": len(entries), "configurations": len(summaries)},
@@ -303,8 +348,10 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
                               "pairs": opts.pairs, "family": opts.family, "power": opts.power,
                               "items_needed": opts.items_needed},
-                  "versions": entries},
+                  "versions": entries, **({"slo": load} if load is not None else {})},
     )
+    report.attachments["load_series"] = load_series
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,12 +368,17 @@ def main(argv: list[str] | None = None) -> int:
                     note(PROG, message)
                 bench.require_rows()
                 layout = infer_layout(bench, args.input_col, args.config_cols)
+                if args.kind != "auto":
+                    layout.kind = args.kind
+                if args.slo and layout.kind != "load":
+                    raise InputError("--slo needs a load test's request table (a latency beside when each request "
+                                     "was due, e.g. scheduled_s); for a table made by hand pass --kind load")
                 plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
                 named = args.pairs not in ("best", "all")
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
-                               items_needed=args.items_needed)
+                               items_needed=args.items_needed, slo=args.slo)
                 return build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
 
         report = with_engine_fallback(args.engine, report_with, lambda message: note(PROG, message))
@@ -334,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         doc = report.as_dict()
         if args.plot is not None:
             try:
-                plot(doc, args.plot)
+                if report.attachments.get("load_series"):
+                    plot_load(doc, report.attachments["load_series"], args.plot)
+                else:
+                    plot(doc, args.plot)
             except (ValueError, OSError) as exc:
                 raise InputError(f"--plot {args.plot}: {exc}") from exc
             print(f"{PROG}: wrote {args.plot}", file=sys.stderr)

@@ -150,6 +150,7 @@ class Report:
     sections: dict = field(default_factory=dict)
     status: str = "ok"
     fail_on: str = "error"
+    attachments: dict = field(default_factory=dict)  # for the script's own use (e.g. plotting); never printed
 
     def finish(self, fail_on: str, inspected: bool = True) -> int:
         """Make the report strict (non-finite numbers become null, with a finding), set `status` and return

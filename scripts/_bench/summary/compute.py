@@ -37,6 +37,7 @@ class Options:
     family: str = "metric"  # 'metric': each metric's comparisons are adjusted together | 'all': one family
     power: float = 0.8  # of the minimum detectable difference reported beside every comparison
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
+    slo: list | None = None  # --slo: the load test's objective (summary/load.Clause list)
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.

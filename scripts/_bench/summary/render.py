@@ -225,6 +225,8 @@ def markdown(doc: dict) -> str:
                               "understate such differences (halving a small error rate can read 'negligible'); "
                               "read the difference itself."]
         lines += ["", f"**Headline:** {stratum['headline']}"]
+    if doc.get("slo"):
+        lines += load_section(doc["slo"])
     lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this data "
                   "cannot tell the two apart; it is not evidence that they are equal.", ""]
     return "\n".join(lines)
@@ -361,3 +363,89 @@ def figure(doc: dict):
     fig.legend(handles=handles, loc="lower center", ncol=max(1, len(handles)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.45 / height, 1, 1))  # leave the legend its 0.45 inch at the bottom
     return fig
+
+
+# --- load tests ----------------------------------------------------------------------------------------------
+
+LOAD_VERDICT_COLOURS = {"meets": "#2e8b57", "fails": "#c0392b", "undecided": "#d68910", None: "#1b6ca8"}
+
+
+def _bounded(estimate: float | None, low: float | None, high: float | None, digits: int = 1) -> str:
+    """'12.3 [10.1, 15.0]'; an end the data cannot bound shows as '?' (too few requests in the tail)."""
+    if estimate is None:
+        return "-"
+    ends = ["?" if v is None else f"{v:.{digits}f}" for v in (low, high)]
+    return f"{estimate:.{digits}f} [{ends[0]}, {ends[1]}]"
+
+
+def load_section(slo: dict) -> list[str]:
+    """Per level: rates, errors, tail latency with intervals, and the SLO verdicts; then the capacity."""
+    clauses = [c["clause"] for c in slo["levels"][0]["clauses"]] if slo["levels"] else []
+    title = f"## Load test: {slo['objective']}" if slo["objective"] else "## Load test"
+    header = ["level", "requests", "offered / achieved per s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+    header += [f"{c}: share broken [95% CI]" for c in clauses] + (["verdict"] if clauses else [])
+    rows = []
+    for lv in slo["levels"]:
+        lat = lv["latency_ms"]
+        row = [lv["label"], f"{lv['requests']:,}", f"{fmt(lv['offered_rps'], 1)} / {fmt(lv['achieved_rps'], 1)}",
+               f"{lv['errors']:,} ({lv['error_rate']:.1%})",
+               *(_bounded(lat[k]["estimate"], lat[k]["low"], lat[k]["high"]) for k in ("p50", "p95", "p99")),
+               fmt(lv["max_ms"], 1)]
+        for c in lv["clauses"]:
+            row.append(f"{c['share']:.2%} [{c['low']:.2%}, {c['high']:.2%}] of {c['allowed']:.2%} allowed: "
+                       f"{c['verdict']}")
+        if clauses:
+            row.append(f"**{lv['verdict']}**")
+        rows.append(row)
+    lines = ["", title, "", *_table(header, "lrrrllll" + "l" * (len(header) - 8), rows), "",
+             f"Intervals: {slo['interval']}; blocks of at least 1 s, twice the longest run of broken requests "
+             "(so a stall stays in one block). A '?' end: too few requests in the tail to bound it. "
+             "meets: the whole interval of the broken share is below what is allowed; fails: wholly above; "
+             "undecided: it straddles the limit (measure longer)."]
+    if clauses:
+        best, bracket = slo["highest_meeting"], slo["bracket"] or {}
+        if slo.get("capacity_needs_one_version"):
+            lines += ["", "Capacity: several versions; pick one with --version."]
+        elif best:
+            above = f", and fails at {bracket['fails_at']:g}/s" if bracket.get("fails_at") else \
+                ": no tested rate fails (test higher rates to find the limit)"
+            lines += ["", f"**Capacity:** the highest tested rate that meets {slo['objective']} is "
+                          f"{best['rate']:g}/s ({best['label']}){above}."]
+        else:
+            first = f" (the lowest tested rate, {bracket['fails_at']:g}/s, already fails)" \
+                if bracket.get("fails_at") else ""
+            lines += ["", f"**Capacity:** no tested rate meets {slo['objective']}{first}."]
+    return lines
+
+
+def plot_load(doc: dict, series: list, path: Path) -> None:
+    """Latency over the time each request was due, one panel per level, with the SLO thresholds: periodic
+    stalls show as regular spikes. Failed requests are marked at the top of their panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    slo = doc["slo"]
+    verdicts = {lv["label"]: lv["verdict"] for lv in slo["levels"]}
+    fig, axes = plt.subplots(len(series), 1, figsize=(9, 1.9 * len(series) + 0.6), squeeze=False, sharex=False)
+    try:
+        for ax, s in zip(axes[:, 0], series, strict=True):
+            due, latency, failed = np.asarray(s.due_s), np.asarray(s.latency_ms), np.asarray(s.failed)
+            colour = LOAD_VERDICT_COLOURS.get(verdicts.get(s.label), "#1b6ca8")
+            ax.plot(due[~failed], latency[~failed], ".", ms=2, color=colour)
+            if failed.any():
+                top = np.nanmax(latency[~failed]) if (~failed).any() else 1.0
+                ax.plot(due[failed], np.full(int(failed.sum()), top), "x", ms=3, color="#c0392b", label="failed")
+            for t in slo["thresholds_ms"]:
+                ax.axhline(t, color="#555555", lw=0.8, ls="--")
+            ax.set_yscale("log")
+            verdict = verdicts.get(s.label)
+            ax.set_title(f"{s.label}" + (f": {verdict}" if verdict else ""), fontsize=9, loc="left")
+            ax.set_ylabel("latency ms", fontsize=8)
+        axes[-1, 0].set_xlabel("time each request was due (s, within its level)", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,300 @@
+"""Load tests: per level, tail latency with intervals people can trust, and SLO verdicts (`--slo "p99<50ms"`).
+
+A load test's request table (one row per request: when it was due, its latency from that moment, its error)
+is recognised by the shared role inference (layout.kind == 'load'), or named with --kind load. Per level (one
+configuration; its replicates pooled) this reports offered and achieved rate, error rate, p50/p95/p99/max
+latency with 95% intervals, and for each SLO clause the share of requests that broke it, with an interval and
+a verdict:
+- `pQ<T` is broken by a request that failed or took longer than T; it allows a share 1 - Q/100 (1% for p99);
+- `errors<X%` is broken by a failed request; it allows X%;
+- meets: the whole interval of the share is below what is allowed; fails: the whole interval is above;
+  undecided: the interval straddles it (more requests, or a longer level, would decide).
+Several clauses must all hold. The capacity is the highest tested rate that meets with no lower rate failing,
+and the bracket runs up to the lowest failing rate; a failing rate below a meeting one is a finding.
+
+Intervals. Requests of a load test are not independent: a stall or a garbage-collection pause delays a run of
+consecutive requests, so an i.i.d. interval would be far too narrow exactly when the tail matters. Each
+interval is the wider of (a) a time-block bootstrap: the level's time line is cut into blocks, which are
+resampled with replacement within each replicate, and (b) the exact binomial interval (Clopper-Pearson for a
+share; order statistics for a percentile), which a bootstrap must never undercut. Block length: at least
+1 s, at least twice the longest run of consecutive broken requests (so one stall stays inside one block), and
+at most a fifth of the level (so there are at least five blocks to resample; a level shorter than 5 s gets
+shorter blocks, and a finding says its intervals are rough).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sp_stats
+
+from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, label, short_labels
+from _bench.reader import Benchmark, InputError
+from _bench.sql import numeric, q
+
+PERCENTILES = (50, 95, 99)
+MIN_BLOCK_S = 1.0
+MIN_BLOCKS = 5
+CLAUSE = re.compile(r"^\s*(?:(p)(\d+(?:\.\d+)?)\s*<\s*(\d+(?:\.\d+)?)\s*(ms|s)|(errors?)\s*<\s*(\d+(?:\.\d+)?)\s*%)\s*$",
+                    re.IGNORECASE)
+RATE_NAMES = ("rate", "target_rate", "offered_rate", "rps", "target_rps")
+
+
+@dataclass(frozen=True)
+class Clause:
+    text: str
+    kind: str  # 'latency' | 'errors'
+    allowed: float  # the share of requests allowed to break it
+    quantile: float | None = None  # latency: Q of pQ
+    threshold_ms: float | None = None
+
+
+def parse_slo(text: str) -> list[Clause]:
+    """'p99<50ms', 'p95<0.2s, errors<1%': every clause must hold. Raises InputError on anything else."""
+    clauses = []
+    for part in re.split(r",|;|\band\b", text):
+        if not part.strip():
+            continue
+        m = CLAUSE.match(part)
+        if not m:
+            raise InputError(f"--slo: cannot read {part.strip()!r}; write e.g. 'p99<50ms', 'p99.9<0.2s' or "
+                             "'errors<1%', several joined by commas (all must hold)")
+        if m.group(1):
+            q_, value, unit = float(m.group(2)), float(m.group(3)), m.group(4).lower()
+            if not 0 < q_ < 100:
+                raise InputError(f"--slo: percentile {q_:g} must be between 0 and 100")
+            clauses.append(Clause(f"p{q_:g}<{m.group(3)}{unit}", "latency", round(1 - q_ / 100, 10), q_,
+                                  value * (1000.0 if unit == "s" else 1.0)))
+        else:
+            share = float(m.group(6)) / 100
+            if not 0 < share < 1:
+                raise InputError(f"--slo: the allowed error share must be between 0% and 100%, got {m.group(6)}%")
+            clauses.append(Clause(f"errors<{m.group(6)}%", "errors", share))
+    if not clauses:
+        raise InputError("--slo: no clause given; write e.g. 'p99<50ms'")
+    return clauses
+
+
+@dataclass
+class Series:
+    """One level's requests, in schedule order within each replicate."""
+
+    key: tuple
+    shown: dict
+    versions: tuple
+    rate: float | None
+    replicate: list = field(default_factory=list)
+    due_s: list = field(default_factory=list)
+    latency_ms: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    label: str = ""
+
+
+def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where: str,
+                params: list) -> list[Series]:
+    """Every level's requests: (replicate, when due, latency in ms, failed), streamed in key order."""
+    due = next((c for c in LOAD_SCHEDULE_NAMES if c in layout.columns and c != "send_lag_ms"), None)
+    if due is None:
+        raise InputError(f"a load test needs when each request was due ({' or '.join(LOAD_SCHEDULE_NAMES[:2])} "
+                         f"column); available: {', '.join(layout.columns)}")
+    rate = next((c for c in RATE_NAMES if c in layout.columns), None)
+    shown = [p for p in layout.parameters if p not in layout.config] if layout.config_from == "config_id" else []
+    keys = [*layout.config, *layout.versions]
+    scale = 1000.0 if unit == "s" else 1.0
+    cols = [*(q(k) for k in keys), *(q(p) for p in shown), numeric(q(rate), bench.engine) if rate else "NULL",
+            q(layout.replicate[0]) if layout.replicate else "0", numeric(q(due), bench.engine),
+            numeric(q(latency), bench.engine), layout.failed]
+    order = ", ".join([*(q(k) for k in keys), "1" if not layout.replicate else q(layout.replicate[0]), q(due)])
+    sql = f"SELECT {', '.join(cols)} FROM {bench.VIEW}{where} ORDER BY {order}"
+    levels: dict[tuple, Series] = {}
+    n_key, n_shown = len(keys), len(shown)
+    for row in bench.iterate(sql, params):
+        key = tuple(row[:n_key])
+        s = levels.get(key)
+        if s is None:
+            values = row[n_key:n_key + n_shown]
+            display = dict(zip(shown, values, strict=True)) if shown else dict(
+                zip(layout.config, key[:len(layout.config)], strict=True))
+            rate_value = row[n_key + n_shown]  # closed-loop levels have no target rate (0 or NULL)
+            s = levels[key] = Series(key, display, key[len(layout.config):],
+                                     float(rate_value) if rate_value and rate_value > 0 else None)
+        r, d, lat, bad = row[n_key + n_shown + 1:]
+        s.replicate.append(r)
+        s.due_s.append(math.nan if d is None else float(d))
+        s.latency_ms.append(math.nan if lat is None else float(lat) * scale)
+        s.failed.append(bool(bad) or lat is None)
+    return list(levels.values())
+
+
+def _blocks(replicate: np.ndarray, due: np.ndarray, block_s: float) -> np.ndarray:
+    """A block id per request: replicate and time slot, so blocks never cross replicates."""
+    _, rep = np.unique(replicate.astype(str), return_inverse=True)
+    slot = np.floor((due - np.nanmin(due)) / block_s).astype(np.int64)
+    return rep * (slot.max() + 1 if len(slot) else 1) + slot
+
+
+def block_length(due: np.ndarray, broken: np.ndarray, window_s: float) -> float:
+    """At least 1 s and twice the longest run of consecutive broken requests, but at most a fifth of the level
+    (five blocks are the fewest a bootstrap can resample; a level shorter than 5 s then gets shorter blocks,
+    and its intervals are rough: the caller says so)."""
+    longest = 0.0
+    start = None
+    for t, b in zip(due, broken, strict=True):
+        if b and start is None:
+            start = t
+        elif not b and start is not None:
+            longest, start = max(longest, t - start), None
+    if start is not None:
+        longest = max(longest, due[-1] - start)
+    return float(min(max(MIN_BLOCK_S, 2 * longest), window_s / MIN_BLOCKS))
+
+
+class BlockBootstrap:
+    """Whole blocks drawn with replacement. Shares come from per-block counts (cheap: O(blocks) a resample);
+    percentiles from the drawn requests themselves."""
+
+    def __init__(self, blocks: np.ndarray, resamples: int, seed: int):
+        ids, self.inverse = np.unique(blocks, return_inverse=True)
+        self.order = np.argsort(self.inverse, kind="stable")
+        self.starts = np.searchsorted(self.inverse[self.order], np.arange(len(ids) + 1))
+        self.draws = np.random.default_rng(seed).integers(0, len(ids), size=(resamples, len(ids)))
+
+    def shares(self, broken: np.ndarray) -> np.ndarray:
+        per_block = np.bincount(self.inverse, weights=broken.astype(float), minlength=len(self.starts) - 1)
+        sizes = np.diff(self.starts)
+        return per_block[self.draws].sum(axis=1) / sizes[self.draws].sum(axis=1)
+
+    def percentiles(self, values: np.ndarray, keep: np.ndarray, q_: float) -> np.ndarray:
+        out = []
+        for draw in self.draws:
+            idx = np.concatenate([self.order[self.starts[j]:self.starts[j + 1]] for j in draw])
+            picked = values[idx][keep[idx]]
+            if len(picked):
+                out.append(np.percentile(picked, q_))
+        return np.asarray(out)
+
+
+def share_interval(broken: np.ndarray, boot: BlockBootstrap, alpha: float) -> tuple[float, float, float]:
+    """The share of broken requests, with the wider of the block-bootstrap and Clopper-Pearson intervals."""
+    n, k = len(broken), int(broken.sum())
+    cp = sp_stats.binomtest(k, n).proportion_ci(1 - alpha, method="exact")
+    low, high = np.quantile(boot.shares(broken), [alpha / 2, 1 - alpha / 2])
+    return k / n, float(min(low, cp.low)), float(max(high, cp.high))
+
+
+def order_statistic_interval(n: int, q_: float, alpha: float) -> tuple[int | None, int | None]:
+    """0-based ranks (low, high) of the exact distribution-free interval for the q-th percentile
+    (Binomial(n, q) ranks); None where n is too small to bound that end."""
+    low = int(sp_stats.binom.ppf(alpha / 2, n, q_ / 100)) - 1
+    high = int(sp_stats.binom.ppf(1 - alpha / 2, n, q_ / 100))
+    return (low if low >= 0 else None), (high if high < n else None)
+
+
+def percentile_interval(values: np.ndarray, keep: np.ndarray, q_: float, boot: BlockBootstrap,
+                        alpha: float) -> tuple[float, float | None, float | None]:
+    """The q-th percentile of the kept values with the wider of the block bootstrap and the order-statistic
+    interval; an end the data cannot bound (too few samples in the tail) is None."""
+    kept = np.sort(values[keep])
+    if len(kept) == 0:
+        return math.nan, None, None
+    lo_rank, hi_rank = order_statistic_interval(len(kept), q_, alpha)
+    b_low, b_high = np.quantile(boot.percentiles(values, keep, q_), [alpha / 2, 1 - alpha / 2])
+    low = None if lo_rank is None else min(float(kept[lo_rank]), float(b_low))
+    high = None if hi_rank is None else max(float(kept[hi_rank]), float(b_high))
+    return float(np.percentile(kept, q_)), low, high
+
+
+def verdict(low: float, high: float, allowed: float) -> str:
+    if high < allowed:
+        return "meets"
+    if low > allowed:
+        return "fails"
+    return "undecided"
+
+
+def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int, seed: int) -> dict:
+    due, latency = np.asarray(s.due_s), np.asarray(s.latency_ms)
+    failed, replicate = np.asarray(s.failed), np.asarray(s.replicate, dtype=object)
+    n = len(due)
+    reps = len(set(map(str, replicate)))
+    spans = [float(np.nanmax(due[replicate == r]) - np.nanmin(due[replicate == r])) for r in set(replicate)]
+    window_s = sum(span * (m / (m - 1)) if m > 1 else 1.0 for span, m in
+                   zip(spans, (int(np.sum(replicate == r)) for r in set(replicate)), strict=True))
+    ok = ~failed
+    worst = failed.copy()
+    for c in clauses:
+        if c.kind == "latency":
+            worst |= latency > c.threshold_ms
+    block_s = block_length(due, worst, window_s / max(reps, 1))
+    boot = BlockBootstrap(_blocks(replicate, due, block_s), resamples, seed)
+    percentiles = {}
+    for q_ in PERCENTILES:
+        est, low, high = percentile_interval(latency, ok, q_, boot, alpha)
+        percentiles[f"p{q_:g}"] = {"estimate": est, "low": low, "high": high}
+    results, verdicts = [], []
+    for c in clauses:
+        broken = failed | (latency > c.threshold_ms) if c.kind == "latency" else failed
+        share, low, high = share_interval(broken, boot, alpha)
+        v = verdict(low, high, c.allowed)
+        verdicts.append(v)
+        results.append({"clause": c.text, "allowed": c.allowed, "broken": int(broken.sum()), "share": share,
+                        "low": low, "high": high, "verdict": v})
+    overall = "fails" if "fails" in verdicts else "undecided" if "undecided" in verdicts else "meets"
+    errors = int(failed.sum())
+    return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
+            "window_s": window_s, "offered_rps": n / window_s if window_s else None,
+            "achieved_rps": int(ok.sum()) / window_s if window_s else None, "errors": errors,
+            "error_rate": errors / n if n else None, "latency_ms": percentiles,
+            "max_ms": float(np.nanmax(latency[ok])) if ok.any() else None, "block_s": block_s,
+            "clauses": results, "verdict": overall if clauses else None}
+
+
+def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
+    """The highest tested rate that meets with no lower rate failing; the bracket; non-monotone levels."""
+    rated = sorted((lv for lv in levels if lv["rate"] is not None and lv["verdict"]), key=lambda lv: lv["rate"])
+    highest, problems = None, []
+    for lv in rated:
+        if lv["verdict"] == "fails":
+            break
+        if lv["verdict"] == "meets":
+            highest = lv
+    failing = [lv for lv in rated if lv["verdict"] == "fails"]
+    above = [lv for lv in failing if highest is None or lv["rate"] > highest["rate"]]
+    for lv in rated:
+        if lv["verdict"] == "meets" and any(f["rate"] < lv["rate"] for f in failing):
+            problems.append(f"{lv['label']} meets although a lower rate fails")
+    bracket = None
+    if highest or above:
+        bracket = {"meets_at": highest["rate"] if highest else None,
+                   "fails_at": above[0]["rate"] if above else None}
+    return (None if highest is None else {"label": highest["label"], "rate": highest["rate"]}), bracket, problems
+
+
+def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, clauses: list[Clause],
+            where: str, params: list, alpha: float, resamples: int, seed: int) -> tuple[dict, list[Series]]:
+    if latency is None:
+        raise InputError("a load test needs a latency column (latency_ms, ...); name it with --latency-col")
+    series = read_levels(bench, layout, latency, unit, where, params)
+    names = short_labels([s.shown for s in series])
+    levels = []
+    for s, name in zip(series, names, strict=True):
+        lv = analyse_level(s, clauses, alpha, resamples, seed)
+        lv["label"] = s.label = name or label(layout.config, s.key) or "(all requests)"
+        lv["version"] = dict(zip(layout.versions, s.versions, strict=True))
+        levels.append(lv)
+    levels.sort(key=lambda lv: (str(lv["version"]), lv["rate"] is None, lv["rate"] or 0.0, lv["label"]))
+    by_label = {s.label: s for s in series}
+    series = [by_label[lv["label"]] for lv in levels]
+    versions = {str(lv["version"]) for lv in levels}
+    highest, bracket, problems = capacity(levels) if clauses and len(versions) == 1 else (None, None, [])
+    if clauses and len(versions) > 1:
+        problems = []  # capacity needs one version: the caller reports it
+    return {"objective": ", ".join(c.text for c in clauses) or None,
+            "thresholds_ms": [c.threshold_ms for c in clauses if c.kind == "latency"], "levels": levels,
+            "highest_meeting": highest, "bracket": bracket, "non_monotone": problems,
+            "capacity_needs_one_version": len(versions) > 1,
+            "interval": f"{1 - alpha:.0%}, the wider of a time-block bootstrap ({resamples} resamples) and the "
+                        "exact binomial interval"}, series
