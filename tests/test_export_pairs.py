@@ -297,3 +297,18 @@ def test_the_detectable_difference_reaches_markdown_csv_and_saved_tables(four_mo
     assert "detectable at 80% power (alpha 0.01667, conservative)" in capsys.readouterr().out
     assert export_summary.main([str(four_models), "predictions", "--csv"]) == 0
     assert "min_detectable_difference" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_it_needs(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    outcomes = {m: {(s, f): (rng.random(114) < acc).astype(int).tolist() for s in range(3) for f in range(5)}
+                for m, acc in {"a": 0.97, "b": 0.965}.items()}
+    db = clustered_db(tmp_path / "cv.db", "sqlite", outcomes)
+    _, doc, _ = run(capsys, db, "predictions", "--items-needed", "0.01")
+    (c,) = doc["versions"][0]["comparisons"]
+    need = c["needed"]
+    assert need["count"] is None and "unreachable by more repetitions" in need["explanation"]
+    factor = (c["detectable"]["difference"] / 0.01) ** 2  # the SE falls as 1/sqrt(inputs) at the same design
+    assert f"keeping 3 seeds x 5 folds, about {factor:.1f}x the inputs" in need["explanation"]
+    assert export_summary.main([str(db), "predictions", "--pairs", "all", "--items-needed", "0.01"]) == 0
+    assert "Planning (--items-needed 0.01):" in capsys.readouterr().out  # shown in text mode too

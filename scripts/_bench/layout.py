@@ -37,6 +37,7 @@ INPUT_NAMES = ("input_id", "item_id", "example_id", "sample_id", "datapoint_id",
                "request_id", "row_id", "idx", "id")
 REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
 SPLIT_NAMES = ("split", "subset", "partition", "data_split")
+INDEX_NAMES = ("seq", "sequence", "request_seq", "request_index")  # a row's position (a load test's request k)
 GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
                       "label", "labels", "reference", "answer_key")
 TRAIN_VALUES = ("train", "training", "trn", "fit")
@@ -105,7 +106,7 @@ def infer_roles(columns: Sequence[Column], input_col: str | None = None,
     roles.split = next((lower[c] for c in SPLIT_NAMES if c in lower), None)
     roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
     taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
-    taken |= {roles.input_id, roles.split, "_shard"}
+    taken |= {roles.input_id, roles.split, "_shard"} | {n for n in names if n.lower() in INDEX_NAMES}
     rest = [c for c in columns if c.name not in taken]
     roles.assets = [c.name for c in rest if ASSET_PATTERN.match(c.name) and c.name not in (config_cols or ())]
     if config_cols is not None:

@@ -135,7 +135,23 @@ class Evidence:
             return _power.items_needed_continuous(delta, self.sd, alpha, power)
         if self.kind == "clustered":
             return _power.clusters_needed(delta, self.se, self.units, alpha, power)
-        return _power.repetitions_needed(delta, self.sd, self.ratio or 0.0, alpha, power, self.folds_per_repetition)
+        plan = _power.repetitions_needed(delta, self.sd, self.ratio or 0.0, alpha, power, self.folds_per_repetition)
+        if plan.count is not None:
+            return plan
+        return _power.Needed(None, "folds", f"{plan.explanation}; {self._more_data(delta, alpha, power)}")
+
+    def _more_data(self, delta: float, alpha: float, power: float) -> str:
+        """Under repeated CV, more inputs shrink every fold's noise: the SE falls as 1/sqrt(inputs) at the same
+        seeds x folds (the same ratio). How many inputs that takes, keeping the design."""
+        now = self.detectable(alpha, power).delta
+        if now is None or not delta > 0:
+            return "the data cannot say how much more"
+        factor = (now / abs(delta)) ** 2
+        seeds = self.units // self.folds_per_repetition if self.folds_per_repetition else None
+        inputs = self.n // seeds if seeds else self.n
+        design = f"{seeds} seeds x {self.folds_per_repetition} folds" if seeds else f"{self.units} folds"
+        return (f"keeping {design}, about {factor:.1f}x the inputs (~{math.ceil(inputs * factor):,} instead of "
+                f"{inputs:,}) would detect it, if the new inputs are like these")
 
 
 def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:

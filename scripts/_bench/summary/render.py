@@ -75,7 +75,7 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
     header = ["configuration", "shared items", f"excluded ({against} only / this only)",
               f"difference vs {against} [{ci}, unadjusted]", "effect size d_z", "test",
               _p_header(adjust, first["family"], first["family_size"]), verdict, _detectable_header(first)]
-    planned = first.get("needed") is not None
+    planned = first.get("needed") is not None and against != "each other"  # all pairs: a planning table
     if planned:
         header.append("needed for the planned difference")
     if against == "each other":
@@ -94,8 +94,7 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
                _detectable_cell(c)]
         if planned:
             need = c["needed"]
-            row.append(f"{need['count']:,} {need['unit']}" if need and need["count"] else
-                       (need["explanation"] if need else "-"))
+            row.append(need["explanation"] if need else "-")
         if against == "each other":
             row[1:1] = [c["reference"]]
         rows.append(row)
@@ -152,8 +151,13 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                       "the mdd or more."]
         detected = [c for c in mine if c["verdict"] in ("better", "worse")]
         if detected:
-            lines += ["", "Detectable differences:", ""]
+            lines += ["", "Pairs that differ detectably:", ""]
             lines += _comparison_table(detected, adjust, ci, "each other")
+        if any(c.get("needed") for c in mine):
+            lines += ["", f"Planning (--items-needed {doc['options']['items_needed']:g}):", ""]
+            lines += _table(["configuration", "vs", "needed"], "lll",
+                            [[c["configuration"], c["reference"], c["needed"]["explanation"]] for c in mine
+                             if c.get("needed")])
         return lines
     return lines + _comparison_table(mine, adjust, ci, "each other")
 

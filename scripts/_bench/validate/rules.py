@@ -213,6 +213,8 @@ def check_failures(ctx: Context) -> list[Finding]:
                    "inputs_without_success": unfinished.get(c.key)}
                   for c in worst if c.failed]
     common = "; ".join(f"{e!r} x{n}" for e, n in top)
+    if L.kind == "load":
+        return _load_errors(failed, computed, rate, over, limit, common, per_config)
     never = sum(unfinished.values())
     if rate > limit or over:
         severity = "error"
@@ -229,6 +231,22 @@ def check_failures(ctx: Context) -> list[Finding]:
         "Compare configurations on inputs where every one succeeded, or count failures as wrong answers, and say "
         "which.",
         per_config, len(per_config))]
+
+
+def _load_errors(failed: int, computed: int, rate: float, over: list, limit: float, common: str,
+                 per_level: list[dict]) -> list[Finding]:
+    """A load test's failed requests are its measurement (an overloaded service times out): reported per level
+    with the dominant error, a warning above --max-error-rate, never an error. A level where nothing was
+    measured at all is an error row in its `levels` table, which validate reports there."""
+    severity = "warning" if rate > limit or over else "info"
+    return [Finding(
+        "failed-executions", severity,
+        f"Load test: {failed} of {computed} requests failed ({pct(failed, computed)}); "
+        f"{len(over)} levels above --max-error-rate {limit:g}. Under load, failures are the measurement, not a "
+        f"defect of the benchmark. Most common: {common}.",
+        "Read the error rate per level beside its latency (export_summary.py --slo 'p99<...ms, errors<1%'); if "
+        "the lowest levels fail too, the client or the endpoint is misconfigured.",
+        per_level, len(per_level))]
 
 
 # --- parameters --------------------------------------------------------------------------------------

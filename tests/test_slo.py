@@ -1,0 +1,176 @@
+"""export_summary --slo: per-level verdicts with intervals, the capacity, and tail intervals that cover.
+
+Load tables are written by xetrack in the throughput template's layout (one row per request: when it was due,
+its latency from then, its error); the latencies are planted, so every verdict here is known in advance."""
+
+from __future__ import annotations
+
+import json
+
+import export_summary
+import numpy as np
+import pytest
+from _bench.summary.load import BlockBootstrap, parse_slo, percentile_interval
+from helpers import call_main
+from xetrack_fixtures import log_rows
+
+
+def level_rows(rate: float, seconds: float, latency, error=lambda t: "", replicate: int = 0) -> list[dict]:
+    """Open-loop requests at `rate`/s for `seconds`; latency(t) and error(t) give each one's outcome."""
+    rows = []
+    for k in range(int(rate * seconds)):
+        t = k / rate
+        err = error(t)
+        rows.append({"config_id": f"open-{rate:g}", "mode": "open-loop", "rate": float(rate), "replicate": replicate,
+                     "seq": k, "scheduled_s": t, "latency_ms": float(latency(t, k)), "status": 0 if err else 200,
+                     "error": err})
+    return rows
+
+
+def load_db(tmp_path, levels: dict[float, list[dict]]):
+    db = tmp_path / "load.db"
+    log_rows(db, [r for rows in levels.values() for r in rows], engine="sqlite", table="requests",
+             params={"experiment_version": "e1"})
+    return db
+
+
+def summary(capsys, db, *argv) -> tuple[int, dict]:
+    code = export_summary.main([str(db), "requests", "--json", *map(str, argv)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def by_rate(doc: dict) -> dict[float, dict]:
+    return {lv["rate"]: lv for lv in doc["slo"]["levels"]}
+
+
+def fast(t, k):
+    return 4.0 + (k % 7) * 0.5  # 4-7 ms, well below any objective here
+
+
+def test_a_clear_capacity_is_bracketed_between_the_rate_that_meets_and_the_one_that_fails(tmp_path, capsys):
+    slow_tenth = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731 - 10% slow: p99 breaks
+    db = load_db(tmp_path, {20: level_rows(20, 40, fast), 40: level_rows(40, 40, fast),
+                            80: level_rows(80, 40, slow_tenth)})
+    code, doc = summary(capsys, db, "--slo", "p99<50ms")
+    levels = by_rate(doc)
+    assert code == 0 and doc["inferred"]["layout"]["kind"] == "load"
+    assert [levels[r]["verdict"] for r in (20, 40, 80)] == ["meets", "meets", "fails"]
+    assert doc["slo"]["highest_meeting"]["rate"] == 40
+    assert doc["slo"]["bracket"] == {"meets_at": 40, "fails_at": 80}
+    assert levels[80]["clauses"][0]["share"] == pytest.approx(0.1)
+    assert not {"no-metric", "no-item-id"} & {f["check_id"] for f in doc["findings"]}
+
+
+def test_a_long_periodic_pause_makes_the_objective_unmeetable_at_every_rate(tmp_path, capsys):
+    paused = lambda t, k: 900.0 if (t % 10) < 1.0 else fast(t, k)  # noqa: E731 - 1 s stall every 10 s
+    db = load_db(tmp_path, {r: level_rows(r, 40, paused) for r in (10, 20, 40)})
+    code, doc = summary(capsys, db, "--slo", "p99<50ms")
+    assert {lv["verdict"] for lv in doc["slo"]["levels"]} == {"fails"}
+    assert doc["slo"]["highest_meeting"] is None and doc["slo"]["bracket"] == {"meets_at": None, "fails_at": 10}
+    assert all(lv["block_s"] >= 2.0 for lv in doc["slo"]["levels"])  # blocks at least twice the 1 s stall
+
+
+def test_a_share_too_close_to_the_limit_is_undecided_not_a_verdict(tmp_path, capsys):
+    one_percent = lambda t, k: 120.0 if k % 100 == 0 else fast(t, k)  # noqa: E731 - exactly 1% over 50 ms
+    db = load_db(tmp_path, {30: level_rows(30, 20, one_percent)})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms")
+    (level,) = doc["slo"]["levels"]
+    assert level["verdict"] == "undecided" and level["clauses"][0]["low"] < 0.01 < level["clauses"][0]["high"]
+    assert "slo-undecided" in {f["check_id"] for f in doc["findings"]}
+
+
+def test_errors_break_latency_clauses_too_and_an_error_clause_on_its_own(tmp_path, capsys):
+    failing = lambda t: "HTTP 503" if int(t * 20) % 20 == 0 else ""  # noqa: E731 - 5% errors, spread out
+    db = load_db(tmp_path, {20: level_rows(20, 40, fast, failing)})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms, errors<1%")
+    (level,) = doc["slo"]["levels"]
+    assert [c["verdict"] for c in level["clauses"]] == ["fails", "fails"] and level["verdict"] == "fails"
+    assert level["error_rate"] == pytest.approx(0.05)
+    _, lenient = summary(capsys, db, "--slo", "errors<20%")
+    assert lenient["slo"]["levels"][0]["verdict"] == "meets"
+
+
+def test_a_lower_rate_failing_below_a_meeting_one_is_a_finding(tmp_path, capsys):
+    slow = lambda t, k: 300.0  # noqa: E731
+    db = load_db(tmp_path, {10: level_rows(10, 40, slow), 20: level_rows(20, 40, fast)})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms")
+    assert doc["slo"]["highest_meeting"] is None  # nothing meets with no lower rate failing
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "slo-non-monotone"]
+    assert "20" in finding["examples"][0]
+
+
+def test_the_markdown_states_verdicts_intervals_and_the_capacity(tmp_path, capsys):
+    db = load_db(tmp_path, {20: level_rows(20, 40, fast)})
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms"]) == 0
+    out = capsys.readouterr().out
+    assert "## Load test: p99<50ms" in out and "**meets**" in out
+    assert "**Capacity:** the highest tested rate that meets p99<50ms is 20/s" in out
+
+
+def test_the_plot_draws_latency_over_time_per_level(tmp_path, capsys):
+    db = load_db(tmp_path, {20: level_rows(20, 10, fast), 40: level_rows(40, 10, fast)})
+    png = tmp_path / "load.png"
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("objective, message", [("p99>50ms", "cannot read 'p99>50ms'"),
+                                                ("p100<5ms", "between 0 and 100"),
+                                                ("errors<0%", "between 0% and 100%")])
+def test_a_malformed_objective_is_a_one_line_usage_error(tmp_path, capsys, objective, message):
+    db = load_db(tmp_path, {20: level_rows(20, 2, fast)})
+    code, _, err = call_main(export_summary.main, capsys, str(db), "requests", "--slo", objective)
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_slo_on_a_table_that_is_not_a_load_test_says_how_to_name_one(tmp_path, capsys):
+    db = tmp_path / "p.db"
+    log_rows(db, [{"model": "a", "input_id": i, "latency_ms": 5.0, "error": ""} for i in range(5)],
+             engine="sqlite", table="requests")
+    code, _, err = call_main(export_summary.main, capsys, str(db), "requests", "--slo", "p99<50ms")
+    assert code == 2 and "--kind load" in err
+
+
+def test_objectives_parse_in_both_units_and_combine():
+    clauses = parse_slo("p99.9<0.2s, p50 < 20ms; errors<0.5%")
+    assert [(c.kind, c.quantile, c.threshold_ms, c.allowed) for c in clauses] == [
+        ("latency", 99.9, 200.0, pytest.approx(0.001)), ("latency", 50.0, 20.0, 0.5), ("errors", None, None, 0.005)]
+
+
+@pytest.mark.slow
+def test_the_p99_interval_covers_the_true_p99_at_least_90_percent_of_the_time():
+    """Nominal 95%: correlated latencies (an AR(1) in log space, as queueing makes them) with a known p99."""
+    rng = np.random.default_rng(11)
+    n, phi, runs, covered = 3000, 0.8, 200, 0
+    sd = 0.5 / np.sqrt(1 - phi**2)  # stationary SD of the log latency
+    true_p99 = float(np.exp(np.log(10.0) + 2.3263478740408408 * sd))
+    due = np.arange(n) / 100.0  # 100 requests/s for 30 s
+    for _ in range(runs):
+        z = np.empty(n)
+        z[0] = rng.normal(0, sd)
+        for i in range(1, n):
+            z[i] = phi * z[i - 1] + rng.normal(0, 0.5)
+        latency = 10.0 * np.exp(z)
+        boot = BlockBootstrap(np.floor(due / 2.0).astype(int), 500, int(rng.integers(1 << 30)))
+        _, low, high = percentile_interval(latency, np.ones(n, bool), 99, boot, 0.05)
+        covered += low is not None and high is not None and low <= true_p99 <= high
+    print(f"p99 interval coverage: {covered / runs:.3f} of {runs}")
+    assert covered / runs >= 0.90, covered / runs
+
+
+def test_validate_reports_overload_errors_as_a_measurement_not_a_broken_benchmark(tmp_path, capsys):
+    import validate_benchmark
+
+    overload = lambda t: "ReadTimeout" if t > 5 else ""  # noqa: E731 - the queue overflows after 5 s
+    db = load_db(tmp_path, {20: level_rows(20, 20, fast), 200: level_rows(200, 20, fast, overload)})
+    code, out, _ = call_main(validate_benchmark.main, capsys, str(db), "requests", "--json")
+    report = json.loads(out)
+    (finding,) = [f for f in report["findings"] if f["check_id"] == "failed-executions"]
+    assert code == 0 and finding["severity"] == "warning" and "failures are the measurement" in finding["message"]
+    assert finding["examples"][0]["error_rate"] == pytest.approx(0.75, abs=1e-3)
+    levels = tmp_path / "levels.db"  # a level where nothing could be measured is logged as an error row
+    log_rows(levels, [{"config_id": "open-500", "rate": 500.0, "error": "all 1500 requests failed"},
+                      {"config_id": "open-20", "rate": 20.0, "error": ""}], engine="sqlite", table="levels")
+    code, out, _ = call_main(validate_benchmark.main, capsys, str(levels), "levels", "--json")
+    assert code == 1 and {f["severity"] for f in json.loads(out)["findings"]
+                          if f["check_id"] == "failed-executions"} == {"error"}
