@@ -247,7 +247,9 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
                      "(no shared items)")
     if others:
         differ = [f"{c['reference']} vs {c['configuration']}" for c in others if c["verdict"] in (BETTER, WORSE)]
-        parts.append(f"among the other {len(others)} pairs, {len(differ)} differ detectably"
+        among = "the other pair" if len(others) == 1 else f"the other {len(others)} pairs"
+        verb = "differs" if len(differ) == 1 else "differ"
+        parts.append(f"among {among}, {len(differ) or 'none'} {verb if differ else 'differs'} detectably"
                      + (f" ({_listed(differ)})" if differ else ""))
     return "; ".join(parts) + "."
 
