@@ -51,6 +51,8 @@ EXAMPLES = """  python scripts/export_summary.py bench.db predictions
   python scripts/export_summary.py bench.db predictions --version e2 --plot summary.png
   python scripts/export_summary.py bench.db predictions --pairs all
   python scripts/export_summary.py bench.db predictions --pairs model=svm
+  python scripts/export_summary.py bench.db predictions --pairs all --save results.db --items-needed 0.02
+  python scripts/export_summary.py throughput.db requests --slo "p99<50ms, errors<1%" --plot load.png
   python scripts/export_summary.py bench.db predictions --metric accuracy:higher --metric latency_ms:lower
   python scripts/export_summary.py bench.db predictions --csv > summary.csv
 
@@ -83,6 +85,9 @@ how it counts:
   effect size    Cohen's d_z; its words (negligible ... large) only for scores: on 0/1 outcomes d_z is
                  small even when an error rate halves, so read the difference in points there
   ranks          equal estimates share a rank ("1=") and are called tied, never a win
+  load tests     a request table (latency beside when each request was due) gets per-level p50/p95/p99
+                 with the wider of block-bootstrap and exact intervals, and with --slo a verdict per level
+                 (meets / fails / undecided) and the highest rate that meets (references/load-testing.md)
   notes          data problems found on the way are listed as findings; they fail the run (exit 1)
                  only at or above --fail-on (default: error, i.e. a produced summary exits 0)"""
 
@@ -130,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--csv", action="store_true", help="print a CSV table (one row per configuration and "
                      "metric) instead of Markdown")
     parser.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw each metric with its "
-                        "interval per configuration")
+                        "interval per configuration; for a load test, latency over time per level with the SLO "
+                        "thresholds")
     parser.add_argument("--save", metavar="OUT.db", type=Path,
                         help="also write the results as SQLite tables `summary` (configuration x metric) and "
                              "`comparisons` (pair x metric) into OUT.db (created if missing; never one of the "
