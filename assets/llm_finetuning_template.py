@@ -124,7 +124,7 @@ CACHE_SALT = bk.fingerprint(TEMPLATE_VERSION, [f.name for f in fields(Answer)])
 _SECRETS: list[str] = []  # the configured key (set in main); replaced wherever it appears
 _SECRET_PATTERNS = [  # (pattern, replacement): header values in "name: value", JSON and ('name', 'value') form
     (re.compile(r"(?i)(\b(?:proxy-)?authorization|\b[\w-]*api[-_]?key)((?:[\"']?\s*[:=]|[\"']\s*,)\s*(?:(?-i:b)?[\"'])?)"
-                r"((?:bearer|basic|token)\s+)?(?!\[REDACTED)[^\s\"',;}\]\\]+"),
+                r"((?:bearer|basic|token)\s+)?(?!\[REDACTED|(?:bearer|basic|token)\s+\[REDACTED|(?-i:b)[\"'])[^\s\"',;}\]\\]+"),
      lambda m: f"{m[1]}{m[2]}{m[3] or ''}[REDACTED]"),
     (re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{6,}"), "Bearer [REDACTED]"),
     (re.compile(r"\bsk-[\w-]{6,}"), "sk-[REDACTED]"),
@@ -334,7 +334,7 @@ def run(configs: list[Config], items: list[Item], db: Path, cache_dir: Path, cli
     todo = [(c, item) for c in configs for item in items
             if (bk.config_id(c), item.id, version["data_fingerprint"], version["experiment_version"]) not in done]
     counts = {"skipped": len(configs) * len(items) - len(todo), "answered_now": 0, "hits_this_run": 0,
-              "hits_earlier": 0, "failed": 0, "requests": 0, "by_class": {}}
+              "hits_earlier": 0, "failed": 0, "requests": 0, "by_class": {}, "errors": {}}
     with diskcache.Cache(str(cache_dir)) as cache, ThreadPoolExecutor(concurrency) as pool:
         calls = Calls(client, cache, retry, tracker.track_id)
         futures = {pool.submit(ask, calls, c, item, labels, prices): (c, item) for c, item in todo}
@@ -362,6 +362,7 @@ def tally(counts: dict, row: dict, run_id: str) -> None:
         counts["by_class"][attempt] = counts["by_class"].get(attempt, 0) + 1
     if row["error"]:
         counts["failed"] += 1
+        counts["errors"][row["error"]] = counts["errors"].get(row["error"], 0) + 1
     else:
         counts["answered_now" if not row["cache"] else
                "hits_this_run" if row["cache"] == run_id else "hits_earlier"] += 1
@@ -454,6 +455,8 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
           f"({counts['hits_this_run']} repeated in this run, {counts['hits_earlier']} from earlier runs), "
           f"already in the database: {counts['skipped']}, failed: {counts['failed']}")
     unanswered = sum(r["n_unanswered"] for r in rows)
+    for error, n in sorted(counts["errors"].items(), key=lambda kv: -kv[1])[:3]:  # redacted when stored
+        print(f"  {n} x {error[:300]}")
     if unanswered:
         print(f"{unanswered} (configuration, input) pairs have no answer yet: run again to retry only those.")
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
