@@ -618,3 +618,15 @@ def test_bumping_template_version_asks_again_and_keeping_it_replays(tmp_path, se
     run_template(tmp_path, "--base-url", server.base_url, "--db", "c.db", "--cache-dir", str(tmp_path / "llm_cache"),
                  "--limit", "4", script=copy)
     assert server.count(200) == 2 * before
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"id": 1, "text": "a", "label": "x"}', '{"id": 1, "text": "b", "label": "y"}'], "id 1 on line 2 is also on line 1"),
+    (['["not", "an", "object"]'], "AttributeError"),
+    (['{"id": 1, "text": "a"}'], "KeyError: 'label'"),
+])
+def test_a_data_file_with_a_repeated_id_or_a_malformed_line_is_one_line_and_exit_2(tmp_path, lines, message):
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    proc = run_template(tmp_path, "--data", "d.jsonl", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "llm_bench.db").exists()
