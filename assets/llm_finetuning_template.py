@@ -1,49 +1,15 @@
 """Benchmark LLM models x prompt variants on a labelled dataset through any OpenAI-compatible endpoint.
 
-Every (configuration, input) pair is asked exactly once over real HTTP (`POST {base_url}/chat/completions`):
-OpenAI, vLLM, Ollama, llama.cpp server, LM Studio or a company gateway. A base model against its fine-tune
-is the same comparison: pass both model names to --models; they answer the same inputs, so it is paired.
-
-Run it:
-    python llm_finetuning_template.py            # offline demo: starts a stand-in server on 127.0.0.1
-    OPENAI_API_KEY=... python llm_finetuning_template.py --base-url https://api.openai.com/v1 \\
-        --models gpt-4o-mini,ft:gpt-4o-mini:acme::abc123 --data items.jsonl
-    python llm_finetuning_template.py --base-url http://localhost:11434/v1 --models llama3.2 --limit 6 \\
-        --experiment-version dev                 # smoke run: 6 inputs spread over the labels
-Copy benchkit.py beside it; the demo also needs llm_standin_server.py (a real endpoint does not).
+Edit the EDIT block below (endpoint, data, prompts, parse_answer, models, defaults), then run:
+    python llm_finetuning_template.py                  # BASE_URL = None: offline demo on a loopback stand-in
+    OPENAI_API_KEY=... python llm_finetuning_template.py --base-url https://api.openai.com/v1 --models gpt-4o-mini
+    python llm_finetuning_template.py --limit 6 --experiment-version dev   # smoke run: 6 inputs over the labels
+Writes --db (`predictions`: a row per configuration and input; `metrics`: a row per configuration) and a
+response cache (--cache-dir) keyed by a content hash of each request, so a re-run makes no HTTP call.
+A call is an HTTP request made now; a cache hit is not a call (`cache` names the run that made it).
+Copy benchkit.py beside it; the demo also needs llm_standin_server.py and llm_demo_data.jsonl.
 Exit code: 0 every pair answered, 1 some calls failed (run again: only those are retried), 2 bad input.
-
-Adapt it (everything is in the CONFIGURATION section):
-    PROMPTS      the prompt variants ({text} is the input, {labels} the label set)
-    MODELS       default model names (or --models)
-    PRICES       USD per million prompt/completion tokens. The shipped values are EXAMPLES: edit them or
-                 pass --prices FILE.json ({"model": [usd_per_1M_input, usd_per_1M_output], ...})
-    DEMO_ITEMS   the embedded dataset (or --data FILE.jsonl with "id", "text", "label" per line)
-    parse_answer how an answer becomes a label; a failure is recorded as such, never as right or wrong
-
-What it writes (two tables in --db, default ./llm_bench.db):
-    predictions  one row per call: configuration columns + config_id + input_id, the raw request and raw
-                 response, parsed prediction, ground_truth, parse_ok/parse_error, correct (NULL when the
-                 answer could not be parsed) and correct_strict (0 when unparsed), tokens, latency_s, cost_usd,
-                 retries, cache (the run that made the call, '' when made now), error.
-                 A row replayed from the cache keeps the original call's latency, tokens and retries.
-    metrics      one row per configuration: accuracy over parsed answers and accuracy counting unparsed as
-                 wrong, each with a 95% interval, parse failures, latency percentiles, tokens, cost (a new
-                 row only when the numbers change; the latest row wins)
-    Every row of both tables carries experiment_version (--experiment-version: "dev" while developing, a
-    tag such as "e1" for the real run), the git commit of the current directory and the data fingerprint;
-    the analysis scripts never pool versions.
-
-Why it is built this way (xetrack 0.7.0):
-    - Responses are cached in --cache-dir under a content hash of the endpoint, model, rendered messages
-      and generation settings, so a new process re-asks nothing already answered, and editing one prompt
-      re-asks only that prompt. xetrack's own cache keys use hash(), which changes in every process.
-      The key cannot see new weights behind an unchanged model name and URL: use a new --cache-dir then.
-    - HTTP runs in a thread pool; ONE thread (the main one) writes to the database. Several xetrack
-      writers lose rows, and a SQLite Tracker cannot be shared across threads.
-    - A call that fails after its retries raises: it becomes an error row, is not cached, and the next
-      run retries only those calls. Rows already in the database are skipped (resume after a crash).
-    - temperature > 0 answers are samples: the cache keeps the first. Add seeds (--seeds) for several.
+Why it is built this way (xetrack 0.7.0): the comments beside the code, and references/templates.md.
 """
 
 from __future__ import annotations
@@ -56,29 +22,55 @@ import random
 import re
 import sqlite3
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import urllib.parse
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import benchkit as bk
 import diskcache
 import httpx
 import numpy as np
-from benchkit import (
-    completed,
-    config_columns,
-    config_id,
-    fingerprint,
-    loggable,
-    progress,
-    provenance,
-    varying_columns,
-)
 from scipy.stats import binomtest
 from xetrack import Tracker
 
-# ============================================ CONFIGURATION ============================================
+# ==================================== EDIT: the one block to change =====================================
+# Point the benchmark at your endpoint, data and models here; the flags of the same names override them.
+BASE_URL = None  # None: the offline demo stand-in; e.g. "https://api.openai.com/v1", "http://localhost:11434/v1"
+API_KEY_ENV = "OPENAI_API_KEY"  # environment variable holding the key (sent as a Bearer token); unset: no key
+DATA = Path(__file__).with_name("llm_demo_data.jsonl")  # JSONL, one {"id", "text", "label"} per line
+MODELS = ("demo-small", "demo-large")  # e.g. a base model and its fine-tune: same inputs, a paired comparison
+PROMPTS = {  # name: (system, user); {text} is the input, {labels} the label set ("negative or positive")
+    "one_word": ("You label the sentiment of product reviews. Answer with one word: {labels}.",
+                 "Review: {text}\nSentiment:"),
+    "open": ("You are a helpful assistant.", "What is the sentiment ({labels}) of this review?\n{text}"),
+}
+PRICES = {  # USD per 1M (prompt, completion) tokens. EXAMPLES only: edit them, or pass --prices FILE.json
+    "demo-small": (0.10, 0.40), "demo-large": (1.00, 4.00), "gpt-4o-mini": (0.15, 0.60)}
+TEMPERATURE, MAX_TOKENS, SEEDS = 0.0, 32, 1  # SEEDS > 1: replicates, seeds 0..N-1 sent to the endpoint
+DB, CACHE_DIR, EXPERIMENT_VERSION = "llm_bench.db", "llm_cache", "e1"  # version: "dev" while developing
+CONCURRENCY, TIMEOUT_S, MAX_RETRIES = 4, 60.0, 5  # parallel requests; seconds per request; retries on 429/5xx
+
+
+def parse_answer(answer: str | None, labels: list[str]) -> tuple[str | None, str]:
+    """(label, '') when exactly one label word appears in the answer, else (None, why it failed).
+
+    A failure is recorded as such, never as right or wrong. Cached answers are parsed again on replay: after
+    editing this, run with a new --experiment-version to re-score every answer without a call."""
+    text = (answer or "").lower()
+    found = [label for label in labels if re.search(rf"\b{re.escape(label.lower())}\b", text)]
+    if len(found) == 1:
+        return found[0], ""
+    return None, ("no label in the answer" if not found else f"several labels: {', '.join(found)}")
+# ========================================= end of the EDIT block =========================================
+
+# Mixed into every response-cache key. Bump it when what a cached entry means changes; a change to the
+# fields of `Answer` (what the cache stores) changes the key by itself, so old entries are asked again
+# instead of replayed without the new field. CHANGES: 2 = attempts recorded, secrets redacted.
+TEMPLATE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -101,8 +93,8 @@ class Config:
 
 @dataclass(frozen=True)
 class Retry:
-    max_retries: int = 5
-    timeout_s: float = 60.0
+    max_retries: int = MAX_RETRIES
+    timeout_s: float = TIMEOUT_S
     base_delay_s: float = 0.5  # exponential backoff: base * 2**attempt, with jitter, capped at max_delay_s
     max_delay_s: float = 60.0
 
@@ -114,48 +106,49 @@ class Item:
     label: str
 
 
-PROMPTS = (
-    Prompt("one_word", "You label the sentiment of product reviews. Answer with one word: {labels}.",
-           "Review: {text}\nSentiment:"),
-    Prompt("open", "You are a helpful assistant.", "What is the sentiment ({labels}) of this review?\n{text}"),
-)
-MODELS = ("demo-small", "demo-large")
-PRICES = {  # USD per 1M (prompt, completion) tokens. EXAMPLES only: edit them, or pass --prices FILE.json
-    "demo-small": (0.10, 0.40),
-    "demo-large": (1.00, 4.00),
-    "gpt-4o-mini": (0.15, 0.60),
-}
-DEMO_ITEMS = tuple(Item(i, text, label) for i, (text, label) in enumerate([
-    ("Arrived quickly and works exactly as described.", "positive"),
-    ("Stopped charging after two days.", "negative"),
-    ("The best headphones I have owned.", "positive"),
-    ("Flimsy plastic, snapped on first use.", "negative"),
-    ("Setup took five minutes and it just works.", "positive"),
-    ("Customer support never answered my emails.", "negative"),
-    ("Great value for the price.", "positive"),
-    ("The colour is nothing like the photos.", "negative"),
-    ("Battery lasts all week, very impressed.", "positive"),
-    ("Loud fan, and it overheats constantly.", "negative"),
-    ("My kids love it and use it every day.", "positive"),
-    ("Returned it: the screen had dead pixels.", "negative"),
-    ("Comfortable to wear for hours.", "positive"),
-    ("Instructions were missing and parts did not fit.", "negative"),
-    ("Sturdy, well made, and looks great.", "positive"),
-    ("It broke the week the warranty ended.", "negative"),
-    ("Exceeded my expectations in every way.", "positive"),
-    ("Smells of chemicals even after washing.", "negative"),
-    ("Fast, quiet and easy to clean.", "positive"),
-    ("Would not buy again.", "negative"),
-]))
+@dataclass(frozen=True)
+class Answer:
+    """What the response cache keeps for one request: only a well-formed answer, secrets redacted."""
+    raw: str  # the response body
+    latency_s: float  # of the request that succeeded
+    attempts: str  # the status or error class of every request made for it, e.g. "429,200"
+    run: str  # the run (track_id) that made the requests
 
-# ======================================== SINGLE EXECUTION =============================================
+
+CACHE_SALT = bk.fingerprint(TEMPLATE_VERSION, [f.name for f in fields(Answer)])
+
+# ============================================== SECRETS ==================================================
+# Some servers and proxies quote the request, headers included, in their error bodies. Everything stored
+# (rows, the response cache) or printed goes through `redact`: the key itself, auth headers in any quoting
+# (HTTP, JSON, Python repr), bearer tokens, sk-... keys, credentials in URLs.
+_SECRETS: list[str] = []  # the configured key (set in main); replaced wherever it appears
+_SECRET_PATTERNS = [  # (pattern, replacement): header values in "name: value", JSON and ('name', 'value') form
+    (re.compile(r"(?i)(\b(?:proxy-)?authorization|\b[\w-]*api[-_]?key)((?:[\"']?\s*[:=]|[\"']\s*,)\s*(?:(?-i:b)?[\"'])?)"
+                r"((?:bearer|basic|token)\s+)?(?!\[REDACTED|(?:bearer|basic|token)\s+\[REDACTED|(?-i:b)[\"'])[^\s\"',;}\]\\]+"),
+     lambda m: f"{m[1]}{m[2]}{m[3] or ''}[REDACTED]"),
+    (re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{6,}"), "Bearer [REDACTED]"),
+    (re.compile(r"\bsk-[\w-]{6,}"), "sk-[REDACTED]"),
+    (re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig)=)[^&\s\"']+"), r"\1[REDACTED]"),
+    (re.compile(r"(?<=://)[^/@\s\"']+(?=@)"), "[REDACTED]"),  # https://user:password@host
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    for secret in _SECRETS:
+        text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+# ========================================== SINGLE EXECUTION =============================================
 
 
 class CallFailed(Exception):
-    """Raised when a call cannot be answered; `attempts` says how many requests were made."""
+    """A call that got no usable answer; `attempts` lists the status or error class of each request made."""
 
-    def __init__(self, message: str, attempts: int):
-        super().__init__(message)
+    def __init__(self, message: str, attempts: list[str]):
+        super().__init__(redact(message))
         self.attempts = attempts
 
 
@@ -167,24 +160,32 @@ def request_body(config: Config, item: Item, labels: list[str]) -> dict:
             "temperature": config.temperature, "max_tokens": config.max_tokens, "seed": config.seed}
 
 
-def post_with_retries(client: httpx.Client, body: dict, retry: Retry) -> tuple[str, float, int]:
-    """(raw response text, latency of the successful request in s, retries). Raises CallFailed."""
+def post_with_retries(client: httpx.Client, body: dict, retry: Retry) -> tuple[str, float, list[str]]:
+    """(raw response text, latency of the successful request in s, status/error class of every request).
+
+    The retry loop is ours, not the client's, so every request is seen and recorded. Raises CallFailed."""
+    attempts: list[str] = []
     for attempt in range(retry.max_retries + 1):
         wait, start = None, time.perf_counter()
         try:
             response = client.post("/chat/completions", json=body)
-        except httpx.TransportError as exc:  # timeouts, refused or dropped connections
+        except httpx.HTTPError as exc:  # timeouts, refused or dropped connections, protocol errors
+            attempts.append(type(exc).__name__)
             problem = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, httpx.TransportError):
+                raise CallFailed(problem, attempts) from None
         else:
             latency = time.perf_counter() - start
+            attempts.append(str(response.status_code))
             if response.status_code == 200:
-                return response.text, latency, attempt
-            problem = f"HTTP {response.status_code}: {' '.join(response.text.split())[:200]}"
+                return redact(response.text), latency, attempts
+            # redacted before it is cut short, so a cut cannot leave half a key behind
+            problem = redact(f"HTTP {response.status_code}: {' '.join(response.text.split())}")[:300]
             if response.status_code not in (408, 409, 429) and response.status_code < 500:
-                raise CallFailed(problem, attempt + 1)  # bad request, auth, unknown model: retrying won't help
+                raise CallFailed(problem, attempts)  # bad request, auth, unknown model: retrying won't help
             wait = retry_after(response.headers)
         if attempt == retry.max_retries:
-            raise CallFailed(f"gave up after {attempt + 1} attempts; last: {problem}", attempt + 1)
+            raise CallFailed(f"gave up after {attempt + 1} attempts; last: {problem}", attempts)
         if wait is None:  # exponential backoff with jitter, so parallel workers do not retry in lockstep
             wait = retry.base_delay_s * 2**attempt * random.uniform(0.5, 1.0)
         time.sleep(min(wait, retry.max_delay_s))
@@ -206,117 +207,200 @@ def retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
-def parse_answer(answer: str | None, labels: list[str]) -> tuple[str | None, str]:
-    """(label, '') when exactly one label word appears in the answer, else (None, why it failed)."""
-    text = (answer or "").lower()
-    found = [label for label in labels if re.search(rf"\b{re.escape(label.lower())}\b", text)]
-    if len(found) == 1:
-        return found[0], ""
-    return None, ("no label in the answer" if not found else f"several labels: {', '.join(found)}")
-
-
-def ask(client: httpx.Client, cache: diskcache.Cache, config: Config, item: Item, labels: list[str],
-        retry: Retry, run_id: str, prices: dict) -> dict:
-    """One (configuration, input): the cached response if this exact request was answered before, else a
-    real call. Runs in a worker thread; raises on failure so nothing wrong is cached."""
-    body = request_body(config, item, labels)
-    key = fingerprint(config.endpoint, body)  # content hash: process-independent, unlike hash()
-    hit = cache.get(key)
-    fresh = hit is None
-    if fresh:
-        raw, latency, retries = post_with_retries(client, body, retry)
-        hit = {"raw": raw, "latency_s": latency, "retries": retries, "run": run_id}
+def read_response(raw: str) -> tuple[dict, dict]:
+    """(the first choice, usage) of a chat-completions response; ValueError when it is not one."""
     try:
-        response = json.loads(hit["raw"])
+        response = json.loads(raw)
         choice = response["choices"][0]
-        answer = choice["message"].get("content")
-        usage = response.get("usage") or {}
+        choice["message"].get("content")
+        return choice, response.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise CallFailed(f"unexpected response shape ({type(exc).__name__}): {hit['raw'][:200]}",
-                         hit["retries"] + 1) from exc
-    if fresh:  # only a well-formed answer is stored: every failure above raised before this line
-        cache.set(key, hit)
+        raise ValueError(f"unexpected response shape ({type(exc).__name__}): {raw[:200]}") from exc
 
-    prediction, parse_error = parse_answer(answer, labels)
+
+class Calls:
+    """The only way a request leaves: the response cache first, then one request per distinct content.
+
+    Keys are content hashes of the endpoint, model, rendered messages and settings (plus CACHE_SALT), so a
+    new process re-asks nothing already answered and editing one prompt re-asks only that prompt
+    (xetrack's own cache keys use hash(), which changes in every process). Identical requests in flight at
+    once are sent once: the others wait for that answer and are hits. A failure is never cached; the
+    requests waiting on it fail too, without a request of their own, and the next run retries them all.
+    The key cannot see new weights behind an unchanged model name and URL: use a new --cache-dir then.
+    """
+
+    def __init__(self, client: httpx.Client, cache: diskcache.Cache, retry: Retry, run_id: str):
+        self.client, self.cache, self.retry, self.run_id = client, cache, retry, run_id
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future] = {}
+
+    def get(self, key: str, body: dict) -> tuple[Answer, bool]:
+        """(the answer, whether requests were made now for it). Raises CallFailed."""
+        with self._lock:
+            flight = self._in_flight.get(key)
+            leader = flight is None
+            if leader:
+                stored = self.cache.get(key)
+                if isinstance(stored, dict) and set(stored) == {f.name for f in fields(Answer)}:
+                    return Answer(**stored), False
+                flight = self._in_flight[key] = Future()
+        if not leader:
+            try:
+                return flight.result(), False
+            except CallFailed as exc:
+                raise CallFailed(f"not sent: the identical request failed in this run: {exc}", []) from None
+        try:
+            raw, latency, attempts = post_with_retries(self.client, body, self.retry)
+            try:
+                read_response(raw)
+            except ValueError as exc:
+                raise CallFailed(str(exc), attempts) from None
+            answer = Answer(raw, latency, ",".join(attempts), self.run_id)
+            self.cache.set(key, asdict(answer))  # only a well-formed answer is stored
+            flight.set_result(answer)
+            return answer, True
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                del self._in_flight[key]
+
+
+def attempt_columns(attempts: list[str]) -> dict:
+    """Requests made now for one row, by class, so a 429 can be told from a 500 or a timeout."""
+    codes = [int(a) if a.isdigit() else None for a in attempts]
+    return {"attempts": ",".join(attempts), "n_requests": len(attempts), "retries": max(0, len(attempts) - 1),
+            "n_429": codes.count(429), "n_5xx": sum(1 for c in codes if c and c >= 500),
+            "n_4xx_other": sum(1 for c in codes if c and 400 <= c < 500 and c != 429),
+            "n_timeouts": sum(1 for a in attempts if "Timeout" in a),
+            "n_network_errors": sum(1 for a, c in zip(attempts, codes, strict=True) if c is None and "Timeout" not in a)}
+
+
+# One row per (configuration, input) in `predictions`: configuration columns + config_id + input_id, the
+# request_key (content hash of the request: rows with the same key got the same answer), raw request and
+# response, parsed prediction, ground_truth, parse_ok/parse_error, correct (NULL when unparsed) and
+# correct_strict (0 when unparsed), tokens, latency_s, cost_usd, and the accounting: `cache` ('' when this
+# row's requests were made now, else the run that made them: this run for a repeated input, an earlier one
+# otherwise), `attempts` ("429,200": every request made now, '' on a hit), n_requests, retries and counts by
+# class (n_429, n_5xx, n_4xx_other, n_timeouts, n_network_errors). A hit keeps the answer's latency and
+# tokens, never its requests: summed over rows, n_requests is what the endpoint received.
+def ask(calls: Calls, config: Config, item: Item, labels: list[str], prices: dict) -> dict:
+    """One (configuration, input), answered from the cache or by a call. Runs in a worker thread."""
+    body = request_body(config, item, labels)
+    key = bk.fingerprint(CACHE_SALT, config.endpoint, body)  # content hash: process-independent
+    row = {"request_key": key, "raw_request": redact(json.dumps(body))}
+    try:
+        answer, now = calls.get(key, body)
+    except CallFailed as exc:
+        return {**row, "error": f"CallFailed: {exc}", "cache": "", **attempt_columns(exc.attempts)}
+    row.update(cache="" if now else answer.run, **attempt_columns(answer.attempts.split(",") if now else []))
+    choice, usage = read_response(answer.raw)
+    text = choice["message"].get("content")
+    try:
+        prediction, parse_error = parse_answer(text, labels)
+    except Exception as exc:  # noqa: BLE001 - the answer is cached: fix parse_answer, run again, no call
+        return {**row, "error": redact(f"parse_answer raised {type(exc).__name__}: {exc}")}
     if prediction is None and choice.get("finish_reason") == "length":
         parse_error += " (truncated: finish_reason=length, raise max_tokens)"
-    row = {"raw_request": json.dumps(body), "raw_response": hit["raw"], "answer": answer or "",
-           "prediction": prediction, "parse_ok": int(prediction is not None), "parse_error": parse_error,
-           "correct": None if prediction is None else int(prediction == item.label),
-           # the same, counting an unparseable answer as wrong: what a user of the model would get
-           "correct_strict": int(prediction == item.label),
-           "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
-           "latency_s": hit["latency_s"], "retries": hit["retries"],
-           "cache": "" if hit["run"] == run_id else hit["run"]}
+    row.update({"raw_response": answer.raw, "answer": text or "", "prediction": prediction,
+                "parse_ok": int(prediction is not None), "parse_error": parse_error,
+                "correct": None if prediction is None else int(prediction == item.label),
+                # the same, counting an unparseable answer as wrong: what a user of the model would get
+                "correct_strict": int(prediction == item.label),
+                "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
+                "latency_s": answer.latency_s, "error": ""})
     price = prices.get(config.model)
     if price and row["prompt_tokens"] is not None and row["completion_tokens"] is not None:
         row["cost_usd"] = (row["prompt_tokens"] * price[0] + row["completion_tokens"] * price[1]) / 1e6
     return row
 
 
-# ============================================= THE LOOP ================================================
+# ============================================== THE LOOP =================================================
 
 
 def run(configs: list[Config], items: list[Item], db: Path, cache_dir: Path, client: httpx.Client,
         retry: Retry, concurrency: int, version: dict, prices: dict) -> dict:
-    """Ask every (configuration, input) not yet in the database; one writer, `concurrency` HTTP workers."""
+    """Ask every (configuration, input) not yet in the database; one writer, `concurrency` HTTP workers.
+
+    HTTP runs in a thread pool; ONE thread (this one) writes to the database: several xetrack writers lose
+    rows, and a SQLite Tracker cannot be shared across threads. Rows already in the database are skipped
+    (resume after a crash)."""
     labels = sorted({item.label for item in items})
     tracker = Tracker(str(db), table="predictions", params=version)  # version columns on every row
     # Done = answered in this experiment version on this data: a new version gets its own full set of rows
     # (replayed from the response cache, so it costs no calls).
-    done = completed(db, "predictions", ["config_id", "input_id", "data_fingerprint", "experiment_version"])
+    done = bk.completed(db, "predictions", ["config_id", "input_id", "data_fingerprint", "experiment_version"])
     todo = [(c, item) for c in configs for item in items
-            if (config_id(c), item.id, version["data_fingerprint"], version["experiment_version"]) not in done]
-    counts = {"skipped": len(configs) * len(items) - len(todo), "called": 0, "replayed": 0, "failed": 0}
+            if (bk.config_id(c), item.id, version["data_fingerprint"], version["experiment_version"]) not in done]
+    counts = {"skipped": len(configs) * len(items) - len(todo), "answered_now": 0, "hits_this_run": 0,
+              "hits_earlier": 0, "failed": 0, "requests": 0, "by_class": {}, "errors": {}}
     with diskcache.Cache(str(cache_dir)) as cache, ThreadPoolExecutor(concurrency) as pool:
-        futures = {pool.submit(ask, client, cache, c, item, labels, retry, tracker.track_id, prices): (c, item)
-                   for c, item in todo}
+        calls = Calls(client, cache, retry, tracker.track_id)
+        futures = {pool.submit(ask, calls, c, item, labels, prices): (c, item) for c, item in todo}
         try:
-            for future in progress(as_completed(futures), total=len(futures), label="calls"):
+            for future in bk.progress(as_completed(futures), total=len(futures), label="pairs"):
                 c, item = futures[future]
-                row = {"config_id": config_id(c), **config_columns(c), "input_id": item.id,
+                row = {"config_id": bk.config_id(c), **bk.config_columns(c), "input_id": item.id,
                        "ground_truth": item.label}
                 try:
-                    row.update(future.result(), error="")
-                    counts["replayed" if row["cache"] else "called"] += 1
-                except Exception as exc:  # noqa: BLE001 - any failure becomes an error row; the run goes on
-                    row.update(error=f"{type(exc).__name__}: {exc}", cache="",
-                               retries=max(0, getattr(exc, "attempts", 1) - 1))
-                    counts["failed"] += 1
+                    row.update(future.result())
+                except Exception as exc:  # noqa: BLE001 - a bug in a prompt or parser: an error row, no request
+                    row.update(error=redact(f"{type(exc).__name__}: {exc}"), cache="", **attempt_columns([]))
+                tally(counts, row, tracker.track_id)
                 # None is left out: xetrack types a new column from its first value, and None makes it TEXT.
-                tracker.log(loggable({k: v for k, v in row.items() if v is not None}))
+                tracker.log(bk.loggable({k: v for k, v in row.items() if v is not None}))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return counts
 
 
-# ============================================= SUMMARY =================================================
+def tally(counts: dict, row: dict, run_id: str) -> None:
+    counts["requests"] += row["n_requests"]
+    for attempt in filter(None, row["attempts"].split(",")):
+        counts["by_class"][attempt] = counts["by_class"].get(attempt, 0) + 1
+    if row["error"]:
+        counts["failed"] += 1
+        counts["errors"][row["error"]] = counts["errors"].get(row["error"], 0) + 1
+    else:
+        counts["answered_now" if not row["cache"] else
+               "hits_this_run" if row["cache"] == run_id else "hits_earlier"] += 1
+
+
+# ============================================== SUMMARY ==================================================
+
+SUMMARY_COLUMNS = ("parse_ok", "correct", "latency_s", "prompt_tokens", "completion_tokens", "cost_usd",
+                   "retries", "n_requests", "cache")
+
+
+def connect_ro(db: Path) -> sqlite3.Connection:
+    """Read-only; the path is quoted, since SQLite cuts a URI at '#' or '?' and would open another file."""
+    return sqlite3.connect(f"file:{urllib.parse.quote(str(db.resolve()))}?mode=ro", uri=True)
 
 
 def summarise(configs: list[Config], n_items: int, db: Path, version: dict) -> list[dict]:
     """One row per configuration from the database (this run and earlier ones), logged to `metrics`."""
-    con = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)
+    con = connect_ro(db)
     rows = []
     try:
         columns = {r[1] for r in con.execute("SELECT * FROM pragma_table_info('predictions')")}
         # columns are created by the first value logged: absent if every call so far has failed
-        select = ", ".join(n if n in columns else f"NULL AS {n}" for n in (
-            "parse_ok", "correct", "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "retries"))
+        select = ", ".join(n if n in columns else f"NULL AS {n}" for n in SUMMARY_COLUMNS)
         for c in configs:
             got = con.execute(
                 f"SELECT {select} FROM predictions WHERE config_id = ? AND data_fingerprint = ? "
                 "AND experiment_version = ? AND (error IS NULL OR error = '')",
-                [config_id(c), version["data_fingerprint"], version["experiment_version"]]).fetchall()
-            rows.append({"config_id": config_id(c), **config_columns(c), **stats(got, n_items)})
+                [bk.config_id(c), version["data_fingerprint"], version["experiment_version"]]).fetchall()
+            rows.append({"config_id": bk.config_id(c), **bk.config_columns(c), **stats(got, n_items)})
     finally:
         con.close()
     key = ["config_id", "data_fingerprint", "experiment_version", "n_answered", "n_unanswered"]
-    seen = completed(db, "metrics", key)
+    seen = bk.completed(db, "metrics", key)
     tracker = Tracker(str(db), table="metrics", params=version)
     for row in rows:
         if tuple({**row, **version}[k] for k in key) not in seen:
-            tracker.log(loggable({k: v for k, v in row.items() if v is not None}))
+            tracker.log(bk.loggable({k: v for k, v in row.items() if v is not None}))
     return rows
 
 
@@ -330,7 +414,9 @@ def stats(got: list[tuple], n_items: int) -> dict:
            "accuracy_if_unparsed_wrong": k / len(got) if got else None,
            "prompt_tokens_total": sum(r[3] or 0 for r in got), "completion_tokens_total": sum(r[4] or 0 for r in got),
            "cost_usd_total": sum(r[5] or 0.0 for r in got) if any(r[5] is not None for r in got) else None,
-           "retries_total": sum(r[6] or 0 for r in got)}
+           # requests behind these answers (failed attempts of calls that later failed are not here)
+           "retries_total": sum(r[6] or 0 for r in got), "n_requests_total": sum(r[7] or 0 for r in got),
+           "n_cache_hits": sum(1 for r in got if r[8])}
     if parsed:
         ci = binomtest(k, len(parsed)).proportion_ci(method="wilson")
         out.update(accuracy_low95=ci.low, accuracy_high95=ci.high)
@@ -363,13 +449,18 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
               f"{with_ci(r, 'accuracy_if_unparsed_wrong'):>31} {p50:>6} {cost:>9}")
     if example_prices:
         print("cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json")
-    print(f"\ncalls made now: {counts['called']}, replayed from the response cache: {counts['replayed']}, "
+    by_class = ", ".join(f"{name} x{n}" for name, n in sorted(counts["by_class"].items()))
+    print(f"\ncalls (HTTP requests made now): {counts['requests']} ({by_class or 'none'}); "
+          f"answered now: {counts['answered_now']}, cache hits: {counts['hits_this_run'] + counts['hits_earlier']} "
+          f"({counts['hits_this_run']} repeated in this run, {counts['hits_earlier']} from earlier runs), "
           f"already in the database: {counts['skipped']}, failed: {counts['failed']}")
     unanswered = sum(r["n_unanswered"] for r in rows)
+    for error, n in sorted(counts["errors"].items(), key=lambda kv: -kv[1])[:3]:  # redacted when stored
+        print(f"  {n} x {error[:300]}")
     if unanswered:
         print(f"{unanswered} (configuration, input) pairs have no answer yet: run again to retry only those.")
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
-    label = ",".join(varying_columns(configs, exclude=["seed"]) or ["model"])  # seed: a replicate
+    label = ",".join(bk.varying_columns(configs, exclude=["seed"]) or ["model"])  # seed: a replicate
     print(f"\ndatabase: {db}   (tables: predictions, metrics; response cache: {cache_dir})")
     print("next:")
     print(f"  python scripts/validate_benchmark.py {db} predictions")
@@ -377,14 +468,24 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     print(f"  python scripts/export_summary.py {db} predictions --config-cols {label} --metric correct_strict:higher")
 
 
-# =============================================== CLI ===================================================
+# ================================================ CLI ====================================================
 
 
 def load_items(path: Path) -> list[Item]:
-    """JSONL: one {"id": ..., "text": ..., "label": ...} per line (id defaults to the line number)."""
+    """JSONL: one {"id": ..., "text": ..., "label": ...} per line (id defaults to the line number).
+
+    Ids must be unique: a row is identified by (configuration, id). Texts may repeat (their calls are made
+    once: the repeats are cache hits)."""
     with path.open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    return [Item(r.get("id", i), str(r["text"]), str(r["label"])) for i, r in enumerate(rows)]
+        rows = [(n, json.loads(line)) for n, line in enumerate(fh, start=1) if line.strip()]
+    items, first_line = [], {}
+    for i, (n, r) in enumerate(rows):
+        item = Item(r.get("id", i), str(r["text"]), str(r["label"]))
+        if item.id in first_line:
+            raise ValueError(f"id {item.id!r} on line {n} is also on line {first_line[item.id]}")
+        first_line[item.id] = n
+        items.append(item)
+    return items
 
 
 def stratified_subset(items: list[Item], limit: int | None) -> list[Item]:
@@ -420,9 +521,11 @@ def load_prices(path: Path | None) -> tuple[dict, bool]:
 
 @contextmanager
 def endpoint(base_url: str | None, items: list[Item]):
-    """(base URL, endpoint name): the given one, or the loopback stand-in server for the offline demo."""
+    """(base URL, endpoint name): the given one, or the loopback stand-in server for the offline demo.
+
+    The name is a configuration column: credentials in the URL are redacted from it."""
     if base_url:
-        yield base_url.rstrip("/"), base_url.rstrip("/")
+        yield base_url.rstrip("/"), redact(base_url.rstrip("/"))
         return
     from llm_standin_server import StandinServer  # demo only: a real endpoint needs just this file + benchkit
 
@@ -432,38 +535,50 @@ def endpoint(base_url: str | None, items: list[Item]):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit 2, like the scripts: no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, redact(f"{self.prog}: error: {message}") + "\n")
+
+
+EPILOG = """defaults come from the EDIT block at the top of this file: BASE_URL, API_KEY_ENV, DATA, MODELS,
+PROMPTS, parse_answer, PRICES (USD per million tokens; the shipped values are EXAMPLES), TEMPERATURE,
+MAX_TOKENS, SEEDS, DB, CACHE_DIR, EXPERIMENT_VERSION, CONCURRENCY, TIMEOUT_S, MAX_RETRIES.
+
+tables: predictions (one row per configuration and input; `cache` '' = requests made now, else the run
+that made them; `attempts` = status or error class of every request, e.g. 429,200) and metrics (one row
+per configuration). Every row carries experiment_version, the git commit of the current directory and the
+data fingerprint; the analysis scripts never pool versions. API keys are redacted from everything stored
+or printed."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(
-        prog="llm_finetuning_template.py", description=__doc__.split("\n\n")[0],
-        epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or "
-                        "http://localhost:8000/v1 (default: start the offline stand-in server)")
-    parser.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+    parser = _Parser(prog="llm_finetuning_template.py", description=__doc__.split("\n\n")[0], epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-url", default=BASE_URL, help="OpenAI-compatible base URL, e.g. "
+                        "https://api.openai.com/v1 or http://localhost:8000/v1 (default: BASE_URL; None starts "
+                        "the offline stand-in server)")
+    parser.add_argument("--api-key-env", default=API_KEY_ENV, metavar="VAR",
                         help="environment variable holding the API key (default: %(default)s; unset = no key)")
     parser.add_argument("--models", help=f"comma-separated model names (default: {','.join(MODELS)})")
-    parser.add_argument("--prompts", help=f"comma-separated prompt names (default: all of "
-                        f"{','.join(p.name for p in PROMPTS)})")
-    parser.add_argument("--temperature", type=float, default=Config.temperature, help="default: %(default)s")
-    parser.add_argument("--max-tokens", type=int, default=Config.max_tokens, help="default: %(default)s")
-    parser.add_argument("--seeds", type=int, default=1, help="replicates per configuration (seeds 0..N-1)")
-    parser.add_argument("--data", type=Path, help="JSONL dataset with id/text/label (default: the embedded demo)")
+    parser.add_argument("--prompts", help=f"comma-separated prompt names (default: all of {','.join(PROMPTS)})")
+    parser.add_argument("--temperature", type=float, default=TEMPERATURE, help="default: %(default)s")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="default: %(default)s")
+    parser.add_argument("--seeds", type=int, default=SEEDS, help="replicates per configuration (seeds 0..N-1; "
+                        "default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=DATA, help="JSONL dataset with id/text/label (default: DATA)")
     parser.add_argument("--limit", type=int, help="smoke run on N inputs: a fixed subset taken round-robin over "
                         "the labels, in id order (not the first N lines)")
-    parser.add_argument("--experiment-version", default="e1", metavar="VALUE",
+    parser.add_argument("--experiment-version", default=EXPERIMENT_VERSION, metavar="VALUE",
                         help='logged on every row of both tables; use "dev" while developing and a tag such as '
                         '"e1" for the real run: the scripts never pool versions (default: %(default)s)')
     parser.add_argument("--prices", type=Path, metavar="FILE.json",
                         help='USD per million tokens, {"model": [input, output], ...} (default: the example '
                         "PRICES table in this file)")
-    parser.add_argument("--db", type=Path, default=Path("llm_bench.db"), help="default: %(default)s")
-    parser.add_argument("--cache-dir", type=Path, default=Path("llm_cache"),
+    parser.add_argument("--db", type=Path, default=Path(DB), help="default: %(default)s")
+    parser.add_argument("--cache-dir", type=Path, default=Path(CACHE_DIR),
                         help="response cache shared by runs and processes (default: %(default)s)")
-    parser.add_argument("--concurrency", type=int, default=4, help="parallel HTTP requests (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=Retry.timeout_s, help="seconds per request (default: %(default)s)")
-    parser.add_argument("--max-retries", type=int, default=Retry.max_retries,
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                        help="parallel HTTP requests (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per request (default: %(default)s)")
+    parser.add_argument("--max-retries", type=int, default=MAX_RETRIES,
                         help="retries on 429/5xx/timeouts before the call is an error row (default: %(default)s)")
     args = parser.parse_args(argv)
     for name in ("limit", "concurrency", "seeds"):
@@ -482,16 +597,18 @@ def main(argv: list[str] | None = None) -> int:
     """0 when every (configuration, input) has an answer, 1 when some calls failed (re-run to retry only
     those), 2 on bad input."""
     args = parse_args(argv)
+    key = os.environ.get(args.api_key_env) or ""
+    _SECRETS[:] = [key] if len(key) >= 8 else []  # a shorter "key" ("EMPTY", "ollama") is a placeholder
     try:
-        all_items = load_items(args.data) if args.data else list(DEMO_ITEMS)
-    except (OSError, ValueError, KeyError) as exc:
-        return fail(f"cannot read --data {args.data}: {exc}")
+        all_items = load_items(args.data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return fail(f"cannot read --data {args.data}: {type(exc).__name__}: {exc}")
     items = stratified_subset(all_items, args.limit)
     try:
         prices, example_prices = load_prices(args.prices)
     except (OSError, ValueError) as exc:
         return fail(f"cannot read --prices {args.prices}: {exc}")
-    prompts = [p for p in PROMPTS if not args.prompts or p.name in args.prompts.split(",")]
+    prompts = [Prompt(name, *PROMPTS[name]) for name in PROMPTS if not args.prompts or name in args.prompts.split(",")]
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(MODELS)
     if not prompts or not items or not models:
         return fail("no models, prompts or inputs selected")
@@ -506,15 +623,14 @@ def main(argv: list[str] | None = None) -> int:
     retry = Retry(max_retries=args.max_retries, timeout_s=args.timeout)
     # The fingerprint covers the whole dataset, so a --limit smoke run and the full run share rows.
     # The git commit of the current directory: the user's project, not the folder this template sits in.
-    version = provenance(data_fingerprint=fingerprint([vars(i) for i in all_items]), root=Path.cwd(),
-                         experiment_version=args.experiment_version)
-    key = os.environ.get(args.api_key_env)
+    version = bk.provenance(data_fingerprint=bk.fingerprint([vars(i) for i in all_items]), root=Path.cwd(),
+                            experiment_version=args.experiment_version)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     try:
         with endpoint(args.base_url, items) as (url, name), \
                 httpx.Client(base_url=url, headers=headers, timeout=retry.timeout_s, limits=limits) as client:
-            try:  # a wrong URL would otherwise cost every call its full retry budget
+            try:  # a wrong URL would otherwise cost every call its full retry budget (not counted as a call)
                 client.get("/models")
             except httpx.TransportError as exc:
                 return fail(f"cannot reach {url}: {type(exc).__name__}: {exc}")
@@ -530,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fail(message: str) -> int:
-    print(f"llm_finetuning_template.py: error: {message}", file=sys.stderr)
+    print(redact(f"llm_finetuning_template.py: error: {message}"), file=sys.stderr)
     return 2
 
 

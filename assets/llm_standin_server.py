@@ -12,13 +12,17 @@ deterministically, so runs and tests are reproducible:
   the first attempt of others (decided by a hash of the request content and the attempt number);
 - `fail_always`: tests set `{substring: status}` to make every request whose user message contains the
   substring fail, until they clear it; `stall_first`: `{substring: seconds}` delays the first attempt of
-  such requests (to exercise client timeouts);
+  such requests (to exercise client timeouts); `echo_headers`: `{substring: status}` answers such requests
+  with that status and a body that echoes the request headers, API key included, as some servers do
+  (200: a normal answer with the headers added under "debug");
 - `GET /v1/models` lists the demo models;
 - it counts requests: `GET /stats` returns `{"requests": n, "by_status": {...}}`; in-process,
-  `server.requests` lists `(time, status, model, user message)` for every POST (the path for rejected ones).
+  `server.requests` lists `(time, status, model, user message)` for every POST (the path for rejected ones)
+  and `server.authorizations` the `Authorization` header of each.
 
-Run it alone with `python llm_standin_server.py --port 8000` and point the template at
-`--base-url http://127.0.0.1:8000/v1`.
+It knows the right answers from a JSONL file of `{"id", "text", "label"}` lines, by default the template's
+demo data (llm_demo_data.jsonl beside this file). Run it alone with `python llm_standin_server.py --port 8000`
+and point the template at `--base-url http://127.0.0.1:8000/v1`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+DEMO_DATA = Path(__file__).with_name("llm_demo_data.jsonl")  # the template's demo data: texts and labels
 
 # Probability of a right answer per model name; unknown models get DEFAULT_SKILL.
 SKILL = {"demo-small": 0.70, "demo-large": 0.90}
@@ -49,18 +56,26 @@ def _tokens(text: str) -> int:
     return max(1, round(len(text) / 4))
 
 
+def load_labels(path: str | Path = DEMO_DATA) -> dict[str, str]:
+    """{text: label} from a JSONL file with "text" and "label" on every line."""
+    with open(path, encoding="utf-8") as fh:
+        return {str(r["text"]): str(r["label"]) for r in map(json.loads, filter(str.strip, fh))}
+
+
 class StandinServer:
     """`with StandinServer(labels) as server:` serves on `server.base_url` in a background thread."""
 
-    def __init__(self, labels: dict[str, str], port: int = 0, latency_s: float = LATENCY_S,
+    def __init__(self, labels: dict[str, str] | None = None, port: int = 0, latency_s: float = LATENCY_S,
                  transient_failures: bool = True):
-        self.labels = labels  # input text -> true label
+        self.labels = load_labels() if labels is None else labels  # input text -> true label
         self.label_names = sorted(set(labels.values()))
         self.latency_s = latency_s
         self.transient_failures = transient_failures
         self.fail_always: dict[str, int] = {}
         self.stall_first: dict[str, float] = {}
+        self.echo_headers: dict[str, int] = {}
         self.requests: list[tuple[float, int, str, str]] = []
+        self.authorizations: list[str | None] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
@@ -91,8 +106,9 @@ class StandinServer:
             return sum(1 for r in self.requests if status is None or r[1] == status)
 
     # --- behaviour ----------------------------------------------------------------------------------
-    def respond(self, body: dict) -> tuple[int, dict, dict]:
+    def respond(self, body: dict, request_headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
         """(status, headers, JSON body) for one chat-completions request."""
+        request_headers = request_headers or {}
         messages = body.get("messages") or []
         model = str(body.get("model", ""))
         system = " ".join(m.get("content", "") for m in messages if m.get("role") == "system")
@@ -101,10 +117,16 @@ class StandinServer:
         with self._lock:
             attempt = self._attempts[content_key] = self._attempts.get(content_key, 0) + 1
         status, headers, payload = self._plan(model, system, user, content_key, attempt, body)
+        echo = next((code for needle, code in self.echo_headers.items() if needle in user), None)
+        if echo == 200 and status == 200:
+            payload["debug"] = {"request_headers": request_headers}
+        elif echo is not None:  # a careless server or proxy quoting the whole request back in its error
+            status, headers, payload = _error(echo, f"invalid request; headers received: {request_headers}")
         stall = next((s for needle, s in self.stall_first.items() if needle in user and attempt == 1), 0.0)
         time.sleep(stall + self.latency_s + 0.0005 * _tokens(system + user))
         with self._lock:
             self.requests.append((time.time(), status, model, user))
+            self.authorizations.append(request_headers.get("Authorization"))
         return status, headers, payload
 
     def _plan(self, model, system, user, content_key, attempt, body):
@@ -173,11 +195,12 @@ def _handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw)
             except ValueError:
                 return self._reject(400, "request body is not JSON")
-            self._send(*server.respond(body))
+            self._send(*server.respond(body, dict(self.headers.items())))
 
         def _reject(self, status: int, message: str) -> None:
             with server._lock:  # rejected calls are calls too: tests count them
                 server.requests.append((time.time(), status, "", self.path))
+                server.authorizations.append(self.headers.get("Authorization"))
             self._send(status, {}, {"error": {"message": message}})
 
         def do_GET(self):  # noqa: N802
@@ -212,15 +235,10 @@ def _handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve the stand-in chat-completions endpoint on loopback.")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--labels", help="JSONL file with 'text' and 'label' fields (default: the template's demo)")
+    parser.add_argument("--labels", type=Path, default=DEMO_DATA,
+                        help="JSONL file with 'text' and 'label' fields (default: the template's demo data)")
     args = parser.parse_args()
-    if args.labels:
-        with open(args.labels, encoding="utf-8") as fh:
-            labels = {r["text"]: r["label"] for r in map(json.loads, filter(str.strip, fh))}
-    else:
-        from llm_finetuning_template import DEMO_ITEMS
-        labels = {item.text: item.label for item in DEMO_ITEMS}
-    with StandinServer(labels, port=args.port) as srv:
+    with StandinServer(load_labels(args.labels), port=args.port) as srv:
         print(f"stand-in chat-completions endpoint at {srv.base_url} (Ctrl-C to stop)")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -21,11 +22,12 @@ import llm_standin_server
 import pytest
 from helpers import ROOT, free_port, random_hash_seed_env, run_python
 from llm_finetuning_template import (
-    DEMO_ITEMS,
+    DATA,
     MODELS,
     PRICES,
     PROMPTS,
     Item,
+    load_items,
     parse_answer,
     retry_after,
     stratified_subset,
@@ -34,6 +36,7 @@ from llm_standin_server import StandinServer
 from xetrack_fixtures import read_rows
 
 TEMPLATE = ROOT / "assets" / "llm_finetuning_template.py"
+DEMO_ITEMS = load_items(DATA)
 N_CONFIGS = len(MODELS) * len(PROMPTS)
 N_ITEMS = len(DEMO_ITEMS)
 LABELS = {item.text: item.label for item in DEMO_ITEMS}
@@ -45,6 +48,10 @@ def run_template(cwd: Path, *args: str, script: Path = TEMPLATE, check: bool = T
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def printed_calls(proc: subprocess.CompletedProcess) -> int:
+    return int(re.search(r"^calls \(HTTP requests made now\): (\d+) ", proc.stdout, re.MULTILINE)[1])
 
 
 def answered(db: Path) -> list[tuple]:
@@ -92,7 +99,7 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     assert ("python scripts/export_summary.py llm_bench.db predictions --config-cols model,prompt_name "
             "--metric correct_strict:higher\n") in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
-    assert "calls  80/80  100%" in proc.stderr, "no progress display on stderr"
+    assert "pairs  80/80  100%" in proc.stderr, "no progress display on stderr"
 
 
 @pytest.mark.slow
@@ -143,9 +150,10 @@ def test_a_second_run_in_a_new_process_makes_zero_http_calls(tmp_path, server):
     run_template(tmp_path, "--base-url", server.base_url)
     first = server.count()
     assert server.count(200) == N_CONFIGS * N_ITEMS and first > server.count(200), "no 429/5xx was retried"
-    run_template(tmp_path, "--base-url", server.base_url)
+    proc = run_template(tmp_path, "--base-url", server.base_url)
     assert server.count() == first
     assert len(answered(tmp_path / "llm_bench.db")) == N_CONFIGS * N_ITEMS
+    assert printed_calls(proc) == 0
 
 
 @pytest.mark.slow
@@ -165,11 +173,9 @@ def test_a_fresh_database_replays_every_answer_from_the_cache_with_its_configura
 
 @pytest.mark.slow
 def test_editing_one_prompt_in_a_copied_template_re_asks_only_that_prompt(tmp_path, server):
-    # A developer copies the template and benchkit.py, nothing else (the stand-in is only for the demo).
-    shutil.copy(ROOT / "assets" / "benchkit.py", tmp_path)
-    copy = tmp_path / "llm_finetuning_template.py"
-    source = TEMPLATE.read_text()
-    copy.write_text(source)
+    # A developer copies the template, benchkit.py and the data, nothing else (the stand-in is only for the demo).
+    copy = edited_copy(tmp_path)
+    source = copy.read_text()
     run_template(tmp_path, "--base-url", server.base_url, script=copy)
     before = len(server.requests)
     edited = source.replace('"What is the sentiment ({labels}) of this review?\\n{text}"',
@@ -212,10 +218,14 @@ def test_exhausted_429s_and_500s_become_uncached_error_rows_and_only_they_are_re
     proc = run_template(tmp_path, "--base-url", server.base_url, "--max-retries", "2", check=False)
     assert proc.returncode == 1, "unanswered calls must show in the exit code"
     db = tmp_path / "llm_bench.db"
-    errors = read_rows(db, "SELECT input_id, retries, error FROM predictions WHERE error != ''")
+    errors = read_rows(db, "SELECT input_id, retries, error, attempts, n_requests, n_429, n_5xx, cache "
+                       "FROM predictions WHERE error != ''")
     assert sorted(e[0] for e in errors) == sorted([rate_limited.id, broken.id] * N_CONFIGS)
     assert all(e[1] == 2 and "gave up after 3 attempts" in e[2] for e in errors)
     assert {"HTTP 429" in e[2] for e in errors} == {True, False}
+    # every attempt is recorded with its class, so a rate limit can be told from a broken server
+    assert sorted({e[3:7] for e in errors}) == [("429,429,429", 3, 3, 0), ("500,500,500", 3, 0, 3)]
+    assert {e[0] for e in errors if e[3].startswith("429")} == {rate_limited.id} and {e[7] for e in errors} == {""}
     assert len(answered(db)) == N_CONFIGS * (N_ITEMS - 2), "a failing input stopped other work"
     assert "run again to retry only those" in proc.stdout
 
@@ -247,17 +257,19 @@ def test_a_request_that_times_out_is_retried(tmp_path, server):
     slow = DEMO_ITEMS[0]
     server.stall_first = {slow.text: 2.0}
     run_template(tmp_path, "--base-url", server.base_url, "--limit", "2", "--timeout", "0.5")
-    got = read_rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions WHERE input_id = ?", [slow.id])
-    assert len(got) == N_CONFIGS and all(r == (r[0], "") and r[0] >= 1 for r in got)
+    got = read_rows(tmp_path / "llm_bench.db", "SELECT retries, error, attempts, n_timeouts FROM predictions "
+                    "WHERE input_id = ?", [slow.id])
+    assert len(got) == N_CONFIGS and all(r[:2] == (r[0], "") and r[0] >= 1 for r in got)
+    assert all(r[2].startswith("ReadTimeout,") and r[2].endswith(",200") and r[3] >= 1 for r in got)
 
 
 @pytest.mark.slow
 def test_a_client_error_is_not_retried(tmp_path, server):
     wrong_path = server.base_url.replace("/v1", "/nope")
     assert run_template(tmp_path, "--base-url", wrong_path, "--limit", "2", check=False).returncode == 1
-    errors = read_rows(tmp_path / "llm_bench.db", "SELECT retries, error FROM predictions")
+    errors = read_rows(tmp_path / "llm_bench.db", "SELECT retries, error, attempts, n_4xx_other FROM predictions")
     assert len(errors) == 2 * N_CONFIGS == server.count(404)
-    assert all(r[0] == 0 and r[1].startswith("CallFailed: HTTP 404") for r in errors)
+    assert all(r[0] == 0 and r[1].startswith("CallFailed: HTTP 404") and r[2:] == ("404", 1) for r in errors)
 
 
 @pytest.mark.slow
@@ -293,7 +305,8 @@ def test_a_new_experiment_version_gets_its_own_full_set_of_rows_without_new_call
     assert per_version == [("dev", n, n, 0), ("e2", n, n, n)]
     assert read_rows(db, "SELECT experiment_version, COUNT(*) FROM metrics GROUP BY 1 ORDER BY 1") == \
         [("dev", N_CONFIGS), ("e2", N_CONFIGS)]
-    assert f"replayed from the response cache: {n}" in proc.stdout
+    assert f"calls (HTTP requests made now): 0 (none); answered now: 0, cache hits: {n} (0 repeated in this run, " \
+        f"{n} from earlier runs)" in proc.stdout
 
 
 @pytest.mark.slow
@@ -431,3 +444,189 @@ def test_a_db_path_that_is_not_a_database_is_one_line_exit_2_and_left_untouched(
     proc = run_template(tmp_path, "--db", "notes.txt", "--limit", "1", check=False)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--db notes.txt" in proc.stderr
     assert notes.read_bytes() == before
+
+
+# --- call accounting: a call is an HTTP request made now ------------------------------------------------------
+
+
+def write_jsonl(path: Path, items) -> Path:
+    path.write_text("".join(json.dumps({"id": i.id, "text": i.text, "label": i.label}) + "\n" for i in items))
+    return path
+
+
+def with_repeats(copies: int = 2, repeated: int = 6) -> list[Item]:
+    """The demo items, each of the first `repeated` texts followed at once by `copies` copies under new ids,
+    so that a text and its copies are asked together by parallel workers."""
+    out = []
+    for item in DEMO_ITEMS:
+        out.append(item)
+        if item.id < repeated:
+            out += [Item(1000 * (k + 1) + item.id, item.text, item.label) for k in range(copies)]
+    return out
+
+
+@pytest.mark.slow
+def test_with_repeated_inputs_the_printed_and_stored_call_counts_equal_the_servers_request_count(tmp_path, server):
+    items = with_repeats()
+    n_repeats = len(items) - N_ITEMS
+    data = write_jsonl(tmp_path / "repeated.jsonl", items)
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--data", str(data), "--concurrency", "8")
+    db = tmp_path / "llm_bench.db"
+    (run_id,), = read_rows(db, "SELECT DISTINCT track_id FROM predictions")
+    (stored, n_429, n_5xx), = read_rows(db, "SELECT SUM(n_requests), SUM(n_429), SUM(n_5xx) FROM predictions")
+    assert printed_calls(proc) == stored == server.count() > server.count(200), "no 429/5xx was retried"
+    assert (n_429, n_5xx) == (server.count(429), server.count(500) + server.count(503))
+    # one answered request per distinct request; every repeat is a hit on this run's own call, not a call
+    assert server.count(200) == N_CONFIGS * N_ITEMS
+    hits = read_rows(db, "SELECT request_key, raw_response, n_requests, attempts FROM predictions WHERE cache = ?",
+                     [run_id])
+    assert len(hits) == N_CONFIGS * n_repeats and all(h[2:] == (0, "") for h in hits)
+    assert f"cache hits: {N_CONFIGS * n_repeats} ({N_CONFIGS * n_repeats} repeated in this run, 0 from earlier runs)" \
+        in proc.stdout
+    # lineage: each hit's request_key leads to the one row whose requests were made now, with the same answer
+    made = dict(read_rows(db, "SELECT request_key, raw_response FROM predictions WHERE cache = ''"))
+    assert len(made) == N_CONFIGS * N_ITEMS
+    assert all(made[key] == raw for key, raw, _, _ in hits)
+    script = ROOT / "scripts" / "validate_benchmark.py"
+    check = run_python(script, db, "predictions")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.slow
+def test_identical_requests_in_flight_at_the_same_time_are_sent_once(tmp_path):
+    # Every first attempt of a repeated text takes 0.5 s: its copies, submitted together, find it in flight.
+    items = with_repeats(copies=3, repeated=4)
+    with StandinServer(dict(LABELS), transient_failures=False) as srv:
+        srv.stall_first = {i.text: 0.5 for i in DEMO_ITEMS[:4]}
+        proc = run_template(tmp_path, "--base-url", srv.base_url, "--data",
+                            str(write_jsonl(tmp_path / "r.jsonl", items)), "--concurrency", "4", "--prompts", "one_word")
+        sent = [(model, user) for _, status, model, user in srv.requests]
+    assert len(sent) == len(set(sent)) == len(MODELS) * N_ITEMS == printed_calls(proc)
+
+
+# --- the EDIT block ----------------------------------------------------------------------------------------------
+
+EDIT_START, EDIT_END = "# ==", "end of the EDIT block"
+
+
+def edit_block(source: str) -> tuple[int, int]:
+    """(first, last) line numbers, 1-based, of the EDIT block."""
+    lines = source.splitlines()
+    first = next(n for n, line in enumerate(lines, 1) if line.startswith(EDIT_START) and "EDIT" in line)
+    last = next(n for n, line in enumerate(lines, 1) if EDIT_END in line)
+    return first, last
+
+
+def test_the_edit_block_on_the_first_screen_holds_endpoint_data_prompts_parser_models_and_defaults():
+    source = TEMPLATE.read_text()
+    first, last = edit_block(source)
+    assert last <= 80
+    block = "\n".join(source.splitlines()[first - 1:last])
+    for name in ("BASE_URL =", "API_KEY_ENV =", "DATA =", "MODELS =", "PROMPTS =", "def parse_answer(", "PRICES =",
+                 "TEMPERATURE, MAX_TOKENS, SEEDS =", "DB, CACHE_DIR, EXPERIMENT_VERSION =",
+                 "CONCURRENCY, TIMEOUT_S, MAX_RETRIES ="):
+        defined = [line for line in source.splitlines() if line.startswith(name)]
+        assert len(defined) == 1 and defined[0] in block, f"{name} is not defined once, in the EDIT block"
+    docstring = source.split('"""')[1]
+    assert len(docstring.strip().splitlines()) <= 15
+
+
+def edited_copy(folder: Path, **constants: str) -> Path:
+    """The template, benchkit and the demo data copied into `folder`, with `NAME = value` lines of the EDIT
+    block replaced (and nothing else: asserted)."""
+    folder.mkdir(exist_ok=True)
+    for name in ("benchkit.py", "llm_demo_data.jsonl"):
+        shutil.copy(ROOT / "assets" / name, folder)
+    source = TEMPLATE.read_text()
+    lines = source.splitlines(keepends=True)
+    for name, value in constants.items():
+        n = next(k for k, line in enumerate(lines) if line.startswith(f"{name} = "))
+        lines[n] = f"{name} = {value}\n"
+    first, last = edit_block(source)
+    changed = [k + 1 for k, (a, b) in enumerate(zip(source.splitlines(keepends=True), lines, strict=True)) if a != b]
+    assert len(changed) == len(constants) and all(first < k < last for k in changed)
+    copy = folder / "llm_finetuning_template.py"
+    copy.write_text("".join(lines))
+    return copy
+
+
+@pytest.mark.slow
+def test_changing_only_the_edit_blocks_endpoint_sends_every_request_to_the_other_server(tmp_path, server):
+    with StandinServer(dict(LABELS)) as other:
+        # No flag at all: what the EDIT block says is what runs.
+        run_template(tmp_path, script=edited_copy(tmp_path / "a", BASE_URL=repr(server.base_url)))
+        assert server.count(200) == N_CONFIGS * N_ITEMS and other.count() == 0
+        first = server.count()
+        run_template(tmp_path, script=edited_copy(tmp_path / "b", BASE_URL=repr(other.base_url)))
+        assert other.count(200) == N_CONFIGS * N_ITEMS and server.count() == first
+    endpoints = read_rows(tmp_path / "llm_bench.db", "SELECT endpoint, COUNT(*) FROM predictions GROUP BY 1 ORDER BY 1")
+    assert endpoints == sorted([(server.base_url, N_CONFIGS * N_ITEMS), (other.base_url, N_CONFIGS * N_ITEMS)])
+
+
+@pytest.mark.slow
+def test_changing_only_the_edit_blocks_data_and_models_runs_that_dataset_and_those_models(tmp_path):
+    items = [Item(f"q{k}", f"Question {k}: is {k} even?", "yes" if k % 2 == 0 else "no") for k in range(6)]
+    data = write_jsonl(tmp_path / "mine.jsonl", items)
+    with StandinServer({i.text: i.label for i in items}) as srv:
+        copy = edited_copy(tmp_path / "c", BASE_URL=repr(srv.base_url), DATA=repr(str(data)),
+                           MODELS='("model-a",)')
+        run_template(tmp_path, script=copy)
+        models = {model for _, _, model, _ in srv.requests}
+    assert models == {"model-a"}
+    got = read_rows(tmp_path / "llm_bench.db", "SELECT DISTINCT input_id, ground_truth, model FROM predictions")
+    assert sorted(got) == sorted((i.id, i.label, "model-a") for i in items)
+
+
+# --- cache keys cover the code: a changed cached shape is asked again, never replayed without its new field --------
+
+
+@pytest.mark.slow
+def test_a_changed_cached_answer_shape_under_the_same_cache_dir_is_asked_again_and_every_row_has_the_new_column(
+        tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url, "--db", "old.db", "--cache-dir", "cache", "--limit", "6")
+    before = server.count(200)
+    assert before == N_CONFIGS * 6
+    copy = edited_copy(tmp_path / "changed")
+    source = copy.read_text()
+    edits = [("    run: str  # the run (track_id) that made the requests\n",
+              "    run: str  # the run (track_id) that made the requests\n    asked_at: float = 0.0\n"),
+             ('answer = Answer(raw, latency, ",".join(attempts), self.run_id)',
+              'answer = Answer(raw, latency, ",".join(attempts), self.run_id, time.time())'),
+             ('"latency_s": answer.latency_s, "error": ""', '"latency_s": answer.latency_s, "error": "", '
+              '"asked_at": answer.asked_at')]
+    for old, new in edits:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    copy.write_text(source)
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--db", "new.db", "--cache-dir", "cache",
+                        "--limit", "6", script=copy)
+    assert server.count(200) == 2 * before, "old cache entries were replayed without the new field"
+    assert printed_calls(proc) > 0
+    assert read_rows(tmp_path / "new.db", "SELECT COUNT(*), SUM(asked_at > 0), SUM(cache != '') FROM predictions") \
+        == [(N_CONFIGS * 6, N_CONFIGS * 6, 0)]
+
+
+@pytest.mark.slow
+def test_bumping_template_version_asks_again_and_keeping_it_replays(tmp_path, server):
+    run_template(tmp_path, "--base-url", server.base_url, "--db", "a.db", "--limit", "4")
+    before = server.count(200)
+    copy = edited_copy(tmp_path / "same")  # an unchanged copy: same keys, nothing asked
+    run_template(tmp_path, "--base-url", server.base_url, "--db", "b.db", "--cache-dir", str(tmp_path / "llm_cache"),
+                 "--limit", "4", script=copy)
+    assert server.count(200) == before
+    copy.write_text(copy.read_text().replace('TEMPLATE_VERSION = "', 'TEMPLATE_VERSION = "bumped-', 1))
+    run_template(tmp_path, "--base-url", server.base_url, "--db", "c.db", "--cache-dir", str(tmp_path / "llm_cache"),
+                 "--limit", "4", script=copy)
+    assert server.count(200) == 2 * before
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"id": 1, "text": "a", "label": "x"}', '{"id": 1, "text": "b", "label": "y"}'], "id 1 on line 2 is also on line 1"),
+    (['["not", "an", "object"]'], "AttributeError"),
+    (['{"id": 1, "text": "a"}'], "KeyError: 'label'"),
+])
+def test_a_data_file_with_a_repeated_id_or_a_malformed_line_is_one_line_and_exit_2(tmp_path, lines, message):
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    proc = run_template(tmp_path, "--data", "d.jsonl", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "llm_bench.db").exists()
