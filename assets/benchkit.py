@@ -378,7 +378,7 @@ def next_steps(steps: Iterable[tuple[str, str]]) -> str:
     """The "Next:" block: a `# why` line above each command. Says how to find the skill if it is unknown."""
     lines = ["Next:"]
     for why, command in steps:
-        lines += [f"  # {why}", f"  {command}"]
+        lines += [f"  # {why}"] * bool(why) + [f"  {command}"]
     if skill_dir() is None:
         lines.append(f"  (<skill> = the xetrack-benchmark skill's folder: set {SKILL_ENV}, or copy templates with "
                      "its scripts/new_benchmark.py, to print it)")
