@@ -359,7 +359,7 @@ def test_a_crash_between_the_two_tables_is_finished_from_the_per_fold_row_withou
     before = read_rows(db, rows)
     # The state a kill leaves after a unit's per-fold row and before its per-example rows.
     con = sqlite3.connect(db)
-    deleted = con.execute("DELETE FROM predictions WHERE model = 'knn' AND seed = 1 AND fold = 2").rowcount
+    deleted = con.execute("DELETE FROM predictions WHERE model = 'forest' AND seed = 1 AND fold = 2").rowcount
     con.commit()
     con.close()
     assert deleted > 0
@@ -599,9 +599,10 @@ def test_a_changed_cache_version_in_the_edit_block_refits_instead_of_replaying(t
     folder = copy_template(tmp_path)
     tiny = ["--limit", "40", "--seeds", "0", "--folds", "2", "--models", "logreg"]
     _, first = run_counting(folder, *tiny)
-    _, replay = run_counting(folder, *tiny, "--db", "again.db")
+    shared = ["--cache-dir", "sklearn_benchmark_cache"]  # a new database, the same cache
+    _, replay = run_counting(folder, *tiny, "--db", "again.db", *shared)
     template = folder / TEMPLATE
     template.write_text(template.read_text().replace('CACHE_VERSION = "1"', 'CACHE_VERSION = "2"', 1))
-    _, refit = run_counting(folder, *tiny, "--db", "third.db")
+    _, refit = run_counting(folder, *tiny, "--db", "third.db", *shared)
     assert (first, replay, refit) == (Counter(LogisticRegression=2), Counter(), Counter(LogisticRegression=2))
     assert read_rows(folder / "third.db", "SELECT DISTINCT cache_version FROM scores") == [("benchkit2/2",)]
