@@ -16,17 +16,28 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
 - `varying_columns`: the configuration columns that tell the configurations apart, for readable reports.
 - `provenance`: `Tracker(params=...)` is not part of the cache key, but it is on every row: put the code and
   data version there so results of different versions are never pooled.
+- `cache_version` (in every `track_cached` key and row): xetrack's key covers arguments, not code, so a
+  function whose return shape changed would replay stale results; bump the template's CACHE_VERSION instead.
+- `connect_readonly`: `file:{path}?mode=ro` unquoted cuts the path at '#', '?' or '%', and SQLite then opens
+  (and creates) another file; the URI here is percent-encoded.
+- `ArgumentParser`, `add_common_options`, `next_steps`, `script_command`: what every template's command line
+  shares: one-line errors (exit 2), one option name per concept, and printed next commands that run as
+  printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded).
 
-Only the standard library, numpy (a xetrack dependency) and xetrack are needed.
+Only the standard library, numpy (a xetrack dependency) and xetrack are needed; tqdm draws the progress bar
+on a terminal when it is installed.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import hashlib
 import json
+import os
 import platform
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +49,13 @@ from typing import Any
 import numpy as np
 
 PRIMITIVES = (str, int, float, bool, type(None))
+# Where the skill lives, recorded by scripts/new_benchmark.py in the copy it makes (relative = from this
+# file's folder); None here, in the skill's own assets/. The environment variable wins over both.
+SKILL_DIR: str | None = None
+SKILL_ENV = "XETRACK_BENCHMARK_SKILL"
+# benchkit's own part of every cache key: bumped when track_cached changes what a cached value holds, so old
+# caches are recomputed instead of replayed (CHANGELOG says when). Templates add their own CACHE_VERSION.
+CACHE_SCHEMA = "2"
 _CONFIGS: dict[str, Any] = {}  # config_id -> configuration object, for the call wrapper in this process
 
 
@@ -120,12 +138,23 @@ def loggable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def track_cached(tracker, func: Callable[..., dict], config: Any, **inputs: Any) -> dict:
+def cache_version(salt: str = "") -> str:
+    """The `cache_version` column and cache-key part: benchkit's schema plus the caller's salt.
+
+    xetrack keys its cache on the arguments, never on the code: when what a function returns changes (a new
+    column, another shape), the old entries would replay without it. Change the salt and they are recomputed.
+    """
+    return f"benchkit{CACHE_SCHEMA}" + (f"/{salt}" if salt else "")
+
+
+def track_cached(tracker, func: Callable[..., dict], config: Any, *, cache_salt: str = "", **inputs: Any) -> dict:
     """Run `func(config, **inputs)` through `tracker.track` with a cache key that is stable across processes.
 
     `inputs` must be primitives (ids, not data: pass `input_id=17`, look the example up inside `func`).
-    The row gets `config_id`, every configuration field and whatever dict `func` returns. `func` must raise
-    on failure: xetrack logs the error row and does not cache it, whereas a returned error is cached forever.
+    The row gets `config_id`, every configuration field, `cache_version` and whatever dict `func` returns.
+    `cache_salt` (a template's CACHE_VERSION) is part of the key: change it when `func`'s code or return shape
+    changes, and nothing cached before is replayed. `func` must raise on failure: xetrack logs the error row
+    and does not cache it, whereas a returned error is cached forever.
     """
     bad = {k: type(v).__name__ for k, v in inputs.items() if not isinstance(v, PRIMITIVES)}
     if bad:
@@ -140,7 +169,8 @@ def track_cached(tracker, func: Callable[..., dict], config: Any, **inputs: Any)
         return loggable(func(_CONFIGS[config_id], **kwargs))
 
     del call.__wrapped__  # xetrack reads the signature; it must see `config_id`, not func's parameters
-    params = {"config_id": cid, **config_columns(config)}
+    # track(params=...) is part of xetrack's cache key (Tracker(params=...) is not): the salt goes here.
+    params = {"config_id": cid, **config_columns(config), "cache_version": cache_version(cache_salt)}
     return tracker.track(call, kwargs={"config_id": cid, **inputs}, params=params)
 
 
@@ -153,7 +183,7 @@ def completed(db: str | Path, table: str, columns: Iterable[str]) -> set[tuple]:
     if not path.exists():
         return set()
     cols = list(columns)
-    con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    con = connect_readonly(path)
     try:
         # Check names first: SQLite reads an unknown "quoted name" as a string literal, not an error.
         present = {row[1] for row in con.execute("SELECT * FROM pragma_table_info(?)", [table])}
@@ -164,6 +194,19 @@ def completed(db: str | Path, table: str, columns: Iterable[str]) -> set[tuple]:
         return set(con.execute(f"SELECT DISTINCT {quoted} FROM {_quote(table)}{ok}").fetchall())
     finally:
         con.close()
+
+
+def connect_readonly(db: str | Path) -> sqlite3.Connection:
+    """A read-only sqlite3 connection to an existing file, whatever characters its path holds.
+
+    `sqlite3.connect(f"file:{path}?mode=ro", uri=True)` is the usual spelling and it is wrong: SQLite reads
+    '#' as the start of a fragment and '?' as the start of the query, so `runs#2/b.db` opens `runs`, a
+    missing file is created despite mode=ro... The path is percent-encoded here (pathlib's as_uri).
+    """
+    path = Path(os.path.abspath(db))
+    if not path.is_file():
+        raise FileNotFoundError(f"no database file at {path}")
+    return sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
 
 
 def _quote(identifier: str) -> str:
@@ -217,11 +260,22 @@ def provenance(data_fingerprint: str | None = None, root: str | Path = ".", **ex
 
 
 def progress(items: Iterable, total: int | None = None, label: str = "running", stream=None) -> Iterator:
-    """Yield from `items`, drawing `label  37/120  31%  12.4s` on stderr (redrawn in place on a terminal,
-    every 10% otherwise, so CI logs stay short)."""
+    """Yield from `items`, showing how far the loop is on stderr, so stdout stays clean for results.
+
+    On a terminal: a tqdm bar (rate and time left) when tqdm is installed. Elsewhere (CI logs, a file): one
+    plain line per tenth, `label  37/120  31%  2.9/s  left 28s  12.4s`, so logs stay short.
+    """
     stream = stream or sys.stderr
     total = total if total is not None else (len(items) if hasattr(items, "__len__") else None)
-    tty = stream.isatty()
+    tty = getattr(stream, "isatty", lambda: False)()
+    if tty:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            yield from tqdm(items, total=total, desc=label, file=stream, dynamic_ncols=True)
+            return
     start, last_decile = time.perf_counter(), -1
     done = 0
     for done, item in enumerate(items, start=1):
@@ -229,12 +283,106 @@ def progress(items: Iterable, total: int | None = None, label: str = "running", 
         pct = int(100 * done / total) if total else None
         if tty or pct is None or pct // 10 > last_decile:
             last_decile = pct // 10 if pct is not None else last_decile
+            elapsed = time.perf_counter() - start
+            rate = done / elapsed if elapsed > 0 else float("inf")
             of = f"/{total}  {pct:3d}%" if total else ""
-            stream.write(f"{chr(13) if tty else ''}{label}  {done}{of}  {time.perf_counter() - start:.1f}s"
+            left = f"  left {(total - done) / rate:.0f}s" if total and rate not in (0, float("inf")) else ""
+            stream.write(f"{chr(13) if tty else ''}{label}  {done}{of}  {rate:.1f}/s{left}  {elapsed:.1f}s"
                          + ("" if tty else "\n"))
             stream.flush()
     if tty and done:
         stream.write("\n")
+
+
+# ---- the command line every template shares ----------------------------------------------------------------
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the scripts' error contract: one line `prog: error: ...` on stderr and exit 2, no usage
+    dump. Descriptions and epilogs keep their line breaks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, db: str, limit_help: str,
+                       cache_dir: str | None = None, experiment_version: str = "e1") -> None:
+    """--db, --cache-dir (when the template caches), --experiment-version and --limit, spelled alike in every
+    template. `limit_help` says what N counts in this template (examples, inputs, load levels)."""
+    parser.add_argument("--db", type=Path, default=Path(db), help=f"xetrack database file (default: {db})")
+    if cache_dir is not None:
+        parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                            help=f"result cache shared by runs and processes (default: {cache_dir})")
+    parser.add_argument("--experiment-version", default=experiment_version, metavar="VALUE",
+                        help='logged on every row: "dev" while developing, a tag such as "e1" for the real run; '
+                             f"the scripts never pool versions (default: {experiment_version})")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help=limit_help)
+
+
+def check_common_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The usage errors every template shares, reported through parser.error (one line, exit 2)."""
+    if not str(args.experiment_version).strip():
+        parser.error("--experiment-version must not be empty")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if args.db.is_dir():
+        parser.error(f"--db {args.db} is a directory, not a database file")
+    if args.db.is_file() and args.db.stat().st_size:
+        with args.db.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                parser.error(f"--db {args.db}: file is not a database (xetrack writes SQLite files)")
+
+
+# ---- what to run next: commands that run as printed ---------------------------------------------------------
+def skill_dir() -> Path | None:
+    """The skill's folder (the one holding scripts/ and references/), or None when it cannot be found.
+
+    In order: $XETRACK_BENCHMARK_SKILL; SKILL_DIR as scripts/new_benchmark.py recorded it; the folder above
+    this file, when this file is the skill's own assets/benchkit.py.
+    """
+    here = Path(os.path.abspath(__file__)).parent
+    candidates = []
+    if os.environ.get(SKILL_ENV):
+        candidates.append(Path(os.path.abspath(os.environ[SKILL_ENV])))
+    if SKILL_DIR is not None:
+        candidates.append(Path(os.path.normpath(here / SKILL_DIR)))  # an absolute SKILL_DIR stays as it is
+    candidates.append(here.parent)
+    return next((c for c in candidates if (c / "scripts" / "validate_benchmark.py").is_file()), None)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a command from the current folder should name it: relative below it, else absolute."""
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    return os.path.relpath(absolute, cwd) if absolute.startswith(cwd.rstrip(os.sep) + os.sep) else absolute
+
+
+def skill_file(*parts: str) -> str:
+    """A file of the skill (e.g. 'scripts', 'export_summary.py') as a path to print, or a `<skill>/...`
+    placeholder when the skill's folder is unknown."""
+    root = skill_dir()
+    return shown_path(root.joinpath(*parts)) if root else "/".join(["<skill>", *parts])
+
+
+def script_command(script: str, *args: Any) -> str:
+    """`python <skill>/scripts/<script> ARGS`, every word shell-quoted; Path arguments as shown_path shows
+    them. Runs as printed from the current folder."""
+    words = ["python", skill_file("scripts", script)]
+    words += [shown_path(a) if isinstance(a, Path) else str(a) for a in args]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def next_steps(steps: Iterable[tuple[str, str]]) -> str:
+    """The "Next:" block: a `# why` line above each command. Says how to find the skill if it is unknown."""
+    lines = ["Next:"]
+    for why, command in steps:
+        lines += [f"  # {why}"] * bool(why) + [f"  {command}"]
+    if skill_dir() is None:
+        lines.append(f"  (<skill> = the xetrack-benchmark skill's folder: set {SKILL_ENV}, or copy templates with "
+                     "its scripts/new_benchmark.py, to print it)")
+    return "\n".join(lines)
 
 
 def log_batch_verified(tracker, rows: list[dict[str, Any]], attempts: int = 3) -> int:

@@ -1,56 +1,68 @@
 #!/usr/bin/env python
 """Compare scikit-learn models on identical cross-validation folds, cached, resumable and tracked in xetrack.
 
-What it does
-  Every model is fitted on exactly the same folds (repeated stratified k-fold: one shuffled k-fold split per
-  seed), so models can be compared example by example (paired). It writes two tables to one SQLite file:
-    predictions  one row per test example: input_id (row of the dataset), seed, fold, prediction,
-                 probability (of the predicted label), ground_truth, correct, and calibration: p_true
-                 (probability of the true class), nll (its log loss, clipped as sklearn's log_loss, so a
-                 fold's mean nll is its log_loss) and brier (binary: (p_positive - y)^2; multiclass: sum over
-                 classes of (p_k - [y = k])^2); all three NULL for a model without predict_proba
-    scores       one row per model x seed x fold: accuracy, balanced_accuracy, log_loss, fit_seconds,
-                 predict_seconds, and the fitted model as a xetrack asset (model_asset = its hash; skip it
-                 with --no-model-assets: fitted forests take tens of MB in the database and in the cache)
-  Every row carries the configuration (config_id + its fields) and the versions: --experiment-version ("dev"
-  while developing, a tag such as "e1" for the real run; the analysis scripts never pool versions), the git
-  commit of the current directory, the data fingerprint and library versions. Work is cached by content: a second run trains nothing, a changed
-  configuration retrains only itself, a killed run resumes where it stopped, and a model that raises leaves
-  an error row, is not cached, and is retried on the next run (the exit code is then 1).
-
-Run (offline; the default takes well under a minute on 2 cores)
-  python sklearn_benchmark_template.py                         # breast_cancer, logreg/knn/forest, 5 folds x 3 seeds
+Edit the EDIT block below (the model menu, the datasets, the defaults); the rest is machinery.
+  python sklearn_benchmark_template.py                  # offline, under a minute on 2 cores
   python sklearn_benchmark_template.py --limit 150 --seeds 0 --experiment-version dev   # smoke run
-  python sklearn_benchmark_template.py --dataset wine --models logreg:C=0.1 forest:n_estimators=300,max_depth=4 gboost
-  python scripts/validate_benchmark.py sklearn_benchmark.db predictions
-  python scripts/export_summary.py sklearn_benchmark.db predictions --config-cols model
-  python scripts/export_summary.py sklearn_benchmark.db predictions --config-cols model --metric nll:lower
-                                                               # calibration, compared paired per example
-
-Adapt it (copy benchkit.py beside this file)
-  1. MODELS: add your estimator factory (anything with fit/predict; predict_proba is optional). Also there,
-     not run by default: gboost, tree, naive_bayes, svm (RBF SVC, calibrated probabilities).
-  2. DATASETS / read_data: return your X, y and input ids (see "Your own CSV" below).
-  3. Changed the code of fit_and_predict? Use a new --db and --cache: the cache key covers the configuration,
-     the data fingerprint, the seed and the fold, but not your code.
-
-Your own CSV
-  Replace the body of read_data(name): return X (2-D numeric array, one row per example), y (1-D labels) and
-  input_ids (1-D, a stable id per row such as your CSV's id column: it pairs the models' predictions, so it
-  must not change between runs). `name` is the --dataset value, logged as the `dataset` column: add it to
-  DATASETS (`"my_data": None`) and make it --dataset's default. For example:
-      frame = pandas.read_csv("my_data.csv")
-      X = frame.drop(columns=["label", "id"]).to_numpy(float)
-      return X, frame["label"].to_numpy(), frame["id"].to_numpy()
-  --limit and the folds keep working (they use positions, not ids). The data fingerprint covers X, y and the
-  ids, so an edited CSV never replays results cached for the old one.
+Writes sklearn_benchmark.db: `predictions` (one row per test example), `scores` (one row per model x seed x
+fold, test and training metrics, the fitted model as an asset), `fold_inputs` (which inputs trained and
+tested each fold); then the summary and comparisons as tables in sklearn_benchmark_results.db, and prints
+the commands to run next. A second run trains nothing; a killed run resumes; a model that raises is retried.
+Your own CSV, your own model, every column, and when to pass --no-model-assets: references/templates.md
+of the xetrack-benchmark skill. Needs benchkit.py beside it (scripts/new_benchmark.py copies both).
 """
 
+# ruff: noqa: E402 - the EDIT block comes before the machinery's imports
 from __future__ import annotations
+
+# ====================================== EDIT: what to compare, on what =======================================
+# The model menu (add yours: an import and one line), the datasets (add yours: a function returning X, y and
+# optionally input ids; recipe in references/templates.md), the defaults the command line starts from.
+from sklearn import datasets
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=300,max_depth=4` passes them
+    "logreg": lambda **hp: make_pipeline(StandardScaler(), LogisticRegression(**{"max_iter": 2000, **hp})),
+    "forest": lambda **hp: RandomForestClassifier(**{"n_estimators": 100, **hp}),
+    "hist_gboost": lambda **hp: HistGradientBoostingClassifier(**hp),  # fast gradient boosting
+    "knn": lambda **hp: make_pipeline(StandardScaler(), KNeighborsClassifier(**hp)),
+    "gboost": lambda **hp: GradientBoostingClassifier(**hp),  # slow on many classes (digits: ~5 s a fit)
+    "tree": lambda **hp: DecisionTreeClassifier(**hp),
+    "naive_bayes": lambda **hp: GaussianNB(**hp),
+    # RBF SVM with probabilities from one calibrated SVC (hyperparameters go to SVC: `svm:C=10,gamma=0.01`)
+    "svm": lambda **hp: make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(**hp), ensemble=False)),
+}
+DATASETS = {  # name -> () -> (X, y) or (X, y, input_ids); these ship with scikit-learn, so runs are offline
+    "breast_cancer": lambda: datasets.load_breast_cancer(return_X_y=True),
+    "iris": lambda: datasets.load_iris(return_X_y=True),
+    "wine": lambda: datasets.load_wine(return_X_y=True),
+    "digits": lambda: datasets.load_digits(return_X_y=True),
+}
+DEFAULT_MODELS = ("logreg", "forest", "hist_gboost")
+DEFAULT_DATASET = "breast_cancer"
+FOLDS, SEEDS = 5, (0, 1, 2)  # repeated stratified k-fold: one shuffled k-fold split per seed
+DB = "sklearn_benchmark.db"  # the cache goes beside it: <name>_cache; the results tables: <name>_results.db
+CACHE_VERSION = "1"  # change it whenever fit_and_predict changes: cached results are recomputed, not replayed
+# ================================================ END EDIT ===================================================
+# isort: split
 
 import argparse
 import json
+import pickle
 import sqlite3
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -61,50 +73,30 @@ from statistics import mean, stdev
 import numpy as np
 import sklearn
 from benchkit import (
+    ArgumentParser,
+    add_common_options,
+    check_common_options,
     completed,
     config_columns,
     config_id,
+    connect_readonly,
     fingerprint,
     log_batch_verified,
+    next_steps,
     progress,
     provenance,
+    script_command,
+    shown_path,
+    skill_file,
     track_cached,
     varying_columns,
 )
-from sklearn import datasets
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from benchkit import cache_version as benchkit_cache_version
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
-from sklearn.tree import DecisionTreeClassifier
 from xetrack import Tracker
 
-# ---- 1. What to compare: edit these ------------------------------------------------------------------------
-MODELS = {  # name -> factory(**hyperparameters); `--models name:key=value,...` passes the hyperparameters
-    "logreg": lambda **hp: make_pipeline(StandardScaler(), LogisticRegression(**{"max_iter": 2000, **hp})),
-    "knn": lambda **hp: make_pipeline(StandardScaler(), KNeighborsClassifier(**hp)),
-    "forest": lambda **hp: RandomForestClassifier(**{"n_estimators": 100, **hp}),
-    "gboost": lambda **hp: GradientBoostingClassifier(**hp),  # slower on many classes (digits: ~5 s a fit)
-    "tree": lambda **hp: DecisionTreeClassifier(**hp),
-    "naive_bayes": lambda **hp: GaussianNB(**hp),
-    # RBF SVM; probabilities by calibrating one SVC with internal CV (SVC(probability=True) is deprecated in
-    # scikit-learn 1.9). Hyperparameters go to SVC: `svm:C=10,gamma=0.01`.
-    "svm": lambda **hp: make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(**hp), ensemble=False)),
-}
-DATASETS = {  # shipped with scikit-learn, so the default run is offline
-    "breast_cancer": datasets.load_breast_cancer,
-    "iris": datasets.load_iris,
-    "wine": datasets.load_wine,
-    "digits": datasets.load_digits,
-}
-DEFAULT_MODELS = ("logreg", "knn", "forest")
-PREDICTIONS, SCORES = "predictions", "scores"  # no column may contain a table name (xetrack 0.7.0 bug)
+PREDICTIONS, SCORES, FOLD_INPUTS = "predictions", "scores", "fold_inputs"  # no column may contain these names
 
 
 @dataclass(frozen=True)
@@ -113,16 +105,17 @@ class Config:
 
     model: str  # a key of MODELS
     hyperparameters: tuple = ()  # sorted (name, value) pairs passed to MODELS[model]
-    dataset: str = "breast_cancer"
+    dataset: str = DEFAULT_DATASET
     subsample: int = 0  # 0 = every example; N = a fixed stratified subsample of N examples (--limit)
-    k_folds: int = 5
+    k_folds: int = FOLDS
 
 
-# ---- 2. Data and folds: identical for every model, so comparisons are paired --------------------------------
+# ---- Data and folds: identical for every model, so comparisons are paired -----------------------------------
 def read_data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """X, y and one stable input_id per row (here the row number). Replace this body for your own data."""
-    X, y = DATASETS[name](return_X_y=True)
-    return X, y, np.arange(len(y))
+    """X, y and one stable input_id per row (the row number unless the dataset gives ids)."""
+    data = DATASETS[name]()
+    X, y, ids = data if len(data) == 3 else (*data, np.arange(len(data[1])))
+    return np.asarray(X), np.asarray(y), np.asarray(ids)
 
 
 @cache
@@ -142,10 +135,10 @@ def fold_indices(config: Config, seed: int, fold: int) -> tuple[np.ndarray, np.n
     return list(splitter.split(X, y))[fold]
 
 
-# ---- 3. The single-execution function: one (configuration, seed, fold) --------------------------------------
+# ---- The single-execution function: one (configuration, seed, fold) ------------------------------------------
 def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str, keep_model: bool) -> dict:
-    """Fit on the fold's training part, predict its test part. Raise on failure: a raised error is logged as
-    an error row and not cached, whereas a returned one would be cached forever.
+    """Fit on the fold's training part, score both parts, predict the test part. Raise on failure: a raised
+    error is logged as an error row and not cached, whereas a returned one would be cached forever.
 
     `data_fingerprint` is unused here on purpose: as an argument it is part of the cache key, so changed data
     never replays results computed on other data. `keep_model` is an argument for the same reason: a cached
@@ -170,17 +163,30 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
         loss = log_loss(y[test], proba, labels=model.classes_)
         calibration = per_example_calibration(proba, y[test], model.classes_)
     return {
-        "seed": seed, "fold": fold,
+        # the scores table's item: one row per (seed, fold) and model, so validate pairs them without flags
+        "item_id": f"seed{seed}/fold{fold}", "seed": seed, "fold": fold,
         "accuracy": accuracy_score(y[test], predicted),
         "balanced_accuracy": balanced_accuracy_score(y[test], predicted),
-        "log_loss": loss, "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
+        "log_loss": loss, **training_scores(model, X[train], y[train]),
+        "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
         "n_train": len(train), "n_test": len(test),
+        "train_inputs_hash": fingerprint(ids[train]),  # the fold_inputs rows of this fold hash to the same
+        "model_bytes": len(pickle.dumps(model)),
         # xetrack stores the object as an asset; the column holds its hash
         **({"model_asset": model} if keep_model else {}),
         # The per-example results travel inside the cached value, so a cache replay can log them again.
         "raw_predictions": {"input_id": ids[test].tolist(), "prediction": predicted.tolist(),
                             "probability": probability, "ground_truth": y[test].tolist(), **calibration},
     }
+
+
+def training_scores(model, X_train: np.ndarray, y_train: np.ndarray) -> dict:
+    """The same metrics on the training part: a large train-test gap is overfitting."""
+    predicted = model.predict(X_train)
+    proba = model.predict_proba(X_train) if hasattr(model, "predict_proba") else None
+    return {"train_accuracy": accuracy_score(y_train, predicted),
+            "train_balanced_accuracy": balanced_accuracy_score(y_train, predicted),
+            "train_log_loss": float("nan") if proba is None else log_loss(y_train, proba, labels=model.classes_)}
 
 
 def per_example_calibration(proba: np.ndarray, truth: np.ndarray, classes: np.ndarray) -> dict[str, list]:
@@ -198,7 +204,7 @@ def per_example_calibration(proba: np.ndarray, truth: np.ndarray, classes: np.nd
     return {"p_true": p_true.tolist(), "nll": nll.tolist(), "brier": brier.tolist()}
 
 
-# ---- 4. Tracking: resume from the database, then the cache, then compute ------------------------------------
+# ---- Tracking: resume from the database, then the cache, then compute ---------------------------------------
 def scored_units(db: Path) -> dict[tuple, tuple[str, str]]:
     """(config_id, data_fingerprint, experiment_version, seed, fold) -> (lineage, raw_predictions) of every
     successful per-fold row.
@@ -208,7 +214,7 @@ def scored_units(db: Path) -> dict[tuple, tuple[str, str]]:
     """
     if not db.exists():
         return {}
-    con = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)
+    con = connect_readonly(db)
     try:
         rows = con.execute(f'SELECT config_id, data_fingerprint, experiment_version, seed, fold, track_id, cache, '
                            f'raw_predictions FROM "{SCORES}" WHERE raw_predictions IS NOT NULL').fetchall()
@@ -244,6 +250,24 @@ def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
     return [{**fixed, "input_id": i} for i in ids.tolist()]  # tolist: plain ints or strings, never numpy
 
 
+def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int], version: dict) -> None:
+    """One row per input, seed and fold with split = 'train' or 'test': which inputs trained and tested each
+    fold, so validate_benchmark's train-test-overlap check runs (on this table). Written once per version."""
+    key = ["data_fingerprint", "experiment_version", "subsample", "k_folds", "seed", "fold"]
+    done = completed(db, FOLD_INPUTS, key)
+    fixed = {"dataset": config.dataset, "subsample": config.subsample, "k_folds": config.k_folds}
+    ids = load_dataset(config.dataset, config.subsample)[2]
+    for seed in seeds:
+        for fold in range(config.k_folds):
+            if (version["data_fingerprint"], version["experiment_version"], config.subsample, config.k_folds,
+                    seed, fold) in done:
+                continue
+            train, test = fold_indices(config, seed, fold)
+            log_batch_verified(tracker, [{**fixed, "seed": seed, "fold": fold, "input_id": i, "split": split}
+                                         for split, part in (("train", train), ("test", test))
+                                         for i in ids[part].tolist()])
+
+
 def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experiment_version: str,
         keep_models: bool) -> int:
     first = configs[0]
@@ -251,9 +275,11 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     data_fp = fingerprint(X, y, ids)
     # The git commit of the current directory: the user's project, not the folder this template sits in.
     version = provenance(data_fingerprint=data_fp, root=Path.cwd(), sklearn_version=sklearn.__version__,
-                         experiment_version=experiment_version)
+                         experiment_version=experiment_version, cache_version=benchkit_cache_version(CACHE_VERSION))
     scores = Tracker(str(db), table=SCORES, cache=str(cache), params=version)
     predictions = Tracker(str(db), table=PREDICTIONS, params=version, track_id=scores.track_id)
+    log_fold_inputs(Tracker(str(db), table=FOLD_INPUTS, params=version, track_id=scores.track_id), db, first,
+                    seeds, version)
 
     # A unit is done in this experiment version; another version gets its own rows (replayed from the cache).
     done = completed(db, PREDICTIONS, ["config_id", "data_fingerprint", "experiment_version", "seed", "fold"])
@@ -269,8 +295,8 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
             lineage, raw = scored[unit]
         else:
             try:
-                result = track_cached(scores, fit_and_predict, config, seed=seed, fold=fold, data_fingerprint=data_fp,
-                                      keep_model=keep_models)
+                result = track_cached(scores, fit_and_predict, config, cache_salt=CACHE_VERSION, seed=seed, fold=fold,
+                                      data_fingerprint=data_fp, keep_model=keep_models)
             except Exception as exc:  # xetrack logged an error row and cached nothing; the other units go on
                 failures.append(f"{config.model} {dict(config.hyperparameters)} seed={seed} fold={fold}: {exc}")
                 log_batch_verified(predictions, error_rows(config, seed, fold, str(exc)))
@@ -282,41 +308,102 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     return 1 if failures else 0
 
 
-# ---- 5. The summary ------------------------------------------------------------------------------------------
-def accuracy(raw_predictions: str) -> float:
-    raw = json.loads(raw_predictions)
-    return mean(p == t for p, t in zip(raw["prediction"], raw["ground_truth"], strict=True))
+# ---- The summary ----------------------------------------------------------------------------------------------
+def per_fold(db: Path, config: Config, version: tuple[str, str]) -> list[dict]:
+    """The successful per-fold rows of one configuration in this data and experiment version."""
+    con = connect_readonly(db)
+    con.row_factory = sqlite3.Row
+    try:
+        columns = {row[1] for row in con.execute(f"SELECT * FROM pragma_table_info('{SCORES}')")}
+        wanted = [c for c in ("accuracy", "train_accuracy", "model_bytes") if c in columns]
+        if len(wanted) < 3:
+            return []
+        rows = con.execute(f"SELECT seed, fold, {', '.join(wanted)} FROM {SCORES} WHERE config_id = ? "
+                           "AND data_fingerprint = ? AND experiment_version = ? AND error = '' ORDER BY timestamp",
+                           [config_id(config), *version]).fetchall()
+    finally:
+        con.close()
+    return list({(r["seed"], r["fold"]): dict(r) for r in rows}.values())  # a replay of a unit counts once
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{mean(values):.4f} ± {stdev(values):.4f}" if len(values) > 1 else f"{values[0]:.4f}"
 
 
 def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, str], failures: list[str],
               keep_models: bool) -> None:
-    """A quick look: mean and spread of fold accuracies. Descriptive only (folds share training data), so the
-    real comparison is export_summary's paired test on the per-example rows."""
-    scored = scored_units(db)
-    print(f"\n{'model':<12} {'hyperparameters':<28} {'config_id':<17} {'folds':>5}  accuracy: mean ± sd over folds")
+    """A quick look: test and training accuracy over folds and their gap. Descriptive only (folds share
+    training data): the real comparison is export_summary's paired test on the per-example rows."""
+    print(f"\n{'model':<12} {'hyperparameters':<24} {'folds':>5}  {'test accuracy':>17}  {'train':>6}  {'gap':>6}"
+          f"  {'model size':>10}")
     for config in configs:
-        accs = [accuracy(raw) for (c, d, v, _, _), (_, raw) in scored.items() if (c, (d, v)) == (config_id(config), version)]
-        spread = f"{mean(accs):.4f} ± {stdev(accs):.4f}" if len(accs) > 1 else (f"{accs[0]:.4f}" if accs else "-")
+        rows = per_fold(db, config, version)
+        test, train = [r["accuracy"] for r in rows], [r["train_accuracy"] for r in rows]
+        gap = f"{mean(train) - mean(test):+.3f}" if rows else "-"
+        size = human_size(mean(r["model_bytes"] for r in rows)) if rows else "-"
         hp = json.dumps(dict(config.hyperparameters)) if config.hyperparameters else "default"
-        print(f"{config.model:<12} {hp:<28} {config_id(config):<17} {len(accs):>5}  {spread}")
+        print(f"{config.model:<12} {hp:<24} {len(rows):>5}  {spread(test):>17}  "
+              f"{f'{mean(train):.4f}' if rows else '-':>6}  {gap:>6}  {size:>10}")
+    print("(gap = training minus test accuracy: large means overfitting; model size = one pickled fitted model)")
     for failure in failures:
         print(f"FAILED {failure}")
     if failures:
         print(f"{len(failures)} unit(s) failed: see the error column of both tables; re-run to retry only them.")
-    scripts = Path(__file__).resolve().parent.parent / "scripts"
-    scripts = scripts if (scripts / "validate_benchmark.py").exists() else Path("scripts")
     print(f"\nDatabase: {db.resolve()} ({megabytes(db)})  (tables: {PREDICTIONS} = one row per test example, "
-          f"{SCORES} = one row per model x seed x fold)")
+          f"{SCORES} = one row per model x seed x fold, {FOLD_INPUTS} = the inputs of every fold)")
     hint = "; fitted models take most of both: --no-model-assets skips them" if keep_models else ""
     print(f"Cache: {cache.resolve()} ({megabytes(cache)}{hint})")
     # Only the columns that tell configurations apart make the configuration label of the report.
     label = ",".join(varying_columns(configs) or ["model"])
-    print("Next: check the benchmark, then compare the models paired on the same examples:")
-    print(f"  python {scripts / 'validate_benchmark.py'} {db.resolve()} {PREDICTIONS}")
-    print(f"  python {scripts / 'export_summary.py'} {db.resolve()} {PREDICTIONS} --config-cols {label}")
-    print("Calibration, paired per example (lower nll = better probabilities):")
-    print(f"  python {scripts / 'export_summary.py'} {db.resolve()} {PREDICTIONS} --config-cols {label} "
-          "--metric nll:lower")
+    save_results(db, label)
+    print(next_steps([
+        ("can the per-example rows be trusted? (duplicates, coverage, failures, versions)",
+         script_command("validate_benchmark.py", db, PREDICTIONS)),
+        ("the per-fold rows, and whether any input trained and tested the same fold",
+         script_command("validate_benchmark.py", db, SCORES)),
+        ("", script_command("validate_benchmark.py", db, FOLD_INPUTS)),
+        ("compare the models paired on the same examples: intervals, tests, verdicts",
+         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label)),
+        ("calibration, paired per example (lower nll = better probabilities)",
+         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--metric", "nll:lower")),
+    ]))
+
+
+def results_path(db: Path) -> Path:
+    return db.with_name(db.stem + "_results.db")
+
+
+def save_results(db: Path, label: str) -> None:
+    """The summary and every pairwise comparison as tables (export_summary.py --pairs all --save), beside the
+    benchmark. Unchanged results add no rows; the latest save wins."""
+    out = results_path(db)
+    command = script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--pairs", "all",
+                             "--save", out)
+    script = skill_file("scripts", "export_summary.py")
+    if not Path(script).is_file():
+        print(f"\nResults as tables: not saved (the skill's scripts were not found). Run:\n  {command}")
+        return
+    proc = subprocess.run([sys.executable, script, str(db), PREDICTIONS, "--config-cols", label, "--pairs", "all",
+                           "--save", str(out)], capture_output=True, text=True)
+    if proc.returncode not in (0, 1) or not out.exists():
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"\nResults as tables: not saved ({last}). Run:\n  {command}")
+        return
+    print(f"\nResults as tables: {shown_path(out)} (summary = one row per model x metric, comparisons = one row "
+          "per pair x metric; the latest save wins). Both at once, in SQL:")
+    print(f"  {RESULTS_SQL}")
+
+
+RESULTS_SQL = ("SELECT s.configuration, s.metric, s.estimate, s.ci_low, s.ci_high, c.reference, c.difference, "
+               "c.p_adjusted, c.verdict FROM summary s LEFT JOIN comparisons c ON c.track_id = s.track_id AND "
+               "c.metric = s.metric AND c.configuration = s.configuration WHERE s.track_id = (SELECT track_id FROM "
+               "summary ORDER BY timestamp DESC LIMIT 1) ORDER BY s.metric, s.rank, c.reference;")
+
+
+def human_size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:.1f} MB" if n_bytes >= 2**20 else f"{n_bytes / 2**10:.0f} KB"
 
 
 def megabytes(path: Path) -> str:
@@ -324,7 +411,7 @@ def megabytes(path: Path) -> str:
     return f"{sum(p.stat().st_size for p in files) / 2**20:.1f} MB"
 
 
-# ---- 6. Command line -----------------------------------------------------------------------------------------
+# ---- Command line ---------------------------------------------------------------------------------------------
 def model_spec(text: str) -> tuple[str, tuple]:
     """`forest:n_estimators=300,max_depth=4` -> ('forest', (('max_depth', 4), ('n_estimators', 300)))."""
     name, _, settings = text.partition(":")
@@ -342,46 +429,50 @@ def model_spec(text: str) -> tuple[str, tuple]:
     return name, tuple(sorted(pairs))
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="sklearn_benchmark_template.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog=Path(__file__).name, description=__doc__,
         epilog="exit codes: 0 every unit succeeded; 1 some unit failed (re-run to retry only those); 2 usage error")
-    parser.add_argument("--db", type=Path, default=Path("sklearn_benchmark.db"),
-                        help="xetrack database file (default: sklearn_benchmark.db in the current directory)")
-    parser.add_argument("--cache", type=Path, help="cache directory (default: <db name>_cache beside the database)")
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="breast_cancer",
-                        help="a dataset shipped with scikit-learn (default: breast_cancer)")
+    add_common_options(parser, db=DB, cache_dir="<db name>_cache beside the database",
+                       limit_help="a fixed stratified subsample of N examples, for smoke runs (default: all)")
+    parser.add_argument("--cache", dest="cache_dir", type=Path, help=argparse.SUPPRESS)  # the old name of --cache-dir
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default=DEFAULT_DATASET,
+                        help=f"a dataset of DATASETS (default: {DEFAULT_DATASET})")
     parser.add_argument("--models", nargs="+", type=model_spec, default=[model_spec(m) for m in DEFAULT_MODELS],
                         metavar="NAME[:KEY=VALUE,...]",
                         help=f"models to compare, from {', '.join(MODELS)}; values are JSON or bare words "
                              f"(default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--folds", type=int, default=5, help="k of the stratified k-fold split (default: 5)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="one shuffled k-fold split, and the models' random_state, per seed (default: 0 1 2)")
-    parser.add_argument("--limit", type=int, default=0, metavar="N",
-                        help="use a fixed stratified subsample of N examples, for smoke runs (default: 0 = all)")
-    parser.add_argument("--experiment-version", default="e1", metavar="VALUE",
-                        help='logged on every row of both tables: "dev" while developing, a tag such as "e1" for '
-                             "the real run; the scripts never pool versions (default: e1)")
+    parser.add_argument("--folds", type=int, default=FOLDS, help=f"k of the stratified k-fold split (default: {FOLDS})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="one shuffled k-fold split, and the models' random_state, per seed "
+                             f"(default: {' '.join(map(str, SEEDS))})")
     parser.add_argument("--no-model-assets", action="store_true",
-                        help="do not store the fitted models (they dominate the database and cache size)")
+                        help="do not store the fitted models (they dominate the database and cache size; see "
+                             "references/templates.md for when to pass it)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    n_examples = len(load_dataset(args.dataset)[1])
+    check_common_options(parser, args)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
-    if args.limit < 0 or 0 < args.limit < 4 * args.folds:
-        parser.error(f"--limit must be 0 (all {n_examples} examples) or at least {4 * args.folds}")
-    if not args.experiment_version.strip():
-        parser.error("--experiment-version must not be empty")
-    args.limit = 0 if args.limit >= n_examples else args.limit  # the same data must get the same config_id
-    args.cache = args.cache or args.db.with_name(args.db.stem + "_cache")
+    try:
+        n_examples = len(load_dataset(args.dataset)[1])
+    except Exception as exc:  # noqa: BLE001 - your own loader: any failure is a one-line error
+        parser.error(f"cannot load dataset {args.dataset!r}: {type(exc).__name__}: {exc}")
+    if args.limit is not None and args.limit < 4 * args.folds:
+        parser.error(f"--limit must be at least {4 * args.folds} (or absent: all {n_examples} examples)")
+    args.limit = 0 if args.limit is None or args.limit >= n_examples else args.limit  # same data, same config_id
+    args.cache_dir = args.cache_dir or args.db.with_name(args.db.stem + "_cache")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configs = [Config(name, hp, args.dataset, args.limit, args.folds) for name, hp in dict.fromkeys(args.models)]
-    return run(configs, args.seeds, args.db, args.cache, args.experiment_version, not args.no_model_assets)
+    return run(configs, args.seeds, args.db, args.cache_dir, args.experiment_version, not args.no_model_assets)
 
 
 if __name__ == "__main__":

@@ -1,56 +1,42 @@
-"""Latency and throughput of an HTTP inference service under load, tracked with xetrack.
+"""Latency and throughput of an HTTP inference service under open-loop load, tracked with xetrack.
 
-Run it:
-    python throughput_benchmark_template.py                 # starts model_server.py (a scikit-learn model
-                                                            # on 127.0.0.1), measures it, stops it
-    python throughput_benchmark_template.py --url http://127.0.0.1:8000/predict --payload @body.json \\
-        --rates 10,50,100 --concurrency 1,8 --duration 30 --experiment-version e1
-
-Adapt it: point `--url`/`--method`/`--payload` at your endpoint, or edit `Endpoint` and `DEFAULT_LEVELS`
-below. Needs the throughput extra: `pip install httpx psutil`.
-
-How it measures (why the numbers can be trusted):
-- Open loop (the default levels): requests are sent on a precomputed schedule (constant spacing or
-  Poisson arrivals, seeded) whether or not earlier replies came back, as independent users would, and
-  latency is timed from each request's *intended* send time. A server that stalls therefore shows its
-  stall in the tail. A closed-loop client (each worker waits for its reply before sending again) sends
-  nothing while the server is stalled and so hides the stall ("coordinated omission"); the closed-loop
-  concurrency sweep is here for comparison and is labelled `closed-loop` in every row.
-- Sends that leave more than LATE_AFTER_MS after their intended time are counted as late (the client
-  could not keep up); sends beyond --max-in-flight outstanding requests are dropped and counted as errors.
-- The first `warmup_s` seconds of each level are sent but not recorded. Percentiles are numpy's (linear)
-  on the raw samples of successful requests, read back from the database; failures and drops are in
-  `error_rate`, not in the percentiles. p99.9 is just the max below n = 1,000 and stable only from tens of thousands;
-  raise --duration for more samples. Client CPU near 100% means the client, not the server, is the limit.
-
-What it writes (--db, default ./throughput.db; xetrack SQLite engine):
-- table `requests`: one row per measured request: configuration columns, `config_id`, `replicate`,
-  `seq` (0.. in schedule order), `scheduled_s`, `sent_s`, `send_lag_ms`, `latency_ms` (from the
-  intended send), `latency_from_send_ms`, `status`, `bytes`, `error`, and code/library versions.
-  `seq` is deliberately not called `input_id`: request k at 50/s and request k at 200/s are not the same
-  input, and each level sends a different number of requests, so comparisons between levels are
-  unpaired (validate_benchmark then skips its per-input checks; the tests check duplicates instead).
-- table `levels`: one row per load level: achieved throughput, error rate, p50/p90/p99/p99.9/max
-  latency, late and dropped sends, client and server CPU (% of one core) and resident memory.
-Every row of both tables carries `experiment_version` (--experiment-version: "dev" while developing, a tag
-such as "e1" for the real run; the analysis scripts never pool versions) and the git commit of the current
-directory (your project, not this template's folder).
-Only this process writes, once per level after the load has stopped: one transaction per level, so the
-measurement is not disturbed and xetrack 0.7.0's multi-writer races cannot occur.
-
-Re-running skips levels the database already holds; `--rerun` measures them again as a new `replicate`.
-A killed run, restarted, measures only what is missing. Levels where every request failed are logged as
-error rows and retried on the next run. Traffic is bounded (MAX_REQUESTS_PER_LEVEL, per-request timeout)
-and goes to loopback only, unless --allow-remote is given.
+Edit the EDIT block below (endpoint, payload, load levels, defaults); the rest is machinery.
+  python throughput_benchmark_template.py        # starts model_server.py on 127.0.0.1, measures it, stops it
+  python throughput_benchmark_template.py --url http://127.0.0.1:8000/predict --payload @body.json \\
+      --rates 10,50,100 --concurrency 1,8 --duration 30 --experiment-version e1
+Open loop: requests leave on a fixed schedule and latency is timed from each *intended* send time, so a
+stalling server shows in the tail (no coordinated omission). Writes throughput.db: `requests` (one row per
+request) and `levels` (one row per load level: throughput, error rate, p50-p99.9, late/dropped sends, CPU,
+memory). A re-run skips measured levels (--rerun measures again); a killed run resumes. Loopback only unless
+--allow-remote. How it measures and every column: references/templates.md of the xetrack-benchmark skill.
+Needs benchkit.py beside it and `pip install httpx psutil`.
 """
 
+# ruff: noqa: E402 - the EDIT block comes before the machinery's imports
 from __future__ import annotations
+
+import json
+
+# ====================================== EDIT: what to load, and how hard ======================================
+URL = None  # your endpoint, e.g. "http://127.0.0.1:8000/predict"; None: start the demo model_server.py
+METHOD = "POST"
+PAYLOAD = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})  # the request body (JSON text) of every request
+TIMEOUT_S = 10.0  # a request still unanswered after this is an error row
+ALLOW_REMOTE = False  # True lets URL be a non-loopback host: only for a service you own
+OPEN_RATES = (50, 100, 200)  # open loop: constant arrivals per second, one load level each
+POISSON_RATES = (100,)  # open loop: Poisson arrivals (seeded) per second
+CLOSED_CONCURRENCY = (1, 4)  # closed loop, for comparison only: clients that each wait for their reply
+DURATION_S, WARMUP_S = 3.0, 1.0  # measured seconds per level, and unrecorded seconds before it
+DB = "throughput.db"
+DEMO_PORT = 18765  # the demo server's loopback port (--demo-port)
+# ================================================ END EDIT ===================================================
+# isort: split
 
 import argparse
 import asyncio
 import dataclasses
 import ipaddress
-import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -63,12 +49,20 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from benchkit import (
+    ArgumentParser,
+    add_common_options,
+    check_common_options,
     completed,
     config_columns,
     config_id,
+    connect_readonly,
     log_batch_verified,
+    next_steps,
     progress,
     provenance,
+    script_command,
+    skill_dir,
+    skill_file,
     track_cached,
     varying_columns,
 )
@@ -80,12 +74,11 @@ try:
 except ImportError as missing:  # the throughput extra
     sys.exit(f"throughput_benchmark_template.py: error: {missing.name} is not installed; pip install httpx psutil")
 
-HERE = Path(__file__).resolve().parent
-PROG = "throughput_benchmark_template.py"
+HERE = Path(os.path.abspath(__file__)).parent
+PROG = Path(__file__).name
+DEMO_PAYLOAD = PAYLOAD
 
-# ---------------------------------------------------------------- 1. configuration: edit here
-DEMO_PORT = 18765
-DEMO_PAYLOAD = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})
+# ---------------------------------------------------------------- 1. configuration
 LATE_AFTER_MS = 5.0  # a send this much after its intended time counts as late
 MAX_REQUESTS_PER_LEVEL = 50_000
 MAX_LEVEL_SECONDS = 600.0
@@ -94,10 +87,10 @@ OPEN, CLOSED = "open-loop", "closed-loop"
 
 @dataclass(frozen=True)
 class Endpoint:
-    url: str = f"http://127.0.0.1:{DEMO_PORT}/predict"
-    method: str = "POST"
-    payload: str = DEMO_PAYLOAD  # request body (JSON text), sent with every request
-    timeout_s: float = 10.0  # a request still unanswered after this is an error row
+    url: str = URL or f"http://127.0.0.1:{DEMO_PORT}/predict"
+    method: str = METHOD
+    payload: str = PAYLOAD  # request body (JSON text), sent with every request
+    timeout_s: float = TIMEOUT_S  # a request still unanswered after this is an error row
 
 
 @dataclass(frozen=True)
@@ -108,8 +101,8 @@ class LoadLevel:
     rate: float = 0.0  # open loop: target arrivals per second
     arrival: str = "constant"  # open loop: "constant" spacing or "poisson" (seeded exponential gaps)
     concurrency: int = 0  # closed loop: simultaneous clients
-    duration_s: float = 3.0  # measured window
-    warmup_s: float = 1.0  # sent before the window, not recorded (connections, caches, lazy loading)
+    duration_s: float = DURATION_S  # measured window
+    warmup_s: float = WARMUP_S  # sent before the window, not recorded (connections, caches, lazy loading)
     seed: int = 0  # Poisson schedule
     max_in_flight: int = 512  # open loop: sends beyond this many outstanding requests are dropped, counted
     endpoint: Endpoint = Endpoint()
@@ -147,9 +140,9 @@ def closed_level(concurrency: int, **kw) -> LoadLevel:
     return LoadLevel(CLOSED, concurrency=concurrency, arrival="none", **kw)
 
 
-DEFAULT_LEVELS = (
-    open_level(50), open_level(100), open_level(200), open_level(100, "poisson"),
-    closed_level(1), closed_level(4),  # the closed-loop sweep, for comparison only
+DEFAULT_LEVELS = (  # from the EDIT block
+    *(open_level(r) for r in OPEN_RATES), *(open_level(r, "poisson") for r in POISSON_RATES),
+    *(closed_level(c) for c in CLOSED_CONCURRENCY),
 )
 
 
@@ -312,7 +305,7 @@ def summarize(rows: list[dict], level: LoadLevel) -> dict:
 
 
 def stored_requests(db: str, cid: str, replicate: int, experiment_version: str) -> list[dict]:
-    con = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+    con = connect_readonly(db)
     con.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in con.execute(
@@ -363,10 +356,14 @@ def run(args: argparse.Namespace, levels: list[LoadLevel]) -> int:
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
     # Only the columns that tell the levels apart: the full label would include the request payload.
     label = ",".join(varying_columns(levels) or ["mode"])
-    print("Next:")
-    print(f"  python scripts/validate_benchmark.py {db} requests")
-    print(f"  python scripts/export_summary.py {db} requests --config-cols {label}")
-    print("  (latency over time, to find stalls: references/duckdb-analysis.md, 'Latency over time')")
+    print(next_steps([
+        ("can the rows be trusted? (duplicates, failures, versions)", script_command("validate_benchmark.py", db,
+                                                                                     "requests")),
+        ("latency per level with intervals, compared paired against the best",
+         script_command("export_summary.py", db, "requests", "--config-cols", label)),
+    ]))
+    print(f"  (latency over time, to find stalls: {skill_file('references', 'duckdb-analysis.md')}, "
+          "'Latency over time')")
     if failures:
         print(f"{len(failures)} level(s) failed and were logged as error rows; run again to retry only them.")
         return 1
@@ -378,7 +375,7 @@ def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) ->
     if "levels" not in sqlite_tables(db):
         print("no load level measured yet")
         return
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    con = connect_readonly(db)
     con.row_factory = sqlite3.Row
     rows = [r for r in map(dict, con.execute("SELECT * FROM \"levels\" WHERE error = '' ORDER BY timestamp"))
             if r["config_id"] in wanted and r.get("experiment_version") == experiment_version]
@@ -398,7 +395,7 @@ def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) ->
 def sqlite_tables(db: Path) -> set[str]:
     if not db.exists():
         return set()
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    con = connect_readonly(db)
     try:
         return {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
@@ -409,12 +406,14 @@ def sqlite_tables(db: Path) -> set[str]:
 @contextmanager
 def demo_server(port: int):
     """Start model_server.py in its own process on loopback, wait until it answers, stop it afterwards."""
-    if not (HERE / "model_server.py").exists():
+    found = [f for f in (HERE / "model_server.py", (skill_dir() or HERE) / "assets" / "model_server.py")
+             if f.is_file()]
+    if not found:
         raise RuntimeError(f"no --url given and model_server.py is not beside {PROG}; pass --url")
     with socket.socket() as probe:  # a busy port would let us measure someone else's server
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} is already in use; pass --demo-port to pick another")
-    proc = subprocess.Popen([sys.executable, str(HERE / "model_server.py"), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, str(found[0]), "--port", str(port),
                              "--exit-with-parent"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -456,11 +455,6 @@ def check_loopback(url: str, allow_remote: bool) -> None:
                          "pass --allow-remote if you own it and mean it")
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2: no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def comma_list(kind):
     def parse(text: str) -> list:
         try:
@@ -472,13 +466,15 @@ def comma_list(kind):
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = ArgumentParser(prog=PROG, description=__doc__,
                        epilog="exit codes: 0 every level measured; 1 some level failed (error rows; run again "
                               "to retry only them); 2 usage error")
-    p.add_argument("--url", help="endpoint to load (default: start model_server.py on 127.0.0.1 and load it)")
-    p.add_argument("--method", default="POST", help="HTTP method (default: POST)")
-    p.add_argument("--payload", help="request body: JSON text, or @file (default: one iris example)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is an error (default 10)")
+    p.add_argument("--url", default=URL, help="endpoint to load (default: URL in the EDIT block; if None, start "
+                   "model_server.py on 127.0.0.1 and load it)")
+    p.add_argument("--method", default=METHOD, help=f"HTTP method (default: {METHOD})")
+    p.add_argument("--payload", help="request body: JSON text, or @file (default: PAYLOAD in the EDIT block)")
+    p.add_argument("--timeout", type=float, default=TIMEOUT_S,
+                   help=f"seconds before a request is an error (default {TIMEOUT_S:g})")
     p.add_argument("--rates", type=comma_list(float), metavar="R,R", help="open-loop arrival rates per second "
                    "(with --concurrency, replaces DEFAULT_LEVELS)")
     p.add_argument("--arrival", type=comma_list(str), default=["constant"], metavar="constant,poisson",
@@ -490,15 +486,11 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the Poisson schedules (default 0)")
     p.add_argument("--max-in-flight", type=int, help="open loop: outstanding requests beyond which sends are "
                    "dropped and counted as errors (default 512)")
-    p.add_argument("--db", default="throughput.db", help="xetrack database file (default: ./throughput.db)")
-    p.add_argument("--limit", type=int, help="run only the first N levels (smoke test)")
-    p.add_argument("--experiment-version", default="e1", metavar="VALUE",
-                   help='logged on every row of both tables: "dev" while developing, a tag such as "e1" for the '
-                   "real run; levels are measured anew per version and the scripts never pool versions "
-                   "(default: e1)")
+    add_common_options(p, db=DB, limit_help="run only the first N levels (smoke test)")
     p.add_argument("--rerun", action="store_true",
                    help="measure levels the database already holds again, as a new replicate")
-    p.add_argument("--allow-remote", action="store_true", help="allow a --url that is not on loopback")
+    p.add_argument("--allow-remote", action="store_true", default=ALLOW_REMOTE,
+                   help="allow a --url that is not on loopback (default: ALLOW_REMOTE in the EDIT block)")
     p.add_argument("--server-pid", type=int, help="pid of the --url server on this machine, to record its CPU "
                    "and memory")
     p.add_argument("--demo-port", type=int, default=DEMO_PORT, help=f"port of the demo server (default {DEMO_PORT})")
@@ -523,11 +515,9 @@ def levels_from(args: argparse.Namespace) -> list[LoadLevel]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        return usage_error("--limit must be at least 1")
-    if not args.experiment_version.strip():
-        return usage_error("--experiment-version must not be empty")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_common_options(parser, args)
     try:
         levels = levels_from(args)
     except (ValueError, OSError) as exc:

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import io
+import os
+import shlex
 import sqlite3
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
+import benchkit
 import numpy as np
 import pytest
 from benchkit import (
+    ArgumentParser,
+    add_common_options,
+    check_common_options,
     completed,
     config_columns,
     config_id,
+    connect_readonly,
     fingerprint,
     loggable,
     progress,
     provenance,
+    script_command,
+    skill_dir,
     track_cached,
     varying_columns,
 )
@@ -171,13 +184,24 @@ def test_fingerprint_and_provenance_identify_data_and_code():
 
 
 def test_progress_yields_everything_and_reports_on_stderr_every_tenth_off_a_terminal():
-    import io
-
     out = io.StringIO()
     assert list(progress(range(50), label="fits", stream=out)) == list(range(50))
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("fits  1/50    2%") and lines[-1].startswith("fits  50/50  100%")
     assert len(lines) == 11  # the first item, then each new tenth
+    assert all("/s" in line for line in lines) and "left" in lines[0]  # rate, and the time left
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_with_rate_and_time_left():
+    out = Terminal()
+    assert list(progress(range(30), label="fits", stream=out)) == list(range(30))
+    final = out.getvalue().split("\r")[-1]
+    assert final.startswith("fits: 100%") and "30/30" in final and "it/s]" in final
 
 
 CLASHING_STAMP = "2026-01-01 00:00:00.000000"
@@ -221,3 +245,132 @@ def test_fingerprint_of_an_object_array_such_as_csv_string_ids_is_the_same_in_ev
     assert len({run.stdout for run in runs}) == 1
     ids = np.array(["row-1", "row-2"], dtype=object)
     assert fingerprint(ids) == fingerprint(ids.copy()) != fingerprint(np.array(["row-1", "row-3"], dtype=object))
+
+
+# ---- paths SQLite URIs get wrong ------------------------------------------------------------------------------
+HOSTILE = "runs #2 ?x=1 100% é"  # '#' starts a URI fragment, '?' a query, '%' an escape; space, non-ASCII
+
+
+def files_under(folder) -> set:
+    return {p.relative_to(folder) for p in folder.rglob("*")}
+
+
+def test_completed_reads_a_database_whose_path_has_hash_question_mark_percent_and_creates_no_stray_file(tmp_path):
+    folder = tmp_path / HOSTILE
+    db = folder / "bench #1.db"
+    t = Tracker(str(db), table="calls")
+    t.log({"config_id": "c1", "input_id": 1, "error": ""})
+    before = files_under(tmp_path)
+    assert completed(db, "calls", ["config_id", "input_id"]) == {("c1", 1)}
+    assert connect_readonly(db).execute("SELECT COUNT(*) FROM calls").fetchone() == (1,)
+    assert files_under(tmp_path) == before
+
+
+def test_the_usual_unquoted_uri_misses_that_database_and_creates_a_stray_file(tmp_path):
+    # The defect connect_readonly exists for, shown on the same path: the check above can fail.
+    db = tmp_path / HOSTILE / "bench #1.db"
+    Tracker(str(db), table="calls").log({"input_id": 1})
+    before = files_under(tmp_path)
+    con = sqlite3.connect(f"file:{db}?mode=rwc", uri=True)  # mode=ro would fail: the truncated file is absent
+    assert con.execute("SELECT name FROM sqlite_master").fetchall() == []  # another, empty database
+    con.close()
+    assert files_under(tmp_path) - before, "SQLite opened a truncated path"
+
+
+def test_connect_readonly_refuses_a_missing_file_without_creating_it(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        connect_readonly(tmp_path / "absent #1.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- the cache salt ------------------------------------------------------------------------------------------
+SALTED = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {assets!r})
+    from dataclasses import dataclass
+    from benchkit import track_cached
+    from xetrack import Tracker
+
+    @dataclass(frozen=True)
+    class Cfg:
+        model: str
+
+    def evaluate(cfg, input_id):
+        print("computed", file=sys.stderr)
+        return {returns}
+
+    t = Tracker({db!r}, cache={cache!r}, table="predictions")
+    print(sorted(track_cached(t, evaluate, Cfg("bert"), cache_salt={salt!r}, input_id=1)))
+""")
+
+
+def run_salted(tmp_path, returns: str, salt: str) -> tuple[str, int]:
+    code = SALTED.format(assets=str(ROOT / "assets"), db=str(tmp_path / "b.db"), cache=str(tmp_path / "cache"),
+                         returns=returns, salt=salt)
+    proc = run_python("-c", code, env=random_hash_seed_env())
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip(), proc.stderr.count("computed")
+
+
+def test_a_changed_return_shape_under_a_new_cache_salt_is_recomputed_not_replayed(tmp_path):
+    assert run_salted(tmp_path, '{"score": 1}', "v1") == ("['score']", 1)
+    assert run_salted(tmp_path, '{"score": 1, "train_score": 2}', "v2") == ("['score', 'train_score']", 1)
+    assert run_salted(tmp_path, '{"score": 1, "train_score": 2}', "v2") == ("['score', 'train_score']", 0)
+    salts = sqlite3.connect(tmp_path / "b.db").execute("SELECT cache_version, cache FROM predictions").fetchall()
+    assert [v for v, _ in salts] == ["benchkit2/v1", "benchkit2/v2", "benchkit2/v2"]
+    assert [c == "" for _, c in salts] == [True, True, False]  # the third is a replay of the second
+
+
+def test_without_a_new_salt_the_old_return_shape_is_replayed(tmp_path):
+    # The trap the salt exists for: the same key replays the stale value, without the new column.
+    assert run_salted(tmp_path, '{"score": 1}', "v1") == ("['score']", 1)
+    assert run_salted(tmp_path, '{"score": 1, "train_score": 2}', "v1") == ("['score']", 0)
+
+
+# ---- the shared command line and the next commands ---------------------------------------------------------
+def test_the_shared_parser_reports_a_usage_error_in_one_line_with_exit_2(tmp_path, capsys):
+    parser = ArgumentParser(prog="t.py")
+    add_common_options(parser, db="t.db", cache_dir="t_cache", limit_help="examples")
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--limit", "x"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "t.py: error: argument --limit: invalid int value: 'x'\n"
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("hello")
+    with pytest.raises(SystemExit):
+        check_common_options(parser, parser.parse_args(["--db", str(not_a_db)]))
+    assert capsys.readouterr().err == f"t.py: error: --db {not_a_db}: file is not a database (xetrack writes SQLite files)\n"
+    args = parser.parse_args([])
+    assert (args.db, args.cache_dir, args.experiment_version, args.limit) == (Path("t.db"), None, "e1", None)
+
+
+def test_a_next_command_is_shell_quoted_and_runs_as_printed_from_the_current_folder(tmp_path, monkeypatch):
+    skill_link = tmp_path / f"skill {HOSTILE}"
+    skill_link.symlink_to(ROOT, target_is_directory=True)
+    project = tmp_path / f"project {HOSTILE}"
+    db = project / "bench #1.db"
+    Tracker(str(db), table="calls").log({"config_id": "c1", "input_id": 1, "correct": 1, "error": ""})
+    monkeypatch.chdir(project)
+    monkeypatch.setenv(benchkit.SKILL_ENV, str(skill_link))
+    assert skill_dir() == skill_link
+    command = script_command("validate_benchmark.py", db, "calls", "--json")
+    assert command.startswith(f"python {shlex.quote(str(skill_link / 'scripts' / 'validate_benchmark.py'))} ")
+    assert command.endswith(" 'bench #1.db' calls --json")  # below the current folder: relative
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", command], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1) and '"status"' in proc.stdout, proc.stderr
+
+
+def test_the_skill_folder_is_found_from_the_recorded_path_or_else_not_invented(tmp_path, monkeypatch):
+    monkeypatch.delenv(benchkit.SKILL_ENV, raising=False)
+    assert skill_dir() == ROOT  # benchkit in the skill's own assets/
+    copy = tmp_path / "project"
+    copy.mkdir()
+    text = (ROOT / "assets" / "benchkit.py").read_text()
+    code = "import benchkit; print(benchkit.skill_dir()); print(benchkit.script_command('x.py'))"
+    (copy / "benchkit.py").write_text(text)
+    unknown = run_python("-c", code, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)})
+    assert unknown.stdout.splitlines() == ["None", "python '<skill>/scripts/x.py'"], unknown.stderr
+    (copy / "benchkit.py").write_text(text.replace("SKILL_DIR: str | None = None", f"SKILL_DIR: str | None = {str(ROOT)!r}"))
+    recorded = run_python("-c", code, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)})
+    assert recorded.stdout.splitlines()[0] == str(ROOT), recorded.stderr

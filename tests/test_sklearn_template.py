@@ -29,13 +29,13 @@ from xetrack import Reader
 from xetrack_fixtures import read_rows
 
 TEMPLATE = "sklearn_benchmark_template.py"
-FAMILIES = ("LogisticRegression", "KNeighborsClassifier", "RandomForestClassifier")  # the default models
+FAMILIES = ("LogisticRegression", "RandomForestClassifier", "HistGradientBoostingClassifier")  # the default models
 SMALL = ["--limit", "120", "--seeds", "0", "1", "--folds", "3"]  # 3 models x 2 seeds x 3 folds = 18 units
 
 COUNTING_RUNNER = textwrap.dedent("""
     import runpy, sys
     from pathlib import Path
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -49,7 +49,8 @@ COUNTING_RUNNER = textwrap.dedent("""
             return original(self, *a, **k)
         cls.fit = fit
 
-    for cls in (LogisticRegression, KNeighborsClassifier, RandomForestClassifier):
+    for cls in (LogisticRegression, KNeighborsClassifier, RandomForestClassifier, HistGradientBoostingClassifier,
+                GradientBoostingClassifier):
         count_fits(cls)
     sys.path.insert(0, str(Path(template).parent))  # as `python template.py` would
     sys.argv = [template, *args]
@@ -58,10 +59,10 @@ COUNTING_RUNNER = textwrap.dedent("""
 
 
 def copy_template(folder: Path) -> Path:
-    """What a developer does: the template and its one helper, outside any git repository."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in (TEMPLATE, "benchkit.py"):
-        shutil.copy(ROOT / "assets" / name, folder / name)
+    """What a developer does: scaffold the template and its one helper with scripts/new_benchmark.py, outside any
+    git repository."""
+    proc = run_python(ROOT / "scripts" / "new_benchmark.py", "sklearn", folder)
+    assert proc.returncode == 0, proc.stderr
     return folder
 
 
@@ -100,18 +101,20 @@ def default_run(tmp_path_factory):
     """The no-argument run, then the same command again in a new process, in one copied folder."""
     folder = copy_template(tmp_path_factory.mktemp("default"))
     first, first_fits = run_counting(folder)
-    db = folder / "sklearn_benchmark.db"
-    rows_after_first = {t: row_count(db, t) for t in ("predictions", "scores")}
+    db, results = folder / "sklearn_benchmark.db", folder / "sklearn_benchmark_results.db"
+    rows_after_first = {t: row_count(db, t) for t in ("predictions", "scores", "fold_inputs")}
+    results_after_first = {t: row_count(results, t) for t in ("summary", "comparisons")}
     second, second_fits = run_counting(folder)
     return {"folder": folder, "db": db, "first": first, "first_fits": first_fits, "second": second,
-            "second_fits": second_fits, "rows_after_first": rows_after_first}
+            "second_fits": second_fits, "rows_after_first": rows_after_first, "results": results,
+            "results_after_first": results_after_first}
 
 
 def test_help_documents_every_flag_and_the_exit_codes():
     proc = run_python(ROOT / "assets" / TEMPLATE, "--help")
     assert proc.returncode == 0, proc.stderr
-    for flag in ("--db", "--cache", "--dataset", "--models", "--folds", "--seeds", "--limit", "--experiment-version",
-                 "--no-model-assets", "gboost", "exit codes"):
+    for flag in ("--db", "--cache-dir", "--dataset", "--models", "--folds", "--seeds", "--limit", "--experiment-version",
+                 "--no-model-assets", "hist_gboost", "exit codes", "references/templates.md"):
         assert flag in proc.stdout
 
 
@@ -133,7 +136,7 @@ def test_the_no_argument_run_exits_0_and_fits_every_model_once_per_seed_and_fold
 def test_a_second_run_in_a_new_process_fits_nothing_and_adds_no_rows(default_run):
     db = default_run["db"]
     assert sum(default_run["second_fits"].values()) == 0
-    assert {t: row_count(db, t) for t in ("predictions", "scores")} == default_run["rows_after_first"]
+    assert {t: row_count(db, t) for t in ("predictions", "scores", "fold_inputs")} == default_run["rows_after_first"]
 
 
 @pytest.mark.slow
@@ -145,9 +148,12 @@ def test_the_run_prints_where_the_database_is_its_size_and_the_next_commands(def
     # the cache is still open when the size is printed (diskcache's write-ahead log is counted): close enough
     printed = re.search(rf"Cache: {re.escape(str(cache))} \(([\d.]+) MB; fitted models take most of both", out)
     assert printed and float(printed[1]) == pytest.approx(cache_bytes / 2**20, rel=0.1, abs=0.2)
-    assert f"validate_benchmark.py {db} predictions\n" in out
+    scripts = ROOT / "scripts"
+    assert f"  python {scripts / 'validate_benchmark.py'} sklearn_benchmark.db predictions\n" in out
     # only the column that varies labels the configurations in the report
-    assert f"export_summary.py {db} predictions --config-cols model\n" in out
+    assert f"  python {scripts / 'export_summary.py'} sklearn_benchmark.db predictions --config-cols model\n" in out
+    sizes = re.findall(r"^(logreg|forest|hist_gboost) .* (\d+) KB$", out, re.M)
+    assert [m for m, _ in sizes] == ["logreg", "forest", "hist_gboost"], out  # each model's pickled size
 
 
 @pytest.mark.slow
@@ -185,7 +191,7 @@ def test_every_row_carries_its_configuration_and_code_and_data_versions(default_
         nulls = read_rows(db, f"SELECT {', '.join(f'SUM({c} IS NULL)' for c in required)} FROM {table}")[0]
         assert dict(zip(required, nulls, strict=True)) == dict.fromkeys(required, 0), table
     models = read_rows(db, "SELECT DISTINCT model, config_id FROM predictions")
-    assert sorted(m for m, _ in models) == ["forest", "knn", "logreg"] and len({c for _, c in models}) == 3
+    assert sorted(m for m, _ in models) == ["forest", "hist_gboost", "logreg"] and len({c for _, c in models}) == 3
     assert read_rows(db, "SELECT DISTINCT git_commit FROM predictions") == [("unversioned",)]  # copied outside git
     assert read_rows(db, "SELECT DISTINCT experiment_version FROM predictions UNION "
                          "SELECT DISTINCT experiment_version FROM scores") == [("e1",)]  # the default
@@ -270,7 +276,7 @@ def test_a_fitted_model_is_retrievable_by_its_asset_hash_and_reproduces_its_pred
 def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path):
     folder = copy_template(tmp_path)
     _, first = run_counting(folder, *SMALL)
-    proc, changed = run_counting(folder, *SMALL, "--models", "logreg:C=0.1", "knn", "forest", "logreg")
+    proc, changed = run_counting(folder, *SMALL, "--models", "logreg:C=0.1", "hist_gboost", "forest", "logreg")
     assert first == Counter({family: 6 for family in FAMILIES})
     assert changed == Counter({"LogisticRegression": 6})
     assert "predictions --config-cols model,hyperparameters\n" in proc.stdout  # model alone is ambiguous now
@@ -283,7 +289,7 @@ def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path):
 def test_a_new_database_is_filled_from_the_cache_without_fitting_and_replays_keep_the_configuration(tmp_path):
     folder = copy_template(tmp_path)
     run_counting(folder, *SMALL)
-    proc, replay_fits = run_counting(folder, *SMALL, "--db", "fresh.db", "--cache", "sklearn_benchmark_cache")
+    proc, replay_fits = run_counting(folder, *SMALL, "--db", "fresh.db", "--cache-dir", "sklearn_benchmark_cache")
     assert sum(replay_fits.values()) == 0
     old, new = folder / "sklearn_benchmark.db", folder / "fresh.db"
     computed_by = {t for (t,) in read_rows(old, "SELECT DISTINCT track_id FROM scores")}
@@ -353,7 +359,7 @@ def test_a_crash_between_the_two_tables_is_finished_from_the_per_fold_row_withou
     before = read_rows(db, rows)
     # The state a kill leaves after a unit's per-fold row and before its per-example rows.
     con = sqlite3.connect(db)
-    deleted = con.execute("DELETE FROM predictions WHERE model = 'knn' AND seed = 1 AND fold = 2").rowcount
+    deleted = con.execute("DELETE FROM predictions WHERE model = 'forest' AND seed = 1 AND fold = 2").rowcount
     con.commit()
     con.close()
     assert deleted > 0
@@ -429,7 +435,8 @@ def test_binary_p_true_and_brier_agree_with_sklearn_on_the_stored_fitted_models(
 @pytest.mark.slow
 def test_the_run_prints_how_to_compare_calibration_paired_per_example(default_run):
     db = default_run["db"]
-    assert f"export_summary.py {db} predictions --config-cols model --metric nll:lower\n" in default_run["second"].stdout
+    assert "export_summary.py sklearn_benchmark.db predictions --config-cols model --metric nll:lower\n" \
+        in default_run["second"].stdout
     proc = run_script("export_summary.py", db, "--metric", "nll:lower", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(list(dicts_with(json.loads(proc.stdout), "verdict"))) == 4  # nll and accuracy: 2 models vs the best
@@ -440,14 +447,11 @@ def follow_the_csv_recipe(folder: Path) -> Path:
     string ids; also add a model without predict_proba to MODELS, as a developer would."""
     template = folder / TEMPLATE
     text = template.read_text()
-    doc = text.split('"""')[1]
-    example = textwrap.dedent(doc.split("For example:\n")[1].split("  --limit")[0])
-    body = "    import pandas\n" + textwrap.indent(example, "    ")
-    start = text.index("def read_data(")
-    start = text.index('"""', text.index('"""', start) + 3) + 4  # after the function's docstring
-    end = text.index("\n\n\n", start)
-    text = text[:start] + body.rstrip("\n") + text[end:]
-    text = text.replace('"digits": datasets.load_digits,', '"digits": datasets.load_digits, "my_data": None,')
+    recipe = (ROOT / "references" / "templates.md").read_text()
+    function = "def my_data" + recipe.split("def my_data", 1)[1].split("\n\n", 1)[0]
+    text = text.replace("\nMODELS = {", f"\nimport pandas\n\n\n{function}\n\n\nMODELS = {{", 1)
+    text = text.replace('"digits": lambda: datasets.load_digits(return_X_y=True),',
+                        '"digits": lambda: datasets.load_digits(return_X_y=True),\n    "my_data": my_data,')
     text = text.replace('"tree": lambda', '"ridge": lambda **hp: __import__("sklearn.linear_model", '
                         'fromlist=["RidgeClassifier"]).RidgeClassifier(**hp),\n    "tree": lambda')
     template.write_text(text)
@@ -513,3 +517,92 @@ def test_multiclass_brier_and_nll_agree_with_sklearn_on_the_stored_fitted_models
         assert np.mean([b for *_, b in rows]) == pytest.approx(brier_score_loss(truth, proba, labels=classes), abs=1e-12)
         assert np.mean([n for *_, n, _ in rows]) == pytest.approx(log_loss(truth, proba, labels=classes), abs=1e-12)
         assert np.mean([n for *_, n, _ in rows]) == pytest.approx(loss, abs=1e-12)
+
+
+# ---- training metrics, the record of each fold's inputs, results as tables, the cache salt ---------------------
+def validate_json(db: Path, table: str) -> dict:
+    proc = run_python(ROOT / "scripts" / "validate_benchmark.py", db, table, "--json", timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_the_scores_table_validates_without_flags_with_one_item_per_seed_and_fold(default_run):
+    report = validate_json(default_run["db"], "scores")
+    assert report["status"] == "ok", report["findings"]
+    assert report["summary"]["configurations"] == 3 and report["summary"]["items"] == 15  # 5 folds x 3 seeds
+    assert "duplicate-executions" not in report["summary"]["checks_skipped"]  # an input id was inferred
+
+
+@pytest.mark.slow
+def test_fold_inputs_record_which_inputs_trained_each_fold_and_validate_checks_their_overlap(default_run):
+    db = default_run["db"]
+    report = validate_json(db, "fold_inputs")
+    assert report["status"] == "ok" and "train-test-overlap" not in report["summary"]["checks_skipped"]
+    n = len(load_breast_cancer(return_X_y=True)[1])
+    per_fold = read_rows(db, "SELECT seed, fold, SUM(split = 'train'), SUM(split = 'test'), COUNT(DISTINCT input_id) "
+                         "FROM fold_inputs GROUP BY 1, 2")
+    assert len(per_fold) == 15 and all(train + test == inputs == n for _, _, train, test, inputs in per_fold)
+    # The record is the split the models really trained on: the hash each per-fold row took of its training ids.
+    from benchkit import fingerprint
+    for seed, fold, trained in read_rows(db, "SELECT DISTINCT seed, fold, train_inputs_hash FROM scores"):
+        ids = [i for (i,) in read_rows(db, "SELECT input_id FROM fold_inputs WHERE seed = ? AND fold = ? AND "
+                                       "split = 'train' ORDER BY input_id", (seed, fold))]
+        assert fingerprint(np.array(ids)) == trained
+    # Planted: one input both trained and tested fold 0 of seed 0 -> the check fires on a copy.
+    leaky = default_run["folder"] / "leaky.db"
+    shutil.copy(db, leaky)
+    con = sqlite3.connect(leaky)
+    con.execute("INSERT INTO fold_inputs (track_id, timestamp, dataset, subsample, k_folds, seed, fold, input_id, "
+                "split, data_fingerprint, experiment_version) SELECT track_id, timestamp || 'x', dataset, subsample, "
+                "k_folds, seed, fold, input_id, 'train', data_fingerprint, experiment_version FROM fold_inputs WHERE "
+                "seed = 0 AND fold = 0 AND split = 'test' LIMIT 1")
+    con.commit()
+    con.close()
+    found = validate_json(leaky, "fold_inputs")
+    assert "train-test-overlap" in {f["check_id"] for f in found["findings"]}
+    leaky.unlink()
+
+
+@pytest.mark.slow
+def test_training_metrics_sit_beside_the_test_metrics_and_the_gap_is_printed(default_run):
+    db = default_run["db"]
+    X, y = load_breast_cancer(return_X_y=True)
+    asset, seed, fold, train_acc, test_acc = read_rows(
+        db, "SELECT model_asset, seed, fold, train_accuracy, accuracy FROM scores WHERE model = 'logreg' LIMIT 1")[0]
+    ids = [i for (i,) in read_rows(db, "SELECT input_id FROM fold_inputs WHERE seed = ? AND fold = ? AND split = "
+                                   "'train'", (seed, fold))]
+    model = Reader(str(db), table="scores").assets.get_from_hash(asset)
+    assert model.score(X[ids], y[ids]) == pytest.approx(train_acc, abs=1e-12)
+    assert read_rows(db, "SELECT COUNT(*) FROM scores WHERE train_accuracy IS NULL OR train_log_loss IS NULL") == [(0,)]
+    header = next(line for line in default_run["first"].stdout.splitlines() if line.startswith("model "))
+    assert "test accuracy" in header and "train" in header and "gap" in header
+    forest = next(line for line in default_run["first"].stdout.splitlines() if line.startswith("forest "))
+    train, test = read_rows(db, "SELECT AVG(train_accuracy), AVG(accuracy) FROM scores WHERE model = 'forest'")[0]
+    assert f"{train - test:+.3f}" in forest
+
+
+@pytest.mark.slow
+def test_results_are_saved_as_tables_beside_the_benchmark_and_the_printed_sql_reads_both(default_run):
+    results, out = default_run["results"], default_run["second"].stdout
+    sql = out.split("Both at once, in SQL:\n", 1)[1].splitlines()[0].strip()
+    rows = sqlite3.connect(results).execute(sql).fetchall()
+    assert {r[0] for r in rows} >= {"model=logreg", "model=forest", "model=hist_gboost"}
+    assert any(r[8] in ("better", "worse", "no detectable difference") for r in rows)  # a comparison joined in
+    # the second run saved the same results again: no new rows
+    assert {t: row_count(results, t) for t in ("summary", "comparisons")} == default_run["results_after_first"]
+    assert default_run["results_after_first"]["comparisons"] >= 3  # every pair of three models, per metric
+
+
+@pytest.mark.slow
+def test_a_changed_cache_version_in_the_edit_block_refits_instead_of_replaying(tmp_path):
+    folder = copy_template(tmp_path)
+    tiny = ["--limit", "40", "--seeds", "0", "--folds", "2", "--models", "logreg"]
+    _, first = run_counting(folder, *tiny)
+    shared = ["--cache-dir", "sklearn_benchmark_cache"]  # a new database, the same cache
+    _, replay = run_counting(folder, *tiny, "--db", "again.db", *shared)
+    template = folder / TEMPLATE
+    template.write_text(template.read_text().replace('CACHE_VERSION = "1"', 'CACHE_VERSION = "2"', 1))
+    _, refit = run_counting(folder, *tiny, "--db", "third.db", *shared)
+    assert (first, replay, refit) == (Counter(LogisticRegression=2), Counter(), Counter(LogisticRegression=2))
+    assert read_rows(folder / "third.db", "SELECT DISTINCT cache_version FROM scores") == [("benchkit2/2",)]

@@ -104,10 +104,11 @@ def test_the_no_argument_run_exits_0_measures_every_default_level_and_prints_the
         template.config_id(r) for r in template.levels_from(template.build_parser().parse_args([])))
     assert {r["mode"] for r in measured} == {"open-loop", "closed-loop"}
     assert all(r["error_rate"] == 0 and r["n_ok"] > 0 for r in measured)
-    assert f"python scripts/validate_benchmark.py {db} requests" in proc.stdout
+    scripts = ROOT / "scripts"  # the template runs from the skill's assets/: the skill's own scripts
+    assert f"  python {scripts / 'validate_benchmark.py'} throughput.db requests\n" in proc.stdout
     # The label names only the columns that tell the default levels apart, not the endpoint's payload.
-    assert f"python scripts/export_summary.py {db} requests --config-cols mode,rate,arrival,concurrency\n" \
-        in proc.stdout
+    assert f"  python {scripts / 'export_summary.py'} throughput.db requests --config-cols mode,rate,arrival," \
+        "concurrency\n" in proc.stdout
     assert "load levels  6/6  100%" in proc.stderr  # progress, on stderr
 
 
