@@ -24,7 +24,6 @@ import sqlite3
 import sys
 import threading
 import time
-import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -65,7 +64,7 @@ def parse_answer(answer: str | None, labels: list[str]) -> tuple[str | None, str
     if len(found) == 1:
         return found[0], ""
     return None, ("no label in the answer" if not found else f"several labels: {', '.join(found)}")
-# ========================================= end of the EDIT block =========================================
+# ================================================ END EDIT ===================================================
 
 # Mixed into every response-cache key. Bump it when what a cached entry means changes; a change to the
 # fields of `Answer` (what the cache stores) changes the key by itself, so old entries are asked again
@@ -374,14 +373,9 @@ SUMMARY_COLUMNS = ("parse_ok", "correct", "latency_s", "prompt_tokens", "complet
                    "retries", "n_requests", "cache")
 
 
-def connect_ro(db: Path) -> sqlite3.Connection:
-    """Read-only; the path is quoted, since SQLite cuts a URI at '#' or '?' and would open another file."""
-    return sqlite3.connect(f"file:{urllib.parse.quote(str(db.resolve()))}?mode=ro", uri=True)
-
-
 def summarise(configs: list[Config], n_items: int, db: Path, version: dict) -> list[dict]:
     """One row per configuration from the database (this run and earlier ones), logged to `metrics`."""
-    con = connect_ro(db)
+    con = bk.connect_readonly(db)
     rows = []
     try:
         columns = {r[1] for r in con.execute("SELECT * FROM pragma_table_info('predictions')")}
@@ -462,10 +456,15 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
     label = ",".join(bk.varying_columns(configs, exclude=["seed"]) or ["model"])  # seed: a replicate
     print(f"\ndatabase: {db}   (tables: predictions, metrics; response cache: {cache_dir})")
-    print("next:")
-    print(f"  python scripts/validate_benchmark.py {db} predictions")
-    print(f"  python scripts/export_summary.py {db} predictions --config-cols {label}")
-    print(f"  python scripts/export_summary.py {db} predictions --config-cols {label} --metric correct_strict:higher")
+    print(bk.next_steps([
+        ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", db, "predictions")),
+        ("which configuration is best, and which differences are real?",
+         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label, "--pairs", "all")),
+        ("the same, counting unparsed answers as wrong",
+         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label,
+                           "--metric", "correct_strict:higher")),
+        ("did the response cache work?", bk.script_command("analyze_cache_hits.py", db, "predictions")),
+    ]))
 
 
 # ================================================ CLI ====================================================

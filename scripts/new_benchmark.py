@@ -30,7 +30,7 @@ SKILL_ENV = "XETRACK_BENCHMARK_SKILL"
 # template -> (its file, the demo-only files its no-argument run needs beside it)
 TEMPLATES = {
     "sklearn": ("sklearn_benchmark_template.py", ()),
-    "llm": ("llm_finetuning_template.py", ("llm_standin_server.py",)),
+    "llm": ("llm_finetuning_template.py", ("llm_standin_server.py", "llm_demo_data.jsonl")),
     "throughput": ("throughput_benchmark_template.py", ("model_server.py",)),
 }
 RECORD_LINE = "SKILL_DIR: str | None = None"  # the line of benchkit.py that the copy records the skill in

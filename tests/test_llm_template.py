@@ -93,10 +93,10 @@ def test_the_no_argument_run_exits_0_with_one_row_per_configuration_and_input(de
 def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run):
     _, proc, _ = demo_run
     assert "database: llm_bench.db" in proc.stdout
-    assert "python scripts/validate_benchmark.py llm_bench.db predictions" in proc.stdout
+    assert "validate_benchmark.py llm_bench.db predictions" in proc.stdout  # through the skill's path
     # only the columns that vary, so the prompt texts do not end up in the configuration label
-    assert "python scripts/export_summary.py llm_bench.db predictions --config-cols model,prompt_name\n" in proc.stdout
-    assert ("python scripts/export_summary.py llm_bench.db predictions --config-cols model,prompt_name "
+    assert "export_summary.py llm_bench.db predictions --config-cols model,prompt_name --pairs all\n" in proc.stdout
+    assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name "
             "--metric correct_strict:higher\n") in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
     assert "pairs  80/80  100%" in proc.stderr, "no progress display on stderr"
@@ -506,7 +506,7 @@ def test_identical_requests_in_flight_at_the_same_time_are_sent_once(tmp_path):
 
 # --- the EDIT block ----------------------------------------------------------------------------------------------
 
-EDIT_START, EDIT_END = "# ==", "end of the EDIT block"
+EDIT_START, EDIT_END = "# ==", "END EDIT"
 
 
 def edit_block(source: str) -> tuple[int, int]:

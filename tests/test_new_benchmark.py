@@ -81,7 +81,7 @@ def test_it_refuses_to_overwrite_and_then_writes_nothing(tmp_path):
 @pytest.mark.parametrize("template, files", [
     ("sklearn", {"sklearn_benchmark_template.py", "benchkit.py"}),
     ("throughput", {"throughput_benchmark_template.py", "benchkit.py", "model_server.py"}),
-    ("llm", {"llm_finetuning_template.py", "benchkit.py", "llm_standin_server.py"}),
+    ("llm", {"llm_finetuning_template.py", "benchkit.py", "llm_standin_server.py", "llm_demo_data.jsonl"}),
 ])
 def test_it_copies_the_template_benchkit_and_the_demo_server_and_writes_no_database(tmp_path, template, files):
     dest = tmp_path / HOSTILE
@@ -116,8 +116,7 @@ def test_the_skill_is_recorded_absolute_when_outside_the_project_and_relative_wh
 # ---- the EDIT block on the first screen ------------------------------------------------------------------
 @pytest.mark.parametrize("template", [
     "sklearn_benchmark_template.py", "throughput_benchmark_template.py",
-    pytest.param("llm_finetuning_template.py", marks=pytest.mark.xfail(
-        strict=False, reason="the LLM template's EDIT block is another session's work (issue 14, item 5)")),
+    "llm_finetuning_template.py",
 ])
 def test_each_templates_edit_block_opens_and_closes_within_its_first_80_lines_after_a_short_docstring(template):
     lines = (ROOT / "assets" / template).read_text().splitlines()
@@ -184,11 +183,9 @@ def test_a_scaffolded_throughput_project_in_a_hostile_path_runs_reruns_with_noth
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="the LLM template still opens file:{path}?mode=ro unquoted and prints "
-                   "scripts/... relative to itself: another session's work (issue 14, item 5)")
 def test_a_scaffolded_llm_project_in_a_hostile_path_runs_reruns_with_nothing_to_do_and_its_commands_run(tmp_path):
     run = run_scaffolded("llm", tmp_path)
     second = assert_second_run_does_nothing(run, "llm_bench.db")
-    for command in printed_commands(second.stdout.replace("\nnext:", "\nNext:")):
+    for command in printed_commands(second.stdout):
         proc = shell(command, cwd=run["dest"])
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
