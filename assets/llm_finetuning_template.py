@@ -423,7 +423,7 @@ def stats(got: list[tuple], n_items: int) -> dict:
 
 
 def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, configs: list[Config],
-                  example_prices: bool) -> None:
+                  example_prices: bool, experiment_version: str) -> None:
     def pct(x):
         return "   -  " if x is None else f"{100 * x:5.1f}%"
 
@@ -448,6 +448,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
           f"answered now: {counts['answered_now']}, cache hits: {counts['hits_this_run'] + counts['hits_earlier']} "
           f"({counts['hits_this_run']} repeated in this run, {counts['hits_earlier']} from earlier runs), "
           f"already in the database: {counts['skipped']}, failed: {counts['failed']}")
+    print(f"calls recorded in this database, all runs: {total_requests(db)}")
     unanswered = sum(r["n_unanswered"] for r in rows)
     for error, n in sorted(counts["errors"].items(), key=lambda kv: -kv[1])[:3]:  # redacted when stored
         print(f"  {n} x {error[:300]}")
@@ -456,15 +457,29 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
     label = ",".join(bk.varying_columns(configs, exclude=["seed"]) or ["model"])  # seed: a replicate
     print(f"\ndatabase: {db}   (tables: predictions, metrics; response cache: {cache_dir})")
+    only = ("--version", experiment_version)  # this run's rows: a --limit smoke run may share the database
     print(bk.next_steps([
-        ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", db, "predictions")),
+        ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", db, "predictions", "--filter",
+                                                          f"experiment_version={experiment_version}")),
         ("which configuration is best, and which differences are real?",
-         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label, "--pairs", "all")),
+         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label, *only, "--pairs", "all")),
         ("the same, counting unparsed answers as wrong",
-         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label,
+         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label, *only,
                            "--metric", "correct_strict:higher")),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", db, "predictions")),
     ]))
+
+
+def total_requests(db: Path) -> int:
+    """HTTP requests every run so far made (a cache hit made none): what the benchmark cost in calls."""
+    con = bk.connect_readonly(db)
+    try:
+        columns = {r[1] for r in con.execute("SELECT * FROM pragma_table_info('predictions')")}
+        if "n_requests" not in columns:
+            return 0
+        return con.execute("SELECT COALESCE(SUM(n_requests), 0) FROM predictions").fetchone()[0]
+    finally:
+        con.close()
 
 
 # ================================================ CLI ====================================================
@@ -640,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:
         return fail(f"--db {args.db}: {exc}")
     uses_examples = example_prices and any(m in prices for m in models)
-    print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples)
+    print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version)
     return 1 if any(r["n_unanswered"] for r in rows) else 0
 
 

@@ -358,16 +358,19 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     # Only the columns that tell configurations apart make the configuration label of the report.
     label = ",".join(varying_columns(configs) or ["model"])
     save_results(db, label)
+    only = f"experiment_version={version[1]}"  # this run's rows: a --limit smoke run may share the database
     print(next_steps([
         ("can the per-example rows be trusted? (duplicates, coverage, failures, versions)",
-         script_command("validate_benchmark.py", db, PREDICTIONS)),
+         script_command("validate_benchmark.py", db, PREDICTIONS, "--filter", only)),
         ("the per-fold rows, and whether any input trained and tested the same fold",
-         script_command("validate_benchmark.py", db, SCORES)),
-        ("", script_command("validate_benchmark.py", db, FOLD_INPUTS)),
-        ("compare the models paired on the same examples: intervals, tests, verdicts",
-         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label)),
+         script_command("validate_benchmark.py", db, SCORES, "--filter", only)),
+        ("", script_command("validate_benchmark.py", db, FOLD_INPUTS, "--filter", only)),
+        ("compare the models paired on the same examples: every pair, intervals, tests, verdicts",
+         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--version", version[1],
+                        "--pairs", "all")),
         ("calibration, paired per example (lower nll = better probabilities)",
-         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--metric", "nll:lower")),
+         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--version", version[1],
+                        "--metric", "nll:lower")),
     ]))
 
 

@@ -64,7 +64,6 @@ from benchkit import (
     skill_dir,
     skill_file,
     track_cached,
-    varying_columns,
 )
 from xetrack import Tracker
 
@@ -354,16 +353,15 @@ def run(args: argparse.Namespace, levels: list[LoadLevel]) -> int:
                     print(f"{PROG}: level failed: {level.describe()}: {exc}", file=sys.stderr)
     print_summary(db, levels, args.experiment_version)
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
-    # Only the columns that tell the levels apart: the full label would include the request payload.
-    label = ",".join(varying_columns(levels) or ["mode"])
+    version = f"experiment_version={args.experiment_version}"
     print(next_steps([
-        ("can the rows be trusted? (duplicates, failures, versions)", script_command("validate_benchmark.py", db,
-                                                                                     "requests")),
-        ("latency per level with intervals, compared paired against the best",
-         script_command("export_summary.py", db, "requests", "--config-cols", label)),
+        ("can the rows be trusted? (duplicates, failures, versions)",
+         script_command("validate_benchmark.py", db, "requests", "--filter", version)),
+        ("per level: p50/p95/p99 with intervals, a verdict against your objective, the highest rate that meets",
+         script_command("export_summary.py", db, "requests", "--version", args.experiment_version,
+                        "--slo", "p99<50ms")),
     ]))
-    print(f"  (latency over time, to find stalls: {skill_file('references', 'duckdb-analysis.md')}, "
-          "'Latency over time')")
+    print(f"  (how to read it: {skill_file('references', 'load-testing.md')})")
     if failures:
         print(f"{len(failures)} level(s) failed and were logged as error rows; run again to retry only them.")
         return 1

@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = TEMPLATES[args.template][1]
     print(f"Copied into {dest}:")
     for path in files:
-        why = ("the demo's stand-in server: delete it once you use your own endpoint" if path.name in demo
+        why = ("the demo's data, which the stand-in also reads: replace it with yours" if path.suffix == ".jsonl"
+               else "the demo's stand-in server: delete it once you use your own endpoint" if path.name in demo
                else "the helpers; it records where the skill is" if path.name == "benchkit.py"
                else "edit its EDIT block")
         print(f"  {path.name}  ({why})")

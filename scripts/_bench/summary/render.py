@@ -101,6 +101,13 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
 
 
+def _not_estimable(comparisons: list[dict]) -> list[str]:
+    """Why a detectable difference is n/a (too few discordant items, no spread, ...): said once per reason."""
+    notes = dict.fromkeys(c["detectable"]["note"] for c in comparisons if c.get("detectable")
+                          and c["detectable"]["difference"] is None and c["detectable"]["note"])
+    return ["", "n/a: " + "; ".join(notes) + "."] if notes else []
+
+
 def _detectable_header(c: dict) -> str:
     d = c.get("detectable") or {}
     alpha = f"alpha {d['alpha']:g}" if d.get("alpha") is not None else "alpha"
@@ -149,6 +156,7 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                       "its family leaves (alpha/m, the adjustment's strictest step: conservative). Smaller "
                       "differences are likely to go undetected, so 'no diff.' rules out only differences of about "
                       "the mdd or more."]
+        lines += _not_estimable(mine)
         detected = [c for c in mine if c["verdict"] in ("better", "worse")]
         if detected:
             lines += ["", "Pairs that differ detectably:", ""]
@@ -224,6 +232,7 @@ def markdown(doc: dict) -> str:
                           "paired on shared items", ""]
             lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI",
                                        against)
+            lines += _not_estimable(mine)
             if any(c["effect_size"]["value"] is not None and not c["effect_size"]["magnitude"] for c in mine):
                 lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
                               "understate such differences (halving a small error rate can read 'negligible'); "
