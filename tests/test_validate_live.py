@@ -46,15 +46,19 @@ def validate_beside_a_writer(db, root, capsys, *argv: str, seconds: int = 4) -> 
                               stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "ready"
-        codes, statuses = [], []
+        codes, statuses, errors = [], [], []
         while writer.poll() is None:
             codes.append(validate_benchmark.main([str(db), vf.TABLE, "--json", *argv]))
-            statuses.append(json.loads(capsys.readouterr().out)["status"])
+            captured = capsys.readouterr()
+            statuses.append(json.loads(captured.out)["status"])
+            if codes[-1] == 2:
+                errors.append(captured.err.strip())
         out, _ = writer.communicate(timeout=60)
     finally:
         writer.kill()
     assert writer.returncode == 0
     assert codes, "the validator must have run while the writer was writing"
+    assert not errors, errors
     return codes, statuses, json.loads(out.strip().splitlines()[-1])
 
 

@@ -78,8 +78,10 @@ def is_wal_mode(path: Path) -> bool:
 def has_hot_journal(path: Path) -> bool:
     """True when SQLite itself says the `-journal` must be rolled back first (it checks the writer's locks,
     which a file-size test cannot). Costs one open, and only when a `-journal` exists at all."""
-    journal = companion(path, "-journal")
-    if not journal.is_file() or journal.stat().st_size == 0:
+    try:  # a live writer creates and deletes its journal around every transaction: it may vanish any time
+        if companion(path, "-journal").stat().st_size == 0:
+            return False
+    except FileNotFoundError:
         return False
     try:
         con = connect_ro(path)
@@ -102,7 +104,15 @@ def needs_private_copy(path: Path) -> str | None:
 
 
 def _stamp(*paths: Path) -> tuple:
-    return tuple((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else None for p in paths)
+    return tuple(_size_and_time(p) for p in paths)
+
+
+def _size_and_time(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:  # a companion file that a writer removed meanwhile
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 def private_copy(path: Path, state: str, folder: Path) -> Path:
