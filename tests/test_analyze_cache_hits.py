@@ -87,6 +87,72 @@ def test_time_saved_joins_on_configuration_and_item_when_calls_are_not_recorded(
     assert report["summary"]["overall"]["time_saved_seconds"] == pytest.approx(0.5 + 1.5 + 2.5)
 
 
+# --- replay-heavy files (benchmarks/generate.py): the lineage join is a lookup, and exact -------------------
+
+def _generated(path: Path, **kwargs) -> Path:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from generate import generate_replays
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    generate_replays(path, **kwargs)
+    return path
+
+
+def _saved_by_brute_force(db: Path) -> dict[str, tuple[int, int, float]]:
+    """Per model: (replays, origins found, seconds saved), joining every replay to its computing rows in Python
+    (same run as its `cache`, same function_name/args/kwargs, NULL matching NULL; a call computed twice counts
+    its slowest computation once)."""
+    computed: dict[tuple, float] = {}
+    for run, fn, args, kwargs, t in read_rows(db, 'SELECT track_id, function_name, args, kwargs, function_time '
+                                                  'FROM "default" WHERE cache = \'\''):
+        computed[(run, fn, args, kwargs)] = max(t, computed.get((run, fn, args, kwargs), t))
+    out: dict[str, list] = {}
+    for model, source, fn, args, kwargs in read_rows(db, 'SELECT model, cache, function_name, args, kwargs '
+                                                         'FROM "default" WHERE cache <> \'\''):
+        cell = out.setdefault(f"model={model}", [0, 0, 0.0])
+        t = computed.get((source, fn, args, kwargs))
+        cell[0] += 1
+        cell[1] += t is not None
+        cell[2] += t or 0.0
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def test_replays_naming_a_run_that_never_computed_their_call_find_no_origin(tmp_path, capsys, engine):
+    """5 % replays whose `cache` names one run while their args are unique: the shape that made SQLite's lineage
+    join scan that run once per replay. The numbers are the ones the scanning join gave (checked before it
+    was replaced by an indexed lookup)."""
+    db = _generated(tmp_path / "u.db", rows=3000, replayed=5, lineage="unmatched", runs=4)
+    code, report, _ = analyse(capsys, db, "--engine", engine)
+    overall = report["summary"]["overall"]
+    assert overall == {"calls": 2998, "computed": 2848, "replayed": 150, "not_cacheable": 0, "hit_rate": 0.050033,
+                       "failed": 32, "compute_seconds": 4.5508, "time_saved_seconds": None,
+                       "replays_with_origin_found": 0, "self_replays": 0}
+    assert [(c["configuration"], c["replayed"], c["time_saved_seconds"])
+            for c in report["summary"]["per_configuration"]] == [
+        ("model=m0", 150, None), ("model=m1", 0, None), ("model=m2", 0, None), ("model=m3", 0, None)]
+    assert checks(report) == ["time-saved-partial"] and code == 0
+    assert _saved_by_brute_force(db) == {"model=m0": (150, 0, 0.0)}
+
+
+def test_time_saved_is_exact_when_every_replay_finds_its_origin(tmp_path, capsys, engine):
+    """Half the rows replayed from 4 runs; one run's calls have NULL kwargs (NULL must match NULL)."""
+    db = _generated(tmp_path / "m.db", rows=3000, replayed=50, lineage="matched", runs=4)
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE \"default\" SET kwargs = NULL WHERE model = 'm1'")
+    con.close()
+    expected = _saved_by_brute_force(db)
+    assert sum(v[1] for v in expected.values()) == 1500  # the oracle itself finds every origin
+    code, report, _ = analyse(capsys, db, "--engine", engine)
+    overall = report["summary"]["overall"]
+    assert (overall["replayed"], overall["replays_with_origin_found"]) == (1500, 1500)
+    assert overall["time_saved_seconds"] == pytest.approx(sum(v[2] for v in expected.values()), rel=1e-9)
+    assert overall["time_saved_seconds"] == 2.392  # what the scanning join reported on this file
+    got = {c["configuration"]: c["time_saved_seconds"] for c in report["summary"]["per_configuration"]}
+    assert got == {k: pytest.approx(v[2], rel=1e-6) for k, v in expected.items()}
+    assert code == 0 and checks(report) == []
+
+
 def test_replays_whose_computing_run_is_gone_are_reported(tmp_path, capsys):
     db = tmp_path / "g.db"
     first, second = cached_runs(db, "sqlite", tmp_path / "cache", runs=2, n=4)
