@@ -17,6 +17,7 @@ Usage:
   python benchmarks/growth.py                          # 1 M, 2 M, 4 M rows; every layout; both engines
   python benchmarks/growth.py --quick                  # 50 k, 100 k, 200 k rows: a minute or two
   python benchmarks/growth.py --rows 1000000 2000000 --layout r5u r50m --engine sqlite --timeout 120
+  python benchmarks/growth.py --report                 # the last run's table again (benchmarks/data/growth.json)
 """
 
 from __future__ import annotations
@@ -106,6 +107,25 @@ def exponents(results: list[dict]) -> list[dict]:
     return out
 
 
+def pivot(results: list[dict]) -> list[str]:
+    """One Markdown row per layout x engine x program: seconds and ratio to the reference at each size, the
+    largest peak RSS, and the exponent."""
+    sizes = sorted({r["rows"] for r in results})
+    by = {(r["layout"], r["engine"], r["program"], r["rows"]): r for r in results}
+    head = ("| layout | engine | program | " + " | ".join(f"{n / 1e6:g} M s (x ref)" for n in sizes)
+            + " | peak RSS MB | exponent |")
+    lines = [head, "|---|---|---|" + "---:|" * len(sizes) + "---:|---:|"]
+    for e in exponents(results):
+        cells = []
+        for n in sizes:
+            r = by.get((e["layout"], e["engine"], e["program"], n))
+            wall = "" if r is None else (f">{r['wall_s']:.0f}" if r.get("timed_out") else f"{r['wall_s']:.2f}")
+            cells.append("" if r is None else f"{wall} ({r['x_reference']:.2f})")
+        lines.append(f"| {e['layout']} | {e['engine']} | {e['program']} | {' | '.join(cells)} | "
+                     f"{e['rss_mb_max']} | {e['exponent']} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="growth.py", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 2_000_000, 4_000_000])
@@ -114,17 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", nargs="+", choices=("sqlite", "duckdb"), default=["sqlite", "duckdb"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is stopped (default 300)")
+    parser.add_argument("--report", action="store_true", help="print the table of the last run (data/growth.json)")
     args = parser.parse_args(argv)
+    if args.report:
+        print("\n".join(pivot(json.loads((DATA / "growth.json").read_text())["runs"])))
+        return 0
     rows = [50_000, 100_000, 200_000] if args.quick else args.rows
     print("| rows | layout | engine | program | wall s | x ref | peak RSS MB | exit | load avg |")
     print("|---:|---|---|---|---:|---:|---:|---:|---:|")
     results = run(rows, args.layout, args.engine, args.repeat, args.timeout)
     slopes = exponents(results)
-    print("\n| layout | engine | program | exponent | peak RSS MB (smallest - largest size) |")
-    print("|---|---|---|---:|---:|")
-    for s in slopes:
-        print(f"| {s['layout']} | {s['engine']} | {s['program']} | {s['exponent']} | "
-              f"{s['rss_mb_min']} - {s['rss_mb_max']} |")
+    print()
+    print("\n".join(pivot(results)))
     DATA.mkdir(exist_ok=True)
     (DATA / "growth.json").write_text(json.dumps({"runs": results, "exponents": slopes}, indent=1))
     return 0
