@@ -14,8 +14,20 @@ What is in it (rows = 10 x inputs):
 - 1 % of computed rows fail (`error` = 'timeout', raised, so `function_result` = 'None'); a realistic,
   clean-enough benchmark.
 
+Replay-heavy layouts (`--replayed PCT`, used by benchmarks/growth.py) are what `track()` writes when many calls
+are replays: `function_name`, `args` and `kwargs` identify each call, as in xetrack.
+- `--runs K` computing runs (default 20), each its own configuration (model m<k>, temperature 0.0/0.7, also in
+  `kwargs`), computing the same inputs (`args` = '[input]'), 1 % of them failed;
+- then PCT % of all rows are replays, in later runs of at most one computing run's size each:
+  - `--lineage matched`: replayed row j's `cache` names computing run j % K, and its (function_name, args,
+    kwargs) are those of a call that run computed, so every replay's origin is found;
+  - `--lineage unmatched`: every replayed row's `cache` names run 0, but its `args` are unique (an input no
+    run computed), so no origin is found.
+
 Usage: python benchmarks/generate.py OUT.db --rows 1000000
+       python benchmarks/generate.py OUT.db --rows 1000000 --replayed 5 --lineage unmatched
 """
+
 
 from __future__ import annotations
 
@@ -58,12 +70,46 @@ FROM n
 """
 
 
-def table_columns(path: Path | str = ":memory:", table: str = "default") -> list[str]:
+# The replay layouts: xetrack's call identity (function_name, args, kwargs), many runs, a given share replayed.
+REPLAY_SCHEMA = SCHEMA.replace("function_name TEXT,", "function_name TEXT, args TEXT, kwargs TEXT,")
+COMPUTE = """
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :inputs - 1)
+INSERT INTO "{table}"
+SELECT :run,
+       strftime('%Y-%m-%d %H:%M:%S', :epoch + i / 1000, 'unixepoch') || printf('.%06d', (i % 1000) * 1000),
+       'e1', :model, :temperature, 'predict', '[' || i || ']', :kwargs,
+       CASE WHEN i % 100 = 7 THEN 'timeout' ELSE '' END,
+       0.001 + (i % 13) * 0.0001,
+       CASE WHEN i % 100 = 7 THEN 'None' END,
+       '', i,
+       CASE WHEN i % 100 = 7 THEN NULL ELSE (i + :offset) % 2 END,
+       i % 2, 1.0 + (i % 97) * 0.25
+FROM n
+"""
+# Replayed row j (0-based over all replays): its origin is computing run s = j % K, input (j // K) % inputs,
+# moved off the failed inputs (a raised failure is not cached); unmatched: run 0 and an input no run computed.
+REPLAY = """
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :count - 1),
+j(i, s, x) AS (SELECT i, CASE WHEN :matched THEN (:first + i) % :runs ELSE 0 END,
+       CASE WHEN :matched THEN ((:first + i) / :runs) % :inputs ELSE :inputs + :first + i END FROM n),
+v(i, s, x) AS (SELECT i, s, CASE WHEN x % 100 = 7 AND x + 1 < :inputs THEN x + 1 ELSE x END FROM j)
+INSERT INTO "{table}"
+SELECT :run,
+       strftime('%Y-%m-%d %H:%M:%S', :epoch + i / 1000, 'unixepoch') || printf('.%06d', (i % 1000) * 1000),
+       'e1', 'm' || s, CASE WHEN s % 2 = 1 THEN 0.7 ELSE 0.0 END, 'predict', '[' || x || ']',
+       '{{''model'': ''m' || s || ''', ''temperature'': ' || CASE WHEN s % 2 = 1 THEN '0.7' ELSE '0.0' END || '}}',
+       '', 0.0, NULL, 'run-' || printf('%03d', s), x, (x + s) % 2, x % 2, 0.0
+FROM v
+"""
+
+
+def table_columns(path: Path | str = ":memory:", table: str = "default", replay: bool = False) -> list[str]:
+
     """The benchmark table's columns in `path`, or (the default) the ones this generator writes now."""
     con = sqlite3.connect(path if path == ":memory:" else f"file:{path}?mode=ro", uri=path != ":memory:")
     try:
         if path == ":memory:":
-            con.executescript(SCHEMA.format(table=table.replace('"', '""')))
+            con.executescript((REPLAY_SCHEMA if replay else SCHEMA).format(table=table.replace('"', '""')))
         return [r[1] for r in con.execute(f'PRAGMA table_info("{table.replace(chr(34), chr(34) * 2)}")')]
     finally:
         con.close()
@@ -94,14 +140,58 @@ def generate(path: Path, rows: int, table: str = "default") -> dict:
             "bytes": path.stat().st_size, "seconds": round(time.perf_counter() - started, 1)}
 
 
+def generate_replays(path: Path, rows: int, replayed: float, lineage: str = "matched", runs: int = 20,
+                     table: str = "default") -> dict:
+    """Create `path` (must not exist): `runs` computing runs, then `replayed` % of about `rows` rows replayed
+    (the module doc describes both lineages); return what was written."""
+    if path.exists():
+        raise FileExistsError(f"{path} exists; remove it first")
+    if lineage not in ("matched", "unmatched"):
+        raise ValueError(f"lineage must be matched or unmatched, not {lineage!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replays = round(rows * replayed / 100)
+    inputs = max(1, (rows - replays) // runs)
+    started = time.perf_counter()
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA journal_mode=OFF")
+        con.execute("PRAGMA synchronous=OFF")
+        quoted = table.replace('"', '""')
+        con.executescript(REPLAY_SCHEMA.format(table=quoted))
+        for k in range(runs):
+            temp = 0.7 if k % 2 else 0.0
+            con.execute(COMPUTE.format(table=quoted), {
+                "inputs": inputs, "run": f"run-{k:03d}", "epoch": EPOCH + k * 100_000_000, "model": f"m{k}",
+                "temperature": temp, "kwargs": f"{{'model': 'm{k}', 'temperature': {temp}}}", "offset": k})
+        first, r = 0, 0
+        while first < replays:  # replay runs of at most one computing run's size
+            count = min(inputs, replays - first)
+            con.execute(REPLAY.format(table=quoted), {
+                "count": count, "first": first, "runs": runs, "inputs": inputs, "matched": lineage == "matched",
+                "run": f"replay-{r:03d}", "epoch": EPOCH + (runs + r) * 100_000_000})
+            first, r = first + count, r + 1
+        con.commit()
+    finally:
+        con.close()
+    return {"path": str(path), "rows": inputs * runs + replays, "replayed": replays, "lineage": lineage,
+            "runs": runs, "replay_runs": r, "inputs": inputs, "bytes": path.stat().st_size,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="generate.py", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--table", default="default")
+    parser.add_argument("--replayed", type=float, help="a replay-heavy layout: this %% of the rows replayed")
+    parser.add_argument("--lineage", choices=("matched", "unmatched"), default="matched")
+    parser.add_argument("--runs", type=int, default=20, help="computing runs of a replay layout (default 20)")
     args = parser.parse_args(argv)
     try:
-        info = generate(args.out, args.rows, args.table)
+        if args.replayed is None:
+            info = generate(args.out, args.rows, args.table)
+        else:
+            info = generate_replays(args.out, args.rows, args.replayed, args.lineage, args.runs, args.table)
     except FileExistsError as exc:
         print(f"generate.py: error: {exc}", file=sys.stderr)
         return 2

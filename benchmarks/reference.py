@@ -5,7 +5,7 @@ Per configuration (the parameter columns model, temperature): row count, distinc
 cache-hit count. This is the least a person would run to summarise the table by hand, so a script's cost is
 reported as a multiple of it. Read-only, through the same reader as the scripts (scripts/_bench/reader.py).
 
-Usage: python benchmarks/reference.py DB [--table default] [--engine sqlite|duckdb]
+Usage: python benchmarks/reference.py DB [DB ...] [--table default] [--engine sqlite|duckdb]
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ FROM bench GROUP BY model, temperature ORDER BY model, temperature"""
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reference.py", description=__doc__.splitlines()[0])
-    parser.add_argument("db")
+    parser.add_argument("db", nargs="+", help="one file, or several read as one (as the scripts do)")
     parser.add_argument("--table", default="default")
     parser.add_argument("--engine", choices=("sqlite", "duckdb"), default="sqlite")
     args = parser.parse_args(argv)
-    with Benchmark([args.db], table=args.table, engine=args.engine) as bench:
+    with Benchmark(args.db, table=args.table, engine=args.engine) as bench:
         for row in bench.query(SQL):
             print(*row, sep="\t")
     return 0

@@ -35,23 +35,35 @@ DATA = HERE / "data"
 SCRIPTS = ("validate_benchmark.py", "analyze_cache_hits.py", "export_summary.py")
 
 
-def measure(cmd: list[str]) -> dict:
-    """Wall seconds, peak RSS (MB) and exit code of one process, its output discarded."""
+def measure(cmd: list[str], timeout: float | None = None) -> dict:
+    """Wall seconds, peak RSS (MB) and exit code of one process, its output discarded. A process still running
+    after `timeout` seconds is killed and reported with `timed_out` (its wall time is then the timeout)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
+    timed_out = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, 0 if timeout is None else os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - start > timeout:
+            proc.kill()
+            timed_out = True
+            _, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.02)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace").strip().splitlines()
     proc.stderr.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "exit": proc.returncode, "stderr": err[-1] if err else ""}
+            "exit": proc.returncode, "stderr": err[-1] if err else "", "timed_out": timed_out}
 
 
 def median_of(runs: list[dict]) -> dict:
     return {"wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
             "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
-            "rss_mb": round(max(r["rss_mb"] for r in runs)), "exit": runs[-1]["exit"], "stderr": runs[-1]["stderr"]}
+            "rss_mb": round(max(r["rss_mb"] for r in runs)), "exit": runs[-1]["exit"], "stderr": runs[-1]["stderr"],
+            "timed_out": any(r.get("timed_out") for r in runs)}
 
 
 def bench_file(rows: int) -> Path:

@@ -243,7 +243,8 @@ def build_report(bench: Benchmark, layout: Layout) -> Report:
     source_runs = sorted({c.source for c in cells if c.source} & {r["run"] for r in runs})
     replaying_runs = sorted({c.run for c in cells if c.source in source_runs and c.run is not None})
     saved_rows = time_saved(bench, src, source_runs, replaying_runs,
-                            sum(c.replayed for c in cells if c.source in source_runs))
+                            sum(c.replayed for c in cells if c.source in source_runs),
+                            sum(c.computed for c in cells if c.run in source_runs))
     n = len(layout.config)
     saved = {tuple(r[:n]): tuple(r[n:]) for r in saved_rows}
     overall = tally(cells)

@@ -3,8 +3,10 @@ own cache: hit rates, time saved through lineage, missing runs, and every diagno
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sqlite3
+from pathlib import Path
 
 import analyze_cache_hits
 import pytest
@@ -80,6 +82,78 @@ def test_time_saved_joins_on_configuration_and_item_when_calls_are_not_recorded(
     _, report, _ = analyse(capsys, tmp_path / "l.db", "predictions")
     assert report["inferred"]["lineage_join"] == ["config_id", "input_id"]
     assert report["summary"]["overall"]["time_saved_seconds"] == pytest.approx(0.5 + 1.5 + 2.5)
+
+
+# --- replay-heavy files (benchmarks/generate.py): the lineage join is a lookup, and exact -------------------
+
+def _generated(path: Path, **kwargs) -> Path:
+    """A file written by benchmarks/generate.py (loaded by path: `generate` is too common a module name)."""
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate_replays(path, **kwargs)
+    return path
+
+
+def _saved_by_brute_force(db: Path) -> dict[str, tuple[int, int, float]]:
+    """Per model: (replays, origins found, seconds saved), joining every replay to its computing rows in Python
+    (same run as its `cache`, same function_name/args/kwargs, NULL matching NULL; a call computed twice counts
+    its slowest computation once)."""
+    computed: dict[tuple, float] = {}
+    for run, fn, args, kwargs, t in read_rows(db, 'SELECT track_id, function_name, args, kwargs, function_time '
+                                                  'FROM "default" WHERE cache = \'\''):
+        computed[(run, fn, args, kwargs)] = max(t, computed.get((run, fn, args, kwargs), t))
+    out: dict[str, list] = {}
+    for model, source, fn, args, kwargs in read_rows(db, 'SELECT model, cache, function_name, args, kwargs '
+                                                         'FROM "default" WHERE cache <> \'\''):
+        cell = out.setdefault(f"model={model}", [0, 0, 0.0])
+        t = computed.get((source, fn, args, kwargs))
+        cell[0] += 1
+        cell[1] += t is not None
+        cell[2] += t or 0.0
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def test_replays_naming_a_run_that_never_computed_their_call_find_no_origin(tmp_path, capsys, engine):
+    """5 % replays whose `cache` names one run while their args are unique: the shape that made SQLite's lineage
+    join scan that run once per replay. The numbers are the ones the scanning join gave (checked before it
+    was replaced by an indexed lookup)."""
+    db = _generated(tmp_path / "u.db", rows=3000, replayed=5, lineage="unmatched", runs=4)
+    code, report, _ = analyse(capsys, db, "--engine", engine)
+    overall = report["summary"]["overall"]
+    assert overall == {"calls": 2998, "computed": 2848, "replayed": 150, "not_cacheable": 0, "hit_rate": 0.050033,
+                       "failed": 32, "compute_seconds": 4.5508, "time_saved_seconds": None,
+                       "replays_with_origin_found": 0, "self_replays": 0}
+    assert [(c["configuration"], c["replayed"], c["time_saved_seconds"])
+            for c in report["summary"]["per_configuration"]] == [
+        ("model=m0", 150, None), ("model=m1", 0, None), ("model=m2", 0, None), ("model=m3", 0, None)]
+    assert checks(report) == ["time-saved-partial"] and code == 0
+    assert _saved_by_brute_force(db) == {"model=m0": (150, 0, 0.0)}
+
+
+@pytest.mark.parametrize("replayed", [50, 5])  # 5 %: few replays, so SQLite copies only the matchable rows
+def test_time_saved_is_exact_when_every_replay_finds_its_origin(tmp_path, capsys, engine, replayed):
+    """Replays from 4 runs; one run's calls have NULL kwargs (NULL must match NULL); one replayed call was
+    computed twice in its run (it counts once, its slowest computation)."""
+    db = _generated(tmp_path / "m.db", rows=3000, replayed=replayed, lineage="matched", runs=4)
+    with sqlite3.connect(db) as con:
+        if replayed == 50:  # the number the scanning join reported on this file, before any edit
+            assert analyse(capsys, db, "--engine", engine)[1]["summary"]["overall"]["time_saved_seconds"] == 2.392
+        con.execute("UPDATE \"default\" SET kwargs = NULL WHERE model = 'm1'")
+        con.execute("INSERT INTO \"default\" SELECT track_id, timestamp || '1', experiment_version, model, temperature, "
+                    "function_name, args, kwargs, error, 9.5, function_result, cache, input_id, prediction, "
+                    "ground_truth, latency_ms FROM \"default\" WHERE track_id = 'run-002' AND args = '[3]'")
+    con.close()
+    expected = _saved_by_brute_force(db)
+    replays = 1500 if replayed == 50 else 150
+    assert sum(v[1] for v in expected.values()) == replays  # the oracle itself finds every origin
+    code, report, _ = analyse(capsys, db, "--engine", engine)
+    overall = report["summary"]["overall"]
+    assert (overall["replayed"], overall["replays_with_origin_found"]) == (replays, replays)
+    assert overall["time_saved_seconds"] == pytest.approx(sum(v[2] for v in expected.values()), rel=1e-6)
+    got = {c["configuration"]: c["time_saved_seconds"] for c in report["summary"]["per_configuration"]}
+    assert got == {k: pytest.approx(v[2], rel=1e-6) for k, v in expected.items()}
+    assert code == 0
 
 
 def test_replays_whose_computing_run_is_gone_are_reported(tmp_path, capsys):

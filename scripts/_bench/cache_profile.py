@@ -15,7 +15,7 @@ was computed in more than one run).
 
 from __future__ import annotations
 
-import sqlite3
+import itertools
 from dataclasses import dataclass, field
 
 from _bench.cache_diagnosis import returned_failure
@@ -118,25 +118,43 @@ def call_cells(bench: Benchmark, src: Sources) -> list[Cell]:
 
 
 def time_saved(bench: Benchmark, src: Sources, source_runs: list[str], replaying_runs: list[str],
-               replays: int) -> list[tuple]:
+               replays: int, computing: int | None = None) -> list[tuple]:
     """Per configuration: (config..., replayed rows, rows whose computing row was found, seconds saved).
 
     Each replayed row is joined to the row that computed it: same run as its `cache` value and the same
     call (function, args, kwargs) or, in tables without them, the same configuration and item. Both sides
     are read by run (xetrack's primary key starts with track_id, so SQLite reads only those runs). The
     computing side is first taken as it is (fast); if some call was computed twice in one run the join
-    multiplies rows, which the count reveals, and the join is redone with one row per call."""
+    multiplies rows, which the count reveals, and the join is redone with one row per call. `computing` (the
+    computed rows of the source runs) lets SQLite copy only the computing rows a replay can match when replays
+    are few."""
     L = src.layout
     if not (src.time and src.identity and L.run and source_runs):
         return []
-    rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=False)
+    narrow = computing is not None and replays * NARROW_RATIO < computing
+    rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=False, narrow=narrow)
     if sum(r[len(L.config)] for r in rows) > replays:
-        rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=True)
+        rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=True, narrow=narrow)
     return rows
 
 
+NARROW_RATIO = 4  # fewer replays than 1/4 of the computing rows: copy only the computing rows they can match
+_tables = itertools.count()
+
+
 def _lineage_join(bench: Benchmark, src: Sources, source_runs: list[str], replaying_runs: list[str],
-                  dedupe: bool) -> list[tuple]:
+                  dedupe: bool, narrow: bool = False) -> list[tuple]:
+    """Replayed rows LEFT JOIN their computing rows on (run, call identity), summed per configuration.
+
+    The join must be a lookup, not a scan per replayed row. DuckDB hash-joins on IS NOT DISTINCT FROM. SQLite
+    has no hash join: it builds an automatic index only when its planner expects that to pay, and with no
+    statistics it guessed that a few runs' rows were a few rows, then scanned every computing row of the
+    source run once per replayed row (quadratic: 14 s at 200,000 rows, 5 % of them replays naming one run).
+    So on SQLite the computing rows go into a temporary table with an explicit index on the join key: one
+    sort, then one index lookup per replayed row, whatever the planner guesses. With `narrow` (few replays),
+    only computing rows whose key some replay has (or with a NULL in it: IN compares with =) are copied:
+    IN (subquery) is always one index of the subquery's rows, probed once per row. The table is not dropped
+    (freeing its pages cost 1.8 s at 4 M rows): the temporary database goes when the connection closes."""
     L = src.layout
     ids = ", ".join(q(c) for c in src.identity)
     extra = [c for c in L.config if c not in src.identity]  # the computing row carries the configuration
@@ -146,25 +164,37 @@ def _lineage_join(bench: Benchmark, src: Sources, source_runs: list[str], replay
     config = ", ".join(f"COALESCE(r.{q(c)}, c.{q(c)})" for c in L.config)
     group = f" GROUP BY {config}" if L.config else ""
     runs = f"{q(L.run)} IN ({', '.join('?' for _ in source_runs)})"
+    replaying = (f"{q(L.run)} IN ({', '.join('?' for _ in replaying_runs)}) AND "
+                 f"{as_text(q(L.cache))} IN ({', '.join('?' for _ in source_runs)})")
+    r = f"r AS (SELECT * FROM {bench.VIEW} WHERE {src.population} AND {L.replayed} AND {replaying})"
+    where = f"WHERE {src.population} AND {src.computed} AND {runs}"
+    params = list(source_runs)
+    if narrow and bench.engine == "sqlite":
+        keys = ", ".join([as_text(q(L.cache)), ids])
+        nulls = "".join(f" OR {q(c)} IS NULL" for c in src.identity)
+        where += (f" AND (({q(L.run)}, {ids}) IN (SELECT {keys} FROM {bench.VIEW} WHERE {src.population} AND "
+                  f"{L.replayed} AND {replaying}){nulls})")
+        params += [*replaying_runs, *source_runs]
     if dedupe:
         carried = "".join(f", MAX({q(c)}) AS {q(c)}" for c in extra)
         computing = (f"SELECT {q(L.run)} AS run_, {ids}{carried}, MAX({src.time}) AS t_ FROM {bench.VIEW} "
-                     f"WHERE {src.population} AND {src.computed} AND {runs} GROUP BY {q(L.run)}, {ids}")
+                     f"{where} GROUP BY {q(L.run)}, {ids}")
     else:
         carried = "".join(f", {q(c)}" for c in extra)
-        computing = (f"SELECT {q(L.run)} AS run_, {ids}{carried}, {src.time} AS t_ FROM {bench.VIEW} "
-                     f"WHERE {src.population} AND {src.computed} AND {runs}")
-    replaying = (f"{q(L.run)} IN ({', '.join('?' for _ in replaying_runs)}) AND "
-                 f"{as_text(q(L.cache))} IN ({', '.join('?' for _ in source_runs)})")
-    # MATERIALIZED: computed once, then indexed for the join (unmaterialized, SQLite rescans per row).
-    sql = (f"WITH c AS {_MATERIALIZED}({computing}), "
-           f"r AS (SELECT * FROM {bench.VIEW} WHERE {src.population} AND {L.replayed} AND {replaying}) "
-           f"SELECT {config + ', ' if config else ''}COUNT(*), COUNT(c.t_), SUM(c.t_) "
-           f"FROM r LEFT JOIN c ON c.run_ = {as_text('r.' + q(L.cache))} AND {match}{group}")
-    return bench.query(sql, [*source_runs, *replaying_runs, *source_runs])
+        computing = f"SELECT {q(L.run)} AS run_, {ids}{carried}, {src.time} AS t_ FROM {bench.VIEW} {where}"
 
+    def join(c: str) -> str:
+        return (f"SELECT {config + ', ' if config else ''}COUNT(*), COUNT(c.t_), SUM(c.t_) "
+                f"FROM r LEFT JOIN {c} AS c ON c.run_ = {as_text('r.' + q(L.cache))} AND {match}{group}")
 
-_MATERIALIZED = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""  # the hint is 3.35+
+    if bench.engine != "sqlite":
+        sql = f"WITH c AS MATERIALIZED ({computing}), {r} " + join("c")
+        return bench.query(sql, [*params, *replaying_runs, *source_runs])
+    # CREATE TABLE AS keeps each column's affinity, so `IS` compares exactly as it did against the view.
+    name = f"_lineage_{next(_tables)}"
+    bench.execute(f"CREATE TEMP TABLE {q(name)} AS {computing}", params)
+    bench.execute(f"CREATE INDEX temp.{q(name + '_key')} ON {q(name)} (run_, {ids})")
+    return bench.query(f"WITH {r} " + join(f"temp.{q(name)}"), [*replaying_runs, *source_runs])
 
 
 def recomputed_calls(bench: Benchmark, src: Sources, limit: int = 5) -> tuple[int, int, list[tuple]]:

@@ -303,17 +303,15 @@ class Benchmark:
     def assets_relation(self) -> str | None:
         """SQL for the `key` column of every file's xetrack `assets` table, or None if none has one. Keys are
         sqlitedict-encoded: base64 of the pickled 16-hex asset hash."""
-        parts = []
-        for i in range(len(self.paths)):
-            schema = self.shard_schema(i)
-            if self.engine == "sqlite":
-                found = self.query(f"SELECT 1 FROM {quote_ident(schema)}.sqlite_master "
-                                   "WHERE type = 'table' AND name = 'assets'")
-            else:
-                found = self.query("SELECT 1 FROM information_schema.tables WHERE table_catalog = ? "
-                                   "AND table_name = 'assets'", [schema])
-            if found:
-                parts.append(f"SELECT key FROM {quote_ident(schema)}.{quote_ident('assets')}")
+        schemas = [self.shard_schema(i) for i in range(len(self.paths))]
+        if self.engine == "sqlite":
+            having = [s for s in schemas if self.query(f"SELECT 1 FROM {quote_ident(s)}.sqlite_master "
+                                                       "WHERE type = 'table' AND name = 'assets'")]
+        else:  # one query for every file: information_schema lists all attached files (one query each: 17 s at 200)
+            found = {r[0] for r in self.query("SELECT DISTINCT table_catalog FROM information_schema.tables "
+                                              "WHERE table_name = 'assets'")}
+            having = [s for s in schemas if s in found]
+        parts = [f"SELECT key FROM {quote_ident(s)}.{quote_ident('assets')}" for s in having]
         return "(" + " UNION ALL ".join(parts) + ")" if parts else None
 
     # --- querying ------------------------------------------------------------------------------------
