@@ -279,7 +279,7 @@ def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path):
     proc, changed = run_counting(folder, *SMALL, "--models", "logreg:C=0.1", "hist_gboost", "forest", "logreg")
     assert first == Counter({family: 6 for family in FAMILIES})
     assert changed == Counter({"LogisticRegression": 6})
-    assert "predictions --config-cols model,hyperparameters\n" in proc.stdout  # model alone is ambiguous now
+    assert "predictions --config-cols model,hyperparameters --version" in proc.stdout  # model alone is ambiguous
     db = folder / "sklearn_benchmark.db"
     assert read_rows(db, "SELECT DISTINCT hyperparameters FROM predictions WHERE model = 'logreg' ORDER BY 1") == \
         [('[["C", 0.1]]',), ("[]",)]

@@ -105,10 +105,11 @@ def test_the_no_argument_run_exits_0_measures_every_default_level_and_prints_the
     assert {r["mode"] for r in measured} == {"open-loop", "closed-loop"}
     assert all(r["error_rate"] == 0 and r["n_ok"] > 0 for r in measured)
     scripts = ROOT / "scripts"  # the template runs from the skill's assets/: the skill's own scripts
-    assert f"  python {scripts / 'validate_benchmark.py'} throughput.db requests\n" in proc.stdout
-    # The label names only the columns that tell the default levels apart, not the endpoint's payload.
-    assert f"  python {scripts / 'export_summary.py'} throughput.db requests --config-cols mode,rate,arrival," \
-        "concurrency\n" in proc.stdout
+    # This run's version only: a --limit smoke run may share the database.
+    assert f"  python {scripts / 'validate_benchmark.py'} throughput.db requests --filter experiment_version=e1\n" \
+        in proc.stdout
+    assert f"  python {scripts / 'export_summary.py'} throughput.db requests --version e1 --slo 'p99<50ms'\n" \
+        in proc.stdout
     assert "load levels  6/6  100%" in proc.stderr  # progress, on stderr
 
 
