@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import SCHEMA  # noqa: E402 - xetrack's layout, as the main harness writes it
+
 INSERT = """
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :inputs - 1)
 INSERT INTO "default"
@@ -29,20 +32,12 @@ SELECT :run, strftime('%Y-%m-%d %H:%M:%S', 1767225600 + i / 1000, 'unixepoch') |
        CASE WHEN abs(random() % 1000) < :permille THEN i % 2 ELSE 1 - i % 2 END, i % 2, 1.0 + (i % 97) * 0.25
 FROM n
 """
-SCHEMA = """
-CREATE TABLE "assets" (key TEXT PRIMARY KEY, value BLOB);
-CREATE TABLE "keys" (key TEXT PRIMARY KEY, value BLOB);
-CREATE TABLE "counts" (key TEXT PRIMARY KEY, value BLOB);
-CREATE TABLE "default" (track_id TEXT, timestamp TEXT, experiment_version TEXT, model TEXT, temperature REAL,
-  function_name TEXT, error TEXT, function_time REAL, function_result TEXT, cache TEXT, input_id INTEGER,
-  prediction INTEGER, ground_truth INTEGER, latency_ms REAL, PRIMARY KEY (track_id, timestamp));
-"""
 
 
 def write(path: Path, rows: int, configs: int) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=OFF")
-    con.executescript(SCHEMA)
+    con.executescript(SCHEMA.format(table="default"))
     for k in range(configs):
         con.execute(INSERT, {"inputs": rows // configs, "run": f"run-{k}", "model": f"m{k:02d}",
                              "permille": 700 + k * 10})

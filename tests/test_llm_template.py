@@ -95,8 +95,9 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     assert "database: llm_bench.db" in proc.stdout
     assert "validate_benchmark.py llm_bench.db predictions" in proc.stdout  # through the skill's path
     # only the columns that vary, so the prompt texts do not end up in the configuration label
-    assert "export_summary.py llm_bench.db predictions --config-cols model,prompt_name --pairs all\n" in proc.stdout
-    assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name "
+    assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
+            "--pairs all\n") in proc.stdout
+    assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
             "--metric correct_strict:higher\n") in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
     assert "pairs  80/80  100%" in proc.stderr, "no progress display on stderr"

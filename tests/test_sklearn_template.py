@@ -149,9 +149,11 @@ def test_the_run_prints_where_the_database_is_its_size_and_the_next_commands(def
     printed = re.search(rf"Cache: {re.escape(str(cache))} \(([\d.]+) MB; fitted models take most of both", out)
     assert printed and float(printed[1]) == pytest.approx(cache_bytes / 2**20, rel=0.1, abs=0.2)
     scripts = ROOT / "scripts"
-    assert f"  python {scripts / 'validate_benchmark.py'} sklearn_benchmark.db predictions\n" in out
+    this_run = "--filter experiment_version=e1"  # a smoke run's rows may share the database
+    assert f"  python {scripts / 'validate_benchmark.py'} sklearn_benchmark.db predictions {this_run}\n" in out
     # only the column that varies labels the configurations in the report
-    assert f"  python {scripts / 'export_summary.py'} sklearn_benchmark.db predictions --config-cols model\n" in out
+    assert f"  python {scripts / 'export_summary.py'} sklearn_benchmark.db predictions --config-cols model " \
+        "--version e1 --pairs all\n" in out
     sizes = re.findall(r"^(logreg|forest|hist_gboost) .* (\d+) KB$", out, re.M)
     assert [m for m, _ in sizes] == ["logreg", "forest", "hist_gboost"], out  # each model's pickled size
 
@@ -435,7 +437,7 @@ def test_binary_p_true_and_brier_agree_with_sklearn_on_the_stored_fitted_models(
 @pytest.mark.slow
 def test_the_run_prints_how_to_compare_calibration_paired_per_example(default_run):
     db = default_run["db"]
-    assert "export_summary.py sklearn_benchmark.db predictions --config-cols model --metric nll:lower\n" \
+    assert "export_summary.py sklearn_benchmark.db predictions --config-cols model --version e1 --metric nll:lower\n" \
         in default_run["second"].stdout
     proc = run_script("export_summary.py", db, "--metric", "nll:lower", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
