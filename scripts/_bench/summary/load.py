@@ -29,7 +29,6 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats as sp_stats
 
 from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, label, short_labels
 from _bench.reader import Benchmark, InputError
@@ -179,6 +178,10 @@ class BlockBootstrap:
 
 def share_interval(broken: np.ndarray, boot: BlockBootstrap, alpha: float) -> tuple[float, float, float]:
     """The share of broken requests, with the wider of the block-bootstrap and Clopper-Pearson intervals."""
+    from scipy import (
+        stats as sp_stats,  # imported here: scipy.stats costs ~0.8 s, and only load tests need it
+    )
+
     n, k = len(broken), int(broken.sum())
     cp = sp_stats.binomtest(k, n).proportion_ci(1 - alpha, method="exact")
     low, high = np.quantile(boot.shares(broken), [alpha / 2, 1 - alpha / 2])
@@ -188,6 +191,8 @@ def share_interval(broken: np.ndarray, boot: BlockBootstrap, alpha: float) -> tu
 def order_statistic_interval(n: int, q_: float, alpha: float) -> tuple[int | None, int | None]:
     """0-based ranks (low, high) of the exact distribution-free interval for the q-th percentile
     (Binomial(n, q) ranks); None where n is too small to bound that end."""
+    from scipy import stats as sp_stats
+
     low = int(sp_stats.binom.ppf(alpha / 2, n, q_ / 100)) - 1
     high = int(sp_stats.binom.ppf(1 - alpha / 2, n, q_ / 100))
     return (low if low >= 0 else None), (high if high < n else None)
