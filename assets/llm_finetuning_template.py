@@ -547,8 +547,8 @@ def endpoint(base_url: str | None, items: list[Item]):
         yield server.base_url, "standin"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line and exit 2, like the scripts: no usage dump
+class _Parser(bk.ArgumentParser):
+    def error(self, message: str):  # benchkit's one line and exit 2, with any key in the message redacted
         self.exit(2, redact(f"{self.prog}: error: {message}") + "\n")
 
 
@@ -564,8 +564,7 @@ or printed."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog="llm_finetuning_template.py", description=__doc__.split("\n\n")[0], epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="llm_finetuning_template.py", description=__doc__.split("\n\n")[0], epilog=EPILOG)
     parser.add_argument("--base-url", default=BASE_URL, help="OpenAI-compatible base URL, e.g. "
                         "https://api.openai.com/v1 or http://localhost:8000/v1 (default: BASE_URL; None starts "
                         "the offline stand-in server)")
@@ -578,28 +577,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=SEEDS, help="replicates per configuration (seeds 0..N-1; "
                         "default: %(default)s)")
     parser.add_argument("--data", type=Path, default=DATA, help="JSONL dataset with id/text/label (default: DATA)")
-    parser.add_argument("--limit", type=int, help="smoke run on N inputs: a fixed subset taken round-robin over "
-                        "the labels, in id order (not the first N lines)")
-    parser.add_argument("--experiment-version", default=EXPERIMENT_VERSION, metavar="VALUE",
-                        help='logged on every row of both tables; use "dev" while developing and a tag such as '
-                        '"e1" for the real run: the scripts never pool versions (default: %(default)s)')
     parser.add_argument("--prices", type=Path, metavar="FILE.json",
                         help='USD per million tokens, {"model": [input, output], ...} (default: the example '
                         "PRICES table in this file)")
-    parser.add_argument("--db", type=Path, default=Path(DB), help="default: %(default)s")
-    parser.add_argument("--cache-dir", type=Path, default=Path(CACHE_DIR),
-                        help="response cache shared by runs and processes (default: %(default)s)")
+    bk.add_common_options(parser, db=DB, cache_dir=CACHE_DIR, experiment_version=EXPERIMENT_VERSION,
+                          limit_help="smoke run on N inputs: a fixed subset taken round-robin over the labels, in "
+                                     "id order (not the first N lines)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
                         help="parallel HTTP requests (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per request (default: %(default)s)")
     parser.add_argument("--max-retries", type=int, default=MAX_RETRIES,
                         help="retries on 429/5xx/timeouts before the call is an error row (default: %(default)s)")
     args = parser.parse_args(argv)
-    for name in ("limit", "concurrency", "seeds"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
+    bk.check_common_options(parser, args)  # --limit, --experiment-version, --db
+    args.cache_dir = args.cache_dir or Path(CACHE_DIR)
+    for name in ("concurrency", "seeds"):
+        if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if not args.experiment_version.strip():
-        parser.error("--experiment-version must not be empty")
     if args.max_retries < 0 or args.timeout <= 0:
         parser.error("--max-retries must be >= 0 and --timeout > 0")
     if args.base_url and not re.match(r"https?://", args.base_url):
@@ -626,10 +620,6 @@ def main(argv: list[str] | None = None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(MODELS)
     if not prompts or not items or not models:
         return fail("no models, prompts or inputs selected")
-    if args.db.is_file() and args.db.stat().st_size:
-        with args.db.open("rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                return fail(f"--db {args.db}: file is not a database (xetrack writes SQLite files)")
     for model in models:
         if model not in prices:
             print(f"note: no price for {model!r} in {args.prices or 'PRICES'}: its cost_usd stays empty",
