@@ -10,7 +10,7 @@ import json
 import export_summary
 import numpy as np
 import pytest
-from _bench.summary.load import BlockBootstrap, parse_slo, percentile_interval
+from _bench.summary.load import BlockBootstrap, parse_slo, percentile_intervals
 from helpers import call_main
 from xetrack_fixtures import log_rows
 
@@ -152,7 +152,7 @@ def test_the_p99_interval_covers_the_true_p99_at_least_90_percent_of_the_time():
             z[i] = phi * z[i - 1] + rng.normal(0, 0.5)
         latency = 10.0 * np.exp(z)
         boot = BlockBootstrap(np.floor(due / 2.0).astype(int), 500, int(rng.integers(1 << 30)))
-        _, low, high = percentile_interval(latency, np.ones(n, bool), 99, boot, 0.05)
+        ((_, low, high),) = percentile_intervals(latency, np.ones(n, bool), (99,), boot, 0.05)
         covered += low is not None and high is not None and low <= true_p99 <= high
     print(f"p99 interval coverage: {covered / runs:.3f} of {runs}")
     assert covered / runs >= 0.90, covered / runs
