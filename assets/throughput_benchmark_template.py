@@ -243,16 +243,23 @@ async def send_one(client: httpx.AsyncClient, endpoint: Endpoint, t0: float, off
     except httpx.HTTPError as exc:
         return failed_row(t0, offset, sent, f"{type(exc).__name__}: {exc}".rstrip(": "))
     done = time.perf_counter()
-    return {"scheduled_s": offset, "sent_s": sent - t0, "send_lag_ms": (sent - intended) * 1e3,
-            "latency_ms": (done - intended) * 1e3, "latency_from_send_ms": (done - sent) * 1e3,
+    return {"scheduled_s": offset, "sent_s": sent - t0, "sent_unix": wall_clock(sent),
+            "send_lag_ms": (sent - intended) * 1e3, "latency_ms": (done - intended) * 1e3, "latency_from_send_ms": (done - sent) * 1e3,
             "status": response.status_code, "bytes": len(response.content),
             "error": "" if response.is_success else f"HTTP {response.status_code}"}
+
+
+def wall_clock(perf: float) -> float:
+    """Unix seconds of a perf_counter instant: lines requests up with server logs and periodic events across
+    levels and processes (`sent_s` counts from each level's own start)."""
+    return time.time() - (time.perf_counter() - perf)
 
 
 def failed_row(t0: float, offset: float, sent: float, error: str) -> dict:
     intended, done = t0 + offset, time.perf_counter()
     # NaN, not None: a float keeps the column REAL even if this is the first row ever logged (stored as NULL)
-    return {"scheduled_s": offset, "sent_s": sent - t0, "send_lag_ms": (sent - intended) * 1e3,
+    return {"scheduled_s": offset, "sent_s": sent - t0, "sent_unix": wall_clock(sent),
+            "send_lag_ms": (sent - intended) * 1e3,
             "latency_ms": float("nan") if error.startswith("dropped") else (done - intended) * 1e3,
             "latency_from_send_ms": float("nan"), "status": 0, "bytes": 0, "error": error}
 
@@ -281,7 +288,7 @@ class ResourceMeter(dict):
                 pass
 
 
-PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p99_ms": 99, "p999_ms": 99.9}
+PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p95_ms": 95, "p99_ms": 99, "p999_ms": 99.9}
 
 
 def summarize(rows: list[dict], level: LoadLevel) -> dict:
