@@ -8,7 +8,8 @@
     empty     exit 1  nothing was inspected (empty table, or none of the columns a check needs)
     error     exit 2  usage or input error (one line on stderr)
 - JSON (`--json`): one strict document (no NaN/Infinity: a non-finite number becomes null and the report
-  gets a `report.non-finite` finding naming where). `schema_version` follows SCHEMA_POLICY.
+  gets a `report.non-finite` finding naming where). `schema_version` is bumped on any breaking change
+  (a field removed, renamed or given another meaning), not for added fields (README, 'The scripts').
 - Reports go to stdout, diagnostics to stderr. No traceback reaches the user unless BENCH_DEBUG=1 is set.
 Each script exposes `build_parser()` and `main(argv) -> int`.
 """
@@ -27,10 +28,6 @@ from pathlib import Path
 from _bench.reader import EmptyBenchmark, InputError, first_line
 
 SCHEMA_VERSION = 2
-SCHEMA_POLICY = ("schema_version is bumped on any breaking change to a report's JSON (a field removed, renamed or "
-                 "given another meaning); added fields do not bump it. 2: one `status` meaning, `fail_on` and "
-                 "`counts` in every report, export_summary shares the version.")
-STATUSES = ("ok", "findings", "empty", "error")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SEVERITIES = ("info", "warning", "error")
 MAX_EXAMPLES = 5

@@ -61,7 +61,6 @@ class ColumnProfile:
     low: object = None
     high: object = None
     values: list | None = None
-    null_computed: int | None = None
     null_replayed: int | None = None
 
     @property
@@ -128,7 +127,6 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
         counts["no_config_computed"] = f"SUM({flag(f'({L.computed}) AND ({L.no_configuration()})')})"
         counts["no_config_replayed"] = f"SUM({flag(f'({L.replayed}) AND ({L.no_configuration()})')})"
         for p in dict.fromkeys(L.config + L.parameters):
-            per_column.append((p, "null_computed", f"SUM({flag(f'({L.computed}) AND {q(p)} IS NULL')})"))
             per_column.append((p, "null_replayed", f"SUM({flag(f'({L.replayed}) AND {q(p)} IS NULL')})"))
     if L.cache:
         counts["cache_null"] = f"SUM({flag(f'{q(L.cache)} IS NULL')})"
@@ -215,7 +213,6 @@ def add_configuration_stats(stats: PassStats, layout: Layout, key: list[str], co
     for p in cols:
         nulls = [c for c in configs if c.key[index[p]] is None]
         profile = stats.column(p)
-        profile.null_computed = sum(c.rows - c.replayed for c in nulls)
         profile.null_replayed = sum(c.replayed for c in nulls)
         if not profile.profiled:  # not profiled by the global pass: the group values say it
             profile.values = [c.key[index[p]] for c in configs if c.key[index[p]] is not None]
@@ -334,7 +331,3 @@ def where_config(key_cols: list[str], key: tuple) -> tuple[str, list]:
             parts.append(f"{q(c)} = ?")
             params.append(v)
     return (" AND ".join(parts) or "1 = 1"), params
-
-
-def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import pickle
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from _bench.cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH, UNHASHABLE, cached_failures
@@ -732,5 +731,3 @@ def check_ground_truth(ctx: Context) -> list[Finding]:
         "Use an id that comes from the example itself (a dataset key or a content hash), not its position.",
         examples, count)]
 
-
-Check = Callable[[Context], list[Finding]]
