@@ -26,7 +26,16 @@ from _bench.cache_diagnosis import (
     cached_failures,
 )
 from _bench.cache_profile import Cell, Sources, call_cells, recomputed_calls, sample, sources, time_saved
-from _bench.cli import Finding, Report, base_parser, note, run, split_paths_and_table
+from _bench.cli import (
+    Finding,
+    Report,
+    base_parser,
+    note,
+    pick_engine,
+    record_engine,
+    run,
+    split_paths_and_table,
+)
 from _bench.layout import Layout, infer_layout, short_labels
 from _bench.reader import Benchmark, with_engine_fallback
 
@@ -316,9 +325,13 @@ def main(argv: list[str] | None = None) -> int:
                 for message in bench.notes:
                     note(PROG, message)
                 bench.require_rows()
-                return build_report(bench, infer_layout(bench, args.input_col, args.config_cols))
+                report = build_report(bench, infer_layout(bench, args.input_col, args.config_cols))
+                report.summary["engine"] = bench.engine
+                return report
 
-        report = with_engine_fallback(args.engine, analyse, lambda message: note(PROG, message))
+        choice = pick_engine(PROG, args.engine, paths, table)
+        report = with_engine_fallback(choice.engine, analyse, lambda message: note(PROG, message))
+        record_engine(report.summary, choice, report.summary["engine"])
         inspected = report.summary["rows_inspected"] > 0
         code = report.finish(args.fail_on, inspected=inspected)
         print(report.to_json() if args.json else text(report), end="" if not args.json else "\n")

@@ -27,6 +27,8 @@ from _bench.cli import (
     Report,
     base_parser,
     note,
+    pick_engine,
+    record_engine,
     refuse_output_over_inputs,
     run,
     split_paths_and_table,
@@ -385,9 +387,13 @@ def main(argv: list[str] | None = None) -> int:
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
                                items_needed=args.items_needed, slo=args.slo)
-                return build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+                report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+                report.summary["engine"] = bench.engine
+                return report
 
-        report = with_engine_fallback(args.engine, report_with, lambda message: note(PROG, message))
+        choice = pick_engine(PROG, args.engine, paths, table)
+        report = with_engine_fallback(choice.engine, report_with, lambda message: note(PROG, message))
+        record_engine(report.summary, choice, report.summary["engine"])
         code = report.finish(args.fail_on)
         doc = report.as_dict()
         if args.plot is not None:

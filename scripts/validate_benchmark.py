@@ -22,7 +22,16 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from _bench.cli import SEVERITIES, Report, base_parser, note, run, split_paths_and_table
+from _bench.cli import (
+    SEVERITIES,
+    Report,
+    base_parser,
+    note,
+    pick_engine,
+    record_engine,
+    run,
+    split_paths_and_table,
+)
 from _bench.layout import infer_layout, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
@@ -296,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
         options = Options(max_error_rate=args.max_error_rate)
+        choice = pick_engine(PROG, args.engine, paths, table)
         report = with_engine_fallback(
-            args.engine, lambda engine: validate(paths, table, engine, args.input_col, args.config_cols,
+            choice.engine, lambda engine: validate(paths, table, engine, args.input_col, args.config_cols,
                                                  args.filter, options, args.snapshot),
             lambda message: note(PROG, message))
+        record_engine(report.summary, choice, report.summary["engine"])
         code = report.finish(args.fail_on, inspected=report.summary["judged"])
         print(report.to_json() if args.json else render_text(report))
         if report.status == "empty":

@@ -108,6 +108,7 @@ def test_both_engines_give_the_same_summary(tmp_path, capsys):
         for reader in ("sqlite", "duckdb"):
             d = doc(capsys, db, "predictions", "--engine", reader)
             d["summary"]["files"] = []
+            assert d["summary"].pop("engine") == reader and d["summary"].pop("engine_reason") == f"--engine {reader}"
             docs.append(d)
     assert all(d == docs[0] for d in docs[1:])
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _bench.engine import AUTO_DUCKDB_ROWS, EngineChoice, choose_engine
 from _bench.reader import EmptyBenchmark, InputError, first_line
 
 SCHEMA_VERSION = 2
@@ -58,8 +59,10 @@ def base_parser(prog: str, description: str, examples: str, fail_on: str) -> Arg
                         help="one or more xetrack database files (one per worker/machine are read as one "
                              "benchmark), optionally followed by the TABLE name (default: 'default')")
     parser.add_argument("--table", help="table name (alternative to the trailing TABLE argument)")
-    parser.add_argument("--engine", choices=("sqlite", "duckdb"), default="sqlite",
-                        help="how to read the files (both engines write SQLite files; default: sqlite)")
+    parser.add_argument("--engine", choices=("auto", "sqlite", "duckdb"), default="auto",
+                        help="how to read the files; the results are the same. auto (default): through DuckDB "
+                             f"from {AUTO_DUCKDB_ROWS:,} rows (faster there) when its sqlite extension is "
+                             "installed, else through sqlite3 (faster on small files)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--input-col", metavar="COL", help="the column identifying an input/datapoint "
                         "(default: inferred, e.g. input_id, item_id, example_id)")
@@ -187,6 +190,23 @@ class Report:
 def note(prog: str, message: str) -> None:
     """A diagnostic that is not an error (how the input was read): one line on stderr."""
     print(f"{prog}: note: {message}", file=sys.stderr)
+
+
+def pick_engine(prog: str, requested: str, paths: list[str], table: str) -> EngineChoice:
+    """The engine to read with (--engine auto decides by size); a note on stderr when auto chose DuckDB or
+    could not."""
+    choice = choose_engine(requested, paths, table)
+    if choice.noted:
+        note(prog, f"engine {choice.reason}")
+    return choice
+
+
+def record_engine(summary: dict, choice: EngineChoice, used: str) -> None:
+    """`engine` (what read the rows) and `engine_reason` (why) in a report's summary."""
+    summary["engine"] = used
+    summary["engine_reason"] = choice.reason if used == choice.engine else (
+        f"{choice.reason}; then {used} (" + ("DuckDB refused a mixed-type column" if used == "sqlite"
+                                             else "more files than sqlite3 attaches, or a native DuckDB file") + ")")
 
 
 def at_or_above(severity: str, level: str) -> bool:
