@@ -369,11 +369,11 @@ class Benchmark:
     def count(self) -> int:
         return self.query(f"SELECT COUNT(*) FROM {self.VIEW}")[0][0]
 
-    def require_rows(self) -> int:
-        n = self.count()
-        if n == 0:
+    def require_rows(self) -> None:
+        """Raise EmptyBenchmark when there is no row. Looks for one row, not a count: COUNT(*) is a full scan
+        through DuckDB's sqlite extension (0.11 s at 2 M rows)."""
+        if not self.query(f"SELECT 1 FROM {self.VIEW} LIMIT 1"):
             raise EmptyBenchmark(f"table {self.table!r} in {self.describe()} has no rows; nothing to inspect")
-        return n
 
     @property
     def column_names(self) -> list[str]:
