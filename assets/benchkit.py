@@ -23,6 +23,8 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
 - `ArgumentParser`, `add_common_options`, `next_steps`, `script_command`: what every template's command line
   shares: one-line errors (exit 2), one option name per concept, and printed next commands that run as
   printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded).
+- `skill_module`: a template that needs a script's analysis (the throughput template's SLO verdicts) imports
+  it from that same skill folder, so there is one implementation.
 
 Only the standard library, numpy (a xetrack dependency) and xetrack are needed; tqdm draws the progress bar
 on a terminal when it is installed.
@@ -34,6 +36,7 @@ import argparse
 import dataclasses
 import functools
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -350,6 +353,19 @@ def skill_dir() -> Path | None:
         candidates.append(Path(os.path.normpath(here / SKILL_DIR)))  # an absolute SKILL_DIR stays as it is
     candidates.append(here.parent)
     return next((c for c in candidates if (c / "scripts" / "validate_benchmark.py").is_file()), None)
+
+
+def skill_module(name: str):
+    """Import a module of the skill's scripts/ (e.g. "export_summary", "_bench.summary.load"), so a template uses
+    the scripts' own implementation instead of a copy. Raises ImportError when the skill cannot be found."""
+    root = skill_dir()
+    if root is None:
+        raise ImportError(f"the skill's folder is unknown (set {SKILL_ENV}, or copy templates with its "
+                          "scripts/new_benchmark.py)")
+    scripts = str(root / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    return importlib.import_module(name)
 
 
 def shown_path(path: str | Path) -> str:

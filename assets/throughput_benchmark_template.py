@@ -2,14 +2,16 @@
 
 Edit the EDIT block below (endpoint, payload, load levels, defaults); the rest is machinery.
   python throughput_benchmark_template.py        # starts model_server.py on 127.0.0.1, measures it, stops it
-  python throughput_benchmark_template.py --url http://127.0.0.1:8000/predict --payload @body.json \\
-      --rates 10,50,100 --concurrency 1,8 --duration 30 --experiment-version e1
-Open loop: requests leave on a fixed schedule and latency is timed from each *intended* send time, so a
-stalling server shows in the tail (no coordinated omission). Writes throughput.db: `requests` (one row per
-request) and `levels` (one row per load level: throughput, error rate, p50-p99.9, late/dropped sends, CPU,
-memory). A re-run skips measured levels (--rerun measures again); a killed run resumes. Loopback only unless
---allow-remote. How it measures and every column: references/templates.md of the xetrack-benchmark skill.
-Needs benchkit.py beside it and `pip install httpx psutil`.
+  python throughput_benchmark_template.py --url http://127.0.0.1:8000/predict --payload @bodies.jsonl \\
+      --rates 10,50,100 --connection keepalive,close --repeats 2 --experiment-version e1
+  python throughput_benchmark_template.py --url ... --slo "p99<50ms" --budget 60   # the highest rate that meets
+Open loop: requests leave on a schedule, latency is timed from each *intended* send time (no coordinated
+omission). Writes `requests` (one row per request) and `levels` (one per load level and repeat). Connections:
+keepalive reuses them (cheaper, but a single-worker HTTP/1.1 server can leave pooled requests waiting behind
+one held connection); close opens one per request (costs a connect, like many independent users). Before each
+level it waits until the service answers fast again (settle); the client's own overhead is measured against a
+null endpoint and shown, never subtracted. Re-runs skip measured levels; loopback only unless --allow-remote.
+Columns and method: references/templates.md and references/load-testing.md. Needs benchkit.py, httpx, psutil.
 """
 
 # ruff: noqa: E402 - the EDIT block comes before the machinery's imports
@@ -20,13 +22,15 @@ import json
 # ====================================== EDIT: what to load, and how hard ======================================
 URL = None  # your endpoint, e.g. "http://127.0.0.1:8000/predict"; None: start the demo model_server.py
 METHOD = "POST"
-PAYLOAD = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})  # the request body (JSON text) of every request
+PAYLOAD = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})  # JSON body; "@file.json" one body, "@file.jsonl" a pool
 TIMEOUT_S = 10.0  # a request still unanswered after this is an error row
 ALLOW_REMOTE = False  # True lets URL be a non-loopback host: only for a service you own
 OPEN_RATES = (50, 100, 200)  # open loop: constant arrivals per second, one load level each
 POISSON_RATES = (100,)  # open loop: Poisson arrivals (seeded) per second
 CLOSED_CONCURRENCY = (1, 4)  # closed loop, for comparison only: clients that each wait for their reply
+CONNECTIONS = ("keepalive",)  # "keepalive" and/or "close" (a new connection per request): each its own level
 DURATION_S, WARMUP_S = 3.0, 1.0  # measured seconds per level, and unrecorded seconds before it
+REPEATS = 1  # passes over the levels, ascending then descending order alternately
 DB = "throughput.db"
 DEMO_PORT = 18765  # the demo server's loopback port (--demo-port)
 # ================================================ END EDIT ===================================================
@@ -34,14 +38,18 @@ DEMO_PORT = 18765  # the demo server's loopback port (--demo-port)
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import io
 import ipaddress
+import math
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +71,7 @@ from benchkit import (
     script_command,
     skill_dir,
     skill_file,
+    skill_module,
     track_cached,
 )
 from xetrack import Tracker
@@ -81,14 +90,17 @@ DEMO_PAYLOAD = PAYLOAD
 LATE_AFTER_MS = 5.0  # a send this much after its intended time counts as late
 MAX_REQUESTS_PER_LEVEL = 50_000
 MAX_LEVEL_SECONDS = 600.0
+MAX_PAYLOADS = 10_000  # bodies in a --payload pool: the pool is stored on every levels row
+RESPONSE_BODY_BYTES = 200  # the first bytes of each reply kept in `response_body`; the rest is cut, visibly
 OPEN, CLOSED = "open-loop", "closed-loop"
+KEEPALIVE, CLOSE = "keepalive", "close"
 
 
 @dataclass(frozen=True)
 class Endpoint:
     url: str = URL or f"http://127.0.0.1:{DEMO_PORT}/predict"
     method: str = METHOD
-    payload: str = PAYLOAD  # request body (JSON text), sent with every request
+    payloads: tuple[str, ...] = (PAYLOAD,)  # request bodies (JSON text); request k sends payloads[k % len]
     timeout_s: float = TIMEOUT_S  # a request still unanswered after this is an error row
 
 
@@ -104,6 +116,8 @@ class LoadLevel:
     warmup_s: float = WARMUP_S  # sent before the window, not recorded (connections, caches, lazy loading)
     seed: int = 0  # Poisson schedule
     max_in_flight: int = 512  # open loop: sends beyond this many outstanding requests are dropped, counted
+    connection: str = KEEPALIVE  # KEEPALIVE: pooled connections reused; CLOSE: a new connection per request
+    pool_size: int = 0  # connections open at once; 0: one per request that may be in flight (derived)
     endpoint: Endpoint = Endpoint()
 
     def __post_init__(self):
@@ -111,12 +125,17 @@ class LoadLevel:
         # column's type from its first value).
         for name in ("rate", "duration_s", "warmup_s"):
             object.__setattr__(self, name, float(getattr(self, name)))
+        if self.pool_size == 0:  # what an unlimited client would open: every request in flight has its own
+            object.__setattr__(self, "pool_size", self.concurrency if self.mode == CLOSED else self.max_in_flight)
         if self.mode == OPEN and (self.rate <= 0 or self.arrival not in ("constant", "poisson")):
             raise ValueError(f"open loop needs rate > 0 and arrival constant|poisson, got {self}")
         if self.mode == CLOSED and (self.concurrency < 1 or self.arrival != "none"):
             raise ValueError(f"closed loop needs concurrency >= 1 and arrival 'none', got {self}")
-        if self.max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
+        if self.max_in_flight < 1 or self.pool_size < 1:
+            raise ValueError(f"max_in_flight and pool_size must be at least 1, got {self.max_in_flight}, "
+                             f"{self.pool_size}")
+        if self.connection not in (KEEPALIVE, CLOSE):
+            raise ValueError(f"connection must be {KEEPALIVE!r} or {CLOSE!r}, got {self.connection!r}")
         if self.mode not in (OPEN, CLOSED):
             raise ValueError(f"mode must be {OPEN!r} or {CLOSED!r}, got {self.mode!r}")
         if self.duration_s <= 0 or self.warmup_s < 0 or self.duration_s + self.warmup_s > MAX_LEVEL_SECONDS:
@@ -127,8 +146,8 @@ class LoadLevel:
 
     def describe(self) -> str:
         if self.mode == OPEN:
-            return f"{OPEN} {self.rate:g}/s {self.arrival}"
-        return f"{CLOSED} {self.concurrency} client{'s' if self.concurrency > 1 else ''}"
+            return f"{OPEN} {self.rate:g}/s {self.arrival} {self.connection}"
+        return f"{CLOSED} {self.concurrency} client{'s' if self.concurrency > 1 else ''} {self.connection}"
 
 
 def open_level(rate: float, arrival: str = "constant", **kw) -> LoadLevel:
@@ -139,19 +158,58 @@ def closed_level(concurrency: int, **kw) -> LoadLevel:
     return LoadLevel(CLOSED, concurrency=concurrency, arrival="none", **kw)
 
 
-DEFAULT_LEVELS = (  # from the EDIT block
-    *(open_level(r) for r in OPEN_RATES), *(open_level(r, "poisson") for r in POISSON_RATES),
-    *(closed_level(c) for c in CLOSED_CONCURRENCY),
-)
+def default_levels(connections) -> tuple[LoadLevel, ...]:
+    """The EDIT block's levels, for each connection model."""
+    return tuple(level for c in connections for level in (
+        *(open_level(r, connection=c) for r in OPEN_RATES),
+        *(open_level(r, "poisson", connection=c) for r in POISSON_RATES),
+        *(closed_level(n, connection=c) for n in CLOSED_CONCURRENCY)))
+
+
+DEFAULT_LEVELS = default_levels(CONNECTIONS)
+
+
+def load_payloads(spec: str) -> tuple[str, ...]:
+    """The request bodies: JSON text itself, `@file.json` (one body) or `@file.jsonl` (one body per non-blank
+    line, sent in turn). Raises ValueError with one line that names the file and what is wrong."""
+    if not spec.startswith("@"):
+        return (check_json(spec, "--payload"),)
+    path = Path(spec[1:])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"--payload {spec}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--payload {spec}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    if not text.strip():
+        raise ValueError(f"--payload {spec}: the file is empty")
+    if path.suffix.lower() != ".jsonl":
+        return (check_json(text, f"--payload {spec}"),)
+    bodies = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if len(bodies) > MAX_PAYLOADS:
+        raise ValueError(f"--payload {spec}: {len(bodies)} bodies, more than MAX_PAYLOADS={MAX_PAYLOADS}")
+    return tuple(check_json(line, f"--payload {spec} line {n}") for n, line in bodies)
+
+
+def check_json(text: str, where: str) -> str:
+    """The body as given (sent byte for byte), once it parses: the requests say Content-Type: application/json."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return text
 
 
 # ---------------------------------------------------------------- 2. the single execution: one level
-def measure_level(level: LoadLevel, replicate: int, db: str, server_pid: int, experiment_version: str) -> dict:
+def measure_level(level: LoadLevel, replicate: int, db: str, server_pid: int, experiment_version: str,
+                  before: str = "{}") -> dict:
     """Send one load level, log one row per request, return the level's summary (its `levels` row).
 
+    `before` is what the caller measured just before this level (settle, client overhead, the repeat and
+    position in the run order), as JSON text: the arguments must be primitives to keep the cache key stable.
     Raises when nothing could be measured, so xetrack logs an error row and the next run retries it.
     If an earlier run stored this level's requests but died before its summary, nothing is sent again:
-    the summary is rebuilt from the stored rows (without CPU and memory, which were not stored).
+    the summary is rebuilt from the stored rows (without CPU, memory and settle, which were not stored).
     """
     cid = config_id(level)
     this_run: dict = {}  # known only to the process that sent the load
@@ -162,13 +220,15 @@ def measure_level(level: LoadLevel, replicate: int, db: str, server_pid: int, ex
         if not any(r["error"] == "" for r in window):
             example = window[0]["error"] if window else "no request was sent"
             raise RuntimeError(f"all {len(window)} requests failed, e.g. {example}")
-        fixed = {"config_id": cid, **config_columns(level), "replicate": replicate}
+        # The pool itself is on the levels row (endpoint_payloads); a request names its body by payload_id.
+        fixed = {k: v for k, v in config_columns(level).items() if k != "endpoint_payloads"}
+        fixed = {"config_id": cid, **fixed, "replicate": replicate}
         requests = Tracker(db, table="requests", params=version_columns(experiment_version))
         log_batch_verified(requests, [{**fixed, "seq": i, **r} for i, r in enumerate(window)])
         this_run = {"n_warmup": len(results) - len(window), **usage}
     # Summarise what is stored, so every number can be recomputed from the database.
     stored = stored_requests(db, cid, replicate, experiment_version)
-    return {"replicate": replicate, **summarize(stored, level), **this_run}
+    return {"replicate": replicate, **summarize(stored, level), **this_run, **json.loads(before)}
 
 
 KEY = ["config_id", "replicate", "experiment_version"]  # one measurement; each version is measured anew
@@ -179,13 +239,19 @@ def version_columns(experiment_version: str) -> dict:
     return provenance(root=Path.cwd(), experiment_version=experiment_version)
 
 
-async def generate_load(level: LoadLevel) -> list[dict]:
-    connections = max(level.max_in_flight, level.concurrency)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+def make_client(connection: str, pool_size: int, timeout_s: float) -> httpx.AsyncClient:
+    """The client of one level. KEEPALIVE keeps up to `pool_size` connections open and reuses them; CLOSE keeps
+    none, so each request connects anew (with `Connection: close` sent, the server closes it too)."""
+    keep = pool_size if connection == KEEPALIVE else 0
+    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=keep)
     # trust_env=False: a proxy from the environment would be measured instead of the server.
-    async with httpx.AsyncClient(limits=limits, timeout=level.endpoint.timeout_s, trust_env=False) as client:
-        async def send(t0: float, offset: float) -> dict:
-            return await send_one(client, level.endpoint, t0, offset)
+    return httpx.AsyncClient(limits=limits, timeout=timeout_s, trust_env=False)
+
+
+async def generate_load(level: LoadLevel) -> list[dict]:
+    async with make_client(level.connection, level.pool_size, level.endpoint.timeout_s) as client:
+        async def send(t0: float, offset: float, k: int) -> dict:
+            return await send_one(client, level.endpoint, level.connection, t0, offset, k)
 
         total_s = level.warmup_s + level.duration_s
         if level.mode == OPEN:
@@ -207,15 +273,15 @@ async def open_loop(send, offsets: np.ndarray, max_in_flight: int) -> list[dict]
     t0 = time.perf_counter() + 0.01
     pending: set[asyncio.Task] = set()
     tasks, dropped = [], []
-    for offset in offsets:
+    for k, offset in enumerate(offsets):
         offset = float(offset)
         delay = t0 + offset - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         if len(pending) >= max_in_flight:  # bounded client: drop and count it rather than queue it unseen
-            dropped.append(failed_row(t0, offset, time.perf_counter(), f"dropped: {max_in_flight} in flight"))
+            dropped.append(failed_row(t0, offset, time.perf_counter(), f"dropped: {max_in_flight} in flight", -1))
             continue
-        task = asyncio.create_task(send(t0, offset))
+        task = asyncio.create_task(send(t0, offset, k))
         pending.add(task)
         task.add_done_callback(pending.discard)
         tasks.append(task)
@@ -225,28 +291,41 @@ async def open_loop(send, offsets: np.ndarray, max_in_flight: int) -> list[dict]
 async def closed_loop(send, concurrency: int, total_s: float) -> list[dict]:
     t0 = time.perf_counter()
     rows: list[dict] = []
+    sent = iter(range(MAX_REQUESTS_PER_LEVEL))  # request k in send order: it picks the body
 
     async def client() -> None:
-        while (now := time.perf_counter()) < t0 + total_s and len(rows) < MAX_REQUESTS_PER_LEVEL:
-            rows.append(await send(t0, now - t0))  # intended == actual: a closed loop has no schedule to miss
+        while (now := time.perf_counter()) < t0 + total_s and (k := next(sent, None)) is not None:
+            rows.append(await send(t0, now - t0, k))  # intended == actual: a closed loop has no schedule to miss
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return rows
 
 
-async def send_one(client: httpx.AsyncClient, endpoint: Endpoint, t0: float, offset: float) -> dict:
-    """One request, intended at t0 + offset. `scheduled_s` is the offset itself, so the warm-up cut is exact."""
+async def send_one(client: httpx.AsyncClient, endpoint: Endpoint, connection: str, t0: float, offset: float,
+                   k: int) -> dict:
+    """Request k, intended at t0 + offset. `scheduled_s` is the offset itself, so the warm-up cut is exact."""
+    payload_id = k % len(endpoint.payloads)  # a fixed cycle: the same schedule sends the same bodies
+    headers = {"Content-Type": "application/json", **({"Connection": "close"} if connection == CLOSE else {})}
     intended, sent = t0 + offset, time.perf_counter()
     try:
-        response = await client.request(endpoint.method, endpoint.url, content=endpoint.payload.encode(),
-                                        headers={"Content-Type": "application/json"})
+        response = await client.request(endpoint.method, endpoint.url, headers=headers,
+                                        content=endpoint.payloads[payload_id].encode())
     except httpx.HTTPError as exc:
-        return failed_row(t0, offset, sent, f"{type(exc).__name__}: {exc}".rstrip(": "))
+        return failed_row(t0, offset, sent, f"{type(exc).__name__}: {exc}".rstrip(": "), payload_id)
     done = time.perf_counter()
     return {"scheduled_s": offset, "sent_s": sent - t0, "sent_unix": wall_clock(sent),
-            "send_lag_ms": (sent - intended) * 1e3, "latency_ms": (done - intended) * 1e3, "latency_from_send_ms": (done - sent) * 1e3,
+            "send_lag_ms": (sent - intended) * 1e3, "latency_ms": (done - intended) * 1e3,
+            "latency_from_send_ms": (done - sent) * 1e3, "payload_id": payload_id,
             "status": response.status_code, "bytes": len(response.content),
+            "response_body": body_head(response.content),
             "error": "" if response.is_success else f"HTTP {response.status_code}"}
+
+
+def body_head(content: bytes) -> str:
+    """The first RESPONSE_BODY_BYTES of a reply, and how long it was when cut: enough to see what came back
+    (an error page, a wrong answer) without storing every reply whole."""
+    head = content[:RESPONSE_BODY_BYTES].decode("utf-8", errors="replace")
+    return head if len(content) <= RESPONSE_BODY_BYTES else f"{head}...[cut: {len(content)} bytes]"
 
 
 def wall_clock(perf: float) -> float:
@@ -255,13 +334,14 @@ def wall_clock(perf: float) -> float:
     return time.time() - (time.perf_counter() - perf)
 
 
-def failed_row(t0: float, offset: float, sent: float, error: str) -> dict:
+def failed_row(t0: float, offset: float, sent: float, error: str, payload_id: int) -> dict:
     intended, done = t0 + offset, time.perf_counter()
     # NaN, not None: a float keeps the column REAL even if this is the first row ever logged (stored as NULL)
     return {"scheduled_s": offset, "sent_s": sent - t0, "sent_unix": wall_clock(sent),
             "send_lag_ms": (sent - intended) * 1e3,
             "latency_ms": float("nan") if error.startswith("dropped") else (done - intended) * 1e3,
-            "latency_from_send_ms": float("nan"), "status": 0, "bytes": 0, "error": error}
+            "latency_from_send_ms": float("nan"), "payload_id": payload_id, "status": 0, "bytes": 0,
+            "response_body": "", "error": error}
 
 
 class ResourceMeter(dict):
@@ -305,7 +385,7 @@ def summarize(rows: list[dict], level: LoadLevel) -> dict:
         "max_ms": latency.max(),
         # From the actual send: what a closed-loop tool would report. A gap to the above is stall time.
         "from_send_p50_ms": np.percentile(from_send, 50), "from_send_p99_ms": np.percentile(from_send, 99),
-        "late_after_ms": LATE_AFTER_MS,
+        "late_after_ms": LATE_AFTER_MS, "payload_pool_size": len(level.endpoint.payloads),
     }
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in summary.items()}
 
@@ -321,80 +401,314 @@ def stored_requests(db: str, cid: str, replicate: int, experiment_version: str) 
         con.close()
 
 
-# ---------------------------------------------------------------- 3. the loop
-def plan(levels: list[LoadLevel], db: Path, rerun: bool,
-         experiment_version: str) -> tuple[list[tuple[LoadLevel, int]], list[LoadLevel]]:
-    """Which (level, replicate) to run now, and which levels the database already holds in this version."""
+# ---------------------------------------------------------------- 3. before each level: settle, and the client's own cost
+SETTLE_PROBES = 3  # consecutive fast answers that count as settled
+SETTLE_GAP_S = 0.02  # between probes: a service working off a backlog should not be kept busy by them
+SETTLE_SLACK_MS = 5.0  # "fast" is never tighter than the fastest probe plus this: loopback jitter is ~ms
+
+
+@dataclass
+class Settler:
+    """Waits, before a level, until the service answers fast SETTLE_PROBES times in a row, for at most `max_s`.
+
+    Without it, the backlog an overloaded level leaves in the server's queues is measured as the next level's
+    latency. Fast = under `threshold_ms` when given, else under twice the fastest probe of this run (the best
+    estimate of the idle latency, never tighter than SETTLE_SLACK_MS over it). `probe()` returns one request's
+    latency in ms, inf for an error reply, None when nothing listens (then there is nothing to wait for).
+    """
+
+    probe: Callable[[], float | None]
+    max_s: float
+    threshold_ms: float | None = None
+    fastest_ms: float = math.inf
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def limit_ms(self) -> float:
+        if self.threshold_ms is not None:
+            return self.threshold_ms
+        return max(2 * self.fastest_ms, self.fastest_ms + SETTLE_SLACK_MS)
+
+    def settle(self) -> dict:
+        if self.max_s <= 0:
+            return {"settle_outcome": "off", "settle_s": 0.0, "settle_probes": 0}
+        start, recent, probes, outcome = self.clock(), [], 0, "capped"
+        while True:
+            latency = self.probe()
+            probes += 1
+            if latency is None:
+                outcome = "unreachable"
+                break
+            self.fastest_ms = min(self.fastest_ms, latency)
+            recent = [*recent, latency][-SETTLE_PROBES:]
+            if len(recent) == SETTLE_PROBES and max(recent) <= self.limit_ms():
+                outcome = "settled"
+                break
+            if self.clock() - start >= self.max_s:
+                break
+            self.sleep(SETTLE_GAP_S)
+        limit = self.limit_ms()
+        return {"settle_outcome": outcome, "settle_s": self.clock() - start, "settle_probes": probes,
+                "settle_threshold_ms": limit if math.isfinite(limit) else float("nan")}
+
+
+def http_probe(endpoint: Endpoint, timeout_s: float) -> Callable[[], float | None]:
+    """One request like the load's (first body), on a connection of its own, closed after it: a probe must not
+    hold a connection that a single-worker server would then serve instead of the load's."""
+    def probe() -> float | None:
+        start = time.perf_counter()
+        try:
+            reply = httpx.request(endpoint.method, endpoint.url, content=endpoint.payloads[0].encode(),
+                                  headers={"Content-Type": "application/json", "Connection": "close"},
+                                  timeout=timeout_s, trust_env=False)
+        except httpx.ConnectError:
+            return None
+        except httpx.HTTPError:  # timed out: as slow as it gets
+            return math.inf
+        return (time.perf_counter() - start) * 1e3 if reply.is_success else math.inf
+    return probe
+
+
+CALIBRATION_REQUESTS, CALIBRATION_WARMUP = 200, 20
+# A null endpoint: asyncio streams answering every request with an empty 200 at once, in its own process (so
+# it does not compete with the client for the GIL); it exits when the template closes its stdin or dies.
+NULL_SERVER = r"""
+import asyncio, sys
+async def handle(reader, writer):
+    try:
+        while True:
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+            sizes = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.startswith(b"content-length:")]
+            await reader.readexactly(sizes[0] if sizes else 0)
+            close = b"connection: close" in head
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + (b"Connection: close\r\n" if close else b"")
+                         + b"\r\n")
+            await writer.drain()
+            if close:
+                break
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+asyncio.run(main())
+"""
+
+
+@contextmanager
+def null_server():
+    """The null endpoint's URL, while it runs."""
+    with subprocess.Popen([sys.executable, "-c", NULL_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        try:
+            port = proc.stdout.readline().strip()
+            if not port.isdigit():
+                raise RuntimeError(f"the calibration's null endpoint did not start: "
+                                   f"{proc.stderr.read().decode()[-300:]}")
+            yield f"http://127.0.0.1:{int(port)}/null"
+        finally:
+            proc.stdin.close()  # its signal to exit
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def calibrate(connections: list[str], endpoint: Endpoint) -> dict[str, dict]:
+    """Per connection model, the client's own time per request: sequential requests with the level's bodies to
+    a null endpoint on loopback, timed as the load is. It is in every latency the load measures, at least (more
+    when the client is busy); it is reported beside the results and never subtracted."""
+    out = {}
+    with null_server() as url:
+        target = dataclasses.replace(endpoint, url=url, timeout_s=5.0)
+        for connection in connections:
+            latencies = asyncio.run(null_latencies(connection, target))
+            out[connection] = {"client_overhead_p50_ms": float(np.percentile(latencies, 50)),
+                               "client_overhead_p99_ms": float(np.percentile(latencies, 99))}
+    return out
+
+
+async def null_latencies(connection: str, endpoint: Endpoint) -> np.ndarray:
+    async with make_client(connection, 1, endpoint.timeout_s) as client:
+        rows = [await send_one(client, endpoint, connection, time.perf_counter(), 0.0, k)
+                for k in range(CALIBRATION_WARMUP + CALIBRATION_REQUESTS)]
+    failed = [r["error"] for r in rows if r["error"]]
+    if failed:
+        raise RuntimeError(f"calibration against the null endpoint failed: {failed[0]}")
+    return np.array([r["latency_from_send_ms"] for r in rows[CALIBRATION_WARMUP:]])
+
+
+def overhead_warning(overhead: dict[str, dict], thresholds_ms: list[float]) -> str | None:
+    """One line when the client's own p99 is a material share (10 % or more) of the objective's tightest
+    latency threshold: near the limit, the verdict is then partly about the client."""
+    if not thresholds_ms or not overhead:
+        return None
+    tightest = min(thresholds_ms)
+    connection, worst = max(((c, o["client_overhead_p99_ms"]) for c, o in overhead.items()), key=lambda x: x[1])
+    if worst < 0.1 * tightest:
+        return None
+    return (f"{PROG}: warning: the client's own p99 with {connection} connections ({worst:.1f} ms) is "
+            f"{worst / tightest:.0%} of the objective's {tightest:g} ms, and it is inside every latency: near the "
+            "limit the verdict is partly the client's (keepalive, or a client on another machine, costs less)")
+
+
+# ---------------------------------------------------------------- 4. the loop
+@dataclass(frozen=True)
+class Job:
+    level: LoadLevel
+    replicate: int
+    repeat: int = 0  # which pass over the level list
+    position: int = 0  # place in that pass's order
+    rebuild: bool = False  # requests stored, summary lost in a crash: summarise them, send nothing
+
+
+def run_order(levels: list[LoadLevel], repeats: int) -> list[tuple[int, int, LoadLevel]]:
+    """(repeat, position, level): even passes in the given order, odd ones reversed, so a drift over the run
+    (warming caches, a filling disk, a neighbour's load) does not line up with the rate; statistics.md says why."""
+    return [(r, p, level) for r in range(repeats) for p, level in enumerate(levels if r % 2 == 0 else levels[::-1])]
+
+
+def plan(levels: list[LoadLevel], db: Path, rerun: bool, experiment_version: str,
+         repeats: int = 1) -> tuple[list[Job], list[LoadLevel]]:
+    """What to run now, in run order, and which levels the database already holds in this version.
+
+    Repeat r of a level is its replicate r (with --rerun: counted on from the last stored one), so a killed run
+    resumes with the missing repeats and a re-run sends nothing."""
     stored = completed(db, "requests", KEY)
     summarized = completed(db, "levels", KEY)
-    todo, skipped = [], []
-    for level in levels:
+    replicates = {config_id(lv): sorted(r for c, r, v in stored if (c, v) == (config_id(lv), experiment_version))
+                  for lv in levels}
+    base = {cid: reps[-1] + 1 if rerun and reps else 0 for cid, reps in replicates.items()}
+    jobs, scheduled = [], set()
+    for repeat, position, level in run_order(levels, repeats):
         cid = config_id(level)
-        replicates = sorted(r for c, r, v in stored if (c, v) == (cid, experiment_version))
-        unsummarized = [r for r in replicates if (cid, r, experiment_version) not in summarized]
-        if unsummarized:  # requests stored, summary lost in a crash: rebuild it, send nothing
-            todo.append((level, unsummarized[0]))
-        elif replicates and not rerun:
-            skipped.append(level)
-        else:
-            todo.append((level, replicates[-1] + 1 if replicates else 0))
-    return todo, skipped
+        replicate = base[cid] + repeat
+        scheduled.add((cid, replicate))
+        if (cid, replicate, experiment_version) not in summarized:
+            jobs.append(Job(level, replicate, repeat, position, rebuild=replicate in replicates[cid]))
+    orphans = [Job(level, r, rebuild=True) for level in levels for r in replicates[config_id(level)]
+               if (config_id(level), r) not in scheduled and (config_id(level), r, experiment_version) not in summarized]
+    with_jobs = {config_id(j.level) for j in jobs + orphans}
+    return orphans + jobs, [lv for lv in levels if config_id(lv) not in with_jobs]
 
 
-def run(args: argparse.Namespace, levels: list[LoadLevel]) -> int:
+class Session:
+    """What the levels of one run share: the levels table, the settle probe, the client-overhead calibration."""
+
+    def __init__(self, args: argparse.Namespace, db: Path, server_pid: int, sending: list[LoadLevel],
+                 thresholds_ms: list[float]):
+        self.args, self.db, self.server_pid = args, db, server_pid
+        self.tracker = Tracker(str(db), table="levels", params=version_columns(args.experiment_version))
+        self.failures: list[LoadLevel] = []
+        self.overhead = calibrate(sorted({lv.connection for lv in sending}), sending[0].endpoint) if sending else {}
+        warning = overhead_warning(self.overhead, thresholds_ms)
+        if warning:
+            print(warning, file=sys.stderr)
+        endpoint = sending[0].endpoint if sending else Endpoint()
+        self.settler = Settler(http_probe(endpoint, min(endpoint.timeout_s, max(args.settle_max, 0.1))),
+                               args.settle_max, args.settle_ms)
+
+    def measure(self, job: Job) -> bool:
+        """One level through track_cached; False (and an error row) when nothing could be measured."""
+        before = {"repeat": job.repeat, "order_position": job.position}
+        if not job.rebuild:
+            before |= {**self.settler.settle(), **self.overhead.get(job.level.connection, {})}
+            if before["settle_outcome"] == "capped":
+                print(f"{PROG}: warning: {job.level.describe()}: the service did not answer fast "
+                      f"{SETTLE_PROBES} times in a row within --settle-max {self.args.settle_max:g} s; measured "
+                      "anyway (settle_outcome = capped on its row)", file=sys.stderr)
+        try:
+            track_cached(self.tracker, measure_level, job.level, replicate=job.replicate, db=str(self.db),
+                         server_pid=self.server_pid, experiment_version=self.args.experiment_version,
+                         before=json.dumps(before))
+            return True
+        except Exception as exc:  # one failed level must not stop the others; it is an error row
+            self.failures.append(job.level)
+            print(f"{PROG}: level failed: {job.level.describe()}: {exc}", file=sys.stderr)
+            return False
+
+
+def run(args: argparse.Namespace, levels: list[LoadLevel], judge: SloJudge | None) -> int:
     db = Path(args.db).resolve()
-    todo, skipped = plan(levels, db, args.rerun, args.experiment_version)
+    jobs, skipped = plan(levels, db, args.rerun, args.experiment_version, args.repeats)
     if skipped:
         print(f"skipping {len(skipped)} level(s) already measured in {db.name}: "
               f"{', '.join(lv.describe() for lv in skipped)} (pass --rerun to measure them again)")
     failures = []
-    if todo:
-        with demo_server(args.demo_port) if args.url is None else no_server(args.server_pid) as server_pid:
-            levels_tracker = Tracker(str(db), table="levels", params=version_columns(args.experiment_version))
-            for level, replicate in progress(todo, label="load levels"):
-                try:
-                    track_cached(levels_tracker, measure_level, level, replicate=replicate, db=str(db),
-                                 server_pid=server_pid, experiment_version=args.experiment_version)
-                except Exception as exc:  # one failed level must not stop the others; it is an error row
-                    failures.append(level)
-                    print(f"{PROG}: level failed: {level.describe()}: {exc}", file=sys.stderr)
+    if jobs:
+        with server_for(args) as server_pid:
+            session = Session(args, db, server_pid, [j.level for j in jobs if not j.rebuild],
+                              judge.thresholds_ms if judge else [])
+            for job in progress(jobs, label="load levels"):
+                session.measure(job)
+            failures = session.failures
     print_summary(db, levels, args.experiment_version)
+    if judge:
+        print_verdicts(judge, db, levels, args.experiment_version)
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
-    version = f"experiment_version={args.experiment_version}"
-    print(next_steps([
-        ("can the rows be trusted? (duplicates, failures, versions)",
-         script_command("validate_benchmark.py", db, "requests", "--filter", version)),
-        ("per level: p50/p95/p99 with intervals, a verdict against your objective, the highest rate that meets",
-         script_command("export_summary.py", db, "requests", "--version", args.experiment_version,
-                        "--slo", "p99<50ms")),
-    ]))
-    print(f"  (how to read it: {skill_file('references', 'load-testing.md')})")
+    print_next_steps(db, args)
     if failures:
         print(f"{len(failures)} level(s) failed and were logged as error rows; run again to retry only them.")
         return 1
     return 0
 
 
-def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) -> None:
-    wanted = {config_id(level): level for level in levels}
+def print_next_steps(db: Path, args: argparse.Namespace) -> None:
+    version = f"experiment_version={args.experiment_version}"
+    print(next_steps([
+        ("can the rows be trusted? (duplicates, failures, versions)",
+         script_command("validate_benchmark.py", db, "requests", "--filter", version)),
+        ("per level: p50/p95/p99 with intervals, a verdict against your objective, the highest rate that meets",
+         script_command("export_summary.py", db, "requests", "--version", args.experiment_version,
+                        "--slo", args.slo or "p99<50ms")),
+    ]))
+    print(f"  (how to read it: {skill_file('references', 'load-testing.md')})")
+
+
+def stored_levels(db: Path, levels: list[LoadLevel], experiment_version: str) -> list[dict]:
+    """The `levels` rows of these levels in this version, in the order they were measured."""
+    wanted = {config_id(level) for level in levels}
     if "levels" not in sqlite_tables(db):
-        print("no load level measured yet")
-        return
+        return []
     con = connect_readonly(db)
     con.row_factory = sqlite3.Row
-    rows = [r for r in map(dict, con.execute("SELECT * FROM \"levels\" WHERE error = '' ORDER BY timestamp"))
-            if r["config_id"] in wanted and r.get("experiment_version") == experiment_version]
-    con.close()
-    header = f"{'level':28} {'rep':>3} {'n':>6} {'ok/s':>7} {'err%':>5} {'p50':>7} {'p90':>7} {'p99':>7} " \
-             f"{'p99.9':>7} {'max':>7} {'late':>5} {'drop':>5} {'cpu% c/s':>9}"
+    try:
+        rows = map(dict, con.execute("SELECT * FROM \"levels\" WHERE error = '' ORDER BY timestamp"))
+        return [r for r in rows if r["config_id"] in wanted and r.get("experiment_version") == experiment_version]
+    finally:
+        con.close()
+
+
+def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) -> None:
+    names = {config_id(level): level.describe() for level in levels}
+    rows = stored_levels(db, levels, experiment_version)
+    if not rows:
+        print("no load level measured yet")
+        return
+    header = f"{'level':36} {'rep':>3} {'n':>6} {'ok/s':>7} {'err%':>5} {'p50':>7} {'p90':>7} {'p99':>7} " \
+             f"{'p99.9':>7} {'max':>7} {'late':>5} {'drop':>5} {'settle':>7} {'cpu% c/s':>9}"
     print(header + "\n" + "-" * len(header) + "   (latency in ms from the intended send time)")
     for r in rows:
         cpu = "/".join(f"{r[k]:.0f}" if r.get(k) is not None else "?"  # unknown, not zero
                        for k in ("client_cpu_pct", "server_cpu_pct"))
-        print(f"{wanted[r['config_id']].describe():28} {r['replicate']:>3} {r['n_measured']:>6} "
+        settle = "?" if r.get("settle_s") is None else f"{r['settle_s']:.1f}s" + \
+            ("!" if r.get("settle_outcome") == "capped" else "")
+        print(f"{names[r['config_id']]:36} {r['replicate']:>3} {r['n_measured']:>6} "
               f"{r['achieved_rps']:>7.1f} {100 * r['error_rate']:>5.1f} {r['p50_ms']:>7.2f} {r['p90_ms']:>7.2f} "
               f"{r['p99_ms']:>7.2f} {r['p999_ms']:>7.2f} {r['max_ms']:>7.2f} {r['n_late']:>5} {r['n_dropped']:>5} "
-              f"{cpu:>9}")
+              f"{settle:>7} {cpu:>9}")
+    if any(r.get("settle_outcome") == "capped" for r in rows):
+        print("settle: ! = the service was still slow when --settle-max ran out; that level may carry a backlog")
+    print_calibration({r["connection"]: r for r in rows if r.get("client_overhead_p99_ms") is not None})
+
+
+def print_calibration(overhead: dict[str, dict]) -> None:
+    for connection, o in sorted(overhead.items()):
+        print(f"client overhead, {connection}: p50 {o['client_overhead_p50_ms']:.2f} ms, p99 "
+              f"{o['client_overhead_p99_ms']:.2f} ms per request (null endpoint on loopback; inside every latency "
+              "above, not subtracted)")
 
 
 def sqlite_tables(db: Path) -> set[str]:
@@ -405,6 +719,170 @@ def sqlite_tables(db: Path) -> set[str]:
         return {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------- 5. the objective, and the capacity search
+SEARCH_START, SEARCH_CEILING, SEARCH_FACTOR = 100.0, 3200.0, 2.0  # requests/s: geometric steps up from START
+SEARCH_FLOOR_STEPS = 3  # below START, at most this many steps down (to START / 8) when START already fails
+SEARCH_NARROW = 1.1  # done when the lowest rate that does not meet is within 10 % of the highest that meets
+TAIL_BREAKS = 5  # a level lasts long enough for 5 allowed breaks (500 requests for p99): with fewer, even a
+#                  clean level cannot "meet" (the exact interval of 0 of n stays above 1 % until n > 368)
+
+
+class SloJudge:
+    """The objective and its verdicts, from the skill's export_summary: one implementation, found through the
+    skill folder benchkit knows (scripts/new_benchmark.py records it in a copied template)."""
+
+    def __init__(self, objective: str):
+        self.objective = objective
+        self.load = skill_module("_bench.summary.load")
+        self.summary = skill_module("export_summary")
+        try:
+            self.clauses = self.load.parse_slo(objective)
+        except Exception as exc:  # export_summary's InputError: its message is the one-line usage error
+            raise ValueError(str(exc)) from None
+        self.thresholds_ms = [c.threshold_ms for c in self.clauses if c.kind == "latency"]
+        self.min_requests = math.ceil(TAIL_BREAKS / min(c.allowed for c in self.clauses))
+
+    def levels(self, db: Path, experiment_version: str, levels: list[LoadLevel]) -> list[dict]:
+        """export_summary's per-level verdicts (its --json `slo.levels`) for these levels, each with `level`."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = self.summary.main([str(db), "requests", "--version", experiment_version, "--slo", self.objective,
+                                      "--json"])
+        if code == 2:
+            raise RuntimeError(f"export_summary.py --slo: {err.getvalue().strip() or out.getvalue()[-300:]}")
+        by_id = {config_id(level): level for level in levels}
+        found = []
+        for lv in json.loads(out.getvalue())["slo"]["levels"]:
+            level = next((by_id[k] for k in lv["key"] if k in by_id), None)
+            if level is not None:
+                found.append({**lv, "level": level})
+        return found
+
+    def capacity(self, verdicts: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
+        return self.load.capacity(verdicts)
+
+
+def search_level(base: LoadLevel, rate: float, min_requests: int) -> LoadLevel:
+    """A constant-rate level at `rate`, long enough for `min_requests` (within the per-level bounds)."""
+    most_s = min(MAX_LEVEL_SECONDS, MAX_REQUESTS_PER_LEVEL / rate) - base.warmup_s
+    duration = min(max(base.duration_s, math.ceil(10 * min_requests / rate) / 10), most_s)
+    return dataclasses.replace(base, mode=OPEN, rate=rate, arrival="constant", concurrency=0, duration_s=duration)
+
+
+def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, ceiling: float) -> float | None:
+    """The next offered rate of a capacity search, or None when it is done.
+
+    `verdicts` maps each tested rate to export_summary's verdict, `meets_at` is its capacity (the highest rate
+    that meets with no lower rate failing). No failure yet: step up geometrically to the ceiling. Failures but
+    nothing meets: step down geometrically to the floor. Else bisect (geometrically) between the capacity and
+    the nearest tested rate above it, until they are within SEARCH_NARROW."""
+    rates = sorted(verdicts)
+    if "fails" not in verdicts.values():
+        return min(rates[-1] * SEARCH_FACTOR, ceiling) if rates[-1] < ceiling else None
+    if meets_at is None:
+        down = rates[0] / SEARCH_FACTOR
+        return down if down >= start / SEARCH_FACTOR**SEARCH_FLOOR_STEPS - 1e-9 else None
+    above = min(r for r in rates if r > meets_at)
+    middle = float(f"{math.sqrt(meets_at * above):.3g}")  # three significant digits: readable, reproducible
+    return middle if above / meets_at > SEARCH_NARROW and meets_at < middle < above else None
+
+
+def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> int:
+    """Step the offered rate up, then bisect, until the bracket is narrow or the budget is spent. Every level
+    is an ordinary level (resumable: a re-run replays the same path from the database and sends nothing)."""
+    db = Path(args.db).resolve()
+    start, ceiling = (args.rates[0], args.rates[-1]) if args.rates else (SEARCH_START, SEARCH_CEILING)
+    first = search_level(base, start, judge.min_requests)
+    if first.duration_s + first.warmup_s > args.budget:
+        return usage_error(f"--budget {args.budget:g} s is less than the first level ({first.warmup_s:g} s warm-up "
+                           f"+ {first.duration_s:g} s at {start:g}/s: {judge.min_requests} requests for a verdict on "
+                           f"{judge.objective}); raise --budget or the start rate (--rates START,CEILING)")
+    tested: dict[float, LoadLevel] = {}
+    verdicts: list[dict] = []
+    spent, rate, stopped = 0.0, start, "done"
+    with contextlib.ExitStack() as stack:
+        session = None
+        while rate is not None:
+            level = search_level(base, rate, judge.min_requests)
+            if spent + level.duration_s + level.warmup_s > args.budget:
+                stopped = "budget"
+                break
+            spent += level.duration_s + level.warmup_s
+            tested[rate] = level
+            jobs, _ = plan([level], db, False, args.experiment_version)
+            if jobs:
+                if session is None:
+                    session = Session(args, db, stack.enter_context(server_for(args)), [base], judge.thresholds_ms)
+                print(f"capacity search: {level.describe()} for {level.duration_s:g} s", file=sys.stderr)
+                for job in jobs:
+                    session.measure(job)
+            verdicts = judge.levels(db, args.experiment_version, list(tested.values()))
+            verdicts += all_failed(tested, verdicts)
+            highest, _, _ = judge.capacity(verdicts)
+            rate = next_rate({v["rate"]: v["verdict"] for v in verdicts}, highest and highest["rate"], start, ceiling)
+    print_summary(db, list(tested.values()), args.experiment_version)
+    print_verdict_table(verdicts)
+    print_bracket(judge, verdicts, stopped, spent, args.budget, ceiling)
+    print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
+    print_next_steps(db, args)
+    return 1 if session is not None and session.failures else 0
+
+
+def all_failed(tested: dict[float, LoadLevel], verdicts: list[dict]) -> list[dict]:
+    """Levels where no request succeeded have no request rows (their levels row is an error row): export_summary
+    cannot see them, and they fail any objective."""
+    seen = {v["rate"] for v in verdicts}
+    return [{"rate": rate, "verdict": "fails", "label": f"{level.describe()} (every request failed)", "level": level,
+             "clauses": [], "latency_ms": {}} for rate, level in tested.items() if rate not in seen]
+
+
+def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experiment_version: str) -> None:
+    """After a sweep with --slo: each level's verdict, and per arrival process and connection model the bracket."""
+    verdicts = judge.levels(db, experiment_version, levels)
+    print_verdict_table(verdicts)
+    groups: dict[tuple, list[dict]] = {}
+    for v in verdicts:
+        if v["rate"] is not None:
+            groups.setdefault((v["level"].arrival, v["level"].connection), []).append(v)
+    for (arrival, connection), group in groups.items():
+        print(f"{arrival} arrivals, {connection}: ", end="")
+        print_bracket(judge, group, "done", None, None, None)
+
+
+def print_verdict_table(verdicts: list[dict]) -> None:
+    print("\nverdict per level (export_summary.py --slo; 95 % intervals; share = requests that broke the clause)")
+    for v in sorted(verdicts, key=lambda v: (v["rate"] is None, v["rate"] or 0, v["label"])):
+        p99 = v["latency_ms"].get("p99", {})
+        shares = "; ".join(f"{c['clause']}: {100 * c['share']:.1f}% [{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
+                           for c in v["clauses"])
+        tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
+        print(f"  {v['level'].describe():36} {v['verdict']:>9}  {tail:>14}  {shares}")
+
+
+def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: float | None, budget: float | None,
+                  ceiling: float | None) -> None:
+    highest, bracket, problems = judge.capacity(verdicts)
+    fails_at = bracket and bracket["fails_at"]
+    if highest and fails_at:
+        print(f"capacity: meets {judge.objective} at {highest['rate']:g}/s, fails at {fails_at:g}/s: the limit lies "
+              "between (measure inside the bracket, longer, to narrow it)")
+    elif highest:
+        print(f"capacity: every tested rate meets {judge.objective} (up to {highest['rate']:g}/s); raise the ceiling "
+              f"(--rates{f' START,CEILING; it was {ceiling:g}/s' if ceiling else ' with higher rates'})")
+    elif verdicts and all(v["verdict"] == "undecided" for v in verdicts):
+        print(f"capacity: every tested rate is undecided on {judge.objective}: too few requests for a verdict "
+              f"(about {judge.min_requests} per level make one possible: raise --duration)")
+    elif verdicts:
+        tested = sorted(v["rate"] for v in verdicts)
+        print(f"capacity: no tested rate meets {judge.objective} ({tested[0]:g}-{tested[-1]:g}/s): find why before "
+              "raising the load (export_summary --plot shows stalls over time)")
+    for problem in problems:
+        print(f"  non-monotone: {problem}: levels influenced each other; re-measure before quoting a capacity")
+    if budget is not None:
+        why = {"budget": "the budget ran out", "done": "the bracket is narrow, or the range is exhausted"}[stopped]
+        print(f"search: {len(verdicts)} level(s), {spent:g} of {budget:g} measured seconds; stopped: {why}")
 
 
 # ---------------------------------------------------------------- the demo server and the command line
@@ -447,6 +925,10 @@ def no_server(server_pid: int | None):
     yield server_pid or 0
 
 
+def server_for(args: argparse.Namespace):
+    return demo_server(args.demo_port) if args.url is None else no_server(args.server_pid)
+
+
 def check_loopback(url: str, allow_remote: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -460,13 +942,17 @@ def check_loopback(url: str, allow_remote: bool) -> None:
                          "pass --allow-remote if you own it and mean it")
 
 
-def comma_list(kind):
+def comma_list(kind, choices: tuple = ()):
     def parse(text: str) -> list:
         try:
-            return [kind(t) for t in text.split(",") if t.strip()]
+            items = [kind(t.strip()) for t in text.split(",") if t.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}") \
                 from None
+        wrong = [t for t in items if choices and t not in choices]
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{wrong[0]!r} is not one of {', '.join(choices)}")
+        return items
     return parse
 
 
@@ -477,23 +963,41 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--url", default=URL, help="endpoint to load (default: URL in the EDIT block; if None, start "
                    "model_server.py on 127.0.0.1 and load it)")
     p.add_argument("--method", default=METHOD, help=f"HTTP method (default: {METHOD})")
-    p.add_argument("--payload", help="request body: JSON text, or @file (default: PAYLOAD in the EDIT block)")
+    p.add_argument("--payload", help="request body: JSON text, @file.json (one body) or @file.jsonl (one body per "
+                   "line, sent in turn; payload_id on each request row) (default: PAYLOAD in the EDIT block)")
     p.add_argument("--timeout", type=float, default=TIMEOUT_S,
                    help=f"seconds before a request is an error (default {TIMEOUT_S:g})")
     p.add_argument("--rates", type=comma_list(float), metavar="R,R", help="open-loop arrival rates per second "
-                   "(with --concurrency, replaces DEFAULT_LEVELS)")
-    p.add_argument("--arrival", type=comma_list(str), default=["constant"], metavar="constant,poisson",
-                   help="arrival process(es) for --rates (default: constant)")
+                   "(with --concurrency, replaces DEFAULT_LEVELS); with --budget: START,CEILING of the search")
+    p.add_argument("--arrival", type=comma_list(str, ("constant", "poisson")), default=["constant"],
+                   metavar="constant,poisson", help="arrival process(es) for --rates (default: constant)")
     p.add_argument("--concurrency", type=comma_list(int), metavar="C,C",
                    help="closed-loop sweep: numbers of clients that each wait for their reply")
+    p.add_argument("--connection", type=comma_list(str, (KEEPALIVE, CLOSE)), metavar="keepalive,close",
+                   help="connection model(s), each its own level: keepalive reuses pooled connections, close opens "
+                        f"one per request (default: CONNECTIONS in the EDIT block, {','.join(CONNECTIONS)})")
+    p.add_argument("--pool-size", type=int, help="connections open at once (default: one per request that may be "
+                   "in flight: --max-in-flight open loop, the clients closed loop)")
     p.add_argument("--duration", type=float, help="measured seconds per level (default 3)")
     p.add_argument("--warmup", type=float, help="unrecorded seconds before each level (default 1)")
+    p.add_argument("--repeats", type=int, default=REPEATS, help="passes over the levels, alternately in the given "
+                   f"and the reverse order; pass r is replicate r (default {REPEATS})")
+    p.add_argument("--settle-max", type=float, default=10.0, metavar="SECONDS", help="before each level, probe "
+                   "until the service answers fast 3 times in a row, for at most this long; 0 turns it off "
+                   "(default 10)")
+    p.add_argument("--settle-ms", type=float, metavar="MS", help="what 'fast' means for the settle probes "
+                   "(default: twice the fastest probe of the run, and at least 5 ms over it)")
+    p.add_argument("--slo", metavar="OBJECTIVE", help="e.g. 'p99<50ms' or 'p99<50ms, errors<1%%': print each "
+                   "level's verdict (export_summary.py's) and the highest rate that meets")
+    p.add_argument("--budget", type=float, metavar="SECONDS", help="with --slo: search the highest rate that meets "
+                   "(constant arrivals stepped up from --rates START to CEILING, default 100 to 3200/s, then "
+                   "bisected) within this many measured seconds")
     p.add_argument("--seed", type=int, help="seed of the Poisson schedules (default 0)")
     p.add_argument("--max-in-flight", type=int, help="open loop: outstanding requests beyond which sends are "
                    "dropped and counted as errors (default 512)")
     add_common_options(p, db=DB, limit_help="run only the first N levels (smoke test)")
     p.add_argument("--rerun", action="store_true",
-                   help="measure levels the database already holds again, as a new replicate")
+                   help="measure levels the database already holds again, as new replicates")
     p.add_argument("--allow-remote", action="store_true", default=ALLOW_REMOTE,
                    help="allow a --url that is not on loopback (default: ALLOW_REMOTE in the EDIT block)")
     p.add_argument("--server-pid", type=int, help="pid of the --url server on this machine, to record its CPU "
@@ -502,33 +1006,65 @@ def build_parser() -> ArgumentParser:
     return p
 
 
+def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Ranges and combinations argparse cannot check; each a one-line usage error (exit 2)."""
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.settle_max < 0 or (args.settle_ms is not None and args.settle_ms <= 0):
+        parser.error("--settle-max must be 0 or more, --settle-ms more than 0")
+    if args.pool_size is not None and args.pool_size < 1:
+        parser.error("--pool-size must be at least 1")
+    if args.budget is None:
+        return
+    if not args.slo:
+        parser.error("--budget searches the highest rate that meets an objective: give it with --slo")
+    if args.budget <= 0:
+        parser.error("--budget must be a positive number of seconds")
+    clashes = [name for name, given in (("--concurrency", args.concurrency), ("--repeats", args.repeats > 1),
+                                        ("--rerun", args.rerun), ("--limit", args.limit)) if given]
+    if clashes or len(args.connection or CONNECTIONS) > 1 or args.arrival != ["constant"]:
+        parser.error(f"--budget searches constant-rate levels of one connection model; drop "
+                     f"{', '.join(clashes) or '--arrival poisson or the second --connection'}")
+    if args.rates and (len(args.rates) > 2 or args.rates[0] > args.rates[-1]):
+        parser.error("with --budget, --rates is START or START,CEILING (START <= CEILING)")
+
+
 def levels_from(args: argparse.Namespace) -> list[LoadLevel]:
-    payload = args.payload or DEMO_PAYLOAD
-    if payload.startswith("@"):
-        payload = Path(payload[1:]).read_text()
     endpoint = Endpoint(url=args.url or f"http://127.0.0.1:{args.demo_port}/predict", method=args.method.upper(),
-                        payload=payload, timeout_s=args.timeout)
+                        payloads=load_payloads(args.payload or DEMO_PAYLOAD), timeout_s=args.timeout)
     check_loopback(endpoint.url, args.allow_remote)
-    if args.rates or args.concurrency:
-        levels = [open_level(r, a) for r in args.rates or [] for a in args.arrival]
-        levels += [closed_level(c) for c in args.concurrency or []]
+    connections = args.connection or CONNECTIONS
+    if args.budget is not None:
+        levels = [open_level(args.rates[0] if args.rates else SEARCH_START, connection=connections[0])]
+    elif args.rates or args.concurrency:
+        levels = [level for c in connections for level in (
+            *(open_level(r, a, connection=c) for r in args.rates or [] for a in args.arrival),
+            *(closed_level(n, connection=c) for n in args.concurrency or []))]
     else:
-        levels = list(DEFAULT_LEVELS)
+        levels = list(default_levels(connections))
     overrides = {k: v for k, v in (("duration_s", args.duration), ("warmup_s", args.warmup), ("seed", args.seed),
                                    ("max_in_flight", args.max_in_flight)) if v is not None}
-    return [dataclasses.replace(lv, endpoint=endpoint, **overrides) for lv in levels][: args.limit]
+    # pool_size 0 is derived again from the level's own max_in_flight or clients
+    return [dataclasses.replace(lv, endpoint=endpoint, pool_size=args.pool_size or 0, **overrides)
+            for lv in levels][: args.limit]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common_options(parser, args)
+    check_load_options(parser, args)
     try:
+        judge = SloJudge(args.slo) if args.slo else None
         levels = levels_from(args)
     except (ValueError, OSError) as exc:
         return usage_error(str(exc))
+    except ImportError as exc:
+        return usage_error(f"--slo needs the skill's scripts/ (export_summary.py) and its dependencies: {exc}")
     try:
-        return run(args, levels)
+        if args.budget is not None:
+            return run_search(args, levels[0], judge)
+        return run(args, levels, judge)
     except (RuntimeError, sqlite3.Error) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

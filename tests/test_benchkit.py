@@ -374,3 +374,15 @@ def test_the_skill_folder_is_found_from_the_recorded_path_or_else_not_invented(t
     (copy / "benchkit.py").write_text(text.replace("SKILL_DIR: str | None = None", f"SKILL_DIR: str | None = {str(ROOT)!r}"))
     recorded = run_python("-c", code, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)})
     assert recorded.stdout.splitlines()[0] == str(ROOT), recorded.stderr
+
+
+def test_a_template_imports_the_skills_own_analysis_and_is_told_when_the_skill_is_unknown(tmp_path):
+    copy = tmp_path / "project"
+    copy.mkdir()
+    (copy / "benchkit.py").write_text((ROOT / "assets" / "benchkit.py").read_text())
+    code = "import benchkit; m = benchkit.skill_module('_bench.summary.load'); print(m.__file__)"
+    env = {k: v for k, v in os.environ.items() if k != benchkit.SKILL_ENV}
+    unknown = run_python("-c", code, cwd=copy, env={**env, "PYTHONPATH": str(copy)})
+    assert unknown.returncode == 1 and "ImportError: the skill's folder is unknown" in unknown.stderr
+    found = run_python("-c", code, cwd=copy, env={**env, "PYTHONPATH": str(copy), benchkit.SKILL_ENV: str(ROOT)})
+    assert found.stdout.strip() == str(ROOT / "scripts" / "_bench" / "summary" / "load.py"), found.stderr

@@ -78,9 +78,13 @@ def assert_no_duplicate_requests(db: Path) -> None:
     assert dup == [], f"duplicated requests: {dup[:3]}"
 
 
+def requests_sent_by(level: dict) -> int:
+    """Requests of one level that reached the server, by its row: measured, warm-up and settle probes."""
+    return level["n_measured"] + level["n_warmup"] - level["n_dropped"] + level["settle_probes"]
+
+
 def requests_sent(db: Path) -> int:
-    """Requests that reached the server, by the template's rows: measured plus warm-up."""
-    return sum(r["n_measured"] + r["n_warmup"] - r["n_dropped"] for r in level_rows(db))
+    return sum(map(requests_sent_by, level_rows(db)))
 
 
 SHORT = ("--duration", "1", "--warmup", "0.2")
@@ -251,7 +255,7 @@ def test_a_level_whose_requests_all_fail_is_an_error_row_and_only_it_is_retried(
     # The server is down: the new level fails, the measured one is skipped.
     down = run_template(tmp_path, "--url", url, "--rates", "50,80", *SHORT)
     assert down.returncode == 1
-    assert "level failed: open-loop 80/s constant: all" in down.stderr
+    assert "level failed: open-loop 80/s constant keepalive: all" in down.stderr
     failed = read_dicts(db, "SELECT config_id, error FROM levels WHERE error != ''")
     assert len(failed) == 1 and "ConnectError" in failed[0]["error"]
     assert read_dicts(db, "SELECT count(*) AS n FROM requests WHERE config_id = ?", [failed[0]["config_id"]])[0]["n"] == 0
@@ -260,7 +264,7 @@ def test_a_level_whose_requests_all_fail_is_an_error_row_and_only_it_is_retried(
         assert retry.returncode == 0, retry.stderr
         retried = [r for r in level_rows(db) if r["config_id"] == failed[0]["config_id"]]
         assert len(retried) == 1
-        assert served() == retried[0]["n_measured"] + retried[0]["n_warmup"]  # nothing else was re-sent
+        assert served() == requests_sent_by(retried[0])  # nothing else was re-sent
 
 
 # ------------------------------------------------------------------ coordinated omission
@@ -332,7 +336,7 @@ def test_sends_beyond_max_in_flight_are_dropped_counted_and_never_reach_the_serv
         assert level["n_dropped"] == len(dropped)
         assert all(r["latency_ms"] is None and r["status"] == 0 for r in dropped)
         assert level["error_rate"] == pytest.approx(len(dropped) / len(stored))
-        assert served() == len(stored) - len(dropped)
+        assert served() == len(stored) - len(dropped) + level["settle_probes"]
 
 
 # ------------------------------------------------------------------ crash and restart

@@ -37,7 +37,9 @@ INPUT_NAMES = ("input_id", "item_id", "example_id", "sample_id", "datapoint_id",
                "request_id", "row_id", "idx", "id")
 REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
 SPLIT_NAMES = ("split", "subset", "partition", "data_split")
-INDEX_NAMES = ("seq", "sequence", "request_seq", "request_index")  # a row's position (a load test's request k)
+# A row's position (a load test's request k), or which body of a payload pool it sent: neither an input to pair
+# levels on nor configuration.
+INDEX_NAMES = ("seq", "sequence", "request_seq", "request_index", "payload_id")
 GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
                       "label", "labels", "reference", "answer_key")
 TRAIN_VALUES = ("train", "training", "trn", "fit")
@@ -47,7 +49,7 @@ LOAD_SCHEDULE_NAMES = ("scheduled_s", "intended_s", "send_lag_ms", "intended_sen
 ASSET_PATTERN = re.compile(r"^(.*_asset|asset_.*)$", re.IGNORECASE)
 OUTCOME_PATTERN = re.compile(
     r"^(y_pred|y_true|y_prob|pred|preds|prediction|predicted(_.*)?|label|labels|true_label|ground_truth|target|"
-    r"expected|gold|answer|parsed_answer|output|outputs|result|function_result|response|raw_.*|"
+    r"expected|gold|answer|parsed_answer|output|outputs|result|function_result|response|response_body|raw_.*|"
     r"correct|is_correct|correct_.*|.*_correct|exact_match|em|"
     r"score|scores|confidence|prob|proba|probability|probabilities|p_true|p_pred|"
     r"accuracy|acc|loss|log_loss|logloss|nll|brier|brier_score|ece|f1|precision|recall|auc|roc_auc|"
