@@ -116,7 +116,7 @@ def report(result: dict) -> None:
 def build_parser() -> bk.ArgumentParser:
     parser = bk.ArgumentParser(prog=PROG, description=__doc__, usage=f"{PROG} [options] N -- COMMAND ...")
     parser.add_argument("shards", type=int, metavar="N", help="how many shards (Dask tasks) to split the work into; "
-                        "COMMAND (after --) is the template's command line, without --shard and --db")
+                        "COMMAND (after --) is the template's command line, without --shard, --db and --cache-dir")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786 "
                         "(default: start a LocalCluster on this machine)")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default: 2)")
@@ -125,9 +125,10 @@ def build_parser() -> bk.ArgumentParser:
     parser.add_argument("--db", metavar="NAME.db", help="the benchmark's file name; shard K of N is written as "
                         "NAME.shard-K-of-N.db (default: the template's name without _template, e.g. "
                         "sklearn_benchmark.db)")
-    parser.add_argument("--local-dir", default=os.path.join(tempfile.gettempdir(), "xetrack-shards"), metavar="DIR",
+    parser.add_argument("--local-dir", metavar="DIR",
                         help="the folder on each worker's own disk for shard databases and caches (default: "
-                             "%(default)s)")
+                             f"{os.path.join(tempfile.gettempdir(), 'xetrack-shards', '<hash of folder and command>')}"
+                             ": the same command from the same folder resumes, another one starts afresh)")
     parser.add_argument("--table", default="predictions", help="the table the printed commands analyse "
                         "(default: %(default)s)")
     return parser
@@ -150,6 +151,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.db = args.db or script.stem.removesuffix("_template") + ".db"
     if Path(args.db).name != args.db or not args.db.endswith(".db"):
         parser.error(f"--db must be a file name ending in .db, got {args.db!r}")
+    # a path the workers can use as it is: absolute, and the same command always finds its own shards again
+    args.local_dir = os.path.abspath(args.local_dir or os.path.join(
+        tempfile.gettempdir(), "xetrack-shards", bk.fingerprint(os.getcwd(), args.command)))
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is not a folder")
     return args
