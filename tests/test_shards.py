@@ -190,8 +190,19 @@ def scored(db: Path) -> int:
         return 0
 
 
+@pytest.fixture
+def environ_restored():
+    """Starting a LocalCluster sets PYTHONHASHSEED=6640, OMP_NUM_THREADS=1 ... in this process's environment
+    (for the workers it spawns) and leaves them: every later subprocess of the suite would inherit them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.mark.slow
-def test_a_worker_killed_mid_shard_is_rerun_by_dask_and_resumes_without_duplicates(tmp_path, sklearn_reference):
+def test_a_worker_killed_mid_shard_is_rerun_by_dask_and_resumes_without_duplicates(tmp_path, sklearn_reference,
+                                                                                    environ_restored):
     from dask.distributed import LocalCluster
 
     local = tmp_path / "worker-disk"
