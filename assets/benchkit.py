@@ -25,6 +25,10 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded).
 - `skill_module`: a template that needs a script's analysis (the throughput template's SLO verdicts) imports
   it from that same skill folder, so there is one implementation.
+- `Shard`, `shard_of`, `shard_path`, `placement`: `--shard K/N` runs the K-th of N fixed parts of the work into
+  its own database file (one writer per SQLite file; the scripts read the N files as one benchmark). A unit's
+  part comes from a content hash of its key, not Python's `hash()` (salted per process), so every process and
+  machine agrees on the split whatever order the units come in.
 
 Only the standard library, numpy (a xetrack dependency) and xetrack are needed; tqdm draws the progress bar
 on a terminal when it is installed.
@@ -40,6 +44,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -311,10 +316,16 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def add_common_options(parser: argparse.ArgumentParser, *, db: str, limit_help: str,
-                       cache_dir: str | None = None, experiment_version: str = "e1") -> None:
-    """--db, --cache-dir (when the template caches), --experiment-version and --limit, spelled alike in every
-    template. `limit_help` says what N counts in this template (examples, inputs, load levels)."""
-    parser.add_argument("--db", type=Path, default=Path(db), help=f"xetrack database file (default: {db})")
+                       cache_dir: str | None = None, experiment_version: str = "e1", shard: bool = False) -> None:
+    """--db, --cache-dir (when the template caches), --experiment-version, --limit and, for templates whose
+    work splits into independent units, --shard: spelled alike in every template. `limit_help` says what N
+    counts in this template (examples, inputs, load levels)."""
+    # --db defaults to None so check_common_options can tell "not given" (a shard gets its own file name).
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"xetrack database file (default: {db}"
+                             + (f"; with --shard K/N: {shard_path(Path(db), Shard(1, 2)).name} and so on)" if shard
+                                else ")"))
+    parser.set_defaults(default_db=Path(db))
     if cache_dir is not None:
         parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                             help=f"result cache shared by runs and processes (default: {cache_dir})")
@@ -322,10 +333,18 @@ def add_common_options(parser: argparse.ArgumentParser, *, db: str, limit_help: 
                         help='logged on every row: "dev" while developing, a tag such as "e1" for the real run; '
                              f"the scripts never pool versions (default: {experiment_version})")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help=limit_help)
+    if shard:
+        parser.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
+                            help="run only the K-th of N fixed parts of the work (1 <= K <= N), into its own "
+                                 "database; the N files together are one benchmark (references/execution.md)")
 
 
 def check_common_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The usage errors every template shares, reported through parser.error (one line, exit 2)."""
+    """The usage errors every template shares, reported through parser.error (one line, exit 2). Fills in
+    the default --db: the template's DB, with a shard suffix under --shard."""
+    if args.db is None:
+        shard = getattr(args, "shard", None)
+        args.db = shard_path(args.default_db, shard) if shard else args.default_db
     if not str(args.experiment_version).strip():
         parser.error("--experiment-version must not be empty")
     if args.limit is not None and args.limit < 1:
@@ -336,6 +355,68 @@ def check_common_options(parser: argparse.ArgumentParser, args: argparse.Namespa
         with args.db.open("rb") as fh:
             if fh.read(16) != b"SQLite format 3\x00":
                 parser.error(f"--db {args.db}: file is not a database (xetrack writes SQLite files)")
+
+
+# ---- shards: one fixed part of the work per process or machine, one database file each -----------------------
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """The K-th of N parts (1-based, as job arrays count: SLURM_ARRAY_TASK_ID=1..N)."""
+
+    k: int
+    n: int
+
+    def __str__(self) -> str:  # the `shard` column and the flag's own spelling
+        return f"{self.k}/{self.n}"
+
+    def owns(self, key: Any) -> bool:
+        return shard_of(key, self.n) == self.k
+
+
+def parse_shard(text: str) -> Shard:
+    """`--shard K/N` -> Shard(K, N); an argparse type, so bad input is one usage line and exit 2."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N (e.g. 1/4), got {text!r}")
+    return Shard(int(match[1]), int(match[2]))
+
+
+def shard_of(key: Any, n: int) -> int:
+    """The shard (1..n) a work unit belongs to: a content hash of its key (primitives, tuples, dataclasses).
+
+    Python's hash() of a str changes in every process; a split made with it would send a unit to another
+    shard on the next run, which then redoes it while the unit's first shard keeps a copy.
+    """
+    digest = hashlib.sha256(json.dumps(_plain(key), sort_keys=True).encode()).hexdigest()
+    return int(digest[:15], 16) % n + 1
+
+
+SHARD_SUFFIX = re.compile(r"\.shard-\d+-of-\d+$")
+
+
+def shard_path(db: Path, shard: Shard) -> Path:
+    """`bench.db` -> `bench.shard-2-of-4.db`: the default database of one shard, beside the unsharded one."""
+    return db.with_name(f"{SHARD_SUFFIX.sub('', db.stem)}.shard-{shard.k}-of-{shard.n}{db.suffix}")
+
+
+def unsharded_stem(db: Path) -> str:
+    """`bench.shard-2-of-4.db` -> `bench`: what a shard shares with its siblings (a cache on one machine)."""
+    return SHARD_SUFFIX.sub("", db.stem)
+
+
+def shard_files(db: Path, shard: Shard | None) -> Path | Glob:
+    """What the analysis reads: the database itself, or a pattern matching every shard's file beside it."""
+    if shard is None or not SHARD_SUFFIX.search(db.stem):
+        return db
+    return Glob(shown_path(db.with_name(f"{unsharded_stem(db)}.shard-*-of-{shard.n}{db.suffix}")))
+
+
+def placement(shard: Shard | None) -> dict[str, str]:
+    """Where a row was computed, for `Tracker(params=...)`: the host and, under --shard, the shard ("2/4").
+
+    Provenance, not configuration: the scripts neither compare nor stratify by these columns, so a
+    benchmark run on many machines still validates as one.
+    """
+    return {"host": platform.node(), **({"shard": str(shard)} if shard else {})}
 
 
 # ---- what to run next: commands that run as printed ---------------------------------------------------------
@@ -382,12 +463,20 @@ def skill_file(*parts: str) -> str:
     return shown_path(root.joinpath(*parts)) if root else "/".join(["<skill>", *parts])
 
 
+class Glob(str):
+    """A path pattern the shell should expand (`bench.shard-*-of-4.db`): quoted around its `*` only."""
+
+
 def script_command(script: str, *args: Any) -> str:
     """`python <skill>/scripts/<script> ARGS`, every word shell-quoted; Path arguments as shown_path shows
-    them. Runs as printed from the current folder."""
-    words = ["python", skill_file("scripts", script)]
-    words += [shown_path(a) if isinstance(a, Path) else str(a) for a in args]
-    return " ".join(shlex.quote(w) for w in words)
+    them, a Glob left for the shell to expand. Runs as printed from the current folder."""
+    words = [shlex.quote(w) for w in ("python", skill_file("scripts", script))]
+    for arg in args:
+        if isinstance(arg, Glob):
+            words.append("*".join(shlex.quote(part) if part else "" for part in arg.split("*")))
+        else:
+            words.append(shlex.quote(shown_path(arg) if isinstance(arg, Path) else str(arg)))
+    return " ".join(words)
 
 
 def next_steps(steps: Iterable[tuple[str, str]]) -> str:

@@ -4,6 +4,7 @@ Edit the EDIT block below (endpoint, data, prompts, parse_answer, models, defaul
     python llm_finetuning_template.py                  # BASE_URL = None: offline demo on a loopback stand-in
     OPENAI_API_KEY=... python llm_finetuning_template.py --base-url https://api.openai.com/v1 --models gpt-4o-mini
     python llm_finetuning_template.py --limit 6 --experiment-version dev   # smoke run: 6 inputs over the labels
+    python llm_finetuning_template.py --shard 2/4   # a 4th of the pairs, into llm_bench.shard-2-of-4.db
 Writes --db (`predictions`: a row per configuration and input; `metrics`: a row per configuration) and a
 response cache (--cache-dir) keyed by a content hash of each request, so a re-run makes no HTTP call.
 A call is an HTTP request made now; a cache hit is not a call (`cache` names the run that made it).
@@ -318,21 +319,26 @@ def ask(calls: Calls, config: Config, item: Item, labels: list[str], prices: dic
 # ============================================== THE LOOP =================================================
 
 
-def run(configs: list[Config], items: list[Item], db: Path, cache_dir: Path, client: httpx.Client,
+def owned(configs: list[Config], items: list[Item], shard: bk.Shard | None) -> list[tuple[Config, Item]]:
+    """The (configuration, input) pairs this run asks: all of them, or this shard's by a content hash."""
+    pairs = [(c, item) for c in configs for item in items]
+    return [(c, i) for c, i in pairs if shard is None or shard.owns((bk.config_id(c), i.id))]
+
+
+def run(pairs: list[tuple[Config, Item]], labels: list[str], db: Path, cache_dir: Path, client: httpx.Client,
         retry: Retry, concurrency: int, version: dict, prices: dict) -> dict:
     """Ask every (configuration, input) not yet in the database; one writer, `concurrency` HTTP workers.
 
     HTTP runs in a thread pool; ONE thread (this one) writes to the database: several xetrack writers lose
     rows, and a SQLite Tracker cannot be shared across threads. Rows already in the database are skipped
     (resume after a crash)."""
-    labels = sorted({item.label for item in items})
     tracker = Tracker(str(db), table="predictions", params=version)  # version columns on every row
     # Done = answered in this experiment version on this data: a new version gets its own full set of rows
     # (replayed from the response cache, so it costs no calls).
     done = bk.completed(db, "predictions", ["config_id", "input_id", "data_fingerprint", "experiment_version"])
-    todo = [(c, item) for c in configs for item in items
+    todo = [(c, item) for c, item in pairs
             if (bk.config_id(c), item.id, version["data_fingerprint"], version["experiment_version"]) not in done]
-    counts = {"skipped": len(configs) * len(items) - len(todo), "answered_now": 0, "hits_this_run": 0,
+    counts = {"skipped": len(pairs) - len(todo), "answered_now": 0, "hits_this_run": 0,
               "hits_earlier": 0, "failed": 0, "requests": 0, "by_class": {}, "errors": {}}
     with diskcache.Cache(str(cache_dir)) as cache, ThreadPoolExecutor(concurrency) as pool:
         calls = Calls(client, cache, retry, tracker.track_id)
@@ -373,8 +379,12 @@ SUMMARY_COLUMNS = ("parse_ok", "correct", "latency_s", "prompt_tokens", "complet
                    "retries", "n_requests", "cache")
 
 
-def summarise(configs: list[Config], n_items: int, db: Path, version: dict) -> list[dict]:
-    """One row per configuration from the database (this run and earlier ones), logged to `metrics`."""
+def summarise(configs: list[Config], pairs: list[tuple[Config, Item]], db: Path, version: dict) -> list[dict]:
+    """One row per configuration from the database (this run and earlier ones), logged to `metrics`; under
+    --shard, over this shard's inputs of each configuration."""
+    expected = {bk.config_id(c): 0 for c in configs}
+    for c, _ in pairs:
+        expected[bk.config_id(c)] += 1
     con = bk.connect_readonly(db)
     rows = []
     try:
@@ -386,7 +396,8 @@ def summarise(configs: list[Config], n_items: int, db: Path, version: dict) -> l
                 f"SELECT {select} FROM predictions WHERE config_id = ? AND data_fingerprint = ? "
                 "AND experiment_version = ? AND (error IS NULL OR error = '')",
                 [bk.config_id(c), version["data_fingerprint"], version["experiment_version"]]).fetchall()
-            rows.append({"config_id": bk.config_id(c), **bk.config_columns(c), **stats(got, n_items)})
+            rows.append({"config_id": bk.config_id(c), **bk.config_columns(c),
+                         **stats(got, expected[bk.config_id(c)])})
     finally:
         con.close()
     key = ["config_id", "data_fingerprint", "experiment_version", "n_answered", "n_unanswered"]
@@ -423,7 +434,7 @@ def stats(got: list[tuple], n_items: int) -> dict:
 
 
 def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, configs: list[Config],
-                  example_prices: bool, experiment_version: str) -> None:
+                  example_prices: bool, experiment_version: str, shard: bk.Shard | None = None) -> None:
     def pct(x):
         return "   -  " if x is None else f"{100 * x:5.1f}%"
 
@@ -457,16 +468,21 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
     label = ",".join(bk.varying_columns(configs, exclude=["seed"]) or ["model"])  # seed: a replicate
     print(f"\ndatabase: {db}   (tables: predictions, metrics; response cache: {cache_dir})")
+    if shard:
+        print(f"shard {shard}: this file holds one part of the pairs; run the commands below on all {shard.n} "
+              "shard files once every shard has finished.")
+    files = bk.shard_files(db, shard)
     only = ("--version", experiment_version)  # this run's rows: a --limit smoke run may share the database
     print(bk.next_steps([
-        ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", db, "predictions", "--filter",
+        ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", files, "predictions", "--filter",
                                                           f"experiment_version={experiment_version}")),
         ("which configuration is best, and which differences are real?",
-         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label, *only, "--pairs", "all")),
+         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, "--pairs",
+                           "all")),
         ("the same, counting unparsed answers as wrong",
-         bk.script_command("export_summary.py", db, "predictions", "--config-cols", label, *only,
+         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only,
                            "--metric", "correct_strict:higher")),
-        ("did the response cache work?", bk.script_command("analyze_cache_hits.py", db, "predictions")),
+        ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
     ]))
 
 
@@ -580,8 +596,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--prices", type=Path, metavar="FILE.json",
                         help='USD per million tokens, {"model": [input, output], ...} (default: the example '
                         "PRICES table in this file)")
-    bk.add_common_options(parser, db=DB, cache_dir=CACHE_DIR, experiment_version=EXPERIMENT_VERSION,
-                          limit_help="smoke run on N inputs: a fixed subset taken round-robin over the labels, in "
+    bk.add_common_options(parser, db=DB, cache_dir=f"{CACHE_DIR}; the shards of one machine share it",
+                          experiment_version=EXPERIMENT_VERSION, shard=True, limit_help="smoke run on N inputs: a fixed subset taken round-robin over the labels, in "
                                      "id order (not the first N lines)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
                         help="parallel HTTP requests (default: %(default)s)")
@@ -628,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     # The fingerprint covers the whole dataset, so a --limit smoke run and the full run share rows.
     # The git commit of the current directory: the user's project, not the folder this template sits in.
     version = bk.provenance(data_fingerprint=bk.fingerprint([vars(i) for i in all_items]), root=Path.cwd(),
-                            experiment_version=args.experiment_version)
+                            experiment_version=args.experiment_version, **bk.placement(args.shard))
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     try:
@@ -640,12 +656,15 @@ def main(argv: list[str] | None = None) -> int:
                 return fail(f"cannot reach {url}: {type(exc).__name__}: {exc}")
             configs = [Config(name, m, p, args.temperature, args.max_tokens, s)
                        for m in models for p in prompts for s in range(args.seeds)]
-            counts = run(configs, items, args.db, args.cache_dir, client, retry, args.concurrency, version, prices)
-        rows = summarise(configs, len(items), args.db, version)
+            pairs = owned(configs, items, args.shard)
+            labels = sorted({item.label for item in items})  # of every input, not only this shard's
+            counts = run(pairs, labels, args.db, args.cache_dir, client, retry, args.concurrency, version, prices)
+        rows = summarise(configs, pairs, args.db, version)
     except sqlite3.DatabaseError as exc:
         return fail(f"--db {args.db}: {exc}")
     uses_examples = example_prices and any(m in prices for m in models)
-    print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version)
+    print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version,
+                  args.shard)
     return 1 if any(r["n_unanswered"] for r in rows) else 0
 
 

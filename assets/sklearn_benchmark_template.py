@@ -4,6 +4,7 @@
 Edit the EDIT block below (the model menu, the datasets, the defaults); the rest is machinery.
   python sklearn_benchmark_template.py                  # offline, under a minute on 2 cores
   python sklearn_benchmark_template.py --limit 150 --seeds 0 --experiment-version dev   # smoke run
+  python sklearn_benchmark_template.py --shard 2/4   # a 4th of the work, into sklearn_benchmark.shard-2-of-4.db
 Writes sklearn_benchmark.db: `predictions` (one row per test example), `scores` (one row per model x seed x
 fold, test and training metrics, the fitted model as an asset), `fold_inputs` (which inputs trained and
 tested each fold); then the summary and comparisons as tables in sklearn_benchmark_results.db, and prints
@@ -74,6 +75,7 @@ import numpy as np
 import sklearn
 from benchkit import (
     ArgumentParser,
+    Shard,
     add_common_options,
     check_common_options,
     completed,
@@ -83,12 +85,15 @@ from benchkit import (
     fingerprint,
     log_batch_verified,
     next_steps,
+    placement,
     progress,
     provenance,
     script_command,
+    shard_files,
     shown_path,
     skill_file,
     track_cached,
+    unsharded_stem,
     varying_columns,
 )
 from benchkit import cache_version as benchkit_cache_version
@@ -250,15 +255,19 @@ def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
     return [{**fixed, "input_id": i} for i in ids.tolist()]  # tolist: plain ints or strings, never numpy
 
 
-def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int], version: dict) -> None:
+def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int], version: dict,
+                    shard: Shard | None) -> None:
     """One row per input, seed and fold with split = 'train' or 'test': which inputs trained and tested each
-    fold, so validate_benchmark's train-test-overlap check runs (on this table). Written once per version."""
+    fold, so validate_benchmark's train-test-overlap check runs (on this table). Written once per version;
+    under --shard, each (seed, fold) by one shard only, so the shards' union holds it once."""
     key = ["data_fingerprint", "experiment_version", "subsample", "k_folds", "seed", "fold"]
     done = completed(db, FOLD_INPUTS, key)
     fixed = {"dataset": config.dataset, "subsample": config.subsample, "k_folds": config.k_folds}
     ids = load_dataset(config.dataset, config.subsample)[2]
     for seed in seeds:
         for fold in range(config.k_folds):
+            if shard and not shard.owns(("fold_inputs", seed, fold)):
+                continue
             if (version["data_fingerprint"], version["experiment_version"], config.subsample, config.k_folds,
                     seed, fold) in done:
                 continue
@@ -269,25 +278,29 @@ def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int]
 
 
 def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experiment_version: str,
-        keep_models: bool) -> int:
+        keep_models: bool, shard: Shard | None = None) -> int:
     first = configs[0]
     X, y, ids = load_dataset(first.dataset, first.subsample)
     data_fp = fingerprint(X, y, ids)
     # The git commit of the current directory: the user's project, not the folder this template sits in.
     version = provenance(data_fingerprint=data_fp, root=Path.cwd(), sklearn_version=sklearn.__version__,
-                         experiment_version=experiment_version, cache_version=benchkit_cache_version(CACHE_VERSION))
+                         experiment_version=experiment_version, cache_version=benchkit_cache_version(CACHE_VERSION),
+                         **placement(shard))  # host (and shard): provenance the scripts neither compare nor pool
     scores = Tracker(str(db), table=SCORES, cache=str(cache), params=version)
     predictions = Tracker(str(db), table=PREDICTIONS, params=version, track_id=scores.track_id)
     log_fold_inputs(Tracker(str(db), table=FOLD_INPUTS, params=version, track_id=scores.track_id), db, first,
-                    seeds, version)
+                    seeds, version, shard)
 
     # A unit is done in this experiment version; another version gets its own rows (replayed from the cache).
     done = completed(db, PREDICTIONS, ["config_id", "data_fingerprint", "experiment_version", "seed", "fold"])
     scored = scored_units(db)
     units = [(c, s, f) for c in configs for s in seeds for f in range(c.k_folds)]
+    # A shard's units: a content hash of (config_id, seed, fold) decides, the same in every process.
+    units = [(c, s, f) for c, s, f in units if shard is None or shard.owns((config_id(c), s, f))]
     todo = [(c, s, f) for c, s, f in units if (config_id(c), data_fp, experiment_version, s, f) not in done]
-    print(f"{len(units)} units (model x seed x fold): {len(units) - len(todo)} already in {db}, {len(todo)} to run",
-          file=sys.stderr)
+    part = f" in shard {shard}" if shard else ""
+    print(f"{len(units)} units (model x seed x fold){part}: {len(units) - len(todo)} already in {db}, "
+          f"{len(todo)} to run", file=sys.stderr)
     failures = []
     for config, seed, fold in progress(todo, label="units"):
         unit = (config_id(config), data_fp, experiment_version, seed, fold)
@@ -304,7 +317,7 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
             # xetrack's lineage convention: '' = computed now, else the track_id of the run that computed it
             lineage, raw = scores.latest["cache"], result["raw_predictions"]
         log_batch_verified(predictions, per_example_rows(config, seed, fold, lineage, raw))
-    summarise(db, cache, configs, (data_fp, experiment_version), failures, keep_models)
+    summarise(db, cache, configs, (data_fp, experiment_version), failures, keep_models, shard)
     return 1 if failures else 0
 
 
@@ -333,7 +346,7 @@ def spread(values: list[float]) -> str:
 
 
 def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, str], failures: list[str],
-              keep_models: bool) -> None:
+              keep_models: bool, shard: Shard | None = None) -> None:
     """A quick look: test and training accuracy over folds and their gap. Descriptive only (folds share
     training data): the real comparison is export_summary's paired test on the per-example rows."""
     print(f"\n{'model':<12} {'hyperparameters':<24} {'folds':>5}  {'test accuracy':>17}  {'train':>6}  {'gap':>6}"
@@ -357,19 +370,24 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     print(f"Cache: {cache.resolve()} ({megabytes(cache)}{hint})")
     # Only the columns that tell configurations apart make the configuration label of the report.
     label = ",".join(varying_columns(configs) or ["model"])
-    save_results(db, label)
+    if shard is None:
+        save_results(db, label)
+    else:  # one shard's results are a part of the benchmark: analyse the union once every shard is done
+        print(f"\nShard {shard}: this file holds one part of the benchmark; run the commands below on all "
+              f"{shard.n} shard files once every shard has finished.")
+    files = shard_files(db, shard)
     only = f"experiment_version={version[1]}"  # this run's rows: a --limit smoke run may share the database
     print(next_steps([
         ("can the per-example rows be trusted? (duplicates, coverage, failures, versions)",
-         script_command("validate_benchmark.py", db, PREDICTIONS, "--filter", only)),
+         script_command("validate_benchmark.py", files, PREDICTIONS, "--filter", only)),
         ("the per-fold rows, and whether any input trained and tested the same fold",
-         script_command("validate_benchmark.py", db, SCORES, "--filter", only)),
-        ("", script_command("validate_benchmark.py", db, FOLD_INPUTS, "--filter", only)),
+         script_command("validate_benchmark.py", files, SCORES, "--filter", only)),
+        ("", script_command("validate_benchmark.py", files, FOLD_INPUTS, "--filter", only)),
         ("compare the models paired on the same examples: every pair, intervals, tests, verdicts",
-         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--version", version[1],
+         script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         "--pairs", "all")),
         ("calibration, paired per example (lower nll = better probabilities)",
-         script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--version", version[1],
+         script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         "--metric", "nll:lower")),
     ]))
 
@@ -436,7 +454,8 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog=Path(__file__).name, description=__doc__,
         epilog="exit codes: 0 every unit succeeded; 1 some unit failed (re-run to retry only those); 2 usage error")
-    add_common_options(parser, db=DB, cache_dir="<db name>_cache beside the database",
+    add_common_options(parser, db=DB, cache_dir="<db name>_cache beside the database; the shards of one machine "
+                       "share it", shard=True,
                        limit_help="a fixed stratified subsample of N examples, for smoke runs (default: all)")
     parser.add_argument("--cache", dest="cache_dir", type=Path, help=argparse.SUPPRESS)  # the old name of --cache-dir
     parser.add_argument("--dataset", choices=sorted(DATASETS), default=DEFAULT_DATASET,
@@ -468,14 +487,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.limit is not None and args.limit < 4 * args.folds:
         parser.error(f"--limit must be at least {4 * args.folds} (or absent: all {n_examples} examples)")
     args.limit = 0 if args.limit is None or args.limit >= n_examples else args.limit  # same data, same config_id
-    args.cache_dir = args.cache_dir or args.db.with_name(args.db.stem + "_cache")
+    # Named without the shard suffix: the shards on one machine share one cache (diskcache is process-safe).
+    args.cache_dir = args.cache_dir or args.db.with_name(unsharded_stem(args.db) + "_cache")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configs = [Config(name, hp, args.dataset, args.limit, args.folds) for name, hp in dict.fromkeys(args.models)]
-    return run(configs, args.seeds, args.db, args.cache_dir, args.experiment_version, not args.no_model_assets)
+    return run(configs, args.seeds, args.db, args.cache_dir, args.experiment_version, not args.no_model_assets,
+               args.shard)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shlex
 import sqlite3
@@ -341,6 +342,7 @@ def test_the_shared_parser_reports_a_usage_error_in_one_line_with_exit_2(tmp_pat
         check_common_options(parser, parser.parse_args(["--db", str(not_a_db)]))
     assert capsys.readouterr().err == f"t.py: error: --db {not_a_db}: file is not a database (xetrack writes SQLite files)\n"
     args = parser.parse_args([])
+    check_common_options(parser, args)  # fills in the default --db
     assert (args.db, args.cache_dir, args.experiment_version, args.limit) == (Path("t.db"), None, "e1", None)
 
 
@@ -386,3 +388,62 @@ def test_a_template_imports_the_skills_own_analysis_and_is_told_when_the_skill_i
     assert unknown.returncode == 1 and "ImportError: the skill's folder is unknown" in unknown.stderr
     found = run_python("-c", code, cwd=copy, env={**env, "PYTHONPATH": str(copy), benchkit.SKILL_ENV: str(ROOT)})
     assert found.stdout.strip() == str(ROOT / "scripts" / "_bench" / "summary" / "load.py"), found.stderr
+
+
+# ---- shards: a fixed split of the work, the same in every process ------------------------------------------
+SHARD_KEYS = [(f"config-{c}", seed, fold) for c in range(4) for seed in range(3) for fold in range(5)]
+
+
+def test_shard_of_splits_every_key_into_exactly_one_of_n_parts_whatever_the_order():
+    parts = {n: [benchkit.shard_of(key, n) for key in SHARD_KEYS] for n in (1, 2, 4)}
+    assert set(parts[1]) == {1} and set(parts[2]) == {1, 2} and set(parts[4]) == {1, 2, 3, 4}
+    assert [benchkit.shard_of(key, 4) for key in reversed(SHARD_KEYS)] == parts[4][::-1]
+    shards = [benchkit.Shard(k, 4) for k in range(1, 5)]
+    assert [sum(s.owns(key) for s in shards) for key in SHARD_KEYS] == [1] * len(SHARD_KEYS)
+
+
+def test_shard_of_is_the_same_in_a_new_process_with_another_string_hash_seed():
+    code = ("import benchkit; print([benchkit.shard_of((f'config-{c}', s, f), 4) for c in range(4) "
+            "for s in range(3) for f in range(5)])")
+    here = str([benchkit.shard_of(key, 4) for key in SHARD_KEYS])
+    for seed in ("1", "2"):
+        proc = run_python("-c", code, env=random_hash_seed_env(PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT / "assets")))
+        assert proc.stdout.strip() == here, proc.stderr
+
+
+@pytest.mark.parametrize("text", ["3/2", "0/2", "x", "1/0", "-1/2", "1/2/3", ""])
+def test_a_bad_shard_is_one_usage_line_and_exit_2(text, capsys):
+    parser = ArgumentParser(prog="t.py")
+    add_common_options(parser, db="t.db", limit_help="examples", shard=True)
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args([f"--shard={text}"])  # = form: argparse would read "-1/2" as an option
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == \
+        f"t.py: error: argument --shard: expected K/N with 1 <= K <= N (e.g. 1/4), got {text!r}\n"
+
+
+def test_a_shard_gets_its_own_default_database_unless_db_is_given(tmp_path):
+    parser = ArgumentParser(prog="t.py")
+    add_common_options(parser, db="runs/t.db", limit_help="examples", shard=True)
+    for argv, db in ((["--shard", "2/4"], Path("runs/t.shard-2-of-4.db")), ([], Path("runs/t.db")),
+                     (["--shard", "2/4", "--db", "x.db"], Path("x.db"))):
+        args = parser.parse_args(argv)
+        check_common_options(parser, args)
+        assert args.db == db, argv
+    assert benchkit.unsharded_stem(Path("runs/t.shard-2-of-4.db")) == "t"
+    assert benchkit.placement(benchkit.Shard(2, 4))["shard"] == "2/4"
+    assert "shard" not in benchkit.placement(None) and benchkit.placement(None)["host"]
+
+
+def test_the_printed_command_for_all_shards_leaves_only_the_star_to_the_shell(tmp_path, monkeypatch):
+    folder = tmp_path / f"runs {HOSTILE}"
+    for k in (1, 2):
+        db = folder / f"b.shard-{k}-of-2.db"
+        Tracker(str(db), table="calls").log({"config_id": f"c{k}", "input_id": k, "correct": 1, "error": ""})
+    monkeypatch.chdir(tmp_path)
+    files = benchkit.shard_files(folder / "b.shard-1-of-2.db", benchkit.Shard(1, 2))
+    command = script_command("validate_benchmark.py", files, "calls", "--json")
+    assert "*" in command and "'*'" not in command
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout)["summary"]["rows_inspected"] == 2, proc.stdout + proc.stderr  # both files

@@ -132,3 +132,48 @@ def test_an_item_in_an_example_reads_in_the_order_the_report_names_its_parts(tmp
     example = next(f for f in report["findings"] if f["check_id"] == "duplicate-executions")["examples"][0]
     input_id, seed, fold = example["input"].split("|")
     assert int(fold) == int(input_id) % 2 and seed in ("0", "1")
+
+
+# ---- provenance: where a row ran differs per machine of one benchmark -----------------------------------------
+@pytest.mark.parametrize("name", ["host", "hostname", "worker", "worker_id", "shard"])
+def test_where_a_row_ran_is_provenance_not_a_parameter_version_or_outcome(name):
+    roles = infer_roles(columns("model:TEXT", f"{name}:TEXT", "experiment_version:TEXT", "accuracy:REAL"))
+    assert roles.provenance == [name]
+    assert roles.parameters == ["model"] and roles.version == ["experiment_version"]
+    assert name not in roles.outcomes
+    assert infer_roles(columns("model:TEXT", f"{name}:TEXT"), config_cols=["model", name]).parameters == \
+        ["model", name]  # named in --config-cols, it is compared
+
+
+def _two_shards(tmp_path, engine, hosts: tuple[str, str], shard_column: bool = True) -> list[str]:
+    """One benchmark split over two files by input, as two machines write it; no config_id column, so the
+    configuration comes from the parameters, where a host column would otherwise land."""
+    paths = []
+    for shard, host in enumerate(hosts, start=1):
+        rows = [{**predict(m, i), "model": m, "error": "", "host": host,
+                 **({"shard": f"{shard}/2"} if shard_column else {})} for m in ("logreg", "tree") for i in range(20) if i % 2 == shard - 1]
+        db = tmp_path / f"b.shard-{shard}-of-2.db"
+        log_rows(db, rows, engine=engine, table="predictions", params={"experiment_version": "e1"})
+        paths.append(str(db))
+    return paths
+
+
+@pytest.mark.parametrize("hosts, shard_column", [(("node-a", "node-b"), True),  # planted: differ per file
+                                                  (("node-a", "node-a"), False)])  # the clean counterpart
+def test_shards_computed_on_different_hosts_validate_clean_as_one_benchmark(tmp_path, capsys, engine, hosts,
+                                                                             shard_column):
+    paths = _two_shards(tmp_path, engine, hosts, shard_column)
+    assert validate_benchmark.main([*paths, "predictions", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["configurations"] == 2 and report["summary"]["rows_inspected"] == 40
+    assert report["inferred"]["configuration"] == ["model"] and report["inferred"]["versions"] == \
+        ["experiment_version"]
+    export_summary.main([*paths, "predictions", "--json"])
+    assert json.loads(capsys.readouterr().out)["summary"]["configurations"] == 2
+
+
+def test_a_host_named_in_config_cols_splits_the_configurations_and_validate_says_so(tmp_path, capsys):
+    paths = _two_shards(tmp_path, "sqlite", ("node-a", "node-b"))
+    assert validate_benchmark.main([*paths, "predictions", "--config-cols", "model,host", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert "unequal-coverage" in {f["check_id"] for f in report["findings"]}  # what a host as parameter causes

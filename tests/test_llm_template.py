@@ -411,7 +411,7 @@ def test_killed_mid_run_and_restarted_it_finishes_with_no_duplicate_and_no_missi
 def test_help_describes_every_flag_and_exits_0(tmp_path):
     proc = run_template(tmp_path, "--help")
     for flag in ("--base-url", "--models", "--data", "--limit", "--db", "--cache-dir", "--concurrency",
-                 "--timeout", "--max-retries", "--api-key-env", "PRICES", "--prices", "--experiment-version"):
+                 "--timeout", "--max-retries", "--api-key-env", "PRICES", "--prices", "--experiment-version", "--shard"):
         assert flag in proc.stdout
     assert not (tmp_path / "llm_bench.db").exists()
 

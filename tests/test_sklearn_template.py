@@ -114,7 +114,7 @@ def test_help_documents_every_flag_and_the_exit_codes():
     proc = run_python(ROOT / "assets" / TEMPLATE, "--help")
     assert proc.returncode == 0, proc.stderr
     for flag in ("--db", "--cache-dir", "--dataset", "--models", "--folds", "--seeds", "--limit", "--experiment-version",
-                 "--no-model-assets", "hist_gboost", "exit codes", "references/templates.md"):
+                 "--no-model-assets", "--shard", "hist_gboost", "exit codes", "references/templates.md"):
         assert flag in proc.stdout
 
 

@@ -8,6 +8,8 @@ Roles, from xetrack's layout and common benchmark names (each reported back, eac
 - input: the input id (input_id, item_id, ...); replicate: seed, fold, repeat ...; split: train/test;
 - outcome: what a run measured (predictions, correct_*, scores, nll, brier, cost, latency*, tokens ...);
 - asset: `*_asset` columns hold xetrack asset hashes by design (a fitted model);
+- provenance: where a row was computed (host, worker, shard). It may differ per machine of one benchmark,
+  so it is neither configuration nor version: a sharded run validates and is summarised as one benchmark;
 - parameter: the rest — text and integer columns, and real columns named like a hyperparameter.
 The configuration is `config_id` when present (benchkit's content hash), else the parameters; --config-cols
 wins. Replicate columns are never part of it: every configuration shares them.
@@ -40,6 +42,9 @@ SPLIT_NAMES = ("split", "subset", "partition", "data_split")
 # A row's position (a load test's request k), or which body of a payload pool it sent: neither an input to pair
 # levels on nor configuration.
 INDEX_NAMES = ("seq", "sequence", "request_seq", "request_index", "payload_id")
+# Where a row ran: differs between the machines or shards of one benchmark (one environment), never compared.
+PROVENANCE_NAMES = ("host", "hostname", "host_name", "node_name", "worker", "worker_id", "worker_host",
+                    "shard", "shard_id", "pid")
 GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
                       "label", "labels", "reference", "answer_key")
 TRAIN_VALUES = ("train", "training", "trn", "fit")
@@ -80,11 +85,12 @@ class Roles:
     parameters: list[str] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     assets: list[str] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"input_id": self.input_id, "parameters": self.parameters, "replicate": self.replicate,
                 "version": self.version, "split": self.split, "outcomes": self.outcomes, "assets": self.assets,
-                "bookkeeping": self.bookkeeping, "system": self.system}
+                "bookkeeping": self.bookkeeping, "system": self.system, "provenance": self.provenance}
 
 
 def infer_roles(columns: Sequence[Column], input_col: str | None = None,
@@ -103,11 +109,13 @@ def infer_roles(columns: Sequence[Column], input_col: str | None = None,
     roles = Roles()
     roles.bookkeeping = [n for n in names if n in BOOKKEEPING]
     roles.system = [n for n in names if n in SYSTEM]
+    roles.provenance = [n for n in names if n.lower() in PROVENANCE_NAMES and n not in (config_cols or ())]
     roles.version = [n for n in names if n.lower() in VERSION_NAMES or n.lower().endswith("_version")]
     roles.input_id = input_col or next((lower[c] for c in INPUT_NAMES if c in lower), None)
     roles.split = next((lower[c] for c in SPLIT_NAMES if c in lower), None)
     roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
     taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
+    taken |= set(roles.provenance)
     taken |= {roles.input_id, roles.split, "_shard"} | {n for n in names if n.lower() in INDEX_NAMES}
     rest = [c for c in columns if c.name not in taken]
     roles.assets = [c.name for c in rest if ASSET_PATTERN.match(c.name) and c.name not in (config_cols or ())]

@@ -1,0 +1,203 @@
+#!/usr/bin/env python
+"""Run a template's N shards on a Dask cluster, gather the shard databases here, print how to analyse them.
+
+    python run_shards.py 4 -- python sklearn_benchmark_template.py --limit 150
+    python run_shards.py 8 --scheduler tcp://10.0.0.5:8786 -- python llm_finetuning_template.py --base-url ...
+Without --scheduler it starts a LocalCluster of --workers processes on this machine. One task per shard runs
+the command on a worker with `--shard K/N --db <file> --cache-dir <folder>` appended, both in --local-dir:
+SQLite (database and cache) is written on the worker's own disk (over a network filesystem its locking is
+unsafe); the shards on one machine share the cache. The finished file comes back to --out as bytes. A worker killed mid-shard: Dask runs the task again; on the same machine the template
+resumes from the partial file (it skips completed units), elsewhere the shard starts over in a new file.
+Running this again resumes every shard the same way and recomputes nothing (each shard's cache is local).
+Workers need one environment: the same Python packages and the command's files at the same paths;
+`python` as the first word means the worker's own interpreter. Needs dask[distributed] and benchkit.py.
+Exit code: 0 every shard finished cleanly; 1 a shard failed (files gathered so far are kept); 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import benchkit as bk
+
+PROG = "run_shards.py"
+
+
+# ---- on the worker ------------------------------------------------------------------------------------------
+def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, cwd: str) -> dict:
+    """Run one shard into a database on the worker's disk; return its bytes, exit code and where it ran.
+
+    Only the standard library here: the function travels to workers that may not have benchkit on their path.
+    A lock beside the database, held by the template process itself (an inherited descriptor), keeps a
+    second attempt from writing while the first is still alive; on Linux the template also dies with the
+    worker that started it, so a retry does not wait for an orphan.
+    """
+    db = Path(local_db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable if command[0] == "python" else command[0], *command[1:], "--shard", shard, "--db", str(db),
+            "--cache-dir", local_cache]
+    start = time.perf_counter()
+    with open(f"{db}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(argv, cwd=cwd if Path(cwd).is_dir() else None, capture_output=True, text=True,
+                              pass_fds=(lock.fileno(),), preexec_fn=_die_with_parent)
+    return {"shard": shard, "returncode": proc.returncode, "host": platform.node(),
+            "seconds": time.perf_counter() - start, "stderr": proc.stderr[-2000:],
+            "db": db.read_bytes() if db.is_file() else b""}
+
+
+def _die_with_parent() -> None:
+    """In the template's process, before it starts: SIGKILL it when the worker that started it dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+# ---- on the client ------------------------------------------------------------------------------------------
+def connect(scheduler: str | None, workers: int):
+    """(a dask Client, the LocalCluster it owns or None, seconds it took): the given scheduler or a new one."""
+    from dask.distributed import Client, LocalCluster
+
+    start = time.perf_counter()
+    if scheduler:
+        return Client(scheduler, timeout="20s"), None, time.perf_counter() - start
+    # silence_logs: a failed shard is reported once, by this script, not also as the workers' log lines
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.CRITICAL)
+    return Client(cluster), cluster, time.perf_counter() - start
+
+
+def gather(futures, out: Path, name: str) -> list[dict]:
+    """Write each finished shard's database into `out` as it arrives; the results without their bytes."""
+    from dask.distributed import as_completed
+
+    results = []
+    for future in as_completed(futures):
+        shard = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - a worker lost too often, a missing command: report, go on
+            result = {"shard": shard, "returncode": None, "host": "?", "seconds": 0.0, "db": b"",
+                      "stderr": f"{type(exc).__name__}: {exc}"}
+        data = result.pop("db")
+        if data:
+            target = bk.shard_path(out / name, bk.parse_shard(shard))
+            partial = target.with_name(target.name + ".part")
+            partial.write_bytes(data)
+            os.replace(partial, target)  # a reader never sees half a file
+            result["file"] = target
+        report(result)
+        results.append(result)
+    return results
+
+
+def report(result: dict) -> None:
+    ok = result["returncode"] == 0
+    where = f"on {result['host']} in {result['seconds']:.1f} s"
+    print(f"shard {result['shard']}: {'done' if ok else 'FAILED'} {where} -> {result.get('file', 'no database')}",
+          file=sys.stderr)
+    if not ok:
+        last = (result["stderr"].strip().splitlines() or ["no output"])[-1]
+        how = "not run" if result["returncode"] is None else f"exit {result['returncode']}"
+        print(f"  {how}: {last}", file=sys.stderr)
+
+
+def build_parser() -> bk.ArgumentParser:
+    parser = bk.ArgumentParser(prog=PROG, description=__doc__, usage=f"{PROG} [options] N -- COMMAND ...")
+    parser.add_argument("shards", type=int, metavar="N", help="how many shards (Dask tasks) to split the work into; "
+                        "COMMAND (after --) is the template's command line, without --shard, --db and --cache-dir")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786 "
+                        "(default: start a LocalCluster on this machine)")
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default: 2)")
+    parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                        help="where the gathered shard files go (default: the current folder)")
+    parser.add_argument("--db", metavar="NAME.db", help="the benchmark's file name; shard K of N is written as "
+                        "NAME.shard-K-of-N.db (default: the template's name without _template, e.g. "
+                        "sklearn_benchmark.db)")
+    parser.add_argument("--local-dir", metavar="DIR",
+                        help="the folder on each worker's own disk for shard databases and caches (default: "
+                             f"{os.path.join(tempfile.gettempdir(), 'xetrack-shards', '<hash of folder and command>')}"
+                             ": the same command from the same folder resumes, another one starts afresh)")
+    parser.add_argument("--table", default="predictions", help="the table the printed commands analyse "
+                        "(default: %(default)s)")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Everything after the first -- is the template's: its options must not be read as this script's.
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.command = argv[cut + 1:]
+    if not args.command:
+        parser.error("no command: give the template's command line after --")
+    if args.shards < 1 or args.workers < 1:
+        parser.error("N and --workers must be at least 1")
+    if {"--shard", "--db", "--cache-dir"} & {word.split("=")[0] for word in args.command}:
+        parser.error("the command must not set --shard, --db or --cache-dir: run_shards.py sets them per shard")
+    script = next((Path(w) for w in args.command if w.endswith(".py")), Path("benchmark.py"))
+    args.db = args.db or script.stem.removesuffix("_template") + ".db"
+    if Path(args.db).name != args.db or not args.db.endswith(".db"):
+        parser.error(f"--db must be a file name ending in .db, got {args.db!r}")
+    # a path the workers can use as it is: absolute, and the same command always finds its own shards again
+    args.local_dir = os.path.abspath(args.local_dir or os.path.join(
+        tempfile.gettempdir(), "xetrack-shards", bk.fingerprint(os.getcwd(), args.command)))
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is not a folder")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        client, cluster, seconds = connect(args.scheduler, args.workers)
+    except ImportError:
+        return fail('needs Dask: pip install "dask[distributed]"')
+    except (OSError, TimeoutError) as exc:
+        return fail(f"cannot reach the scheduler {args.scheduler}: {exc}")
+    what = f"scheduler {args.scheduler}" if args.scheduler else f"LocalCluster of {args.workers} workers"
+    print(f"{what}: ready in {seconds:.1f} s; {args.shards} shards of: {' '.join(args.command)}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        shards = [bk.Shard(k, args.shards) for k in range(1, args.shards + 1)]
+        # pure=False: a re-run must run the shard again (to resume it), not return a remembered result
+        local = Path(args.local_dir)
+        cache = str(local / f"{Path(args.db).stem}_cache")
+        futures = {client.submit(run_shard, args.command, str(s), str(bk.shard_path(local / args.db, s)), cache,
+                                 os.getcwd(), pure=False): str(s) for s in shards}
+        results = gather(futures, args.out, args.db)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if not any("file" in r for r in results):
+        return 1
+    first = bk.Shard(1, args.shards)
+    files = bk.shard_files(bk.shard_path(args.out / args.db, first), first)
+    print(bk.next_steps([
+        ("the shards as one benchmark: duplicates, coverage, failures, versions",
+         bk.script_command("validate_benchmark.py", files, args.table)),
+        ("compare the configurations on the union", bk.script_command("export_summary.py", files, args.table)),
+    ]))
+    return 0 if all(r["returncode"] == 0 for r in results) else 1
+
+
+def fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
