@@ -174,3 +174,13 @@ def test_validate_reports_overload_errors_as_a_measurement_not_a_broken_benchmar
     code, out, _ = call_main(validate_benchmark.main, capsys, str(levels), "levels", "--json")
     assert code == 1 and {f["severity"] for f in json.loads(out)["findings"]
                           if f["check_id"] == "failed-executions"} == {"error"}
+
+
+def test_the_repeats_of_a_level_stay_apart_when_another_replicate_column_is_constant(tmp_path, capsys):
+    # The throughput template's rows carry a Poisson `seed` (the same in every repeat) before the repeat's
+    # `replicate`: reading only the first replicate column joined two repeats into one, and their time blocks
+    # (both start at 0 s) into one block.
+    rows = [{"seed": 0, **row} for r in (0, 1) for row in level_rows(20, 20, fast, replicate=r)]
+    code, doc = summary(capsys, load_db(tmp_path, {20: rows}), "--slo", "p99<50ms")
+    (level,) = doc["slo"]["levels"]
+    assert code == 0 and level["replicates"] == 2 and level["requests"] == 800

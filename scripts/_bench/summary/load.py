@@ -32,7 +32,7 @@ import numpy as np
 
 from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, label, short_labels
 from _bench.reader import Benchmark, InputError
-from _bench.sql import numeric, q
+from _bench.sql import NULL_MARK, SEP, as_text, numeric, q
 
 PERCENTILES = (50, 95, 99)
 # A percentile must be recomputed on every resample (shares come from block counts): 1,000 resamples keep the
@@ -95,6 +95,15 @@ class Series:
     label: str = ""
 
 
+def _replicate_key(layout: Layout) -> str:
+    """One value per replicate of a level, from *every* replicate column: the throughput template's levels carry
+    both a Poisson `seed` (the same in each repeat) and the repeat's `replicate`, and a time block must never
+    join requests of two repeats (they ran minutes apart)."""
+    if not layout.replicate:
+        return "'0'"
+    return f" || '{SEP}' || ".join(f"COALESCE({as_text(q(r))}, '{NULL_MARK}')" for r in layout.replicate)
+
+
 def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where: str,
                 params: list) -> list[Series]:
     """Every level's requests: (replicate, when due, latency in ms, failed), streamed in key order."""
@@ -107,9 +116,9 @@ def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where
     keys = [*layout.config, *layout.versions]
     scale = 1000.0 if unit == "s" else 1.0
     cols = [*(q(k) for k in keys), *(q(p) for p in shown), numeric(q(rate), bench.engine) if rate else "NULL",
-            q(layout.replicate[0]) if layout.replicate else "0", numeric(q(due), bench.engine),
+            _replicate_key(layout), numeric(q(due), bench.engine),
             numeric(q(latency), bench.engine), layout.failed]
-    order = ", ".join([*(q(k) for k in keys), "1" if not layout.replicate else q(layout.replicate[0]), q(due)])
+    order = ", ".join([*(q(k) for k in keys), *(q(r) for r in layout.replicate), q(due)])
     sql = f"SELECT {', '.join(cols)} FROM {bench.VIEW}{where} ORDER BY {order}"
     levels: dict[tuple, Series] = {}
     n_key, n_shown = len(keys), len(shown)
