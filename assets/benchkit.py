@@ -471,12 +471,14 @@ def script_command(script: str, *args: Any) -> str:
     """`python <skill>/scripts/<script> ARGS`, every word shell-quoted; Path arguments as shown_path shows
     them, a Glob left for the shell to expand. Runs as printed from the current folder."""
     words = [shlex.quote(w) for w in ("python", skill_file("scripts", script))]
-    for arg in args:
-        if isinstance(arg, Glob):
-            words.append("*".join(shlex.quote(part) if part else "" for part in arg.split("*")))
-        else:
-            words.append(shlex.quote(shown_path(arg) if isinstance(arg, Path) else str(arg)))
-    return " ".join(words)
+    return " ".join([*words, *map(shell_word, args)])
+
+
+def shell_word(arg: Any) -> str:
+    """One argument as script_command prints it: a Path as shown_path shows it, a Glob quoted around its `*`."""
+    if isinstance(arg, Glob):
+        return "*".join(shlex.quote(part) if part else "" for part in arg.split("*"))
+    return shlex.quote(shown_path(arg) if isinstance(arg, Path) else str(arg))
 
 
 def next_steps(steps: Iterable[tuple[str, str]]) -> str:

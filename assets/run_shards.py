@@ -17,6 +17,7 @@ Exit code: 0 every shard finished cleanly; 1 a shard failed (files gathered so f
 from __future__ import annotations
 
 import argparse
+import ast
 import fcntl
 import logging
 import os
@@ -31,6 +32,7 @@ from pathlib import Path
 import benchkit as bk
 
 PROG = "run_shards.py"
+NEXT = "\nNext:\n"  # where a template's printed next commands begin (benchkit.next_steps)
 
 
 # ---- on the worker ------------------------------------------------------------------------------------------
@@ -52,7 +54,7 @@ def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, c
         proc = subprocess.run(argv, cwd=cwd if Path(cwd).is_dir() else None, capture_output=True, text=True,
                               pass_fds=(lock.fileno(),), preexec_fn=_die_with_parent)
     return {"shard": shard, "returncode": proc.returncode, "host": platform.node(),
-            "seconds": time.perf_counter() - start, "stderr": proc.stderr[-2000:],
+            "seconds": time.perf_counter() - start, "stdout": proc.stdout[-20000:], "stderr": proc.stderr[-20000:],
             "db": db.read_bytes() if db.is_file() else b""}
 
 
@@ -88,7 +90,7 @@ def gather(futures, out: Path, name: str) -> list[dict]:
         try:
             result = future.result()
         except Exception as exc:  # noqa: BLE001 - a worker lost too often, a missing command: report, go on
-            result = {"shard": shard, "returncode": None, "host": "?", "seconds": 0.0, "db": b"",
+            result = {"shard": shard, "returncode": None, "host": "?", "seconds": 0.0, "db": b"", "stdout": "",
                       "stderr": f"{type(exc).__name__}: {exc}"}
         data = result.pop("db")
         if data:
@@ -103,10 +105,15 @@ def gather(futures, out: Path, name: str) -> list[dict]:
 
 
 def report(result: dict) -> None:
+    """One shard's outcome and the template's own output (what it ran, its table), on stderr; its
+    "Next:" block is left out: those commands name the worker-local file (next_steps() below rewrites them)."""
     ok = result["returncode"] == 0
     where = f"on {result['host']} in {result['seconds']:.1f} s"
     print(f"shard {result['shard']}: {'done' if ok else 'FAILED'} {where} -> {result.get('file', 'no database')}",
           file=sys.stderr)
+    own, _, _ = result["stdout"].partition(NEXT)
+    for line in (result["stderr"] + own).strip("\n").splitlines():  # its progress and notes, then its report
+        print(f"  | {line}", file=sys.stderr)
     if not ok:
         last = (result["stderr"].strip().splitlines() or ["no output"])[-1]
         how = "not run" if result["returncode"] is None else f"exit {result['returncode']}"
@@ -123,8 +130,8 @@ def build_parser() -> bk.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
                         help="where the gathered shard files go (default: the current folder)")
     parser.add_argument("--db", metavar="NAME.db", help="the benchmark's file name; shard K of N is written as "
-                        "NAME.shard-K-of-N.db (default: the template's name without _template, e.g. "
-                        "sklearn_benchmark.db)")
+                        "NAME.shard-K-of-N.db (default: the file name of the template's DB setting, else its "
+                        "name without _template, e.g. sklearn_benchmark.db)")
     parser.add_argument("--local-dir", metavar="DIR",
                         help="the folder on each worker's own disk for shard databases and caches (default: "
                              f"{os.path.join(tempfile.gettempdir(), 'xetrack-shards', '<hash of folder and command>')}"
@@ -148,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if {"--shard", "--db", "--cache-dir"} & {word.split("=")[0] for word in args.command}:
         parser.error("the command must not set --shard, --db or --cache-dir: run_shards.py sets them per shard")
     script = next((Path(w) for w in args.command if w.endswith(".py")), Path("benchmark.py"))
-    args.db = args.db or script.stem.removesuffix("_template") + ".db"
+    args.db = args.db or template_db(script) or script.stem.removesuffix("_template") + ".db"
     if Path(args.db).name != args.db or not args.db.endswith(".db"):
         parser.error(f"--db must be a file name ending in .db, got {args.db!r}")
     # a path the workers can use as it is: absolute, and the same command always finds its own shards again
@@ -157,6 +164,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is not a folder")
     return args
+
+
+def template_db(script: Path) -> str | None:
+    """The file name of the template's `DB = "..."` setting (its EDIT block), read without running it."""
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DB"]
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            return Path(node.value.value).name
+    return None
+
+
+def next_steps(results: list[dict], local: Path, out: Path, name: str, n: int, table: str) -> str:
+    """The template's own next commands, pointed at the gathered files instead of a worker's: every shard
+    printed the same block for its worker-local pattern (benchkit.shard_files), so one is rewritten. A template
+    that prints none (or another pattern) gets validate and export_summary on `table`."""
+    first = bk.Shard(1, n)
+    there, here = (bk.shard_files(bk.shard_path(folder / name, first), first) for folder in (local, out))
+    for result in results:
+        _, found, block = result["stdout"].partition(NEXT)
+        if found and bk.shell_word(there) in block:
+            return "Next:\n" + block.replace(bk.shell_word(there), bk.shell_word(here)).rstrip("\n")
+    return bk.next_steps([
+        ("the shards as one benchmark: duplicates, coverage, failures, versions",
+         bk.script_command("validate_benchmark.py", here, table)),
+        ("compare the configurations on the union", bk.script_command("export_summary.py", here, table)),
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"cannot reach the scheduler {args.scheduler}: {exc}")
     what = f"scheduler {args.scheduler}" if args.scheduler else f"LocalCluster of {args.workers} workers"
     print(f"{what}: ready in {seconds:.1f} s; {args.shards} shards of: {' '.join(args.command)}", file=sys.stderr)
+    print(f"on each worker's disk (shard databases, cache): {args.local_dir}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         shards = [bk.Shard(k, args.shards) for k in range(1, args.shards + 1)]
@@ -184,13 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster.close()
     if not any("file" in r for r in results):
         return 1
-    first = bk.Shard(1, args.shards)
-    files = bk.shard_files(bk.shard_path(args.out / args.db, first), first)
-    print(bk.next_steps([
-        ("the shards as one benchmark: duplicates, coverage, failures, versions",
-         bk.script_command("validate_benchmark.py", files, args.table)),
-        ("compare the configurations on the union", bk.script_command("export_summary.py", files, args.table)),
-    ]))
+    print(next_steps(results, local, args.out, args.db, args.shards, args.table))
     return 0 if all(r["returncode"] == 0 for r in results) else 1
 
 

@@ -105,6 +105,19 @@ def test_run_shards_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_run_shards_names_the_files_after_the_templates_own_db_setting(tmp_path):
+    import run_shards  # assets/ is on the path (conftest.py)
+
+    edited = tmp_path / "sklearn_benchmark_template.py"
+    edited.write_text('URL = None\nDB = "runs/wine_benchmark.db"  # the EDIT block\nDB_OTHER = "x.db"\n')
+    bare = tmp_path / "bench.py"
+    bare.write_text("print('no DB setting')\n")
+    assert run_shards.template_db(edited) == "wine_benchmark.db"
+    assert run_shards.template_db(bare) is None and run_shards.template_db(tmp_path / "missing.py") is None
+    assert run_shards.parse_args(["2", "--", "python", str(edited)]).db == "wine_benchmark.db"
+    assert run_shards.parse_args(["2", "--", "python", str(bare)]).db == "bench.db"
+
+
 # ---- --shard: two shards add up to the unsharded run --------------------------------------------------------
 @pytest.mark.slow
 def test_two_sklearn_shards_add_up_to_the_unsharded_run_and_validate_as_one(tmp_path, sklearn_reference):
@@ -163,7 +176,15 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     assert [p.name for p in shards] == ["sklearn_benchmark.shard-1-of-2.db", "sklearn_benchmark.shard-2-of-2.db"]
     assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)
     assert_validates_as_one(shards, SKLEARN_TABLES)
+    # the template's own next commands, pointed at the gathered files (none at the worker's disk), run as printed
     assert "validate_benchmark.py gathered/sklearn_benchmark.shard-*-of-2.db predictions" in proc.stdout
+    assert "--save sklearn_benchmark_results.db" in proc.stdout and "worker-disk" not in proc.stdout
+    assert proc.stderr.count("units (model x seed x fold)") == 2  # each shard's own report, on stderr
+    validate = next(line.strip() for line in proc.stdout.splitlines() if "validate_benchmark.py" in line)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    checked = subprocess.run(["bash", "-c", validate], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
     # run again: every shard resumes from its worker-local file and adds nothing
     again = run_shards(tmp_path, "2", "--out", "gathered", "--local-dir", str(tmp_path / "worker-disk"), "--",
                        "python", str(SKLEARN), *SKLEARN_ARGS)
