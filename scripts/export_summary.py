@@ -271,6 +271,26 @@ def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]
                     "or exclude them explicitly.", examples)]
 
 
+def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
+    """Intervals that reach past every value observed (e.g. a log loss interval below 0)."""
+    examples = []
+    for c in summaries:
+        for metric, m in c.metrics.items():
+            if m.beyond_data:
+                low, high, top = m.beyond_data
+                iv = m.interval
+                examples.append(f"{names[c.index]}: {metric} [{iv.low:.4g}, {iv.high:.4g}] vs observed "
+                                f"[{low:.4g}, {high:.4g}]; the largest 1 % of its values hold {top:.0%} of the total")
+    if not examples:
+        return []
+    return [Finding("interval-beyond-data", "warning", f"{len(examples)} intervals reach past every value "
+                    "observed: the fold or seed means spread widely because a few extreme items dominate the "
+                    "mean, so the interval is wide and its ends are not values the metric takes.",
+                    "Look at those items (ORDER BY the metric DESC); a bounded or rank-based metric (accuracy, "
+                    "Brier score, median) answers more stably. Comparisons of this metric stay valid but weak.",
+                    examples)]
+
+
 def load_findings(load: dict) -> list[Finding]:
     findings = []
     if load["non_monotone"]:
@@ -338,6 +358,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
         findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += non_finite_findings(summaries, names)
+    findings += beyond_data_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)
     if without_reference:
         findings.append(Finding("reference-missing", "warning", f"--reference {opts.reference!r} is not in "

@@ -725,3 +725,26 @@ def test_continuous_scores_keep_the_cohen_size_word(tmp_path, capsys):
     size = abs(dz(other - base)) if c["configuration"] == "model=b" else abs(dz(base - other))
     word = "negligible" if size < 0.2 else "small" if size < 0.5 else "medium" if size < 0.8 else "large"
     assert c["effect_size"]["magnitude"] == word
+
+
+def nll_db(path: Path, models: tuple[str, ...]) -> Path:
+    """Log loss per input and seed; model 'spiky' gives two inputs of seed 0 a loss of 40 (p = 4e-18)."""
+    rng = np.random.default_rng(3)
+    rows = [{"model": m, "input_id": i, "seed": s,
+             "nll": 40.0 if (m == "spiky" and s == 0 and i < 2) else float(rng.uniform(0.05, 0.3))}
+            for m in models for s in range(3) for i in range(50)]
+    log_rows(path, rows, engine="sqlite", table="predictions")
+    return path
+
+
+def test_an_interval_past_every_observed_value_is_a_finding_naming_it(tmp_path, capsys):
+    d = doc(capsys, nll_db(tmp_path / "spiky.db", ("calm", "spiky")), "predictions", "--metric", "nll:lower")
+    (finding,) = [f for f in d["findings"] if f["check_id"] == "interval-beyond-data"]
+    assert len(finding["examples"]) == 1 and finding["examples"][0].startswith("model=spiky: nll [-")
+    spiky = next(c for c in only_version(d)["configurations"] if c["label"] == "model=spiky")
+    assert spiky["metrics"]["nll"]["ci_low"] < 0  # the t interval over 3 seeds, as computed
+
+
+def test_intervals_inside_the_observed_values_raise_no_such_finding(tmp_path, capsys):
+    d = doc(capsys, nll_db(tmp_path / "calm.db", ("calm", "steady")), "predictions", "--metric", "nll:lower")
+    assert d["counts"]["warning"] == 0 and "interval-beyond-data" not in {f["check_id"] for f in d["findings"]}

@@ -53,6 +53,10 @@ class MetricSummary:
     replicates: int | None = None
     non_finite: int = 0  # inf/-inf values excluded from the interval and the comparisons
     too_large: int = 0  # values beyond TOO_LARGE: then nothing is averaged and nothing compared
+    # An interval past every observed value (a t interval over a few seeds/folds with a few huge items): the
+    # interval is honest about the spread of the fold means but not a range the metric can take; the report
+    # says so. (observed min, observed max, share of the total held by the largest 1 % of values)
+    beyond_data: tuple[float, float, float] | None = None
 
     @property
     def usable(self) -> bool:
@@ -197,7 +201,15 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
         interval = _stats.wilson_interval(int(values.sum()), len(values), opts.confidence)
     else:
         interval = _stats.bootstrap_mean_interval(values, opts.confidence, opts.resamples, opts.seed)
-    return MetricSummary(len(values), interval, binary)
+    return MetricSummary(len(values), interval, binary, beyond_data=_beyond_data(values, interval))
+
+
+def _beyond_data(values: np.ndarray, interval: _stats.Interval) -> tuple[float, float, float] | None:
+    if len(values) == 0 or not (interval.low < values.min() or interval.high > values.max()):
+        return None  # NaN bounds compare false: no interval, nothing to say here
+    top = np.sort(np.abs(values))[::-1][:max(1, len(values) // 100)]
+    total = float(np.abs(values).sum())
+    return float(values.min()), float(values.max()), float(top.sum() / total) if total else math.nan
 
 
 def _inputs_and_replicates(rec: np.ndarray) -> tuple[int | None, int | None]:
