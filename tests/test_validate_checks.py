@@ -108,6 +108,29 @@ def test_error_rate_threshold_decides_the_severity(tmp_path, capsys):
     assert {e["inputs_without_success"] for e in finding["examples"]} == {4}
 
 
+def _two_kinds_of_failure(model: str, input_id: int) -> dict:
+    if input_id % 3 == 0:
+        raise TimeoutError("endpoint timed out")
+    if input_id % 4 == 1:
+        raise ValueError("bad json")
+    return vf.predict(model, input_id)
+
+
+def test_failure_messages_are_counted_per_message_most_common_first(tmp_path, engine, capsys):
+    # One message is named by the global pass alone; several need their own query. Both must say the same.
+    db = tmp_path / "two.db"
+    tracker = vf.Tracker(str(db), engine=engine, table=vf.TABLE, raise_on_error=False)
+    for model in ("logreg", "tree"):
+        for i in range(vf.N):
+            tracker.track(_two_kinds_of_failure, kwargs={"model": model, "input_id": i},
+                          params={"model": model, "input_id": i})
+    timeouts = 2 * sum(i % 3 == 0 for i in range(vf.N))
+    bad = 2 * sum(i % 3 != 0 and i % 4 == 1 for i in range(vf.N))
+    _, doc = validate(capsys, db, vf.TABLE, "--engine", engine)
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "failed-executions"]
+    assert f"Most common: 'endpoint timed out' x{timeouts}; 'bad json' x{bad}." in finding["message"]
+
+
 def test_replay_loss_names_the_lost_columns_and_keeps_them_out_of_other_checks(tmp_path, capsys):
     db = vf.replay_lost_parameters(tmp_path, "sqlite")
     _, doc = validate(capsys, db, vf.TABLE)

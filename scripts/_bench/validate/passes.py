@@ -98,6 +98,10 @@ class PassStats:
     eval_items: int = 0
     overlap_items: int = 0
     gt_conflicts: int = 0
+    # The least and greatest message (as text) of failed computed rows: equal when there is one message, and
+    # then check_failures needs no query of its own to name it.
+    failure_low: str | None = None
+    failure_high: str | None = None
     columns: dict[str, ColumnProfile] = field(default_factory=dict)
 
     def column(self, name: str) -> ColumnProfile:
@@ -128,6 +132,10 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
         counts["no_config_replayed"] = f"SUM({flag(f'({L.replayed}) AND ({L.no_configuration()})')})"
         for p in dict.fromkeys(L.config + L.parameters):
             per_column.append((p, "null_replayed", f"SUM({flag(f'({L.replayed}) AND {q(p)} IS NULL')})"))
+    failure: dict[str, str] = {}
+    if L.error:
+        message = f"CASE WHEN ({L.computed}) AND ({L.failed}) THEN {as_text(q(L.error))} END"
+        failure = {"failure_low": f"MIN({message})", "failure_high": f"MAX({message})"}
     if L.cache:
         counts["cache_null"] = f"SUM({flag(f'{q(L.cache)} IS NULL')})"
     if L.input_id:
@@ -139,10 +147,12 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
                           *(c.name for c in L.profiled if c.name not in skip)])
     for col in ends:
         per_column += [(col, "low", f"MIN({q(col)})"), (col, "high", f"MAX({q(col)})")]
-    exprs = [*counts.values(), *(sql for _, _, sql in per_column)]
+    exprs = [*counts.values(), *failure.values(), *(sql for _, _, sql in per_column)]
     row = bench.query(f"SELECT {', '.join(exprs)} FROM {source}")[0]
     stats = PassStats(**{k: v or 0 for k, v in zip(counts, row, strict=False)})
-    for (col, attr, _), value in zip(per_column, row[len(counts):], strict=True):
+    for name, value in zip(failure, row[len(counts):], strict=False):
+        setattr(stats, name, value)
+    for (col, attr, _), value in zip(per_column, row[len(counts) + len(failure):], strict=True):
         profile = stats.column(col)
         setattr(profile, attr, value if attr in ("low", "high") else value or 0)
         profile.profiled = profile.profiled or attr in ("low", "high")

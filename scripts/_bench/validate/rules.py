@@ -217,9 +217,12 @@ def check_failures(ctx: Context) -> list[Finding]:
     failed, computed = s.failed_computed, s.computed
     if not failed:
         return []
-    top = ctx.bench.query(
-        f"SELECT {as_text(q(L.error))}, COUNT(*) FROM {ctx.source} WHERE {L.computed} AND {L.failed} "
-        f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_EXAMPLES}")
+    if s.failure_low is not None and s.failure_low == s.failure_high:  # one message: the global pass named it
+        top = [(s.failure_low, failed)]
+    else:
+        top = ctx.bench.query(
+            f"SELECT {as_text(q(L.error))}, COUNT(*) FROM {ctx.source} WHERE {L.computed} AND {L.failed} "
+            f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_EXAMPLES}")
     unfinished = {c.key: c.items - c.items_succeeded for c in ctx.configs if c.items_succeeded is not None}
     rate = failed / computed if computed else 0.0
     worst = sorted(ctx.configs, key=lambda c: c.failed / c.rows if c.rows else 0, reverse=True)
