@@ -744,21 +744,24 @@ class SloJudge:
         self.thresholds_ms = [c.threshold_ms for c in self.clauses if c.kind == "latency"]
         self.min_requests = math.ceil(TAIL_BREAKS / min(c.allowed for c in self.clauses))
 
-    def levels(self, db: Path, experiment_version: str, levels: list[LoadLevel]) -> list[dict]:
-        """export_summary's per-level verdicts (its --json `slo.levels`) for these levels, each with `level`."""
+    def report(self, db: Path, experiment_version: str, levels: list[LoadLevel]) -> dict:
+        """export_summary's --json `slo` over every level of this version in the database (earlier runs too),
+        each level with `level` (its LoadLevel) when it is one of `levels`, else None."""
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = self.summary.main([str(db), "requests", "--version", experiment_version, "--slo", self.objective,
                                       "--json"])
         if code == 2:
             raise RuntimeError(f"export_summary.py --slo: {err.getvalue().strip() or out.getvalue()[-300:]}")
+        slo = json.loads(out.getvalue())["slo"]
         by_id = {config_id(level): level for level in levels}
-        found = []
-        for lv in json.loads(out.getvalue())["slo"]["levels"]:
-            level = next((by_id[k] for k in lv["key"] if k in by_id), None)
-            if level is not None:
-                found.append({**lv, "level": level})
-        return found
+        for lv in slo["levels"]:
+            lv["level"] = next((by_id[k] for k in lv["key"] if k in by_id), None)
+        return slo
+
+    def levels(self, db: Path, experiment_version: str, levels: list[LoadLevel]) -> list[dict]:
+        """export_summary's per-level verdicts for these levels only, each with `level`."""
+        return [lv for lv in self.report(db, experiment_version, levels)["levels"] if lv["level"] is not None]
 
     def capacity(self, verdicts: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
         return self.load.capacity(verdicts)
@@ -839,16 +842,16 @@ def all_failed(tested: dict[float, LoadLevel], verdicts: list[dict]) -> list[dic
 
 
 def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experiment_version: str) -> None:
-    """After a sweep with --slo: each level's verdict, and per arrival process and connection model the bracket."""
-    verdicts = judge.levels(db, experiment_version, levels)
-    print_verdict_table(verdicts)
-    groups: dict[tuple, list[dict]] = {}
-    for v in verdicts:
-        if v["rate"] is not None:
-            groups.setdefault((v["level"].arrival, v["level"].connection), []).append(v)
-    for (arrival, connection), group in groups.items():
-        print(f"{arrival} arrivals, {connection}: ", end="")
-        print_bracket(judge, group, "done", None, None, None)
+    """After a sweep with --slo: the verdict of every level of this version in the database (an earlier run's
+    levels count: they are measurements of the same service), then the bracket of each series (levels that
+    differ only in rate and length, as export_summary groups them: one connection model, one arrival process)."""
+    slo = judge.report(db, experiment_version, levels)
+    print_verdict_table(slo["levels"])
+    for index, series in enumerate(slo["series"]):
+        group = [v for v in slo["levels"] if v["series"] == index and v["rate"] is not None]
+        if group:
+            print(f"{series['label']}: ", end="")
+            print_bracket(judge, group, "done", None, None, None)
 
 
 def print_verdict_table(verdicts: list[dict]) -> None:
@@ -858,7 +861,8 @@ def print_verdict_table(verdicts: list[dict]) -> None:
         shares = "; ".join(f"{c['clause']}: {100 * c['share']:.1f}% [{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
                            for c in v["clauses"])
         tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
-        print(f"  {v['level'].describe():36} {v['verdict']:>9}  {tail:>14}  {shares}")
+        name = v["level"].describe() if v.get("level") else f"{v['label']} (earlier run)"
+        print(f"  {name:36} {v['verdict']:>9}  {tail:>14}  {shares}")
 
 
 def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: float | None, budget: float | None,

@@ -141,6 +141,21 @@ def test_a_single_worker_server_that_holds_connections_breaks_keepalive_but_not_
     assert "client overhead, close: p50" in proc.stdout and "client overhead, keepalive: p50" in proc.stdout
 
 
+@pytest.mark.slow
+def test_a_sweep_judges_every_level_of_its_version_earlier_runs_included(tmp_path):
+    """Two sweeps, one rate each, in one experiment version: the second's verdicts and bracket cover both
+    (they measure the same service); a bracket from its own level alone would miss the rate that met before."""
+    with serving(ThreadedService(0.005)) as url:
+        common = ("--url", url, "--connection", "close", "--duration", "4", "--warmup", "0.5", "--slo", "p90<100ms")
+        first = run_template(tmp_path, "--rates", "20", *common)
+        assert first.returncode == 0, first.stderr
+        second = run_template(tmp_path, "--rates", "30", *common)
+    assert second.returncode == 0, second.stderr
+    table = second.stdout.split("verdict per level", 1)[1]
+    assert "(earlier run)" in table and "30" in table, table
+    assert "up to 30/s" in second.stdout and "meets p90<100ms" in second.stdout, second.stdout
+
+
 # ------------------------------------------------------------------ (b) a long periodic pause: nothing meets
 @pytest.mark.slow
 def test_a_server_pausing_1s_every_2s_meets_the_objective_at_no_rate_and_the_search_says_so(tmp_path):

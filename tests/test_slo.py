@@ -184,3 +184,47 @@ def test_the_repeats_of_a_level_stay_apart_when_another_replicate_column_is_cons
     code, doc = summary(capsys, load_db(tmp_path, {20: rows}), "--slo", "p99<50ms")
     (level,) = doc["slo"]["levels"]
     assert code == 0 and level["replicates"] == 2 and level["requests"] == 800
+
+
+def level_of(rate: float, seconds: float, latency, **setting) -> list[dict]:
+    """level_rows with more level settings (connection model, duration), each level its own config_id."""
+    cid = "-".join([f"open-{rate:g}", *(f"{v}" for v in setting.values())])
+    return [{**row, "config_id": cid, **setting} for row in level_rows(rate, seconds, latency)]
+
+
+def slow_share(share: float):
+    """Every (1/share)-th request is slow, spread evenly: a clear verdict, no long stall."""
+    return lambda t, k: 200.0 if k % round(1 / share) == 0 else fast(t, k)
+
+
+def test_each_connection_model_is_a_series_with_its_own_capacity_never_one_across_them(tmp_path, capsys):
+    # keep-alive fails from 25/s; close meets up to 50/s and fails at 100/s. One capacity over all levels
+    # would say "meets at ... fails at 25/s", mixing the two.
+    levels = {("keepalive", 25): level_of(25, 40, slow_share(0.5), connection="keepalive"),
+              ("close", 25): level_of(25, 40, fast, connection="close"),
+              ("close", 50): level_of(50, 40, fast, connection="close"),
+              ("close", 100): level_of(100, 40, slow_share(0.1), connection="close")}
+    db = load_db(tmp_path, levels)
+    code, doc = summary(capsys, db, "--slo", "p99<50ms")
+    slo = doc["slo"]
+    by_label = {s["label"]: s for s in slo["series"]}
+    assert code == 0 and set(by_label) == {"connection=keepalive", "connection=close"}
+    assert by_label["connection=close"]["bracket"] == {"meets_at": 50, "fails_at": 100}
+    assert by_label["connection=keepalive"]["bracket"] == {"meets_at": None, "fails_at": 25}
+    assert slo["highest_meeting"] is None and slo["bracket"] is None  # several series: no capacity across them
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms"]) == 0
+    out = capsys.readouterr().out
+    assert "**Capacity (connection=close):** the highest tested rate that meets p99<50ms is 50/s" in out
+    assert "**Capacity (connection=keepalive):** no tested rate meets p99<50ms (the lowest tested rate, 25/s" in out
+
+
+def test_two_levels_at_one_rate_that_ran_for_different_times_are_two_rows_and_two_panels(tmp_path, capsys):
+    db = load_db(tmp_path, {"30 s": level_of(25, 30, fast, duration_s=30.0),
+                            "20 s": level_of(25, 20, slow_share(0.1), duration_s=20.0)})
+    code, doc = summary(capsys, db, "--slo", "p99<50ms")
+    levels = {lv["label"]: lv for lv in doc["slo"]["levels"]}
+    assert code == 0 and len(levels) == 2, list(levels)
+    assert {lv["requests"] for lv in levels.values()} == {750, 500}
+    assert {lv["verdict"] for lv in levels.values()} == {"meets", "fails"}
+    (series,) = doc["slo"]["series"]  # one series: only the rate and the duration differ
+    assert series["rates"] == [25]

@@ -43,6 +43,9 @@ MIN_BLOCKS = 5
 CLAUSE = re.compile(r"^\s*(?:(p)(\d+(?:\.\d+)?)\s*<\s*(\d+(?:\.\d+)?)\s*(ms|s)|(errors?)\s*<\s*(\d+(?:\.\d+)?)\s*%)\s*$",
                     re.IGNORECASE)
 RATE_NAMES = ("rate", "target_rate", "offered_rate", "rps", "target_rps")
+# How long a level was measured: a level setting (shown in labels when it varies, so two levels at one rate stay
+# apart) that does not change what is measured, so levels differing only in these and the rate form one series.
+LENGTH_NAMES = ("duration_s", "warmup_s", "duration", "warmup", "seed")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where
                          f"column); available: {', '.join(layout.columns)}")
     rate = next((c for c in RATE_NAMES if c in layout.columns), None)
     shown = [p for p in layout.parameters if p not in layout.config] if layout.config_from == "config_id" else []
+    if shown:  # numeric level settings are not parameters by name (a float `duration_s` reads as an outcome)
+        shown += [c for c in LENGTH_NAMES if c in layout.columns and c not in shown and c not in layout.replicate]
     keys = [*layout.config, *layout.versions]
     scale = 1000.0 if unit == "s" else 1.0
     cols = [*(q(k) for k in keys), *(q(p) for p in shown), numeric(q(rate), bench.engine) if rate else "NULL",
@@ -296,6 +301,39 @@ def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
     return (None if highest is None else {"label": highest["label"], "rate": highest["rate"]}), bracket, problems
 
 
+def _unique_labels(levels: list[dict], series: list[Series]) -> None:
+    """Two levels the shown settings cannot tell apart (they differ in a column not shown) keep one label each:
+    `... #2`, in the order they were read, so every table row and plot panel is one level."""
+    seen: dict[str, int] = {}
+    for lv, s in zip(levels, series, strict=True):
+        seen[lv["label"]] = seen.get(lv["label"], 0) + 1
+        if seen[lv["label"]] > 1:
+            lv["label"] = s.label = f"{lv['label']} #{seen[lv['label']]}"
+
+
+def series_of(levels: list[dict]) -> list[dict]:
+    """Levels that differ only in the offered rate and how long they ran (one connection model, one arrival
+    process, ...) form a series; a capacity is a property of one series. Each level gets its series' index."""
+    keyed: dict[tuple, dict] = {}
+    for lv in levels:
+        setting = {k: v for k, v in lv["configuration"].items() if k not in RATE_NAMES and k not in LENGTH_NAMES}
+        key = (str(lv["version"]), repr(sorted(setting.items(), key=lambda kv: kv[0])))
+        group = keyed.setdefault(key, {"configuration": setting, "version": lv["version"], "levels": []})
+        group["levels"].append(lv)
+    groups = list(keyed.values())
+    names = short_labels([g["configuration"] for g in groups]) if len(groups) > 1 else ["all levels"]
+    out = []
+    for index, (group, name) in enumerate(zip(groups, names, strict=True)):
+        for lv in group["levels"]:
+            lv["series"] = index
+        highest, bracket, problems = capacity(group["levels"])
+        out.append({"label": name or "all levels", "configuration": group["configuration"],
+                    "version": group["version"], "levels": [lv["label"] for lv in group["levels"]],
+                    "rates": sorted({lv["rate"] for lv in group["levels"] if lv["rate"] is not None}),
+                    "highest_meeting": highest, "bracket": bracket, "non_monotone": problems})
+    return out
+
+
 def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, clauses: list[Clause],
             where: str, params: list, alpha: float, resamples: int, seed: int) -> tuple[dict, list[Series]]:
     if latency is None:
@@ -308,16 +346,19 @@ def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, cl
         lv["label"] = s.label = name or label(layout.config, s.key) or "(all requests)"
         lv["version"] = dict(zip(layout.versions, s.versions, strict=True))
         levels.append(lv)
-    levels.sort(key=lambda lv: (str(lv["version"]), lv["rate"] is None, lv["rate"] or 0.0, lv["label"]))
-    by_label = {s.label: s for s in series}
-    series = [by_label[lv["label"]] for lv in levels]
+    _unique_labels(levels, series)
+    order = sorted(range(len(levels)), key=lambda i: (str(levels[i]["version"]), levels[i]["rate"] is None,
+                                                      levels[i]["rate"] or 0.0, levels[i]["label"]))
+    levels, series = [levels[i] for i in order], [series[i] for i in order]
     versions = {str(lv["version"]) for lv in levels}
-    highest, bracket, problems = capacity(levels) if clauses and len(versions) == 1 else (None, None, [])
-    if clauses and len(versions) > 1:
-        problems = []  # capacity needs one version: the caller reports it
+    groups = series_of(levels) if clauses and len(versions) == 1 else []
+    # one series: its capacity is the capacity; several (two connection models, say): each has its own, and
+    # a capacity across them would compare unlike things
+    one = groups[0] if len(groups) == 1 else {"highest_meeting": None, "bracket": None, "non_monotone": []}
     return {"objective": ", ".join(c.text for c in clauses) or None,
             "thresholds_ms": [c.threshold_ms for c in clauses if c.kind == "latency"], "levels": levels,
-            "highest_meeting": highest, "bracket": bracket, "non_monotone": problems,
+            "highest_meeting": one["highest_meeting"], "bracket": one["bracket"],
+            "non_monotone": [p for g in groups for p in g["non_monotone"]], "series": groups,
             "capacity_needs_one_version": len(versions) > 1,
             "interval": f"{1 - alpha:.0%}, the wider of a time-block bootstrap ({resamples} resamples) and the "
                         "exact binomial interval"}, series

@@ -415,20 +415,30 @@ def load_section(slo: dict) -> list[str]:
              "(so a stall stays in one block). A '?' end: too few requests in the tail to bound it. "
              "meets: the whole interval of the broken share is below what is allowed; fails: wholly above; "
              "undecided: it straddles the limit (measure longer)."]
-    if clauses:
-        best, bracket = slo["highest_meeting"], slo["bracket"] or {}
-        if slo.get("capacity_needs_one_version"):
-            lines += ["", "Capacity: several versions; pick one with --version."]
-        elif best:
-            above = f", and fails at {bracket['fails_at']:g}/s" if bracket.get("fails_at") else \
-                ": no tested rate fails (test higher rates to find the limit)"
-            lines += ["", f"**Capacity:** the highest tested rate that meets {slo['objective']} is "
-                          f"{best['rate']:g}/s ({best['label']}){above}."]
-        else:
-            first = f" (the lowest tested rate, {bracket['fails_at']:g}/s, already fails)" \
-                if bracket.get("fails_at") else ""
-            lines += ["", f"**Capacity:** no tested rate meets {slo['objective']}{first}."]
+    if clauses and slo.get("capacity_needs_one_version"):
+        lines += ["", "Capacity: several versions; pick one with --version."]
+    elif clauses:
+        rated = [g for g in slo["series"] if g["rates"]]  # closed-loop levels offer no rate: no capacity
+        several = len(rated) > 1
+        if several:
+            lines += ["", "Levels that differ in more than the rate (and how long they ran) are separate series, "
+                          "each with its own capacity:"]
+        for group in rated:
+            lines += ["", _capacity_line(group, slo["objective"], group["label"] if several else None)]
     return lines
+
+
+def _capacity_line(group: dict, objective: str, series: str | None) -> str:
+    best, bracket = group["highest_meeting"], group["bracket"] or {}
+    head = f"**Capacity ({series}):**" if series else "**Capacity:**"
+    if best:
+        above = f", and fails at {bracket['fails_at']:g}/s" if bracket.get("fails_at") else \
+            ": no tested rate fails (test higher rates to find the limit)"
+        return f"{head} the highest tested rate that meets {objective} is {best['rate']:g}/s ({best['label']}){above}."
+    if bracket.get("fails_at"):
+        return f"{head} no tested rate meets {objective} (the lowest tested rate, {bracket['fails_at']:g}/s, " \
+               "already fails)."
+    return f"{head} no tested rate meets {objective} yet: none fails either (undecided levels: measure longer)."
 
 
 def plot_load(doc: dict, series: list, path: Path) -> None:
