@@ -49,7 +49,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -724,7 +724,9 @@ def sqlite_tables(db: Path) -> set[str]:
 # ---------------------------------------------------------------- 5. the objective, and the capacity search
 SEARCH_START, SEARCH_CEILING, SEARCH_FACTOR = 100.0, 3200.0, 2.0  # requests/s: geometric steps up from START
 SEARCH_FLOOR_STEPS = 3  # below START, at most this many steps down (to START / 8) when START already fails
-SEARCH_NARROW = 1.1  # done when the lowest rate that does not meet is within 10 % of the highest that meets
+SEARCH_NARROW = 1.1  # done when the lowest rate that fails is within 10 % of the highest that meets
+SEARCH_LONGER = 3.0  # an undecided rate is measured once more, this many times as long: its interval narrows by
+#                      about sqrt(3), enough to decide a share that was not right at the allowed one
 TAIL_BREAKS = 5  # a level lasts long enough for 5 allowed breaks (500 requests for p99): with fewer, even a
 #                  clean level cannot "meet" (the exact interval of 0 of n stays above 1 % until n > 368)
 
@@ -767,34 +769,111 @@ class SloJudge:
         return self.load.capacity(verdicts)
 
 
+def level_bound_s(rate: float, warmup_s: float) -> float:
+    """The longest measured window a level at `rate` may have: MAX_LEVEL_SECONDS and MAX_REQUESTS_PER_LEVEL,
+    warm-up included, rounded down to 0.1 s so float error cannot push the level past either bound."""
+    return math.floor(10 * (min(MAX_LEVEL_SECONDS, MAX_REQUESTS_PER_LEVEL / rate) - warmup_s)) / 10
+
+
 def search_level(base: LoadLevel, rate: float, min_requests: int) -> LoadLevel:
     """A constant-rate level at `rate`, long enough for `min_requests` (within the per-level bounds)."""
-    most_s = min(MAX_LEVEL_SECONDS, MAX_REQUESTS_PER_LEVEL / rate) - base.warmup_s
-    duration = min(max(base.duration_s, math.ceil(10 * min_requests / rate) / 10), most_s)
+    duration = min(max(base.duration_s, math.ceil(10 * min_requests / rate) / 10), level_bound_s(rate, base.warmup_s))
     return dataclasses.replace(base, mode=OPEN, rate=rate, arrival="constant", concurrency=0, duration_s=duration)
 
 
-def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, ceiling: float) -> float | None:
-    """The next offered rate of a capacity search, or None when it is done.
+def longer_level(level: LoadLevel) -> LoadLevel | None:
+    """`level` measured SEARCH_LONGER times as long (within the bounds), or None when the bounds leave too little
+    room for the interval to narrow noticeably (less than half as long again)."""
+    duration = min(SEARCH_LONGER * level.duration_s, level_bound_s(level.rate, level.warmup_s))
+    return dataclasses.replace(level, duration_s=duration) if duration >= 1.5 * level.duration_s else None
 
-    `verdicts` maps each tested rate to export_summary's verdict, `meets_at` is its capacity (the highest rate
-    that meets with no lower rate failing). No failure yet: step up geometrically to the ceiling. Failures but
-    nothing meets: step down geometrically to the floor. Else bisect (geometrically) between the capacity and
-    the nearest tested rate above it, until they are within SEARCH_NARROW."""
+
+def deciding(verdicts: list[dict]) -> list[dict]:
+    """One verdict per rate, by rate: the level with the most requests (ties: the later in the list).
+
+    A search re-measures an undecided rate with a longer level, which is another configuration (its duration_s
+    differs), so a rate can have two verdicts. The longer level's interval is the narrower one, so it speaks for
+    the rate; pooling the two is export_summary's business (it keeps configurations apart). Its capacity comes
+    out the same as long as only undecided levels are outweighed, since it passes over those anyway."""
+    best: dict[float, dict] = {}
+    for v in verdicts:
+        if v["rate"] not in best or v.get("requests", 0) >= best[v["rate"]].get("requests", 0):
+            best[v["rate"]] = v
+    return [best[rate] for rate in sorted(best)]
+
+
+def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, ceiling: float,
+              lengthened: Collection[float] = ()) -> tuple[float | None, str]:
+    """The next offered rate of a capacity search and why ('longer', 'up', 'down', 'bisect'), or None and why
+    it is done ('undecided', 'ceiling', 'floor', 'narrow').
+
+    `verdicts` maps each tested rate to its verdict (the deciding level's), `meets_at` is export_summary's
+    capacity (the highest rate that meets with no lower rate failing), `lengthened` the rates already
+    re-measured longer. An undecided rate is re-measured once, longer: its verdict decides which way to go,
+    and stepping past it or bisecting around it would treat "cannot tell" as a pass or a failure. Still
+    undecided, the search stops there: the limit is near that rate. With every rate decided: no failure, step
+    up geometrically to the ceiling; failures but nothing meets, step down to the floor (START / 8); else bisect
+    (geometrically) between the capacity and the lowest failing rate above it until within SEARCH_NARROW."""
+    undecided = sorted(r for r, v in verdicts.items() if v == "undecided")
+    retry = [r for r in undecided if r not in lengthened]
+    if retry:
+        return retry[0], "longer"
+    if undecided:
+        return None, "undecided"
     rates = sorted(verdicts)
-    if "fails" not in verdicts.values():
-        return min(rates[-1] * SEARCH_FACTOR, ceiling) if rates[-1] < ceiling else None
+    failing = [r for r in rates if verdicts[r] == "fails"]
+    if not failing:
+        return (min(rates[-1] * SEARCH_FACTOR, ceiling), "up") if rates[-1] < ceiling else (None, "ceiling")
     if meets_at is None:
         down = rates[0] / SEARCH_FACTOR
-        return down if down >= start / SEARCH_FACTOR**SEARCH_FLOOR_STEPS - 1e-9 else None
-    above = min(r for r in rates if r > meets_at)
+        return (down, "down") if down >= search_floor(start) - 1e-9 else (None, "floor")
+    above = min(r for r in failing if r > meets_at)
     middle = float(f"{math.sqrt(meets_at * above):.3g}")  # three significant digits: readable, reproducible
-    return middle if above / meets_at > SEARCH_NARROW and meets_at < middle < above else None
+    return (middle, "bisect") if above / meets_at > SEARCH_NARROW and meets_at < middle < above else (None, "narrow")
+
+
+def search_floor(start: float) -> float:
+    return start / SEARCH_FACTOR**SEARCH_FLOOR_STEPS
+
+
+def broken_share(clause: dict) -> str:
+    """'p99<50ms broken by 0.4% [0.0, 1.2], 1% allowed': one clause of export_summary's verdict, with its interval."""
+    return (f"{clause['clause']} broken by {100 * clause['share']:.1f}% [{100 * clause['low']:.1f}, "
+            f"{100 * clause['high']:.1f}], {100 * clause['allowed']:g}% allowed")
+
+
+def undecided_clauses(verdict: dict) -> str:
+    return "; ".join(broken_share(c) for c in verdict["clauses"] if c["verdict"] == "undecided")
+
+
+def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, start: float, ceiling: float,
+                capped: Collection[float] = ()) -> str:
+    """Why the search stopped, for next_rate's `why`, naming the rates that decided it; `capped`: undecided rates
+    the bounds did not let the search measure longer."""
+    rates = sorted(decisive)
+    if why == "undecided":
+        rate = next(r for r in rates if decisive[r]["verdict"] == "undecided")
+        v = decisive[rate]
+        how = "over {} requests, and MAX_LEVEL_SECONDS or MAX_REQUESTS_PER_LEVEL allow no longer level" \
+            if rate in capped else f"even over {{}} requests, measured {SEARCH_LONGER:g} times as long"
+        return (f"undecided at {rate:g}/s {how.format(v.get('requests', 0))}: the limit is near {rate:g}/s; there "
+                f"the share's interval straddles the allowed share ({undecided_clauses(v)})")
+    if why == "ceiling":
+        return f"the ceiling {ceiling:g}/s was reached and every tested rate meets"
+    if why == "floor":
+        tail = "as does every tested rate" if all(decisive[r]["verdict"] == "fails" for r in rates) else \
+            "and no rate above it meets without a lower one failing"
+        return (f"the floor was reached: {rates[0]:g}/s (the start {start:g}/s over "
+                f"{SEARCH_FACTOR**SEARCH_FLOOR_STEPS:g}) fails, {tail}")
+    above = min(r for r in rates if decisive[r]["verdict"] == "fails" and r > meets_at)
+    return (f"the bracket is narrow: {meets_at:g}/s meets and {above:g}/s fails, within "
+            f"{round(100 * (SEARCH_NARROW - 1)):g} % of each other")
 
 
 def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> int:
-    """Step the offered rate up, then bisect, until the bracket is narrow or the budget is spent. Every level
-    is an ordinary level (resumable: a re-run replays the same path from the database and sends nothing)."""
+    """Step the offered rate up, then bisect, until the bracket is narrow, the range is exhausted, a rate stays
+    undecided even when measured longer, or the budget is spent. Every level is an ordinary level (resumable: a
+    re-run replays the same path from the database and sends nothing)."""
     db = Path(args.db).resolve()
     start, ceiling = (args.rates[0], args.rates[-1]) if args.rates else (SEARCH_START, SEARCH_CEILING)
     first = search_level(base, start, judge.min_requests)
@@ -802,30 +881,50 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
         return usage_error(f"--budget {args.budget:g} s is less than the first level ({first.warmup_s:g} s warm-up "
                            f"+ {first.duration_s:g} s at {start:g}/s: {judge.min_requests} requests for a verdict on "
                            f"{judge.objective}); raise --budget or the start rate (--rates START,CEILING)")
-    tested: dict[float, LoadLevel] = {}
+    tested: list[LoadLevel] = []
     verdicts: list[dict] = []
-    spent, rate, stopped = 0.0, start, "done"
+    lengthened: set[float] = set()  # rates re-measured with a longer level (or that the bounds kept from it)
+    capped: set[float] = set()  # of those, the ones the bounds kept from it
+    spent, level, why, stopped = 0.0, first, "up", ""
     with contextlib.ExitStack() as stack:
         session = None
-        while rate is not None:
-            level = search_level(base, rate, judge.min_requests)
-            if spent + level.duration_s + level.warmup_s > args.budget:
-                stopped = "budget"
+        while level is not None:
+            seconds = level.duration_s + level.warmup_s
+            if spent + seconds > args.budget:
+                stopped = (f"the budget ran out: the next level, {'re-measuring ' if why == 'longer' else ''}"
+                           f"{level.rate:g}/s for {level.duration_s:g} s + {level.warmup_s:g} s warm-up, needed "
+                           f"{seconds:g} s and {args.budget - spent:g} s were left")
                 break
-            spent += level.duration_s + level.warmup_s
-            tested[rate] = level
+            spent += seconds
+            tested.append(level)
             jobs, _ = plan([level], db, False, args.experiment_version)
             if jobs:
                 if session is None:
                     session = Session(args, db, stack.enter_context(server_for(args)), [base], judge.thresholds_ms)
-                print(f"capacity search: {level.describe()} for {level.duration_s:g} s", file=sys.stderr)
+                print(f"capacity search: {level.describe()} for {level.duration_s:g} s"
+                      f"{' (undecided: measured again, longer)' if why == 'longer' else ''}", file=sys.stderr)
                 for job in jobs:
                     session.measure(job)
-            verdicts = judge.levels(db, args.experiment_version, list(tested.values()))
+            verdicts = judge.levels(db, args.experiment_version, tested)
             verdicts += all_failed(tested, verdicts)
-            highest, _, _ = judge.capacity(verdicts)
-            rate = next_rate({v["rate"]: v["verdict"] for v in verdicts}, highest and highest["rate"], start, ceiling)
-    print_summary(db, list(tested.values()), args.experiment_version)
+            decisive = {v["rate"]: v for v in deciding(verdicts)}
+            highest, _, _ = judge.capacity(list(decisive.values()))
+            meets_at = highest and highest["rate"]
+            level = None
+            while level is None:
+                rate, why = next_rate({r: v["verdict"] for r, v in decisive.items()}, meets_at, start, ceiling,
+                                      lengthened)
+                if rate is None:
+                    stopped = stop_reason(why, decisive, meets_at, start, ceiling, capped)
+                    break
+                if why != "longer":
+                    level = search_level(base, rate, judge.min_requests)
+                    break
+                lengthened.add(rate)
+                level = longer_level(decisive[rate]["level"])
+                if level is None:
+                    capped.add(rate)
+    print_summary(db, tested, args.experiment_version)
     print_verdict_table(verdicts)
     print_bracket(judge, verdicts, stopped, spent, args.budget, ceiling)
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
@@ -833,12 +932,14 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
     return 1 if session is not None and session.failures else 0
 
 
-def all_failed(tested: dict[float, LoadLevel], verdicts: list[dict]) -> list[dict]:
+def all_failed(tested: list[LoadLevel], verdicts: list[dict]) -> list[dict]:
     """Levels where no request succeeded have no request rows (their levels row is an error row): export_summary
-    cannot see them, and they fail any objective."""
-    seen = {v["rate"] for v in verdicts}
-    return [{"rate": rate, "verdict": "fails", "label": f"{level.describe()} (every request failed)", "level": level,
-             "clauses": [], "latency_ms": {}} for rate, level in tested.items() if rate not in seen]
+    cannot see them, and they fail any objective. Their requests are the ones scheduled, so that such a level
+    still outweighs a shorter one at its rate (see `deciding`)."""
+    seen = {config_id(v["level"]) for v in verdicts}
+    return [{"rate": level.rate, "verdict": "fails", "label": f"{level.describe()} (every request failed)",
+             "level": level, "clauses": [], "latency_ms": {}, "requests": round(level.rate * level.duration_s)}
+            for level in tested if config_id(level) not in seen]
 
 
 def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experiment_version: str) -> None:
@@ -855,38 +956,69 @@ def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experimen
 
 
 def print_verdict_table(verdicts: list[dict]) -> None:
-    print("\nverdict per level (export_summary.py --slo; 95 % intervals; share = requests that broke the clause)")
-    for v in sorted(verdicts, key=lambda v: (v["rate"] is None, v["rate"] or 0, v["label"])):
+    print("\nverdict per level (export_summary.py --slo; 95 % intervals; share = requests that broke the clause; "
+          "n = requests)")
+    for v in sorted(verdicts, key=lambda v: (v["rate"] is None, v["rate"] or 0, v.get("requests", 0), v["label"])):
         p99 = v["latency_ms"].get("p99", {})
         shares = "; ".join(f"{c['clause']}: {100 * c['share']:.1f}% [{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
                            for c in v["clauses"])
         tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
         name = v["level"].describe() if v.get("level") else f"{v['label']} (earlier run)"
-        print(f"  {name:36} {v['verdict']:>9}  {tail:>14}  {shares}")
+        print(f"  {name:36} {v['verdict']:>9} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
+    seen = {(v["rate"], v["series"]) if "series" in v else (v["rate"], v["level"].arrival, v["level"].connection)
+            for v in verdicts}
+    if len(seen) < len(verdicts):  # a search measured an undecided rate again, longer
+        print("  (a rate measured more than once: the level with the most requests decides it)")
 
 
 def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: float | None, budget: float | None,
                   ceiling: float | None) -> None:
-    highest, bracket, problems = judge.capacity(verdicts)
+    """The capacity line, a line per reason some rates are undecided, and with a budget (a search) what it spent
+    and `stopped`: why it stopped, as a sentence (stop_reason's, or the budget's)."""
+    decisive = deciding(verdicts)
+    highest, bracket, problems = judge.capacity(decisive)
     fails_at = bracket and bracket["fails_at"]
+    by = {kind: [v["rate"] for v in decisive if v["verdict"] == kind] for kind in ("meets", "undecided", "fails")}
+    tally = "; ".join(f"{kind} at {rate_list(by[kind])}" for kind in ("meets", "undecided", "fails") if by[kind])
     if highest and fails_at:
         print(f"capacity: meets {judge.objective} at {highest['rate']:g}/s, fails at {fails_at:g}/s: the limit lies "
               "between (measure inside the bracket, longer, to narrow it)")
-    elif highest:
+    elif highest and not by["undecided"]:  # with `highest` and no bracket end, nothing fails
         print(f"capacity: every tested rate meets {judge.objective} (up to {highest['rate']:g}/s); raise the ceiling "
               f"(--rates{f' START,CEILING; it was {ceiling:g}/s' if ceiling else ' with higher rates'})")
-    elif verdicts and all(v["verdict"] == "undecided" for v in verdicts):
-        print(f"capacity: every tested rate is undecided on {judge.objective}: too few requests for a verdict "
+    elif highest:
+        print(f"capacity: nothing fails {judge.objective}, but not every tested rate meets it: {tally}; the highest "
+              f"that meets is {highest['rate']:g}/s")
+    elif decisive and not by["meets"] and not by["fails"]:
+        print(f"capacity: every tested rate is undecided on {judge.objective} ({rate_list(by['undecided'])})")
+    elif decisive and not by["meets"] and not by["undecided"]:
+        print(f"capacity: no tested rate meets {judge.objective} ({min(by['fails']):g}-{max(by['fails']):g}/s): find "
+              "why before raising the load (export_summary --plot shows stalls over time)")
+    elif decisive:
+        print(f"capacity: no tested rate meets {judge.objective} with no lower rate failing: {tally}")
+    undecided = [v for v in decisive if v["verdict"] == "undecided"]
+    few = [v for v in undecided if v.get("requests", 0) < judge.min_requests]
+    if few:
+        print(f"  undecided, too few requests for a verdict: {', '.join(per_level(v) for v in few)} "
               f"(about {judge.min_requests} per level make one possible: raise --duration)")
-    elif verdicts:
-        tested = sorted(v["rate"] for v in verdicts)
-        print(f"capacity: no tested rate meets {judge.objective} ({tested[0]:g}-{tested[-1]:g}/s): find why before "
-              "raising the load (export_summary --plot shows stalls over time)")
+    straddle = [v for v in undecided if v not in few]
+    if straddle:
+        print(f"  undecided, the share's interval straddles the allowed share: "
+              f"{', '.join(per_level(v, undecided_clauses(v)) for v in straddle)}; measure longer (--duration) or "
+              "repeat (--repeats) to narrow it")
     for problem in problems:
         print(f"  non-monotone: {problem}: levels influenced each other; re-measure before quoting a capacity")
     if budget is not None:
-        why = {"budget": "the budget ran out", "done": "the bracket is narrow, or the range is exhausted"}[stopped]
-        print(f"search: {len(verdicts)} level(s), {spent:g} of {budget:g} measured seconds; stopped: {why}")
+        print(f"search: {len(verdicts)} level(s), {spent:g} of {budget:g} measured seconds; stopped: {stopped}")
+
+
+def rate_list(rates: list[float]) -> str:
+    return ", ".join(f"{r:g}" for r in rates) + "/s"
+
+
+def per_level(verdict: dict, detail: str = "") -> str:
+    """'25/s (750 requests)', or with a detail '25/s (750 requests: <detail>)'."""
+    return f"{verdict['rate']:g}/s ({verdict.get('requests', 0)} requests{': ' + detail if detail else ''})"
 
 
 # ---------------------------------------------------------------- the demo server and the command line

@@ -48,16 +48,24 @@ class Handler(BaseHTTPRequestHandler):
 
 class Service:
     """A fixed service time; optionally `workers` at a time (capacity = workers / service_s requests per second),
-    and a pause of `pause_for` seconds every `pause_every` (a request arriving during it waits for its end)."""
+    a pause of `pause_for` seconds every `pause_every` (a request arriving during it waits for its end), and
+    `slow_for` seconds more for every `slow_every`-th request (a fixed share of slow requests)."""
 
-    def __init__(self, service_s: float, workers: int | None = None, pause_every: float = 0, pause_for: float = 0):
+    def __init__(self, service_s: float, workers: int | None = None, pause_every: float = 0, pause_for: float = 0,
+                 slow_every: int = 0, slow_for: float = 0):
         self.service_s, self.pause_every, self.pause_for = service_s, pause_every, pause_for
+        self.slow_every, self.slow_for, self.arrived = slow_every, slow_for, 0
         self.gate = threading.Semaphore(workers) if workers else None
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.served = 0
 
     def work(self) -> None:
+        with self.lock:
+            self.arrived += 1
+            slow = self.slow_every and self.arrived % self.slow_every == 0
+        if slow:
+            time.sleep(self.slow_for)
         if self.pause_for:
             phase = (time.monotonic() - self.started) % self.pause_every
             if phase < self.pause_for:
@@ -176,6 +184,31 @@ def test_a_server_pausing_1s_every_2s_meets_the_objective_at_no_rate_and_the_sea
     assert {lv["verdict"] for lv in slo["levels"]} == {"fails"} and slo["highest_meeting"] is None
     # About half the requests arrive during a pause: the share over 100 ms is nowhere near 10 %.
     assert all(lv["clauses"][0]["share"] > 0.5 / GROSS for lv in slo["levels"])
+
+
+# ------------------------------------------------------------------ (b') a tail exactly at the objective
+@pytest.mark.slow
+def test_a_rate_whose_tail_sits_at_the_objective_is_measured_again_longer_and_the_search_stops_there(tmp_path):
+    """Every 10th request takes 150 ms: 10 % over 100 ms against p90<100ms's 10 % allowed, at any rate. The
+    share's interval straddles 10 % however long the level: measured once more, 3 times as long, it is still
+    undecided, and the search stops there instead of stepping past it or bisecting below it."""
+    server = ThreadedService(0.001, slow_every=10, slow_for=0.15)
+    args = ("--slo", "p90<100ms", "--budget", "12", "--rates", "20,160", "--duration", "2", "--warmup", "0.5")
+    with serving(server) as url:
+        first = run_template(tmp_path, "--url", url, *args)
+        served = server.served
+        second = run_template(tmp_path, "--url", url, *args)
+    assert first.returncode == 0, first.stderr
+    db = tmp_path / "throughput.db"
+    assert [(r["rate"], r["duration_s"]) for r in levels(db)] == [(20, 2.5), (20, 7.5)]  # 50 requests, then 150
+    assert "capacity: every tested rate is undecided on p90<100ms (20/s)" in first.stdout
+    assert "stopped: undecided at 20/s even over 150 requests, measured 3 times as long: the limit is near 20/s" \
+        in first.stdout
+    assert "straddles the allowed share: 20/s (150 requests: p90<100ms broken by " in first.stdout
+    assert "too few" not in first.stdout
+    assert second.returncode == 0 and server.served == served == sent_by_rows(db)  # replayed, nothing sent
+    said = [[x for x in run.stdout.splitlines() if x.startswith(("capacity:", "search:"))] for run in (first, second)]
+    assert said[0] == said[1] and len(said[0]) == 2
 
 
 # ------------------------------------------------------------------ (c, d) a clear capacity, and saturation
@@ -397,15 +430,131 @@ def test_settling_stops_at_the_cap_and_says_so_and_stops_at_once_when_nothing_li
 
 def test_the_search_steps_up_to_the_first_failure_then_bisects_until_narrow():
     nxt = template.next_rate
-    assert nxt({100: "meets"}, 100, 100, 3200) == 200
-    assert nxt({100: "meets", 200: "undecided"}, 100, 100, 3200) == 400  # not a clear failure: keep stepping
-    assert nxt({1600: "meets", 3200: "meets"}, 3200, 100, 3200) is None  # the ceiling
-    assert nxt({1600: "meets"}, 1600, 100, 2000) == 2000
-    assert nxt({100: "meets", 200: "meets", 400: "fails"}, 200, 100, 3200) == 283
-    assert nxt({100: "meets", 200: "meets", 283: "undecided", 400: "fails"}, 200, 100, 3200) == 238
-    assert nxt({200: "meets", 215: "fails"}, 200, 100, 3200) is None  # within 10 %: done
-    assert nxt({100: "fails"}, None, 100, 3200) == 50  # nothing meets: step down...
-    assert nxt({12.5: "fails", 25: "fails", 50: "fails", 100: "fails"}, None, 100, 3200) is None  # ...to START / 8
+    assert nxt({100: "meets"}, 100, 100, 3200) == (200, "up")
+    assert nxt({1600: "meets", 3200: "meets"}, 3200, 100, 3200) == (None, "ceiling")
+    assert nxt({1600: "meets"}, 1600, 100, 2000) == (2000, "up")
+    assert nxt({100: "meets", 200: "meets", 400: "fails"}, 200, 100, 3200) == (283, "bisect")
+    assert nxt({100: "meets", 200: "meets", 283: "meets", 400: "fails"}, 283, 100, 3200) == (336, "bisect")
+    assert nxt({200: "meets", 215: "fails"}, 200, 100, 3200) == (None, "narrow")  # within 10 %
+    assert nxt({100: "fails"}, None, 100, 3200) == (50, "down")  # nothing meets: step down...
+    assert nxt({12.5: "fails", 25: "fails", 50: "fails", 100: "fails"}, None, 100, 3200) == (None, "floor")  # START/8
+
+
+def test_an_undecided_rate_is_measured_again_longer_before_the_search_moves_on_and_ends_it_if_it_stays():
+    nxt = template.next_rate
+    # Not a failure, and not a pass either: no step up past it...
+    assert nxt({100: "meets", 200: "undecided"}, 100, 100, 3200) == (200, "longer")
+    assert nxt({100: "meets", 200: "undecided"}, 100, 100, 3200, {200}) == (None, "undecided")
+    # ...and no bisecting below it as if it failed (the trial: 14.9 meets, 16.2 undecided, 100 fails was
+    # "narrow", 16.2 being within 10 % of 14.9)
+    assert nxt({14.9: "meets", 16.2: "undecided", 100: "fails"}, 14.9, 50, 400) == (16.2, "longer")
+    assert nxt({50: "undecided"}, None, 50, 400) == (50, "longer")  # the first level: not a step up to 100
+    assert nxt({50: "undecided", 100: "fails"}, None, 50, 400, {50}) == (None, "undecided")
+    # Measured longer, it decided: the search goes on from the decided verdicts (bisects up from 200 here)
+    assert nxt({100: "meets", 200: "meets", 400: "fails"}, 200, 100, 3200, {200}) == (283, "bisect")
+    # Bisecting runs between the capacity and the lowest *failing* rate above it
+    assert nxt({100: "meets", 141: "fails", 200: "fails"}, 100, 100, 3200) == (119, "bisect")
+
+
+def verdict(rate: float, kind: str, requests: int = 1000, share: float = 0.0, low: float = 0.0,
+            high: float = 0.005, clause: str = "p99<50ms", allowed: float = 0.01) -> dict:
+    """One level's verdict as export_summary's --json gives it (the fields the template reads)."""
+    return {"rate": rate, "verdict": kind, "requests": requests, "label": f"rate={rate:g}",
+            "clauses": [{"clause": clause, "allowed": allowed, "share": share, "low": low, "high": high,
+                         "verdict": kind}]}
+
+
+def test_the_stop_reason_names_what_decided_it():
+    def why(kind, verdicts, meets_at=None, capped=()):
+        decisive = {v["rate"]: v for v in template.deciding(verdicts)}
+        return template.stop_reason(kind, decisive, meets_at, 100, 3200, capped)
+    assert why("narrow", [verdict(200, "meets"), verdict(215, "fails")], 200) == \
+        "the bracket is narrow: 200/s meets and 215/s fails, within 10 % of each other"
+    assert why("ceiling", [verdict(1600, "meets"), verdict(3200, "meets")], 3200) == \
+        "the ceiling 3200/s was reached and every tested rate meets"
+    assert why("floor", [verdict(r, "fails") for r in (12.5, 25, 50, 100)]) == \
+        "the floor was reached: 12.5/s (the start 100/s over 8) fails, as does every tested rate"
+    undecided = [verdict(50, "undecided", 1000, 0.004, 0.0, 0.012), verdict(50, "undecided", 3000, 0.009, 0.006,
+                                                                              0.013), verdict(100, "fails")]
+    assert why("undecided", undecided) == (
+        "undecided at 50/s even over 3000 requests, measured 3 times as long: the limit is near 50/s; there the "
+        "share's interval straddles the allowed share (p99<50ms broken by 0.9% [0.6, 1.3], 1% allowed)")
+    assert why("undecided", undecided, capped={50}).startswith(
+        "undecided at 50/s over 3000 requests, and MAX_LEVEL_SECONDS or MAX_REQUESTS_PER_LEVEL allow no longer level")
+
+
+def test_a_rate_measured_twice_is_decided_by_its_longer_level_and_a_longer_level_stays_in_bounds():
+    short, long = verdict(50, "undecided", 1000), verdict(50, "meets", 3000)
+    assert template.deciding([long, verdict(25, "meets"), short]) == [verdict(25, "meets"), long]
+    level = template.open_level(50, duration_s=20, warmup_s=1)
+    assert template.longer_level(level).duration_s == 60
+    near = template.open_level(50, duration_s=500, warmup_s=1)  # 3 x 500 s would pass MAX_LEVEL_SECONDS
+    assert template.longer_level(near) is None  # 599 s is not enough longer to narrow the interval much
+    assert template.longer_level(template.open_level(400, duration_s=50, warmup_s=1)).duration_s == 124  # 50,000 req
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return template.SloJudge("p99<50ms")  # export_summary's capacity, through the skill module
+
+
+def bracket(judge, capsys, verdicts, **search) -> list[str]:
+    template.print_bracket(judge, verdicts, search.get("stopped", "done"), search.get("spent"), search.get("budget"),
+                           search.get("ceiling"))
+    return capsys.readouterr().out.splitlines()
+
+
+STRADDLING = "undecided, the share's interval straddles the allowed share: "
+
+
+def test_undecided_levels_with_enough_requests_are_said_to_straddle_the_allowed_share_not_to_be_too_short(
+        judge, capsys):
+    lines = bracket(judge, capsys, [verdict(25, "undecided", 750, 0.004, 0.0, 0.012),
+                                    verdict(35, "undecided", 750, 0.008, 0.002, 0.021)])
+    assert lines == [
+        "capacity: every tested rate is undecided on p99<50ms (25, 35/s)",
+        f"  {STRADDLING}25/s (750 requests: p99<50ms broken by 0.4% [0.0, 1.2], 1% allowed), 35/s (750 requests: "
+        "p99<50ms broken by 0.8% [0.2, 2.1], 1% allowed); measure longer (--duration) or repeat (--repeats) to "
+        "narrow it"]
+    lines = bracket(judge, capsys, [verdict(25, "undecided", 150, 0.0, 0.0, 0.024),
+                                    verdict(35, "undecided", 750, 0.008, 0.002, 0.021)])
+    assert lines[1] == "  undecided, too few requests for a verdict: 25/s (150 requests) (about 500 per level make " \
+        "one possible: raise --duration)"
+    assert lines[2].startswith(f"  {STRADDLING}35/s (750 requests")
+
+
+def test_every_tested_rate_meets_only_when_every_one_is_decided_and_meets(judge, capsys):
+    meets = [verdict(r, "meets") for r in (10, 20, 70)]
+    assert bracket(judge, capsys, meets, ceiling=70) == [
+        "capacity: every tested rate meets p99<50ms (up to 70/s); raise the ceiling (--rates START,CEILING; it was "
+        "70/s)"]
+    lines = bracket(judge, capsys, meets + [verdict(25, "undecided", 750, 0.004, 0.0, 0.012),
+                                            verdict(35, "undecided", 750, 0.006, 0.001, 0.015)])
+    assert lines[0] == "capacity: nothing fails p99<50ms, but not every tested rate meets it: meets at 10, 20, 70/s; " \
+        "undecided at 25, 35/s; the highest that meets is 70/s"
+    assert lines[1].startswith(f"  {STRADDLING}25/s") and len(lines) == 2
+
+
+def test_the_bracket_names_undecided_rates_inside_it_and_nothing_meets_says_what_it_saw(judge, capsys):
+    lines = bracket(judge, capsys, [verdict(14.9, "meets"), verdict(16.2, "undecided", 500, 0.006, 0.001, 0.014),
+                                    verdict(100, "fails", share=0.5, low=0.4, high=0.6)],
+                    stopped="the budget ran out", spent=200, budget=240)
+    assert lines[0] == "capacity: meets p99<50ms at 14.9/s, fails at 100/s: the limit lies between (measure inside " \
+        "the bracket, longer, to narrow it)"
+    assert lines[1].startswith(f"  {STRADDLING}16.2/s (500 requests")
+    assert lines[2] == "search: 3 level(s), 200 of 240 measured seconds; stopped: the budget ran out"
+    fails = [verdict(r, "fails", share=0.5, low=0.4, high=0.6) for r in (50, 100)]
+    assert bracket(judge, capsys, fails)[0].startswith("capacity: no tested rate meets p99<50ms (50-100/s): find why")
+    lines = bracket(judge, capsys, [verdict(25, "undecided", 750, 0.004, 0.0, 0.012)] + fails)
+    assert lines[0] == "capacity: no tested rate meets p99<50ms with no lower rate failing: undecided at 25/s; " \
+        "fails at 50, 100/s"
+
+
+def test_a_rate_measured_again_longer_counts_once_with_its_longer_verdict(judge, capsys):
+    lines = bracket(judge, capsys, [verdict(50, "undecided", 1000, 0.004, 0.0, 0.012), verdict(50, "meets", 3000),
+                                    verdict(100, "fails", share=0.5, low=0.4, high=0.6)])
+    assert lines == ["capacity: meets p99<50ms at 50/s, fails at 100/s: the limit lies between (measure inside the "
+                     "bracket, longer, to narrow it)"]
 
 
 def test_a_search_level_lasts_long_enough_for_its_objectives_tightest_share():
