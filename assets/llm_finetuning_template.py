@@ -481,7 +481,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
                            "all")),
         ("the same, counting unparsed answers as wrong",
          bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only,
-                           "--metric", "correct_strict:higher")),
+                           "--metric", "correct_strict:higher", "--pairs", "all")),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
     ]))
 

@@ -312,3 +312,13 @@ def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_i
     assert f"keeping 3 seeds x 5 folds, about {factor:.1f}x the inputs" in need["explanation"]
     assert export_summary.main([str(db), "predictions", "--pairs", "all", "--items-needed", "0.01"]) == 0
     assert "Planning (--items-needed 0.01):" in capsys.readouterr().out  # shown in text mode too
+
+
+def test_each_reason_a_detectable_difference_is_na_names_the_pairs_it_applies_to(tmp_path, capsys):
+    same = [1] * 15 + [0] * 5
+    db = predictions_db(tmp_path / "na.db", "sqlite", {"a": same, "b": same, "c": [1] * 10 + [0] * 10})
+    assert export_summary.main([str(db), "predictions", "--pairs", "all"]) == 0
+    (note,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("n/a: ")]
+    agree, few = note.split("; ")
+    assert agree.startswith("n/a: the two configurations agree on every item") and agree.endswith("(model=b vs model=a)")
+    assert few.startswith("5 discordant items are too few") and "(model=c vs model=a, model=c vs model=b)" in few

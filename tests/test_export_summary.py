@@ -748,3 +748,13 @@ def test_an_interval_past_every_observed_value_is_a_finding_naming_it(tmp_path, 
 def test_intervals_inside_the_observed_values_raise_no_such_finding(tmp_path, capsys):
     d = doc(capsys, nll_db(tmp_path / "calm.db", ("calm", "steady")), "predictions", "--metric", "nll:lower")
     assert d["counts"]["warning"] == 0 and "interval-beyond-data" not in {f["check_id"] for f in d["findings"]}
+
+
+def test_a_metric_over_fewer_items_than_its_configuration_says_how_many_in_the_table(tmp_path, capsys):
+    # unparsed answers, NULL scores: the interval is over the items that have a value, and the table says so
+    rows = [{"model": m, "input_id": i, "score": None if (m == "b" and i < 2) else 0.5 + 0.01 * i}
+            for m in ("a", "b") for i in range(20)]
+    log_rows(tmp_path / "s.db", rows, engine="sqlite", table="predictions")
+    code, out, _ = summary(capsys, tmp_path / "s.db", "predictions", "--metric", "score:higher")
+    row = {line.split("|")[2].strip(): line for line in out.splitlines() if line.startswith("| ") and "model=" in line}
+    assert code == 0 and "(n=18)" in row["model=b"] and "(n=" not in row["model=a"], out

@@ -98,7 +98,7 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
             "--pairs all\n") in proc.stdout
     assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
-            "--metric correct_strict:higher\n") in proc.stdout
+            "--metric correct_strict:higher --pairs all\n") in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
     assert "pairs  80/80  100%" in proc.stderr, "no progress display on stderr"
 

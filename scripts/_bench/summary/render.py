@@ -49,7 +49,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         rank = f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
         items = f"{c['items']:,}" if c["inputs"] is None else f"{c['items']:,} ({c['inputs']:,} x {c['replicates']:,})"
         row = [rank, c["label"], items, f"{c['failed']:,}"]
-        row += [_interval(c["metrics"][m["name"]]) for m in metrics]
+        row += [_interval(c["metrics"][m["name"]]) + _of_items(c["metrics"][m["name"]], c["items"] - c["failed"])
+                for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
             row.append(" / ".join(fmt(lat.get(k)) for k in ("p50", "p95", "p99")) if lat.get("p50") is not None
@@ -101,11 +102,23 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
 
 
+def _of_items(metric: dict, items: int) -> str:
+    """' (n=18)' when the metric has values for fewer items than the configuration's items that did not fail
+    (unparsed answers, NULL scores): the interval is over those n, and the table must not let it pass for all."""
+    n = metric.get("n")
+    return f" (n={n:,})" if n is not None and n != items else ""
+
+
 def _not_estimable(comparisons: list[dict]) -> list[str]:
-    """Why a detectable difference is n/a (too few discordant items, no spread, ...): said once per reason."""
-    notes = dict.fromkeys(c["detectable"]["note"] for c in comparisons if c.get("detectable")
-                          and c["detectable"]["difference"] is None and c["detectable"]["note"])
-    return ["", "n/a: " + "; ".join(notes) + "."] if notes else []
+    """Why a detectable difference is n/a (too few discordant items, no spread, ...): each reason once, with
+    the pairs it applies to."""
+    pairs: dict[str, list[str]] = {}
+    for c in comparisons:
+        d = c.get("detectable")
+        if d and d["difference"] is None and d["note"]:
+            pairs.setdefault(d["note"], []).append(f"{c['configuration']} vs {c['reference']}")
+    return ["", "n/a: " + "; ".join(f"{note} ({', '.join(names)})" for note, names in pairs.items()) + "."] \
+        if pairs else []
 
 
 def _detectable_header(c: dict) -> str:
