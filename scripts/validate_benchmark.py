@@ -57,6 +57,7 @@ from _bench.validate.rules import (
     check_ground_truth,
     check_missing_input,
     check_missing_parameters,
+    check_missing_shards,
     check_mixed_types,
     check_overlap,
     check_renamed,
@@ -64,6 +65,7 @@ from _bench.validate.rules import (
     check_versions,
     detect_replay_loss,
     replay_loss_predicate,
+    shard_column,
 )
 from _bench.validate.snapshot import snapshot_sqlite
 
@@ -224,6 +226,7 @@ def _plan(ctx: Context) -> dict:
         hashed.update(asset_hash_columns(ctx))
         return check_asset_hashes(ctx, hashed)
 
+    shard = shard_column(L)
     split_reason = None
     if not L.split:
         split_reason = "no split column"
@@ -256,6 +259,8 @@ def _plan(ctx: Context) -> dict:
         "inconsistent-ground-truth": (
             no_input or (None if L.ground_truth else "no ground-truth column (ground_truth, y_true, label, ...)"),
             lambda: check_ground_truth(ctx)),
+        "missing-shards": (None if shard else "no shard column (a --shard run writes one)",
+                           lambda: check_missing_shards(ctx, shard)),
     }
 
 

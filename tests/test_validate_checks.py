@@ -243,3 +243,14 @@ def test_a_ground_truth_that_changes_only_between_versions_is_left_to_mixed_vers
         vf.log_rows(db, rows, engine="sqlite", table=vf.TABLE, params={"data_version": version})
     _, doc = validate(capsys, db, vf.TABLE)
     assert ids(doc) == {"mixed-versions"}
+
+
+def test_shards_of_two_different_splits_read_together_are_an_error(tmp_path, capsys):
+    db = vf._sharded(tmp_path, "sqlite", "resplit.db", (1, 2, 3))
+    vf.log_rows(db, [{**vf.predict("logreg", i), "model": "logreg"} for i in range(vf.N) if i % 2 == 0],
+                engine="sqlite", table=vf.TABLE, params={"experiment_version": "e1", "shard": "1/2", "host": "node-9"})
+    code, doc = validate(capsys, db, vf.TABLE)
+    (split,) = [f for f in doc["findings"] if f["check_id"] == "missing-shards" and "different splits" in f["message"]]
+    assert code == 1 and split["examples"] == ["N=2", "N=3"]
+    (missing,) = [f for f in doc["findings"] if f["check_id"] == "missing-shards" and "missing (" in f["message"]]
+    assert missing["examples"] == ["2/2"]

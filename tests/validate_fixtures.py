@@ -75,8 +75,25 @@ def clean_interleaved_families(tmp: Path, engine: str) -> Path:
     return db
 
 
+def _sharded(tmp: Path, engine: str, name: str, shards: tuple[int, ...], n: int = 3) -> Path:
+    """Inputs split over n shards by input id (what a split by input does), each shard its own run on its own
+    host, gathered into one file; only `shards` are present."""
+    db = tmp / name
+    for k in shards:
+        rows = [{**predict(m, i), "model": m} for m in ("logreg", "tree") for i in range(N) if i % n == k - 1]
+        log_rows(db, rows, engine=engine, table=TABLE,
+                 params={"experiment_version": "e1", "shard": f"{k}/{n}", "host": f"node-{k}"})
+    return db
+
+
+def clean_sharded(tmp: Path, engine: str) -> Path:
+    """All three shards of a sharded run, gathered: one benchmark, whatever host computed each part."""
+    return _sharded(tmp, engine, "sharded.db", (1, 2, 3))
+
+
 CLEAN = {"clean": clean, "clean_with_seeds": clean_with_seeds, "clean_model_families": clean_model_families,
-         "clean_with_split": clean_with_split, "clean_interleaved_families": clean_interleaved_families}
+         "clean_with_split": clean_with_split, "clean_interleaved_families": clean_interleaved_families,
+         "clean_sharded": clean_sharded}
 
 
 # --- planted defects ---------------------------------------------------------------------------------
@@ -273,6 +290,11 @@ def missing_input_id(tmp: Path, engine: str) -> Path:
     return db
 
 
+def missing_shard(tmp: Path, engine: str) -> Path:
+    """Shard 3 of 3 was never gathered: both models miss the same inputs, so coverage still looks equal."""
+    return _sharded(tmp, engine, "missing_shard.db", (1, 2))
+
+
 def _run_clean(tmp: Path, engine: str, name: str) -> Path:
     db = tmp / name
     _run(db, engine)
@@ -297,6 +319,7 @@ DEFECTS = {
     cached_failures: {"cached-failures", "failed-executions"},  # the first, computed call failed too
     uncacheable: {"duplicate-executions", "cache-ineffective"},
     missing_input_id: {"missing-input-id"},
+    missing_shard: {"missing-shards"},
 }
 
 # check id -> the planted builder that raises it (every id in validate_benchmark.CHECKS has one).
@@ -315,6 +338,7 @@ PLANTED = {
     "inconsistent-ground-truth": inconsistent_ground_truth,
     "cached-failures": cached_failures,
     "cache-ineffective": uncacheable,
+    "missing-shards": missing_shard,
 }
 
 # planted builder -> a clean builder on which every check the planted one raises *runs* (is not skipped) and
@@ -326,4 +350,5 @@ COUNTERPART = {
     renamed_parameter: clean_model_families,
     renamed_with_another_change: clean_interleaved_families,
     train_test_overlap: clean_with_split,
+    missing_shard: clean_sharded,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import re
 from dataclasses import dataclass, field
 
 from _bench.cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH, UNHASHABLE, cached_failures
@@ -43,6 +44,7 @@ CHECKS = {
     "inconsistent-ground-truth": "one input id with several ground-truth values",
     "cached-failures": "failures replayed from the cache, or returned (so cached) instead of raised",
     "cache-ineffective": "a cache was intended yet re-runs recomputed",
+    "missing-shards": "a sharded run (rows name their shard K/N) missing some of its N shards, or mixing splits",
 }
 
 
@@ -734,3 +736,41 @@ def check_ground_truth(ctx: Context) -> list[Finding]:
         "Use an id that comes from the example itself (a dataset key or a content hash), not its position.",
         examples, count)]
 
+
+
+SHARD_VALUE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")  # benchkit.placement writes "2/4"
+
+
+def shard_column(layout: Layout) -> str | None:
+    return next((c for c in layout.roles.provenance if c.lower() in ("shard", "shard_id")), None)
+
+
+def check_missing_shards(ctx: Context, column: str) -> list[Finding]:
+    """The rows say which of N shards computed them: every K of that N must be there. A forgotten shard file can
+    leave coverage equal (when the split is by input, every configuration misses the same inputs), so no
+    other check would notice; a union of two splits (N=2 and N=3 re-runs) puts units in twice or not at all."""
+    values = [v for (v,) in ctx.bench.query(f"SELECT DISTINCT {as_text(q(column))} FROM {ctx.source} "
+                                            f"WHERE {q(column)} IS NOT NULL")]
+    parts: dict[int, set[int]] = {}
+    for value in values:
+        m = SHARD_VALUE.match(str(value))
+        if m and 1 <= int(m.group(1)) <= int(m.group(2)):
+            parts.setdefault(int(m.group(2)), set()).add(int(m.group(1)))
+    out = []
+    if len(parts) > 1:
+        splits = ", ".join(f"N={n} ({len(ks)} shards)" for n, ks in sorted(parts.items()))
+        out.append(Finding("missing-shards", "error", f"Rows of {len(parts)} different splits are read together "
+                           f"({splits}): a unit belongs to one shard of each split, so the union holds some units "
+                           "twice and others not at all.", "Validate the files of one split (one N) together; "
+                           "re-run the others under that split.", [f"N={n}" for n in sorted(parts)], len(parts)))
+    for n, present in sorted(parts.items()):
+        missing = sorted(set(range(1, n + 1)) - present)
+        if missing:
+            shown = [f"{k}/{n}" for k in missing]
+            out.append(Finding("missing-shards", "error", f"{len(missing)} of {n} shards are missing ("
+                               f"{', '.join(shown[:MAX_EXAMPLES])}{', ...' if len(shown) > MAX_EXAMPLES else ''}): "
+                               f"the rows come from {len(present)} of the {n} shards of this run, so the benchmark "
+                               "is incomplete even where coverage looks equal.",
+                               f"Add the missing shard files (...shard-K-of-{n}.db), or run those shards (--shard "
+                               f"K/{n}) and gather them, then validate all {n} together.", shown, len(missing)))
+    return out
