@@ -687,7 +687,7 @@ def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) ->
     if not rows:
         print("no load level measured yet")
         return
-    header = f"{'level':36} {'rep':>3} {'n':>6} {'ok/s':>7} {'err%':>5} {'p50':>7} {'p90':>7} {'p99':>7} " \
+    header = f"{'level':36} {'rep':>3} {'n':>6} {'ok/s':>7} {'err%':>5} {'p50':>7} {'p90':>7} {'p95':>7} {'p99':>7} " \
              f"{'p99.9':>7} {'max':>7} {'late':>5} {'drop':>5} {'settle':>7} {'cpu% c/s':>9}"
     print(header + "\n" + "-" * len(header) + "   (latency in ms from the intended send time)")
     for r in rows:
@@ -697,7 +697,7 @@ def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) ->
             ("!" if r.get("settle_outcome") == "capped" else "")
         print(f"{names[r['config_id']]:36} {r['replicate']:>3} {r['n_measured']:>6} "
               f"{r['achieved_rps']:>7.1f} {100 * r['error_rate']:>5.1f} {r['p50_ms']:>7.2f} {r['p90_ms']:>7.2f} "
-              f"{r['p99_ms']:>7.2f} {r['p999_ms']:>7.2f} {r['max_ms']:>7.2f} {r['n_late']:>5} {r['n_dropped']:>5} "
+              f"{r.get('p95_ms', math.nan):>7.2f} {r['p99_ms']:>7.2f} {r['p999_ms']:>7.2f} {r['max_ms']:>7.2f} {r['n_late']:>5} {r['n_dropped']:>5} "
               f"{settle:>7} {cpu:>9}")
     if any(r.get("settle_outcome") == "capped" for r in rows):
         print("settle: ! = the service was still slow when --settle-max ran out; that level may carry a backlog")

@@ -228,3 +228,15 @@ def test_two_levels_at_one_rate_that_ran_for_different_times_are_two_rows_and_tw
     assert {lv["verdict"] for lv in levels.values()} == {"meets", "fails"}
     (series,) = doc["slo"]["series"]  # one series: only the rate and the duration differ
     assert series["rates"] == [25]
+
+
+def test_a_panel_with_several_repeats_says_they_are_overlaid(tmp_path, capsys):
+    from _bench.summary.render import panel_title
+
+    assert panel_title("rate=20.0", "meets", 1) == "rate=20.0: meets"
+    assert panel_title("rate=20.0", "meets", 2) == "rate=20.0: meets (2 repeats overlaid, each from 0 s)"
+    rows = [row for r in (0, 1) for row in level_rows(20, 10, fast, replicate=r)]
+    png = tmp_path / "repeats.png"
+    assert export_summary.main([str(load_db(tmp_path, {20: rows})), "requests", "--slo", "p99<50ms", "--plot",
+                                str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -454,6 +454,11 @@ def _capacity_line(group: dict, objective: str, series: str | None) -> str:
     return f"{head} no tested rate meets {objective} yet: none fails either (undecided levels: measure longer)."
 
 
+def panel_title(label: str, verdict: str | None, repeats: int) -> str:
+    overlaid = f" ({repeats} repeats overlaid, each from 0 s)" if repeats > 1 else ""
+    return label + (f": {verdict}" if verdict else "") + overlaid
+
+
 def plot_load(doc: dict, series: list, path: Path) -> None:
     """Latency over the time each request was due, one panel per level, with the SLO thresholds: periodic
     stalls show as regular spikes. Failed requests are marked at the top of their panel."""
@@ -470,7 +475,13 @@ def plot_load(doc: dict, series: list, path: Path) -> None:
         for ax, s in zip(axes[:, 0], series, strict=True):
             due, latency, failed = np.asarray(s.due_s), np.asarray(s.latency_ms), np.asarray(s.failed)
             colour = LOAD_VERDICT_COLOURS.get(verdicts.get(s.label), "#1b6ca8")
-            ax.plot(due[~failed], latency[~failed], ".", ms=2, color=colour)
+            replicate = np.asarray([str(r) for r in s.replicate])
+            repeats = list(dict.fromkeys(replicate))
+            # repeats share one time axis (each starts at 0 s): one shade each, or their stalls read as one period
+            for shade, rep in enumerate(repeats):
+                keep = ~failed & (replicate == rep)
+                ax.plot(due[keep], latency[keep], ".", ms=2, color=colour, alpha=1.0 - 0.5 * shade / len(repeats),
+                        label=f"repeat {shade + 1}" if len(repeats) > 1 else None)
             if failed.any():
                 top = np.nanmax(latency[~failed]) if (~failed).any() else 1.0
                 ax.plot(due[failed], np.full(int(failed.sum()), top), "x", ms=3, color="#c0392b", label="failed")
@@ -478,7 +489,7 @@ def plot_load(doc: dict, series: list, path: Path) -> None:
                 ax.axhline(t, color="#555555", lw=0.8, ls="--")
             ax.set_yscale("log")
             verdict = verdicts.get(s.label)
-            ax.set_title(f"{s.label}" + (f": {verdict}" if verdict else ""), fontsize=9, loc="left")
+            ax.set_title(panel_title(s.label, verdict, len(repeats)), fontsize=9, loc="left")
             ax.set_ylabel("latency ms", fontsize=8)
         axes[-1, 0].set_xlabel("time each request was due (s, within its level)", fontsize=8)
         fig.tight_layout()
