@@ -811,15 +811,14 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     capacity (the highest rate that meets with no lower rate failing), `lengthened` the rates already
     re-measured longer. An undecided rate is re-measured once, longer: its verdict decides which way to go,
     and stepping past it or bisecting around it would treat "cannot tell" as a pass or a failure. Still
-    undecided, the search stops there: the limit is near that rate. With every rate decided: no failure, step
-    up geometrically to the ceiling; failures but nothing meets, step down to the floor (START / 8); else bisect
-    (geometrically) between the capacity and the lowest failing rate above it until within SEARCH_NARROW."""
-    undecided = sorted(r for r, v in verdicts.items() if v == "undecided")
-    retry = [r for r in undecided if r not in lengthened]
+    undecided, it counts as neither (a tail that varies between measurements, such as periodic stalls, can stay
+    undecided at any length) and the search goes on around it from the decided rates: no failure, step up
+    geometrically from the highest tested rate to the ceiling; failures but nothing meets, step down to the
+    floor (START / 8); else bisect (geometrically) between the capacity and the lowest failing rate above it
+    until within SEARCH_NARROW, stopping ('undecided') when the middle is a rate that stayed undecided."""
+    retry = [r for r, v in sorted(verdicts.items()) if v == "undecided" and r not in lengthened]
     if retry:
         return retry[0], "longer"
-    if undecided:
-        return None, "undecided"
     rates = sorted(verdicts)
     failing = [r for r in rates if verdicts[r] == "fails"]
     if not failing:
@@ -829,7 +828,11 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
         return (down, "down") if down >= search_floor(start) - 1e-9 else (None, "floor")
     above = min(r for r in failing if r > meets_at)
     middle = float(f"{math.sqrt(meets_at * above):.3g}")  # three significant digits: readable, reproducible
-    return (middle, "bisect") if above / meets_at > SEARCH_NARROW and meets_at < middle < above else (None, "narrow")
+    if above / meets_at <= SEARCH_NARROW or not meets_at < middle < above:
+        return None, "narrow"
+    if middle in verdicts:  # measured already: undecided even when longer (a decided one would be an end)
+        return None, "undecided" if verdicts[middle] == "undecided" else "narrow"
+    return middle, "bisect"
 
 
 def search_floor(start: float) -> float:
@@ -852,12 +855,14 @@ def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, s
     the bounds did not let the search measure longer."""
     rates = sorted(decisive)
     if why == "undecided":
-        rate = next(r for r in rates if decisive[r]["verdict"] == "undecided")
+        above = min(r for r in rates if decisive[r]["verdict"] == "fails" and r > meets_at)
+        rate = next(r for r in rates if decisive[r]["verdict"] == "undecided" and meets_at < r < above)
         v = decisive[rate]
         how = "over {} requests, and MAX_LEVEL_SECONDS or MAX_REQUESTS_PER_LEVEL allow no longer level" \
             if rate in capped else f"even over {{}} requests, measured {SEARCH_LONGER:g} times as long"
-        return (f"undecided at {rate:g}/s {how.format(v.get('requests', 0))}: the limit is near {rate:g}/s; there "
-                f"the share's interval straddles the allowed share ({undecided_clauses(v)})")
+        return (f"{meets_at:g}/s meets and {above:g}/s fails; {rate:g}/s between them stayed undecided "
+                f"{how.format(v.get('requests', 0))} ({undecided_clauses(v)}): the limit lies in the bracket, and "
+                f"repeats at {rate:g}/s (--rates {rate:g} --repeats 3) can tell which side")
     if why == "ceiling":
         return f"the ceiling {ceiling:g}/s was reached and every tested rate meets"
     if why == "floor":
@@ -871,8 +876,8 @@ def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, s
 
 
 def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> int:
-    """Step the offered rate up, then bisect, until the bracket is narrow, the range is exhausted, a rate stays
-    undecided even when measured longer, or the budget is spent. Every level is an ordinary level (resumable: a
+    """Step the offered rate up, then bisect, until the bracket is narrow, the range is exhausted, the middle of
+    the bracket is a rate that stayed undecided even when measured longer, or the budget is spent. Every level is an ordinary level (resumable: a
     re-run replays the same path from the database and sends nothing)."""
     db = Path(args.db).resolve()
     start, ceiling = (args.rates[0], args.rates[-1]) if args.rates else (SEARCH_START, SEARCH_CEILING)
