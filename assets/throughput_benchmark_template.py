@@ -960,6 +960,20 @@ def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experimen
             print_bracket(judge, group, "done", None, None, None)
 
 
+def level_name(verdict: dict) -> str:
+    """A level's name as this run's levels are named; a level of an earlier run is rebuilt from the settings
+    export_summary reports for it (its label when they do not make a LoadLevel)."""
+    if verdict.get("level"):
+        return verdict["level"].describe()
+    cfg = verdict.get("configuration") or {}
+    try:
+        level = LoadLevel(cfg["mode"], rate=cfg.get("rate") or 0.0, arrival=cfg.get("arrival", "constant"),
+                          concurrency=int(cfg.get("concurrency") or 0), connection=cfg.get("connection", "keepalive"))
+    except (KeyError, TypeError, ValueError):
+        return f"{verdict['label']} (earlier run)"
+    return f"{level.describe()} (earlier run)"
+
+
 def print_verdict_table(verdicts: list[dict]) -> None:
     print("\nverdict per level (export_summary.py --slo; 95 % intervals; share = requests that broke the clause; "
           "n = requests)")
@@ -968,7 +982,7 @@ def print_verdict_table(verdicts: list[dict]) -> None:
         shares = "; ".join(f"{c['clause']}: {100 * c['share']:.1f}% [{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
                            for c in v["clauses"])
         tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
-        name = v["level"].describe() if v.get("level") else f"{v['label']} (earlier run)"
+        name = level_name(v)
         print(f"  {name:36} {v['verdict']:>9} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
     seen = {(v["rate"], v["series"]) if "series" in v else (v["rate"], v["level"].arrival, v["level"].connection)
             for v in verdicts}

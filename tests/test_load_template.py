@@ -160,7 +160,7 @@ def test_a_sweep_judges_every_level_of_its_version_earlier_runs_included(tmp_pat
         second = run_template(tmp_path, "--rates", "30", *common)
     assert second.returncode == 0, second.stderr
     table = second.stdout.split("verdict per level", 1)[1]
-    assert "(earlier run)" in table and "30" in table, table
+    assert "open-loop 20/s constant close (earlier run)" in table and "open-loop 30/s constant close " in table, table
     assert "up to 30/s" in second.stdout and "meets p90<100ms" in second.stdout, second.stdout
 
 
