@@ -731,12 +731,23 @@ TAIL_BREAKS = 5  # a level lasts long enough for 5 allowed breaks (500 requests 
 #                  clean level cannot "meet" (the exact interval of 0 of n stays above 1 % until n > 368)
 
 
+SLO_FINDINGS = ("slo-short-levels",)  # export_summary's warnings a load test must not hide (non-monotone: print_bracket)
+
+
+def print_slo_findings(judge: SloJudge) -> None:
+    """export_summary's warnings about the levels just judged (too short for their intervals), as it words
+    them: the search and the sweep print its verdicts, so its warnings about them too."""
+    for f in judge.findings:
+        print(f"warning: {f['message']} {f['hint']}")
+
+
 class SloJudge:
     """The objective and its verdicts, from the skill's export_summary: one implementation, found through the
     skill folder benchkit knows (scripts/new_benchmark.py records it in a copied template)."""
 
     def __init__(self, objective: str):
         self.objective = objective
+        self.findings: list[dict] = []  # SLO_FINDINGS of the last report
         self.load = skill_module("_bench.summary.load")
         self.summary = skill_module("export_summary")
         try:
@@ -755,7 +766,9 @@ class SloJudge:
                                       "--json"])
         if code == 2:
             raise RuntimeError(f"export_summary.py --slo: {err.getvalue().strip() or out.getvalue()[-300:]}")
-        slo = json.loads(out.getvalue())["slo"]
+        doc = json.loads(out.getvalue())
+        self.findings = [f for f in doc["findings"] if f["check_id"] in SLO_FINDINGS]
+        slo = doc["slo"]
         by_id = {config_id(level): level for level in levels}
         for lv in slo["levels"]:
             lv["level"] = next((by_id[k] for k in lv["key"] if k in by_id), None)
@@ -932,6 +945,7 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
     print_summary(db, tested, args.experiment_version)
     print_verdict_table(verdicts)
     print_bracket(judge, verdicts, stopped, spent, args.budget, ceiling)
+    print_slo_findings(judge)
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
     print_next_steps(db, args)
     return 1 if session is not None and session.failures else 0
@@ -958,6 +972,7 @@ def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experimen
         if group:
             print(f"{series['label']}: ", end="")
             print_bracket(judge, group, "done", None, None, None)
+    print_slo_findings(judge)
 
 
 def level_name(verdict: dict) -> str:

@@ -206,6 +206,8 @@ def test_a_rate_whose_tail_sits_at_the_objective_is_measured_again_longer_then_t
         "left" in first.stdout, first.stdout
     assert "straddles the allowed share: 20/s (150 requests: p90<100ms broken by " in first.stdout
     assert "too few" not in first.stdout
+    # 2-3 s levels: export_summary's short-level warning reaches the user through the search's output
+    assert "warning: 1 levels last less than 5 s" in first.stdout, first.stdout  # the 2.5 s one
     assert second.returncode == 0 and server.served == served == sent_by_rows(db)  # replayed, nothing sent
     said = [[x for x in run.stdout.splitlines() if x.startswith(("capacity:", "search:"))] for run in (first, second)]
     assert said[0] == said[1] and len(said[0]) == 2
