@@ -3,6 +3,8 @@ through `literal`: nothing the user names is ever formatted into SQL any other w
 
 from __future__ import annotations
 
+import sqlite3
+
 from _bench.reader import quote_ident
 
 SEP = "\x1f"  # ASCII unit separator: joins key parts, cannot occur in ordinary identifiers or values
@@ -25,6 +27,24 @@ def as_text(expr: str) -> str:
 def flag(condition: str) -> str:
     """1 when the condition holds, 0 when it is false *or NULL*, in SQLite and DuckDB alike."""
     return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+# FILTER (WHERE ...) skips the aggregate step for rows that fail the condition; CASE WHEN evaluates a value for
+# every row. Measured at 2 M rows with sqlite3: 7 counts 0.79 s as SUM(CASE ...), about half as FILTER. SQLite
+# has FILTER from 3.30 (2019); DuckDB always.
+HAS_FILTER = sqlite3.sqlite_version_info >= (3, 30, 0)
+
+
+def count_if(condition: str) -> str:
+    """The number of rows for which the condition holds (false and NULL count 0), in SQLite and DuckDB alike."""
+    return f"COUNT(*) FILTER (WHERE {condition})" if HAS_FILTER else f"SUM({flag(condition)})"
+
+
+def when(aggregate: str, expr: str, condition: str) -> str:
+    """`aggregate(expr)` over the rows for which the condition holds (NULL when there are none)."""
+    if HAS_FILTER:
+        return f"{aggregate}({expr}) FILTER (WHERE {condition})"
+    return f"{aggregate}(CASE WHEN {condition} THEN {expr} END)"
 
 
 def non_empty(column: str | None, is_text: bool = True) -> str:

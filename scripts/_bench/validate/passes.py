@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from _bench.cache_diagnosis import returned_failure
 from _bench.layout import EVAL_VALUES, TRAIN_VALUES, Layout, label
 from _bench.reader import Benchmark, InputError
-from _bench.sql import as_text, flag, literal, q
+from _bench.sql import as_text, count_if, flag, literal, q, when
 
 ASSET_HASH_GLOB = "[0-9a-f]" * 16  # xetrack names an asset by the 16-hex xxh64 of its pickle
 
@@ -118,28 +118,30 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
     """Counts over every row, and the distinct inputs of all configurations together (the coverage union)."""
     L = layout
     from_configs = key_holds_parameters(L)
+    # Counts that follow from others are derived after the query (computed = rows - replayed, ...): every
+    # aggregate costs a step per row. `replayed` and `failed` are never NULL, so the subtractions are exact.
     counts: dict[str, str] = {
         "rows": "COUNT(*)",
-        "computed": f"SUM({flag(L.computed)})",
-        "replayed": f"SUM({flag(L.replayed)})",
-        "failed_computed": f"SUM({flag(f'({L.computed}) AND ({L.failed})')})",
-        "failed_replayed": f"SUM({flag(f'({L.replayed}) AND ({L.failed})')})",
-        "returned_failed": f"SUM({flag(returned_failure(L))})",
+        "replayed": count_if(L.replayed),
+        "failed": count_if(L.failed),
+        "failed_replayed": count_if(f"({L.replayed}) AND ({L.failed})"),
+        "returned_failed": count_if(returned_failure(L)),
     }
     per_column: list[tuple[str, str, str]] = []  # (column, ColumnProfile field, SQL)
     if not from_configs:
-        counts["no_config_computed"] = f"SUM({flag(f'({L.computed}) AND ({L.no_configuration()})')})"
-        counts["no_config_replayed"] = f"SUM({flag(f'({L.replayed}) AND ({L.no_configuration()})')})"
+        counts["no_config"] = count_if(L.no_configuration())
+        counts["no_config_replayed"] = count_if(f"({L.replayed}) AND ({L.no_configuration()})")
         for p in dict.fromkeys(L.config + L.parameters):
-            per_column.append((p, "null_replayed", f"SUM({flag(f'({L.replayed}) AND {q(p)} IS NULL')})"))
+            per_column.append((p, "null_replayed", count_if(f"({L.replayed}) AND {q(p)} IS NULL")))
     failure: dict[str, str] = {}
     if L.error:
-        message = f"CASE WHEN ({L.computed}) AND ({L.failed}) THEN {as_text(q(L.error))} END"
-        failure = {"failure_low": f"MIN({message})", "failure_high": f"MAX({message})"}
+        failed_computed = f"({L.computed}) AND ({L.failed})"
+        failure = {"failure_low": when("MIN", as_text(q(L.error)), failed_computed),
+                   "failure_high": when("MAX", as_text(q(L.error)), failed_computed)}
     if L.cache:
-        counts["cache_null"] = f"SUM({flag(f'{q(L.cache)} IS NULL')})"
+        counts["cache_null"] = count_if(f"{q(L.cache)} IS NULL")
     if L.input_id:
-        counts["no_input_ok"] = f"SUM({flag(f'{q(L.input_id)} IS NULL AND {L.succeeded}')})"
+        counts["no_input_ok"] = count_if(f"{q(L.input_id)} IS NULL AND {L.succeeded}")
     # DuckDB reads each value in its column's declared type and refuses a column holding another
     # (validate_benchmark then reads the file through sqlite3), so MIN/MAX through either engine profile it.
     skip = set(L.config) if from_configs else set()
@@ -149,7 +151,13 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
         per_column += [(col, "low", f"MIN({q(col)})"), (col, "high", f"MAX({q(col)})")]
     exprs = [*counts.values(), *failure.values(), *(sql for _, _, sql in per_column)]
     row = bench.query(f"SELECT {', '.join(exprs)} FROM {source}")[0]
-    stats = PassStats(**{k: v or 0 for k, v in zip(counts, row, strict=False)})
+    n = {k: v or 0 for k, v in zip(counts, row, strict=False)}
+    stats = PassStats(rows=n["rows"], computed=n["rows"] - n["replayed"], replayed=n["replayed"],
+                      failed_computed=n["failed"] - n["failed_replayed"], failed_replayed=n["failed_replayed"],
+                      returned_failed=n["returned_failed"], cache_null=n.get("cache_null", 0),
+                      no_input_ok=n.get("no_input_ok", 0),
+                      no_config_computed=n.get("no_config", 0) - n.get("no_config_replayed", 0),
+                      no_config_replayed=n.get("no_config_replayed", 0))
     for name, value in zip(failure, row[len(counts):], strict=False):
         setattr(stats, name, value)
     for (col, attr, _), value in zip(per_column, row[len(counts) + len(failure):], strict=True):
@@ -281,8 +289,8 @@ def config_pass(bench: Benchmark, source: str, layout: Layout, key: list[str],
     if bench.engine == "duckdb" and item:
         e, sql = _two_level(source, layout, key, where, extra, item)
     else:
-        e = {"rows": "COUNT(*)", "replayed": f"SUM({flag(L.replayed)})", "failed": f"SUM({flag(L.failed)})",
-             "computed_ok": f"SUM({flag(L.computed_ok)})"}
+        e = {"rows": "COUNT(*)", "replayed": count_if(L.replayed), "failed": count_if(L.failed),
+             "computed_ok": count_if(L.computed_ok)}
         if item:
             e["items"] = f"COUNT(DISTINCT {item})"
             e["items_computed_ok"] = f"COUNT(DISTINCT CASE WHEN {L.computed_ok} THEN {item} END)"
