@@ -43,6 +43,7 @@ from _bench.validate.passes import (
     global_pass,
     parse_filters,
 )
+from _bench.validate.fused import fusable, fused_passes
 from _bench.validate.rules import (
     CHECKS,
     Context,
@@ -189,7 +190,10 @@ def _passes(bench: Benchmark, source: str, layout, key: list[str], filters) -> t
     """The global and the per-configuration pass. With SQLite they run at the same time on two connections
     (sqlite3 releases the GIL while a query runs: two cores, two scans); DuckDB parallelises each query itself."""
     if bench.engine != "sqlite":
-        return global_pass(bench, source, layout), config_pass(bench, source, layout, key)
+        if not fusable(layout, key):
+            return global_pass(bench, source, layout), config_pass(bench, source, layout, key)
+        stats, configs = fused_passes(bench, source, layout, key)
+        return stats, configs if configs is not None else config_pass(bench, source, layout, key)
     # `second` is entered first so that it is closed last: the worker is always drained before its connection
     # closes. Closing a sqlite3 connection that another thread is still querying crashes the interpreter.
     with Benchmark(bench.paths, table=bench.table, engine="sqlite") as second:

@@ -116,6 +116,28 @@ def key_holds_parameters(layout: Layout) -> bool:
 
 def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
     """Counts over every row, and the distinct inputs of all configurations together (the coverage union)."""
+    aggregates = global_aggregates(layout)
+    row = bench.query(f"SELECT {', '.join(a.sql for a in aggregates)} FROM {source}")[0]
+    stats = global_stats(aggregates, row)
+    for name, value in input_pass(bench, source, layout).items():
+        setattr(stats, name, value)
+    return stats
+
+
+@dataclass
+class Aggregate:
+    """One value of the global pass: `name` is a PassStats count, 'failure_low'/'failure_high', or a column's
+    profile field ('low', 'high', 'null_replayed' of `column`); `combine` merges it over groups (SUM, MIN,
+    MAX), for a pass that computes it per configuration."""
+
+    name: str
+    sql: str
+    combine: str
+    column: str | None = None
+
+
+def global_aggregates(layout: Layout) -> list[Aggregate]:
+    """What the global pass computes, in one SELECT list."""
     L = layout
     from_configs = key_holds_parameters(L)
     # Counts that follow from others are derived after the query (computed = rows - replayed, ...): every
@@ -127,53 +149,60 @@ def global_pass(bench: Benchmark, source: str, layout: Layout) -> PassStats:
         "failed_replayed": count_if(f"({L.replayed}) AND ({L.failed})"),
         "returned_failed": count_if(returned_failure(L)),
     }
-    per_column: list[tuple[str, str, str]] = []  # (column, ColumnProfile field, SQL)
     if not from_configs:
         counts["no_config"] = count_if(L.no_configuration())
         counts["no_config_replayed"] = count_if(f"({L.replayed}) AND ({L.no_configuration()})")
-        for p in dict.fromkeys(L.config + L.parameters):
-            per_column.append((p, "null_replayed", count_if(f"({L.replayed}) AND {q(p)} IS NULL")))
-    failure: dict[str, str] = {}
-    if L.error:
-        failed_computed = f"({L.computed}) AND ({L.failed})"
-        failure = {"failure_low": when("MIN", as_text(q(L.error)), failed_computed),
-                   "failure_high": when("MAX", as_text(q(L.error)), failed_computed)}
     if L.cache:
         counts["cache_null"] = count_if(f"{q(L.cache)} IS NULL")
     if L.input_id:
         counts["no_input_ok"] = count_if(f"{q(L.input_id)} IS NULL AND {L.succeeded}")
+    out = [Aggregate(name, sql, "SUM") for name, sql in counts.items()]
+    if not from_configs:
+        out += [Aggregate("null_replayed", count_if(f"({L.replayed}) AND {q(p)} IS NULL"), "SUM", p)
+                for p in dict.fromkeys(L.config + L.parameters)]
+    if L.error:
+        failed_computed = f"({L.computed}) AND ({L.failed})"
+        out += [Aggregate("failure_low", when("MIN", as_text(q(L.error)), failed_computed), "MIN"),
+                Aggregate("failure_high", when("MAX", as_text(q(L.error)), failed_computed), "MAX")]
     # DuckDB reads each value in its column's declared type and refuses a column holding another
     # (validate_benchmark then reads the file through sqlite3), so MIN/MAX through either engine profile it.
     skip = set(L.config) if from_configs else set()
     ends = dict.fromkeys([*([L.function] if L.function else []), *L.versions,
                           *(c.name for c in L.profiled if c.name not in skip)])
     for col in ends:
-        per_column += [(col, "low", f"MIN({q(col)})"), (col, "high", f"MAX({q(col)})")]
-    exprs = [*counts.values(), *failure.values(), *(sql for _, _, sql in per_column)]
-    row = bench.query(f"SELECT {', '.join(exprs)} FROM {source}")[0]
-    n = {k: v or 0 for k, v in zip(counts, row, strict=False)}
-    stats = PassStats(rows=n["rows"], computed=n["rows"] - n["replayed"], replayed=n["replayed"],
-                      failed_computed=n["failed"] - n["failed_replayed"], failed_replayed=n["failed_replayed"],
-                      returned_failed=n["returned_failed"], cache_null=n.get("cache_null", 0),
-                      no_input_ok=n.get("no_input_ok", 0),
-                      no_config_computed=n.get("no_config", 0) - n.get("no_config_replayed", 0),
-                      no_config_replayed=n.get("no_config_replayed", 0))
-    for name, value in zip(failure, row[len(counts):], strict=False):
-        setattr(stats, name, value)
-    for (col, attr, _), value in zip(per_column, row[len(counts) + len(failure):], strict=True):
-        profile = stats.column(col)
-        setattr(profile, attr, value if attr in ("low", "high") else value or 0)
-        profile.profiled = profile.profiled or attr in ("low", "high")
-    for name, value in _input_pass(bench, source, L).items():
-        setattr(stats, name, value)
+        out += [Aggregate("low", f"MIN({q(col)})", "MIN", col), Aggregate("high", f"MAX({q(col)})", "MAX", col)]
+    return out
+
+
+def global_stats(aggregates: list[Aggregate], row) -> PassStats:
+    """PassStats from the values of `global_aggregates` (the input pass's fields are left to it)."""
+    stats, n = PassStats(), {}
+    for a, value in zip(aggregates, row, strict=True):
+        if a.column is not None:
+            profile = stats.column(a.column)
+            setattr(profile, a.name, value if a.name in ("low", "high") else value or 0)
+            profile.profiled = profile.profiled or a.name in ("low", "high")
+        elif a.combine == "SUM":
+            n[a.name] = value or 0
+        else:
+            setattr(stats, a.name, value)
+    stats.rows, stats.replayed = n["rows"], n["replayed"]
+    stats.computed = n["rows"] - n["replayed"]
+    stats.failed_replayed, stats.failed_computed = n["failed_replayed"], n["failed"] - n["failed_replayed"]
+    stats.returned_failed = n["returned_failed"]
+    stats.cache_null, stats.no_input_ok = n.get("cache_null", 0), n.get("no_input_ok", 0)
+    stats.no_config_replayed = n.get("no_config_replayed", 0)
+    stats.no_config_computed = n.get("no_config", 0) - stats.no_config_replayed
     return stats
 
 
-def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
+def input_pass(bench: Benchmark, source: str, layout: Layout, inner_extra: dict | None = None,
+               outer_extra: dict | None = None, join: str = "", params: list | None = None) -> dict:
     """One GROUP BY over inputs (replicate and input id, split aside): the union of inputs the coverage check
     compares against, inputs with several ground truths, inputs in both the training and evaluation split.
     A narrow integer-keyed GROUP BY costs about one COUNT(DISTINCT); joining columns into a text key would
-    cost three times that."""
+    cost three times that. `inner_extra` (per input) and `outer_extra` (over inputs) add aggregates; `join` a
+    JOIN clause after the source (with `params`)."""
     L = layout
     item = L.item_key(with_split=False)
     if not item:
@@ -198,10 +227,12 @@ def _input_pass(bench: Benchmark, source: str, layout: Layout) -> dict:
         # Versions aside: a ground truth that changed between versions is checked when this fires.
         inner["truths"] = f"COUNT(DISTINCT {q(L.ground_truth)})"
         outer["gt_conflicts"] = "SUM(CASE WHEN truths > 1 THEN 1 ELSE 0 END)"
+    inner.update(inner_extra or {})
+    outer.update(outer_extra or {})
     inner_sql = ", ".join(f"{v} AS {k}" for k, v in inner.items())
-    sql = (f"SELECT {', '.join(outer.values())} FROM (SELECT {inner_sql} FROM {source} "
+    sql = (f"SELECT {', '.join(outer.values())} FROM (SELECT {inner_sql} FROM {source} {join} "
            f"WHERE {q(L.input_id)} IS NOT NULL AND NOT ({L.no_configuration()}) GROUP BY {item}) g")
-    row = bench.query(sql)[0]
+    row = bench.query(sql, params or ())[0]
     return {k: v or 0 for k, v in zip(outer, row, strict=True)}
 
 
@@ -311,7 +342,12 @@ def config_pass(bench: Benchmark, source: str, layout: Layout, key: list[str],
             items_computed_ok=values.get("items_computed_ok", 0), items_succeeded=values.get("items_succeeded"),
             parameters={p: values[f"param:{p}"] for p in extra},
             configured=not config_index or any(row[i] is not None for i in config_index)))
-    return sorted(out, key=lambda c: tuple((v is None, str(type(v)), v) for v in c.key))
+    return sort_configs(out)
+
+
+def sort_configs(configs: list[ConfigStats]) -> list[ConfigStats]:
+    """In key order, NULLs last, whatever the types of the key's values."""
+    return sorted(configs, key=lambda c: tuple((v is None, str(type(v)), v) for v in c.key))
 
 
 def _two_level(source: str, layout: Layout, key: list[str], where: list[str], extra: list[str],
