@@ -35,6 +35,7 @@ from _bench.cli import (
 from _bench.layout import infer_layout, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
+from _bench.validate.fused import fusable, fused_passes
 from _bench.validate.passes import (
     add_configuration_stats,
     config_key,
@@ -43,7 +44,6 @@ from _bench.validate.passes import (
     global_pass,
     parse_filters,
 )
-from _bench.validate.fused import fusable, fused_passes
 from _bench.validate.rules import (
     CHECKS,
     Context,
