@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from _bench.cache_diagnosis import returned_failure
 from _bench.layout import Layout
 from _bench.reader import Benchmark
-from _bench.sql import as_text, flag, q
+from _bench.sql import as_text, count_if, q
 
 CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
 # Where a call's compute time is (seconds per unit): xetrack's own function_time, else a template's latency.
@@ -96,8 +96,8 @@ def call_cells(bench: Benchmark, src: Sources) -> list[Cell]:
     shown = [p for p in L.parameters if p not in L.config] if L.config_from == "config_id" else []
     lam = f"{q(L.function)} = '<lambda>'" if L.function else "1 = 0"
     first = f"MIN({q('timestamp')})" if "timestamp" in L.columns else "NULL"
-    aggregates = ["COUNT(*)", f"SUM({flag(src.uncached)})", f"SUM({flag(L.failed)})",
-                  f"SUM({flag(src.returned_failure)})", f"SUM({src.time or 'NULL'})", first, f"SUM({flag(lam)})",
+    aggregates = ["COUNT(*)", count_if(src.uncached), count_if(L.failed),
+                  count_if(src.returned_failure), f"SUM({src.time or 'NULL'})", first, count_if(lam),
                   *(f"MAX({q(p)})" for p in shown)]
     keys = [run, *config, source]
     sql = (f"SELECT {', '.join(keys + aggregates)} FROM {bench.VIEW} WHERE {src.population} "
