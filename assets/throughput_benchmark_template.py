@@ -386,8 +386,21 @@ def summarize(rows: list[dict], level: LoadLevel) -> dict:
         # From the actual send: what a closed-loop tool would report. A gap to the above is stall time.
         "from_send_p50_ms": np.percentile(from_send, 50), "from_send_p99_ms": np.percentile(from_send, 99),
         "late_after_ms": LATE_AFTER_MS, "payload_pool_size": len(level.endpoint.payloads),
+        "send_lag_max_ms": max(r["send_lag_ms"] for r in rows),
+        **tail_lateness(ok, latency),
     }
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in summary.items()}
+
+
+def tail_lateness(ok: list[dict], latency: np.ndarray) -> dict:
+    """How many of the slowest successful requests (p99 and above) left the client late. Latency counts from the
+    intended send time, so a client that falls behind its schedule (its own CPU, or a machine it shares with the
+    service) lengthens the tail by itself; when most of the tail was sent late, the tail is partly the client's."""
+    if not ok:
+        return {"tail_n": 0, "tail_late": 0}
+    tail = latency >= np.percentile(latency, 99, method="linear")
+    late = np.array([r["send_lag_ms"] > LATE_AFTER_MS for r in ok])
+    return {"tail_n": int(tail.sum()), "tail_late": int((tail & late).sum())}
 
 
 def stored_requests(db: str, cid: str, replicate: int, experiment_version: str) -> list[dict]:
@@ -701,7 +714,22 @@ def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) ->
               f"{settle:>7} {cpu:>9}")
     if any(r.get("settle_outcome") == "capped" for r in rows):
         print("settle: ! = the service was still slow when --settle-max ran out; that level may carry a backlog")
+    print_client_lag(rows, names)
     print_calibration({r["connection"]: r for r in rows if r.get("client_overhead_p99_ms") is not None})
+
+
+def print_client_lag(rows: list[dict], names: dict[str, str]) -> None:
+    """A warning for each level whose tail was mostly sent late: its p99 may be the client's, not the service's."""
+    for r in rows:
+        n, late = r.get("tail_n"), r.get("tail_late")
+        if not n or late is None or 2 * late < n:
+            continue
+        cpu = "" if r.get("client_cpu_pct") is None else f", client CPU {r['client_cpu_pct']:.0f} % of a core"
+        print(f"warning: {names[r['config_id']]} (rep {r['replicate']}): {late} of its {n} slowest requests (p99 "
+              f"and above) left the client more than {r['late_after_ms']:g} ms late (send lag up to "
+              f"{r['send_lag_max_ms']:.1f} ms{cpu}). The client fell behind its schedule (its own CPU, or a machine "
+              "shared with the service), so part of that tail is the client's delay. latency_from_send_ms leaves "
+              "the lag out; a client on its own cores or machine tells the two apart.")
 
 
 def print_calibration(overhead: dict[str, dict]) -> None:

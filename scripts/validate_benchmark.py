@@ -188,7 +188,8 @@ def _validate(bench: Benchmark, input_col, config_cols, filters, options: Option
 
 def _passes(bench: Benchmark, source: str, layout, key: list[str], filters) -> tuple[dict, list]:
     """The global and the per-configuration pass. With SQLite they run at the same time on two connections
-    (sqlite3 releases the GIL while a query runs: two cores, two scans); DuckDB parallelises each query itself."""
+    (sqlite3 releases the GIL while a query runs: two cores, two scans); DuckDB parallelises each query itself,
+    and reads each column fewer times when the passes are fused into two scans (fused.py)."""
     if bench.engine != "sqlite":
         if not fusable(layout, key):
             return global_pass(bench, source, layout), config_pass(bench, source, layout, key)

@@ -20,6 +20,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 import throughput_benchmark_template as template
@@ -165,7 +166,39 @@ def test_level_percentiles_match_an_independent_computation_on_the_raw_rows(defa
         assert {k: level[k] for k in expected} == pytest.approx(expected, rel=1e-9), level["mode"]
         assert level["n_ok"] == len(ok)
         assert level["n_late"] == sum(r["send_lag_ms"] > level["late_after_ms"] for r in request_rows(db, level))
+        tail = [r for r in request_rows(db, level) if r["error"] == "" and r["latency_ms"] >= cuts[989]]
+        assert level["tail_n"] == len(tail) > 0
+        assert level["tail_late"] == sum(r["send_lag_ms"] > level["late_after_ms"] for r in tail)
+        assert level["send_lag_max_ms"] == max(r["send_lag_ms"] for r in request_rows(db, level))
         assert level["achieved_rps"] == pytest.approx(len(ok) / level["duration_s"])
+
+
+def _requests(lags_ms: list[float], latencies_ms: list[float]) -> list[dict]:
+    return [{"send_lag_ms": lag, "latency_ms": lat, "error": ""} for lag, lat in zip(lags_ms, latencies_ms)]
+
+
+def test_a_tail_sent_mostly_late_is_flagged_as_partly_the_clients(capsys):
+    # 200 requests: the two slowest (p99 and above) left the client 40 ms late; the rest on time
+    ok = _requests([0.1] * 198 + [40.0, 40.0], [3.0] * 198 + [45.0, 47.0])
+    counts = template.tail_lateness(ok, np.array([r["latency_ms"] for r in ok]))
+    assert counts == {"tail_n": 2, "tail_late": 2}
+    row = {"config_id": "c1", "replicate": 0, "late_after_ms": template.LATE_AFTER_MS, "send_lag_max_ms": 40.0,
+           "client_cpu_pct": 98.0, **counts}
+    template.print_client_lag([row], {"c1": "open-loop 400/s"})
+    out = capsys.readouterr().out
+    assert out.startswith("warning: open-loop 400/s (rep 0): 2 of its 2 slowest requests") and "up to 40.0 ms" in out
+    assert "client CPU 98 %" in out
+
+
+def test_a_slow_tail_sent_on_time_is_the_services_and_not_flagged(capsys):
+    # the same tail, sent on time (the service was slow), and an early late send that is not in the tail
+    ok = _requests([9.0] + [0.1] * 199, [3.0] * 198 + [45.0, 47.0])
+    counts = template.tail_lateness(ok, np.array([r["latency_ms"] for r in ok]))
+    assert counts == {"tail_n": 2, "tail_late": 0}
+    row = {"config_id": "c1", "replicate": 0, "late_after_ms": template.LATE_AFTER_MS, "send_lag_max_ms": 9.0,
+           **counts}
+    template.print_client_lag([row, {"config_id": "c1", "replicate": 1}], {"c1": "open-loop 400/s"})  # older row
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.slow
