@@ -174,7 +174,7 @@ def test_level_percentiles_match_an_independent_computation_on_the_raw_rows(defa
 
 
 def _requests(lags_ms: list[float], latencies_ms: list[float]) -> list[dict]:
-    return [{"send_lag_ms": lag, "latency_ms": lat, "error": ""} for lag, lat in zip(lags_ms, latencies_ms)]
+    return [{"send_lag_ms": lag, "latency_ms": lat, "error": ""} for lag, lat in zip(lags_ms, latencies_ms, strict=True)]
 
 
 def test_a_tail_sent_mostly_late_is_flagged_as_partly_the_clients(capsys):
