@@ -8,6 +8,9 @@ configuration costs about what the user's own summary query costs. So:
   successfully computed inputs, built knowing what the global pass found (e.g. versions are part of the
   input key only when several versions exist).
 Only a check that fires runs a further query, to find examples. Nothing is fetched row by row.
+With SQLite the global pass (with the input pass after it) and the per-configuration pass run at once on two
+connections. DuckDB reads each column fewer times when they are fused into two scans (fused.py), which count
+exactly what these do (tests/test_validate_fused.py).
 
 A row is *replayed* when its `cache` column holds a track_id (xetrack 0.7.0 logs a cache hit as a row with
 `cache` = the computing run's id) and *computed* otherwise ('' or NULL). It *failed* when `error` is not ''.
