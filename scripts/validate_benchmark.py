@@ -222,7 +222,9 @@ def _stop(second: Benchmark, job: Future) -> None:
 def _plan(ctx: Context) -> dict:
     """check id -> (why it is skipped, or None; how to run it)."""
     L, s = ctx.layout, ctx.stats
-    no_input = None if L.input_id else "no input-id column (name it with --input-col)"
+    candidates = ", ".join(L.roles.input_candidates)
+    no_input = None if L.input_id else \
+        f"no input-id column ({f'several could be: {candidates}; ' if candidates else ''}name it with --input-col)"
     one_config = "one configuration only: nothing to compare" if len(ctx.configs) < 2 else None
     no_params = None if (L.config or L.parameters) else "no configuration columns (name them with --config-cols)"
     hashed: dict = {}

@@ -35,6 +35,30 @@ def test_roles_are_inferred_from_xetrack_layout_and_can_be_overridden():
         infer_roles(cols, config_cols=["nope"])
 
 
+@pytest.mark.parametrize("name", ["ticket_id", "doc_id", "image_id", "Case_ID", "user_id", "task_id"])
+def test_a_single_thing_id_column_is_the_input_id_when_no_known_name_is_present(name):
+    roles = infer_roles(columns("model:TEXT", "prompt:TEXT", "config_id:TEXT", "model_id:TEXT", "run_id:TEXT",
+                                "worker_id:TEXT", f"{name}:INTEGER", "predicted_label:TEXT", "true_label:TEXT"))
+    assert roles.input_id == name
+    assert name not in roles.parameters and "model_id" in roles.parameters and "config_id" in roles.parameters
+    # a known name still wins; a user's choice wins over both
+    assert infer_roles(columns(f"{name}:INTEGER", "item_id:INTEGER", "model:TEXT")).input_id == "item_id"
+    assert infer_roles(columns(f"{name}:INTEGER", "model:TEXT"), input_col="model").input_id == "model"
+    assert infer_roles(columns(f"{name}:INTEGER", "model:TEXT"), config_cols=[name]).input_id is None
+
+
+def test_two_thing_id_columns_are_not_guessed_between_and_validate_names_both(tmp_path, capsys):
+    roles = infer_roles(columns("model:TEXT", "ticket_id:INTEGER", "customer_id:INTEGER"))
+    assert roles.input_id is None and roles.input_candidates == ["ticket_id", "customer_id"]
+    db = tmp_path / "two_ids.db"
+    log_rows(db, [{"model": m, "ticket_id": i, "customer_id": i % 3, "correct": 1} for m in "ab" for i in range(4)],
+             engine="sqlite")
+    validate_benchmark.main([str(db), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    reason = doc["summary"]["checks_skipped"]["missing-input-id"]
+    assert reason == "no input-id column (several could be: ticket_id, customer_id; name it with --input-col)"
+
+
 @pytest.mark.parametrize("name", ["correct_strict", "correct_lenient", "is_correct", "answer_correct", "nll",
                                   "brier", "log_loss", "cost", "cost_usd", "prompt_cost", "latency",
                                   "latency_p99", "latencyms", "predict_seconds", "input_tokens", "p_true"])

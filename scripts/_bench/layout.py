@@ -37,6 +37,13 @@ VERSION_NAMES = ("git_commit_hash", "git_hash", "git_commit", "commit", "code_ve
                  "data_fingerprint", "dataset_fingerprint", "xetrack_version", "sklearn_version")
 INPUT_NAMES = ("input_id", "item_id", "example_id", "sample_id", "datapoint_id", "question_id", "prompt_id",
                "request_id", "row_id", "idx", "id")
+# Otherwise a column named <thing>_id (ticket_id, doc_id, image_id) is the input id when it is the only such
+# column and <thing> names no part of a configuration, a run or where it ran (these stay what they are).
+NOT_INPUT_ID = re.compile(
+    r"^(config|configuration|cfg|model|run|experiment|exp|dataset|data|checkpoint|ckpt|variant|version|track|"
+    r"job|worker|shard|host|node|process|thread|trial|seed|fold|split|template|prompt_template|system_prompt|"
+    r"tokenizer|engine|provider|deployment|endpoint|payload|level|arm|treatment|group|condition)_id$",
+    re.IGNORECASE)
 REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
 SPLIT_NAMES = ("split", "subset", "partition", "data_split")
 # A row's position (a load test's request k), or which body of a payload pool it sent: neither an input to pair
@@ -86,6 +93,8 @@ class Roles:
     outcomes: list[str] = field(default_factory=list)
     assets: list[str] = field(default_factory=list)
     provenance: list[str] = field(default_factory=list)
+    # <thing>_id columns that could be the input id when no known name is present (used when there is one)
+    input_candidates: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"input_id": self.input_id, "parameters": self.parameters, "replicate": self.replicate,
@@ -116,6 +125,12 @@ def infer_roles(columns: Sequence[Column], input_col: str | None = None,
     roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
     taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
     taken |= set(roles.provenance)
+    if roles.input_id is None:
+        roles.input_candidates = [n for n in names if n.lower().endswith("_id") and n not in taken
+                                  and n not in (config_cols or ()) and n.lower() not in INDEX_NAMES
+                                  and n != roles.split and not NOT_INPUT_ID.match(n)]
+        if len(roles.input_candidates) == 1:
+            roles.input_id = roles.input_candidates[0]
     taken |= {roles.input_id, roles.split, "_shard"} | {n for n in names if n.lower() in INDEX_NAMES}
     rest = [c for c in columns if c.name not in taken]
     roles.assets = [c.name for c in rest if ASSET_PATTERN.match(c.name) and c.name not in (config_cols or ())]
