@@ -303,6 +303,15 @@ def load_findings(load: dict) -> list[Finding]:
         findings.append(Finding("slo-short-levels", "warning", f"{len(short)} levels last less than 5 s: their "
                                 "blocks are shorter than 1 s, so a stall can span blocks and the intervals are "
                                 "rough.", "Measure each level for 30 s or more (--duration).", short))
+    split = [f"{lv['label']}: " + ", ".join(f"repeat {r} {v}" for r, v in lv["replicate_verdicts"].items())
+             for lv in load["levels"] if {"meets", "fails"} <= set(lv.get("replicate_verdicts", {}).values())]
+    if split:
+        findings.append(Finding("slo-repeats-disagree", "warning", f"{len(split)} levels have a repeat that meets "
+                                "and one that fails on its own: their pooled verdict averages two different "
+                                "behaviours (a drift over the run, a neighbour's load, a warm-up).",
+                                "Compare the repeats (the replicate column) and find what differed before "
+                                "trusting the pooled verdict; more repeats, in alternating order, tell a drift "
+                                "from chance.", split))
     undecided = [lv["label"] for lv in load["levels"] if lv["verdict"] == "undecided"]
     if undecided:
         findings.append(Finding("slo-undecided", "info", f"{len(undecided)} levels are undecided: the interval of "

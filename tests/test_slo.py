@@ -186,6 +186,24 @@ def test_the_repeats_of_a_level_stay_apart_when_another_replicate_column_is_cons
     assert code == 0 and level["replicates"] == 2 and level["requests"] == 800
 
 
+def test_repeats_of_a_level_that_disagree_are_a_warning_and_repeats_that_agree_are_not(tmp_path, capsys):
+    tenth_slow = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731 - repeat 1: 10 % over 50 ms
+    split = level_rows(20, 40, fast, replicate=0) + level_rows(20, 40, tenth_slow, replicate=1)
+    _, doc = summary(capsys, load_db(tmp_path, {20: split}), "--slo", "p99<50ms")
+    (level,) = doc["slo"]["levels"]
+    assert level["replicate_verdicts"] == {"0": "meets", "1": "fails"}
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "slo-repeats-disagree"]
+    assert finding["severity"] == "warning"
+    assert finding["examples"] == [f"{level['label']}: repeat 0 meets, repeat 1 fails"]
+
+    agree = level_rows(20, 40, fast, replicate=0) + level_rows(20, 40, fast, replicate=1)
+    (tmp_path / "agree").mkdir()
+    _, doc = summary(capsys, load_db(tmp_path / "agree", {20: agree}), "--slo", "p99<50ms")
+    (level,) = doc["slo"]["levels"]
+    assert level["replicate_verdicts"] == {"0": "meets", "1": "meets"} and level["verdict"] == "meets"
+    assert "slo-repeats-disagree" not in {f["check_id"] for f in doc["findings"]}
+
+
 def level_of(rate: float, seconds: float, latency, **setting) -> list[dict]:
     """level_rows with more level settings (connection model, duration), each level its own config_id."""
     cid = "-".join([f"open-{rate:g}", *(f"{v}" for v in setting.values())])

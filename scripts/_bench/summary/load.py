@@ -270,14 +270,38 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
         verdicts.append(v)
         results.append({"clause": c.text, "allowed": c.allowed, "broken": int(broken.sum()), "share": share,
                         "low": low, "high": high, "verdict": v})
-    overall = "fails" if "fails" in verdicts else "undecided" if "undecided" in verdicts else "meets"
+    overall = _overall(verdicts)
     errors = int(failed.sum())
     return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
             "window_s": window_s, "offered_rps": n / window_s if window_s else None,
             "achieved_rps": int(ok.sum()) / window_s if window_s else None, "errors": errors,
             "error_rate": errors / n if n else None, "latency_ms": percentiles,
             "max_ms": float(np.nanmax(latency[ok])) if ok.any() else None, "block_s": block_s,
-            "clauses": results, "verdict": overall if clauses else None}
+            "clauses": results, "verdict": overall if clauses else None,
+            "replicate_verdicts": _replicate_verdicts(s, clauses, block_s, alpha, resamples, seed) if reps > 1 else {}}
+
+
+def _overall(verdicts: list[str]) -> str:
+    return "fails" if "fails" in verdicts else "undecided" if "undecided" in verdicts else "meets"
+
+
+def _replicate_verdicts(s: Series, clauses: list[Clause], block_s: float, alpha: float, resamples: int,
+                        seed: int) -> dict[str, str]:
+    """Each repeat of a level judged on its own requests (blocks as long as the pooled level's): a level whose
+    repeats disagree (one meets, another fails) is pooled into one verdict, and the caller says so."""
+    due, latency = np.asarray(s.due_s), np.asarray(s.latency_ms)
+    failed, replicate = np.asarray(s.failed), np.asarray(s.replicate, dtype=object).astype(str)
+    out = {}
+    for r in sorted(set(replicate)):
+        mask = replicate == r
+        boot = BlockBootstrap(_blocks(replicate[mask], due[mask], block_s), resamples, seed)
+        verdicts = []
+        for c in clauses:
+            broken = failed[mask] | (latency[mask] > c.threshold_ms) if c.kind == "latency" else failed[mask]
+            _, low, high = share_interval(broken, boot, alpha)
+            verdicts.append(verdict(low, high, c.allowed))
+        out[r] = _overall(verdicts)
+    return out
 
 
 def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
