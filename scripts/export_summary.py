@@ -53,7 +53,7 @@ EXAMPLES = """  python scripts/export_summary.py bench.db predictions
   python scripts/export_summary.py bench.db predictions --version e2 --plot summary.png
   python scripts/export_summary.py bench.db predictions --pairs all
   python scripts/export_summary.py bench.db predictions --pairs model=svm
-  python scripts/export_summary.py bench.db predictions --pairs all --save results.db --items-needed 0.02
+  python scripts/export_summary.py bench.db predictions --pairs all --save summary.db --items-needed 0.02
   python scripts/export_summary.py throughput.db requests --slo "p99<50ms, errors<1%" --plot load.png
   python scripts/export_summary.py bench.db predictions --metric accuracy:higher --metric latency_ms:lower
   python scripts/export_summary.py bench.db predictions --csv > summary.csv
@@ -61,7 +61,8 @@ EXAMPLES = """  python scripts/export_summary.py bench.db predictions
 how it counts:
   item           one input; with seed/fold columns, one (input, seed, fold): that is what gets paired;
                  reported as "569 inputs x 10 seeds (5,690 items)"
-  deduplication  each (configuration, item) counts once; a computed row wins over its cache replay
+  deduplication  each (configuration, item) counts once: a success wins over a failure (a retry), a computed
+                 row over its cache replay, the first logged over later repeats
   failures       rows with a non-empty `error` are excluded from metrics and counted as failed
   versions       experiment_version, git hashes, *_version columns: each version is reported on its own
   intervals      Wilson for 0/1 metrics, bootstrap over items for scores; with replicate columns but no
@@ -232,9 +233,14 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     dups = sum(c.duplicates_dropped for c in summaries)
     if dups:
         findings.append(Finding("duplicates-counted-once", "warning", f"{dups:,} repeated computed rows of the "
-                                "same configuration and item were counted once.",
+                                "same configuration and item were counted once (the first one logged).",
                                 "If they are intended repeats, log a replicate column (seed, repeat); otherwise "
                                 "run validate_benchmark.py to find them."))
+    retried = sum(c.retries_superseded for c in summaries)
+    if retried:
+        findings.append(Finding("retries-counted-once", "info", f"{retried:,} failed rows have a successful row of "
+                                "the same configuration and item (a retry): the success is scored, the failure is "
+                                "not counted as one.", "validate_benchmark.py reports every failure, retried or not."))
     replays = sum(c.replays_dropped for c in summaries)
     if replays:
         findings.append(Finding("replays-counted-once", "info", f"{replays:,} cache-replayed rows repeat an item "

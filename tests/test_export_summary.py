@@ -758,3 +758,27 @@ def test_a_metric_over_fewer_items_than_its_configuration_says_how_many_in_the_t
     code, out, _ = summary(capsys, tmp_path / "s.db", "predictions", "--metric", "score:higher")
     row = {line.split("|")[2].strip(): line for line in out.splitlines() if line.startswith("| ") and "model=" in line}
     assert code == 0 and "(n=18)" in row["model=b"] and "(n=" not in row["model=a"], out
+
+
+def test_a_failure_retried_successfully_is_scored_on_its_success_and_a_repeat_keeps_the_first_logged(tmp_path,
+                                                                                                      capsys):
+    db = tmp_path / "retry.db"
+    rows = [{"model": m, "input_id": i, "prediction": i % 2, "ground_truth": i % 2, "error": ""}
+            for m in ("a", "b") for i in range(20)]
+    rows[3] = {**rows[3], "error": "timeout", "prediction": None}  # a, input 3: failed in the first run
+    log_rows(db, rows, engine="sqlite", track_id="run-1")
+    log_rows(db, [{"model": "a", "input_id": 3, "prediction": 1, "ground_truth": 1, "error": ""},  # retried: right
+                  {"model": "b", "input_id": 5, "prediction": 0, "ground_truth": 1, "error": ""}],  # repeat: wrong
+             engine="sqlite", track_id="run-2")
+    d = doc(capsys, str(db))
+    configs = {c["label"]: c for c in d["versions"][0]["configurations"]}
+    a, b = configs["model=a"], configs["model=b"]
+    assert (a["failed"], a["retries_superseded"], a["duplicates_dropped"], a["items"]) == (0, 1, 0, 20)
+    assert (b["failed"], b["retries_superseded"], b["duplicates_dropped"]) == (0, 0, 1)
+    assert a["metrics"]["accuracy"]["estimate"] == b["metrics"]["accuracy"]["estimate"] == 1.0  # b's first row kept
+    (comparison,) = d["versions"][0]["comparisons"]
+    assert comparison["shared_items"] == 20
+    found = {f["check_id"] for f in d["findings"]}
+    assert {"retries-counted-once", "duplicates-counted-once"} <= found and "failures-excluded" not in found
+    # every item right: the Wilson interval reaches below 1.0, as it must; that is not an extreme-items warning
+    assert "interval-beyond-data" not in found

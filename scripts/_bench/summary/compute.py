@@ -3,8 +3,9 @@
 The unit of analysis is an *item*: one input, or one (input, seed, fold) when replicate columns exist.
 With a fold column (repeated k-fold CV) the unit of the *tests* is the fold: per-fold values, compared with
 the Nadeau-Bengio corrected resampled t, since folds of one seed share training data.
-- Each (configuration, item) counts once: a computed row is preferred to a cache replay of it (a re-run
-  must not double n), and repeated computed rows are counted once (and reported).
+- Each (configuration, item) counts once: a success is preferred to a failure (a retried call is scored on
+  its success), a computed row to a cache replay of it (a re-run must not double n), and repeated computed
+  rows are counted once, the first logged (and reported).
 - Failed rows (non-empty `error`) are excluded from metrics and counted as failures.
 - Comparisons pair items present, and not failed, on both sides; the rest are counted and excluded.
 - Memory: one configuration's rows while summarising it; one pair's per-item vectors while comparing.
@@ -72,6 +73,7 @@ class ConfigSummary:
     replays_used: int  # replayed rows standing in for an item with no computed row
     replays_dropped: int  # replayed rows whose item was also computed
     duplicates_dropped: int  # repeated computed rows of the same item
+    retries_superseded: int  # failed rows of an item that also has a successful row (a retry): not counted
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # p50/p95/p99 over computed, successful rows
     latency_n: int = 0
@@ -159,29 +161,37 @@ class Evidence:
 
 
 def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
-    """One row per item: computed before replayed, then scan order; rows without an item id are kept, but
-    cache replays among them are dropped when the configuration has computed rows at all."""
+    """One row per item: a success before a failure (a failed call retried successfully is scored on its
+    success), computed before replayed, then scan order (the first logged); rows without an item id are kept,
+    but cache replays among them are dropped when the configuration has computed rows at all."""
     flags, items = rec["flags"], rec["item"]
     has_item = (flags & NO_ITEM) == 0
+    none = {"replays_dropped": 0, "duplicates_dropped": 0, "retries_superseded": 0}
     if has_item.all() and bool(np.all(items[1:] > items[:-1])):
-        return rec, {"replays_dropped": 0, "duplicates_dropped": 0}  # already one row per item
+        return rec, none  # already one row per item
     with_item = np.flatnonzero(has_item)
+    failed = (flags[with_item] & FAILED) != 0
     replayed = (flags[with_item] & REPLAYED) != 0
-    # Two stable sorts = sort by item, computed first, then scan order; far faster than lexsort on the
-    # mostly-sorted ids benchmarks write (timsort on runs, radix on the 0/1 flag).
-    by_flag = np.argsort(replayed.view(np.uint8), kind="stable")
-    order = with_item[by_flag[np.argsort(items[with_item][by_flag], kind="stable")]]
+    # Two stable sorts = sort by item, then (success, computed) first, then scan order; far faster than lexsort
+    # on the mostly-sorted ids benchmarks write (timsort on runs, radix on the small rank).
+    rank = (2 * failed + replayed).astype(np.uint8)
+    by_rank = np.argsort(rank, kind="stable")
+    order = with_item[by_rank[np.argsort(items[with_item][by_rank], kind="stable")]]
     ordered_items = items[order]
     first = np.r_[True, ordered_items[1:] != ordered_items[:-1]] if len(order) else np.zeros(0, bool)
-    dropped_replayed = int(np.count_nonzero(flags[order[~first]] & REPLAYED))
-    duplicates = int(np.count_nonzero(~first)) - dropped_replayed
+    kept = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))] if len(order) else order
+    dropped, kept = order[~first], kept[~first]
+    retried = ((flags[dropped] & FAILED) != 0) & ((flags[kept] & FAILED) == 0)
+    dropped_replayed = int(np.count_nonzero(((flags[dropped] & REPLAYED) != 0) & ~retried))
+    duplicates = len(dropped) - dropped_replayed - int(retried.sum())
     without = np.flatnonzero(~has_item)
     without_replayed = (flags[without] & REPLAYED) != 0
     if without_replayed.any() and not without_replayed.all():
         dropped_replayed += int(without_replayed.sum())
         without = without[~without_replayed]
     keep = np.concatenate([order[first], without])
-    return rec[keep], {"replays_dropped": dropped_replayed, "duplicates_dropped": duplicates}
+    return rec[keep], {"replays_dropped": dropped_replayed, "duplicates_dropped": duplicates,
+                       "retries_superseded": int(retried.sum())}
 
 
 def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: float | None,
@@ -201,7 +211,9 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
         interval = _stats.wilson_interval(int(values.sum()), len(values), opts.confidence)
     else:
         interval = _stats.bootstrap_mean_interval(values, opts.confidence, opts.resamples, opts.seed)
-    return MetricSummary(len(values), interval, binary, beyond_data=_beyond_data(values, interval))
+    # A 0/1 metric's interval always reaches past the data when every value is equal (all correct): not a sign
+    # of extreme items, which is what the beyond-data warning is about.
+    return MetricSummary(len(values), interval, binary, beyond_data=None if binary else _beyond_data(values, interval))
 
 
 def _beyond_data(values: np.ndarray, interval: _stats.Interval) -> tuple[float, float, float] | None:

@@ -13,7 +13,8 @@ pooled, each with
 - configurations[] in rank order: rank (competition ranking by the primary metric: equal estimates share a
   rank, 1, 1, 3), tied, label, configuration, parameters, rows, items, inputs and replicates (with replicate
   columns: distinct inputs and seeds behind the items, else null), failed, replays_used, replays_dropped,
-  duplicates_dropped, clusters, test_train_ratio (repeated k-fold CV: n_test / n_train, else null),
+  duplicates_dropped, retries_superseded (failed rows of an item that also succeeded: not counted), clusters,
+  test_train_ratio (repeated k-fold CV: n_test / n_train, else null),
   metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}}, latency {column, unit, n, p50,
   p95, p99} or null, tokens, cost;
 - comparisons[] (each configuration against the best or the reference, or every pair with --pairs all; per
@@ -82,7 +83,8 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
         "parameters": dict(g.parameters),
         "rows": g.rows, "items": c.items, "inputs": c.inputs, "replicates": c.replicates, "failed": c.failed,
         "replays_used": c.replays_used, "replays_dropped": c.replays_dropped,
-        "duplicates_dropped": c.duplicates_dropped, "clusters": c.clusters,
+        "duplicates_dropped": c.duplicates_dropped, "retries_superseded": c.retries_superseded,
+        "clusters": c.clusters,
         "test_train_ratio": r6(c.test_train_ratio),
         "metrics": {name: {"n": m.n, "inputs": m.inputs, "replicates": m.replicates,
                            "estimate": r6(m.interval.estimate), "ci_low": r6(m.interval.low),
