@@ -185,9 +185,44 @@ def test_changed_results_add_rows_and_the_documented_query_returns_the_latest(tm
     con = sqlite3.connect(out)
     latest = con.execute(
         "SELECT configuration FROM summary s WHERE track_id = (SELECT track_id FROM summary t "
-        "WHERE t.source = s.source AND t.source_table = s.source_table ORDER BY timestamp DESC LIMIT 1)").fetchall()
+        "WHERE t.source = s.source AND t.source_table = s.source_table AND t.analysis IS s.analysis "
+        "ORDER BY timestamp DESC LIMIT 1)").fetchall()
     assert sorted(r[0] for r in latest) == sorted(c["label"] for c in doc["versions"][0]["configurations"])
     assert con.execute("SELECT COUNT(*) FROM summary").fetchone()[0] > len(latest)
+    con.close()
+
+
+LATEST = ("SELECT analysis, configuration FROM summary s WHERE track_id = (SELECT track_id FROM summary t "
+          "WHERE t.source = s.source AND t.source_table = s.source_table AND t.analysis IS s.analysis "
+          "ORDER BY timestamp DESC LIMIT 1)")
+
+
+def test_a_second_analysis_saved_into_the_same_file_does_not_hide_the_first(tmp_path, capsys):
+    out = tmp_path / "summary.db"
+    db = predictions_db(tmp_path / "b.db", "sqlite", {"a": correctness(50, 0.9, 1), "b": correctness(50, 0.6, 2)})
+    run(capsys, db, "predictions", "--save", out)  # by model
+    run(capsys, db, "predictions", "--config-cols", "track_id", "--save", out)  # by run, saved later
+    con = sqlite3.connect(out)
+    latest = con.execute(LATEST).fetchall()
+    con.close()
+    by_model = sorted(c for a, c in latest if a.startswith("configuration: model;"))
+    by_run = [c for a, c in latest if a.startswith("configuration: track_id;")]
+    assert by_model == ["model=a", "model=b"] and by_run and len(latest) == 2 + len(by_run)
+
+
+def test_a_file_saved_before_the_analysis_column_existed_gains_it(tmp_path, capsys):
+    out = tmp_path / "summary.db"
+    db = predictions_db(tmp_path / "b.db", "sqlite", {"a": correctness(50, 0.9, 1), "b": correctness(50, 0.6, 2)})
+    run(capsys, db, "predictions", "--save", out)
+    con = sqlite3.connect(out)
+    for table in ("summary", "comparisons"):  # as an earlier version wrote it
+        con.execute(f'DELETE FROM "{table}"')
+        con.execute(f'ALTER TABLE "{table}" DROP COLUMN analysis')
+    con.commit()
+    con.close()
+    run(capsys, db, "predictions", "--save", out)
+    con = sqlite3.connect(out)
+    assert {a for (a, _) in con.execute(LATEST)} == {"configuration: model; item: input_id"}
     con.close()
 
 

@@ -7,11 +7,15 @@
 Both carry `track_id` (a content hash of this summary's numbers) and `timestamp` (when they were last saved),
 the two columns xetrack's Reader sorts and filters by, so `Reader(OUT, table='summary').to_df()` reads them.
 
+Both also carry `analysis`: what was compared (configuration columns, item columns), so two analyses of one
+benchmark (by model and prompt; by run) saved into one file do not hide each other.
+
 Saving is idempotent: each row is keyed by a hash of its values. Saving the same numbers again adds no row
-(only `timestamp` moves to now); changed numbers add rows, and the latest save of each benchmark wins:
+(only `timestamp` moves to now); changed numbers add rows, and the latest save of each benchmark and analysis
+wins:
 
     SELECT * FROM summary s WHERE track_id = (SELECT track_id FROM summary t WHERE t.source = s.source
-        AND t.source_table = s.source_table ORDER BY timestamp DESC LIMIT 1)
+        AND t.source_table = s.source_table AND t.analysis IS s.analysis ORDER BY timestamp DESC LIMIT 1)
 
 The benchmark databases are never written: OUT is refused when it is one of them (the CLI contract).
 """
@@ -25,18 +29,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 SUMMARY_COLUMNS = {
-    "source": "TEXT", "source_table": "TEXT", "version": "TEXT", "versions": "TEXT", "rank": "INTEGER",
+    "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "versions": "TEXT", "rank": "INTEGER",
     "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT", "n": "INTEGER",
     "items": "INTEGER", "inputs": "INTEGER", "replicates": "INTEGER", "estimate": "REAL", "ci_low": "REAL",
     "ci_high": "REAL", "method": "TEXT", "failed": "INTEGER",
 }
 COMPARISON_COLUMNS = {
-    "source": "TEXT", "source_table": "TEXT", "version": "TEXT", "metric": "TEXT", "configuration": "TEXT",
+    "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "metric": "TEXT", "configuration": "TEXT",
     "reference": "TEXT", "shared_items": "INTEGER", "only_reference": "INTEGER", "only_other": "INTEGER",
     "difference": "REAL", "ci_low": "REAL", "ci_high": "REAL", "test": "TEXT", "p_value": "REAL",
     "p_adjusted": "REAL", "adjust": "TEXT", "family": "TEXT", "family_size": "INTEGER",
     "min_detectable_difference": "REAL", "mdd_alpha": "REAL", "verdict": "TEXT",
 }
+
+
+def analysis_of(doc: dict) -> str:
+    """What one saved summary compared, e.g. 'configuration: model, prompt; item: ticket_id'."""
+    layout = doc["inferred"]["layout"]
+    return (f"configuration: {', '.join(layout['configuration']) or '-'}; "
+            f"item: {', '.join(layout['item_key']) or '-'}")
 
 
 def summary_rows(doc: dict) -> list[dict]:
@@ -46,8 +57,8 @@ def summary_rows(doc: dict) -> list[dict]:
         for metric in doc["inferred"]["measures"]["metrics"]:
             for c in stratum["configurations"]:
                 m = c["metrics"][metric["name"]]
-                rows.append({"source": source, "source_table": table, "version": stratum["label"],
-                             "versions": json.dumps(stratum["version"], sort_keys=True, default=str),
+                rows.append({"source": source, "source_table": table, "analysis": analysis_of(doc),
+                             "version": stratum["label"], "versions": json.dumps(stratum["version"], sort_keys=True, default=str),
                              "rank": c["rank"], "configuration": c["label"],
                              "parameters": json.dumps(c["parameters"] or c["configuration"], sort_keys=True,
                                                       default=str),
@@ -64,8 +75,8 @@ def comparison_rows(doc: dict) -> list[dict]:
     for stratum in doc["versions"]:
         for c in stratum["comparisons"]:
             mdd = c.get("detectable") or {}
-            rows.append({"source": source, "source_table": table, "version": stratum["label"],
-                         "metric": c["metric"], "configuration": c["configuration"], "reference": c["reference"],
+            rows.append({"source": source, "source_table": table, "analysis": analysis_of(doc),
+                         "version": stratum["label"], "metric": c["metric"], "configuration": c["configuration"], "reference": c["reference"],
                          "shared_items": c["shared_items"], "only_reference": c["only_reference"],
                          "only_other": c["only_other"], "difference": c["delta"], "ci_low": c["ci_low"],
                          "ci_high": c["ci_high"], "test": c["test"], "p_value": c["p_value"],
@@ -101,6 +112,10 @@ def _upsert(con: sqlite3.Connection, table: str, columns: dict[str, str], rows: 
     ddl = ", ".join(f'"{c}" {t}' for c, t in columns.items())
     con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (track_id TEXT, timestamp TEXT, {ddl}, '
                 "row_hash TEXT PRIMARY KEY)")
+    present = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+    for c, t in columns.items():  # a file saved by an earlier version lacks newer columns (`analysis`)
+        if c not in present:
+            con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{c}" {t}')
     before = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
     placeholders = ", ".join("?" * (len(names) + 3))
     sql = (f'INSERT INTO "{table}" (track_id, timestamp, {", ".join(chr(34) + c + chr(34) for c in names)}, '
