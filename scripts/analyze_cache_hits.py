@@ -46,7 +46,8 @@ EXAMPLES = """  python scripts/analyze_cache_hits.py bench.db
 
 what the `cache` column means (xetrack 0.7.0): '' computed, a track_id replayed from that run, NULL no
 cache key (unhashable argument, or caching off in that run); no column at all: nothing was ever cacheable.
-hit rate = replayed calls / all tracked calls. Time saved = function_time of the row each replay came from."""
+hit rate = replayed calls / all tracked calls. Time saved = function_time of the row each replay came from,
+summed: call time, not wall-clock time (concurrent calls overlap)."""
 
 UNHASHABLE_REPR = re.compile(r"[\[{]|\barray\(|\bset\(|\bDataFrame\b|\bTensor\(")
 OBJECT_REPR = re.compile(r"\b[A-Za-z_]\w*\(|\(\s*'|frozenset\(")  # dataclass/object, or a tuple holding a str
@@ -293,7 +294,9 @@ def text(report: Report) -> str:
     lines = ["# Cache analysis", "",
              f"{o['calls']:,} tracked calls: {o['computed']:,} computed, {o['replayed']:,} replayed from the cache, "
              f"{o['not_cacheable']:,} not cacheable. Hit rate {_pct(o['hit_rate'])}. Compute time "
-             f"{_secs(o['compute_seconds'])} s; time saved by replays {_secs(o['time_saved_seconds'])} s.", ""]
+             f"{_secs(o['compute_seconds'])} s; time saved by replays {_secs(o['time_saved_seconds'])} s. (Call "
+             "time: the summed compute time of the calls replayed, not wall-clock time; calls that ran at the "
+             "same time saved less wall-clock time than this.)", ""]
     lines += ["## Per configuration", "", "| configuration | calls | computed | replayed | not cacheable | hit rate | "
               "time saved (s) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for c in s["per_configuration"]:

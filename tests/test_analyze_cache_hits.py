@@ -289,6 +289,7 @@ def test_text_report_has_the_three_tables_and_the_diagnosis(tmp_path):
     for heading in ("# Cache analysis", "## Per configuration", "## Per run (oldest first)", "## Diagnosis"):
         assert heading in proc.stdout
     assert "Hit rate 50.0%" in proc.stdout and "Caching worked: no problem found." in proc.stdout
+    assert "not wall-clock time" in proc.stdout  # time saved is summed call time
 
 
 def test_json_follows_the_shared_report_schema(tmp_path, capsys):
