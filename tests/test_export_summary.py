@@ -782,3 +782,9 @@ def test_a_failure_retried_successfully_is_scored_on_its_success_and_a_repeat_ke
     assert {"retries-counted-once", "duplicates-counted-once"} <= found and "failures-excluded" not in found
     # every item right: the Wilson interval reaches below 1.0, as it must; that is not an extreme-items warning
     assert "interval-beyond-data" not in found
+
+
+def test_p_values_keep_two_significant_digits_below_0_001_and_say_when_they_underflow():
+    from _bench.summary.model import fmt_p
+    assert [fmt_p(p) for p in (0.0123, 0.001, 5.7e-05, 2e-317, 0.0, None)] == \
+        ["0.012", "0.001", "5.7e-05", "<1e-300", "<1e-300", "-"]

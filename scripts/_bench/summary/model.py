@@ -170,9 +170,13 @@ def fmt(x: float | None, digits: int = 3) -> str:
 
 
 def fmt_p(p: float | None) -> str:
+    """Three decimals; below 0.001 two significant digits (5.7e-05), since a ranking of strong differences
+    needs them; below 1e-300 the test's arithmetic ran out of range, so only the bound is said."""
     if p is None:
         return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    if p < 1e-300:
+        return "<1e-300"
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
 def sample_size(m: dict, unit: str) -> str:
