@@ -254,3 +254,21 @@ def test_shards_of_two_different_splits_read_together_are_an_error(tmp_path, cap
     assert code == 1 and split["examples"] == ["N=2", "N=3"]
     (missing,) = [f for f in doc["findings"] if f["check_id"] == "missing-shards" and "missing (" in f["message"]]
     assert missing["examples"] == ["2/2"]
+
+
+def test_duplicate_executions_say_whether_their_outputs_agree(tmp_path, engine, capsys):
+    _, doc = validate(capsys, vf.duplicated(tmp_path, engine), vf.TABLE, "--engine", engine)
+    (dup,) = [f for f in doc["findings"] if f["check_id"] == "duplicate-executions"]
+    assert "Their `prediction` values agree." in dup["message"]  # a deterministic model computed twice
+    assert all(e["prediction_differs"] is False for e in dup["examples"])
+
+    db = tmp_path / "sampled.db"
+    rows = [{**vf.predict(m, i), "model": m} for m in ("logreg", "tree") for i in range(vf.N)]
+    vf.log_rows(db, rows, engine=engine, table=vf.TABLE, track_id="run-1")
+    again = [{**r, "prediction": 1 - r["prediction"]} if r["input_id"] < 3 and r["model"] == "tree" else r
+             for r in rows]  # a second run: three outputs of 'tree' came out different
+    vf.log_rows(db, again, engine=engine, table=vf.TABLE, track_id="run-2")
+    _, doc = validate(capsys, db, vf.TABLE, "--engine", engine)
+    (dup,) = [f for f in doc["findings"] if f["check_id"] == "duplicate-executions"]
+    assert f"{2 * vf.N} (configuration, input) pairs" in dup["message"]
+    assert "In 3 of them the executions gave different `prediction` values" in dup["message"]

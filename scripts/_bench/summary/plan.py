@@ -54,7 +54,7 @@ class Plan:
                 "cost": self.cost}
 
 
-def _first(names: tuple[str, ...], available: list[str]) -> str | None:
+def first_named(names: tuple[str, ...], available: list[str]) -> str | None:
     lower = {n.lower(): n for n in available}
     return next((lower[n] for n in names if n in lower), None)
 
@@ -62,7 +62,7 @@ def _first(names: tuple[str, ...], available: list[str]) -> str | None:
 def accuracy_metric(layout: Layout, engine: str) -> Metric | None:
     """Accuracy from prediction vs ground truth, or from a stored 0/1 `correct` column."""
     outputs = layout.roles.outcomes
-    pred, truth = _first(PREDICTION_NAMES, outputs), _first(TRUTH_NAMES, outputs)
+    pred, truth = first_named(PREDICTION_NAMES, outputs), first_named(TRUTH_NAMES, outputs)
     if pred and truth:
         same_kind = layout.columns[pred] == layout.columns[truth]
         # Different storage kinds (text '1' vs integer 1) are compared as text, never cast to numbers.
@@ -70,7 +70,7 @@ def accuracy_metric(layout: Layout, engine: str) -> Metric | None:
         # NULL when either side is NULL, in both engines (a comparison with NULL is NULL).
         return Metric("accuracy", f"CAST({p} = {t} AS INTEGER)", True, f"{pred} = {truth}", "definition",
                       zero_one=True)
-    correct = _first(CORRECT_NAMES, outputs)
+    correct = first_named(CORRECT_NAMES, outputs)
     if correct:
         return Metric("accuracy", numeric(q(correct), engine), True, f"mean of {correct}", "definition",
                       column=correct)
@@ -95,7 +95,7 @@ def latency_column(layout: Layout, given: str | None) -> tuple[str | None, str]:
     if given:
         col = require_column(layout, given, "--latency-col")
     else:
-        col = _first(LATENCY_NAMES, list(layout.columns)) or (
+        col = first_named(LATENCY_NAMES, list(layout.columns)) or (
             "function_time" if "function_time" in layout.columns else None)
     if col is None:
         return None, ""
@@ -130,4 +130,4 @@ def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, late
         metrics.append(accuracy)
     lat, unit = latency_column(layout, latency)
     return Plan(metrics=metrics, latency=lat, latency_unit=unit,
-                tokens=_first(TOKEN_NAMES, list(layout.columns)), cost=_first(COST_NAMES, list(layout.columns)))
+                tokens=first_named(TOKEN_NAMES, list(layout.columns)), cost=first_named(COST_NAMES, list(layout.columns)))

@@ -17,6 +17,7 @@ from _bench.cli import MAX_EXAMPLES, Finding
 from _bench.layout import EVAL_VALUES, TRAIN_VALUES
 from _bench.reader import Benchmark
 from _bench.sql import as_text, flag, literal, q
+from _bench.summary.plan import PREDICTION_NAMES, first_named
 from _bench.validate.passes import (
     ASSET_HASH_GLOB,
     ConfigStats,
@@ -93,21 +94,29 @@ def duplicate_groups(ctx: Context) -> dict:
     run_min = f"MIN({q(L.run)})" if L.run else "NULL"
     run_max = f"MAX({q(L.run)})" if L.run else "NULL"
     cache_null = f"SUM({flag(f'{q(L.cache)} IS NULL')})" if L.cache else "COUNT(*)"
-    sql = (f"SELECT {', '.join(cols)}, COUNT(*), {run_min}, {run_max}, {cache_null} FROM {ctx.source} "
+    # Whether the executions of one pair gave different outputs: nondeterminism, or a change between runs that
+    # nothing recorded (model snapshot, prompt, temperature). A NULL beside a value differs too.
+    pred = first_named(PREDICTION_NAMES, list(L.columns))
+    differ = (f"CASE WHEN MIN({q(pred)}) <> MAX({q(pred)}) OR (COUNT({q(pred)}) > 0 AND COUNT({q(pred)}) < "
+              f"COUNT(*)) THEN 1 ELSE 0 END" if pred else "0")
+    sql = (f"SELECT {', '.join(cols)}, COUNT(*), {run_min}, {run_max}, {cache_null}, {differ} FROM {ctx.source} "
            f"WHERE {L.computed_ok} AND {q(L.input_id)} IS NOT NULL AND {ctx.attributed()} "
            f"GROUP BY {', '.join(cols)} HAVING COUNT(*) > 1 ORDER BY {', '.join(cols)}")
-    out = {"groups": 0, "extra": 0, "cross_run": 0, "cache_null_rows": 0, "rows": 0, "examples": []}
+    out = {"groups": 0, "extra": 0, "cross_run": 0, "cache_null_rows": 0, "rows": 0, "examples": [],
+           "output": pred, "differ": 0}
     nkey = len(ctx.key)
     for row in ctx.bench.iterate(sql):
-        n, r0, r1, nulls = row[nkey + 1:]
+        n, r0, r1, nulls, differs = row[nkey + 1:]
         out["groups"] += 1
         out["extra"] += n - 1
         out["rows"] += n
         out["cross_run"] += int(r0 != r1)
         out["cache_null_rows"] += nulls or 0
+        out["differ"] += differs
         if len(out["examples"]) < MAX_EXAMPLES:
             out["examples"].append({"configuration": config_label(ctx.key, row[:nkey]), "input": row[nkey],
-                                    "executions": n, "runs": sorted({r0, r1} - {None})})
+                                    "executions": n, "runs": sorted({r0, r1} - {None}),
+                                    **({f"{pred}_differs": bool(differs)} if pred else {})})
     ctx._duplicates = out
     return out
 
@@ -128,14 +137,20 @@ def check_duplicates(ctx: Context) -> list[Finding]:
                  "not intended repeats. " if L.replicate else
                  "If they are intended repeats, record a seed/replicate column (seed, repeat, fold) so they are "
                  "told apart. ")
+    differ = ""
+    if d["output"]:
+        differ = (f" In {d['differ']} of them the executions gave different `{d['output']}` values: the outputs "
+                  "are not reproducible (sampling, or a change between runs that no column records: model "
+                  "snapshot, prompt, temperature); compare the runs before keeping one." if d["differ"] else
+                  f" Their `{d['output']}` values agree.")
     return [Finding(
         "duplicate-executions", "error",
         f"{d['groups']} (configuration, input) pairs were computed successfully more than once "
         f"({d['extra']} extra executions; {d['cross_run']} pairs in different runs). Cache replays are not "
-        "counted. Averages over rows weigh these inputs more than the others.",
-        replicate + "Otherwise keep one row per configuration and input (e.g. the latest) before analysis, and "
-        "route calls through Tracker(cache=...) with stable arguments so a re-run replays instead of "
-        "recomputing.",
+        f"counted. Averages over rows weigh these inputs more than the others.{differ}",
+        replicate + "Otherwise keep one row per configuration and input before analysis (export_summary.py "
+        "counts the first logged), and route calls through Tracker(cache=...) with stable arguments so a re-run "
+        "replays instead of recomputing.",
         d["examples"], d["groups"])]
 
 
