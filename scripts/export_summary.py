@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
+    parser.add_argument("--failures", choices=("exclude", "wrong"), default="exclude",
+                        help="failed calls (non-empty error): excluded from metrics and from the pairs (default), "
+                             "or counted as wrong answers in right/wrong metrics such as accuracy (other metrics "
+                             "still exclude them); say which in the report")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
                              "(all clauses must hold): per level, the share of requests that broke it with an "
@@ -219,7 +223,8 @@ def _order_key(c, metric) -> tuple:
     return (0, -est if metric.higher_is_better else est)
 
 
-def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group]) -> list[Finding]:
+def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group],
+                   failures: str = "exclude") -> list[Finding]:
     findings = []
     if strata > 1:
         findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
@@ -246,9 +251,17 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
         findings.append(Finding("replays-counted-once", "info", f"{replays:,} cache-replayed rows repeat an item "
                                 "already computed and were not counted again.", ""))
     failed = sum(c.failed for c in summaries)
-    if failed:
+    wrong = [m.name for m in plan.metrics if failures == "wrong" and m.right_or_wrong]
+    if failed and wrong:
+        rest = [m.name for m in plan.metrics if m.name not in wrong]
+        findings.append(Finding("failures-counted-wrong", "info", f"{failed:,} failed rows (non-empty error) count "
+                                f"as wrong answers in {', '.join(wrong)} (--failures wrong)"
+                                + (f" and are excluded from {', '.join(rest)}" if rest else "")
+                                + "; they are counted per configuration.", ""))
+    elif failed:
         findings.append(Finding("failures-excluded", "info", f"{failed:,} failed rows (non-empty error) are "
-                                "excluded from metrics and counted per configuration.", ""))
+                                "excluded from metrics and counted per configuration.",
+                                "--failures wrong counts them as wrong answers in accuracy instead."))
     if excluded:
         rows = sum(g.rows for g in excluded)
         findings.append(Finding("rows-without-configuration", "warning", f"{rows:,} rows carry no configuration "
@@ -369,7 +382,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     if layout.kind == "load" or opts.slo is not None:
         load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
                             opts.alpha, opts.resamples, opts.seed)
-    findings = count_findings(summaries, len(strata), layout, plan, excluded)
+    findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
     if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
         findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += non_finite_findings(summaries, names)
@@ -390,7 +403,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         inferred={"layout": layout.describe(), "measures": plan.describe()},
         sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
-                              "pairs": opts.pairs, "family": opts.family, "power": opts.power,
+                              "pairs": opts.pairs, "family": opts.family, "failures": opts.failures, "power": opts.power,
                               "items_needed": opts.items_needed},
                   "versions": entries, **({"slo": load} if load is not None else {})},
     )
@@ -422,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
-                               items_needed=args.items_needed, slo=args.slo)
+                               items_needed=args.items_needed, slo=args.slo, failures=args.failures)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
                 report.summary["engine"] = bench.engine
                 return report

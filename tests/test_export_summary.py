@@ -788,3 +788,31 @@ def test_p_values_keep_two_significant_digits_below_0_001_and_say_when_they_unde
     from _bench.summary.model import fmt_p
     assert [fmt_p(p) for p in (0.0123, 0.001, 5.7e-05, 2e-317, 0.0, None)] == \
         ["0.012", "0.001", "5.7e-05", "<1e-300", "<1e-300", "-"]
+
+
+def test_failures_wrong_counts_a_failed_call_as_a_wrong_answer_in_accuracy_only(tmp_path, capsys):
+    db = tmp_path / "fail.db"
+    rows = [{"model": m, "input_id": i, "prediction": i % 2, "ground_truth": i % 2, "score": 0.5, "error": ""}
+            for m in ("a", "b") for i in range(20)]
+    for i in (3, 4):  # model a failed twice; its other answers are all right
+        rows[i] = {**rows[i], "error": "RateLimitError: 429", "prediction": None, "score": None}
+    log_rows(db, rows, engine="sqlite")
+    common = (str(db), "--metric", "accuracy", "--metric", "score:higher")
+
+    def by_label(d: dict) -> tuple[dict, dict]:
+        version = only_version(d)
+        return {c["label"]: c for c in version["configurations"]}, version["comparisons"]
+
+    excluded, pairs = by_label(doc(capsys, *common))
+    assert excluded["model=a"]["metrics"]["accuracy"]["estimate"] == 1.0 and excluded["model=a"]["metrics"]["accuracy"]["n"] == 18
+    assert {c["shared_items"] for c in pairs} == {18}
+    d = doc(capsys, *common, "--failures", "wrong")
+    wrong, pairs = by_label(d)
+    a = wrong["model=a"]["metrics"]
+    assert (a["accuracy"]["estimate"], a["accuracy"]["n"]) == (0.9, 20)  # 18 of 20: the failures are wrong answers
+    assert a["score"]["n"] == 18  # not a right/wrong metric: failures stay excluded
+    accuracy = [c for c in pairs if c["metric"] == "accuracy"]
+    assert accuracy[0]["shared_items"] == 20 and accuracy[0]["discordant"] in ([0, 2], [2, 0])
+    assert d["options"]["failures"] == "wrong"
+    (f,) = [f for f in d["findings"] if f["check_id"] == "failures-counted-wrong"]
+    assert "count as wrong answers in accuracy (--failures wrong) and are excluded from score" in f["message"]

@@ -39,6 +39,7 @@ class Options:
     power: float = 0.8  # of the minimum detectable difference reported beside every comparison
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
     slo: list | None = None  # --slo: the load test's objective (summary/load.Clause list)
+    failures: str = "exclude"  # 'exclude' | 'wrong': a failed call counts as a wrong answer in right/wrong metrics
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
@@ -247,7 +248,10 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         with_item = rec[(rec["flags"] & NO_ITEM) == 0]
         out.test_train_ratio = _stats.test_train_ratio(with_item["cluster"], with_item["repetition"])
     for i, metric in enumerate(plan.metrics):
-        values = ok[f"m{i}"]
+        counted = _failures_count(metric, opts)
+        scored = rec if counted else ok
+        values = np.where(failed, metric.wrong, rec[f"m{i}"]) if counted else ok[f"m{i}"]
+        metric_clusters = scored["cluster"] if clusters is not None else None
         present = np.isfinite(values)  # NULL arrives as NaN; inf is excluded and counted
         non_finite = int(np.count_nonzero(np.isinf(values)))
         too_large = int(np.count_nonzero(np.abs(values[present]) >= TOO_LARGE))
@@ -256,10 +260,10 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
                                                                         "none: values too large to average"),
                                     False)
         else:
-            summary = _metric_summary(values[present], None if clusters is None else clusters[present],
+            summary = _metric_summary(values[present], None if metric_clusters is None else metric_clusters[present],
                                       out.test_train_ratio, opts)
         summary.non_finite, summary.too_large = non_finite, too_large
-        summary.inputs, summary.replicates = _inputs_and_replicates(ok[present])
+        summary.inputs, summary.replicates = _inputs_and_replicates(scored[present])
         out.metrics[metric.name] = summary
     out.inputs, out.replicates = _inputs_and_replicates(rec[(rec["flags"] & NO_ITEM) == 0])
     if clusters is not None:
@@ -278,9 +282,18 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
     vectors = np.empty(len(paired), dtype=[(f, paired.dtype[f]) for f in kept])
     paired_failed = (paired["flags"] & FAILED) != 0
     for f in kept:
-        vectors[f] = np.where(paired_failed, np.nan, paired[f]) if f.startswith("m") else paired[f]
+        if f.startswith("m"):
+            metric = plan.metrics[int(f[1:])]
+            vectors[f] = np.where(paired_failed, metric.wrong if _failures_count(metric, opts) else np.nan, paired[f])
+        else:
+            vectors[f] = paired[f]
     np.save(parts.scratch(f"vectors{index}.npy"), vectors)
     return out
+
+
+def _failures_count(metric: Metric, opts: Options) -> bool:
+    """--failures wrong: a failed call is a wrong answer in a right/wrong metric (it stays excluded elsewhere)."""
+    return opts.failures == "wrong" and metric.right_or_wrong
 
 
 def best_index(configs: list[ConfigSummary], metric: Metric) -> int | None:

@@ -38,6 +38,16 @@ class Metric:
     def direction(self) -> str:
         return "higher" if self.higher_is_better else "lower"
 
+    @property
+    def right_or_wrong(self) -> bool:
+        """Each value is an answer right (1) or wrong (0): accuracy from prediction vs truth or from a 0/1
+        `correct` column. Only for these can a failed call be counted as a wrong answer (--failures wrong)."""
+        return self.zero_one or self.column is not None
+
+    @property
+    def wrong(self) -> float:
+        return 0.0 if self.higher_is_better else 1.0
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -264,8 +264,8 @@ def check_failures(ctx: Context) -> list[Finding]:
         "failed-executions", severity,
         f"{failed} of {computed} computed rows failed ({pct(failed, computed)}), {verdict}. Most common: {common}.",
         "Fix the cause, then re-run: raised exceptions are not cached, so a re-run retries only the failures. "
-        "Compare configurations on inputs where every one succeeded, or count failures as wrong answers, and say "
-        "which.",
+        "Compare configurations on inputs where every one succeeded (export_summary.py's default), or count "
+        "failures as wrong answers (export_summary.py --failures wrong), and say which.",
         per_config, len(per_config))]
 
 
