@@ -759,7 +759,8 @@ TAIL_BREAKS = 5  # a level lasts long enough for 5 allowed breaks (500 requests 
 #                  clean level cannot "meet" (the exact interval of 0 of n stays above 1 % until n > 368)
 
 
-SLO_FINDINGS = ("slo-short-levels", "slo-repeats-disagree")  # export_summary's warnings a load test must not hide (non-monotone: print_bracket)
+# export_summary's warnings a load test must not hide (non-monotone levels: print_bracket says it)
+SLO_FINDINGS = ("slo-short-levels", "slo-repeats-disagree")
 
 
 def print_slo_findings(judge: SloJudge) -> None:

@@ -140,4 +140,5 @@ def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, late
         metrics.append(accuracy)
     lat, unit = latency_column(layout, latency)
     return Plan(metrics=metrics, latency=lat, latency_unit=unit,
-                tokens=first_named(TOKEN_NAMES, list(layout.columns)), cost=first_named(COST_NAMES, list(layout.columns)))
+                tokens=first_named(TOKEN_NAMES, list(layout.columns)),
+                cost=first_named(COST_NAMES, list(layout.columns)))

@@ -29,14 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 SUMMARY_COLUMNS = {
-    "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "versions": "TEXT", "rank": "INTEGER",
-    "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT", "n": "INTEGER",
+    "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "versions": "TEXT",
+    "rank": "INTEGER", "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT", "n": "INTEGER",
     "items": "INTEGER", "inputs": "INTEGER", "replicates": "INTEGER", "estimate": "REAL", "ci_low": "REAL",
     "ci_high": "REAL", "method": "TEXT", "failed": "INTEGER",
 }
 COMPARISON_COLUMNS = {
-    "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "metric": "TEXT", "configuration": "TEXT",
-    "reference": "TEXT", "shared_items": "INTEGER", "only_reference": "INTEGER", "only_other": "INTEGER",
+    "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "metric": "TEXT",
+    "configuration": "TEXT", "reference": "TEXT", "shared_items": "INTEGER", "only_reference": "INTEGER", "only_other": "INTEGER",
     "difference": "REAL", "ci_low": "REAL", "ci_high": "REAL", "test": "TEXT", "p_value": "REAL",
     "p_adjusted": "REAL", "adjust": "TEXT", "family": "TEXT", "family_size": "INTEGER",
     "min_detectable_difference": "REAL", "mdd_alpha": "REAL", "verdict": "TEXT",
@@ -58,7 +58,8 @@ def summary_rows(doc: dict) -> list[dict]:
             for c in stratum["configurations"]:
                 m = c["metrics"][metric["name"]]
                 rows.append({"source": source, "source_table": table, "analysis": analysis_of(doc),
-                             "version": stratum["label"], "versions": json.dumps(stratum["version"], sort_keys=True, default=str),
+                             "version": stratum["label"],
+                             "versions": json.dumps(stratum["version"], sort_keys=True, default=str),
                              "rank": c["rank"], "configuration": c["label"],
                              "parameters": json.dumps(c["parameters"] or c["configuration"], sort_keys=True,
                                                       default=str),
@@ -76,7 +77,8 @@ def comparison_rows(doc: dict) -> list[dict]:
         for c in stratum["comparisons"]:
             mdd = c.get("detectable") or {}
             rows.append({"source": source, "source_table": table, "analysis": analysis_of(doc),
-                         "version": stratum["label"], "metric": c["metric"], "configuration": c["configuration"], "reference": c["reference"],
+                         "version": stratum["label"], "metric": c["metric"], "configuration": c["configuration"],
+                         "reference": c["reference"],
                          "shared_items": c["shared_items"], "only_reference": c["only_reference"],
                          "only_other": c["only_other"], "difference": c["delta"], "ci_low": c["ci_low"],
                          "ci_high": c["ci_high"], "test": c["test"], "p_value": c["p_value"],
