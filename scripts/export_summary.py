@@ -245,7 +245,8 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     if retried:
         findings.append(Finding("retries-counted-once", "info", f"{retried:,} failed rows have a successful row of "
                                 "the same configuration and item (a retry): the success is scored, the failure is "
-                                "not counted as one.", "validate_benchmark.py reports every failure, retried or not."))
+                                "not counted as one.",
+                                "validate_benchmark.py reports every failure, retried or not."))
     replays = sum(c.replays_dropped for c in summaries)
     if replays:
         findings.append(Finding("replays-counted-once", "info", f"{replays:,} cache-replayed rows repeat an item "
@@ -403,7 +404,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         inferred={"layout": layout.describe(), "measures": plan.describe()},
         sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
-                              "pairs": opts.pairs, "family": opts.family, "failures": opts.failures, "power": opts.power,
+                              "pairs": opts.pairs, "family": opts.family, "failures": opts.failures,
+                              "power": opts.power,
                               "items_needed": opts.items_needed},
                   "versions": entries, **({"slo": load} if load is not None else {})},
     )

@@ -214,7 +214,8 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
         interval = _stats.bootstrap_mean_interval(values, opts.confidence, opts.resamples, opts.seed)
     # A 0/1 metric's interval always reaches past the data when every value is equal (all correct): not a sign
     # of extreme items, which is what the beyond-data warning is about.
-    return MetricSummary(len(values), interval, binary, beyond_data=None if binary else _beyond_data(values, interval))
+    beyond = None if binary else _beyond_data(values, interval)
+    return MetricSummary(len(values), interval, binary, beyond_data=beyond)
 
 
 def _beyond_data(values: np.ndarray, interval: _stats.Interval) -> tuple[float, float, float] | None:
@@ -260,8 +261,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
                                                                         "none: values too large to average"),
                                     False)
         else:
-            summary = _metric_summary(values[present], None if metric_clusters is None else metric_clusters[present],
-                                      out.test_train_ratio, opts)
+            kept_clusters = None if metric_clusters is None else metric_clusters[present]
+            summary = _metric_summary(values[present], kept_clusters, out.test_train_ratio, opts)
         summary.non_finite, summary.too_large = non_finite, too_large
         summary.inputs, summary.replicates = _inputs_and_replicates(scored[present])
         out.metrics[metric.name] = summary
@@ -284,7 +285,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
     for f in kept:
         if f.startswith("m"):
             metric = plan.metrics[int(f[1:])]
-            vectors[f] = np.where(paired_failed, metric.wrong if _failures_count(metric, opts) else np.nan, paired[f])
+            fill = metric.wrong if _failures_count(metric, opts) else np.nan
+            vectors[f] = np.where(paired_failed, fill, paired[f])
         else:
             vectors[f] = paired[f]
     np.save(parts.scratch(f"vectors{index}.npy"), vectors)

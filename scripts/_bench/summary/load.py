@@ -278,7 +278,8 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
             "error_rate": errors / n if n else None, "latency_ms": percentiles,
             "max_ms": float(np.nanmax(latency[ok])) if ok.any() else None, "block_s": block_s,
             "clauses": results, "verdict": overall if clauses else None,
-            "replicate_verdicts": _replicate_verdicts(s, clauses, block_s, alpha, resamples, seed) if reps > 1 else {}}
+            "replicate_verdicts": (_replicate_verdicts(s, clauses, block_s, alpha, resamples, seed)
+                                   if reps > 1 else {})}
 
 
 def _overall(verdicts: list[str]) -> str:

@@ -30,15 +30,15 @@ from pathlib import Path
 
 SUMMARY_COLUMNS = {
     "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "versions": "TEXT",
-    "rank": "INTEGER", "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT", "n": "INTEGER",
-    "items": "INTEGER", "inputs": "INTEGER", "replicates": "INTEGER", "estimate": "REAL", "ci_low": "REAL",
-    "ci_high": "REAL", "method": "TEXT", "failed": "INTEGER",
+    "rank": "INTEGER", "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT",
+    "n": "INTEGER", "items": "INTEGER", "inputs": "INTEGER", "replicates": "INTEGER", "estimate": "REAL",
+    "ci_low": "REAL", "ci_high": "REAL", "method": "TEXT", "failed": "INTEGER",
 }
 COMPARISON_COLUMNS = {
     "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "metric": "TEXT",
-    "configuration": "TEXT", "reference": "TEXT", "shared_items": "INTEGER", "only_reference": "INTEGER", "only_other": "INTEGER",
-    "difference": "REAL", "ci_low": "REAL", "ci_high": "REAL", "test": "TEXT", "p_value": "REAL",
-    "p_adjusted": "REAL", "adjust": "TEXT", "family": "TEXT", "family_size": "INTEGER",
+    "configuration": "TEXT", "reference": "TEXT", "shared_items": "INTEGER", "only_reference": "INTEGER",
+    "only_other": "INTEGER", "difference": "REAL", "ci_low": "REAL", "ci_high": "REAL", "test": "TEXT",
+    "p_value": "REAL", "p_adjusted": "REAL", "adjust": "TEXT", "family": "TEXT", "family_size": "INTEGER",
     "min_detectable_difference": "REAL", "mdd_alpha": "REAL", "verdict": "TEXT",
 }
 
