@@ -34,8 +34,8 @@ from _bench.cli import (
     split_paths_and_table,
 )
 from _bench.layout import Layout, infer_layout, short_labels
-from _bench.reader import Benchmark, InputError, first_line, with_engine_fallback
-from _bench.sql import as_text, q
+from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
+from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load import parse_slo
@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
+    parser.add_argument("--filter", action="append", metavar="COL=VALUE",
+                        help="summarise only rows where COL equals VALUE, or with COL!=VALUE differs from it "
+                             "(compared as text); repeatable, all must hold, e.g. --filter track_id!=run-b to "
+                             "leave a later re-run out")
     parser.add_argument("--failures", choices=("exclude", "wrong"), default="exclude",
                         help="failed calls (non-empty error): excluded from metrics and from the pairs (default), "
                              "or counted as wrong answers in right/wrong metrics such as accuracy (other metrics "
@@ -193,6 +197,19 @@ def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple
     return where, params
 
 
+def row_filter(bench: Benchmark, layout: Layout, version: str | None,
+               filters: list[tuple[str, str, str]]) -> tuple[str, list]:
+    """The WHERE clause of --version and every --filter COL=VALUE / COL!=VALUE (as text, as validate does)."""
+    where, params = version_filter(bench, layout, version)
+    if not filters:
+        return where, params
+    where = f"{where} AND {filters_sql(filters)}" if where else f" WHERE {filters_sql(filters)}"
+    if not bench.query(f"SELECT 1 FROM {bench.VIEW}{where} LIMIT 1", params):
+        shown = " ".join(filters_shown(filters))
+        raise EmptyBenchmark(f"no rows in table {bench.table!r} of {bench.describe()} match --filter {shown}")
+    return where, params
+
+
 def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list) -> list[Finding]:
     """A metric column holding text (a numpy scalar logged by xetrack 0.7.0 becomes a 16-hex asset hash)."""
     out = []
@@ -237,8 +254,8 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
                                 "configurations are not compared.", "Name it with --input-col COL."))
     dups = sum(c.duplicates_dropped for c in summaries)
     if dups:
-        findings.append(Finding("duplicates-counted-once", "warning", f"{dups:,} repeated computed rows of the "
-                                "same configuration and item were counted once (the first one logged).",
+        findings.append(Finding("duplicates-counted-once", "warning", f"{dups:,} repeated successful computed rows "
+                                "of the same configuration and item were counted once (the first one logged).",
                                 "If they are intended repeats, log a replicate column (seed, repeat); otherwise "
                                 "run validate_benchmark.py to find them."))
     retried = sum(c.retries_superseded for c in summaries)
@@ -252,16 +269,18 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
         findings.append(Finding("replays-counted-once", "info", f"{replays:,} cache-replayed rows repeat an item "
                                 "already computed and were not counted again.", ""))
     failed = sum(c.failed for c in summaries)
+    repeated = sum(c.failures_repeated for c in summaries)
+    again = f" ({repeated:,} more failed rows are repeated attempts at these items)" if repeated else ""
     wrong = [m.name for m in plan.metrics if failures == "wrong" and m.right_or_wrong]
     if failed and wrong:
         rest = [m.name for m in plan.metrics if m.name not in wrong]
-        findings.append(Finding("failures-counted-wrong", "info", f"{failed:,} failed rows (non-empty error) count "
-                                f"as wrong answers in {', '.join(wrong)} (--failures wrong)"
+        findings.append(Finding("failures-counted-wrong", "info", f"{failed:,} items that only failed (non-empty "
+                                f"error){again} count as wrong answers in {', '.join(wrong)} (--failures wrong)"
                                 + (f" and are excluded from {', '.join(rest)}" if rest else "")
                                 + "; they are counted per configuration.", ""))
     elif failed:
-        findings.append(Finding("failures-excluded", "info", f"{failed:,} failed rows (non-empty error) are "
-                                "excluded from metrics and counted per configuration.",
+        findings.append(Finding("failures-excluded", "info", f"{failed:,} items that only failed (non-empty "
+                                f"error){again} are excluded from metrics and counted per configuration.",
                                 "--failures wrong counts them as wrong answers in accuracy instead."))
     if excluded:
         rows = sum(g.rows for g in excluded)
@@ -341,8 +360,8 @@ def load_findings(load: dict) -> list[Finding]:
 
 
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
-                 files: list[str]) -> Report:
-    where, params = version_filter(bench, layout, version)
+                 files: list[str], filters: list[tuple[str, str]] | None = None) -> Report:
+    where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
     try:
@@ -438,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
                                items_needed=args.items_needed, slo=args.slo, failures=args.failures)
-                report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths])
+                filters = parse_filters(args.filter, bench.column_names)
+                report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
+                                      filters)
+                report.summary["filters"] = filters_shown(filters)
                 report.summary["engine"] = bench.engine
                 return report
 

@@ -35,6 +35,7 @@ from _bench.cli import (
 from _bench.layout import infer_layout, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
+from _bench.sql import parse_filters
 from _bench.validate.fused import fusable, fused_passes
 from _bench.validate.passes import (
     add_configuration_stats,
@@ -42,7 +43,6 @@ from _bench.validate.passes import (
     config_pass,
     create_source,
     global_pass,
-    parse_filters,
 )
 from _bench.validate.rules import (
     CHECKS,
@@ -95,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "running benchmark. Only rows already written when the copy starts are validated; rerun to "
                              "include later ones")
     parser.add_argument("--filter", action="append", metavar="COL=VALUE",
-                        help="validate only rows where COL equals VALUE (compared as text); repeatable, e.g. "
-                             "--filter experiment_version=e2")
+                        help="validate only rows where COL equals VALUE, or with COL!=VALUE differs from it "
+                             "(compared as text); repeatable, e.g. --filter experiment_version=e2")
     return parser
 
 

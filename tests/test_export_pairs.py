@@ -12,6 +12,7 @@ import export_summary
 import numpy as np
 import pytest
 from _bench.stats import mcnemar_exact_p
+from helpers import call_main
 from summary_fixtures import clustered_db, correctness, predictions_db, scores_db
 from xetrack import Reader
 from xetrack_fixtures import log_rows
@@ -357,3 +358,22 @@ def test_each_reason_a_detectable_difference_is_na_names_the_pairs_it_applies_to
     agree, few = note.split("; ")
     assert agree.startswith("n/a: the two configurations agree on every item") and agree.endswith("(model=b vs model=a)")
     assert few.startswith("5 discordant items are too few") and "(model=c vs model=a, model=c vs model=b)" in few
+
+
+def test_filter_summarises_only_matching_rows_and_the_saved_analysis_says_so(tmp_path, capsys):
+    db = predictions_db(tmp_path / "b.db", "sqlite", {"a": correctness(50, 0.9, 1), "b": correctness(50, 0.6, 2)})
+    _, everything, _ = run(capsys, db, "predictions")
+    _, only_a, _ = run(capsys, db, "predictions", "--filter", "model=a", "--save", tmp_path / "summary.db")
+    assert len(everything["versions"][0]["configurations"]) == 2
+    assert [c["label"] for c in only_a["versions"][0]["configurations"]] == ["model=a"]
+    assert only_a["summary"]["filters"] == ["model=a"]
+    con = sqlite3.connect(tmp_path / "summary.db")
+    assert con.execute("SELECT DISTINCT analysis FROM summary").fetchall() == [
+        ("configuration: model; item: input_id; filter: model=a",)]
+    con.close()
+    _, all_but_b, _ = run(capsys, db, "predictions", "--filter", "model!=b")
+    assert [c["label"] for c in all_but_b["versions"][0]["configurations"]] == ["model=a"]
+    code, out, err = call_main(export_summary.main, capsys, str(db), "predictions", "--filter", "model=zzz", "--json")
+    assert code == 1 and json.loads(out)["status"] == "empty" and "match --filter model=zzz" in err
+    code, _, err = call_main(export_summary.main, capsys, str(db), "predictions", "--filter", "nope=1")
+    assert code == 2 and "--filter column 'nope' not found" in err

@@ -217,6 +217,8 @@ def test_mixed_versions_hint_names_a_filter_that_makes_the_comparison_valid(tmp_
     code, doc = validate(capsys, db, vf.TABLE, "--filter", "experiment_version=e1")
     assert (code, doc["findings"]) == (0, [])
     assert doc["summary"]["rows_inspected"] == vf.N
+    code, doc = validate(capsys, db, vf.TABLE, "--filter", "experiment_version!=e2")  # the same rows, negated
+    assert (code, doc["findings"], doc["summary"]["rows_inspected"]) == (0, [], vf.N)
 
 
 def test_train_test_overlap_lists_the_shared_inputs(tmp_path, capsys):

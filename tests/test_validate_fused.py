@@ -14,8 +14,9 @@ import pytest
 import validate_fixtures as vf
 from _bench.layout import infer_layout
 from _bench.reader import Benchmark
+from _bench.sql import parse_filters
 from _bench.validate.fused import MAX_BITS, fusable, fused_passes
-from _bench.validate.passes import config_key, config_pass, create_source, global_pass, parse_filters
+from _bench.validate.passes import config_key, config_pass, create_source, global_pass
 from xetrack_fixtures import log_rows
 
 FIXTURES = {**{f"clean:{k}": v for k, v in vf.CLEAN.items()}, **{f"planted:{b.__name__}": b for b in vf.DEFECTS}}

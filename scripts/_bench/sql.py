@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from _bench.reader import quote_ident
+from _bench.reader import InputError, quote_ident
 
 SEP = "\x1f"  # ASCII unit separator: joins key parts, cannot occur in ordinary identifiers or values
 NULL_MARK = "\x1e"  # stands for NULL inside a joined key, so NULL and '' stay different
@@ -71,3 +71,33 @@ def numeric(expr: str, engine: str) -> str:
     if engine == "sqlite":
         return f"CASE WHEN typeof({expr}) IN ('integer', 'real') THEN {expr} END"
     return f"TRY_CAST({expr} AS DOUBLE)"
+
+
+def parse_filters(items: list[str] | None, names: list[str]) -> list[tuple[str, str, str]]:
+    """--filter COL=VALUE / COL!=VALUE options as (column, operator, value); an unknown column is an input
+    error."""
+    out = []
+    for item in items or []:
+        col, sep, value = item.partition("=")
+        op = "!=" if col.endswith("!") else "="
+        col = col[:-1] if op == "!=" else col
+        if not sep or not col:
+            raise InputError(f"--filter expects COLUMN=VALUE or COLUMN!=VALUE, got {item!r}")
+        if col not in names:
+            raise InputError(f"--filter column {col!r} not found; available: {', '.join(names)}")
+        out.append((col, op, value))
+    return out
+
+
+def filters_sql(filters: list[tuple[str, str, str]]) -> str:
+    """The filters as one SQL condition, values compared as text; COL!=VALUE keeps NULLs (they differ)."""
+    parts = []
+    for col, op, value in filters:
+        text = f"{as_text(q(col))}"
+        parts.append(f"{text} = {literal(value)}" if op == "=" else
+                     f"({q(col)} IS NULL OR {text} <> {literal(value)})")
+    return " AND ".join(parts)
+
+
+def filters_shown(filters: list[tuple[str, str, str]]) -> list[str]:
+    return [f"{col}{op}{value}" for col, op, value in filters]

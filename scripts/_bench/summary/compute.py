@@ -73,8 +73,9 @@ class ConfigSummary:
     failed: int
     replays_used: int  # replayed rows standing in for an item with no computed row
     replays_dropped: int  # replayed rows whose item was also computed
-    duplicates_dropped: int  # repeated computed rows of the same item
+    duplicates_dropped: int  # repeated successful computed rows of the same item
     retries_superseded: int  # failed rows of an item that also has a successful row (a retry): not counted
+    failures_repeated: int  # further failed rows of an item that never succeeded (it counts as failed once)
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # p50/p95/p99 over computed, successful rows
     latency_n: int = 0
@@ -167,7 +168,7 @@ def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
     but cache replays among them are dropped when the configuration has computed rows at all."""
     flags, items = rec["flags"], rec["item"]
     has_item = (flags & NO_ITEM) == 0
-    none = {"replays_dropped": 0, "duplicates_dropped": 0, "retries_superseded": 0}
+    none = {"replays_dropped": 0, "duplicates_dropped": 0, "retries_superseded": 0, "failures_repeated": 0}
     if has_item.all() and bool(np.all(items[1:] > items[:-1])):
         return rec, none  # already one row per item
     with_item = np.flatnonzero(has_item)
@@ -182,9 +183,13 @@ def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
     first = np.r_[True, ordered_items[1:] != ordered_items[:-1]] if len(order) else np.zeros(0, bool)
     kept = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))] if len(order) else order
     dropped, kept = order[~first], kept[~first]
-    retried = ((flags[dropped] & FAILED) != 0) & ((flags[kept] & FAILED) == 0)
-    dropped_replayed = int(np.count_nonzero(((flags[dropped] & REPLAYED) != 0) & ~retried))
-    duplicates = len(dropped) - dropped_replayed - int(retried.sum())
+    # Dropped rows, each counted once: a failure with a success beside it (a retry that worked), a failure
+    # repeated (the item never succeeded), a replay, or a repeated success (what validate calls a duplicate).
+    dropped_failed = (flags[dropped] & FAILED) != 0
+    retried = dropped_failed & ((flags[kept] & FAILED) == 0)
+    repeated_failures = int(np.count_nonzero(dropped_failed & ~retried))
+    dropped_replayed = int(np.count_nonzero(((flags[dropped] & REPLAYED) != 0) & ~dropped_failed))
+    duplicates = len(dropped) - dropped_replayed - int(dropped_failed.sum())
     without = np.flatnonzero(~has_item)
     without_replayed = (flags[without] & REPLAYED) != 0
     if without_replayed.any() and not without_replayed.all():
@@ -192,7 +197,7 @@ def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
         without = without[~without_replayed]
     keep = np.concatenate([order[first], without])
     return rec[keep], {"replays_dropped": dropped_replayed, "duplicates_dropped": duplicates,
-                       "retries_superseded": int(retried.sum())}
+                       "retries_superseded": int(retried.sum()), "failures_repeated": repeated_failures}
 
 
 def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: float | None,

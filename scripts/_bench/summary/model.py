@@ -4,7 +4,7 @@ Numbers are rounded here, once (estimates to 6 decimals, p-values to 4 significa
 CSV, JSON and picture agree and golden-output tests are byte-stable.
 
 The document (`--json`, schema_version 2; the shared fields are _bench/cli.py's): schema_version, tool, status,
-fail_on, counts, summary {rows_inspected, files, table, versions, configurations}, findings[] (check_id,
+fail_on, counts, summary {rows_inspected, files, table, versions, configurations, filters (each --filter COL=VALUE)}, findings[] (check_id,
 severity, message, hint, examples, examples_omitted), inferred {layout, measures}, options {confidence, alpha,
 adjust, resamples, seed, reference, pairs, family, power, items_needed}, and versions[]: one per version, never
 pooled, each with
@@ -13,7 +13,8 @@ pooled, each with
 - configurations[] in rank order: rank (competition ranking by the primary metric: equal estimates share a
   rank, 1, 1, 3), tied, label, configuration, parameters, rows, items, inputs and replicates (with replicate
   columns: distinct inputs and seeds behind the items, else null), failed, replays_used, replays_dropped,
-  duplicates_dropped, retries_superseded (failed rows of an item that also succeeded: not counted), clusters,
+  duplicates_dropped (repeated successes), retries_superseded (failed rows of an item that also succeeded: not
+  counted), failures_repeated (further failed rows of an item that never succeeded), clusters,
   test_train_ratio (repeated k-fold CV: n_test / n_train, else null),
   metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}}, latency {column, unit, n, p50,
   p95, p99} or null, tokens, cost;
@@ -84,6 +85,7 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
         "rows": g.rows, "items": c.items, "inputs": c.inputs, "replicates": c.replicates, "failed": c.failed,
         "replays_used": c.replays_used, "replays_dropped": c.replays_dropped,
         "duplicates_dropped": c.duplicates_dropped, "retries_superseded": c.retries_superseded,
+        "failures_repeated": c.failures_repeated,
         "clusters": c.clusters,
         "test_train_ratio": r6(c.test_train_ratio),
         "metrics": {name: {"n": m.n, "inputs": m.inputs, "replicates": m.replicates,

@@ -44,10 +44,16 @@ COMPARISON_COLUMNS = {
 
 
 def analysis_of(doc: dict) -> str:
-    """What one saved summary compared, e.g. 'configuration: model, prompt; item: ticket_id'."""
+    """What one saved summary compared, e.g. 'configuration: model, prompt; item: ticket_id', with the row
+    filters and a failure policy other than the default when given."""
     layout = doc["inferred"]["layout"]
-    return (f"configuration: {', '.join(layout['configuration']) or '-'}; "
-            f"item: {', '.join(layout['item_key']) or '-'}")
+    parts = [f"configuration: {', '.join(layout['configuration']) or '-'}",
+             f"item: {', '.join(layout['item_key']) or '-'}"]
+    if doc["summary"].get("filters"):
+        parts.append(f"filter: {' '.join(doc['summary']['filters'])}")
+    if doc["options"].get("failures", "exclude") != "exclude":
+        parts.append(f"failures: {doc['options']['failures']}")
+    return "; ".join(parts)
 
 
 def summary_rows(doc: dict) -> list[dict]:

@@ -23,30 +23,17 @@ from dataclasses import dataclass, field
 
 from _bench.cache_diagnosis import returned_failure
 from _bench.layout import EVAL_VALUES, TRAIN_VALUES, Layout, label
-from _bench.reader import Benchmark, InputError
-from _bench.sql import as_text, count_if, flag, literal, q, when
+from _bench.reader import Benchmark
+from _bench.sql import as_text, count_if, filters_sql, flag, literal, q, when
 
 ASSET_HASH_GLOB = "[0-9a-f]" * 16  # xetrack names an asset by the 16-hex xxh64 of its pickle
 
 
-def parse_filters(items: list[str] | None, names: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for item in items or []:
-        col, sep, value = item.partition("=")
-        if not sep or not col:
-            raise InputError(f"--filter expects COLUMN=VALUE, got {item!r}")
-        if col not in names:
-            raise InputError(f"--filter column {col!r} not found; available: {', '.join(names)}")
-        out.append((col, value))
-    return out
-
-
-def create_source(bench: Benchmark, filters: list[tuple[str, str]]) -> str:
+def create_source(bench: Benchmark, filters: list[tuple[str, str, str]]) -> str:
     """The relation the checks read: `bench`, or a temp view of it restricted by --filter COL=VALUE."""
     if not filters:
         return bench.VIEW
-    where = " AND ".join(f"{as_text(q(c))} = {literal(v)}" for c, v in filters)
-    bench.execute(f"CREATE TEMP VIEW bench_filtered AS SELECT * FROM {bench.VIEW} WHERE {where}")
+    bench.execute(f"CREATE TEMP VIEW bench_filtered AS SELECT * FROM {bench.VIEW} WHERE {filters_sql(filters)}")
     return "bench_filtered"
 
 
