@@ -166,6 +166,9 @@ def test_saved_tables_equal_the_json_and_an_identical_run_adds_nothing(four_mode
         row, m = summary[(c["label"], "accuracy")], c["metrics"]["accuracy"]
         assert (row["estimate"], row["ci_low"], row["ci_high"], row["n"], row["rank"]) == (
             m["estimate"], m["ci_low"], m["ci_high"], m["n"], c["rank"])
+        latency = c["latency"] or {}
+        assert (row["latency_p50"], row["latency_p99"], row["cost"]) == (latency.get("p50"), latency.get("p99"),
+                                                                          c["cost"])
     saved = {(r["configuration"], r["reference"]): dict(r) for r in con.execute("SELECT * FROM comparisons")}
     for c in doc["versions"][0]["comparisons"]:
         row = saved[(c["configuration"], c["reference"])]

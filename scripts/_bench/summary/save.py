@@ -1,7 +1,7 @@
 """export_summary --save OUT.db: the summary as two plain SQLite tables, queryable with SQL.
 
 - `summary`: one row per (version, configuration, metric): items, inputs x replicates, estimate, interval,
-  method, failures, versions.
+  method, failures, versions; and the configuration's latency percentiles, tokens and cost.
 - `comparisons`: one row per (version, pair, metric): shared items, difference, interval, test, p, adjusted p,
   family, minimum detectable difference, verdict.
 Both carry `track_id` (a content hash of this summary's numbers) and `timestamp` (when they were last saved),
@@ -33,6 +33,9 @@ SUMMARY_COLUMNS = {
     "rank": "INTEGER", "configuration": "TEXT", "parameters": "TEXT", "metric": "TEXT", "better": "TEXT",
     "n": "INTEGER", "items": "INTEGER", "inputs": "INTEGER", "replicates": "INTEGER", "estimate": "REAL",
     "ci_low": "REAL", "ci_high": "REAL", "method": "TEXT", "failed": "INTEGER",
+    # per configuration (the same on each of its metric rows): latency percentiles in their unit, totals
+    "latency_column": "TEXT", "latency_unit": "TEXT", "latency_p50": "REAL", "latency_p95": "REAL",
+    "latency_p99": "REAL", "tokens": "REAL", "cost": "REAL",
 }
 COMPARISON_COLUMNS = {
     "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "metric": "TEXT",
@@ -72,8 +75,15 @@ def summary_rows(doc: dict) -> list[dict]:
                              "metric": metric["name"], "better": metric["better"], "n": m["n"],
                              "items": c["items"], "inputs": c["inputs"], "replicates": c["replicates"],
                              "estimate": m["estimate"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
-                             "method": m["interval"], "failed": c["failed"]})
+                             "method": m["interval"], "failed": c["failed"], **_latency_and_cost(c)})
     return rows
+
+
+def _latency_and_cost(c: dict) -> dict:
+    lat = c.get("latency") or {}
+    return {"latency_column": lat.get("column"), "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"),
+            "latency_p95": lat.get("p95"), "latency_p99": lat.get("p99"), "tokens": c.get("tokens"),
+            "cost": c.get("cost")}
 
 
 def comparison_rows(doc: dict) -> list[dict]:
