@@ -88,6 +88,7 @@ DEMO_PAYLOAD = PAYLOAD
 
 # ---------------------------------------------------------------- 1. configuration
 LATE_AFTER_MS = 5.0  # a send this much after its intended time counts as late
+LAG_TAIL_MIN = 5  # slowest requests (p99 and above: 500+ requests) a level needs before its tail is judged late
 MAX_REQUESTS_PER_LEVEL = 50_000
 MAX_LEVEL_SECONDS = 600.0
 MAX_PAYLOADS = 10_000  # bodies in a --payload pool: the pool is stored on every levels row
@@ -722,7 +723,7 @@ def print_client_lag(rows: list[dict], names: dict[str, str]) -> None:
     """A warning for each level whose tail was mostly sent late: its p99 may be the client's, not the service's."""
     for r in rows:
         n, late = r.get("tail_n"), r.get("tail_late")
-        if not n or late is None or 2 * late < n:
+        if not n or late is None or n < LAG_TAIL_MIN or 2 * late < n:
             continue
         cpu = "" if r.get("client_cpu_pct") is None else f", client CPU {r['client_cpu_pct']:.0f} % of a core"
         print(f"warning: {names[r['config_id']]} (rep {r['replicate']}): {late} of its {n} slowest requests (p99 "

@@ -178,23 +178,29 @@ def _requests(lags_ms: list[float], latencies_ms: list[float]) -> list[dict]:
 
 
 def test_a_tail_sent_mostly_late_is_flagged_as_partly_the_clients(capsys):
-    # 200 requests: the two slowest (p99 and above) left the client 40 ms late; the rest on time
-    ok = _requests([0.1] * 198 + [40.0, 40.0], [3.0] * 198 + [45.0, 47.0])
+    # 600 requests: the six slowest (p99 and above) left the client 40 ms late; the rest on time
+    ok = _requests([0.1] * 594 + [40.0] * 6, [3.0] * 594 + [45.0 + k for k in range(6)])
     counts = template.tail_lateness(ok, np.array([r["latency_ms"] for r in ok]))
-    assert counts == {"tail_n": 2, "tail_late": 2}
+    assert counts == {"tail_n": 6, "tail_late": 6}
     row = {"config_id": "c1", "replicate": 0, "late_after_ms": template.LATE_AFTER_MS, "send_lag_max_ms": 40.0,
            "client_cpu_pct": 98.0, **counts}
     template.print_client_lag([row], {"c1": "open-loop 400/s"})
     out = capsys.readouterr().out
-    assert out.startswith("warning: open-loop 400/s (rep 0): 2 of its 2 slowest requests") and "up to 40.0 ms" in out
+    assert out.startswith("warning: open-loop 400/s (rep 0): 6 of its 6 slowest requests") and "up to 40.0 ms" in out
     assert "client CPU 98 %" in out
+    # a short level's tail of two requests is too few to say whose delay it is
+    few = _requests([0.1] * 198 + [40.0, 40.0], [3.0] * 198 + [45.0, 47.0])
+    counts = template.tail_lateness(few, np.array([r["latency_ms"] for r in few]))
+    assert counts == {"tail_n": 2, "tail_late": 2} and template.LAG_TAIL_MIN > 2
+    template.print_client_lag([{**row, **counts}], {"c1": "open-loop 400/s"})
+    assert capsys.readouterr().out == ""
 
 
 def test_a_slow_tail_sent_on_time_is_the_services_and_not_flagged(capsys):
     # the same tail, sent on time (the service was slow), and an early late send that is not in the tail
-    ok = _requests([9.0] + [0.1] * 199, [3.0] * 198 + [45.0, 47.0])
+    ok = _requests([9.0] + [0.1] * 599, [3.0] * 594 + [45.0 + k for k in range(6)])
     counts = template.tail_lateness(ok, np.array([r["latency_ms"] for r in ok]))
-    assert counts == {"tail_n": 2, "tail_late": 0}
+    assert counts == {"tail_n": 6, "tail_late": 0}
     row = {"config_id": "c1", "replicate": 0, "late_after_ms": template.LATE_AFTER_MS, "send_lag_max_ms": 9.0,
            **counts}
     template.print_client_lag([row, {"config_id": "c1", "replicate": 1}], {"c1": "open-loop 400/s"})  # older row
