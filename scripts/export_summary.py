@@ -291,6 +291,46 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     return findings
 
 
+def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) -> list[Finding]:
+    """Configurations of one version scored on different numbers of items: their estimates are over different
+    sets (the paired comparisons are not: they use the shared items). Not for load tests (no items)."""
+    if not layout.input_id or layout.kind == "load":
+        return []
+    by_version: dict[tuple, list] = {}
+    for c in summaries:
+        by_version.setdefault(c.group.versions, []).append(c)
+    examples = []
+    for configs in by_version.values():
+        most = max(c.items for c in configs)
+        examples += [f"{names[c.index]}: {c.items:,} of {most:,} items" for c in configs if c.items < most]
+    if not examples:
+        return []
+    return [Finding("unequal-items", "warning", f"{len(examples)} configurations were scored on fewer items than "
+                    "others of their version, so their estimates cover different items; the comparisons pair "
+                    "shared items only.", "validate_benchmark.py's unequal-coverage names the missing items; run "
+                    "them, or read the estimates with that in mind.", examples)]
+
+
+FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
+
+
+def few_seeds_findings(summaries: list, layout: Layout) -> list[Finding]:
+    """Seeds of independent runs on the same test items: each comparison rests on one difference per seed. Its
+    interval reflects training randomness, not which test items were drawn (shared by every seed), and with few
+    seeds it is both weak for real differences and, by chance, sometimes narrow."""
+    if not layout.replicate or layout.fold or not summaries:
+        return []
+    seeds = min(c.clusters for c in summaries)
+    if not 2 <= seeds < FEW_SEEDS:
+        return []
+    return [Finding("few-seeds", "info", f"Intervals and comparisons rest on {seeds} seeds ({seeds - 1} degrees of "
+                    "freedom): one difference per seed. They measure how much training randomness moves the "
+                    "result, not test-set sampling (every seed used the same items), so a real difference can go "
+                    "undetected and, when the seeds happen to agree, an interval can be narrower than the items "
+                    "justify.", f"Read each seed's paired test too (--filter {layout.replicate[0]}=K for each "
+                    "seed), and add seeds before items: they are the unit here.")]
+
+
 def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
     """Infinite or overflowing metric values: never a verdict from them, and the report says where they were."""
     examples = []
@@ -405,6 +445,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
     if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
         findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
+    findings += coverage_findings(summaries, names, layout)
+    findings += few_seeds_findings(summaries, layout)
     findings += non_finite_findings(summaries, names)
     findings += beyond_data_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)

@@ -816,3 +816,33 @@ def test_failures_wrong_counts_a_failed_call_as_a_wrong_answer_in_accuracy_only(
     assert d["options"]["failures"] == "wrong"
     (f,) = [f for f in d["findings"] if f["check_id"] == "failures-counted-wrong"]
     assert "count as wrong answers in accuracy (--failures wrong) and are excluded from score" in f["message"]
+
+
+def test_configurations_scored_on_fewer_items_are_a_warning_and_the_items_column_does_not_multiply(tmp_path,
+                                                                                                   capsys):
+    db = tmp_path / "seeds.db"
+    rows = [{"model": m, "seed": s, "input_id": i, "prediction": i % 2, "ground_truth": i % 2, "error": ""}
+            for m in ("a", "b") for s in range(3) for i in range(20) if not (m == "b" and s == 2 and i >= 12)]
+    log_rows(db, rows, engine="sqlite")
+    code, out, _ = summary(capsys, str(db))
+    assert code == 0 and "| 52 (20 inputs, 3 seeds; not all crossed) |" in out and "| 60 (20 x 3) |" in out
+    d = doc(capsys, str(db))
+    (f,) = [f for f in d["findings"] if f["check_id"] == "unequal-items"]
+    assert f["severity"] == "warning" and f["examples"] == ["model=b: 52 of 60 items"]
+    full = tmp_path / "full.db"
+    log_rows(full, [r for r in rows if r["model"] == "a"] + [{**r, "model": "b"} for r in rows if r["model"] == "a"],
+             engine="sqlite")
+    assert "unequal-items" not in {f["check_id"] for f in doc(capsys, str(full))["findings"]}
+
+
+def test_three_seeds_on_the_same_items_say_what_their_intervals_measure(tmp_path, capsys):
+    db = tmp_path / "seeds3.db"
+    rows = [{"model": m, "seed": s, "input_id": i, "prediction": i % 2, "ground_truth": (i + (m == "b")) % 2,
+             "error": ""} for m in ("a", "b") for s in range(3) for i in range(20)]
+    log_rows(db, rows, engine="sqlite")
+    (f,) = [f for f in doc(capsys, str(db))["findings"] if f["check_id"] == "few-seeds"]
+    assert f["severity"] == "info" and "rest on 3 seeds (2 degrees of freedom)" in f["message"]
+    assert "--filter seed=K" in f["hint"]
+    many = tmp_path / "seeds6.db"
+    log_rows(many, [{**r, "seed": s} for r in rows if r["seed"] == 0 for s in range(6)], engine="sqlite")
+    assert "few-seeds" not in {f["check_id"] for f in doc(capsys, str(many))["findings"]}

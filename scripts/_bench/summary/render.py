@@ -47,7 +47,12 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     rows = []
     for c in stratum["configurations"]:
         rank = f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
-        items = f"{c['items']:,}" if c["inputs"] is None else f"{c['items']:,} ({c['inputs']:,} x {c['replicates']:,})"
+        if c["inputs"] is None:
+            items = f"{c['items']:,}"
+        elif c["inputs"] * c["replicates"] == c["items"]:
+            items = f"{c['items']:,} ({c['inputs']:,} x {c['replicates']:,})"
+        else:  # not every input under every replicate: the product would be wrong
+            items = f"{c['items']:,} ({c['inputs']:,} inputs, {c['replicates']:,} {unit}; not all crossed)"
         row = [rank, c["label"], items, f"{c['failed']:,}"]
         row += [_interval(c["metrics"][m["name"]]) + _of_items(c["metrics"][m["name"]], c["items"] - c["failed"])
                 for m in metrics]
