@@ -380,3 +380,13 @@ def test_filter_summarises_only_matching_rows_and_the_saved_analysis_says_so(tmp
     assert code == 1 and json.loads(out)["status"] == "empty" and "match --filter model=zzz" in err
     code, _, err = call_main(export_summary.main, capsys, str(db), "predictions", "--filter", "nope=1")
     assert code == 2 and "--filter column 'nope' not found" in err
+
+
+def test_the_plot_colours_each_configuration_by_its_verdict_against_the_best_even_with_all_pairs(four_models,
+                                                                                                 capsys):
+    from _bench.summary.render import _verdicts_for_plot
+    _, best_only, _ = run(capsys, four_models, "predictions")
+    _, every_pair, _ = run(capsys, four_models, "predictions", "--pairs", "all")
+    colours = _verdicts_for_plot(every_pair["versions"][0], "accuracy")
+    assert colours == _verdicts_for_plot(best_only["versions"][0], "accuracy")
+    assert colours["model=weak"] == "worse"  # vs the best, although its last pair (vs same2) is another verdict

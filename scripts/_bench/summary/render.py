@@ -319,7 +319,9 @@ def _verdicts_for_plot(stratum: dict, metric: str) -> dict[str, str]:
     if stratum["reference"]:
         return {**{c["configuration"]: c["verdict"] for c in mine}, ref: "reference"}
     best = next(c["metrics"][metric]["estimate"] for c in stratum["configurations"] if c["label"] == ref)
-    out = {c["configuration"]: c["verdict"] for c in mine}
+    # With --pairs all there is a verdict per pair: the colour is the one against the best (the first pairs'
+    # reference), not whichever pair came last.
+    out = {c["configuration"]: c["verdict"] for c in mine if c["reference"] == ref}
     for c in stratum["configurations"]:
         if c["label"] == ref or (c["metrics"][metric]["n"] and c["metrics"][metric]["estimate"] == best):
             out[c["label"]] = "best"
