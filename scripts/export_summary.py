@@ -281,7 +281,8 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     elif failed:
         findings.append(Finding("failures-excluded", "info", f"{failed:,} items that only failed (non-empty "
                                 f"error){again} are excluded from metrics and counted per configuration.",
-                                "--failures wrong counts them as wrong answers in accuracy instead."))
+                                "--failures wrong counts them as wrong answers in right/wrong metrics (accuracy) "
+                                "instead."))
     if excluded:
         rows = sum(g.rows for g in excluded)
         findings.append(Finding("rows-without-configuration", "warning", f"{rows:,} rows carry no configuration "
@@ -318,16 +319,16 @@ def few_seeds_findings(summaries: list, layout: Layout) -> list[Finding]:
     """Seeds of independent runs on the same test items: each comparison rests on one difference per seed. Its
     interval reflects training randomness, not which test items were drawn (shared by every seed), and with few
     seeds it is both weak for real differences and, by chance, sometimes narrow."""
-    if not layout.replicate or layout.fold or not summaries:
+    if not layout.replicate or layout.fold or layout.kind == "load" or not summaries:
         return []
     seeds = min(c.clusters for c in summaries)
     if not 2 <= seeds < FEW_SEEDS:
         return []
     return [Finding("few-seeds", "info", f"Intervals and comparisons rest on {seeds} seeds ({seeds - 1} degrees of "
-                    "freedom): one difference per seed. They measure how much training randomness moves the "
-                    "result, not test-set sampling (every seed used the same items), so a real difference can go "
-                    "undetected and, when the seeds happen to agree, an interval can be narrower than the items "
-                    "justify.", f"Read each seed's paired test too (--filter {layout.replicate[0]}=K for each "
+                    "freedom): one difference per seed. They measure how much the result moves between seeds; "
+                    "when every seed scored the same items, which items were drawn is left out, so a real "
+                    "difference can go undetected and, when the seeds happen to agree, an interval can be "
+                    "narrower than the items justify.", f"Read each seed's paired test too (--filter {layout.replicate[0]}=K for each "
                     "seed), and add seeds before items: they are the unit here.")]
 
 
@@ -400,7 +401,7 @@ def load_findings(load: dict) -> list[Finding]:
 
 
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
-                 files: list[str], filters: list[tuple[str, str]] | None = None) -> Report:
+                 files: list[str], filters: list[tuple[str, str, str]] | None = None) -> Report:
     where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
