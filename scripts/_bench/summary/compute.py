@@ -6,7 +6,8 @@ the Nadeau-Bengio corrected resampled t, since folds of one seed share training 
 - Each (configuration, item) counts once: a success is preferred to a failure (a retried call is scored on
   its success), a computed row to a cache replay of it (a re-run must not double n), and repeated computed
   rows are counted once, the first logged (and reported).
-- Failed rows (non-empty `error`) are excluded from metrics and counted as failures.
+- Failed rows (non-empty `error`) are excluded from metrics and counted as failures (with --failures wrong,
+  right/wrong metrics count them as wrong answers instead, in the pairs too).
 - Comparisons pair items present, and not failed, on both sides; the rest are counted and excluded.
 - Memory: one configuration's rows while summarising it; one pair's per-item vectors while comparing.
 """
