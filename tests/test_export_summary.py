@@ -775,6 +775,7 @@ def test_a_failure_retried_successfully_is_scored_on_its_success_and_a_repeat_ke
     a, b = configs["model=a"], configs["model=b"]
     assert (a["failed"], a["retries_superseded"], a["duplicates_dropped"], a["items"]) == (0, 1, 0, 20)
     assert (b["failed"], b["retries_superseded"], b["duplicates_dropped"]) == (0, 0, 1)
+    assert a["failures_repeated"] == b["failures_repeated"] == 0
     assert a["metrics"]["accuracy"]["estimate"] == b["metrics"]["accuracy"]["estimate"] == 1.0  # b's first row kept
     (comparison,) = d["versions"][0]["comparisons"]
     assert comparison["shared_items"] == 20
@@ -846,3 +847,17 @@ def test_three_seeds_on_the_same_items_say_what_their_intervals_measure(tmp_path
     many = tmp_path / "seeds6.db"
     log_rows(many, [{**r, "seed": s} for r in rows if r["seed"] == 0 for s in range(6)], engine="sqlite")
     assert "few-seeds" not in {f["check_id"] for f in doc(capsys, str(many))["findings"]}
+
+
+def test_an_item_that_failed_on_every_attempt_counts_as_one_failure_and_the_repeats_are_said(tmp_path, capsys):
+    db = tmp_path / "again.db"
+    rows = [{"model": m, "input_id": i, "prediction": i % 2, "ground_truth": i % 2, "error": ""}
+            for m in ("a", "b") for i in range(10)]
+    rows[2] = {**rows[2], "error": "timeout", "prediction": None}
+    log_rows(db, rows, engine="sqlite", track_id="run-1")
+    log_rows(db, [{**rows[2]}, {**rows[2]}], engine="sqlite", track_id="run-2")  # retried twice, failed again
+    d = doc(capsys, str(db))
+    a = {c["label"]: c for c in d["versions"][0]["configurations"]}["model=a"]
+    assert (a["failed"], a["failures_repeated"], a["duplicates_dropped"], a["retries_superseded"]) == (1, 2, 0, 0)
+    (f,) = [f for f in d["findings"] if f["check_id"] == "failures-excluded"]
+    assert f["message"].startswith("1 items that only failed (non-empty error) (2 more failed rows are repeated")
