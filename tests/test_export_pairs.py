@@ -374,8 +374,13 @@ def test_filter_summarises_only_matching_rows_and_the_saved_analysis_says_so(tmp
     assert con.execute("SELECT DISTINCT analysis FROM summary").fetchall() == [
         ("configuration: model; item: input_id; filter: model=a",)]
     con.close()
-    _, all_but_b, _ = run(capsys, db, "predictions", "--filter", "model!=b")
+    _, all_but_b, _ = run(capsys, db, "predictions", "--filter", "model!=b", "--failures", "wrong",
+                          "--save", tmp_path / "policy.db")
     assert [c["label"] for c in all_but_b["versions"][0]["configurations"]] == ["model=a"]
+    con = sqlite3.connect(tmp_path / "policy.db")
+    assert con.execute("SELECT DISTINCT analysis FROM comparisons UNION SELECT DISTINCT analysis FROM summary"
+                       ).fetchall() == [("configuration: model; item: input_id; filter: model!=b; failures: wrong",)]
+    con.close()
     code, out, err = call_main(export_summary.main, capsys, str(db), "predictions", "--filter", "model=zzz", "--json")
     assert code == 1 and json.loads(out)["status"] == "empty" and "match --filter model=zzz" in err
     code, _, err = call_main(export_summary.main, capsys, str(db), "predictions", "--filter", "nope=1")

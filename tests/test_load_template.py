@@ -596,3 +596,14 @@ def test_the_calibration_measures_each_connection_model_against_a_null_endpoint(
         o = overhead[connection]
         assert 0 < o["client_overhead_p50_ms"] <= o["client_overhead_p99_ms"] < 100, (connection, o)
     print({c: round(o["client_overhead_p50_ms"], 2) for c, o in overhead.items()})
+
+
+def test_the_search_and_the_sweep_pass_on_export_summarys_warning_that_a_levels_repeats_disagree(judge, tmp_path,
+                                                                                               capsys):
+    from test_slo import fast, level_rows, load_db
+    tenth_slow = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731 - repeat 1 breaks p99<50ms
+    db = load_db(tmp_path, {20: level_rows(20, 40, fast, replicate=0) + level_rows(20, 40, tenth_slow, replicate=1)})
+    judge.report(db, "e1", [])
+    template.print_slo_findings(judge)
+    out = capsys.readouterr().out
+    assert out.startswith("warning: 1 levels have a repeat that meets and one that fails on its own")

@@ -93,7 +93,7 @@ def filters_sql(filters: list[tuple[str, str, str]]) -> str:
     """The filters as one SQL condition, values compared as text; COL!=VALUE keeps NULLs (they differ)."""
     parts = []
     for col, op, value in filters:
-        text = f"{as_text(q(col))}"
+        text = as_text(q(col))
         parts.append(f"{text} = {literal(value)}" if op == "=" else
                      f"({q(col)} IS NULL OR {text} <> {literal(value)})")
     return " AND ".join(parts)

@@ -262,15 +262,8 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
     for q_, (est, low, high) in zip(PERCENTILES, percentile_intervals(latency, ok, PERCENTILES, boot, alpha),
                                     strict=True):
         percentiles[f"p{q_:g}"] = {"estimate": est, "low": low, "high": high}
-    results, verdicts = [], []
-    for c in clauses:
-        broken = failed | (latency > c.threshold_ms) if c.kind == "latency" else failed
-        share, low, high = share_interval(broken, boot, alpha)
-        v = verdict(low, high, c.allowed)
-        verdicts.append(v)
-        results.append({"clause": c.text, "allowed": c.allowed, "broken": int(broken.sum()), "share": share,
-                        "low": low, "high": high, "verdict": v})
-    overall = _overall(verdicts)
+    results = _judge_clauses(failed, latency, clauses, boot, alpha)
+    overall = _overall([r["verdict"] for r in results])
     errors = int(failed.sum())
     return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
             "window_s": window_s, "offered_rps": n / window_s if window_s else None,
@@ -280,6 +273,18 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
             "clauses": results, "verdict": overall if clauses else None,
             "replicate_verdicts": (_replicate_verdicts(s, clauses, block_s, alpha, resamples, seed)
                                    if reps > 1 else {})}
+
+
+def _judge_clauses(failed: np.ndarray, latency: np.ndarray, clauses: list[Clause], boot: BlockBootstrap,
+                  alpha: float) -> list[dict]:
+    """Per clause: the share of requests that broke it, its interval and the verdict against what it allows."""
+    results = []
+    for c in clauses:
+        broken = failed | (latency > c.threshold_ms) if c.kind == "latency" else failed
+        share, low, high = share_interval(broken, boot, alpha)
+        results.append({"clause": c.text, "allowed": c.allowed, "broken": int(broken.sum()), "share": share,
+                        "low": low, "high": high, "verdict": verdict(low, high, c.allowed)})
+    return results
 
 
 def _overall(verdicts: list[str]) -> str:
@@ -296,12 +301,7 @@ def _replicate_verdicts(s: Series, clauses: list[Clause], block_s: float, alpha:
     for r in sorted(set(replicate)):
         mask = replicate == r
         boot = BlockBootstrap(_blocks(replicate[mask], due[mask], block_s), resamples, seed)
-        verdicts = []
-        for c in clauses:
-            broken = failed[mask] | (latency[mask] > c.threshold_ms) if c.kind == "latency" else failed[mask]
-            _, low, high = share_interval(broken, boot, alpha)
-            verdicts.append(verdict(low, high, c.allowed))
-        out[r] = _overall(verdicts)
+        out[r] = _overall([c["verdict"] for c in _judge_clauses(failed[mask], latency[mask], clauses, boot, alpha)])
     return out
 
 
