@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from _bench.cache_diagnosis import returned_failure
 from _bench.layout import Layout
 from _bench.reader import Benchmark
+from _bench.slices import cut, greatest, least, run_sliced, sqlite_order, total
 from _bench.sql import as_text, count_if, q
 
 CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
@@ -86,6 +87,30 @@ def sources(layout: Layout) -> Sources:
 
 
 def call_cells(bench: Benchmark, src: Sources) -> list[Cell]:
+    """The calls grouped by (run, configuration, lineage source). A large SQLite file is grouped in slices at
+    the same time (slices.py) and the slices' cells are added up; the result is the same."""
+    slices = cut(bench)
+    if slices is None:
+        return _call_cells(bench, src)
+    merged: dict[tuple, Cell] = {}
+    for cells in run_sliced(bench, slices, lambda part: _call_cells(part, src)):
+        for c in cells:
+            key = (c.run, c.config, c.source)
+            merged[key] = c if key not in merged else _add(merged[key], c)
+    return [merged[k] for k in sorted(merged, key=lambda k: [sqlite_order(v) for v in (k[0], *k[1], k[2])])]
+
+
+def _add(a: Cell, b: Cell) -> Cell:
+    """One cell from two slices' parts of it: as the aggregates of _call_cells combine."""
+    counts = {name: getattr(a, name) + getattr(b, name) for name in (
+        "rows", "computed", "replayed", "uncached", "replayed_failed", "computed_failed", "returned_failures",
+        "lambda_replays")}
+    return Cell(run=a.run, config=a.config, source=a.source, **counts,
+                compute_time=total(a.compute_time, b.compute_time), first_seen=least(a.first_seen, b.first_seen),
+                parameters={p: greatest(v, b.parameters[p]) for p, v in a.parameters.items()})
+
+
+def _call_cells(bench: Benchmark, src: Sources) -> list[Cell]:
     """One GROUP BY (run, configuration, lineage source). As few aggregates as possible, since SQLite
     evaluates each one per row: a cell is either all replays (it has a source) or none, so most counts
     follow from the key."""

@@ -168,6 +168,21 @@ def _duckdb_tables_and_columns(con, alias: str) -> dict[str, list[Column]]:
     return out
 
 
+@dataclass(frozen=True)
+class RowRange:
+    """Rows `first`..`last` (by the rowid alias `rowid`; None: unbounded) of shard `shard`."""
+
+    shard: int
+    rowid: str
+    first: int | None
+    last: int | None
+
+    def sql(self) -> str:
+        bounds = ([f"{self.rowid} >= {int(self.first)}"] if self.first is not None else []) + \
+                 ([f"{self.rowid} <= {int(self.last)}"] if self.last is not None else [])
+        return "(" + " AND ".join(bounds) + ")" if bounds else "1 = 1"
+
+
 class Benchmark:
     """One or several database files read as one table, `bench`. Use `query` and `iterate`; close when done."""
 
@@ -277,15 +292,42 @@ class Benchmark:
             raise InputError(f"DuckDB cannot open the file: {_explain(exc)}") from exc
         return con, schemas
 
-    def _create_view(self) -> None:
-        """TEMP VIEW `bench`: every shard's table, columns aligned by name, plus `_shard` (the file's index)."""
+    def _create_view(self, part: Sequence[RowRange] | None = None) -> None:
+        """TEMP VIEW `bench`: every shard's table, columns aligned by name, plus `_shard` (the file's index).
+        With `part`, only those rowid ranges of those shards (a slice: see slice())."""
         all_cols = [c.name for c in self.columns]
         selects = []
         for i, present in enumerate(self.shard_columns):
+            ranges = None if part is None else [r for r in part if r.shard == i]
+            if ranges == []:
+                continue
             cols = ", ".join(self._column_sql(i, c) if c in present else f"NULL AS {quote_ident(c)}"
                              for c in all_cols)
-            selects.append(f"SELECT {cols}, {i} AS _shard FROM {quote_ident(self.shard_schema(i))}.{quote_ident(self.table)}")
+            where = "" if not ranges else " WHERE " + " OR ".join(r.sql() for r in ranges)
+            selects.append(f"SELECT {cols}, {i} AS _shard FROM "
+                           f"{quote_ident(self.shard_schema(i))}.{quote_ident(self.table)}{where}")
+        if not selects:  # a slice with no range: the columns, no rows
+            cols = ", ".join(f"NULL AS {quote_ident(c)}" for c in all_cols)
+            selects.append(f"SELECT {cols}, 0 AS _shard WHERE 0")
         self.execute(f"CREATE TEMP VIEW {self.VIEW} AS " + " UNION ALL ".join(selects))
+
+    def slice(self, part: Sequence[RowRange]) -> Benchmark:
+        """The same files on a new SQLite connection whose view holds only the rows of `part`, so that slices
+        can be read at the same time (sqlite3 releases the GIL while a query runs). The slice reads the files
+        this benchmark reads (private copies included, which stay this benchmark's to remove) and names the
+        user's files in its errors. Close it before this benchmark."""
+        if self.engine != "sqlite":
+            raise ValueError("only SQLite benchmarks are sliced")
+        other = object.__new__(Benchmark)
+        other.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_con", "_private", "notes")})
+        other.notes, other._private, other._con = [], None, None
+        try:
+            other._con = other._open_sqlite()
+            other._create_view(part)
+        except BaseException:
+            other.close()
+            raise
+        return other
 
     def _column_sql(self, index: int, name: str) -> str:
         """A column as the view reads it. DuckDB reads a SQLite column with no declared type as BLOB (bytes), so
