@@ -29,6 +29,19 @@ def engine(request) -> str:
     return request.param
 
 
+@pytest.fixture(params=["whole", "sliced"])
+def reading(request, monkeypatch) -> str:
+    """A test twice: the file read whole, and (SQLite) read as five slices at the same time, as large files are
+    (scripts/_bench/slices.py: threads or forked processes), so every fixture also proves that the merged
+    slices give what the whole gives. Five cuts land inside most groups of a small fixture."""
+    if request.param == "sliced":
+        from _bench import slices
+
+        monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 0)
+        monkeypatch.setattr(slices, "slice_count", lambda: 5)
+    return request.param
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

@@ -11,23 +11,13 @@ from pathlib import Path
 import analyze_cache_hits
 import pytest
 import validate_benchmark
-from _bench import slices
 from helpers import ROOT, call_main, digest, run_python
 from summary_fixtures import cached_runs, run_in_new_process, slow_square
 from xetrack import Reader, Tracker
 from xetrack_fixtures import clean_benchmark, log_rows, read_rows
 
 SCRIPT = ROOT / "scripts" / "analyze_cache_hits.py"
-
-
-@pytest.fixture(autouse=True, params=["whole", "sliced"])
-def reading(request, monkeypatch) -> str:
-    """Every test twice: the file read whole, and (SQLite engine) read as five slices at the same time, as
-    large files are (slices.py), so every fixture proves the slices' merged counts are the whole's."""
-    if request.param == "sliced":
-        monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 0)
-        monkeypatch.setattr(slices, "slice_count", lambda: 5)  # many cuts: most cells span slices
-    return request.param
+pytestmark = pytest.mark.usefixtures("reading")  # every test whole and in slices (conftest.py)
 
 
 def analyse(capsys, *argv) -> tuple[int, dict, str]:

@@ -18,6 +18,7 @@ from summary_fixtures import clustered_db, correctness, prediction_rows, predict
 from xetrack_fixtures import clean_benchmark, log_rows
 
 SCRIPT = ROOT / "scripts" / "export_summary.py"
+pytestmark = pytest.mark.usefixtures("reading")  # every test whole and in slices (conftest.py)
 
 
 def summary(capsys, *argv) -> tuple[int, str, str]:

@@ -4,9 +4,11 @@ exactly one slice, in the whole view's order, and the scripts' results unchanged
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import analyze_cache_hits
@@ -196,3 +198,69 @@ def test_analyze_reports_the_same_whole_and_in_slices(tmp_path, capsys, monkeypa
         sliced.clear()
         assert call_main(analyze_cache_hits.main, capsys, *argv)[:2] == (code, whole)
         assert len(sliced) == n
+
+
+def test_export_reports_the_same_whole_and_in_forked_slices(tmp_path, capsys, monkeypatch):
+    """Text item ids (hashed), seeds, a retried failure and more distinct parameter values than SQL numbers
+    itself (CASE_LIMIT: key columns are then fetched and matched in Python): the paths a small fixture of the
+    export tests may not take."""
+    import export_summary
+    from _bench.summary import scan
+
+    monkeypatch.setattr(scan, "CASE_LIMIT", 3)
+    rows = [{"model": f"m{m}", "prompt": f"p{m % 5}", "seed": s, "item": f"doc-{i}", "correct": (i * m + s) % 3 > 0,
+             "error": "timeout" if (i, m, s) == (4, 2, 1) else ""}
+            for m in range(6) for s in range(2) for i in range(25)]
+    rows.append({**rows[4 + 25 * (1 + 2 * 2)], "error": ""})  # the timeout, retried successfully later
+    db = tmp_path / "text.db"
+    log_rows(db, rows, engine="sqlite")
+    argv = [str(db), "--input-col", "item", "--config-cols", "model,prompt", "--json"]
+    code, whole, err = call_main(export_summary.main, capsys, *argv)
+    assert code == 0, err
+    forked = []
+    original = slices.run_forked
+    monkeypatch.setattr(scan, "run_forked", lambda *a: forked.append(a) or original(*a))
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    for n in (2, 3, 6):
+        monkeypatch.setattr(slices, "slice_count", lambda n=n: n)
+        forked.clear()
+        assert call_main(export_summary.main, capsys, *argv)[:2] == (code, whole)
+        assert len(forked) == 1 and len(forked[0][1]) == n
+
+
+def test_a_forked_slices_error_is_raised_in_the_parent(tmp_path):
+    db = numbered(tmp_path / "f.db", 40)
+
+    def work(part: Benchmark, k: int) -> None:
+        if k == 2:
+            raise InputError(f"cannot read slice {k}")
+        if k == 1:
+            os._exit(9)  # a child that dies without a word
+
+    with Benchmark([db]) as bench:
+        cuts = slices.cut(bench, n=3, min_rows=1)
+        with pytest.raises(RuntimeError, match="slice 1 of the rows ended with status 9"):
+            slices.run_forked(bench, cuts, work)
+        with pytest.raises(InputError, match="cannot read slice 2"):
+            slices.run_forked(bench, cuts, lambda part, k: work(part, k) if k != 1 else None)
+
+
+def test_when_this_process_fails_the_forked_slices_are_stopped(tmp_path):
+    db = numbered(tmp_path / "f.db", 40)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+
+    def work(part: Benchmark, k: int) -> None:
+        if k == 0:
+            while len(list(pids.iterdir())) < 2:  # both children are running their endless query
+                time.sleep(0.01)
+            raise InputError("this slice failed")
+        (pids / str(os.getpid())).touch()
+        part.query(SLOW)
+
+    with Benchmark([db]) as bench:
+        with pytest.raises(InputError, match="this slice failed"):
+            slices.run_forked(bench, slices.cut(bench, n=3, min_rows=1), work)
+    for pid in map(int, (p.name for p in pids.iterdir())):
+        with pytest.raises(ChildProcessError):  # stopped and reaped: no such child any more
+            os.waitpid(pid, os.WNOHANG)

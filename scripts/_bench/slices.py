@@ -15,12 +15,15 @@ small benchmarks are not sliced: callers then run their query once, as before.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
-from _bench.reader import Benchmark, InputError, RowRange, quote_ident
+from _bench.reader import Benchmark, InputError, RowRange, first_line, quote_ident
 
 T = TypeVar("T")
 
@@ -147,3 +150,61 @@ def total(a, b):
     if a is None or b is None:
         return b if a is None else a
     return a + b
+
+
+def can_fork() -> bool:
+    """Forked children for slices: on Linux only (macOS's system libraries are not safe to use after fork)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def run_forked(bench: Benchmark, slices: Sequence[Sequence[RowRange]], work: Callable[[Benchmark, int], None]) -> None:
+    """`work(slice, k)` for every slice at the same time: slice 0 in this process, the others in forked child
+    processes, for work that holds the GIL (turning rows into Python objects), where threads would only take
+    turns. Children leave their results on disk for the caller to gather; each opens its own connection
+    (never one from before the fork) and ends with os._exit, so nothing of the parent's is closed, flushed or
+    removed twice. A child's error is raised here, an InputError as itself; children still running when this
+    process fails are stopped."""
+    children: list[tuple[int, int, int]] = []  # (slice, pid, read end of its error pipe)
+    try:
+        for k in range(1, len(slices)):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                code = 0
+                try:
+                    os.close(read)
+                    with bench.slice(slices[k]) as piece:
+                        work(piece, k)
+                except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+                    os.write(write, f"{type(exc).__name__}\0{first_line(exc) or type(exc).__name__}".encode())
+                    code = 1
+                finally:
+                    os._exit(code)
+            os.close(write)
+            children.append((k, pid, read))
+        with bench.slice(slices[0]) as piece:
+            work(piece, 0)
+        while children:
+            k, pid, read = children[0]
+            message = _read_all(read)  # to the end: the child has exited or closed it
+            status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            os.close(read)
+            children.pop(0)
+            if message:
+                kind, _, text = message.partition("\0")
+                raise InputError(text) if kind in ("InputError", "DuckDBTypeMismatch") else RuntimeError(text)
+            if status != 0:
+                raise RuntimeError(f"the process reading slice {k} of the rows ended with status {status}")
+    finally:
+        for _, pid, read in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            os.close(read)
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")

@@ -25,6 +25,7 @@ import numpy as np
 
 from _bench.layout import Layout
 from _bench.reader import DB_ERRORS, Benchmark, InputError, first_line
+from _bench.slices import can_fork, cut, run_forked, run_sliced
 from _bench.sql import numeric, q, text_key
 from _bench.summary.plan import Plan
 
@@ -69,7 +70,11 @@ def enumerate_groups(bench: Benchmark, layout: Layout, where: str, params: list)
     select = ", ".join(q(c) for c in key_cols + shown) or "1"
     groups: dict[tuple, Group] = {}
     n, nv = len(key_cols), len(layout.versions)
-    for row in bench.query(f"SELECT DISTINCT {select} FROM {bench.VIEW}{where}", params):
+    sql = f"SELECT DISTINCT {select} FROM {bench.VIEW}{where}"
+    cuts = cut(bench)  # slices at once (slices.py); their rows, concatenated, meet the values in scan order too
+    rows = bench.query(sql, params) if cuts is None else [
+        row for part in run_sliced(bench, cuts, lambda piece: piece.query(sql, params)) for row in part]
+    for row in rows:
         key = tuple(row[:n])
         g = groups.setdefault(key, Group(key[:nv], key[nv:]))
         for name, value in zip(shown, row[n:], strict=True):
@@ -280,13 +285,18 @@ def _to_records(cols: list, scan: ScanQuery, index: dict[tuple, int]) -> tuple[n
 class Partitions:
     """Per-group append-only record files in a temporary folder, removed on close."""
 
-    def __init__(self, groups: list[Group], dtype: np.dtype):
-        self._tmp = tempfile.TemporaryDirectory(prefix="export_summary_")
+    def __init__(self, groups: list[Group], dtype: np.dtype, folder: Path | None = None):
+        """Files in a new temporary folder, or in `folder` (a slice's, inside another Partitions' folder)."""
+        self._tmp = tempfile.TemporaryDirectory(prefix="export_summary_") if folder is None else None
+        self.folder = Path(self._tmp.name) if folder is None else folder
         self.dtype = dtype
         self.groups = groups
-        for i, g in enumerate(groups):
-            g.path = Path(self._tmp.name) / f"group{i}.bin"
-            g.path.touch()
+        self.paths = [self.folder / f"group{i}.bin" for i in range(len(groups))]
+        for path in self.paths:
+            path.touch()
+        if folder is None:
+            for g, path in zip(groups, self.paths, strict=True):
+                g.path = path
         self._buffers: list[list[np.ndarray]] = [[] for _ in groups]
         self._buffered = 0
 
@@ -303,21 +313,30 @@ class Partitions:
             self.flush()
 
     def flush(self) -> None:
-        for g, buf in zip(self.groups, self._buffers, strict=True):
+        for path, buf in zip(self.paths, self._buffers, strict=True):
             if buf:
-                with g.path.open("ab") as fh:
+                with path.open("ab") as fh:
                     np.concatenate(buf).tofile(fh)
                 buf.clear()
         self._buffered = 0
+
+    def absorb(self, folder: Path) -> None:
+        """Append a later slice's files (written by another process into `folder`) to this one's, in order."""
+        for g, path in zip(self.groups, self.paths, strict=True):
+            data = (folder / path.name).read_bytes()
+            g.rows += len(data) // self.dtype.itemsize
+            with path.open("ab") as fh:
+                fh.write(data)
 
     def load(self, group: Group) -> np.ndarray:
         return np.fromfile(group.path, dtype=self.dtype)
 
     def scratch(self, name: str) -> Path:
-        return Path(self._tmp.name) / name
+        return self.folder / name
 
     def close(self) -> None:
-        self._tmp.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 def partition(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group], where: str,
@@ -325,10 +344,27 @@ def partition(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group],
     scan = scan_query(bench, layout, plan, groups, where, params)
     index = {} if scan.code is not None else {g.key: i for i, g in enumerate(groups)}
     parts = Partitions(groups, scan.dtype)
+
+    def read(source: Benchmark, into: Partitions) -> None:
+        for cols in stream_chunks(source, scan.sql, scan.params, scan.numeric_only):
+            into.add(*_to_records(cols, scan, index))
+        into.flush()
+
+    def read_slice(piece: Benchmark, k: int) -> None:  # slice 0 here, the others in child processes
+        if k == 0:
+            return read(piece, parts)
+        folder = parts.scratch(f"slice{k}")
+        folder.mkdir()
+        read(piece, Partitions([Group(g.versions, g.config) for g in groups], scan.dtype, folder))
+
     try:
-        for cols in stream_chunks(bench, scan.sql, scan.params, scan.numeric_only):
-            parts.add(*_to_records(cols, scan, index))
-        parts.flush()
+        cuts = cut(bench) if can_fork() else None
+        if cuts is None:
+            read(bench, parts)
+        else:  # turning rows into Python objects holds the GIL: processes, not threads (slices.py)
+            run_forked(bench, cuts, read_slice)
+            for k in range(1, len(cuts)):
+                parts.absorb(parts.scratch(f"slice{k}"))
     except BaseException:
         parts.close()
         raise
