@@ -258,9 +258,8 @@ def test_when_this_process_fails_the_forked_slices_are_stopped(tmp_path):
         (pids / str(os.getpid())).touch()
         part.query(SLOW)
 
-    with Benchmark([db]) as bench:
-        with pytest.raises(InputError, match="this slice failed"):
-            slices.run_forked(bench, slices.cut(bench, n=3, min_rows=1), work)
+    with Benchmark([db]) as bench, pytest.raises(InputError, match="this slice failed"):
+        slices.run_forked(bench, slices.cut(bench, n=3, min_rows=1), work)
     for pid in map(int, (p.name for p in pids.iterdir())):
         with pytest.raises(ChildProcessError):  # stopped and reaped: no such child any more
             os.waitpid(pid, os.WNOHANG)
