@@ -16,7 +16,10 @@ process; two different items share a hash with probability about n^2 / 2^65 (3e-
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,11 +194,50 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
                      packed, fields, integer_items, np.dtype(record))
 
 
+PREFETCH_CHUNKS = 4  # DuckDB chunks fetched ahead while this thread files the previous ones
+
+
 def stream_chunks(bench: Benchmark, sql: str, params: list, numeric_only: bool) -> Iterator[list]:
     """The columns of each chunk of result rows, from either engine; engine errors become InputError.
 
     Numbers-only results from SQLite become one 2-D float array per chunk (far cheaper than a list per
-    column); otherwise each column is a list (SQLite) or an array (DuckDB's columnar chunks)."""
+    column); otherwise each column is a list (SQLite) or an array (DuckDB's columnar chunks). DuckDB's chunks
+    are fetched by another thread (DuckDB releases the GIL while it scans): its scan of a streamed result runs
+    on one core, and the records are filed on the other meanwhile."""
+    chunks = _chunks(bench, sql, params, numeric_only)
+    return chunks if bench.engine != "duckdb" else _prefetched(chunks)
+
+
+def _prefetched(chunks: Iterator[list]) -> Iterator[list]:
+    ready: queue.Queue = queue.Queue(PREFETCH_CHUNKS)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                ready.put(chunk)
+            ready.put(None)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the consuming thread
+            ready.put(exc)
+
+    worker = threading.Thread(target=fetch, name="export-fetch", daemon=True)
+    worker.start()
+    try:
+        while (chunk := ready.get()) is not None:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            yield chunk
+    finally:  # the consumer stopped (done, an error, or Ctrl-C): let the fetcher end before the connection closes
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        worker.join()
+
+
+def _chunks(bench: Benchmark, sql: str, params: list, numeric_only: bool) -> Iterator[list]:
     try:
         cur = bench.execute(sql, params)
         if bench.engine == "duckdb":
