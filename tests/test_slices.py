@@ -83,6 +83,16 @@ def test_rows_written_after_the_cut_fall_in_exactly_one_slice(tmp_path):
         assert sorted(r for p in parts for r in p) == sorted(rows_of(bench))
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_stripes_hold_every_row_once_negative_rowids_too(tmp_path, n):
+    files = [numbered(tmp_path / f"s{k}.db", 20 + k, start=100 * k) for k in range(3)]
+    with sqlite3.connect(files[1]) as con:  # our own fixture file: rowids below zero
+        con.execute('UPDATE "default" SET rowid = -rowid WHERE input_id % 2 = 0')
+    with Benchmark(files) as bench:
+        parts = sliced_rows(bench, slices.stripes(bench, n=n, min_rows=1))
+        assert all(parts) and sorted(r for p in parts for r in p) == sorted(rows_of(bench))
+
+
 def test_a_column_named_rowid_is_not_mistaken_for_the_rowid(tmp_path):
     db = tmp_path / "named.db"
     with sqlite3.connect(db) as con:
@@ -100,7 +110,7 @@ def test_without_rowid_tables_small_files_and_duckdb_are_read_whole(tmp_path):
         con.execute('CREATE TABLE "default" (input_id INTEGER PRIMARY KEY, score REAL) WITHOUT ROWID')
         con.executemany('INSERT INTO "default" VALUES (?, ?)', [(i, i / 2) for i in range(50)])
     with Benchmark([db]) as bench:
-        assert slices.cut(bench, n=2, min_rows=1) is None
+        assert slices.cut(bench, n=2, min_rows=1) is None and slices.stripes(bench, n=2, min_rows=1) is None
     small = numbered(tmp_path / "small.db", 50)
     with Benchmark([small]) as bench:
         assert slices.cut(bench, n=2, min_rows=26) is None  # 25 rows a slice is below the minimum
@@ -197,7 +207,9 @@ def test_analyze_reports_the_same_whole_and_in_slices(tmp_path, capsys, monkeypa
         monkeypatch.setattr(slices, "slice_count", lambda n=n: n)
         sliced.clear()
         assert call_main(analyze_cache_hits.main, capsys, *argv)[:2] == (code, whole)
-        assert len(sliced) == n
+        # the cells in contiguous slices; the lineage join in stripes, twice (a call computed twice in a run)
+        assert [len([p for p in sliced if (p[0].stripe is None) == contiguous]) for contiguous in (True, False)] \
+            == [n, 2 * n]
 
 
 def test_export_reports_the_same_whole_and_in_forked_slices(tmp_path, capsys, monkeypatch):

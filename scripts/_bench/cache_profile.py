@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from _bench.cache_diagnosis import returned_failure
 from _bench.layout import Layout
 from _bench.reader import Benchmark
-from _bench.slices import cut, greatest, least, run_sliced, sqlite_order, total
+from _bench.slices import cut, greatest, least, run_sliced, sqlite_order, stripes, total
 from _bench.sql import as_text, count_if, q
 
 CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
@@ -157,10 +157,32 @@ def time_saved(bench: Benchmark, src: Sources, source_runs: list[str], replaying
     if not (src.time and src.identity and L.run and source_runs):
         return []
     narrow = computing is not None and replays * NARROW_RATIO < computing
-    rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=False, narrow=narrow)
+    cuts = stripes(bench)  # a run's replays are rows one after another: interleaved slices share them out
+
+    def join(dedupe: bool) -> list[tuple]:
+        if cuts is None:
+            return _lineage_join(bench, src, source_runs, replaying_runs, dedupe=dedupe, narrow=narrow)
+        # Each stripe joins its own replayed rows to a lookup table of every computing row (slices.py)
+        parts = run_sliced(bench, cuts, lambda part: _lineage_join(part, src, source_runs, replaying_runs,
+                                                                    dedupe=dedupe, narrow=narrow))
+        return _sum_by_configuration(parts, len(L.config))
+
+    rows = join(dedupe=False)
     if sum(r[len(L.config)] for r in rows) > replays:
-        rows = _lineage_join(bench, src, source_runs, replaying_runs, dedupe=True, narrow=narrow)
+        rows = join(dedupe=True)
     return rows
+
+
+def _sum_by_configuration(parts: list[list[tuple]], n: int) -> list[tuple]:
+    """The slices' (configuration..., replays, found, seconds) rows added up per configuration."""
+    merged: dict[tuple, tuple] = {}
+    for row in (r for rows in parts for r in rows):
+        key, (replayed, found, seconds) = tuple(row[:n]), row[n:]
+        if key in merged:
+            before = merged[key]
+            replayed, found, seconds = before[0] + replayed, before[1] + found, total(before[2], seconds)
+        merged[key] = (replayed, found, seconds)
+    return [(*key, *values) for key, values in merged.items()]
 
 
 NARROW_RATIO = 4  # fewer replays than 1/4 of the computing rows: copy only the computing rows they can match
@@ -191,22 +213,23 @@ def _lineage_join(bench: Benchmark, src: Sources, source_runs: list[str], replay
     runs = f"{q(L.run)} IN ({', '.join('?' for _ in source_runs)})"
     replaying = (f"{q(L.run)} IN ({', '.join('?' for _ in replaying_runs)}) AND "
                  f"{as_text(q(L.cache))} IN ({', '.join('?' for _ in source_runs)})")
+    # The replayed rows come from the view (a slice's own rows, when sliced); the computing rows from all rows.
     r = f"r AS (SELECT * FROM {bench.VIEW} WHERE {src.population} AND {L.replayed} AND {replaying})"
     where = f"WHERE {src.population} AND {src.computed} AND {runs}"
     params = list(source_runs)
     if narrow and bench.engine == "sqlite":
         keys = ", ".join([as_text(q(L.cache)), ids])
         nulls = "".join(f" OR {q(c)} IS NULL" for c in src.identity)
-        where += (f" AND (({q(L.run)}, {ids}) IN (SELECT {keys} FROM {bench.VIEW} WHERE {src.population} AND "
+        where += (f" AND (({q(L.run)}, {ids}) IN (SELECT {keys} FROM {bench.WHOLE} WHERE {src.population} AND "
                   f"{L.replayed} AND {replaying}){nulls})")
         params += [*replaying_runs, *source_runs]
     if dedupe:
         carried = "".join(f", MAX({q(c)}) AS {q(c)}" for c in extra)
-        computing = (f"SELECT {q(L.run)} AS run_, {ids}{carried}, MAX({src.time}) AS t_ FROM {bench.VIEW} "
+        computing = (f"SELECT {q(L.run)} AS run_, {ids}{carried}, MAX({src.time}) AS t_ FROM {bench.WHOLE} "
                      f"{where} GROUP BY {q(L.run)}, {ids}")
     else:
         carried = "".join(f", {q(c)}" for c in extra)
-        computing = f"SELECT {q(L.run)} AS run_, {ids}{carried}, {src.time} AS t_ FROM {bench.VIEW} {where}"
+        computing = f"SELECT {q(L.run)} AS run_, {ids}{carried}, {src.time} AS t_ FROM {bench.WHOLE} {where}"
 
     def join(c: str) -> str:
         return (f"SELECT {config + ', ' if config else ''}COUNT(*), COUNT(c.t_), SUM(c.t_) "

@@ -170,16 +170,21 @@ def _duckdb_tables_and_columns(con, alias: str) -> dict[str, list[Column]]:
 
 @dataclass(frozen=True)
 class RowRange:
-    """Rows `first`..`last` (by the rowid alias `rowid`; None: unbounded) of shard `shard`."""
+    """Rows `first`..`last` (by the rowid alias `rowid`; None: unbounded) of shard `shard`; with `stripe` (k, n)
+    only those whose rowid is k modulo n."""
 
     shard: int
     rowid: str
     first: int | None
     last: int | None
+    stripe: tuple[int, int] | None = None
 
     def sql(self) -> str:
         bounds = ([f"{self.rowid} >= {int(self.first)}"] if self.first is not None else []) + \
                  ([f"{self.rowid} <= {int(self.last)}"] if self.last is not None else [])
+        if self.stripe is not None:  # SQLite's % keeps the sign of a (rare, negative) rowid
+            k, n = (int(v) for v in self.stripe)
+            bounds.append(f"(({self.rowid} % {n}) + {n}) % {n} = {k}")
         return "(" + " AND ".join(bounds) + ")" if bounds else "1 = 1"
 
 
@@ -187,6 +192,7 @@ class Benchmark:
     """One or several database files read as one table, `bench`. Use `query` and `iterate`; close when done."""
 
     VIEW = "bench"
+    WHOLE = "bench"  # the view of every row: `bench` itself, except in a slice (see slice())
 
     def __init__(self, paths: Sequence[str | Path], table: str = "default", engine: str = "sqlite"):
         if engine not in ("sqlite", "duckdb"):
@@ -292,7 +298,7 @@ class Benchmark:
             raise InputError(f"DuckDB cannot open the file: {_explain(exc)}") from exc
         return con, schemas
 
-    def _create_view(self, part: Sequence[RowRange] | None = None) -> None:
+    def _create_view(self, part: Sequence[RowRange] | None = None, name: str = VIEW) -> None:
         """TEMP VIEW `bench`: every shard's table, columns aligned by name, plus `_shard` (the file's index).
         With `part`, only those rowid ranges of those shards (a slice: see slice())."""
         all_cols = [c.name for c in self.columns]
@@ -309,13 +315,14 @@ class Benchmark:
         if not selects:  # a slice with no range: the columns, no rows
             cols = ", ".join(f"NULL AS {quote_ident(c)}" for c in all_cols)
             selects.append(f"SELECT {cols}, 0 AS _shard WHERE 0")
-        self.execute(f"CREATE TEMP VIEW {self.VIEW} AS " + " UNION ALL ".join(selects))
+        self.execute(f"CREATE TEMP VIEW {name} AS " + " UNION ALL ".join(selects))
 
     def slice(self, part: Sequence[RowRange]) -> Benchmark:
         """The same files on a new SQLite connection whose view holds only the rows of `part`, so that slices
         can be read at the same time (sqlite3 releases the GIL while a query runs). The slice reads the files
         this benchmark reads (private copies included, which stay this benchmark's to remove) and names the
-        user's files in its errors. Close it before this benchmark."""
+        user's files in its errors. Its view WHOLE holds every row, for work that pairs a slice's rows with
+        any row (a lookup table). Close it before this benchmark."""
         if self.engine != "sqlite":
             raise ValueError("only SQLite benchmarks are sliced")
         other = object.__new__(Benchmark)
@@ -324,6 +331,8 @@ class Benchmark:
         try:
             other._con = other._open_sqlite()
             other._create_view(part)
+            other.WHOLE = "bench_whole"
+            other._create_view(name=other.WHOLE)
         except BaseException:
             other.close()
             raise

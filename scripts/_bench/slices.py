@@ -42,7 +42,24 @@ def cut(bench: Benchmark, n: int | None = None, min_rows: int | None = None) -> 
     SQLite, too few rows, a file without rowids). Slices are sized by rowid span, which is the row count
     unless rows were deleted: a balance, never a correctness, question."""
     n = slice_count() if n is None else n
-    min_rows = MIN_SLICE_ROWS if min_rows is None else min_rows
+    spans = _rowid_spans(bench, n, MIN_SLICE_ROWS if min_rows is None else min_rows)
+    return None if spans is None else _split(spans, n, sum(last - first + 1 for _, _, first, last in spans
+                                                            if first is not None))
+
+
+def stripes(bench: Benchmark, n: int | None = None, min_rows: int | None = None) -> list[list[RowRange]] | None:
+    """`n` interleaved slices (rowid modulo n), or None as for cut(). For work whose cost sits in some rows
+    only, such as replays, which a run writes one after another: contiguous slices would give them all to
+    one connection. Each stripe's scan reads every page of the files, so use them where a scan is cheap next
+    to the work per row. The rows of the stripes, concatenated, are not in scan order."""
+    n = slice_count() if n is None else n
+    spans = _rowid_spans(bench, n, MIN_SLICE_ROWS if min_rows is None else min_rows)
+    return None if spans is None else [[RowRange(shard, alias, None, None, (k, n)) for shard, alias, _, _ in spans]
+                                       for k in range(n)]
+
+
+def _rowid_spans(bench: Benchmark, n: int, min_rows: int) -> list[tuple] | None:
+    """(shard, rowid alias, first rowid, last rowid) of every file, or None when slicing does not apply."""
     if n < 2 or bench.engine != "sqlite":
         return None
     spans = []
@@ -58,9 +75,7 @@ def cut(bench: Benchmark, n: int | None = None, min_rows: int | None = None) -> 
             return None
         spans.append((i, alias, first, last))
     total = sum(last - first + 1 for _, _, first, last in spans if first is not None)
-    if total < max(n * min_rows, n):
-        return None
-    return _split(spans, n, total)
+    return None if total < max(n * min_rows, n) else spans
 
 
 def _split(spans: list[tuple], n: int, total: int) -> list[list[RowRange]]:
