@@ -275,3 +275,7 @@ def test_when_this_process_fails_the_forked_slices_are_stopped(tmp_path):
     for pid in map(int, (p.name for p in pids.iterdir())):
         with pytest.raises(ChildProcessError):  # stopped and reaped: no such child any more
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_readme_states_the_slicing_threshold_the_code_uses(root):
+    assert f"{2 * slices.MIN_SLICE_ROWS:,} rows or more" in " ".join((root / "README.md").read_text().split())
