@@ -823,7 +823,8 @@ def test_failures_wrong_counts_a_failed_call_as_a_wrong_answer_in_accuracy_only(
 def test_configurations_scored_on_fewer_items_are_a_warning_and_the_items_column_does_not_multiply(tmp_path,
                                                                                                    capsys):
     db = tmp_path / "seeds.db"
-    rows = [{"model": m, "seed": s, "input_id": i, "prediction": i % 2, "ground_truth": i % 2, "error": ""}
+    rows = [{"model": m, "seed": s, "input_id": i, "prediction": i % 2, "ground_truth": i % 2, "error": "",
+             "latency_ms": 10.0 + i}  # a latency column with its unit (ms): the seeds' unit must stay "seeds"
             for m in ("a", "b") for s in range(3) for i in range(20) if not (m == "b" and s == 2 and i >= 12)]
     log_rows(db, rows, engine="sqlite")
     code, out, _ = summary(capsys, str(db))

@@ -61,7 +61,11 @@ def test_two_thing_id_columns_are_not_guessed_between_and_validate_names_both(tm
 
 @pytest.mark.parametrize("name", ["correct_strict", "correct_lenient", "is_correct", "answer_correct", "nll",
                                   "brier", "log_loss", "cost", "cost_usd", "prompt_cost", "latency",
-                                  "latency_p99", "latencyms", "predict_seconds", "input_tokens", "p_true"])
+                                  "latency_p99", "latencyms", "predict_seconds", "input_tokens", "p_true",
+                                  # ranking, retrieval, pass/fail and judged outcomes
+                                  "hit_at_10", "hits_at_5", "recall_at_10", "ndcg_at_10", "ndcg", "mrr",
+                                  "mrr_at_10", "precision@5", "pass_at_1", "passed", "success", "win",
+                                  "reward", "judge_score", "rating", "wer", "chrf", "perplexity"])
 def test_outcome_columns_are_never_taken_for_parameters_whatever_their_stored_type(name):
     for kind in ("INTEGER", "TEXT", "REAL"):
         roles = infer_roles(columns("model:TEXT", f"{name}:{kind}"))
@@ -71,8 +75,10 @@ def test_outcome_columns_are_never_taken_for_parameters_whatever_their_stored_ty
 
 def test_hyperparameters_and_text_settings_stay_parameters():
     roles = infer_roles(columns("model:TEXT", "temperature:REAL", "max_tokens:INTEGER", "prompt:TEXT",
+                                "top_k:INTEGER", "rank:INTEGER", "lora_rank:INTEGER", "chunk_size:INTEGER",
                                 "accuracy:REAL"))
-    assert roles.parameters == ["model", "temperature", "max_tokens", "prompt"]
+    assert roles.parameters == ["model", "temperature", "max_tokens", "prompt", "top_k", "rank", "lora_rank",
+                                "chunk_size"]
     assert roles.outcomes == ["accuracy"]
 
 

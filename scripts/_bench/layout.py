@@ -65,7 +65,11 @@ OUTCOME_PATTERN = re.compile(
     r"correct|is_correct|correct_.*|.*_correct|exact_match|em|"
     r"score|scores|confidence|prob|proba|probability|probabilities|p_true|p_pred|"
     r"accuracy|acc|loss|log_loss|logloss|nll|brier|brier_score|ece|f1|precision|recall|auc|roc_auc|"
-    r"mae|mse|rmse|bleu|rouge.*|"
+    r"mae|mse|rmse|bleu|rouge.*|chrf.*|meteor|bertscore.*|wer|cer|perplexity|ppl|"
+    # ranking, retrieval, pass/fail and judged outcomes: hit@10 is logged as hit_at_10 or hits_at_10
+    r"hit|hits|hit_rate|.*_at_\d+|.*_at_k|.*@\d+|ndcg.*|mrr.*|map|reciprocal_rank|success|succeeded|passed|"
+    r"pass_rate|pass_at_.*|win|won|wins|win_rate|reward|rating|grade|judge_.*|.*_judgment|.*_judgement|"
+    r".*_recall|.*_precision|.*_hit|.*_hits|.*_ndcg|.*_mrr|.*_reward|.*_rating|"
     r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|"
     r"cost|cost_.*|.*_cost|latency|latency.*|.*_latency|.*_time|.*_ms|.*_seconds|.*_s|duration|.*_duration|"
     r".*_score|.*_accuracy|.*_loss|.*_nll|.*_brier|.*_f1|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|"

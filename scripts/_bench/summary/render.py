@@ -39,8 +39,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     ci = f"{doc['options']['confidence']:.0%} CI"
     header += [f"{m['name']} ({m['better']} is better) [{ci}]" for m in metrics]
     if plan["latency"]:
-        unit = f" ({plan['latency_unit']})" if plan["latency_unit"] else ""
-        header.append(f"{plan['latency']} p50 / p95 / p99{unit}")
+        latency_unit = f" ({plan['latency_unit']})" if plan["latency_unit"] else ""
+        header.append(f"{plan['latency']} p50 / p95 / p99{latency_unit}")
     for extra in ("tokens", "cost"):
         if plan[extra]:
             header.append(f"{plan[extra]} (total)")
