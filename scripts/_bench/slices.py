@@ -176,8 +176,8 @@ def run_forked(bench: Benchmark, slices: Sequence[Sequence[RowRange]], work: Cal
     """`work(slice, k)` for every slice at the same time: slice 0 in this process, the others in forked child
     processes, for work that holds the GIL (turning rows into Python objects), where threads would only take
     turns. Children leave their results on disk for the caller to gather; each opens its own connection
-    (never one from before the fork) and ends with os._exit, so nothing of the parent's is closed, flushed or
-    removed twice. A child's error is raised here, an InputError as itself; children still running when this
+    (never one from before the fork, which must be between queries, holding no lock, when this is called) and
+    ends with os._exit, so nothing of the parent's is closed, flushed or removed twice. A child's error is raised here, an InputError as itself; children still running when this
     process fails are stopped."""
     children: list[tuple[int, int, int]] = []  # (slice, pid, read end of its error pipe)
     try:
