@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -33,14 +34,14 @@ from _bench.cli import (
     run,
     split_paths_and_table,
 )
-from _bench.layout import Layout, infer_layout, short_labels
+from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, short_labels
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load import parse_slo
 from _bench.summary.model import StratumInput, config_display, stratum_entry
-from _bench.summary.plan import Plan, build_plan
+from _bench.summary.plan import LOWER_IS_BETTER, Plan, build_plan, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import csv_text, markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
@@ -123,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "leave a later re-run out")
     parser.add_argument("--failures", choices=("exclude", "wrong"), default="exclude",
                         help="failed calls (non-empty error): excluded from metrics and from the pairs (default), "
-                             "or counted as wrong answers in right/wrong metrics such as accuracy (other metrics "
-                             "still exclude them); say which in the report")
+                             "or counted as wrong answers in right/wrong metrics: accuracy, or a --metric column "
+                             "holding only 0 and 1 (other metrics still exclude them); say which in the report")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
                              "(all clauses must hold): per level, the share of requests that broke it with an "
@@ -240,6 +241,27 @@ def _order_key(c, metric) -> tuple:
     return (0, -est if metric.higher_is_better else est)
 
 
+def slo_on_benchmark_table(layout: Layout) -> str:
+    """Why --slo cannot judge this table, and what can: its intervals come from a load test's schedule."""
+    if any(c in layout.columns for c in LOAD_SCHEDULE_NAMES):
+        return ("--slo needs a load test's request table (a latency beside when each request was due); this one "
+                "has the schedule: pass --kind load (and --latency-col COL if the latency is not found)")
+    return ("--slo judges the levels of a load test, whose request table records when each request was due "
+            f"({' or '.join(LOAD_SCHEDULE_NAMES[:2])}); this table has no such column. Without --slo the results "
+            "table gives each configuration's latency p50 / p95 / p99; to judge an objective at a request rate, "
+            "measure it with assets/throughput_benchmark_template.py")
+
+
+def metric_candidates(layout: Layout, plan: Plan) -> list[str]:
+    """`--metric COL:direction` for each numeric outcome column a metric could be (not latency, tokens or cost,
+    not an error or a bookkeeping time), the direction guessed from the name as --metric COL would."""
+    measured = {plan.latency, plan.tokens, plan.cost}
+    numeric_kinds = ("integer", "real")
+    names = [c for c in layout.roles.outcomes if layout.columns.get(c) in numeric_kinds and c not in measured
+             and not re.search(r"error|_time$|_ms$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", c, re.I)]
+    return [f"--metric {c}:{'lower' if LOWER_IS_BETTER.search(c) else 'higher'}" for c in names]
+
+
 def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group],
                    failures: str = "exclude") -> list[Finding]:
     findings = []
@@ -247,8 +269,11 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
         findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
                                 "own and never pooled.", "Pick one with --version VALUE."))
     if not plan.metrics:
+        candidates = metric_candidates(layout, plan)
+        suggestion = (f"Name one: {', '.join(candidates)}." if candidates
+                      else "Name a numeric column: --metric COL:higher (or :lower).")
         findings.append(Finding("no-metric", "warning", "No metric found: no prediction/ground-truth pair and no "
-                                "--metric.", "Name a numeric column: --metric COL:higher (or :lower)."))
+                                "--metric, so nothing is ranked or compared.", suggestion))
     if not layout.input_id:
         findings.append(Finding("no-item-id", "warning", "No input id column: items cannot be paired, so "
                                 "configurations are not compared.", "Name it with --input-col COL."))
@@ -279,10 +304,14 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
                                 + (f" and are excluded from {', '.join(rest)}" if rest else "")
                                 + "; they are counted per configuration.", ""))
     elif failed:
-        findings.append(Finding("failures-excluded", "info", f"{failed:,} items that only failed (non-empty "
-                                f"error){again} are excluded from metrics and counted per configuration.",
-                                "--failures wrong counts them as wrong answers in right/wrong metrics (accuracy) "
-                                "instead."))
+        # --failures wrong with no right/wrong metric changes nothing: say so rather than ignore it quietly
+        ignored = (" --failures wrong was given, but no metric holds only right/wrong (0/1) values, so it "
+                   "changed nothing." if failures == "wrong" else "")
+        findings.append(Finding("failures-excluded", "warning" if ignored else "info",
+                                f"{failed:,} items that only failed (non-empty error){again} are excluded from "
+                                f"metrics and counted per configuration.{ignored}",
+                                "--failures wrong counts them as wrong answers in right/wrong metrics (accuracy, "
+                                "or a --metric column holding only 0 and 1) instead."))
     if excluded:
         rows = sum(g.rows for g in excluded)
         findings.append(Finding("rows-without-configuration", "warning", f"{rows:,} rows carry no configuration "
@@ -405,6 +434,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
+    plan = with_values_seen(plan, parts.not_zero_one)
     try:
         excluded = [g for g in groups if layout.config and all(v is None for v in g.config)]
         kept = [g for g in groups if g not in excluded and g.rows]
@@ -492,8 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.kind != "auto":
                     layout.kind = args.kind
                 if args.slo and layout.kind != "load":
-                    raise InputError("--slo needs a load test's request table (a latency beside when each request "
-                                     "was due, e.g. scheduled_s); for a table made by hand pass --kind load")
+                    raise InputError(slo_on_benchmark_table(layout))
                 plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
                 named = args.pairs not in ("best", "all")
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,

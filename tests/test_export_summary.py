@@ -382,6 +382,20 @@ def test_no_metric_is_a_warning_and_the_rest_is_still_summarised(tmp_path, capsy
     assert (lat["p50"], lat["p95"], lat["p99"]) == pytest.approx((4.0, 7.6, 7.92))
 
 
+def test_with_no_metric_the_outcome_columns_that_could_be_one_are_named_and_nothing_is_ranked(tmp_path, capsys):
+    db = tmp_path / "hits.db"
+    log_rows(db, [{"model": m, "query_id": i, "hit_at_10": i % 2, "ndcg_at_10": i / 20, "perplexity": 3.0,
+                   "latency_ms": 5.0, "total_tokens": 9, "error": ""} for m in "ab" for i in range(20)],
+             engine="sqlite")
+    d = doc(capsys, str(db))
+    (f,) = [f for f in d["findings"] if f["check_id"] == "no-metric"]
+    assert f["hint"] == ("Name one: --metric hit_at_10:higher, --metric ndcg_at_10:higher, "
+                        "--metric perplexity:lower.")
+    code, out, _ = summary(capsys, str(db))
+    rows = [line for line in out.splitlines() if "| model=" in line]
+    assert len(rows) == 2 and all(line.startswith("| - | model=") for line in rows)
+
+
 def test_without_an_input_id_nothing_is_paired_and_that_is_said(tmp_path, capsys):
     rows = [{"model": m, "prediction": 1, "ground_truth": i % 2} for m in "ab" for i in range(10)]
     db = log_rows(tmp_path / "x.db", rows, engine="sqlite").db
@@ -818,6 +832,44 @@ def test_failures_wrong_counts_a_failed_call_as_a_wrong_answer_in_accuracy_only(
     assert d["options"]["failures"] == "wrong"
     (f,) = [f for f in d["findings"] if f["check_id"] == "failures-counted-wrong"]
     assert "count as wrong answers in accuracy (--failures wrong) and are excluded from score" in f["message"]
+
+
+def test_failures_wrong_counts_a_miss_in_a_named_metric_holding_only_0_and_1(tmp_path, capsys):
+    """A retrieval hit@10 named with --metric: its values are 0 or 1, so a timed-out query is a miss; a
+    latency-like score beside it is not right/wrong and keeps excluding it."""
+    db = tmp_path / "hits.db"
+    rows = [{"model": m, "query_id": i, "hit_at_10": int(i % 3 > 0), "recall": (i % 5) / 4, "error": ""}
+            for m in ("a", "b") for i in range(30)]
+    for i in (1, 2, 4):  # model a timed out on three queries it would have hit
+        rows[i] = {**rows[i], "error": "TimeoutError", "hit_at_10": None, "recall": None}
+    log_rows(db, rows, engine="sqlite")
+    common = (str(db), "--metric", "hit_at_10:higher", "--metric", "recall:higher")
+    d = doc(capsys, *common, "--failures", "wrong")
+    a = {c["label"]: c for c in only_version(d)["configurations"]}["model=a"]["metrics"]
+    assert a["hit_at_10"]["n"] == 30 and a["hit_at_10"]["estimate"] == pytest.approx(17 / 30, abs=1e-6)  # 20 - 3
+    assert a["recall"]["n"] == 27
+    (f,) = [f for f in d["findings"] if f["check_id"] == "failures-counted-wrong"]
+    assert "wrong answers in hit_at_10 (--failures wrong) and are excluded from recall" in f["message"]
+    # only the non-0/1 metric: --failures wrong changes nothing, and the report says so
+    d = doc(capsys, str(db), "--metric", "recall:higher", "--failures", "wrong")
+    (f,) = [f for f in d["findings"] if f["check_id"] == "failures-excluded"]
+    assert f["severity"] == "warning" and "--failures wrong was given, but no metric" in f["message"]
+    excluded = {c["label"]: c for c in only_version(doc(capsys, *common))["configurations"]}["model=a"]["metrics"]
+    assert excluded["hit_at_10"]["n"] == 27
+
+
+def test_a_detectable_difference_beyond_a_0_1_metrics_range_is_reported_as_none_detectable(tmp_path, capsys):
+    """Two seeds leave the cluster-robust t one degree of freedom: it would take a difference above 1, which a
+    0/1 metric cannot have. The report says no possible difference would be detected, not 'mdd 1.4'."""
+    db = tmp_path / "two_seeds.db"
+    wrong_b = {0: {1, 2}, 1: {1, 2, 3, 4, 5, 6}}  # b misses 2 items under seed 0, 6 under seed 1
+    log_rows(db, [{"model": m, "seed": s, "input_id": i, "correct": int(m == "a" or i not in wrong_b[s])}
+                  for m in "ab" for s in (0, 1) for i in range(20)], engine="sqlite")
+    (comp,) = only_version(doc(capsys, str(db)))["comparisons"]
+    assert comp["test"] == "cluster-robust-t" and comp["detectable"]["difference"] is None
+    assert comp["detectable"]["note"].startswith("no possible difference of a 0/1 metric would be detected")
+    code, out, _ = summary(capsys, str(db))
+    assert "n/a: no possible difference of a 0/1 metric would be detected" in out
 
 
 def test_configurations_scored_on_fewer_items_are_a_warning_and_the_items_column_does_not_multiply(tmp_path,

@@ -128,7 +128,16 @@ def test_slo_on_a_table_that_is_not_a_load_test_says_how_to_name_one(tmp_path, c
     log_rows(db, [{"model": "a", "input_id": i, "latency_ms": 5.0, "error": ""} for i in range(5)],
              engine="sqlite", table="requests")
     code, _, err = call_main(export_summary.main, capsys, str(db), "requests", "--slo", "p99<50ms")
-    assert code == 2 and "--kind load" in err
+    assert code == 2 and err.count("\n") == 1 and "this table has no such column" in err
+    assert "--kind load" not in err and "assets/throughput_benchmark_template.py" in err
+    hand = tmp_path / "hand.db"  # a request table made by hand: the schedule is there, the latency named oddly
+    log_rows(hand, [{"rate": 10, "scheduled_s": i / 10, "took": 5.0, "error": ""} for i in range(5)],
+             engine="sqlite", table="requests")
+    code, _, err = call_main(export_summary.main, capsys, str(hand), "requests", "--slo", "p99<50ms")
+    assert code == 2 and "pass --kind load (and --latency-col COL" in err
+    code, out, err = call_main(export_summary.main, capsys, str(hand), "requests", "--slo", "p99<50ms", "--kind",
+                               "load", "--latency-col", "took")
+    assert code in (0, 1), err
 
 
 def test_objectives_parse_in_both_units_and_combine():

@@ -6,7 +6,7 @@ Each choice is inferred from column names, reported back, and overridable on the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from _bench.layout import Layout, require_column
 from _bench.reader import InputError
@@ -33,6 +33,7 @@ class Metric:
     direction_from: str  # 'declared', 'name' (guessed from the name) or 'definition'
     zero_one: bool = False  # the SQL can only yield 0, 1 or NULL (lets the scan pack it into one integer)
     column: str | None = None  # the one stored column a derived metric is the mean of (accuracy from `correct`)
+    values_zero_one: bool = False  # a named column whose every value read was 0 or 1 (hit_at_10, passed)
 
     @property
     def direction(self) -> str:
@@ -41,8 +42,9 @@ class Metric:
     @property
     def right_or_wrong(self) -> bool:
         """Each value is an answer right (1) or wrong (0): accuracy from prediction vs truth or from a 0/1
-        `correct` column. Only for these can a failed call be counted as a wrong answer (--failures wrong)."""
-        return self.zero_one or self.column is not None
+        `correct` column, or a --metric column holding only 0 and 1 (seen in the scan). Only for these can a
+        failed call be counted as a wrong answer (--failures wrong)."""
+        return self.zero_one or self.column is not None or self.values_zero_one
 
     @property
     def wrong(self) -> float:
@@ -142,3 +144,12 @@ def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, late
     return Plan(metrics=metrics, latency=lat, latency_unit=unit,
                 tokens=first_named(TOKEN_NAMES, list(layout.columns)),
                 cost=first_named(COST_NAMES, list(layout.columns)))
+
+
+def with_values_seen(plan: Plan, not_zero_one: set[str]) -> Plan:
+    """The plan once the rows are read: a --metric column whose every value was 0 or 1 (hit_at_10, passed) is
+    a right/wrong metric, so --failures wrong can count a failed call as a miss in it. `not_zero_one` holds
+    the record fields (m0, m1, ...) that had another value."""
+    metrics = [replace(m, values_zero_one=True) if m.direction_from != "definition" and f"m{i}" not in not_zero_one
+               else m for i, m in enumerate(plan.metrics)]
+    return replace(plan, metrics=metrics)

@@ -46,7 +46,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
             header.append(f"{plan[extra]} (total)")
     rows = []
     for c in stratum["configurations"]:
-        rank = f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
+        rank = "-" if not metrics else f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
         if c["inputs"] is None:
             items = f"{c['items']:,}"
         elif c["inputs"] * c["replicates"] == c["items"]:

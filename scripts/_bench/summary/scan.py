@@ -341,8 +341,18 @@ class Partitions:
                 g.path = path
         self._buffers: list[list[np.ndarray]] = [[] for _ in groups]
         self._buffered = 0
+        self.metrics = [n for n in dtype.names if n.startswith("m")]
+        self.not_zero_one: set[str] = set()  # metric fields with a value other than 0, 1 or NULL
+
+    def _see(self, rec: np.ndarray) -> None:
+        for name in self.metrics:
+            if name not in self.not_zero_one:
+                v = rec[name]
+                if not np.all(np.isnan(v) | (v == 0) | (v == 1)):
+                    self.not_zero_one.add(name)
 
     def add(self, group: np.ndarray, rec: np.ndarray) -> None:
+        self._see(rec[group >= 0])
         order = np.argsort(group, kind="stable")  # keeps scan order inside a group (the dedupe tie-break)
         group, rec = group[order], rec[order]
         bounds = np.flatnonzero(np.diff(group)) + 1
@@ -367,6 +377,7 @@ class Partitions:
         for g, path in zip(self.groups, self.paths, strict=True):
             data = (folder / path.name).read_bytes()
             g.rows += len(data) // self.dtype.itemsize
+            self._see(np.frombuffer(data, dtype=self.dtype))
             with path.open("ab") as fh:
                 fh.write(data)
 
