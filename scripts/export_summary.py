@@ -123,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(compared as text); repeatable, all must hold, e.g. --filter track_id!=run-b to "
                              "leave a later re-run out")
     parser.add_argument("--failures", choices=("exclude", "wrong"), default="exclude",
-                        help="failed calls (non-empty error): excluded from metrics and from the pairs (default), "
-                             "or counted as wrong answers in right/wrong metrics: accuracy, or a --metric column "
-                             "holding only 0 and 1 (other metrics still exclude them); say which in the report")
+                        help="failed calls (non-empty error): excluded from metrics and from the pairs "
+                             "(default), or counted as wrong answers in right/wrong metrics: accuracy, or a "
+                             "--metric column holding only 0 and 1 (other metrics still exclude them); say which "
+                             "in the report")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
                              "(all clauses must hold): per level, the share of requests that broke it with an "
@@ -253,12 +254,12 @@ def slo_on_benchmark_table(layout: Layout) -> str:
 
 
 def metric_candidates(layout: Layout, plan: Plan) -> list[str]:
-    """`--metric COL:direction` for each numeric outcome column a metric could be (not latency, tokens or cost,
-    not an error or a bookkeeping time), the direction guessed from the name as --metric COL would."""
+    """`--metric COL:direction` for each numeric outcome column a metric could be (not latency, tokens or
+    cost, not an error or a bookkeeping time), the direction guessed from the name as --metric COL would."""
     measured = {plan.latency, plan.tokens, plan.cost}
-    numeric_kinds = ("integer", "real")
-    names = [c for c in layout.roles.outcomes if layout.columns.get(c) in numeric_kinds and c not in measured
-             and not re.search(r"error|_time$|_ms$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", c, re.I)]
+    not_metric = re.compile(r"error|_time$|_ms$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", re.I)
+    names = [c for c in layout.roles.outcomes if layout.columns.get(c) in ("integer", "real")
+             and c not in measured and not not_metric.search(c)]
     return [f"--metric {c}:{'lower' if LOWER_IS_BETTER.search(c) else 'higher'}" for c in names]
 
 

@@ -31,8 +31,8 @@ def engine(request) -> str:
 
 @pytest.fixture(params=["whole", "sliced"])
 def reading(request, monkeypatch) -> str:
-    """A test twice: the file read whole, and (SQLite) read as five slices at the same time, as large files are
-    (scripts/_bench/slices.py: threads or forked processes), so every fixture also proves that the merged
+    """A test twice: the file read whole, and (SQLite) read as five slices at the same time, as large files
+    are (scripts/_bench/slices.py: threads or forked processes), so every fixture also proves that the merged
     slices give what the whole gives. Five cuts land inside most groups of a small fixture."""
     if request.param == "sliced":
         from _bench import slices

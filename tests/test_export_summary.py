@@ -858,6 +858,15 @@ def test_failures_wrong_counts_a_miss_in_a_named_metric_holding_only_0_and_1(tmp
     assert excluded["hit_at_10"]["n"] == 27
 
 
+def test_completion_tokens_are_the_tokens_column_when_no_total_is_logged(tmp_path, capsys):
+    db = tmp_path / "gen.db"
+    log_rows(db, [{"model": m, "problem_id": i, "passed": i % 2, "completion_tokens": 10 * (m == "b") + i,
+                   "error": ""} for m in "ab" for i in range(4)], engine="sqlite")
+    d = doc(capsys, str(db), "--metric", "passed:higher")
+    assert d["inferred"]["measures"]["tokens"] == "completion_tokens"
+    assert [c["tokens"] for c in only_version(d)["configurations"]] in ([6.0, 46.0], [46.0, 6.0])
+
+
 def test_a_detectable_difference_beyond_a_0_1_metrics_range_is_reported_as_none_detectable(tmp_path, capsys):
     """Two seeds leave the cluster-robust t one degree of freedom: it would take a difference above 1, which a
     0/1 metric cannot have. The report says no possible difference would be detected, not 'mdd 1.4'."""

@@ -106,7 +106,8 @@ def _add(a: Cell, b: Cell) -> Cell:
         "rows", "computed", "replayed", "uncached", "replayed_failed", "computed_failed", "returned_failures",
         "lambda_replays")}
     return Cell(run=a.run, config=a.config, source=a.source, **counts,
-                compute_time=total(a.compute_time, b.compute_time), first_seen=least(a.first_seen, b.first_seen),
+                compute_time=total(a.compute_time, b.compute_time),
+                first_seen=least(a.first_seen, b.first_seen),
                 parameters={p: greatest(v, b.parameters[p]) for p, v in a.parameters.items()})
 
 
@@ -213,15 +214,15 @@ def _lineage_join(bench: Benchmark, src: Sources, source_runs: list[str], replay
     runs = f"{q(L.run)} IN ({', '.join('?' for _ in source_runs)})"
     replaying = (f"{q(L.run)} IN ({', '.join('?' for _ in replaying_runs)}) AND "
                  f"{as_text(q(L.cache))} IN ({', '.join('?' for _ in source_runs)})")
-    # The replayed rows come from the view (a slice's own rows, when sliced); the computing rows from all rows.
+    # Replayed rows come from the view (a slice's own rows, when sliced); computing rows from all rows.
     r = f"r AS (SELECT * FROM {bench.VIEW} WHERE {src.population} AND {L.replayed} AND {replaying})"
     where = f"WHERE {src.population} AND {src.computed} AND {runs}"
     params = list(source_runs)
     if narrow and bench.engine == "sqlite":
         keys = ", ".join([as_text(q(L.cache)), ids])
         nulls = "".join(f" OR {q(c)} IS NULL" for c in src.identity)
-        where += (f" AND (({q(L.run)}, {ids}) IN (SELECT {keys} FROM {bench.WHOLE} WHERE {src.population} AND "
-                  f"{L.replayed} AND {replaying}){nulls})")
+        where += (f" AND (({q(L.run)}, {ids}) IN (SELECT {keys} FROM {bench.WHOLE} "
+                  f"WHERE {src.population} AND {L.replayed} AND {replaying}){nulls})")
         params += [*replaying_runs, *source_runs]
     if dedupe:
         carried = "".join(f", MAX({q(c)}) AS {q(c)}" for c in extra)

@@ -170,8 +170,8 @@ def _duckdb_tables_and_columns(con, alias: str) -> dict[str, list[Column]]:
 
 @dataclass(frozen=True)
 class RowRange:
-    """Rows `first`..`last` (by the rowid alias `rowid`; None: unbounded) of shard `shard`; with `stripe` (k, n)
-    only those whose rowid is k modulo n."""
+    """Rows `first`..`last` (by the rowid alias `rowid`; None: unbounded) of shard `shard`; with `stripe`
+    (k, n) only those whose rowid is k modulo n."""
 
     shard: int
     rowid: str
@@ -326,7 +326,8 @@ class Benchmark:
         if self.engine != "sqlite":
             raise ValueError("only SQLite benchmarks are sliced")
         other = object.__new__(Benchmark)
-        other.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_con", "_private", "notes")})
+        kept = {k: v for k, v in self.__dict__.items() if k not in ("_con", "_private", "notes")}
+        other.__dict__.update(kept)
         other.notes, other._private, other._con = [], None, None
         try:
             other._con = other._open_sqlite()

@@ -2,9 +2,10 @@
 
 SQLite runs one query on one core, and its GROUP BY sorts every row it reads; sqlite3 releases the GIL while a
 query runs. So an aggregate whose result combines from parts (counts, sums, minima, maxima) is computed per
-slice of rows, on one connection per slice in threads, and the parts are merged: at 2 M rows the analysis
-pass of analyze_cache_hits takes 1.5 s instead of 2.9 s (benchmarks/README.md). Distinct counts do not
-combine this way and are never sliced.
+slice of rows, on one connection per slice in threads, and the parts are merged: at 2 M rows the cell pass
+of analyze_cache_hits takes 1.1-1.8 s instead of 2.7-3.5 s (benchmarks/README.md). Distinct counts do not
+combine this way and are never sliced. Work that turns rows into Python objects holds the GIL, so its slices
+run in forked processes instead (run_forked); work concentrated in some rows (replays) uses stripes.
 
 A slice is a run of rowids per file, cut so that the slices follow the files' own row order one after another
 (file 0's rows, then file 1's): concatenated, they are the scan order of the whole view. Every rowid of every
@@ -47,15 +48,17 @@ def cut(bench: Benchmark, n: int | None = None, min_rows: int | None = None) -> 
                                                             if first is not None))
 
 
-def stripes(bench: Benchmark, n: int | None = None, min_rows: int | None = None) -> list[list[RowRange]] | None:
+def stripes(bench: Benchmark, n: int | None = None,
+            min_rows: int | None = None) -> list[list[RowRange]] | None:
     """`n` interleaved slices (rowid modulo n), or None as for cut(). For work whose cost sits in some rows
     only, such as replays, which a run writes one after another: contiguous slices would give them all to
     one connection. Each stripe's scan reads every page of the files, so use them where a scan is cheap next
     to the work per row. The rows of the stripes, concatenated, are not in scan order."""
     n = slice_count() if n is None else n
     spans = _rowid_spans(bench, n, MIN_SLICE_ROWS if min_rows is None else min_rows)
-    return None if spans is None else [[RowRange(shard, alias, None, None, (k, n)) for shard, alias, _, _ in spans]
-                                       for k in range(n)]
+    if spans is None:
+        return None
+    return [[RowRange(shard, alias, None, None, (k, n)) for shard, alias, _, _ in spans] for k in range(n)]
 
 
 def _rowid_spans(bench: Benchmark, n: int, min_rows: int) -> list[tuple] | None:
@@ -69,8 +72,9 @@ def _rowid_spans(bench: Benchmark, n: int, min_rows: int) -> list[tuple] | None:
             return None
         table = f"{quote_ident(bench.shard_schema(i))}.{quote_ident(bench.table)}"
         try:
-            # Two subqueries: SQLite seeks the end of the b-tree for a lone MIN or MAX, scans for both at once.
-            first, last = bench.query(f"SELECT (SELECT MIN({alias}) FROM {table}), (SELECT MAX({alias}) FROM {table})")[0]
+            # Two subqueries: SQLite seeks the b-tree's end for a lone MIN or MAX, but scans for both at once.
+            first, last = bench.query(f"SELECT (SELECT MIN({alias}) FROM {table}), "
+                                      f"(SELECT MAX({alias}) FROM {table})")[0]
         except InputError:  # no rowid (a WITHOUT ROWID table or a view): read whole
             return None
         spans.append((i, alias, first, last))
@@ -100,8 +104,8 @@ def _split(spans: list[tuple], n: int, total: int) -> list[list[RowRange]]:
     return slices
 
 
-def run_sliced(bench: Benchmark, slices: Sequence[Sequence[RowRange]], work: Callable[[Benchmark], T],
-               prepare: Callable[[Benchmark], None] | None = None) -> list[T]:
+def run_sliced(bench: Benchmark, slices: Sequence[Sequence[RowRange]],
+               work: Callable[[Benchmark], T]) -> list[T]:
     """`work(slice)` for every slice at the same time, one connection and one thread each; results in slice
     order. If one fails, the others' queries are interrupted and waited for before the error is raised
     (closing a connection another thread is still querying crashes the interpreter)."""
@@ -109,8 +113,6 @@ def run_sliced(bench: Benchmark, slices: Sequence[Sequence[RowRange]], work: Cal
     try:
         for part in slices:
             parts.append(bench.slice(part))
-            if prepare:
-                prepare(parts[-1])
         with ThreadPoolExecutor(len(parts) - 1) as pool:
             jobs = [pool.submit(work, p) for p in parts[1:]]
             try:
@@ -172,13 +174,14 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def run_forked(bench: Benchmark, slices: Sequence[Sequence[RowRange]], work: Callable[[Benchmark, int], None]) -> None:
+def run_forked(bench: Benchmark, slices: Sequence[Sequence[RowRange]],
+               work: Callable[[Benchmark, int], None]) -> None:
     """`work(slice, k)` for every slice at the same time: slice 0 in this process, the others in forked child
     processes, for work that holds the GIL (turning rows into Python objects), where threads would only take
     turns. Children leave their results on disk for the caller to gather; each opens its own connection
     (never one from before the fork, which must be between queries, holding no lock, when this is called) and
-    ends with os._exit, so nothing of the parent's is closed, flushed or removed twice. A child's error is raised here, an InputError as itself; children still running when this
-    process fails are stopped."""
+    ends with os._exit, so nothing of the parent's is closed, flushed or removed twice. A child's error is
+    raised here, an InputError as itself; children still running when this process fails are stopped."""
     children: list[tuple[int, int, int]] = []  # (slice, pid, read end of its error pipe)
     try:
         for k in range(1, len(slices)):

@@ -390,12 +390,13 @@ def _compare(c: ConfigSummary, ref: ConfigSummary, mine: tuple, theirs: tuple, m
 
 
 def _within_range(mde: _power.Mde, metric: Metric | None) -> _power.Mde:
-    """A right/wrong metric's difference lies in [-1, 1]: a detectable difference beyond 1 (two seeds leave one
-    degree of freedom) means no possible difference would be detected, and is reported as such."""
+    """A right/wrong metric's difference lies in [-1, 1]: a detectable difference beyond 1 (two seeds leave
+    one degree of freedom) means no possible difference would be detected, and is reported as such."""
     if metric is None or not metric.right_or_wrong or mde.delta is None or mde.delta <= 1:
         return mde
     return _power.Mde(None, mde.alpha, mde.power, mde.method,
-                      f"no possible difference of a 0/1 metric would be detected (it would take {mde.delta:.3g})")
+                      "no possible difference of a 0/1 metric would be detected "
+                      f"(it would take {mde.delta:.3g})")
 
 
 def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Options) -> None:
@@ -413,7 +414,8 @@ def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Opti
                 # The alpha the verdict effectively uses: Holm's (and BH's) strictest step is alpha/m, so the
                 # detectable difference at alpha/m is conservative for the other members of the family.
                 alpha = opts.alpha / size if opts.adjust != "none" and size > 1 else opts.alpha
-                comp.detectable = _within_range(comp.evidence.detectable(alpha, opts.power), metrics.get(comp.metric))
+                mde = comp.evidence.detectable(alpha, opts.power)
+                comp.detectable = _within_range(mde, metrics.get(comp.metric))
                 comp.conservative = alpha < opts.alpha
                 if opts.items_needed is not None:
                     comp.needed = comp.evidence.needed(opts.items_needed, alpha, opts.power)

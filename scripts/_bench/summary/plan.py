@@ -18,7 +18,7 @@ TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "la
 CORRECT_NAMES = ("correct", "is_correct")
 LATENCY_NAMES = ("latency_ms", "latency", "latency_s", "latency_seconds", "duration_ms", "duration",
                  "elapsed_ms", "elapsed", "response_time_ms", "response_time")
-TOKEN_NAMES = ("total_tokens", "tokens", "n_tokens")
+TOKEN_NAMES = ("total_tokens", "tokens", "n_tokens", "completion_tokens", "output_tokens", "generated_tokens")
 COST_NAMES = ("cost", "total_cost", "cost_usd", "cost_total")
 LOWER_IS_BETTER = re.compile(r"(loss|error|err|latency|time|duration|cost|_ms$|_s$|seconds|mae|mse|rmse|"
                              r"perplexity|ppl|wer|cer|regret|distance)", re.IGNORECASE)
@@ -150,6 +150,7 @@ def with_values_seen(plan: Plan, not_zero_one: set[str]) -> Plan:
     """The plan once the rows are read: a --metric column whose every value was 0 or 1 (hit_at_10, passed) is
     a right/wrong metric, so --failures wrong can count a failed call as a miss in it. `not_zero_one` holds
     the record fields (m0, m1, ...) that had another value."""
-    metrics = [replace(m, values_zero_one=True) if m.direction_from != "definition" and f"m{i}" not in not_zero_one
-               else m for i, m in enumerate(plan.metrics)]
+    metrics = [replace(m, values_zero_one=True)
+               if m.direction_from != "definition" and f"m{i}" not in not_zero_one else m
+               for i, m in enumerate(plan.metrics)]
     return replace(plan, metrics=metrics)

@@ -46,7 +46,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
             header.append(f"{plan[extra]} (total)")
     rows = []
     for c in stratum["configurations"]:
-        rank = "-" if not metrics else f"{c['rank']}=" if c["tied"] else str(c["rank"])  # "1=": tied, not a win
+        # "1=": tied, not a win; "-": no metric, nothing ranked
+        rank = "-" if not metrics else f"{c['rank']}=" if c["tied"] else str(c["rank"])
         if c["inputs"] is None:
             items = f"{c['items']:,}"
         elif c["inputs"] * c["replicates"] == c["items"]:
@@ -54,7 +55,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         else:  # not every input under every replicate: the product would be wrong
             items = f"{c['items']:,} ({c['inputs']:,} inputs, {c['replicates']:,} {unit}; not all crossed)"
         row = [rank, c["label"], items, f"{c['failed']:,}"]
-        row += [_interval(c["metrics"][m["name"]]) + _of_items(c["metrics"][m["name"]], c["items"] - c["failed"])
+        row += [_interval(c["metrics"][m["name"]]) + _of_items(c["metrics"][m["name"]], c["items"])
                 for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
@@ -108,8 +109,8 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
 
 
 def _of_items(metric: dict, items: int) -> str:
-    """' (n=18)' when the metric has values for fewer items than the configuration's items that did not fail
-    (unparsed answers, NULL scores): the interval is over those n, and the table must not let it pass for all."""
+    """' (n=18)' when the metric has values for fewer items than the configuration has (failed calls left out,
+    unparsed answers, NULL scores): the interval is over those n, and the table must not let it pass for all."""
     n = metric.get("n")
     return f" (n={n:,})" if n is not None and n != items else ""
 

@@ -74,7 +74,7 @@ def enumerate_groups(bench: Benchmark, layout: Layout, where: str, params: list)
     groups: dict[tuple, Group] = {}
     n, nv = len(key_cols), len(layout.versions)
     sql = f"SELECT DISTINCT {select} FROM {bench.VIEW}{where}"
-    cuts = cut(bench)  # slices at once (slices.py); their rows, concatenated, meet the values in scan order too
+    cuts = cut(bench)  # slices at once (slices.py); concatenated, their rows meet the values in scan order
     rows = bench.query(sql, params) if cuts is None else [
         row for part in run_sliced(bench, cuts, lambda piece: piece.query(sql, params)) for row in part]
     for row in rows:
@@ -229,7 +229,7 @@ def _prefetched(chunks: Iterator[list]) -> Iterator[list]:
             if isinstance(chunk, BaseException):
                 raise chunk
             yield chunk
-    finally:  # the consumer stopped (done, an error, or Ctrl-C): let the fetcher end before the connection closes
+    finally:  # the consumer stopped (done, an error, Ctrl-C): the fetcher ends before the connection closes
         stop.set()
         while worker.is_alive():
             with contextlib.suppress(queue.Empty):
