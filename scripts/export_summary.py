@@ -342,6 +342,29 @@ def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) ->
                     "them, or read the estimates with that in mind.", examples)]
 
 
+def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
+    """Failures retried in some configurations of a version and left failed in others: a retry turns a
+    configuration's failures into successes, so the retried ones are scored on more items (and, with
+    --failures wrong, fewer misses) for a reason that is not the configuration."""
+    by_version: dict[tuple, list] = {}
+    for c in summaries:
+        by_version.setdefault(c.group.versions, []).append(c)
+    retried, unretried = [], []
+    for configs in by_version.values():
+        if any(c.retries_superseded for c in configs):
+            retried += [c for c in configs if c.retries_superseded]
+            unretried += [c for c in configs if c.failed and not c.retries_superseded]
+    if not unretried:
+        return []
+    examples = ([f"{names[c.index]}: {c.retries_superseded:,} failures retried successfully" for c in retried]
+                + [f"{names[c.index]}: {c.failed:,} failures, none retried" for c in unretried])
+    return [Finding("uneven-retries", "warning", f"Failed calls were retried in {len(retried)} configurations but "
+                    f"not in {len(unretried)} others with failures: the retried ones are scored on more "
+                    "successes for a reason that is not the configuration (with --failures wrong, on fewer "
+                    "misses).", "Retry every configuration's failures, or leave the retry run out "
+                    "(--filter track_id!=RUN; analyze_cache_hits.py's per-run table lists the runs).", examples)]
+
+
 FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
 
 
@@ -478,6 +501,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
         findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += coverage_findings(summaries, names, layout)
+    findings += uneven_retries_findings(summaries, names)
     findings += few_seeds_findings(summaries, layout)
     findings += non_finite_findings(summaries, names)
     findings += beyond_data_findings(summaries, names)

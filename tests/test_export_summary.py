@@ -858,6 +858,23 @@ def test_failures_wrong_counts_a_miss_in_a_named_metric_holding_only_0_and_1(tmp
     assert excluded["hit_at_10"]["n"] == 27
 
 
+@pytest.mark.parametrize("retried", [("a",), ("a", "b"), ()])
+def test_failures_retried_in_some_configurations_only_are_a_warning(tmp_path, capsys, retried):
+    db = tmp_path / "retries.db"
+    rows = [{"model": m, "input_id": i, "correct": None if i < 3 else 1, "error": "Timeout" if i < 3 else ""}
+            for m in "abc" for i in range(20)]
+    rows = [r for r in rows if not (r["model"] == "c" and r["error"])]  # c never failed
+    rows += [{"model": m, "input_id": i, "correct": 1, "error": ""} for m in retried for i in range(3)]
+    log_rows(db, rows, engine="sqlite")
+    found = [f for f in doc(capsys, str(db))["findings"] if f["check_id"] == "uneven-retries"]
+    if len(retried) != 1:  # all failing configurations retried, or none: nothing uneven
+        assert found == []
+        return
+    (f,) = found
+    assert f["severity"] == "warning" and "retried in 1 configurations but not in 1 others" in f["message"]
+    assert f["examples"] == ["model=a: 3 failures retried successfully", "model=b: 3 failures, none retried"]
+
+
 def test_completion_tokens_are_the_tokens_column_when_no_total_is_logged(tmp_path, capsys):
     db = tmp_path / "gen.db"
     log_rows(db, [{"model": m, "problem_id": i, "passed": i % 2, "completion_tokens": 10 * (m == "b") + i,
