@@ -875,6 +875,27 @@ def test_failures_retried_in_some_configurations_only_are_a_warning(tmp_path, ca
     assert f["examples"] == ["model=a: 3 failures retried successfully", "model=b: 3 failures, none retried"]
 
 
+def test_cost_per_right_answer_is_the_spend_over_the_right_answers_with_the_rates_interval(tmp_path, capsys):
+    db = tmp_path / "spend.db"
+    log_rows(db, [{"model": m, "problem_id": i, "passed": int(i < (30 if m == "a" else 10)),
+                   "cost_usd": 0.5 if m == "a" else 0.1, "error": ""} for m in "ab" for i in range(40)],
+             engine="sqlite")
+    d = doc(capsys, str(db), "--metric", "passed:higher")
+    by = {c["label"]: c for c in only_version(d)["configurations"]}
+    a, b = by["model=a"], by["model=b"]
+    assert a["cost_per_right"]["estimate"] == pytest.approx(20.0 / 30) and b["cost_per_right"]["estimate"] == 0.4
+    low, high = wilson(30, 40)  # the right-answer rate's interval, the spend taken as fixed
+    assert (a["cost_per_right"]["ci_low"], a["cost_per_right"]["ci_high"]) == pytest.approx(
+        (20.0 / (high * 40), 20.0 / (low * 40)), rel=1e-5)
+    out = summary(capsys, str(db), "--metric", "passed:higher")[1]
+    assert "cost_usd per right answer (passed) [95% CI]" in out and "| 0.666667 [" in out
+    scores = tmp_path / "scores.db"  # a score is not right/wrong: no cost per right answer
+    log_rows(scores, [{"model": "a", "problem_id": i, "bleu": i / 40, "cost_usd": 0.5, "error": ""}
+                      for i in range(40)], engine="sqlite")
+    assert only_version(doc(capsys, str(scores), "--metric", "bleu:higher"))["configurations"][0][
+        "cost_per_right"] is None
+
+
 def test_completion_tokens_are_the_tokens_column_when_no_total_is_logged(tmp_path, capsys):
     db = tmp_path / "gen.db"
     log_rows(db, [{"model": m, "problem_id": i, "passed": i % 2, "completion_tokens": 10 * (m == "b") + i,

@@ -17,7 +17,8 @@ pooled, each with
   counted), failures_repeated (further failed rows of an item that never succeeded), clusters,
   test_train_ratio (repeated k-fold CV: n_test / n_train, else null),
   metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}}, latency {column, unit, n, p50,
-  p95, p99} or null, tokens, cost;
+  p95, p99} or null, tokens, cost, cost_per_right {metric, estimate, ci_low, ci_high} (the scored rows' spend
+  over the primary right/wrong metric's right answers; the interval from that rate's, the spend fixed) or null;
 - comparisons[] (each configuration against the best or the reference, or every pair with --pairs all; per
   metric): metric, rank, configuration, reference_rank, reference, shared_items, only_reference, only_other,
   delta (configuration - reference), ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for
@@ -95,8 +96,27 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
         "latency": ({"column": plan.latency, "unit": plan.latency_unit, "n": c.latency_n,
                      **{k: r6(v) for k, v in c.latency.items()}} if plan.latency else None),
         "tokens": r6(c.tokens), "cost": r6(c.cost),
+        "cost_per_right": _cost_per_right(c, plan),
     }
     return entry
+
+
+def _cost_per_right(c: ConfigSummary, plan: Plan) -> dict | None:
+    """The spend of the scored rows over the right answers of the primary metric, when it is right/wrong: the
+    interval comes from the right-answer rate's (the spend taken as fixed); ci_high is null when that rate's
+    interval reaches 0."""
+    if c.cost is None or not plan.metrics or not plan.metrics[0].right_or_wrong:
+        return None
+    m = c.metrics[plan.metrics[0].name]
+    if m.n == 0 or not m.interval.estimate:
+        return None
+    low, high = m.interval.low, m.interval.high
+
+    def per(rate: float | None) -> float | None:
+        return None if rate is None or math.isnan(rate) or rate <= 0 else r6(c.cost / (rate * m.n))
+
+    return {"metric": plan.metrics[0].name, "estimate": per(m.interval.estimate), "ci_low": per(high),
+            "ci_high": per(low)}
 
 
 def config_display(c: ConfigSummary, layout: Layout) -> dict:

@@ -44,6 +44,10 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     for extra in ("tokens", "cost"):
         if plan[extra]:
             header.append(f"{plan[extra]} (total)")
+    per_right = next((c["cost_per_right"]["metric"] for c in stratum["configurations"] if c.get("cost_per_right")),
+                     None)
+    if per_right:
+        header.append(f"{plan['cost']} per right answer ({per_right}) [{ci}]")
     rows = []
     for c in stratum["configurations"]:
         # "1=": tied, not a win; "-": no metric, nothing ranked
@@ -64,6 +68,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         for extra in ("tokens", "cost"):
             if plan[extra]:
                 row.append(fmt(c[extra], 4 if extra == "cost" else 0))
+        if per_right:
+            row.append(_per_right(c.get("cost_per_right")))
         rows.append(row)
     return _table(header, "rlrr" + "l" * (len(header) - 4), rows)
 
@@ -106,6 +112,13 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
             row[1:1] = [c["reference"]]
         rows.append(row)
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
+
+
+def _per_right(cost: dict | None) -> str:
+    if not cost or cost["estimate"] is None:
+        return "-"
+    high = fmt(cost["ci_high"], 6) if cost["ci_high"] is not None else "no bound"
+    return f"{fmt(cost['estimate'], 6)} [{fmt(cost['ci_low'], 6)}, {high}]"
 
 
 def _of_items(metric: dict, items: int) -> str:
