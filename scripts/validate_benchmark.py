@@ -19,7 +19,7 @@ import argparse
 import shutil
 import sys
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _bench.cli import (
@@ -35,6 +35,7 @@ from _bench.cli import (
 from _bench.layout import infer_layout, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
+from _bench.slices import stop_jobs
 from _bench.sql import parse_filters
 from _bench.validate.fused import fusable, fused_passes
 from _bench.validate.passes import (
@@ -205,18 +206,9 @@ def _passes(bench: Benchmark, source: str, layout, key: list[str], filters) -> t
             try:
                 stats = global_pass(bench, source, layout)
             except BaseException:
-                _stop(second, configs)  # e.g. a damaged page: stop the worker's scan, then wait for it
+                stop_jobs([second], [configs])  # e.g. a damaged page: stop the worker's scan, then wait
                 raise
             return stats, configs.result()
-
-
-def _stop(second: Benchmark, job: Future) -> None:
-    """Interrupt the query `job` runs on `second` and wait until the job has finished (its own error, if any, is
-    dropped: the caller is raising another). sqlite3's interrupt() is safe from any thread, and a no-op between
-    queries, so it is repeated until the job is done."""
-    while not job.done():
-        second.interrupt()
-        wait([job], timeout=0.05)
 
 
 def _plan(ctx: Context) -> dict:

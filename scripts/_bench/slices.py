@@ -119,16 +119,17 @@ def run_sliced(bench: Benchmark, slices: Sequence[Sequence[RowRange]],
                 first = work(parts[0])
                 return [first, *(job.result() for job in jobs)]
             except BaseException:
-                _stop(parts[1:], jobs)
+                stop_jobs(parts[1:], jobs)
                 raise
     finally:
         for p in parts:
             p.close()
 
 
-def _stop(parts: list[Benchmark], jobs: list[Future]) -> None:
-    """Interrupt the queries of unfinished jobs until all are done (interrupt() is a no-op between queries,
-    so it is repeated). Their own errors are dropped: the caller is raising another."""
+def stop_jobs(parts: list[Benchmark], jobs: list[Future]) -> None:
+    """Interrupt the queries of unfinished jobs (job i querying parts[i]) until all are done: interrupt() is
+    safe from any thread and a no-op between queries, so it is repeated. Their own errors are dropped: the
+    caller is raising another. Closing a connection another thread still queries crashes the interpreter."""
     while not all(job.done() for job in jobs):
         for p, job in zip(parts, jobs, strict=True):
             if not job.done():
