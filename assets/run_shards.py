@@ -36,8 +36,9 @@ NEXT = "\nNext:\n"  # where a template's printed next commands begin (benchkit.n
 
 
 # ---- on the worker ------------------------------------------------------------------------------------------
-def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, cwd: str) -> dict:
-    """Run one shard into a database on the worker's disk; return its bytes, exit code and where it ran.
+def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, cwd: str, run: str) -> dict:
+    """Run one shard into a database on the worker's disk; return its bytes, exit code, where it ran and which
+    attempt of this run (`run`: one per run_shards.py invocation) it was on that machine.
 
     Only the standard library here: the function travels to workers that may not have benchkit on their path.
     A lock beside the database, held by the template process itself (an inherited descriptor), keeps a
@@ -51,11 +52,20 @@ def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, c
     start = time.perf_counter()
     with open(f"{db}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        attempt = _count_attempt(Path(f"{db}.attempts"), run)
         proc = subprocess.run(argv, cwd=cwd if Path(cwd).is_dir() else None, capture_output=True, text=True,
                               pass_fds=(lock.fileno(),), preexec_fn=_die_with_parent)
-    return {"shard": shard, "returncode": proc.returncode, "host": platform.node(),
+    return {"shard": shard, "returncode": proc.returncode, "host": platform.node(), "attempt": attempt,
             "seconds": time.perf_counter() - start, "stdout": proc.stdout[-20000:], "stderr": proc.stderr[-20000:],
             "db": db.read_bytes() if db.is_file() else b""}
+
+
+def _count_attempt(path: Path, run: str) -> int:
+    """1 for this run's first attempt at the shard on this machine, 2 after Dask re-ran it (a lost worker), ..."""
+    before, _, count = path.read_text().partition(" ") if path.is_file() else ("", "", "0")
+    attempt = int(count) + 1 if before == run and count.isdigit() else 1
+    path.write_text(f"{run} {attempt}")
+    return attempt
 
 
 def _die_with_parent() -> None:
@@ -80,8 +90,9 @@ def connect(scheduler: str | None, workers: int):
     return Client(cluster), cluster, time.perf_counter() - start
 
 
-def gather(futures, out: Path, name: str) -> list[dict]:
-    """Write each finished shard's database into `out` as it arrives; the results without their bytes."""
+def gather(futures, out: Path, name: str, submitted: float) -> list[dict]:
+    """Write each finished shard's database into `out` as it arrives; the results without their bytes, each
+    with `elapsed`: seconds from submission to its return (earlier attempts and waiting for a worker included)."""
     from dask.distributed import as_completed
 
     results = []
@@ -91,7 +102,8 @@ def gather(futures, out: Path, name: str) -> list[dict]:
             result = future.result()
         except Exception as exc:  # noqa: BLE001 - a worker lost too often, a missing command: report, go on
             result = {"shard": shard, "returncode": None, "host": "?", "seconds": 0.0, "db": b"", "stdout": "",
-                      "stderr": f"{type(exc).__name__}: {exc}"}
+                      "stderr": f"{type(exc).__name__}: {exc}", "attempt": None}
+        result["elapsed"] = time.perf_counter() - submitted
         data = result.pop("db")
         if data:
             target = bk.shard_path(out / name, bk.parse_shard(shard))
@@ -109,6 +121,11 @@ def report(result: dict) -> None:
     "Next:" block is left out: those commands name the worker-local file (next_steps() below rewrites them)."""
     ok = result["returncode"] == 0
     where = f"on {result['host']} in {result['seconds']:.1f} s"
+    if (result.get("attempt") or 1) > 1:  # the time above is the last attempt's: say what the others cost
+        where += (f" (attempt {result['attempt']} on {result['host']}; {result['elapsed']:.1f} s since it was "
+                  "submitted, earlier attempts included)")
+    elif result["elapsed"] - result["seconds"] > 1:
+        where += f" ({result['elapsed']:.1f} s since it was submitted: it waited for a free worker)"
     print(f"shard {result['shard']}: {'done' if ok else 'FAILED'} {where} -> {result.get('file', 'no database')}",
           file=sys.stderr)
     own, _, _ = result["stdout"].partition(NEXT)
@@ -118,6 +135,19 @@ def report(result: dict) -> None:
         last = (result["stderr"].strip().splitlines() or ["no output"])[-1]
         how = "not run" if result["returncode"] is None else f"exit {result['returncode']}"
         print(f"  {how}: {last}", file=sys.stderr)
+
+
+def timing(results: list[dict], workers: int, wall: float) -> str:
+    """One line for the whole run: wall time, each shard's time since submission, retries, and a shard count
+    that leaves workers idle in the last round (3 shards on 2 workers: one runs two in a row)."""
+    shards = sorted(results, key=lambda r: bk.parse_shard(r["shard"]).k)
+    each = ", ".join(f"{r['shard']} {r['elapsed']:.1f} s" + (f" ({r['attempt']} attempts)"
+                                                            if (r.get("attempt") or 1) > 1 else "") for r in shards)
+    line = f"{len(shards)} shards on {workers} workers: {wall:.1f} s in all; since submission: {each}"
+    if workers > 1 and len(shards) > 1 and len(shards) % workers:
+        line += (f". In the last round some workers had no shard: a multiple of {workers} shards (or many small "
+                 "ones) keeps every worker busy to the end")
+    return line
 
 
 def build_parser() -> bk.ArgumentParser:
@@ -213,13 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         # pure=False: a re-run must run the shard again (to resume it), not return a remembered result
         local = Path(args.local_dir)
         cache = str(local / f"{Path(args.db).stem}_cache")
+        workers = len(client.scheduler_info()["workers"])
+        run = f"{platform.node()}-{os.getpid()}-{time.time_ns()}"  # tells a Dask retry from a later re-run
+        submitted = time.perf_counter()
         futures = {client.submit(run_shard, args.command, str(s), str(bk.shard_path(local / args.db, s)), cache,
-                                 os.getcwd(), pure=False): str(s) for s in shards}
-        results = gather(futures, args.out, args.db)
+                                 os.getcwd(), run, pure=False): str(s) for s in shards}
+        results = gather(futures, args.out, args.db, submitted)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    print(timing(results, workers, time.perf_counter() - submitted), file=sys.stderr)
     if not any("file" in r for r in results):
         return 1
     print(next_steps(results, local, args.out, args.db, args.shards, args.table))

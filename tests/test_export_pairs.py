@@ -3,6 +3,8 @@ and no verdict from non-finite values. Known truths are planted; expected number
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -336,6 +338,22 @@ def test_the_detectable_difference_reaches_markdown_csv_and_saved_tables(four_mo
     assert "detectable at 80% power (alpha 0.01667, conservative)" in capsys.readouterr().out
     assert export_summary.main([str(four_models), "predictions", "--csv"]) == 0
     assert "min_detectable_difference" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_all_pairs_csv_has_a_row_per_pair_and_markdown_lists_every_pair(four_models, capsys):
+    """Trial K: with --pairs all the CSV kept one comparison per configuration (the last one written), and the
+    Markdown listed only the detectable pairs in full."""
+    _, doc, _ = run(capsys, four_models, "predictions", "--pairs", "all")
+    pairs = {(c["configuration"], c["reference"]): c["delta"] for c in doc["versions"][0]["comparisons"]}
+    assert len(pairs) == 6
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all", "--csv"]) == 0
+    rows = [r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["metric"] == "accuracy"]
+    compared = {(r["configuration"], r["reference"]): float(r["difference"]) for r in rows if r["reference"]}
+    assert compared == pytest.approx(pairs)
+    assert [r["verdict"] for r in rows if not r["reference"]] == ["best"]
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all"]) == 0
+    full = capsys.readouterr().out.split("Every pair in full")[1].split("**Headline")[0]
+    assert all(f"| {a} | {b} |" in full for a, b in pairs)
 
 
 def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_it_needs(tmp_path, capsys):

@@ -8,6 +8,7 @@ shards against a real unsharded run of the same command; track ids and timestamp
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -180,6 +181,8 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     assert "validate_benchmark.py gathered/sklearn_benchmark.shard-*-of-2.db predictions" in proc.stdout
     assert "--save sklearn_benchmark_results.db" in proc.stdout and "worker-disk" not in proc.stdout
     assert proc.stderr.count("units (model x seed x fold)") == 2  # each shard's own report, on stderr
+    assert re.search(r"^2 shards on 2 workers: [\d.]+ s in all; since submission: 1/2 [\d.]+ s, 2/2 [\d.]+ s$",
+                     proc.stderr, re.M), proc.stderr[-2000:]
     validate = next(line.strip() for line in proc.stdout.splitlines() if "validate_benchmark.py" in line)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     checked = subprocess.run(["bash", "-c", validate], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -247,6 +250,10 @@ def test_a_worker_killed_mid_shard_is_rerun_by_dask_and_resumes_without_duplicat
     final = read_rows(shards[0], "SELECT COUNT(*), COUNT(DISTINCT track_id) FROM scores")[0]
     assert 2 <= at_kill < final[0], "the worker was not killed mid-shard"
     assert final[1] == 2, "the rerun started a new file instead of resuming the killed run's"
+    # the report says the time shown is the retry's, and what the shard cost since it was submitted
+    assert re.search(r"shard 1/2: done on \S+ in [\d.]+ s \(attempt 2 on \S+; [\d.]+ s since it was submitted, "
+                     r"earlier attempts included\)", err), err[-3000:]
+    assert re.search(r"since submission: 1/2 [\d.]+ s \(2 attempts\)", err), err[-3000:]
     assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)  # no unit twice, none missing
     assert_validates_as_one(shards, SKLEARN_TABLES)
 

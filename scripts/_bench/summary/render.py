@@ -189,10 +189,10 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                       "differences are likely to go undetected, so 'no diff.' rules out only differences of about "
                       "the mdd or more."]
         lines += _not_estimable(mine)
+        # The matrix is the overview; the table below is every pair in full, to paste or to read across.
+        lines += ["", "Every pair in full (detectable differences first):", ""]
         detected = [c for c in mine if c["verdict"] in ("better", "worse")]
-        if detected:
-            lines += ["", "Pairs that differ detectably:", ""]
-            lines += _comparison_table(detected, adjust, ci, "each other")
+        lines += _comparison_table(detected + [c for c in mine if c not in detected], adjust, ci, "each other")
         if any(c.get("needed") for c in mine):
             lines += ["", f"Planning (--items-needed {doc['options']['items_needed']:g}):", ""]
             lines += _table(["configuration", "vs", "needed"], "lll",
@@ -285,13 +285,17 @@ CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "
 
 
 def csv_text(doc: dict) -> str:
-    """One row per (version, configuration, metric): a long table for spreadsheets and dataframes."""
+    """One row per (version, configuration, metric), and per comparison: with --pairs all a configuration
+    compared with several others has a row for each (its `reference` column names the other). A long table
+    for spreadsheets and dataframes."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     metrics = doc["inferred"]["measures"]["metrics"] or [None]
     for stratum in doc["versions"]:
-        comps = {(c["metric"], c["configuration"]): c for c in stratum["comparisons"]}
+        comps: dict[tuple, list[dict]] = {}
+        for comp in stratum["comparisons"]:
+            comps.setdefault((comp["metric"], comp["configuration"]), []).append(comp)
         for c in stratum["configurations"]:
             lat = c["latency"] or {}
             for metric in metrics:
@@ -299,24 +303,28 @@ def csv_text(doc: dict) -> str:
                        "items": c["items"], "failed": c["failed"], "latency_column": lat.get("column"),
                        "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
                        "latency_p99": lat.get("p99"), "tokens": c["tokens"], "cost": c["cost"]}
-                if metric:
-                    m = c["metrics"][metric["name"]]
-                    row.update(metric=metric["name"], better=metric["better"], n=m["n"], estimate=m["estimate"],
-                               ci_low=m["ci_low"], ci_high=m["ci_high"], interval=m["interval"])
-                    comp = comps.get((metric["name"], c["label"]))
-                    if comp:
-                        row.update(reference=comp["reference"], shared_items=comp["shared_items"],
-                                   only_reference=comp["only_reference"], only_other=comp["only_other"],
-                                   difference=comp["delta"], difference_ci_low=comp["ci_low"],
-                                   difference_ci_high=comp["ci_high"], effect_size_dz=comp["effect_size"]["value"],
-                                   test=comp["test"], p_value=comp["p_value"], p_adjusted=comp["p_adjusted"],
-                                   verdict=comp["verdict"],
-                                   min_detectable_difference=(comp["detectable"] or {}).get("difference"),
-                                   mdd_alpha=(comp["detectable"] or {}).get("alpha"))
-                    elif m["n"] and any(k[0] == metric["name"] for k in comps):
-                        row.update(verdict="reference" if stratum["reference"] else "best")
-                writer.writerow(row)
+                if not metric:
+                    writer.writerow(row)
+                    continue
+                m = c["metrics"][metric["name"]]
+                row.update(metric=metric["name"], better=metric["better"], n=m["n"], estimate=m["estimate"],
+                           ci_low=m["ci_low"], ci_high=m["ci_high"], interval=m["interval"])
+                mine = comps.get((metric["name"], c["label"]), [])
+                if not mine and m["n"] and any(k[0] == metric["name"] for k in comps):
+                    row.update(verdict="reference" if stratum["reference"] else "best")
+                for comp in mine or [None]:
+                    writer.writerow(row if comp is None else {**row, **_comparison_fields(comp)})
     return out.getvalue()
+
+
+def _comparison_fields(comp: dict) -> dict:
+    return {"reference": comp["reference"], "shared_items": comp["shared_items"],
+            "only_reference": comp["only_reference"], "only_other": comp["only_other"],
+            "difference": comp["delta"], "difference_ci_low": comp["ci_low"], "difference_ci_high": comp["ci_high"],
+            "effect_size_dz": comp["effect_size"]["value"], "test": comp["test"], "p_value": comp["p_value"],
+            "p_adjusted": comp["p_adjusted"], "verdict": comp["verdict"],
+            "min_detectable_difference": (comp["detectable"] or {}).get("difference"),
+            "mdd_alpha": (comp["detectable"] or {}).get("alpha")}
 
 
 LABEL_WRAP = 48  # characters per line of a configuration label in the picture
