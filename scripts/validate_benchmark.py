@@ -45,6 +45,7 @@ from _bench.validate.passes import (
     create_source,
     global_pass,
 )
+from _bench.validate.reference import check_same_as
 from _bench.validate.rules import (
     CHECKS,
     Context,
@@ -98,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--filter", action="append", metavar="COL=VALUE",
                         help="validate only rows where COL equals VALUE, or with COL!=VALUE differs from it "
                              "(compared as text); repeatable, e.g. --filter experiment_version=e2")
+    parser.add_argument("--same-as", nargs="+", metavar="REF",
+                        help="also check that these files (a reference run: one unsharded run, the run before a "
+                             "refactor) hold the same keys (configuration and item) with the same outcome values, "
+                             "timing columns left out; same table and --filter. Put it after DB [TABLE]")
     return parser
 
 
@@ -234,7 +239,9 @@ def _plan(ctx: Context) -> dict:
     elif not (s.train_items and s.eval_items):
         split_reason = f"{L.split!r} does not hold both training and evaluation rows"
 
+    same_as = {"same-as-reference": (no_input, lambda: check_same_as(ctx))} if ctx.options.same_as else {}
     return {
+        **same_as,
         "missing-parameters": (no_params, lambda: check_missing_parameters(ctx)),
         "missing-parameters.replayed-rows": (
             None if L.cache and (L.config or L.parameters) else "no cache column or no configuration columns",
@@ -281,6 +288,7 @@ def _summary(ctx: Context) -> dict:
             s.replicates if ctx.layout.repetition else None, replicate_unit(ctx.layout.describe())),
         "files": len(ctx.bench.paths), "table": ctx.bench.table,
         "engine": ctx.bench.engine, "checks_run": ctx.ran, "checks_skipped": ctx.skipped,
+        **({"same_as": ctx.compared} if ctx.compared else {}),
     }
 
 
@@ -300,6 +308,11 @@ def render_text(report: Report) -> str:
             lines.append(f"        - {example}")
         if d["examples_omitted"]:
             lines.append(f"        ... and {d['examples_omitted']} more")
+    if s.get("same_as"):
+        c = s["same_as"]
+        left = f"; timing left out: {', '.join(c['left_out'])}" if c["left_out"] else ""
+        lines += ["", f"compared with {', '.join(c['reference'])}: {c['agree']:,} keys ({', '.join(c['key'])}) "
+                      f"agree on {', '.join(c['compared']) or 'keys only'}{left}"]
     lines += ["", f"checks run: {len(s['checks_run'])}; skipped: "
               + ("; ".join(f"{k} ({v})" for k, v in s["checks_skipped"].items()) or "none")]
     return "\n".join(lines)
@@ -308,7 +321,7 @@ def render_text(report: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
-        options = Options(max_error_rate=args.max_error_rate)
+        options = Options(max_error_rate=args.max_error_rate, same_as=args.same_as, filters=args.filter)
         choice = pick_engine(PROG, args.engine, paths, table)
         report = with_engine_fallback(
             choice.engine, lambda engine: validate(paths, table, engine, args.input_col, args.config_cols,

@@ -177,6 +177,11 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     assert [p.name for p in shards] == ["sklearn_benchmark.shard-1-of-2.db", "sklearn_benchmark.shard-2-of-2.db"]
     assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)
     assert_validates_as_one(shards, SKLEARN_TABLES)
+    for table in SKLEARN_TABLES:  # what a user runs to see it: validate --same-as the unsharded run
+        same = run_python(VALIDATE, *shards, table, "--same-as", sklearn_reference, timeout=300)
+        assert same.returncode == 0 and f"compared with {sklearn_reference}: " in same.stdout, same.stdout[-2000:]
+    alone = run_python(VALIDATE, shards[0], "scores", "--same-as", sklearn_reference, timeout=300)
+    assert alone.returncode == 1 and "[same-as-reference]" in alone.stdout and "only in the reference" in alone.stdout
     # the template's own next commands, pointed at the gathered files (none at the worker's disk), run as printed
     assert "validate_benchmark.py gathered/sklearn_benchmark.shard-*-of-2.db predictions" in proc.stdout
     assert "--save sklearn_benchmark_results.db" in proc.stdout and "worker-disk" not in proc.stdout

@@ -46,12 +46,15 @@ CHECKS = {
     "cached-failures": "failures replayed from the cache, or returned (so cached) instead of raised",
     "cache-ineffective": "a cache was intended yet re-runs recomputed",
     "missing-shards": "a sharded run (rows name their shard K/N) missing some of its N shards, or mixing splits",
+    "same-as-reference": "with --same-as REF: keys or outcome values that differ from a reference run's",
 }
 
 
 @dataclass
 class Options:
     max_error_rate: float = 0.05
+    same_as: list[str] | None = None  # a reference run's files (--same-as): the same-as-reference check
+    filters: list[str] | None = None  # --filter, applied to the reference alike
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Context:
     loss: dict = field(default_factory=lambda: {"columns": {}, "unconfirmed": 0, "carried": []})  # detect_replay_loss
     ran: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    compared: dict | None = None  # what --same-as found (reference.py), for the summary
     _duplicates: dict | None = None
     _partial: list | None = None
 

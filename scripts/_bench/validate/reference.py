@@ -1,0 +1,137 @@
+"""validate_benchmark.py --same-as REF: does this benchmark hold exactly what a reference run holds?
+
+"Is the union of my shards the same as one unsharded run?", "did the refactor change any result?", "is a
+re-run reproducible?": the same question, asked of two sets of files. A *key* is one execution as the
+benchmark names it: the configuration key and the item (input, replicate, fold, split). Both sides are read
+through one view (the reference's files after this benchmark's, `_shard` telling them apart) and grouped by
+key and outcome values, so the answer is one pass and never a pair of Python sets:
+- keys only here, keys only in the reference;
+- keys on both sides whose outcome values differ (compared exactly: the same command on the same data and
+  versions gives the same bits; a seed, a thread count or a data change is what this finds);
+- keys on both sides that agree.
+Timing columns (fit_seconds, latency_ms, ...) are left out, since no two runs take the same time; so are
+bookkeeping columns (track_id, timestamp, cache). Versions are not part of the key: comparing two code
+versions is one use of this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from _bench.cli import MAX_EXAMPLES, Finding
+from _bench.layout import Layout
+from _bench.reader import Benchmark
+from _bench.sql import count_if, parse_filters, q
+from _bench.validate.passes import create_source
+from _bench.validate.rules import Context
+
+# a column measuring time: never equal between two runs
+TIMING = re.compile(r"(^|_)(seconds?|secs?|ms|us|ns|s|time|times|timing|latency|duration|elapsed|wall|clock|"
+                    r"ttft|tpot)(_|$)", re.IGNORECASE)
+
+
+@dataclass
+class Comparison:
+    reference: list[str]
+    key: list[str]
+    compared: list[str]  # outcome columns whose values must match
+    left_out: list[str]  # outcome columns measuring time
+    agree: int = 0
+    only_here: int = 0
+    only_reference: int = 0
+    differ: int = 0
+    examples: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"reference": self.reference, "key": self.key, "compared": self.compared,
+                "left_out": self.left_out, "agree": self.agree, "only_here": self.only_here,
+                "only_reference": self.only_reference, "differ": self.differ}
+
+
+def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[str],
+            filters: list[str] | None) -> Comparison:
+    """Count the keys of `bench` and of the `reference` files (same table, same --filter) by agreement."""
+    item = layout.item_columns + ([layout.split] if layout.split else [])
+    names = list(dict.fromkeys(key + item))
+    outcomes = [c for c in layout.roles.outcomes if c not in names and c not in layout.roles.assets]
+    result = Comparison(reference, names, [c for c in outcomes if not TIMING.search(c)],
+                        [c for c in outcomes if TIMING.search(c)])
+    mine = len(bench.paths)
+    with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
+        source = create_source(both, parse_filters(filters, both.column_names))
+        keys = ", ".join(q(c) for c in names)
+        values = ", ".join(q(c) for c in result.compared)
+        tuples = f"{keys}, {values}" if values else keys
+        # t: one row per (key, outcome values) with here = 1 if a row of this benchmark has it, there = 1 if a
+        # reference row has it; k: per key, whether each side has it and whether every tuple is on both sides.
+        sql = (f"WITH t AS (SELECT {tuples}, MAX(CASE WHEN _shard < {mine} THEN 1 ELSE 0 END) AS here, "
+               f"MAX(CASE WHEN _shard >= {mine} THEN 1 ELSE 0 END) AS there FROM {source} "
+               f"WHERE {q(layout.input_id)} IS NOT NULL AND NOT ({layout.no_configuration()}) GROUP BY {tuples}), "
+               f"k AS (SELECT {keys}, MAX(here) AS here, MAX(there) AS there, MIN(here * there) AS same "
+               f"FROM t GROUP BY {keys}) ")
+        counts = both.query(sql + "SELECT " + ", ".join([
+            count_if("here = 1 AND there = 1 AND same = 1"), count_if("there = 0"), count_if("here = 0"),
+            count_if("here = 1 AND there = 1 AND same = 0")]) + " FROM k")[0]
+        result.agree, result.only_here, result.only_reference, result.differ = (n or 0 for n in counts)
+        if result.only_here or result.only_reference or result.differ:
+            result.examples = _examples(both, sql, names, result.compared, keys)
+    return result
+
+
+def _examples(both: Benchmark, sql: str, names: list[str], compared: list[str], keys: str) -> list[dict]:
+    """A few keys of each kind of difference; for keys with other outcomes, the differing values per side."""
+    same = "IS" if both.engine == "sqlite" else "IS NOT DISTINCT FROM"
+    out = []
+    for kind, where in (("only here", "there = 0"), ("only in the reference", "here = 0"),
+                        ("other outcomes", "here = 1 AND there = 1 AND same = 0")):
+        picked = f"p AS (SELECT {keys} FROM k WHERE {where} ORDER BY {keys} LIMIT {MAX_EXAMPLES})"
+        if kind != "other outcomes":
+            out += [{"difference": kind, **dict(zip(names, row, strict=True))}
+                    for row in both.query(f"{sql}, {picked} SELECT * FROM p")]
+            continue
+        on = " AND ".join(f"t.{q(c)} {same} p.{q(c)}" for c in names)
+        values = "".join(f", t.{q(c)}" for c in compared)
+        rows = both.query(f"{sql}, {picked} SELECT {', '.join(f't.{q(c)}' for c in names)}, t.here, t.there{values} "
+                          f"FROM t JOIN p ON {on}")
+        by_key: dict[tuple, list] = {}
+        for row in rows:
+            by_key.setdefault(tuple(row[:len(names)]), []).append(row[len(names):])
+        for k in sorted(by_key, key=repr):
+            sides = by_key[k]
+            differing = [i for i in range(len(compared)) if len({s[2 + i] for s in sides}) > 1]
+            example = {"difference": kind, **dict(zip(names, k, strict=True))}
+            for here, there, *vals in sides:  # a tuple both sides hold is what they agree on, besides
+                side = "both" if here and there else "here" if here else "reference"
+                example[side] = {compared[i]: vals[i] for i in differing}
+            out.append(example)
+    return out
+
+
+def check_same_as(ctx: Context) -> list[Finding]:
+    result = compare(ctx.bench, ctx.layout, ctx.key, ctx.options.same_as or [], ctx.options.filters)
+    ctx.compared = result.as_dict()
+    found = finding(result)
+    return [found] if found else []
+
+
+def finding(result: Comparison) -> Finding | None:
+    where = ", ".join(result.reference)
+    if not (result.only_here or result.only_reference or result.differ):
+        if result.agree:
+            return None
+        return Finding("same-as-reference", "error", f"Nothing to compare with {where}: no key (configuration and "
+                       "item) on either side.", "Check the table name and --filter; both sides are read alike.")
+    parts = [f"{n:,} {what}" for n, what in ((result.only_here, "only here"),
+                                             (result.only_reference, "only in the reference"),
+                                             (result.differ, "with other outcome values")) if n]
+    return Finding(
+        "same-as-reference", "error",
+        f"This benchmark is not the same as {where}: of its keys ({', '.join(result.key)}), "
+        f"{'; '.join(parts)}; {result.agree:,} agree. Compared exactly: {', '.join(result.compared) or 'keys only'}"
+        + (f" (timing left out: {', '.join(result.left_out)})." if result.left_out else "."),
+        "Keys on one side only: a shard or a run missing, or a different split or --limit. Other outcome values "
+        "for the same key: the two runs did not compute the same thing (a seed, a thread count, changed data or "
+        "code: compare their version columns). Shards of one command, gathered, add up to one unsharded run "
+        "exactly.",
+        result.examples, result.only_here + result.only_reference + result.differ)

@@ -1,0 +1,104 @@
+"""validate_benchmark.py --same-as REF: the shards of a run add up to one unsharded run, or the report says
+where they do not. Every database is written by xetrack itself, on both engines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import validate_benchmark
+import validate_fixtures as vf
+from helpers import run_python
+from xetrack_fixtures import log_rows, predict
+
+SCRIPT = Path(validate_benchmark.__file__)
+
+
+def unsharded(db: Path, engine: str, items=range(vf.N), *, changed: dict | None = None, slower: float = 0.0) -> Path:
+    """One run over every item, as the sharded run's command would have logged it unsharded. `changed`:
+    {(model, input_id): prediction} planted; `slower` adds to every latency (timing never matches)."""
+    rows = []
+    for m in ("logreg", "tree"):
+        for i in items:
+            row = {**predict(m, i), "model": m}
+            row["prediction"] = (changed or {}).get((m, i), row["prediction"])
+            row["latency_ms"] += slower
+            rows.append(row)
+    log_rows(db, rows, engine=engine, table=vf.TABLE, params={"experiment_version": "e1", "host": "laptop"})
+    return db
+
+
+def validate(capsys, *argv) -> tuple[int, dict]:
+    code = validate_benchmark.main([*map(str, argv), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_gathered_shards_equal_to_one_unsharded_run_pass_and_say_what_was_compared(tmp_path, engine, capsys):
+    shards = vf.clean_sharded(tmp_path, engine)
+    reference = unsharded(tmp_path / "ref.db", engine, slower=5.0)
+    code, doc = validate(capsys, shards, vf.TABLE, "--engine", engine, "--same-as", reference)
+    assert code == 0 and doc["findings"] == []
+    assert "same-as-reference" in doc["summary"]["checks_run"]
+    same = doc["summary"]["same_as"]
+    assert same["agree"] == 2 * vf.N and same["only_here"] == same["only_reference"] == same["differ"] == 0
+    assert same["key"] == ["model", "input_id"] and "prediction" in same["compared"]
+    assert same["left_out"] == ["latency_ms"]  # 5 ms slower everywhere, and still the same benchmark
+
+
+def test_a_missing_key_an_extra_key_and_a_changed_outcome_are_each_counted_and_shown(tmp_path, engine, capsys):
+    shards = vf.clean_sharded(tmp_path, engine)  # inputs 0..N-1
+    flipped = 1 - predict("tree", 4)["prediction"]
+    reference = unsharded(tmp_path / "ref.db", engine, items=range(1, vf.N + 1), changed={("tree", 4): flipped})
+    code, doc = validate(capsys, shards, vf.TABLE, "--engine", engine, "--same-as", reference)
+    assert code == 1
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "same-as-reference"]
+    same = doc["summary"]["same_as"]
+    assert (same["only_here"], same["only_reference"], same["differ"]) == (2, 2, 1)  # input 0 / input N, both models
+    assert same["agree"] == 2 * vf.N - 3
+    assert "2 only here; 2 only in the reference; 1 with other outcome values" in finding["message"]
+    kinds = {e["difference"] for e in finding["examples"]}
+    assert kinds == {"only here", "only in the reference", "other outcomes"}
+    (other,) = [e for e in finding["examples"] if e["difference"] == "other outcomes"]
+    assert (other["model"], other["input_id"]) == ("tree", 4)
+    assert other["here"] == {"prediction": predict("tree", 4)["prediction"]}
+    assert other["reference"] == {"prediction": flipped}
+
+
+def test_a_key_logged_twice_with_two_outcomes_differs_even_if_one_matches(tmp_path, engine, capsys):
+    """A nondeterministic re-run inside the shards: one of its two answers is the reference's, one is not."""
+    shards = vf.clean_sharded(tmp_path, engine)
+    again = {**predict("logreg", 2), "model": "logreg"}
+    again["prediction"] = 1 - again["prediction"]
+    log_rows(shards, [again], engine=engine, table=vf.TABLE, params={"experiment_version": "e1", "shard": "3/3"})
+    reference = unsharded(tmp_path / "ref.db", engine)
+    code, doc = validate(capsys, shards, vf.TABLE, "--engine", engine, "--same-as", reference)
+    same = doc["summary"]["same_as"]
+    assert code == 1 and (same["differ"], same["agree"]) == (1, 2 * vf.N - 1)
+    (other,) = next(f for f in doc["findings"] if f["check_id"] == "same-as-reference")["examples"]
+    assert (other["model"], other["input_id"], other["here"]) == ("logreg", 2, {"prediction": again["prediction"]})
+    assert other["both"] == {"prediction": predict("logreg", 2)["prediction"]} and "reference" not in other
+
+
+def test_two_runs_through_track_compare_equal_whatever_their_run_ids_and_times(tmp_path, engine, capsys):
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    vf._run(first, engine)
+    vf._run(second, engine)  # another track_id, other timestamps and function_time
+    code, doc = validate(capsys, first, vf.TABLE, "--engine", engine, "--same-as", second)
+    assert code == 0 and doc["findings"] == []
+    assert doc["summary"]["same_as"]["agree"] == 2 * vf.N
+
+
+def test_the_text_report_says_how_many_keys_agree_on_which_columns(tmp_path, capsys):
+    shards = vf.clean_sharded(tmp_path, "sqlite")
+    reference = unsharded(tmp_path / "ref.db", "sqlite")
+    assert validate_benchmark.main([str(shards), vf.TABLE, "--same-as", str(reference)]) == 0
+    out = capsys.readouterr().out
+    assert f"compared with {reference}: {2 * vf.N:,} keys (model, input_id) agree on prediction, ground_truth" in out
+    assert "timing left out: latency_ms" in out
+
+
+def test_a_missing_reference_is_one_line_and_exit_2(tmp_path):
+    shards = vf.clean_sharded(tmp_path, "sqlite")
+    proc = run_python(SCRIPT, shards, vf.TABLE, "--same-as", tmp_path / "nowhere.db")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"validate_benchmark.py: error: no such file: {tmp_path / 'nowhere.db'}"]
