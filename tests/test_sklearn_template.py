@@ -373,6 +373,10 @@ def test_a_crash_between_the_two_tables_is_finished_from_the_per_fold_row_withou
     _, restart_fits = run_counting(folder, *SMALL)
     assert sum(restart_fits.values()) == 0 and row_count(db, "scores") == 18
     assert read_rows(db, rows) == before
+    # the finished rows are replays of the run that fitted the unit (validate counts them as replayed)
+    unit = "WHERE model = 'forest' AND seed = 1 AND fold = 2"
+    fitted_by = read_rows(db, f"SELECT track_id FROM scores {unit}")
+    assert read_rows(db, f"SELECT DISTINCT cache FROM predictions {unit}") == fitted_by and fitted_by[0][0]
 
 
 @pytest.mark.slow
