@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--same-as", nargs="+", metavar="REF",
                         help="also check that these files (a reference run: one unsharded run, the run before a "
                              "refactor) hold the same keys (configuration and item) with the same outcome values, "
-                             "timing columns left out; same table and --filter. Put it after DB [TABLE]")
+                             "leaving out how each call went (time, retries, requests made); same table and "
+                             "--filter. Put it after DB [TABLE]")
     return parser
 
 
@@ -310,7 +311,7 @@ def render_text(report: Report) -> str:
             lines.append(f"        ... and {d['examples_omitted']} more")
     if s.get("same_as"):
         c = s["same_as"]
-        left = f"; timing left out: {', '.join(c['left_out'])}" if c["left_out"] else ""
+        left = f"; left out (how each call went): {', '.join(c['left_out'])}" if c["left_out"] else ""
         lines += ["", f"compared with {', '.join(c['reference'])}: {c['agree']:,} keys ({', '.join(c['key'])}) "
                       f"agree on {', '.join(c['compared']) or 'keys only'}{left}"]
     lines += ["", f"checks run: {len(s['checks_run'])}; skipped: "

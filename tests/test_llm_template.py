@@ -170,6 +170,13 @@ def test_a_fresh_database_replays_every_answer_from_the_cache_with_its_configura
     assert all(r[0] == origin and None not in r[1:5] for r in replayed)
     same = "SELECT config_id, input_id, raw_response, prediction FROM predictions ORDER BY 1, 2"
     assert read_rows(tmp_path / "a.db", same) == read_rows(tmp_path / "b.db", same)
+    # validate --same-as agrees: a replay made no request, so how each call went is left out of the comparison
+    proc = run_python(ROOT / "scripts" / "validate_benchmark.py", tmp_path / "b.db", "predictions", "--same-as",
+                      tmp_path / "a.db", "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    compared = json.loads(proc.stdout)["summary"]["same_as"]
+    assert compared["agree"] == N_CONFIGS * N_ITEMS and {"raw_response", "prediction"} <= set(compared["compared"])
+    assert {"attempts", "n_requests", "retries", "latency_s"} <= set(compared["left_out"])
 
 
 @pytest.mark.slow

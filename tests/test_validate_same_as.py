@@ -79,6 +79,25 @@ def test_a_key_logged_twice_with_two_outcomes_differs_even_if_one_matches(tmp_pa
     assert other["both"] == {"prediction": predict("logreg", 2)["prediction"]} and "reference" not in other
 
 
+def test_a_replay_that_made_no_request_is_the_same_result_as_the_call_that_made_three(tmp_path, engine, capsys):
+    """How a call went (attempts, requests made, retries, status counts, time) is not what it computed."""
+    def logged(db: Path, calls: dict) -> Path:
+        rows = [{**predict(m, i), "model": m, **calls} for m in ("logreg", "tree") for i in range(vf.N)]
+        log_rows(db, rows, engine=engine, table=vf.TABLE, params={"experiment_version": "e1"})
+        return db
+
+    called = logged(tmp_path / "a.db", {"attempts": "429,500,200", "n_requests": 3, "retries": 2, "n_429": 1,
+                                        "n_5xx": 1, "n_timeouts": 0, "latency_s": 0.8})
+    replayed = logged(tmp_path / "b.db", {"attempts": "", "n_requests": 0, "retries": 0, "n_429": 0, "n_5xx": 0,
+                                          "n_timeouts": 0, "latency_s": 0.0})
+    code, doc = validate(capsys, replayed, vf.TABLE, "--engine", engine, "--same-as", called)
+    same = doc["summary"]["same_as"]
+    assert code == 0 and same["agree"] == 2 * vf.N
+    assert set(same["left_out"]) == {"attempts", "n_requests", "retries", "n_429", "n_5xx", "n_timeouts",
+                                     "latency_s", "latency_ms"}
+    assert {"prediction", "ground_truth"} <= set(same["compared"])
+
+
 def test_two_runs_through_track_compare_equal_whatever_their_run_ids_and_times(tmp_path, engine, capsys):
     first, second = tmp_path / "a.db", tmp_path / "b.db"
     vf._run(first, engine)
@@ -94,7 +113,7 @@ def test_the_text_report_says_how_many_keys_agree_on_which_columns(tmp_path, cap
     assert validate_benchmark.main([str(shards), vf.TABLE, "--same-as", str(reference)]) == 0
     out = capsys.readouterr().out
     assert f"compared with {reference}: {2 * vf.N:,} keys (model, input_id) agree on prediction, ground_truth" in out
-    assert "timing left out: latency_ms" in out
+    assert "left out (how each call went): latency_ms" in out
 
 
 def test_a_missing_reference_is_one_line_and_exit_2(tmp_path):

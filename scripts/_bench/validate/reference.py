@@ -9,8 +9,9 @@ key and outcome values, so the answer is one pass and never a pair of Python set
 - keys on both sides whose outcome values differ (compared exactly: the same command on the same data and
   versions gives the same bits; a seed, a thread count or a data change is what this finds);
 - keys on both sides that agree.
-Timing columns (fit_seconds, latency_ms, ...) are left out, since no two runs take the same time; so are
-bookkeeping columns (track_id, timestamp, cache). Versions are not part of the key: comparing two code
+Columns that say how a call went rather than what it computed are left out: time (fit_seconds, latency_ms)
+and the call's accounting (attempts, retries, n_requests, n_429): no two runs take the same time, and a
+cache replay made no request. So are bookkeeping columns (track_id, timestamp, cache). Versions are not part of the key: comparing two code
 versions is one use of this.
 """
 
@@ -26,9 +27,12 @@ from _bench.sql import count_if, parse_filters, q
 from _bench.validate.passes import create_source
 from _bench.validate.rules import Context
 
-# a column measuring time: never equal between two runs
-TIMING = re.compile(r"(^|_)(seconds?|secs?|ms|us|ns|s|time|times|timing|latency|duration|elapsed|wall|clock|"
-                    r"ttft|tpot)(_|$)", re.IGNORECASE)
+# How a call went, not what it computed: never equal between a run and its replay or re-run. Time taken, and
+# the call's accounting (attempts, retries, requests made, status codes, timeouts, cache hits). `n_requests`
+# (plural) is a count; `raw_request`, what was sent, is compared.
+HOW_IT_WENT = re.compile(r"(^|_)(seconds?|secs?|ms|us|ns|s|time|times|timing|latency|duration|elapsed|wall|clock|"
+                         r"ttft|tpot|attempts?|retr(y|ies)|requests|timeouts?|network|\d{3}|\dxx|status|"
+                         r"cache|throttled)(_|$)", re.IGNORECASE)
 
 
 @dataclass
@@ -36,7 +40,7 @@ class Comparison:
     reference: list[str]
     key: list[str]
     compared: list[str]  # outcome columns whose values must match
-    left_out: list[str]  # outcome columns measuring time
+    left_out: list[str]  # outcome columns saying how the call went (time, retries, requests made)
     agree: int = 0
     only_here: int = 0
     only_reference: int = 0
@@ -55,8 +59,8 @@ def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[st
     item = layout.item_columns + ([layout.split] if layout.split else [])
     names = list(dict.fromkeys(key + item))
     outcomes = [c for c in layout.roles.outcomes if c not in names and c not in layout.roles.assets]
-    result = Comparison(reference, names, [c for c in outcomes if not TIMING.search(c)],
-                        [c for c in outcomes if TIMING.search(c)])
+    result = Comparison(reference, names, [c for c in outcomes if not HOW_IT_WENT.search(c)],
+                        [c for c in outcomes if HOW_IT_WENT.search(c)])
     mine = len(bench.paths)
     with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
         source = create_source(both, parse_filters(filters, both.column_names))
@@ -129,9 +133,10 @@ def finding(result: Comparison) -> Finding | None:
         "same-as-reference", "error",
         f"This benchmark is not the same as {where}: of its keys ({', '.join(result.key)}), "
         f"{'; '.join(parts)}; {result.agree:,} agree. Compared exactly: {', '.join(result.compared) or 'keys only'}"
-        + (f" (timing left out: {', '.join(result.left_out)})." if result.left_out else "."),
-        "Keys on one side only: a shard or a run missing, or a different split or --limit. Other outcome values "
-        "for the same key: the two runs did not compute the same thing (a seed, a thread count, changed data or "
-        "code: compare their version columns). Shards of one command, gathered, add up to one unsharded run "
-        "exactly.",
+        + (f" (left out, as they say how a call went: {', '.join(result.left_out)})." if result.left_out else "."),
+        "Keys on one side only: a shard or a run missing, a different split or --limit, or a changed "
+        "configuration (its parameters are the key: an edited prompt's text, a new hyperparameter value). Other "
+        "outcome values for the same key: the two runs did not compute the same thing (a seed, a thread count, "
+        "changed data or code: compare their version columns). Shards of one command, gathered, add up to one "
+        "unsharded run exactly.",
         result.examples, result.only_here + result.only_reference + result.differ)
