@@ -71,6 +71,7 @@ from _bench.validate.rules import (
     shard_column,
 )
 from _bench.validate.snapshot import snapshot_sqlite
+from _bench.validate.tuning import tune
 
 PROG = "validate_benchmark.py"
 EXAMPLES = """  python scripts/validate_benchmark.py bench.db predictions
@@ -80,8 +81,6 @@ EXAMPLES = """  python scripts/validate_benchmark.py bench.db predictions
   python scripts/validate_benchmark.py bench.db --filter experiment_version=e2"""
 # At least one of these must apply, or the table lacks what makes it a benchmark and nothing was inspected.
 CORE_CHECKS = ("duplicate-executions", "unequal-coverage", "failed-executions", "missing-parameters")
-SQLITE_CACHE_KB = 65536
-DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB otherwise takes up to 80 % of RAM; aggregates spill to disk beyond this
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +124,7 @@ def validate(paths: list[str], table: str, engine: str, input_col: str | None, c
         with Benchmark(read, table=table, engine=engine) as bench:
             for message in bench.notes:  # e.g. a WAL-mode file read through a private copy
                 note(PROG, message)
-            spill = _tune(bench)
+            spill = tune(bench)
             try:
                 return _validate(bench, input_col, config_cols, filters, options)
             finally:
@@ -150,20 +149,6 @@ def take_snapshot(paths: list[str], table: str, folder: str) -> list[str]:
         except OSError as exc:
             raise InputError(f"cannot snapshot {path} into {folder}: {exc.strerror or exc}") from exc
     return copies
-
-
-def _tune(bench: Benchmark) -> str | None:
-    """SQLite: a 64 MB page cache, which also holds the distinct-input b-trees (9 % faster at 10 M rows than
-    the 2 MB default; a cap, so memory stays bounded). DuckDB: bound its memory and send its spill files to
-    a private temporary folder (returned, to be removed), never the user's working directory."""
-    if bench.engine == "sqlite":
-        bench.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-        return None
-    spill = tempfile.mkdtemp(prefix="validate-duckdb-")
-    bench.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    bench.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
-    bench.execute("SET preserve_insertion_order = false")
-    return spill
 
 
 def _validate(bench: Benchmark, input_col, config_cols, filters, options: Options) -> Report:
@@ -205,7 +190,7 @@ def _passes(bench: Benchmark, source: str, layout, key: list[str], filters) -> t
     # `second` is entered first so that it is closed last: the worker is always drained before its connection
     # closes. Closing a sqlite3 connection that another thread is still querying crashes the interpreter.
     with Benchmark(bench.paths, table=bench.table, engine="sqlite") as second:
-        _tune(second)
+        tune(second)
         second_source = create_source(second, parse_filters(filters, second.column_names))
         with ThreadPoolExecutor(1) as pool:
             configs = pool.submit(config_pass, second, second_source, layout, key)

@@ -18,6 +18,7 @@ versions is one use of this.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 
 from _bench.cli import MAX_EXAMPLES, Finding
@@ -26,6 +27,7 @@ from _bench.reader import Benchmark
 from _bench.sql import count_if, parse_filters, q
 from _bench.validate.passes import create_source
 from _bench.validate.rules import Context
+from _bench.validate.tuning import tune
 
 # How a call went, not what it computed: never equal between a run and its replay or re-run. Time taken, and
 # the call's accounting (attempts, retries, requests made, status codes, timeouts, cache hits). `n_requests`
@@ -62,25 +64,37 @@ def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[st
     result = Comparison(reference, names, [c for c in outcomes if not HOW_IT_WENT.search(c)],
                         [c for c in outcomes if HOW_IT_WENT.search(c)])
     mine = len(bench.paths)
-    with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
-        source = create_source(both, parse_filters(filters, both.column_names))
-        keys = ", ".join(q(c) for c in names)
-        values = ", ".join(q(c) for c in result.compared)
-        tuples = f"{keys}, {values}" if values else keys
-        # t: one row per (key, outcome values) with here = 1 if a row of this benchmark has it, there = 1 if a
-        # reference row has it; k: per key, whether each side has it and whether every tuple is on both sides.
-        sql = (f"WITH t AS (SELECT {tuples}, MAX(CASE WHEN _shard < {mine} THEN 1 ELSE 0 END) AS here, "
-               f"MAX(CASE WHEN _shard >= {mine} THEN 1 ELSE 0 END) AS there FROM {source} "
-               f"WHERE {q(layout.input_id)} IS NOT NULL AND NOT ({layout.no_configuration()}) GROUP BY {tuples}), "
-               f"k AS (SELECT {keys}, MAX(here) AS here, MAX(there) AS there, MIN(here * there) AS same "
-               f"FROM t GROUP BY {keys}) ")
-        counts = both.query(sql + "SELECT " + ", ".join([
-            count_if("here = 1 AND there = 1 AND same = 1"), count_if("there = 0"), count_if("here = 0"),
-            count_if("here = 1 AND there = 1 AND same = 0")]) + " FROM k")[0]
-        result.agree, result.only_here, result.only_reference, result.differ = (n or 0 for n in counts)
-        if result.only_here or result.only_reference or result.differ:
-            result.examples = _examples(both, sql, names, result.compared, keys)
+    spill = None
+    try:
+        with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
+            spill = tune(both)  # bounded memory: both sides together are twice the rows validate just read
+            _count(both, layout, result, names, mine, filters)
+    finally:
+        if spill:
+            shutil.rmtree(spill, ignore_errors=True)
     return result
+
+
+def _count(both: Benchmark, layout: Layout, result: Comparison, names: list[str], mine: int,
+           filters: list[str] | None) -> None:
+    """Fill in `result`'s counts (and examples) from the view of both sides, `mine` files first."""
+    source = create_source(both, parse_filters(filters, both.column_names))
+    keys = ", ".join(q(c) for c in names)
+    values = ", ".join(q(c) for c in result.compared)
+    tuples = f"{keys}, {values}" if values else keys
+    # t: one row per (key, outcome values) with here = 1 if a row of this benchmark has it, there = 1 if a
+    # reference row has it; k: per key, whether each side has it and whether every tuple is on both sides.
+    sql = (f"WITH t AS (SELECT {tuples}, MAX(CASE WHEN _shard < {mine} THEN 1 ELSE 0 END) AS here, "
+           f"MAX(CASE WHEN _shard >= {mine} THEN 1 ELSE 0 END) AS there FROM {source} "
+           f"WHERE {q(layout.input_id)} IS NOT NULL AND NOT ({layout.no_configuration()}) GROUP BY {tuples}), "
+           f"k AS (SELECT {keys}, MAX(here) AS here, MAX(there) AS there, MIN(here * there) AS same "
+           f"FROM t GROUP BY {keys}) ")
+    counts = both.query(sql + "SELECT " + ", ".join([
+        count_if("here = 1 AND there = 1 AND same = 1"), count_if("there = 0"), count_if("here = 0"),
+        count_if("here = 1 AND there = 1 AND same = 0")]) + " FROM k")[0]
+    result.agree, result.only_here, result.only_reference, result.differ = (n or 0 for n in counts)
+    if result.only_here or result.only_reference or result.differ:
+        result.examples = _examples(both, sql, names, result.compared, keys)
 
 
 def _examples(both: Benchmark, sql: str, names: list[str], compared: list[str], keys: str) -> list[dict]:
