@@ -32,7 +32,7 @@ from _bench.cli import (
     run,
     split_paths_and_table,
 )
-from _bench.layout import infer_layout, replicate_unit, sample_size
+from _bench.layout import infer_layout, moved_note, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
 from _bench.slices import stop_jobs
@@ -285,8 +285,9 @@ def render_text(report: Report) -> str:
              f"{s['configurations']} configurations, {s['sample'] or 'no input id'}"]
     config = ", ".join(inf.get("configuration") or []) or "none (one configuration)"
     lines.append(f"inferred: input {inf.get('input_id') or 'none'}; configuration {config} "
-                 f"(from {inf.get('configuration_from')}); replicate {', '.join(inf.get('replicate') or []) or 'none'}; "
-                 f"versions {', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols)")
+                 f"(from {inf.get('configuration_from')}{moved_note(inf)}); replicate "
+                 f"{', '.join(inf.get('replicate') or []) or 'none'}; versions "
+                 f"{', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols)")
     for f in report.findings:
         d = f.as_dict()
         lines += ["", f"{f.severity.upper():7} [{f.check_id}] {f.message}", f"        fix: {f.hint}"]

@@ -207,3 +207,58 @@ def test_a_host_named_in_config_cols_splits_the_configurations_and_validate_says
     assert validate_benchmark.main([*paths, "predictions", "--config-cols", "model,host", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert "unequal-coverage" in {f["check_id"] for f in report["findings"]}  # what a host as parameter causes
+
+
+# ---- parameters by name that their values show are outcomes (scripts/_bench/disguised_outcomes.py) ----------
+def retrieval_rows(rank_of) -> list[dict]:
+    """Three retrievers on 60 queries; `rank_of(retriever, query)` is the logged `rank`."""
+    return [{"retriever": r, "top_k": 10, "query_id": q, "rank": rank_of(r, q), "hit_at_10": int(rank_of(r, q) <= 10)}
+            for r in ("bm25", "dense", "hybrid") for q in range(60)]
+
+
+def inferred(capsys, db, *extra) -> dict:
+    assert validate_benchmark.main([str(db), "results", "--json", *extra]) in (0, 1)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_rank_with_one_value_per_query_is_an_outcome_not_a_configuration(tmp_path, capsys, engine):
+    """Trial M: the rank of the relevant document split 3 retrievers into 104 configurations."""
+    db = tmp_path / "retrieval.db"
+    log_rows(db, retrieval_rows(lambda r, q: 1 + (q * 7 + len(r)) % 40), engine=engine, table="results")
+    doc = inferred(capsys, db, "--engine", engine)
+    assert doc["inferred"]["configuration"] == ["retriever", "top_k"]
+    assert doc["inferred"]["outcomes_by_values"] == ["rank"] and "rank" in doc["inferred"]["outcomes"]
+    assert doc["summary"]["configurations"] == 3 and doc["findings"] == []
+    assert validate_benchmark.main([str(db), "results"]) == 0
+    assert "rank taken as an outcome: one value per item within a configuration" in capsys.readouterr().out
+    # --config-cols is the user's word: rank is then a configuration column again
+    assert inferred(capsys, db, "--config-cols", "retriever,top_k,rank")["summary"]["configurations"] > 3
+
+
+def test_a_rank_every_query_meets_in_turn_stays_a_parameter(tmp_path, capsys):
+    """A LoRA rank swept over the same queries is a setting, however many values it takes."""
+    rows = [{"model": "m", "rank": rank, "query_id": q, "hit_at_10": (q + rank) % 2}
+            for rank in range(1, 13) for q in range(30)]
+    db = tmp_path / "lora.db"
+    log_rows(db, rows, engine="sqlite", table="results")
+    doc = inferred(capsys, db)
+    assert doc["inferred"]["configuration"] == ["model", "rank"] and doc["inferred"]["outcomes_by_values"] == []
+
+
+def test_a_few_settings_run_on_disjoint_inputs_stay_parameters_and_coverage_says_so(tmp_path, capsys):
+    """Below MIN_VALUES values a column stays a parameter even when each input met one: a small grid run on
+    different inputs is the unequal coverage validate must report, not an outcome."""
+    rows = [{"model": "m", "chunk": c, "query_id": q, "hit_at_10": q % 2} for c in (1, 2, 3) for q in range(c * 20,
+                                                                                                           c * 20 + 20)]
+    db = tmp_path / "disjoint.db"
+    log_rows(db, rows, engine="sqlite", table="results")
+    doc = inferred(capsys, db)
+    assert doc["inferred"]["configuration"] == ["model", "chunk"] and doc["inferred"]["outcomes_by_values"] == []
+    assert "unequal-coverage" in {f["check_id"] for f in doc["findings"]}
+
+
+def test_a_setting_named_like_a_hyperparameter_stays_one_whatever_its_values(tmp_path, capsys):
+    rows = [{"model": "m", "top_k": 1 + q % 20, "query_id": q, "hit_at_10": q % 2} for q in range(60)]
+    db = tmp_path / "topk.db"
+    log_rows(db, rows, engine="sqlite", table="results")
+    assert inferred(capsys, db)["inferred"]["configuration"] == ["model", "top_k"]

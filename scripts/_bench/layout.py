@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from _bench.disguised_outcomes import disguised_outcomes
 from _bench.reader import Benchmark, Column, InputError
 from _bench.sql import as_text, non_empty, q
 
@@ -99,6 +100,8 @@ class Roles:
     provenance: list[str] = field(default_factory=list)
     # <thing>_id columns that could be the input id when no known name is present (used when there is one)
     input_candidates: list[str] = field(default_factory=list)
+    # parameters by name whose values showed them to be outcomes: one value per item (disguised_outcomes.py)
+    outcomes_by_values: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"input_id": self.input_id, "parameters": self.parameters, "replicate": self.replicate,
@@ -247,13 +250,30 @@ class Layout:
                 "parameters": self.parameters, "versions": self.versions, "input_id": self.input_id,
                 "replicate": self.replicate, "item": self.item_columns, "item_key": item_key, "cluster": self.replicate,
                 "fold": self.fold, "split": self.split, "ground_truth": self.ground_truth,
-                "outcomes": self.roles.outcomes, "assets": self.roles.assets, "kind": self.kind,
-                "error": self.error, "cache": self.cache}
+                "outcomes": self.roles.outcomes, "outcomes_by_values": self.roles.outcomes_by_values,
+                "assets": self.roles.assets, "kind": self.kind, "error": self.error, "cache": self.cache}
+
+
+def moved_note(described: dict) -> str:
+    """For the reports' inferred line: the columns named like parameters that their values showed are outcomes."""
+    moved = described.get("outcomes_by_values") or []
+    if not moved:
+        return ""
+    return (f"; {', '.join(moved)} taken as {'an outcome' if len(moved) == 1 else 'outcomes'}: one value per item "
+            "within a configuration")
 
 
 def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: list[str] | None = None) -> Layout:
     roles = infer_roles(bench.columns, input_col=input_col, config_cols=config_cols)
     names = bench.column_names
+    if config_cols is None and roles.input_id:
+        named = [p for p in roles.parameters if p != "config_id"]
+        fixed = [p for p in named if HYPERPARAMETER_PATTERN.match(p)]
+        moved = disguised_outcomes(bench, [p for p in named if p not in fixed], fixed,
+                                   [roles.input_id, *roles.replicate])
+        roles.parameters = [p for p in roles.parameters if p not in moved]
+        roles.outcomes = [c.name for c in bench.columns if c.name in set(roles.outcomes) | set(moved)]
+        roles.outcomes_by_values = moved
     parameters = [p for p in roles.parameters if p != "config_id"]
     if config_cols:
         config, source = list(config_cols), "user"

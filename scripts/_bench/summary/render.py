@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from _bench.layout import replicate_unit
+from _bench.layout import moved_note, replicate_unit
 from _bench.summary.model import TEST_NAMES, fmt, fmt_p
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
@@ -238,7 +238,8 @@ def markdown(doc: dict) -> str:
                  f"configuration(s), {len(doc['versions'])} version(s).")
     config = ", ".join(layout["configuration"]) or "none (all rows are one configuration)"
     item = " + ".join(layout["item"]) or "none found (comparisons need --input-col)"
-    lines.append(f"Configuration: {config}. Item: {item}. Clusters: {', '.join(layout['cluster']) or 'none'}.")
+    lines.append(f"Configuration: {config}{moved_note(layout)}. Item: {item}. Clusters: "
+                 f"{', '.join(layout['cluster']) or 'none'}.")
     lines.append(_method_line(doc))
     cv = _cross_validation_line(doc)
     if cv:
