@@ -166,6 +166,9 @@ def build_parser() -> bk.ArgumentParser:
                         help="the folder on each worker's own disk for shard databases and caches (default: "
                              f"{os.path.join(tempfile.gettempdir(), 'xetrack-shards', '<hash of folder and command>')}"
                              ": the same command from the same folder resumes, another one starts afresh)")
+    parser.add_argument("--cache-of", metavar="NAME.db", help="share the cache of the run whose --db was NAME.db "
+                        "(default: this run's own, named after --db). With a new --db, every unit is replayed from "
+                        "that cache into new files: the cache proof, `analyze_cache_hits.py OLD... NEW... TABLE`")
     parser.add_argument("--table", default="predictions", help="the table the printed commands analyse "
                         "(default: %(default)s)")
     return parser
@@ -186,8 +189,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("the command must not set --shard, --db or --cache-dir: run_shards.py sets them per shard")
     script = next((Path(w) for w in args.command if w.endswith(".py")), Path("benchmark.py"))
     args.db = args.db or template_db(script) or script.stem.removesuffix("_template") + ".db"
-    if Path(args.db).name != args.db or not args.db.endswith(".db"):
-        parser.error(f"--db must be a file name ending in .db, got {args.db!r}")
+    for option, name in (("--db", args.db), ("--cache-of", args.cache_of)):
+        if name is not None and (Path(name).name != name or not name.endswith(".db")):
+            parser.error(f"{option} must be a file name ending in .db, got {name!r}")
     # a path the workers can use as it is: absolute, and the same command always finds its own shards again
     args.local_dir = os.path.abspath(args.local_dir or os.path.join(
         tempfile.gettempdir(), "xetrack-shards", bk.fingerprint(os.getcwd(), args.command)))
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         shards = [bk.Shard(k, args.shards) for k in range(1, args.shards + 1)]
         # pure=False: a re-run must run the shard again (to resume it), not return a remembered result
         local = Path(args.local_dir)
-        cache = str(local / f"{Path(args.db).stem}_cache")
+        cache = str(local / f"{Path(args.cache_of or args.db).stem}_cache")
         workers = len(client.scheduler_info()["workers"])
         run = f"{platform.node()}-{os.getpid()}-{time.time_ns()}"  # tells a Dask retry from a later re-run
         submitted = time.perf_counter()

@@ -97,6 +97,7 @@ def test_a_bad_shard_is_one_usage_line_exit_2_and_writes_nothing(tmp_path, templ
     (["0", "--", "python", "t.py"], "N and --workers must be at least 1"),
     (["2", "--", "python", "t.py", "--db", "x.db"], "the command must not set --shard, --db or --cache-dir"),
     (["2", "--db", "dir/x.db", "--", "python", "t.py"], "--db must be a file name ending in .db"),
+    (["2", "--cache-of", "x_cache", "--", "python", "t.py"], "--cache-of must be a file name ending in .db"),
     (["two", "--", "python", "t.py"], "argument N: invalid int value: 'two'"),
 ])
 def test_run_shards_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
@@ -199,6 +200,16 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     assert again.returncode == 0, again.stderr[-3000:]
     assert sum(read_rows(p, "SELECT COUNT(*) FROM scores")[0][0] for p in shards) == 18
     assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)
+    # the cache proof: new files, the first run's cache; every unit is replayed, and analyze says so
+    proof = run_shards(tmp_path, "2", "--out", "proof", "--db", "proof.db", "--cache-of", "sklearn_benchmark.db",
+                       "--local-dir", str(tmp_path / "worker-disk"), "--", "python", str(SKLEARN), *SKLEARN_ARGS)
+    assert proof.returncode == 0, proof.stderr[-3000:]
+    replayed = sorted((tmp_path / "proof").glob("proof.shard-*-of-2.db"))
+    counts = [read_rows(p, "SELECT COUNT(*), SUM(cache <> '') FROM predictions")[0] for p in replayed]
+    assert len(replayed) == 2 and all(n == r > 0 for n, r in counts), counts
+    analyzed = run_python(ROOT / "scripts" / "analyze_cache_hits.py", *shards, *replayed, "predictions", timeout=300)
+    assert analyzed.returncode == 0 and "540 computed, 540 replayed from the cache" in analyzed.stdout, \
+        analyzed.stdout[-2000:]
 
 
 def template_of_shard(shard: str, local_dir: Path, deadline: float) -> psutil.Process:
