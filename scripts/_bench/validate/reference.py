@@ -11,8 +11,8 @@ key and outcome values, so the answer is one pass and never a pair of Python set
 - keys on both sides that agree.
 Columns that say how a call went rather than what it computed are left out: time (fit_seconds, latency_ms)
 and the call's accounting (attempts, retries, n_requests, n_429): no two runs take the same time, and a
-cache replay made no request. So are bookkeeping columns (track_id, timestamp, cache). Versions are not part of the key: comparing two code
-versions is one use of this.
+cache replay made no request. So are bookkeeping columns (track_id, timestamp, cache). Versions are not part
+of the key: comparing two code versions is one use of this.
 """
 
 from __future__ import annotations
