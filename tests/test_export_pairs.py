@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -14,12 +15,13 @@ import export_summary
 import numpy as np
 import pytest
 from _bench.stats import mcnemar_exact_p
-from helpers import call_main
+from helpers import call_main, run_python
 from summary_fixtures import clustered_db, correctness, predictions_db, scores_db
 from xetrack import Reader
 from xetrack_fixtures import log_rows
 
 GOLDEN = Path(__file__).parent / "golden"
+SCRIPT = Path(export_summary.__file__)
 
 
 def run(capsys, *argv) -> tuple[int, dict, str]:
@@ -354,6 +356,43 @@ def test_all_pairs_csv_has_a_row_per_pair_and_markdown_lists_every_pair(four_mod
     assert export_summary.main([str(four_models), "predictions", "--pairs", "all"]) == 0
     full = capsys.readouterr().out.split("Every pair in full")[1].split("**Headline")[0]
     assert all(f"| {a} | {b} |" in full for a, b in pairs)
+
+
+def test_a_signed_rank_difference_against_the_mean_gets_no_verdict_and_says_why(tmp_path, engine, capsys):
+    """Trial N: 'arima worse than theta' from the mean (a heavy tail) with the p of a rank test that found
+    arima lower on most series. Planted: b beats a by 0.1 on 90 of 100 items, loses by 2.0 on the other 10."""
+    a = [1.0] * 100
+    b = [0.9] * 90 + [3.0] * 10
+    db = scores_db(tmp_path / "tail.db", engine, {"a": a, "b": b}, column="mae")
+    _, doc, _ = run(capsys, db, "predictions", "--metric", "mae:lower", "--engine", engine)
+    (c,) = doc["versions"][0]["comparisons"]
+    assert c["p_value"] < 0.05 and c["delta"] is not None and c["test"] == "wilcoxon"
+    assert c["ranks_disagree"] is True and c["verdict"] == "no detectable difference"
+    assert "there is no verdict: most items lean one way" in doc["versions"][0]["headline"]
+    assert export_summary.main([str(db), "predictions", "--metric", "mae:lower"]) == 0
+    assert "No verdict for " in capsys.readouterr().out
+    # the same data without the tail: ranks and mean agree, and the verdict stands
+    clean = scores_db(tmp_path / "clean.db", engine, {"a": a, "b": [0.9] * 100}, column="mae")
+    _, doc, _ = run(capsys, clean, "predictions", "--metric", "mae:lower", "--engine", engine)
+    (c,) = doc["versions"][0]["comparisons"]
+    assert c["ranks_disagree"] is False and c["verdict"] == "worse"
+
+
+def test_text_item_ids_give_the_same_intervals_in_every_process(tmp_path):
+    """Text ids are hashed per process (PYTHONHASHSEED) and items come in hash order: one --seed, one answer."""
+    rng = np.random.default_rng(5)
+    db = tmp_path / "text_ids.db"
+    for model, shift in (("a", 0.0), ("b", 0.05)):
+        rows = [{"model": model, "input_id": f"q{i}", "score": float(v) + shift}
+                for i, v in enumerate(rng.gamma(2.0, size=300))]
+        log_rows(db, rows, engine="sqlite", table="predictions", params={"experiment_version": "e1"})
+    docs = []
+    for hash_seed in ("1", "2"):
+        proc = run_python(SCRIPT, db, "predictions", "--metric", "score:higher", "--json",
+                          env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert proc.returncode == 0, proc.stderr
+        docs.append(json.loads(proc.stdout)["versions"])
+    assert docs[0] == docs[1]
 
 
 def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_it_needs(tmp_path, capsys):

@@ -51,6 +51,9 @@ class PairedResult:
     interval_method: str
     effect_size: float | None  # Cohen's d_z: mean difference / SD of the differences
     discordant: tuple[int, int] | None = None  # binary only: (other right & reference wrong, the reverse)
+    # rank tests only: +1 when the signed ranks favour other > reference, -1 the reverse, 0 neither. A rank test
+    # judges where most items lie, the interval the mean: a few large differences can point them different ways.
+    rank_direction: int | None = None
 
 
 def z_value(confidence: float) -> float:
@@ -82,7 +85,11 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
 
 
 def _resample_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """Bootstrap distribution of the mean: items resampled with replacement, in memory-bounded chunks."""
+    """Bootstrap distribution of the mean: items resampled with replacement, in memory-bounded chunks. The
+    values are sorted first: the mean does not depend on the items' order, and the draws then do not either,
+    so one seed gives one interval whatever order the items arrive in (text item keys are hashed per process,
+    and the order of items follows their hashes)."""
+    values = np.sort(values)
     rng = np.random.default_rng(seed)
     n = len(values)
     chunk = max(1, _CHUNK_DRAWS // n)
@@ -293,7 +300,20 @@ def paired_continuous(other: np.ndarray, reference: np.ndarray, confidence: floa
         return PairedResult(0, math.nan, math.nan, math.nan, math.nan, "wilcoxon", "none", None)
     interval = bootstrap_mean_interval(d, confidence, n_resamples, seed)
     return PairedResult(n, interval.estimate, interval.low, interval.high, wilcoxon_p(d), "wilcoxon",
-                        "paired " + interval.method, cohens_dz(float(d.mean()), float(d @ d), n))
+                        "paired " + interval.method, cohens_dz(float(d.mean()), float(d @ d), n),
+                        rank_direction=signed_rank_direction(d))
+
+
+def signed_rank_direction(diffs: np.ndarray) -> int:
+    """The side the Wilcoxon statistic leans to: the sign of (sum of the ranks of |d| where d > 0) minus (the
+    same where d < 0), zeros dropped and ties given their average rank, as the test itself ranks them."""
+    from scipy.stats import rankdata
+
+    d = diffs[diffs != 0]
+    if len(d) == 0:
+        return 0
+    ranks = rankdata(np.abs(d))
+    return int(np.sign(ranks[d > 0].sum() - ranks[d < 0].sum()))
 
 
 def paired_clustered(other: np.ndarray, reference: np.ndarray, clusters: np.ndarray,

@@ -105,6 +105,7 @@ class Comparison:
     detectable: _power.Mde | None = None  # the minimum detectable difference at the alpha the verdict uses
     needed: _power.Needed | None = None  # --items-needed: the data that difference needs
     conservative: bool = False  # detectable was computed at alpha/m (Holm's strictest step), not alpha
+    ranks_disagree: bool = False  # a rank test found a difference the other way round from the mean's
 
 
 @dataclass(frozen=True)
@@ -399,6 +400,10 @@ def _within_range(mde: _power.Mde, metric: Metric | None) -> _power.Mde:
                       f"(it would take {mde.delta:.3g})")
 
 
+def _ranks_agree(result: _stats.PairedResult) -> bool:
+    return result.rank_direction is None or result.rank_direction == np.sign(result.delta)
+
+
 def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Options) -> None:
     """Adjust p-values family by family (each metric's comparisons, or all of one version's with --family
     all), then give each comparison its verdict."""
@@ -421,8 +426,12 @@ def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Opti
                     comp.needed = comp.evidence.needed(opts.items_needed, alpha, opts.power)
             if comp.result is None or math.isnan(adjusted):
                 comp.verdict = NOT_COMPARABLE
-            elif adjusted < opts.alpha and comp.result.delta != 0:
+            elif adjusted < opts.alpha and comp.result.delta != 0 and _ranks_agree(comp.result):
                 gain = comp.result.delta if metrics[comp.metric].higher_is_better else -comp.result.delta
                 comp.verdict = BETTER if gain > 0 else WORSE
             else:
+                # A signed-rank p below alpha whose ranks lean the other way from the mean difference says that
+                # most items favour one side while the mean (a few large differences) favours the other: no
+                # verdict on the reported difference, and the report says why.
+                comp.ranks_disagree = adjusted < opts.alpha and not _ranks_agree(comp.result)
                 comp.verdict = NO_DIFFERENCE

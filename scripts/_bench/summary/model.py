@@ -25,7 +25,8 @@ pooled, each with
   0/1 metrics)}, discordant [b, c] (0/1), test, interval, p_value, p_adjusted, family and family_size (the
   p-values adjusted together), detectable {difference, power, alpha, conservative, method, note} (the smallest
   true difference the test detects with 80% power at the alpha its family leaves), needed (--items-needed),
-  verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable'), which follows p_adjusted;
+  verdict ('better' | 'worse' | 'no detectable difference' | 'not comparable'), which follows p_adjusted,
+  ranks_disagree (a signed-rank p below alpha whose ranks lean against the mean difference: no verdict);
 - families[]: name, size, members (which comparisons were adjusted together).
 """
 
@@ -159,6 +160,7 @@ def comparison_entry(comp: Comparison, labels: dict[int, str], ranks: dict[int, 
         "needed": None if comp.needed is None else {"count": comp.needed.count, "unit": comp.needed.unit,
                                                      "explanation": comp.needed.explanation},
         "verdict": comp.verdict,
+        "ranks_disagree": comp.ranks_disagree,
     }
 
 
@@ -256,7 +258,8 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
                 f"unadjusted, p {fmt_p(c['p_value'])}; {p_name} {fmt_p(c['p_adjusted'])})")
 
     adjusted_away = [c for c in mine if _lost_to_adjustment(c, opts.alpha)]
-    by = {v: [c for c in mine if c["verdict"] == v and c not in adjusted_away]
+    split = [c for c in mine if c.get("ranks_disagree")]
+    by = {v: [c for c in mine if c["verdict"] == v and c not in adjusted_away and c not in split]
           for v in (BETTER, WORSE, NO_DIFFERENCE, NOT_COMPARABLE)}
     parts = [lead]
     if by[WORSE]:
@@ -267,6 +270,9 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     if by[NO_DIFFERENCE]:
         parts.append(f"it is not detectably different from {_listed([detail(c) for c in by[NO_DIFFERENCE]])}, "
                      "which is not evidence that they are equal")
+    if split:
+        parts.append(f"against {_listed([detail(c) for c in split])} there is no verdict: most items lean one way "
+                     "and the mean, set by a few large differences, the other")
     if by[BETTER]:
         parts.append(f"on the items both have, {_listed([detail(c) for c in by[BETTER]])} "
                      "is detectably better")

@@ -128,6 +128,17 @@ def _of_items(metric: dict, items: int) -> str:
     return f" (n={n:,})" if n is not None and n != items else ""
 
 
+def _ranks_disagree(comparisons: list[dict]) -> list[str]:
+    """Pairs whose signed-rank test leaned against their mean difference: said, since their verdict is none."""
+    pairs = [f"{c['configuration']} vs {c['reference']}" for c in comparisons if c.get("ranks_disagree")]
+    if not pairs:
+        return []
+    return ["", f"No verdict for {', '.join(pairs)}: the signed-rank test finds a difference (p below alpha after "
+                "adjustment), but most items lean the other way from the mean difference, which a few large "
+                "differences set (a heavy tail). Compare medians and the largest differences before saying "
+                "which is better."]
+
+
 def _not_estimable(comparisons: list[dict]) -> list[str]:
     """Why a detectable difference is n/a (too few discordant items, no spread, ...): each reason once, with
     the pairs it applies to."""
@@ -188,7 +199,7 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                       "its family leaves (alpha/m, the adjustment's strictest step: conservative). Smaller "
                       "differences are likely to go undetected, so 'no diff.' rules out only differences of about "
                       "the mdd or more."]
-        lines += _not_estimable(mine)
+        lines += _not_estimable(mine) + _ranks_disagree(mine)
         # The matrix is the overview; the table below is every pair in full, to paste or to read across.
         lines += ["", "Every pair in full (detectable differences first):", ""]
         detected = [c for c in mine if c["verdict"] in ("better", "worse")]
@@ -199,7 +210,7 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                             [[c["configuration"], c["reference"], c["needed"]["explanation"]] for c in mine
                              if c.get("needed")])
         return lines
-    return lines + _comparison_table(mine, adjust, ci, "each other")
+    return lines + _comparison_table(mine, adjust, ci, "each other") + _ranks_disagree(mine)
 
 
 def _method_line(doc: dict) -> str:
@@ -265,7 +276,7 @@ def markdown(doc: dict) -> str:
                           "paired on shared items", ""]
             lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI",
                                        against)
-            lines += _not_estimable(mine)
+            lines += _not_estimable(mine) + _ranks_disagree(mine)
             if any(c["effect_size"]["value"] is not None and not c["effect_size"]["magnitude"] for c in mine):
                 lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
                               "understate such differences (halving a small error rate can read 'negligible'); "
