@@ -395,6 +395,19 @@ def test_text_item_ids_give_the_same_intervals_in_every_process(tmp_path):
     assert docs[0] == docs[1]
 
 
+def test_microsecond_latencies_keep_their_digits_in_the_results_table(tmp_path, capsys):
+    """Trial N: 30-microsecond calls timed in seconds read 0.000 / 0.000 / 0.000."""
+    db = tmp_path / "fast.db"
+    for model in ("a", "b"):
+        rows = [{"model": model, "input_id": i, "score": float(i % 3), "latency_s": 3e-05 * (1 + i % 4)}
+                for i in range(40)]
+        log_rows(db, rows, engine="sqlite", table="predictions", params={"experiment_version": "e1"})
+    assert export_summary.main([str(db), "predictions", "--metric", "score:higher"]) == 0
+    out = capsys.readouterr().out
+    assert "latency_s p50 / p95 / p99 (s)" in out and "0.000 / 0.000" not in out
+    assert "7.5e-05 / 0.00012 / 0.00012" in out  # p50 of 3, 6, 9, 12 e-05: 7.5e-05
+
+
 def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_it_needs(tmp_path, capsys):
     rng = np.random.default_rng(1)
     outcomes = {m: {(s, f): (rng.random(114) < acc).astype(int).tolist() for s in range(3) for f in range(5)}

@@ -63,7 +63,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
                 for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
-            row.append(" / ".join(fmt(lat.get(k)) for k in ("p50", "p95", "p99")) if lat.get("p50") is not None
+            row.append(" / ".join(_latency(lat.get(k)) for k in ("p50", "p95", "p99")) if lat.get("p50") is not None
                        else "-")
         for extra in ("tokens", "cost"):
             if plan[extra]:
@@ -112,6 +112,14 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
             row[1:1] = [c["reference"]]
         rows.append(row)
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
+
+
+def _latency(x: float | None) -> str:
+    """Three decimals, or three significant digits below 0.1: a 30-microsecond call in seconds is 3.12e-05, not
+    0.000 (trial N's fits all read 0.000 / 0.000 / 0.000)."""
+    if x is None or x == 0 or abs(x) >= 0.1:
+        return fmt(x)
+    return f"{x:.3g}"
 
 
 def _per_right(cost: dict | None) -> str:
