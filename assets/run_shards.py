@@ -8,7 +8,9 @@ the command on a worker with `--shard K/N --db <file> --cache-dir <folder>` appe
 SQLite (database and cache) is written on the worker's own disk (over a network filesystem its locking is
 unsafe); the shards on one machine share the cache. The finished file comes back to --out as bytes. A worker killed mid-shard: Dask runs the task again; on the same machine the template
 resumes from the partial file (it skips completed units), elsewhere the shard starts over in a new file.
-Running this again resumes every shard the same way and recomputes nothing (each shard's cache is local).
+Running this again resumes each shard from the files on the machine it lands on: on one machine (a LocalCluster)
+nothing is recomputed; on several, Dask may place shard K elsewhere, where its files and cache are not, and it
+starts over there (copy the worker folders along, or keep one machine per shard with your own scheduler).
 Workers need one environment: the same Python packages and the command's files at the same paths;
 `python` as the first word means the worker's own interpreter. Needs dask[distributed] and benchkit.py.
 Exit code: 0 every shard finished cleanly; 1 a shard failed (files gathered so far are kept); 2 bad input.
