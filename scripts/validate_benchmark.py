@@ -74,6 +74,7 @@ from _bench.validate.snapshot import snapshot_sqlite
 from _bench.validate.tuning import tune
 
 PROG = "validate_benchmark.py"
+MAX_SHOWN_CONFIGS = 10  # configurations listed in the text report's --same-as line; --json has them all
 EXAMPLES = """  python scripts/validate_benchmark.py bench.db predictions
   python scripts/validate_benchmark.py worker-*.db predictions --json
   python scripts/validate_benchmark.py bench.db --table predictions --fail-on warning --max-error-rate 0.01
@@ -300,6 +301,14 @@ def render_text(report: Report) -> str:
         left = f"; left out (how each call went): {', '.join(c['left_out'])}" if c["left_out"] else ""
         lines += ["", f"compared with {', '.join(c['reference'])}: {c['agree']:,} keys ({', '.join(c['key'])}) "
                       f"agree on {', '.join(c['compared']) or 'keys only'}{left}"]
+        differing = [f"{d['configuration']}: " + ", ".join(
+            f"{d[k]:,} {what}" for k, what in (("only_here", "only here"), ("only_reference", "only in the reference"),
+                                               ("differ", "with other values")) if d[k])
+            for d in c.get("by_configuration") or []]
+        if differing:
+            shown = differing[:MAX_SHOWN_CONFIGS]
+            more = f"; and {len(differing) - len(shown)} more (--json)" if len(differing) > len(shown) else ""
+            lines.append(f"differences by configuration: {'; '.join(shown)}{more}")
     lines += ["", f"checks run: {len(s['checks_run'])}; skipped: "
               + ("; ".join(f"{k} ({v})" for k, v in s["checks_skipped"].items()) or "none")]
     return "\n".join(lines)

@@ -55,6 +55,8 @@ def test_a_missing_key_an_extra_key_and_a_changed_outcome_are_each_counted_and_s
     same = doc["summary"]["same_as"]
     assert (same["only_here"], same["only_reference"], same["differ"]) == (2, 2, 1)  # input 0 / input N, both models
     assert same["agree"] == 2 * vf.N - 3
+    by = {d["configuration"]: (d["only_here"], d["only_reference"], d["differ"]) for d in same["by_configuration"]}
+    assert by == {"model=logreg": (1, 1, 0), "model=tree": (1, 1, 1)}
     assert "2 only here; 2 only in the reference; 1 with other outcome values" in finding["message"]
     kinds = {e["difference"] for e in finding["examples"]}
     assert kinds == {"only here", "only in the reference", "other outcomes"}
@@ -62,6 +64,35 @@ def test_a_missing_key_an_extra_key_and_a_changed_outcome_are_each_counted_and_s
     assert (other["model"], other["input_id"]) == ("tree", 4)
     assert other["here"] == {"prediction": predict("tree", 4)["prediction"]}
     assert other["reference"] == {"prediction": flipped}
+
+
+def test_every_kind_of_difference_shows_among_the_first_examples(tmp_path, capsys):
+    """Trial O: 1,000 missing keys filled every example slot and hid the 316 changed results."""
+    shards = vf.clean_sharded(tmp_path, "sqlite")
+    flipped = {("logreg", 3): 1 - predict("logreg", 3)["prediction"]}
+    reference = unsharded(tmp_path / "ref.db", "sqlite", items=range(vf.N - 8), changed=flipped)  # 16 keys missing
+    _, doc = validate(capsys, shards, vf.TABLE, "--same-as", reference)
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "same-as-reference"]
+    assert len(finding["examples"]) == 5 and finding["examples_omitted"] == 17 - 5
+    assert {e["difference"] for e in finding["examples"]} == {"only here", "other outcomes"}
+
+
+def test_a_call_that_failed_in_one_run_and_not_the_other_differs_by_its_failure(tmp_path, capsys):
+    """Whether a call raised is compared (its error text is not: it may name a time or a request id)."""
+    ok = tmp_path / "ok.db"
+    vf._run(ok, "sqlite")
+    failed = tmp_path / "failed.db"
+    rows = [{"model": m, "input_id": i, "error": "TimeoutError: 12:03:55" if (m, i) == ("tree", 5) else "",
+             **({} if (m, i) == ("tree", 5) else {k: v for k, v in predict(m, i).items() if k != "input_id"})}
+            for m in ("logreg", "tree") for i in range(vf.N)]
+    log_rows(failed, rows, engine="sqlite", table=vf.TABLE, params={"experiment_version": "e1"})
+    _, doc = validate(capsys, failed, vf.TABLE, "--same-as", ok, "--config-cols", "model")
+    same = doc["summary"]["same_as"]
+    assert "failed" in same["compared"] and same["differ"] == 1
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "same-as-reference"]
+    (other,) = finding["examples"]
+    assert (other["model"], other["input_id"]) == ("tree", 5)
+    assert other["here"]["failed"] == 1 and other["reference"]["failed"] == 0
 
 
 def test_a_key_logged_twice_with_two_outcomes_differs_even_if_one_matches(tmp_path, engine, capsys):

@@ -17,6 +17,7 @@ of the key: comparing two code versions is one use of this.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from _bench.cli import MAX_EXAMPLES, Finding
 from _bench.layout import Layout
 from _bench.reader import Benchmark
 from _bench.sql import count_if, parse_filters, q
-from _bench.validate.passes import create_source
+from _bench.validate.passes import config_label, create_source
 from _bench.validate.rules import Context
 from _bench.validate.tuning import tune
 
@@ -48,11 +49,13 @@ class Comparison:
     only_reference: int = 0
     differ: int = 0
     examples: list = field(default_factory=list)
+    by_configuration: list = field(default_factory=list)  # configurations with any difference, and their counts
 
     def as_dict(self) -> dict:
         return {"reference": self.reference, "key": self.key, "compared": self.compared,
                 "left_out": self.left_out, "agree": self.agree, "only_here": self.only_here,
-                "only_reference": self.only_reference, "differ": self.differ}
+                "only_reference": self.only_reference, "differ": self.differ,
+                "by_configuration": self.by_configuration}
 
 
 def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[str],
@@ -61,60 +64,78 @@ def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[st
     item = layout.item_columns + ([layout.split] if layout.split else [])
     names = list(dict.fromkeys(key + item))
     outcomes = [c for c in layout.roles.outcomes if c not in names and c not in layout.roles.assets]
-    result = Comparison(reference, names, [c for c in outcomes if not HOW_IT_WENT.search(c)],
+    compared = [c for c in outcomes if not HOW_IT_WENT.search(c)]
+    result = Comparison(reference, names, compared + ["failed"] * bool(layout.error),
                         [c for c in outcomes if HOW_IT_WENT.search(c)])
+    # (name, SQL) of each value compared: the outcome columns, and whether the call failed (the error's text
+    # may hold a time or a request id: two runs that failed alike need not say it alike)
+    values = [(c, q(c)) for c in compared] + [("failed", f"CASE WHEN {layout.failed} THEN 1 ELSE 0 END")] * bool(
+        layout.error)
     mine = len(bench.paths)
     spill = None
     try:
         with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
             spill = tune(both)  # bounded memory: both sides together are twice the rows validate just read
-            _count(both, layout, result, names, mine, filters)
+            _count(both, layout, result, key, values, mine, filters)
     finally:
         if spill:
             shutil.rmtree(spill, ignore_errors=True)
     return result
 
 
-def _count(both: Benchmark, layout: Layout, result: Comparison, names: list[str], mine: int,
-           filters: list[str] | None) -> None:
-    """Fill in `result`'s counts (and examples) from the view of both sides, `mine` files first."""
+KINDS = (("only here", "there = 0"), ("only in the reference", "here = 0"),
+         ("other outcomes", "here = 1 AND there = 1 AND same = 0"))
+
+
+def _count(both: Benchmark, layout: Layout, result: Comparison, config: list[str], values: list[tuple[str, str]],
+           mine: int, filters: list[str] | None) -> None:
+    """Fill in `result`'s counts, per configuration and in all, and its examples, from the view of both sides,
+    `mine` files first."""
     source = create_source(both, parse_filters(filters, both.column_names))
-    keys = ", ".join(q(c) for c in names)
-    values = ", ".join(q(c) for c in result.compared)
-    tuples = f"{keys}, {values}" if values else keys
-    # t: one row per (key, outcome values) with here = 1 if a row of this benchmark has it, there = 1 if a
-    # reference row has it; k: per key, whether each side has it and whether every tuple is on both sides.
-    sql = (f"WITH t AS (SELECT {tuples}, MAX(CASE WHEN _shard < {mine} THEN 1 ELSE 0 END) AS here, "
+    keys = ", ".join(q(c) for c in result.key)
+    aliased = "".join(f", {sql} AS v{i}" for i, (_, sql) in enumerate(values))
+    grouped = keys + "".join(f", v{i}" for i in range(len(values)))
+    # t: one row per (key, values) with here = 1 if a row of this benchmark has it, there = 1 if a reference row
+    # has it; k: per key, whether each side has it and whether every tuple of values is on both sides.
+    sql = (f"WITH t AS (SELECT {keys}{aliased}, MAX(CASE WHEN _shard < {mine} THEN 1 ELSE 0 END) AS here, "
            f"MAX(CASE WHEN _shard >= {mine} THEN 1 ELSE 0 END) AS there FROM {source} "
-           f"WHERE {q(layout.input_id)} IS NOT NULL AND NOT ({layout.no_configuration()}) GROUP BY {tuples}), "
+           f"WHERE {q(layout.input_id)} IS NOT NULL AND NOT ({layout.no_configuration()}) GROUP BY {grouped}), "
            f"k AS (SELECT {keys}, MAX(here) AS here, MAX(there) AS there, MIN(here * there) AS same "
            f"FROM t GROUP BY {keys}) ")
-    counts = both.query(sql + "SELECT " + ", ".join([
-        count_if("here = 1 AND there = 1 AND same = 1"), count_if("there = 0"), count_if("here = 0"),
-        count_if("here = 1 AND there = 1 AND same = 0")]) + " FROM k")[0]
-    result.agree, result.only_here, result.only_reference, result.differ = (n or 0 for n in counts)
+    by = ", ".join(q(c) for c in config) or "1"
+    counts = [count_if("here = 1 AND there = 1 AND same = 1"), *(count_if(where) for _, where in KINDS)]
+    rows = both.query(sql + f"SELECT {by}, {', '.join(counts)} FROM k GROUP BY {by} ORDER BY {by}")
+    n = len(config) or 1
+    for row in rows:
+        agree, here, there, differ = (v or 0 for v in row[n:])
+        result.agree, result.only_here = result.agree + agree, result.only_here + here
+        result.only_reference, result.differ = result.only_reference + there, result.differ + differ
+        if here or there or differ:
+            result.by_configuration.append({"configuration": config_label(config, tuple(row[:len(config)])),
+                                            "agree": agree, "only_here": here, "only_reference": there,
+                                            "differ": differ})
     if result.only_here or result.only_reference or result.differ:
-        result.examples = _examples(both, sql, names, result.compared, keys)
+        result.examples = _examples(both, sql, result.key, [name for name, _ in values], keys)
 
 
 def _examples(both: Benchmark, sql: str, names: list[str], compared: list[str], keys: str) -> list[dict]:
-    """A few keys of each kind of difference; for keys with other outcomes, the differing values per side."""
+    """A few keys of each kind of difference, taken in turn so that every kind shows among the first examples;
+    for keys with other outcomes, the differing values on each side."""
     same = "IS" if both.engine == "sqlite" else "IS NOT DISTINCT FROM"
-    out = []
-    for kind, where in (("only here", "there = 0"), ("only in the reference", "here = 0"),
-                        ("other outcomes", "here = 1 AND there = 1 AND same = 0")):
+    found = []
+    for kind, where in KINDS:
         picked = f"p AS (SELECT {keys} FROM k WHERE {where} ORDER BY {keys} LIMIT {MAX_EXAMPLES})"
         if kind != "other outcomes":
-            out += [{"difference": kind, **dict(zip(names, row, strict=True))}
-                    for row in both.query(f"{sql}, {picked} SELECT * FROM p")]
+            found.append([{"difference": kind, **dict(zip(names, row, strict=True))}
+                          for row in both.query(f"{sql}, {picked} SELECT * FROM p")])
             continue
         on = " AND ".join(f"t.{q(c)} {same} p.{q(c)}" for c in names)
-        values = "".join(f", t.{q(c)}" for c in compared)
-        rows = both.query(f"{sql}, {picked} SELECT {', '.join(f't.{q(c)}' for c in names)}, t.here, t.there{values} "
-                          f"FROM t JOIN p ON {on}")
+        rows = both.query(f"{sql}, {picked} SELECT {', '.join(f't.{q(c)}' for c in names)}, t.here, t.there"
+                          + "".join(f", t.v{i}" for i in range(len(compared))) + f" FROM t JOIN p ON {on}")
         by_key: dict[tuple, list] = {}
         for row in rows:
             by_key.setdefault(tuple(row[:len(names)]), []).append(row[len(names):])
+        examples = []
         for k in sorted(by_key, key=repr):
             sides = by_key[k]
             differing = [i for i in range(len(compared)) if len({s[2 + i] for s in sides}) > 1]
@@ -122,8 +143,9 @@ def _examples(both: Benchmark, sql: str, names: list[str], compared: list[str], 
             for here, there, *vals in sides:  # a tuple both sides hold is what they agree on, besides
                 side = "both" if here and there else "here" if here else "reference"
                 example[side] = {compared[i]: vals[i] for i in differing}
-            out.append(example)
-    return out
+            examples.append(example)
+        found.append(examples)
+    return [e for group in itertools.zip_longest(*found) for e in group if e is not None]
 
 
 def check_same_as(ctx: Context) -> list[Finding]:
