@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from _bench.cli import MAX_EXAMPLES, Finding
 from _bench.layout import Layout
 from _bench.reader import Benchmark
-from _bench.sql import count_if, parse_filters, q
+from _bench.sql import count_if, flag, parse_filters, q
 from _bench.validate.passes import config_label, create_source
 from _bench.validate.rules import Context
 from _bench.validate.tuning import tune
@@ -69,8 +69,7 @@ def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[st
                         [c for c in outcomes if HOW_IT_WENT.search(c)])
     # (name, SQL) of each value compared: the outcome columns, and whether the call failed (the error's text
     # may hold a time or a request id: two runs that failed alike need not say it alike)
-    values = [(c, q(c)) for c in compared] + [("failed", f"CASE WHEN {layout.failed} THEN 1 ELSE 0 END")] * bool(
-        layout.error)
+    values = [(c, q(c)) for c in compared] + [("failed", flag(layout.failed))] * bool(layout.error)
     mine = len(bench.paths)
     spill = None
     try:
@@ -97,8 +96,8 @@ def _count(both: Benchmark, layout: Layout, result: Comparison, config: list[str
     grouped = keys + "".join(f", v{i}" for i in range(len(values)))
     # t: one row per (key, values) with here = 1 if a row of this benchmark has it, there = 1 if a reference row
     # has it; k: per key, whether each side has it and whether every tuple of values is on both sides.
-    sql = (f"WITH t AS (SELECT {keys}{aliased}, MAX(CASE WHEN _shard < {mine} THEN 1 ELSE 0 END) AS here, "
-           f"MAX(CASE WHEN _shard >= {mine} THEN 1 ELSE 0 END) AS there FROM {source} "
+    sql = (f"WITH t AS (SELECT {keys}{aliased}, MAX({flag(f'_shard < {mine}')}) AS here, "
+           f"MAX({flag(f'_shard >= {mine}')}) AS there FROM {source} "
            f"WHERE {q(layout.input_id)} IS NOT NULL AND NOT ({layout.no_configuration()}) GROUP BY {grouped}), "
            f"k AS (SELECT {keys}, MAX(here) AS here, MAX(there) AS there, MIN(here * there) AS same "
            f"FROM t GROUP BY {keys}) ")
