@@ -173,6 +173,9 @@ def build_parser() -> bk.ArgumentParser:
                         "that cache into new files: the cache proof, `analyze_cache_hits.py OLD... NEW... TABLE`")
     parser.add_argument("--table", default="predictions", help="the table the printed commands analyse "
                         "(default: %(default)s)")
+    parser.add_argument("--metric", action="append", metavar="COL:higher|lower",
+                        help="the metric the printed export_summary command compares, for a command that prints no "
+                             "next commands of its own (repeatable; the templates print theirs)")
     return parser
 
 
@@ -194,6 +197,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for option, name in (("--db", args.db), ("--cache-of", args.cache_of)):
         if name is not None and (Path(name).name != name or not name.endswith(".db")):
             parser.error(f"{option} must be a file name ending in .db, got {name!r}")
+    for spec in args.metric or []:
+        if not spec.partition(":")[0] or spec.partition(":")[2] not in ("", "higher", "lower"):
+            parser.error(f"--metric must be COL, COL:higher or COL:lower, got {spec!r}")
     # a path the workers can use as it is: absolute, and the same command always finds its own shards again
     args.local_dir = os.path.abspath(args.local_dir or os.path.join(
         tempfile.gettempdir(), "xetrack-shards", bk.fingerprint(os.getcwd(), args.command)))
@@ -215,10 +221,12 @@ def template_db(script: Path) -> str | None:
     return None
 
 
-def next_steps(results: list[dict], local: Path, out: Path, name: str, n: int, table: str) -> str:
+def next_steps(results: list[dict], local: Path, out: Path, name: str, n: int, table: str,
+               metrics: list[str] | None = None) -> str:
     """The template's own next commands, pointed at the gathered files instead of a worker's: every shard
-    printed the same block for its worker-local pattern (benchkit.shard_files), so one is rewritten. A template
-    that prints none (or another pattern) gets validate and export_summary on `table`."""
+    printed the same block for its worker-local pattern (benchkit.shard_files), so one is rewritten. A command
+    that prints none (or another pattern) gets validate and export_summary on `table`, comparing `metrics`
+    (without one, export_summary finds accuracy from prediction and ground_truth, or compares nothing)."""
     first = bk.Shard(1, n)
     there, here = (bk.shard_files(bk.shard_path(folder / name, first), first) for folder in (local, out))
     for result in results:
@@ -228,7 +236,10 @@ def next_steps(results: list[dict], local: Path, out: Path, name: str, n: int, t
     return bk.next_steps([
         ("the shards as one benchmark: duplicates, coverage, failures, versions",
          bk.script_command("validate_benchmark.py", here, table)),
-        ("compare the configurations on the union", bk.script_command("export_summary.py", here, table)),
+        ("compare the configurations on the union" + ("" if metrics else ": name the metric with --metric COL:higher "
+                                                       "(or :lower) unless rows have prediction and ground_truth"),
+         bk.script_command("export_summary.py", here, table, *[w for m in metrics or [] for w in ("--metric", m)],
+                           "--pairs", "all")),
     ])
 
 
@@ -262,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     print(timing(results, workers, time.perf_counter() - submitted), file=sys.stderr)
     if not any("file" in r for r in results):
         return 1
-    print(next_steps(results, local, args.out, args.db, args.shards, args.table))
+    print(next_steps(results, local, args.out, args.db, args.shards, args.table, args.metric))
     return 0 if all(r["returncode"] == 0 for r in results) else 1
 
 

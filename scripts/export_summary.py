@@ -41,7 +41,7 @@ from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_comp
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load import parse_slo
 from _bench.summary.model import StratumInput, config_display, stratum_entry
-from _bench.summary.plan import LOWER_IS_BETTER, Plan, build_plan, with_values_seen
+from _bench.summary.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, Plan, build_plan, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import csv_text, markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
@@ -255,12 +255,13 @@ def slo_on_benchmark_table(layout: Layout) -> str:
 
 def metric_candidates(layout: Layout, plan: Plan) -> list[str]:
     """`--metric COL:direction` for each numeric outcome column a metric could be (not latency, tokens or
-    cost, not an error or a bookkeeping time), the direction guessed from the name as --metric COL would."""
+    cost, not an error or a bookkeeping time), the direction read from the name where the name says it."""
     measured = {plan.latency, plan.tokens, plan.cost}
     not_metric = re.compile(r"error|_time$|_ms$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", re.I)
     names = [c for c in layout.roles.outcomes if layout.columns.get(c) in ("integer", "real")
              and c not in measured and not not_metric.search(c)]
-    return [f"--metric {c}:{'lower' if LOWER_IS_BETTER.search(c) else 'higher'}" for c in names]
+    return [f"--metric {c}:lower" if LOWER_IS_BETTER.search(c) else f"--metric {c}:higher" if HIGHER_IS_BETTER.search(c)
+            else f"--metric {c}:higher or :lower (the name does not say which)" for c in names]
 
 
 def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group],

@@ -385,12 +385,12 @@ def test_no_metric_is_a_warning_and_the_rest_is_still_summarised(tmp_path, capsy
 def test_with_no_metric_the_outcome_columns_that_could_be_one_are_named_and_nothing_is_ranked(tmp_path, capsys):
     db = tmp_path / "hits.db"
     log_rows(db, [{"model": m, "query_id": i, "hit_at_10": i % 2, "ndcg_at_10": i / 20, "perplexity": 3.0,
-                   "latency_ms": 5.0, "total_tokens": 9, "error": ""} for m in "ab" for i in range(20)],
+                   "steps": 3 * i + 1, "latency_ms": 5.0, "total_tokens": 9, "error": ""} for m in "ab" for i in range(20)],
              engine="sqlite")
     d = doc(capsys, str(db))
     (f,) = [f for f in d["findings"] if f["check_id"] == "no-metric"]
     assert f["hint"] == ("Name one: --metric hit_at_10:higher, --metric ndcg_at_10:higher, "
-                        "--metric perplexity:lower.")
+                        "--metric perplexity:lower, --metric steps:higher or :lower (the name does not say which).")
     code, out, _ = summary(capsys, str(db))
     rows = [line for line in out.splitlines() if "| model=" in line]
     assert len(rows) == 2 and all(line.startswith("| - | model=") for line in rows)

@@ -99,6 +99,7 @@ def test_a_bad_shard_is_one_usage_line_exit_2_and_writes_nothing(tmp_path, templ
     (["2", "--db", "dir/x.db", "--", "python", "t.py"], "--db must be a file name ending in .db"),
     (["2", "--cache-of", "x_cache", "--", "python", "t.py"], "--cache-of must be a file name ending in .db"),
     (["two", "--", "python", "t.py"], "argument N: invalid int value: 'two'"),
+    (["2", "--metric", "mae:down", "--", "python", "t.py"], "--metric must be COL, COL:higher or COL:lower"),
 ])
 def test_run_shards_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
     proc = run_python(RUN_SHARDS, *argv, cwd=tmp_path)
@@ -118,6 +119,20 @@ def test_run_shards_names_the_files_after_the_templates_own_db_setting(tmp_path)
     assert run_shards.template_db(bare) is None and run_shards.template_db(tmp_path / "missing.py") is None
     assert run_shards.parse_args(["2", "--", "python", str(edited)]).db == "wine_benchmark.db"
     assert run_shards.parse_args(["2", "--", "python", str(bare)]).db == "bench.db"
+
+
+def test_for_a_command_that_prints_no_next_steps_the_printed_comparison_names_the_metric_or_asks_for_one(tmp_path):
+    import run_shards
+
+    args = ([], tmp_path / "local", tmp_path / "out", "runs.db", 3, "results")
+    named = run_shards.next_steps(*args, ["mae:lower", "steps"])
+    (compare,) = [line for line in named.splitlines() if "export_summary.py" in line]
+    assert compare.endswith("runs.shard-*-of-3.db results --metric mae:lower --metric steps --pairs all"), compare
+    assert "name the metric" not in named
+    unnamed = run_shards.next_steps(*args)
+    (compare,) = [line for line in unnamed.splitlines() if "export_summary.py" in line]
+    assert compare.endswith("runs.shard-*-of-3.db results --pairs all"), compare
+    assert "name the metric with --metric COL:higher (or :lower)" in unnamed
 
 
 # ---- --shard: two shards add up to the unsharded run --------------------------------------------------------

@@ -22,6 +22,9 @@ TOKEN_NAMES = ("total_tokens", "tokens", "n_tokens", "completion_tokens", "outpu
 COST_NAMES = ("cost", "total_cost", "cost_usd", "cost_total")
 LOWER_IS_BETTER = re.compile(r"(loss|error|err|latency|time|duration|cost|_ms$|_s$|seconds|mae|mse|rmse|"
                              r"perplexity|ppl|wer|cer|regret|distance)", re.IGNORECASE)
+# names whose direction is as plain (a metric named otherwise, like `steps`, could go either way)
+HIGHER_IS_BETTER = re.compile(r"(acc|correct|pass|solved|success|hit|mrr|ndcg|map|recall|precision|f1|auc|score|"
+                              r"bleu|rouge|reward|win|exact|match|throughput|qps)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
