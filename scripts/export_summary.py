@@ -76,6 +76,8 @@ how it counts:
                  of its seed); a naive or cluster-robust t over folds would be anti-conservative
   comparisons    McNemar exact (0/1), Wilcoxon signed-rank + paired bootstrap (scores), cluster-robust t
                  (seed only), corrected resampled t (seed x fold); Holm-adjusted p-values
+  unit           with seeds and no fold: the seed (default), or with --unit input each input's mean over
+                 its seeds (over those both sides have, in a pair): K samples per question, noisy fits
   pairs          --pairs best (each against the best by the first metric), all (every pair once, the
                  better-ranked one as reference), or CONFIG (each against that one; --reference CONFIG)
   families       p-values are adjusted together per metric (--family metric) or all at once (--family
@@ -127,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default), or counted as wrong answers in right/wrong metrics: accuracy, or a "
                              "--metric column holding only 0 and 1 (other metrics still exclude them); say which "
                              "in the report")
+    parser.add_argument("--unit", choices=("replicate", "input"), default="replicate",
+                        help="with a replicate column (seed, sample) and no fold, what intervals and tests resample: "
+                             "the replicates (default: a cluster-robust t over the seeds, for seeds of independent "
+                             "runs), or the inputs, each the mean of its replicates (K samples per question, or "
+                             "seeds that only re-draw noise on the same inputs: then the result holds for these "
+                             "seeds, not for new ones)")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
                              "(all clauses must hold): per level, the share of requests that broke it with an "
@@ -369,13 +377,36 @@ def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Find
 FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
 
 
-def few_seeds_findings(summaries: list, layout: Layout) -> list[Finding]:
+def check_unit(layout: Layout, unit: str) -> None:
+    """--unit input averages each input's replicates: it needs them, an input id, and no fold (repeated CV is
+    tested per fold, whose items are not the same across seeds)."""
+    if unit != "input":
+        return
+    if not layout.replicate:
+        raise InputError("--unit input: no replicate column (seed, repeat, trial, sample_idx, ...) was found, so "
+                         "each item is already an input")
+    if layout.fold:
+        raise InputError(f"--unit input: the fold column {layout.fold!r} makes this repeated cross-validation, "
+                         "which is tested per fold (a seed's folds share training data); leave --unit out")
+    if not layout.input_id:
+        raise InputError("--unit input: no input id column to average the replicates of; name it with --input-col")
+
+
+def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate") -> list[Finding]:
     """Seeds of independent runs on the same test items: each comparison rests on one difference per seed. Its
     interval reflects training randomness, not which test items were drawn (shared by every seed), and with few
-    seeds it is both weak for real differences and, by chance, sometimes narrow."""
+    seeds it is both weak for real differences and, by chance, sometimes narrow. With --unit input the inputs
+    are the unit instead, and the finding says what that leaves out."""
     if not layout.replicate or layout.fold or layout.kind == "load" or not summaries:
         return []
     seeds = min(c.clusters for c in summaries)
+    if unit == "input":
+        return [Finding("unit-input", "info", f"Each input is the unit: its mean over its {seeds}+ "
+                        f"{layout.replicate[0]} values (in a pair, over those both sides have). Intervals and "
+                        f"tests resample inputs, so they hold for these {layout.replicate[0]} values; a "
+                        f"{layout.replicate[0]} that moves every input's score together is not in them.",
+                        f"If {layout.replicate[0]} re-draws something that differs between runs (a model's "
+                        "training), leave --unit out: then it is the unit.")]
     if not 2 <= seeds < FEW_SEEDS:
         return []
     return [Finding("few-seeds", "info", f"Intervals and comparisons rest on {seeds} seeds ({seeds - 1} degrees of "
@@ -383,7 +414,9 @@ def few_seeds_findings(summaries: list, layout: Layout) -> list[Finding]:
                     "when every seed scored the same items, which items were drawn is left out, so a real "
                     "difference can go undetected and, when the seeds happen to agree, an interval can be "
                     "narrower than the items justify.", f"Read each seed's paired test too (--filter {layout.replicate[0]}=K for each "
-                    "seed), and add seeds before items: they are the unit here.")]
+                    "seed), and add seeds before items: they are the unit here. If the seed only re-draws noise on the same "
+                    "inputs (K samples per question, a stochastic fit per series), --unit input makes each input's "
+                    "mean over its seeds the unit.")]
 
 
 def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
@@ -456,6 +489,7 @@ def load_findings(load: dict) -> list[Finding]:
 
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
                  files: list[str], filters: list[tuple[str, str, str]] | None = None) -> Report:
+    check_unit(layout, opts.unit)
     where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
@@ -503,7 +537,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
-    findings += few_seeds_findings(summaries, layout)
+    findings += few_seeds_findings(summaries, layout, opts.unit)
     findings += non_finite_findings(summaries, names)
     findings += beyond_data_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)
@@ -523,7 +557,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
                               "pairs": opts.pairs, "family": opts.family, "failures": opts.failures,
-                              "power": opts.power,
+                              "power": opts.power, "unit": opts.unit,
                               "items_needed": opts.items_needed},
                   "versions": entries, **({"slo": load} if load is not None else {})},
     )
@@ -554,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
-                               items_needed=args.items_needed, slo=args.slo, failures=args.failures)
+                               items_needed=args.items_needed, slo=args.slo, failures=args.failures,
+                               unit=args.unit)
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
                                       filters)

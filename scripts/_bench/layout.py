@@ -45,7 +45,8 @@ NOT_INPUT_ID = re.compile(
     r"job|worker|shard|host|node|process|thread|trial|seed|fold|split|template|prompt_template|system_prompt|"
     r"tokenizer|engine|provider|deployment|endpoint|payload|level|arm|treatment|group|condition)_id$",
     re.IGNORECASE)
-REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index")
+REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index",
+                   "sample_idx", "sample_index")  # the last two: K samples per question
 SPLIT_NAMES = ("split", "subset", "partition", "data_split")
 # A row's position (a load test's request k), or which body of a payload pool it sent: neither an input to pair
 # levels on nor configuration.

@@ -2,7 +2,9 @@
 
 The unit of analysis is an *item*: one input, or one (input, seed, fold) when replicate columns exist.
 With a fold column (repeated k-fold CV) the unit of the *tests* is the fold: per-fold values, compared with
-the Nadeau-Bengio corrected resampled t, since folds of one seed share training data.
+the Nadeau-Bengio corrected resampled t, since folds of one seed share training data. With seeds and no fold,
+the seed is the unit of the tests (cluster-robust t), or with `unit="input"` the input: each input's mean over
+its seeds (over the seeds both sides have, in a pair), as for K samples per question (Miller 2024).
 - Each (configuration, item) counts once: a success is preferred to a failure (a retried call is scored on
   its success), a computed row to a cache replay of it (a re-run must not double n), and repeated computed
   rows are counted once, the first logged (and reported).
@@ -41,6 +43,7 @@ class Options:
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
     slo: list | None = None  # --slo: the load test's objective (summary/load.Clause list)
     failures: str = "exclude"  # 'exclude' | 'wrong': a failed call counts as a wrong answer in right/wrong metrics
+    unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
@@ -206,7 +209,7 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
                     opts: Options) -> MetricSummary:
     """Repeated k-fold CV (a ratio): the mean over folds with the Nadeau-Bengio interval; seed-only clusters:
     cluster-robust t; independent items: Wilson (0/1) or bootstrap. A 0/1 metric's interval stays in [0, 1]."""
-    binary = len(values) > 0 and bool(np.all((values == 0) | (values == 1)))
+    binary = _zero_one(values)
     if clusters is not None and len(np.unique(clusters)) >= 2:
         if ratio is not None:
             interval = _stats.corrected_resampled_interval(_stats.fold_means(values, clusters), ratio,
@@ -223,6 +226,17 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
     # of extreme items, which is what the beyond-data warning is about.
     beyond = None if binary else _beyond_data(values, interval)
     return MetricSummary(len(values), interval, binary, beyond_data=beyond)
+
+
+def input_means(inputs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each input's mean over its rows (its replicates), ordered by input: the same order for any values
+    given with the same `inputs`."""
+    _, at = np.unique(inputs, return_inverse=True)
+    return np.bincount(at, weights=values) / np.bincount(at)
+
+
+def _zero_one(values: np.ndarray) -> bool:
+    return len(values) > 0 and bool(np.all((values == 0) | (values == 1)))
 
 
 def _beyond_data(values: np.ndarray, interval: _stats.Interval) -> tuple[float, float, float] | None:
@@ -251,7 +265,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
     out = ConfigSummary(group, index, items=len(rec), failed=int(failed.sum()),
                         replays_used=int(replayed.sum()), **counts)
     ok = rec[~failed]
-    clusters = ok["cluster"] if "cluster" in rec.dtype.names else None
+    per_input = opts.unit == "input" and "input" in rec.dtype.names
+    clusters = ok["cluster"] if "cluster" in rec.dtype.names and not per_input else None
     if "repetition" in rec.dtype.names:  # every tested item counts for the fold sizes, failed ones too
         with_item = rec[(rec["flags"] & NO_ITEM) == 0]
         out.test_train_ratio = _stats.test_train_ratio(with_item["cluster"], with_item["repetition"])
@@ -267,6 +282,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
             summary = MetricSummary(int(present.sum()), _stats.Interval(math.nan, math.nan, math.nan,
                                                                         "none: values too large to average"),
                                     False)
+        elif per_input:
+            summary = _metric_summary(input_means(scored["input"][present], values[present]), None, None, opts)
         else:
             kept_clusters = None if metric_clusters is None else metric_clusters[present]
             summary = _metric_summary(values[present], kept_clusters, out.test_train_ratio, opts)
@@ -274,8 +291,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         summary.inputs, summary.replicates = _inputs_and_replicates(scored[present])
         out.metrics[metric.name] = summary
     out.inputs, out.replicates = _inputs_and_replicates(rec[(rec["flags"] & NO_ITEM) == 0])
-    if clusters is not None:
-        out.clusters = len(np.unique(clusters))
+    if "cluster" in rec.dtype.names:
+        out.clusters = len(np.unique(ok["cluster"]))
     if plan.latency:
         # Replays carry function_time 0.0 (xetrack) or a copied latency: only computed rows measured time.
         lat = rec["latency"][~failed & ~replayed]
@@ -286,7 +303,7 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
             setattr(out, name, float(np.nansum(rec[name])))
     # For pairing: items with an id; a failed row's metrics become NaN, so it is excluded like a missing item.
     paired = rec[(rec["flags"] & NO_ITEM) == 0]
-    kept = [f for f in paired.dtype.names if f in ("item", "cluster") or f.startswith("m")]
+    kept = [f for f in paired.dtype.names if f in ("item", "cluster") or f.startswith("m") or (f == "input" and per_input)]
     vectors = np.empty(len(paired), dtype=[(f, paired.dtype[f]) for f in kept])
     paired_failed = (paired["flags"] & FAILED) != 0
     for f in kept:
@@ -315,12 +332,15 @@ def best_index(configs: list[ConfigSummary], metric: Metric) -> int | None:
     return configs[min(scored, key=lambda t: (sign * t[0], t[1]))[1]].index
 
 
-def _load(parts: Partitions, index: int, metric_pos: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _load(parts: Partitions, index: int, metric_pos: int) -> tuple:
+    """(items, clusters, values, inputs) of one configuration's finite values; inputs only under unit='input'
+    (then the clusters are left out: the input is the unit)."""
     v = np.load(parts.scratch(f"vectors{index}.npy"))
     values = v[f"m{metric_pos}"]
     keep = np.isfinite(values)
-    clusters = v["cluster"][keep] if "cluster" in v.dtype.names else None
-    return v["item"][keep], clusters, values[keep]
+    inputs = v["input"][keep] if "input" in v.dtype.names else None
+    clusters = v["cluster"][keep] if "cluster" in v.dtype.names and inputs is None else None
+    return v["item"][keep], clusters, values[keep], inputs
 
 
 def pairs_to_compare(configs: list[ConfigSummary], metric: Metric, mode: str,
@@ -354,8 +374,8 @@ def compare_pairs(parts: Partitions, configs: list[ConfigSummary], metric: Metri
 
 def _compare(c: ConfigSummary, ref: ConfigSummary, mine: tuple, theirs: tuple, metric: Metric,
              opts: Options) -> Comparison:
-    items, clusters, values = mine
-    ref_items, _, ref_values = theirs
+    items, clusters, values, inputs = mine
+    ref_items, _, ref_values, _ = theirs
     if len(items) == len(ref_items) and np.array_equal(items, ref_items):  # the usual case: the same items
         i_ref = i_other = np.arange(len(items))
     else:
@@ -367,6 +387,9 @@ def _compare(c: ConfigSummary, ref: ConfigSummary, mine: tuple, theirs: tuple, m
         return comp  # not comparable: nothing shared, or values too large to average
     a, b = values[i_other], ref_values[i_ref]
     cl = clusters[i_other] if clusters is not None else None
+    if inputs is not None:  # unit 'input': each input's mean over the replicates both sides have
+        a, b = input_means(inputs[i_other], a), input_means(inputs[i_other], b)
+        comp.binary = _zero_one(a) and _zero_one(b)
     d = a - b
     if cl is not None and len(np.unique(cl)) >= 2 and ref.test_train_ratio is not None and c.test_train_ratio:
         ratio = (ref.test_train_ratio + c.test_train_ratio) / 2  # the same folds give the same ratio on both sides

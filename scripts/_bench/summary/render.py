@@ -257,8 +257,11 @@ def markdown(doc: dict) -> str:
                  f"configuration(s), {len(doc['versions'])} version(s).")
     config = ", ".join(layout["configuration"]) or "none (all rows are one configuration)"
     item = " + ".join(layout["item"]) or "none found (comparisons need --input-col)"
-    lines.append(f"Configuration: {config}{moved_note(layout)}. Item: {item}. Clusters: "
-                 f"{', '.join(layout['cluster']) or 'none'}.")
+    clusters = f"Clusters: {', '.join(layout['cluster']) or 'none'}."
+    if doc["options"].get("unit") == "input" and layout["cluster"]:
+        clusters = (f"Unit: the input, each the mean over its {', '.join(layout['cluster'])} values "
+                    "(--unit input).")
+    lines.append(f"Configuration: {config}{moved_note(layout)}. Item: {item}. {clusters}")
     lines.append(_method_line(doc))
     cv = _cross_validation_line(doc)
     if cv:
