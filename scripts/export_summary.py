@@ -21,12 +21,14 @@ import math
 import re
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from _bench.cli import (
     Finding,
     Report,
     base_parser,
+    comma_list,
     note,
     pick_engine,
     record_engine,
@@ -79,7 +81,8 @@ how it counts:
   unit           with seeds and no fold: the seed (default), or with --unit input each input's mean over
                  its seeds (over those both sides have, in a pair): K samples per question, noisy fits
   pairs          --pairs best (each against the best by the first metric), all (every pair once, the
-                 better-ranked one as reference), or CONFIG (each against that one; --reference CONFIG)
+                 better-ranked one as reference), or CONFIG (each against that one; --reference CONFIG); --within
+                 COLS keeps each pair inside a group of equal COLS values (each model's prompts)
   families       p-values are adjusted together per metric (--family metric) or all at once (--family
                  all); each comparison states its family and its size
   detectable     beside every comparison, the smallest true difference its test detects with 80% power,
@@ -117,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "prints, e.g. 'model=svm', the full key, or a config_id value; an unknown value is an "
                              "error listing the labels")
     parser.add_argument("--reference", metavar="CONFIG", help="the same as --pairs CONFIG (kept for scripts)")
+    parser.add_argument("--within", metavar="A,B", type=comma_list,
+                        help="compare only configurations with the same values of these configuration columns: "
+                             "with --pairs all, every pair within each group; with best, each against its group's "
+                             "best. E.g. --config-cols model,prompt --pairs all --within model: each model's "
+                             "prompts; --config-cols model,track_id --within model: each model across runs")
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
@@ -187,6 +195,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         if args.pairs not in ("best", args.reference):
             parser.error(f"--reference {args.reference!r} and --pairs {args.pairs!r} disagree; give one of them")
         args.pairs = args.reference
+    if args.within and args.pairs not in ("best", "all"):
+        parser.error("--within groups the pairs of --pairs all or best; a named reference is one configuration")
 
 
 def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple[str, list]:
@@ -377,6 +387,21 @@ def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Find
 FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
 
 
+def within_key(layout: Layout, columns: tuple) -> Callable | None:
+    """--within: a configuration's values of those columns, the group its pairs stay in."""
+    if not columns:
+        return None
+    unknown = [c for c in columns if c not in layout.config]
+    if unknown:
+        raise InputError(f"--within {','.join(unknown)}: not a configuration column; the configuration is "
+                         f"{', '.join(layout.config) or 'none'} (--config-cols sets it)")
+    if set(columns) >= set(layout.config):
+        raise InputError(f"--within {','.join(columns)}: every configuration column, so each group holds one "
+                         "configuration and nothing is compared; leave one out")
+    at = [layout.config.index(c) for c in columns]
+    return lambda summary: tuple(summary.group.config[i] for i in at)
+
+
 def check_unit(layout: Layout, unit: str) -> None:
     """--unit input averages each input's replicates: it needs them, an input id, and no fold (repeated CV is
     tested per fold, whose items are not the same across seeds)."""
@@ -401,7 +426,7 @@ def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate")
         return []
     seeds = min(c.clusters for c in summaries)
     if unit == "input":
-        return [Finding("unit-input", "info", f"Each input is the unit: its mean over its {seeds}+ "
+        return [Finding("unit-input", "info", f"Each input ({layout.input_id}) is the unit: its mean over its "
                         f"{layout.replicate[0]} values (in a pair, over those both sides have). Intervals and "
                         f"tests resample inputs, so they hold for these {layout.replicate[0]} values; a "
                         f"{layout.replicate[0]} that moves every input's score together is not in them.",
@@ -490,6 +515,7 @@ def load_findings(load: dict) -> list[Finding]:
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
                  files: list[str], filters: list[tuple[str, str, str]] | None = None) -> Report:
     check_unit(layout, opts.unit)
+    within = within_key(layout, opts.within)
     where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
@@ -519,7 +545,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                 for pos, metric in enumerate(plan.metrics):
                     reference = references.get(versions)
                     mode = "best" if opts.pairs == "reference" and reference is None else opts.pairs
-                    pairs = pairs_to_compare(configs, metric, mode, reference)
+                    pairs = pairs_to_compare(configs, metric, mode, reference, within)
                     comparisons += compare_pairs(parts, configs, metric, pos, opts, pairs)
             decide(comparisons, {m.name: m for m in plan.metrics}, opts)
             entries.append(stratum_entry(StratumInput(dict(zip(layout.versions, versions, strict=True)),
@@ -557,7 +583,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         sections={"options": {"confidence": opts.confidence, "alpha": opts.alpha, "adjust": opts.adjust,
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
                               "pairs": opts.pairs, "family": opts.family, "failures": opts.failures,
-                              "power": opts.power, "unit": opts.unit,
+                              "power": opts.power, "unit": opts.unit, "within": list(opts.within),
                               "items_needed": opts.items_needed},
                   "versions": entries, **({"slo": load} if load is not None else {})},
     )
@@ -589,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
                                items_needed=args.items_needed, slo=args.slo, failures=args.failures,
-                               unit=args.unit)
+                               unit=args.unit, within=tuple(args.within or ()))
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
                                       filters)

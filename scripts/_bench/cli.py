@@ -66,14 +66,14 @@ def base_parser(prog: str, description: str, examples: str, fail_on: str) -> Arg
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--input-col", metavar="COL", help="the column identifying an input/datapoint "
                         "(default: inferred, e.g. input_id, item_id, example_id)")
-    parser.add_argument("--config-cols", metavar="A,B", type=_comma_list,
+    parser.add_argument("--config-cols", metavar="A,B", type=comma_list,
                         help="the columns that make up a configuration (default: inferred parameters)")
     parser.add_argument("--fail-on", choices=SEVERITIES, default=fail_on,
                         help=f"lowest finding severity that makes the exit code 1 (default: {fail_on})")
     return parser
 
 
-def _comma_list(text: str) -> list[str]:
+def comma_list(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list of column names")

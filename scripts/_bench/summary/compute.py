@@ -17,6 +17,7 @@ its seeds (over the seeds both sides have, in a pair), as for K samples per ques
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,7 @@ class Options:
     slo: list | None = None  # --slo: the load test's objective (summary/load.Clause list)
     failures: str = "exclude"  # 'exclude' | 'wrong': a failed call counts as a wrong answer in right/wrong metrics
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
+    within: tuple = ()  # --within: configuration columns whose values a compared pair shares
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
@@ -344,10 +346,16 @@ def _load(parts: Partitions, index: int, metric_pos: int) -> tuple:
 
 
 def pairs_to_compare(configs: list[ConfigSummary], metric: Metric, mode: str,
-                     reference: int | None = None) -> list[tuple[int, int]]:
+                     reference: int | None = None, within: Callable | None = None) -> list[tuple[int, int]]:
     """(other, reference) indices to compare, in report order. 'best' and a named reference: every other
     configuration against that one; 'all': every pair once, the better-ranked configuration as the reference
-    (so a difference reads 'this one minus the one ranked above it')."""
+    (so a difference reads 'this one minus the one ranked above it'). `within`: the same within each group of
+    configurations it gives one value (--within), and no pair across groups."""
+    if within is not None:
+        groups: dict = {}
+        for c in configs:
+            groups.setdefault(within(c), []).append(c)
+        return [pair for group in groups.values() for pair in pairs_to_compare(group, metric, mode, reference)]
     if mode == "all":
         order = [c.index for c in configs]
         return [(order[j], order[i]) for i in range(len(order)) for j in range(i + 1, len(order))]

@@ -231,13 +231,17 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     if not scored:
         return f"No configuration has a {name} value to compare."
     mine = [c for c in comparisons if c["metric"] == name]
-    best = next((c for c in configs if c["label"] == mine[0]["reference"]), scored[0]) if mine else scored[0]
+    # the highest-ranked reference: the best, the named one, or with --within the best of the best's group
+    references = {c["reference"] for c in mine}
+    best = next((c for c in configs if c["label"] in references), scored[0]) if mine else scored[0]
     best_label = best["label"]
     others = [c for c in mine if c["reference"] != best_label]  # --pairs all: pairs without the best
     mine = [c for c in mine if c["reference"] == best_label]
     m = best["metrics"][name]
     tied = [c["label"] for c in scored if c["rank"] == best["rank"] and c is not best]
     standing = f"is tied for best {name} with {_listed(tied)}" if tied else f"has the best {name}"
+    if opts.within and best is not scored[0] and not tied:  # the best's own group had nothing to compare
+        standing = f"has the best {name} among configurations with its {', '.join(opts.within)}"
     if reference is not None:  # --reference: the others are measured against it, whatever its rank
         best = next(c for c in configs if c["label"] == reference)
         best_label, m = reference, best["metrics"][name]

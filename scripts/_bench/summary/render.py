@@ -207,6 +207,9 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
                       "its family leaves (alpha/m, the adjustment's strictest step: conservative). Smaller "
                       "differences are likely to go undetected, so 'no diff.' rules out only differences of about "
                       "the mdd or more."]
+        if doc["options"].get("within"):
+            lines += ["", f"Only configurations with the same {', '.join(doc['options']['within'])} are compared "
+                          "(--within): '-' marks a pair across groups."]
         lines += _not_estimable(mine) + _ranks_disagree(mine)
         # The matrix is the overview; the table below is every pair in full, to paste or to read across.
         lines += ["", "Every pair in full (detectable differences first):", ""]

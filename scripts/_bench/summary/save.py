@@ -48,7 +48,7 @@ COMPARISON_COLUMNS = {
 
 def analysis_of(doc: dict) -> str:
     """What one saved summary compared, e.g. 'configuration: model, prompt; item: ticket_id', with the row
-    filters, and a failure policy or unit other than the default, when given."""
+    filters, --within, and a failure policy or unit other than the default, when given."""
     layout = doc["inferred"]["layout"]
     parts = [f"configuration: {', '.join(layout['configuration']) or '-'}",
              f"item: {', '.join(layout['item_key']) or '-'}"]
@@ -56,6 +56,8 @@ def analysis_of(doc: dict) -> str:
         parts.append(f"filter: {' '.join(doc['summary']['filters'])}")
     if doc["options"].get("failures", "exclude") != "exclude":
         parts.append(f"failures: {doc['options']['failures']}")
+    if doc["options"].get("within"):
+        parts.append(f"within: {', '.join(doc['options']['within'])}")
     if doc["options"].get("unit", "replicate") != "replicate" and layout["cluster"]:
         parts.append(f"unit: {doc['options']['unit']}")
     return "; ".join(parts)

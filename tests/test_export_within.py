@@ -1,0 +1,110 @@
+"""export_summary.py --within COLS: pairs only between configurations that share those columns' values (each
+model across two runs; each model's prompts), adjusted as one family of just those pairs."""
+
+from __future__ import annotations
+
+import json
+
+import export_summary
+import numpy as np
+import pytest
+from helpers import call_main
+from summary_fixtures import correctness
+from xetrack_fixtures import log_rows
+
+pytestmark = pytest.mark.usefixtures("reading")  # every test whole and in slices (conftest.py)
+
+RATES = {"coder-7b": 0.55, "coder-13b": 0.70, "gpt-x-mini": 0.80}
+
+
+def outcomes(model: str, flipped: int = 0) -> list[int]:
+    oks = correctness(300, RATES[model], len(model))
+    return [1 - ok if i < flipped else ok for i, ok in enumerate(oks)]
+
+
+@pytest.fixture
+def run_and_rerun(tmp_path, engine):
+    """Two runs of three models on the same 300 problems; the re-run flips 60 of gpt-x-mini's results."""
+    db = tmp_path / "evals.db"
+    for run, flips in (("run-a", 0), ("run-b", 60)):
+        rows = [{"model": m, "problem_id": i, "passed": ok, "error": ""}
+                for m in RATES for i, ok in enumerate(outcomes(m, flips if m == "gpt-x-mini" else 0))]
+        log_rows(db, rows, engine=engine, table="evals", track_id=run)
+    return db
+
+
+def report(capsys, *argv) -> dict:
+    code, out, err = call_main(export_summary.main, capsys, *map(str, argv), "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def holm(p: list[float]) -> list[float]:
+    order = np.argsort(p)
+    adjusted, running = [0.0] * len(p), 0.0
+    for step, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - step) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def test_each_model_is_compared_only_with_itself_across_runs_in_one_family_of_those_pairs(run_and_rerun, capsys):
+    common = [run_and_rerun, "evals", "--metric", "passed:higher", "--config-cols", "model,track_id"]
+    d = report(capsys, *common, "--pairs", "all", "--within", "model")
+    (v,) = d["versions"]
+    found = {c["configuration"].split(",")[0]: c for c in v["comparisons"]}
+    assert len(v["comparisons"]) == 3 and all(
+        c["configuration"].split(",")[0] == c["reference"].split(",")[0] for c in v["comparisons"])
+    assert {c["family_size"] for c in v["comparisons"]} == {3} and d["options"]["within"] == ["model"]
+    # each pair alone (one model's rows) gives the same test; Holm over the three gives the adjusted p
+    alone = {m: report(capsys, *common, "--pairs", "all", "--filter", f"model={m}")["versions"][0]["comparisons"]
+             for m in RATES}
+    for m, (one,) in alone.items():
+        assert found[f"model={m}"]["p_value"] == one["p_value"] and found[f"model={m}"]["delta"] == one["delta"]
+    models = list(RATES)
+    expected = holm([alone[m][0]["p_value"] for m in models])
+    assert [found[f"model={m}"]["p_adjusted"] for m in models] == pytest.approx(expected, rel=1e-3)
+    assert found["model=gpt-x-mini"]["discordant"] and sum(found["model=gpt-x-mini"]["discordant"]) == 60
+    assert found["model=coder-7b"]["delta"] == 0 and found["model=coder-7b"]["verdict"] == "no detectable difference"
+    # without --within the same question is 15 pairs, 12 of them across models
+    assert len(report(capsys, *common, "--pairs", "all")["versions"][0]["comparisons"]) == 15
+
+
+def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, capsys):
+    db = tmp_path / "prompts.db"
+    rates = {("small", "terse"): 0.5, ("small", "cot"): 0.7, ("large", "terse"): 0.9, ("large", "cot"): 0.85,
+             ("large", "few_shot"): 0.6}
+    rows = [{"model": m, "prompt": p, "item_id": i, "correct": ok, "error": ""}
+            for (m, p), r in rates.items() for i, ok in enumerate(correctness(200, r, len(m + p)))]
+    log_rows(db, rows, engine="sqlite")
+    d = report(capsys, db, "--metric", "correct:higher", "--config-cols", "model,prompt", "--within", "model")
+    refs = {c["configuration"]: c["reference"] for c in d["versions"][0]["comparisons"]}
+    assert refs == {"model=small, prompt=terse": "model=small, prompt=cot",
+                    "model=large, prompt=cot": "model=large, prompt=terse",
+                    "model=large, prompt=few_shot": "model=large, prompt=terse"}
+    code, out, _ = call_main(export_summary.main, capsys, str(db), "--metric", "correct:higher", "--config-cols",
+                             "model,prompt", "--within", "model", "--pairs", "all")
+    assert code == 0 and "Only configurations with the same model are compared (--within)" in out
+
+
+def test_the_headline_does_not_call_a_group_best_the_best_when_the_best_had_no_pair(tmp_path, capsys):
+    db = tmp_path / "lonely.db"
+    rates = {("large", "terse"): 0.95, ("small", "terse"): 0.5, ("small", "cot"): 0.7}
+    rows = [{"model": m, "prompt": p, "item_id": i, "correct": ok, "error": ""}
+            for (m, p), r in rates.items() for i, ok in enumerate(correctness(200, r, len(m + p)))]
+    log_rows(db, rows, engine="sqlite")
+    d = report(capsys, db, "--metric", "correct:higher", "--config-cols", "model,prompt", "--within", "model",
+               "--pairs", "all")
+    headline = d["versions"][0]["headline"]
+    assert headline.startswith("model=small, prompt=cot has the best accuracy among configurations with its model")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--within", "prompt"], "--within prompt: not a configuration column"),
+    (["--within", "model,track_id"], "every configuration column"),
+    (["--within", "model", "--pairs", "model=coder-7b, track_id=run-a"], "a named reference is one configuration"),
+])
+def test_within_that_cannot_group_is_one_line_exit_2(run_and_rerun, capsys, extra, message):
+    code, out, err = call_main(export_summary.main, capsys, str(run_and_rerun), "evals", "--metric",
+                               "passed:higher", "--config-cols", "model,track_id", *extra)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
