@@ -22,6 +22,7 @@ import re
 import sqlite3
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from _bench.cli import (
@@ -79,7 +80,8 @@ how it counts:
   comparisons    McNemar exact (0/1), Wilcoxon signed-rank + paired bootstrap (scores), cluster-robust t
                  (seed only), corrected resampled t (seed x fold); Holm-adjusted p-values
   unit           with seeds and no fold: the seed (default), or with --unit input each input's mean over
-                 its seeds (over those both sides have, in a pair): K samples per question, noisy fits
+                 its seeds (over those both sides have, in a pair): noisy fits; the default for sample_idx
+                 (K samples per question)
   pairs          --pairs best (each against the best by the first metric), all (every pair once, the
                  better-ranked one as reference), or CONFIG (each against that one; --reference CONFIG); --within
                  COLS keeps each pair inside a group of equal COLS values (each model's prompts)
@@ -137,12 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default), or counted as wrong answers in right/wrong metrics: accuracy, or a "
                              "--metric column holding only 0 and 1 (other metrics still exclude them); say which "
                              "in the report")
-    parser.add_argument("--unit", choices=("replicate", "input"), default="replicate",
-                        help="with a replicate column (seed, sample) and no fold, what intervals and tests resample: "
-                             "the replicates (default: a cluster-robust t over the seeds, for seeds of independent "
-                             "runs), or the inputs, each the mean of its replicates (K samples per question, or "
-                             "seeds that only re-draw noise on the same inputs: then the result holds for these "
-                             "seeds, not for new ones)")
+    parser.add_argument("--unit", choices=("auto", "replicate", "input"), default="auto",
+                        help="with a replicate column and no fold, what intervals and tests resample: the "
+                             "replicates (a cluster-robust t over the seeds, for seeds of independent runs), or the "
+                             "inputs, each the mean of its replicates (K samples per question, or seeds that only "
+                             "re-draw noise on the same inputs: then the result holds for these seeds, not new "
+                             "ones). auto (default): input for a sample_idx/sample_index column, else replicate")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
                              "(all clauses must hold): per level, the share of requests that broke it with an "
@@ -402,11 +404,20 @@ def within_key(layout: Layout, columns: tuple) -> Callable | None:
     return lambda summary: tuple(summary.group.config[i] for i in at)
 
 
-def check_unit(layout: Layout, unit: str) -> None:
-    """--unit input averages each input's replicates: it needs them, an input id, and no fold (repeated CV is
-    tested per fold, whose items are not the same across seeds)."""
+SAMPLE_NAMES = ("sample_idx", "sample_index")  # replicate columns that number samples of one question
+
+
+def resolve_unit(layout: Layout, unit: str) -> str:
+    """--unit auto: the input when every replicate column numbers samples of one question (sample 3 of one
+    question has nothing in common with sample 3 of another, so a sample index is no cluster), else the
+    replicate (a seed may train a model: what a new run re-draws). An explicit unit is checked: `input`
+    averages each input's replicates, so it needs them, an input id, and no fold (repeated CV is tested per
+    fold, whose items are not the same across seeds)."""
+    if unit == "auto":
+        samples = layout.replicate and all(c.lower() in SAMPLE_NAMES for c in layout.replicate)
+        return "input" if samples and layout.input_id else "replicate"
     if unit != "input":
-        return
+        return unit
     if not layout.replicate:
         raise InputError("--unit input: no replicate column (seed, repeat, trial, sample_idx, ...) was found, so "
                          "each item is already an input")
@@ -415,6 +426,7 @@ def check_unit(layout: Layout, unit: str) -> None:
                          "which is tested per fold (a seed's folds share training data); leave --unit out")
     if not layout.input_id:
         raise InputError("--unit input: no input id column to average the replicates of; name it with --input-col")
+    return unit
 
 
 def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate") -> list[Finding]:
@@ -431,7 +443,7 @@ def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate")
                         f"tests resample inputs, so they hold for these {layout.replicate[0]} values; a "
                         f"{layout.replicate[0]} that moves every input's score together is not in them.",
                         f"If {layout.replicate[0]} re-draws something that differs between runs (a model's "
-                        "training), leave --unit out: then it is the unit.")]
+                        "training), --unit replicate makes it the unit.")]
     if not 2 <= seeds < FEW_SEEDS:
         return []
     return [Finding("few-seeds", "info", f"Intervals and comparisons rest on {seeds} seeds ({seeds - 1} degrees of "
@@ -514,7 +526,7 @@ def load_findings(load: dict) -> list[Finding]:
 
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
                  files: list[str], filters: list[tuple[str, str, str]] | None = None) -> Report:
-    check_unit(layout, opts.unit)
+    opts = replace(opts, unit=resolve_unit(layout, opts.unit))
     within = within_key(layout, opts.within)
     where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)

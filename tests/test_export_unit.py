@@ -66,7 +66,7 @@ def test_each_input_is_its_mean_over_the_seeds_and_the_tests_pair_those_means(tm
     assert "unit-input" in ids and "few-seeds" not in ids
 
 
-def test_the_default_keeps_the_seed_as_the_unit_and_its_finding_names_the_other_choice(tmp_path, capsys):
+def test_by_default_a_seed_is_the_unit_and_its_finding_names_the_other_choice(tmp_path, capsys):
     db = tmp_path / "forecasts.db"
     log_rows(db, forecasts(), engine="sqlite", table="runs")
     d = report(capsys, str(db), "runs", "--metric", "mae:lower", "--pairs", "all")
@@ -107,8 +107,8 @@ def test_k_samples_per_question_are_averaged_into_a_per_question_solve_rate(tmp_
              "passed": int(rng.random() < min(1.0, max(0.0, p + ease[q])))}
             for m, p in skill.items() for q in range(50) for k in range(4)]
     log_rows(db, rows, engine="sqlite", table="evals")
-    d = report(capsys, str(db), "evals", "--metric", "passed:higher", "--unit", "input")
-    assert d["inferred"]["layout"]["replicate"] == ["sample_idx"]
+    d = report(capsys, str(db), "evals", "--metric", "passed:higher")  # a sample index: the input by default
+    assert d["inferred"]["layout"]["replicate"] == ["sample_idx"] and d["options"]["unit"] == "input"
     configs, pairs = by_label(d)
     rate = pd.DataFrame(rows).groupby(["model", "question_id"])["passed"].mean().unstack("model")
     assert configs["model=large"]["metrics"]["passed"]["n"] == 50
@@ -116,6 +116,9 @@ def test_k_samples_per_question_are_averaged_into_a_per_question_solve_rate(tmp_
     (c,) = pairs.values()
     assert c["test"] == "wilcoxon"  # fractions, not 0/1: McNemar does not apply
     assert c["p_value"] == pytest.approx(stats.wilcoxon(rate["small"] - rate["large"]).pvalue, rel=1e-3)
+    as_clusters = report(capsys, str(db), "evals", "--metric", "passed:higher", "--unit", "replicate")
+    assert as_clusters["options"]["unit"] == "replicate"
+    assert as_clusters["versions"][0]["comparisons"][0]["shared_items"] == 200  # (question, sample) items
 
 
 @pytest.mark.parametrize("rows, message", [
