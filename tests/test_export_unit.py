@@ -62,6 +62,7 @@ def test_each_input_is_its_mean_over_the_seeds_and_the_tests_pair_those_means(tm
     assert c["shared_items"] == 40 and c["delta"] == pytest.approx(diff.mean(), abs=1e-6)
     assert c["test"] == "wilcoxon" and c["p_value"] == pytest.approx(stats.wilcoxon(diff).pvalue, rel=1e-3)
     assert c["verdict"] == "worse" and d["options"]["unit"] == "input"
+    assert "on 40 inputs (each the mean over its seeds, 3 in all)" in d["versions"][0]["headline"]
     ids = {f["check_id"] for f in d["findings"]}
     assert "unit-input" in ids and "few-seeds" not in ids
 

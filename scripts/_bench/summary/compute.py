@@ -305,7 +305,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
             setattr(out, name, float(np.nansum(rec[name])))
     # For pairing: items with an id; a failed row's metrics become NaN, so it is excluded like a missing item.
     paired = rec[(rec["flags"] & NO_ITEM) == 0]
-    kept = [f for f in paired.dtype.names if f in ("item", "cluster") or f.startswith("m") or (f == "input" and per_input)]
+    kept = [f for f in paired.dtype.names
+            if f in ("item", "cluster") or f.startswith("m") or (f == "input" and per_input)]
     vectors = np.empty(len(paired), dtype=[(f, paired.dtype[f]) for f in kept])
     paired_failed = (paired["flags"] & FAILED) != 0
     for f in kept:

@@ -203,8 +203,11 @@ def fmt_p(p: float | None) -> str:
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
-def sample_size(m: dict, unit: str) -> str:
-    """The one way every script states a sample size (see layout.sample_size)."""
+def sample_size(m: dict, unit: str, per_input: bool = False) -> str:
+    """The one way every script states a sample size (see layout.sample_size); under --unit input the n are
+    inputs, each the mean of its replicates."""
+    if per_input and m.get("replicates") is not None:
+        return f"{m['n']:,} inputs (each the mean over its {unit}, {m['replicates']:,} in all)"
     return layout_sample_size(m["n"], m.get("inputs"), m.get("replicates"), unit)
 
 
@@ -247,10 +250,10 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
         best_label, m = reference, best["metrics"][name]
         standing = f"(the reference, rank {best['rank']}{'=' if best['tied'] else ''}) has {name}"
     lead = (f"{best_label} {standing} ({metric['better']} is better): {fmt(m['estimate'])} "
-            f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit)}")
+            f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit, opts.unit == 'input')}")
     if len(scored) == 1 and not mine:
         return f"Only one configuration ({best_label}) has {name}: {fmt(m['estimate'])} " \
-               f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit)}; nothing to compare."
+               f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit, opts.unit == 'input')}; nothing to compare."
     p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
 
     def detail(c: dict) -> str:
