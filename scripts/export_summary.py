@@ -404,6 +404,40 @@ def within_key(layout: Layout, columns: tuple) -> Callable | None:
     return lambda summary: tuple(summary.group.config[i] for i in at)
 
 
+def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: list, names: dict[int, str],
+                                 where: str, params: list) -> list[Finding]:
+    """--config-cols left out a parameter that varies within a configuration on the same items (model without
+    prompt): an item's rows under two prompts look like repeats, one is dropped, and the numbers hold an
+    arbitrary mix. One GROUP BY configuration, run only when rows were dropped as repeats and columns were left
+    out."""
+    dropped = {c.index: c.duplicates_dropped + c.retries_superseded for c in summaries}
+    if not layout.left_out or not any(dropped.values()):
+        return []
+    keys = layout.versions + layout.config
+    counts = ", ".join(f"COUNT(DISTINCT {q(c)})" for c in layout.left_out)
+    grouped = ", ".join(q(k) for k in keys)
+    sql = f"SELECT {grouped}, {counts} FROM {bench.VIEW}{where} GROUP BY {grouped}"
+    varying = {tuple(row[:len(keys)]): {c: n for c, n in zip(layout.left_out, row[len(keys):], strict=True) if n > 1}
+               for row in bench.query(sql, params)}
+    examples, columns = [], []
+    for c in summaries:
+        mixed = varying.get(tuple(c.group.versions + c.group.config), {})
+        if mixed and dropped[c.index]:
+            examples.append(f"{names[c.index]}: " + ", ".join(f"{col} takes {n} values" for col, n in mixed.items())
+                            + f"; {dropped[c.index]:,} rows dropped as repeats of an item")
+            columns += [col for col in mixed if col not in columns]
+    if not examples:
+        return []
+    shown = ", ".join(columns)
+    return [Finding("configurations-mixed", "error", f"--config-cols leaves out {shown}, which varies within "
+                    f"{len(examples)} configurations on the same items: an item's rows under two {shown} values "
+                    "look like repeats, one of them is dropped, and each configuration's numbers hold an "
+                    "arbitrary mix of them.",
+                    f"Add {shown} to --config-cols (with --within to compare inside each group), or pick one with "
+                    f"--filter {columns[0]}=VALUE; a statistic pooled over {shown} (a p95 per model across prompts) "
+                    "is a query on the rows (duckdb-analysis.md).", examples)]
+
+
 SAMPLE_NAMES = ("sample_idx", "sample_index")  # replicate columns that number samples of one question
 
 
@@ -576,6 +610,10 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
     findings += few_seeds_findings(summaries, layout, opts.unit)
+    mixed = mixed_configuration_findings(bench, layout, summaries, names, where, params)
+    if mixed:  # then the "repeats" and "retries" are rows of the other prompt: the error says what they are
+        findings = [f for f in findings if f.check_id not in ("duplicates-counted-once", "retries-counted-once")]
+    findings += mixed
     findings += non_finite_findings(summaries, names)
     findings += beyond_data_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)

@@ -104,7 +104,7 @@ def test_k_samples_per_question_are_averaged_into_a_per_question_solve_rate(tmp_
     rng = np.random.default_rng(3)
     skill = {"small": 0.45, "large": 0.6}
     ease = rng.uniform(-0.3, 0.3, 50)
-    rows = [{"model": m, "question_id": q, "sample_idx": k, "error": "",
+    rows = [{"model": m, "question_id": q, "sample_idx": k, "error": "", "cost_usd": 0.001 * (1 + q % 3),
              "passed": int(rng.random() < min(1.0, max(0.0, p + ease[q])))}
             for m, p in skill.items() for q in range(50) for k in range(4)]
     log_rows(db, rows, engine="sqlite", table="evals")
@@ -117,7 +117,14 @@ def test_k_samples_per_question_are_averaged_into_a_per_question_solve_rate(tmp_
     (c,) = pairs.values()
     assert c["test"] == "wilcoxon"  # fractions, not 0/1: McNemar does not apply
     assert c["p_value"] == pytest.approx(stats.wilcoxon(rate["small"] - rate["large"]).pvalue, rel=1e-3)
+    # the spend over the right answers counts samples, whatever the unit of the interval
+    frame = pd.DataFrame(rows)
+    spend = frame.groupby("model").cost_usd.sum() / frame.groupby("model").passed.sum()
+    per_right = configs["model=large"]["cost_per_right"]
+    assert per_right["estimate"] == pytest.approx(spend["large"], rel=1e-5)
+    assert per_right["ci_low"] < per_right["estimate"] < per_right["ci_high"]
     as_clusters = report(capsys, str(db), "evals", "--metric", "passed:higher", "--unit", "replicate")
+    assert by_label(as_clusters)[0]["model=large"]["cost_per_right"]["estimate"] == per_right["estimate"]
     assert as_clusters["options"]["unit"] == "replicate"
     assert as_clusters["versions"][0]["comparisons"][0]["shared_items"] == 200  # (question, sample) items
 

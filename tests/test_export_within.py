@@ -87,16 +87,21 @@ def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, cap
     assert code == 0 and "Only configurations with the same model are compared (--within)" in out
 
 
-def test_the_headline_does_not_call_a_group_best_the_best_when_the_best_had_no_pair(tmp_path, capsys):
+def test_the_headline_answers_the_within_question_pair_by_pair(tmp_path, capsys):
     db = tmp_path / "lonely.db"
-    rates = {("large", "terse"): 0.95, ("small", "terse"): 0.5, ("small", "cot"): 0.7}
+    rates = {("large", "terse"): 0.95, ("small", "terse"): 0.5, ("small", "cot"): 0.7, ("mid", "terse"): 0.6,
+             ("mid", "cot"): 0.62}
     rows = [{"model": m, "prompt": p, "item_id": i, "correct": ok, "error": ""}
             for (m, p), r in rates.items() for i, ok in enumerate(correctness(200, r, len(m + p)))]
     log_rows(db, rows, engine="sqlite")
     d = report(capsys, db, "--metric", "correct:higher", "--config-cols", "model,prompt", "--within", "model",
                "--pairs", "all")
     headline = d["versions"][0]["headline"]
-    assert headline.startswith("model=small, prompt=cot has the best accuracy among configurations with its model")
+    assert headline.startswith("Within each model (2 pairs on accuracy, higher is better; 1 differs detectably): "
+                               "model=small, prompt=terse is detectably worse than model=small, prompt=cot (diff "), \
+        headline
+    assert "model=mid, prompt=terse is not detectably different from model=mid, prompt=cot" in headline
+    assert "model=large" not in headline  # its group had no pair: it is not "the best" of anything asked
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -108,3 +113,30 @@ def test_within_that_cannot_group_is_one_line_exit_2(run_and_rerun, capsys, extr
     code, out, err = call_main(export_summary.main, capsys, str(run_and_rerun), "evals", "--metric",
                                "passed:higher", "--config-cols", "model,track_id", *extra)
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_config_cols_that_leave_out_a_varying_parameter_is_an_error_not_a_silent_mix(tmp_path, capsys):
+    db = tmp_path / "mixed.db"
+    rates = {("small", "terse"): 0.5, ("small", "cot"): 0.7, ("large", "terse"): 0.9, ("large", "cot"): 0.85}
+    rows = [{"model": m, "prompt": p, "temperature": 0.8, "item_id": i, "correct": ok, "error": ""}
+            for (m, p), r in rates.items() for i, ok in enumerate(correctness(100, r, len(m + p)))]
+    log_rows(db, rows, engine="sqlite")
+    code, out, err = call_main(export_summary.main, capsys, str(db), "--config-cols", "model", "--json")
+    d = json.loads(out)
+    (f,) = [f for f in d["findings"] if f["check_id"] == "configurations-mixed"]
+    assert code == 1 and f["severity"] == "error" and "--config-cols leaves out prompt," in f["message"]
+    assert sorted(f["examples"]) == ["model=large: prompt takes 2 values; 100 rows dropped as repeats of an item",
+                                     "model=small: prompt takes 2 values; 100 rows dropped as repeats of an item"]
+    assert "duplicates-counted-once" not in {f["check_id"] for f in d["findings"]}  # the error says what they are
+    # clean: the prompt in the configuration; or left out where each model ran one prompt; or true repeats
+    assert "configurations-mixed" not in {f["check_id"] for f in report(
+        capsys, db, "--config-cols", "model,prompt")["findings"]}
+    one = tmp_path / "one_prompt.db"
+    log_rows(one, [r for r in rows if (r["model"], r["prompt"]) in {("small", "cot"), ("large", "terse")}],
+             engine="sqlite")
+    assert "configurations-mixed" not in {f["check_id"] for f in report(capsys, one, "--config-cols", "model")[
+        "findings"]}
+    repeats = tmp_path / "repeats.db"
+    log_rows(repeats, [r for r in rows if r["prompt"] == "cot"] * 2, engine="sqlite")
+    found = {f["check_id"] for f in report(capsys, repeats, "--config-cols", "model")["findings"]}
+    assert "duplicates-counted-once" in found and "configurations-mixed" not in found

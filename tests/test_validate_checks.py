@@ -112,8 +112,18 @@ def test_error_rate_threshold_decides_the_severity(tmp_path, capsys):
     code, doc = validate(capsys, db, vf.TABLE, "--max-error-rate", "0.5")
     (finding,) = doc["findings"]
     assert finding["severity"] == "warning" and "never succeeded" in finding["message"]
+    assert "(configuration, input) pairs never succeeded" in finding["message"]
     assert code == 0, "a warning does not fail under the default --fail-on error"
     assert {e["inputs_without_success"] for e in finding["examples"]} == {4}
+
+
+def test_with_samples_per_question_the_failure_count_names_the_items_it_counts(tmp_path, capsys):
+    db = tmp_path / "samples.db"
+    vf.log_rows(db, [{"model": m, "question_id": q, "sample_idx": k, "passed": 1, "error": "429" if q == k == 0 else ""}
+                  for m in ("a", "b") for q in range(10) for k in range(3)], engine="sqlite")
+    _, doc = validate(capsys, db, "default", "--max-error-rate", "0.5")
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "failed-executions"]
+    assert "2 (configuration, question_id + sample_idx) pairs never succeeded" in finding["message"]
 
 
 def _two_kinds_of_failure(model: str, input_id: int) -> dict:

@@ -175,6 +175,8 @@ class Layout:
     function: str | None
     kind: str  # 'load' (a load test's request table) | 'benchmark'
     all_columns: list[Column] = field(default_factory=list)
+    # --config-cols given: the columns named like parameters it leaves out (each may vary within a configuration)
+    left_out: list[str] = field(default_factory=list)
 
     @cached_property
     def columns(self) -> dict[str, str]:
@@ -276,9 +278,12 @@ def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: li
         roles.outcomes = [c.name for c in bench.columns if c.name in set(roles.outcomes) | set(moved)]
         roles.outcomes_by_values = moved
     parameters = [p for p in roles.parameters if p != "config_id"]
+    left_out: list[str] = []
     if config_cols:
         config, source = list(config_cols), "user"
         parameters = list(config_cols)
+        by_name = infer_roles(bench.columns, input_col=input_col).parameters
+        left_out = [p for p in by_name if p not in config_cols and p != "config_id"]
     elif "config_id" in names:
         config, source = ["config_id"], "config_id"
     elif parameters:
@@ -295,7 +300,7 @@ def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: li
         error="error" if "error" in names else None, cache="cache" if "cache" in names else None,
         run="track_id" if "track_id" in names else None,
         function="function_name" if "function_name" in names else None,
-        kind=table_kind(names), all_columns=list(bench.columns),
+        kind=table_kind(names), all_columns=list(bench.columns), left_out=left_out,
     )
 
 

@@ -59,6 +59,7 @@ class MetricSummary:
     binary: bool
     inputs: int | None = None  # with replicate columns: distinct inputs and replicates behind the n items
     replicates: int | None = None
+    total: float = math.nan  # the sum of the scored values (a 0/1 metric: its right answers), over rows
     non_finite: int = 0  # inf/-inf values excluded from the interval and the comparisons
     too_large: int = 0  # values beyond TOO_LARGE: then nothing is averaged and nothing compared
     # An interval past every observed value (a t interval over a few seeds/folds with a few huge items): the
@@ -290,6 +291,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
             kept_clusters = None if metric_clusters is None else metric_clusters[present]
             summary = _metric_summary(values[present], kept_clusters, out.test_train_ratio, opts)
         summary.non_finite, summary.too_large = non_finite, too_large
+        if not too_large:
+            summary.total = float(values[present].sum())
         summary.inputs, summary.replicates = _inputs_and_replicates(scored[present])
         out.metrics[metric.name] = summary
     out.inputs, out.replicates = _inputs_and_replicates(rec[(rec["flags"] & NO_ITEM) == 0])

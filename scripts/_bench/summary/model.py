@@ -103,21 +103,23 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
 
 
 def _cost_per_right(c: ConfigSummary, plan: Plan) -> dict | None:
-    """The spend of the scored rows over the right answers of the primary metric, when it is right/wrong: the
-    interval comes from the right-answer rate's (the spend taken as fixed); ci_high is null when that rate's
-    interval reaches 0."""
+    """The spend of the scored rows over their right answers (rows, not the n of the interval: under --unit
+    input n counts inputs, each the mean of its samples), for a right/wrong primary metric. The interval
+    scales the right answers by the rate interval's relative bounds (the spend taken as fixed); ci_high is
+    null when that interval reaches 0."""
     if c.cost is None or not plan.metrics or not plan.metrics[0].right_or_wrong:
         return None
     m = c.metrics[plan.metrics[0].name]
-    if m.n == 0 or not m.interval.estimate:
+    rate = m.interval.estimate
+    if m.n == 0 or not rate or math.isnan(m.total):
         return None
-    low, high = m.interval.low, m.interval.high
 
-    def per(rate: float | None) -> float | None:
-        return None if rate is None or math.isnan(rate) or rate <= 0 else r6(c.cost / (rate * m.n))
+    def per(bound: float | None) -> float | None:
+        right = m.total * bound / rate if bound is not None and not math.isnan(bound) else math.nan
+        return None if math.isnan(right) or right <= 0 else r6(c.cost / right)
 
-    return {"metric": plan.metrics[0].name, "estimate": per(m.interval.estimate), "ci_low": per(high),
-            "ci_high": per(low)}
+    return {"metric": plan.metrics[0].name, "estimate": per(rate), "ci_low": per(m.interval.high),
+            "ci_high": per(m.interval.low)}
 
 
 def config_display(c: ConfigSummary, layout: Layout) -> dict:
@@ -224,6 +226,31 @@ def _lost_to_adjustment(c: dict, alpha: float) -> bool:
         and c["p_adjusted"] is not None and c["p_adjusted"] >= alpha
 
 
+WITHIN_WORDS = {BETTER: "is detectably better than", WORSE: "is detectably worse than",
+                NO_DIFFERENCE: "is not detectably different from", NOT_COMPARABLE: "cannot be compared with"}
+MAX_WITHIN = 6  # pairs named in a --within headline; the table has every one
+
+
+def _within_headline(mine: list[dict], metric: dict, opts: Options) -> str:
+    """--within asks about pairs inside groups (each model's prompts): the headline is those pairs, not a
+    best configuration overall."""
+    p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
+    detected = [c for c in mine if c["verdict"] in (BETTER, WORSE) and not c.get("ranks_disagree")]
+    shown = (detected + [c for c in mine if c not in detected])[:MAX_WITHIN]
+
+    def clause(c: dict) -> str:
+        words = "has no verdict against" if c.get("ranks_disagree") else WITHIN_WORDS[c["verdict"]]
+        if c["delta"] is None:
+            return f"{c['configuration']} {words} {c['reference']}"
+        return (f"{c['configuration']} {words} {c['reference']} (diff {fmt(c['delta'])} [{fmt(c['ci_low'])}, "
+                f"{fmt(c['ci_high'])}], {p_name} {fmt_p(c['p_adjusted'])})")
+
+    more = len(mine) - len(shown)
+    return (f"Within each {', '.join(opts.within)} ({len(mine)} pairs on {metric['name']}, {metric['better']} is "
+            f"better; {len(detected)} {'differs' if len(detected) == 1 else 'differ'} detectably): " + "; ".join(clause(c) for c in shown)
+            + (f"; and {more} more pairs in the table" if more else "") + ".")
+
+
 def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, opts: Options,
              unit: str = "replicates", reference: str | None = None) -> str:
     """One sentence a person can paste into a PR, about the primary metric."""
@@ -234,17 +261,15 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     if not scored:
         return f"No configuration has a {name} value to compare."
     mine = [c for c in comparisons if c["metric"] == name]
-    # the highest-ranked reference: the best, the named one, or with --within the best of the best's group
-    references = {c["reference"] for c in mine}
-    best = next((c for c in configs if c["label"] in references), scored[0]) if mine else scored[0]
+    if opts.within and mine:
+        return _within_headline(mine, metric, opts)
+    best = next((c for c in configs if c["label"] == mine[0]["reference"]), scored[0]) if mine else scored[0]
     best_label = best["label"]
     others = [c for c in mine if c["reference"] != best_label]  # --pairs all: pairs without the best
     mine = [c for c in mine if c["reference"] == best_label]
     m = best["metrics"][name]
     tied = [c["label"] for c in scored if c["rank"] == best["rank"] and c is not best]
     standing = f"is tied for best {name} with {_listed(tied)}" if tied else f"has the best {name}"
-    if opts.within and best is not scored[0] and not tied:  # the best's own group had nothing to compare
-        standing = f"has the best {name} among configurations with its {', '.join(opts.within)}"
     if reference is not None:  # --reference: the others are measured against it, whatever its rank
         best = next(c for c in configs if c["label"] == reference)
         best_label, m = reference, best["metrics"][name]

@@ -149,13 +149,20 @@ def check_duplicates(ctx: Context) -> list[Finding]:
                   f" Their `{d['output']}` values agree.")
     return [Finding(
         "duplicate-executions", "error",
-        f"{d['groups']} (configuration, input) pairs were computed successfully more than once "
+        f"{d['groups']} {_pair(ctx)} pairs were computed successfully more than once "
         f"({d['extra']} extra executions; {d['cross_run']} pairs in different runs). Cache replays are not "
         f"counted. Averages over rows weigh these inputs more than the others.{differ}",
         replicate + "Otherwise keep one row per configuration and input before analysis (export_summary.py "
         "counts the first logged), and route calls through Tracker(cache=...) with stable arguments so a re-run "
         "replays instead of recomputing.",
         d["examples"], d["groups"])]
+
+
+def _pair(ctx: Context) -> str:
+    """What one counted pair is: (configuration, input), or with seeds or a split the item they make up, so a
+    count of (configuration, problem_id + sample_idx) pairs is not read as a count of problems."""
+    parts = [*ctx.layout.item_columns, *([ctx.layout.split] if ctx.layout.split else [])]
+    return "(configuration, input)" if len(parts) <= 1 else f"(configuration, {' + '.join(parts)})"
 
 
 def check_cache_ineffective(ctx: Context) -> list[Finding]:
@@ -172,10 +179,10 @@ def check_cache_ineffective(ctx: Context) -> list[Finding]:
     else:
         cause = (f"The recomputed calls were cacheable but missed (cache = ''): {PROCESS_HASH}; or {ELSEWHERE}. "
                  f"{FIX_KEYS}")
-    what = "did nothing" if s.replayed == 0 else f"missed on {d['cross_run']} re-run (configuration, input) pairs"
+    what = "did nothing" if s.replayed == 0 else f"missed on {d['cross_run']} re-run {_pair(ctx)} pairs"
     return [Finding(
         "cache-ineffective", "warning",
-        f"Caching {what}: {d['cross_run']} (configuration, input) pairs were computed again in a later run "
+        f"Caching {what}: {d['cross_run']} {_pair(ctx)} pairs were computed again in a later run "
         f"although a cache {'is configured' if L.cache else 'was evidently intended (re-runs exist)'}; "
         f"{s.replayed} rows were replayed in all.",
         cause, d["examples"], d["cross_run"])]
@@ -261,7 +268,7 @@ def check_failures(ctx: Context) -> list[Finding]:
         verdict = f"above --max-error-rate {limit:g}" + (f" in {len(over)} configurations" if over else " overall")
     elif never:
         severity = "warning"
-        verdict = f"within --max-error-rate {limit:g}, but {never} (configuration, input) pairs never succeeded"
+        verdict = f"within --max-error-rate {limit:g}, but {never} {_pair(ctx)} pairs never succeeded"
     else:
         severity, verdict = "info", f"within --max-error-rate {limit:g}, and every failed input succeeded later"
     return [Finding(
