@@ -37,7 +37,7 @@ from _bench.cli import (
     run,
     split_paths_and_table,
 )
-from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, short_labels
+from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, require_column, short_labels
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise
@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default), or counted as wrong answers in right/wrong metrics: accuracy, or a "
                              "--metric column holding only 0 and 1 (other metrics still exclude them); say which "
                              "in the report")
+    parser.add_argument("--pool", metavar="A,B", type=comma_list,
+                        help="parameters to pool over: with --config-cols model --pool prompt each model's numbers "
+                             "(metrics, latency percentiles, cost) cover both prompts, pairs match on the same input "
+                             "and prompt, and each input's mean is the unit")
     parser.add_argument("--unit", choices=("auto", "replicate", "input"), default="auto",
                         help="with a replicate column and no fold, what intervals and tests resample: the "
                              "replicates (a cluster-robust t over the seeds, for seeds of independent runs), or the "
@@ -434,11 +438,25 @@ def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: li
                     "look like repeats, one of them is dropped, and each configuration's numbers hold an "
                     "arbitrary mix of them.",
                     f"Add {shown} to --config-cols (with --within to compare inside each group), or pick one with "
-                    f"--filter {columns[0]}=VALUE; a statistic pooled over {shown} (a p95 per model across prompts) "
-                    "is a query on the rows (duckdb-analysis.md).", examples)]
+                    f"--filter {columns[0]}=VALUE, or pool over it with --pool {shown} (a model's numbers over "
+                    f"every {shown}, paired on the same input and {shown}).", examples)]
 
 
 SAMPLE_NAMES = ("sample_idx", "sample_index")  # replicate columns that number samples of one question
+
+
+def apply_pool(layout: Layout, pool: list[str] | None) -> None:
+    """--pool COLS: each configuration's numbers cover every value of COLS (a model over both prompts), so COLS
+    join the item: pairs match on the same input and COLS values."""
+    if not pool:
+        return
+    for col in pool:
+        require_column(layout, col, "--pool")
+        if col in layout.config or col in (layout.input_id, *layout.replicate, *layout.versions):
+            raise InputError(f"--pool {col}: it is the configuration, input, replicate or version column; pool "
+                             "over a parameter the configuration leaves out (--config-cols model --pool prompt)")
+    layout.pooled = list(pool)
+    layout.left_out = [c for c in layout.left_out if c not in pool]
 
 
 def resolve_unit(layout: Layout, unit: str) -> str:
@@ -447,6 +465,14 @@ def resolve_unit(layout: Layout, unit: str) -> str:
     replicate (a seed may train a model: what a new run re-draws). An explicit unit is checked: `input`
     averages each input's replicates, so it needs them, an input id, and no fold (repeated CV is tested per
     fold, whose items are not the same across seeds)."""
+    if layout.pooled:  # an input's rows under two prompts are not independent items: the input is the unit
+        if unit == "replicate":
+            raise InputError("--pool makes each input's mean over the pooled values the unit; --unit replicate "
+                             "cannot go with it")
+        if not layout.input_id or layout.fold:
+            raise InputError("--pool needs an input id column (--input-col) and no fold column: it pairs "
+                             "configurations on the same input and pooled values")
+        return "input"
     if unit == "auto":
         samples = layout.replicate and all(c.lower() in SAMPLE_NAMES for c in layout.replicate)
         return "input" if samples and layout.input_id else "replicate"
@@ -468,6 +494,14 @@ def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate")
     interval reflects training randomness, not which test items were drawn (shared by every seed), and with few
     seeds it is both weak for real differences and, by chance, sometimes narrow. With --unit input the inputs
     are the unit instead, and the finding says what that leaves out."""
+    if layout.pooled and summaries:
+        pooled, over = ", ".join(layout.pooled), " and ".join([*layout.replicate, *layout.pooled])
+        return [Finding("pooled", "info", f"Each configuration's numbers are pooled over {pooled} (--pool): its "
+                        "metrics, latency percentiles and cost cover every value. Pairs match on the same "
+                        f"{layout.input_id} and {pooled}; the unit is each {layout.input_id}'s mean over its {over} "
+                        "values, so intervals and tests resample inputs.",
+                        f"A pooled number weighs each {pooled} value by its rows; to see whether they differ, "
+                        f"add {pooled} to --config-cols with --within.")]
     if not layout.replicate or layout.fold or layout.kind == "load" or not summaries:
         return []
     seeds = min(c.clusters for c in summaries)
@@ -655,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
                     note(PROG, message)
                 bench.require_rows()
                 layout = infer_layout(bench, args.input_col, args.config_cols)
+                apply_pool(layout, args.pool)
                 if args.kind != "auto":
                     layout.kind = args.kind
                 if args.slo and layout.kind != "load":

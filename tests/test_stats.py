@@ -380,3 +380,18 @@ def test_a_half_sd_shift_in_scores_is_significant_and_its_interval_excludes_zero
     base = rng.normal(size=120)
     res = _stats.paired_continuous(base + 0.5 + rng.normal(scale=0.5, size=120), base)
     assert res.p_value < 1e-4 and res.low > 0
+
+
+def test_float_noise_neither_breaks_ties_nor_gives_a_zero_difference_a_sign():
+    from fractions import Fraction
+
+    from _bench.stats import signed_rank_direction, wilcoxon_p
+
+    # per-question solve rates over 3 samples, subtracted: 2/3 - 1/3 is 0.33333333333333337 in floats, not 1/3
+    a = [Fraction(k % 4, 3) for k in range(40)]
+    b = [Fraction((k * 7) % 4, 3) for k in range(40)]
+    exact = np.array([float(x - y) for x, y in zip(a, b, strict=True)])
+    noisy = np.array([float(x) for x in a]) - np.array([float(y) for y in b])
+    assert not np.array_equal(exact, noisy)  # the noise is there
+    assert wilcoxon_p(noisy) == wilcoxon_p(exact)
+    assert signed_rank_direction(noisy) == signed_rank_direction(exact)

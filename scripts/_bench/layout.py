@@ -177,6 +177,9 @@ class Layout:
     all_columns: list[Column] = field(default_factory=list)
     # --config-cols given: the columns named like parameters it leaves out (each may vary within a configuration)
     left_out: list[str] = field(default_factory=list)
+    # export_summary --pool: parameters a configuration's numbers are pooled over; part of the item, so pairs
+    # match on them, and each input's mean over them is the unit
+    pooled: list[str] = field(default_factory=list)
 
     @cached_property
     def columns(self) -> dict[str, str]:
@@ -225,8 +228,8 @@ class Layout:
 
     @property
     def item_columns(self) -> list[str]:
-        """One paired unit: (input, seed, fold); none without an input id."""
-        return [self.input_id, *self.replicate] if self.input_id else []
+        """One paired unit: (input, seed, fold, pooled values); none without an input id."""
+        return [self.input_id, *self.replicate, *self.pooled] if self.input_id else []
 
     def item_key(self, with_versions: bool = False, with_split: bool = True) -> str | None:
         """One SQL value per item, for COUNT(DISTINCT ...): the input id within its replicate and split (a
@@ -252,7 +255,7 @@ class Layout:
         return {"configuration": self.config, "configuration_from": self.config_from,
                 "parameters": self.parameters, "versions": self.versions, "input_id": self.input_id,
                 "replicate": self.replicate, "item": self.item_columns, "item_key": item_key, "cluster": self.replicate,
-                "fold": self.fold, "split": self.split, "ground_truth": self.ground_truth,
+                "fold": self.fold, "split": self.split, "ground_truth": self.ground_truth, "pooled": self.pooled,
                 "outcomes": self.roles.outcomes, "outcomes_by_values": self.roles.outcomes_by_values,
                 "assets": self.roles.assets, "kind": self.kind, "error": self.error, "cache": self.cache}
 

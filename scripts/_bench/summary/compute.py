@@ -255,6 +255,8 @@ def _inputs_and_replicates(rec: np.ndarray) -> tuple[int | None, int | None]:
     are made of; None without replicate columns, where an item is an input."""
     if "input" not in rec.dtype.names:
         return None, None
+    if "repetition" not in rec.dtype.names and "cluster" not in rec.dtype.names:  # --pool without seeds
+        return len(np.unique(rec["input"])), None
     replicate = rec["repetition"] if "repetition" in rec.dtype.names else rec["cluster"]
     return len(np.unique(rec["input"])), len(np.unique(replicate))
 

@@ -210,6 +210,8 @@ def sample_size(m: dict, unit: str, per_input: bool = False) -> str:
     inputs, each the mean of its replicates."""
     if per_input and m.get("replicates") is not None:
         return f"{m['n']:,} inputs (each the mean over its {unit}, {m['replicates']:,} in all)"
+    if per_input:  # --pool without seeds
+        return f"{m['n']:,} inputs (each the mean of its rows)"
     return layout_sample_size(m["n"], m.get("inputs"), m.get("replicates"), unit)
 
 

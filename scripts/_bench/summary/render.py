@@ -52,8 +52,11 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     for c in stratum["configurations"]:
         # "1=": tied, not a win; "-": no metric, nothing ranked
         rank = "-" if not metrics else f"{c['rank']}=" if c["tied"] else str(c["rank"])
+        pooled = doc["inferred"]["layout"].get("pooled")
         if c["inputs"] is None:
             items = f"{c['items']:,}"
+        elif pooled:  # items are (input, replicate, pooled values): the product of two counts would mislead
+            items = f"{c['items']:,} ({c['inputs']:,} inputs; pooled over {', '.join(pooled)})"
         elif c["inputs"] * c["replicates"] == c["items"]:
             items = f"{c['items']:,} ({c['inputs']:,} x {c['replicates']:,})"
         else:  # not every input under every replicate: the product would be wrong
@@ -261,9 +264,9 @@ def markdown(doc: dict) -> str:
     config = ", ".join(layout["configuration"]) or "none (all rows are one configuration)"
     item = " + ".join(layout["item"]) or "none found (comparisons need --input-col)"
     clusters = f"Clusters: {', '.join(layout['cluster']) or 'none'}."
-    if doc["options"].get("unit") == "input" and layout["cluster"]:
-        clusters = (f"Unit: the input, each the mean over its {', '.join(layout['cluster'])} values "
-                    "(--unit input).")
+    over = [*layout["cluster"], *layout.get("pooled", [])]
+    if doc["options"].get("unit") == "input" and over:
+        clusters = f"Unit: the input, each the mean over its {' and '.join(over)} values (--unit input)."
     lines.append(f"Configuration: {config}{moved_note(layout)}. Item: {item}. {clusters}")
     lines.append(_method_line(doc))
     cv = _cross_validation_line(doc)

@@ -176,7 +176,8 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
               # the seed a fold belongs to: the rest of that seed's items is the fold's training set
               ("repetition", text_key(layout.repetition) if layout.fold else None),
               # with replicates an item is (input, seed, ...): the input alone, to say "569 inputs x 10 seeds"
-              ("input", text_key([layout.input_id]) if layout.replicate and layout.input_id else None)]
+              ("input", text_key([layout.input_id]) if (layout.replicate or layout.pooled) and layout.input_id
+               else None)]
     wanted += [(f"m{i}", m.sql) for i, m in enumerate(plan.metrics) if i != packed]
     wanted += [(name, numeric(q(col), engine) if col else None)
                for name, col in (("latency", plan.latency), ("tokens", plan.tokens), ("cost", plan.cost))]
@@ -186,7 +187,7 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
             exprs.append(expr)
     record = [("item", "<i8"), ("flags", "u1")] + [("cluster", "<i8")] * bool(layout.replicate)
     record += [("repetition", "<i8")] * bool(layout.fold)
-    record += [("input", "<i8")] * bool(layout.replicate and layout.input_id)
+    record += [("input", "<i8")] * bool((layout.replicate or layout.pooled) and layout.input_id)
     record += [(f"m{i}", "<f8") for i in range(len(plan.metrics))]
     record += [(f, "<f8") for f in ("latency", "tokens", "cost") if f in fields]
     select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
