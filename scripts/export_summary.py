@@ -40,7 +40,7 @@ from _bench.cli import (
 from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, require_column, short_labels
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
-from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise
+from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise_all
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load import parse_slo
 from _bench.summary.model import StratumInput, config_display, stratum_entry
@@ -603,7 +603,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     try:
         excluded = [g for g in groups if layout.config and all(v is None for v in g.config)]
         kept = [g for g in groups if g not in excluded and g.rows]
-        summaries = [summarise(parts, g, i, plan, opts) for i, g in enumerate(kept)]
+        summaries = summarise_all(parts, kept, plan, opts)
         primary = plan.metrics[0] if plan.metrics else None
         strata: dict[tuple, list] = {}
         for s in summaries:

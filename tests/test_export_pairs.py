@@ -465,3 +465,23 @@ def test_the_plot_colours_each_configuration_by_its_verdict_against_the_best_eve
     colours = _verdicts_for_plot(every_pair["versions"][0], "accuracy")
     assert colours == _verdicts_for_plot(best_only["versions"][0], "accuracy")
     assert colours["model=weak"] == "worse"  # vs the best, although its last pair (vs same2) is another verdict
+
+
+def test_configurations_summarised_two_at_a_time_give_exactly_what_one_at_a_time_gives(four_models, capsys,
+                                                                                         monkeypatch):
+    from _bench.summary import compute
+
+    pools = []
+
+    class Recorded(compute.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(compute, "ThreadPoolExecutor", Recorded)
+    monkeypatch.setattr(compute.os, "cpu_count", lambda: 2)
+    _, together, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--metric", "latency_ms:lower")
+    assert pools == [(2,)]
+    monkeypatch.setattr(compute, "PARALLEL_MAX_ROWS", 0)  # every configuration "too large": one at a time
+    _, alone, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--metric", "latency_ms:lower")
+    assert pools == [(2,)] and together == alone
