@@ -37,7 +37,7 @@ from _bench.cli import (
     run,
     split_paths_and_table,
 )
-from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, require_column, short_labels
+from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, require_column, short_labels, strata
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise_all
@@ -348,13 +348,15 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
 
 
 def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) -> list[Finding]:
-    """Configurations of one version scored on different numbers of items: their estimates are over different
-    sets (the paired comparisons are not: they use the shared items). Not for load tests (no items)."""
+    """Configurations of one version (and dataset) scored on different numbers of items: their estimates are over
+    different sets (the paired comparisons are not: they use the shared items). Not for load tests (no items)."""
     if not layout.input_id or layout.kind == "load":
         return []
+    # a dataset column (layout.strata): each dataset has its own items, so only configurations of one compare
+    at = [layout.config.index(col) for col in strata(layout.config)]
     by_version: dict[tuple, list] = {}
     for c in summaries:
-        by_version.setdefault(c.group.versions, []).append(c)
+        by_version.setdefault(c.group.versions + tuple(c.group.config[i] for i in at), []).append(c)
     examples = []
     for configs in by_version.values():
         most = max(c.items for c in configs)
@@ -365,6 +367,29 @@ def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) ->
                     "others of their version, so their estimates cover different items; the comparisons pair "
                     "shared items only.", "validate_benchmark.py's unequal-coverage names the missing items; run "
                     "them, or read the estimates with that in mind.", examples)]
+
+
+def latency_failure_findings(summaries: list, names: dict[int, str], plan: Plan) -> list[Finding]:
+    """A failed call has no latency, so the percentiles leave it out; once failures are more than 1 - q of the
+    calls, p_q is no longer what a caller waited (a timeout took at least its limit)."""
+    if not plan.latency:
+        return []
+    examples = []
+    for c in summaries:
+        calls = c.latency_n + c.failed
+        share = c.failed / calls if calls else 0.0
+        hit = [p for p, q in (("p50", 0.5), ("p95", 0.05), ("p99", 0.01)) if share > q]
+        if hit and c.latency_n:
+            examples.append(f"{names[c.index]}: {c.failed:,} of {calls:,} calls failed ({share:.1%}): its "
+                            f"{'/'.join(hit)} {'leaves' if len(hit) == 1 else 'leave'} them out")
+    if not examples:
+        return []
+    configurations = f"{len(examples)} configuration{'s' if len(examples) > 1 else ''}"
+    return [Finding("latency-without-failures", "warning", f"In {configurations} more calls failed "
+                    "than a percentile's tail holds: failed calls have no latency, so those percentiles describe "
+                    "the calls that succeeded, not what callers waited.",
+                    "Give failures their time (a timeout: at least its limit) and take the percentile over every "
+                    "call (duckdb-analysis.md), or report the failure rate beside the latency.", examples)]
 
 
 def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
@@ -643,6 +668,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
+    findings += latency_failure_findings(summaries, names, plan)
     findings += few_seeds_findings(summaries, layout, opts.unit)
     mixed = mixed_configuration_findings(bench, layout, summaries, names, where, params)
     if mixed:  # then the "repeats" and "retries" are rows of the other prompt: the error says what they are

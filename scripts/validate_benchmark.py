@@ -276,6 +276,7 @@ def _summary(ctx: Context) -> dict:
         "files": len(ctx.bench.paths), "table": ctx.bench.table,
         "engine": ctx.bench.engine, "checks_run": ctx.ran, "checks_skipped": ctx.skipped,
         **({"same_as": ctx.compared} if ctx.compared else {}),
+        **({"coverage_within": ctx.coverage_within} if ctx.coverage_within else {}),
     }
 
 
@@ -289,6 +290,11 @@ def render_text(report: Report) -> str:
                  f"(from {inf.get('configuration_from')}{moved_note(inf)}); replicate "
                  f"{', '.join(inf.get('replicate') or []) or 'none'}; versions "
                  f"{', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols)")
+    if s.get("coverage_within"):
+        col, items = s["coverage_within"]["column"], s["coverage_within"]["items"]
+        lines.append(f"coverage: complete within each {col}, each with its own inputs (items: "
+                     f"{', '.join(f'{v} {n:,}' for v, n in items.items())}); compare configurations within one "
+                     f"(export_summary.py --within {col}, or --pool {col} for one number over all)")
     for f in report.findings:
         d = f.as_dict()
         lines += ["", f"{f.severity.upper():7} [{f.check_id}] {f.message}", f"        fix: {f.hint}"]

@@ -140,3 +140,31 @@ def test_config_cols_that_leave_out_a_varying_parameter_is_an_error_not_a_silent
     log_rows(repeats, [r for r in rows if r["prompt"] == "cot"] * 2, engine="sqlite")
     found = {f["check_id"] for f in report(capsys, repeats, "--config-cols", "model")["findings"]}
     assert "duplicates-counted-once" in found and "configurations-mixed" not in found
+
+
+def test_datasets_of_different_sizes_are_not_unequal_items_but_a_gap_inside_one_is(tmp_path, capsys):
+    def rows(skip: int) -> list[dict]:
+        return [{"retriever": r, "dataset": d, "query_id": 1000 * k + q, "ndcg_at_10": q / 40, "error": ""}
+                for r in ("bm25", "hybrid") for k, (d, n) in enumerate((("fiqa", 30), ("scifact", 20)))
+                for q in range(n) if not (r == "bm25" and d == "fiqa" and q < skip)]
+
+    log_rows(tmp_path / "beir.db", rows(0), engine="sqlite")
+    d = report(capsys, tmp_path / "beir.db", "--metric", "ndcg_at_10", "--within", "dataset", "--pairs", "all")
+    assert "unequal-items" not in {f["check_id"] for f in d["findings"]}
+    log_rows(tmp_path / "gap.db", rows(3), engine="sqlite")
+    (f,) = [f for f in report(capsys, tmp_path / "gap.db", "--metric", "ndcg_at_10")["findings"]
+            if f["check_id"] == "unequal-items"]
+    assert f["examples"] == ["retriever=bm25, dataset=fiqa: 27 of 30 items"]
+
+
+def test_latency_percentiles_that_leave_out_more_failures_than_their_tail_say_so(tmp_path, capsys):
+    db = tmp_path / "timeouts.db"
+    rows = [{"retriever": r, "query_id": q, "ndcg_at_10": q / 400,
+             "error": "TimeoutError" if q < failing else "", "latency_ms": None if q < failing else 10.0 + q % 7}
+            for r, failing in (("dense", 12), ("bm25", 2)) for q in range(399, -1, -1)]  # 3 % and 0.5 % timed out
+    # (successes first: xetrack types a column by its first value, and a first None makes latency_ms TEXT)
+    log_rows(db, rows, engine="sqlite")
+    (f,) = [f for f in report(capsys, db, "--metric", "ndcg_at_10")["findings"]
+            if f["check_id"] == "latency-without-failures"]
+    assert f["severity"] == "warning"
+    assert f["examples"] == ["retriever=dense: 12 of 400 calls failed (3.0%): its p99 leaves them out"]

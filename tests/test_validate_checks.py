@@ -292,3 +292,26 @@ def test_duplicate_executions_say_whether_their_outputs_agree(tmp_path, engine, 
     (dup,) = [f for f in doc["findings"] if f["check_id"] == "duplicate-executions"]
     assert f"{2 * vf.N} (configuration, input) pairs" in dup["message"]
     assert "In 3 of them the executions gave different `prediction` values" in dup["message"]
+
+
+def _datasets(db: Path, engine: str, skip: int = 0, shared: bool = False) -> Path:
+    """3 retrievers on 2 datasets, each dataset with its own query ids (or, `shared`, the same ids); `skip`:
+    queries bm25 never ran on fiqa."""
+    rows = [{"retriever": r, "dataset": d, "query_id": (0 if shared else 1000 * k) + q, "ndcg_at_10": q / 40}
+            for r in ("bm25", "dense", "hybrid") for k, (d, n) in enumerate((("fiqa", 30), ("scifact", 20)))
+            for q in range(n) if not (r == "bm25" and d == "fiqa" and q < skip)]
+    vf.log_rows(db, rows, engine=engine)
+    return db
+
+
+def test_datasets_with_their_own_inputs_are_complete_coverage_within_each(tmp_path, capsys, engine):
+    code, doc = validate(capsys, _datasets(tmp_path / "beir.db", engine), "default", "--engine", engine)
+    assert code == 0 and "unequal-coverage" in doc["summary"]["checks_run"] and not doc["findings"]
+    assert doc["summary"]["coverage_within"] == {"column": "dataset", "items": {"fiqa": 30, "scifact": 20}}
+    # planted: bm25 skipped 4 fiqa queries; the same check fires within the dataset
+    _, doc = validate(capsys, _datasets(tmp_path / "gap.db", engine, skip=4), "default", "--engine", engine)
+    (f,) = doc["findings"]
+    assert f["check_id"] == "unequal-coverage" and f["severity"] == "error" and "coverage_within" not in doc["summary"]
+    # the same query ids in both datasets do not nest in it: the smaller dataset lacks inputs the other has
+    _, doc = validate(capsys, _datasets(tmp_path / "same.db", engine, shared=True), "default")
+    assert [f["check_id"] for f in doc["findings"]] == ["unequal-coverage"]

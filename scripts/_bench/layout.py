@@ -48,6 +48,15 @@ NOT_INPUT_ID = re.compile(
 REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index",
                    "sample_idx", "sample_index")  # the last two: K samples per question
 SPLIT_NAMES = ("split", "subset", "partition", "data_split")
+# A configuration column naming the dataset: each dataset brings its own inputs, so configurations are compared
+# (and coverage judged) within it, not across it (validate's coverage, export's unequal-items).
+STRATUM_NAMES = ("dataset", "dataset_name", "benchmark", "task", "task_name", "corpus", "domain", "language",
+                 "lang", "suite", "collection")
+
+
+def strata(config: list[str]) -> list[str]:
+    """The configuration columns named like a dataset (STRATUM_NAMES), when others vary beside them."""
+    return [c for c in config if c.lower() in STRATUM_NAMES] if len(config) > 1 else []
 # A row's position (a load test's request k), or which body of a payload pool it sent: neither an input to pair
 # levels on nor configuration.
 INDEX_NAMES = ("seq", "sequence", "request_seq", "request_index", "payload_id")
