@@ -95,7 +95,9 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
                            "ci_high": r6(m.interval.high), "interval": m.interval.method}
                     for name, m in c.metrics.items()},
         "latency": ({"column": plan.latency, "unit": plan.latency_unit, "n": c.latency_n,
-                     **{k: r6(v) for k, v in c.latency.items()}} if plan.latency else None),
+                     **{k: r6(v) for k, v in c.latency.items()},
+                     **{f"{k}_ci": [None if v is None else r6(v) for v in ci] for k, ci in c.latency_ci.items()}}
+                    if plan.latency else None),
         "tokens": r6(c.tokens), "cost": r6(c.cost),
         "cost_per_right": _cost_per_right(c, plan),
     }

@@ -40,7 +40,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     header += [f"{m['name']} ({m['better']} is better) [{ci}]" for m in metrics]
     if plan["latency"]:
         latency_unit = f" ({plan['latency_unit']})" if plan["latency_unit"] else ""
-        header.append(f"{plan['latency']} p50 / p95 / p99{latency_unit}")
+        header.append(f"{plan['latency']} p50 / p95 [{ci}] / p99{latency_unit}")
     for extra in ("tokens", "cost"):
         if plan[extra]:
             header.append(f"{plan[extra]} (total)")
@@ -66,8 +66,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
                 for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
-            row.append(" / ".join(_latency(lat.get(k)) for k in ("p50", "p95", "p99")) if lat.get("p50") is not None
-                       else "-")
+            row.append(f"{_latency(lat.get('p50'))} / {_latency(lat.get('p95'))} {_bounds(lat.get('p95_ci'))} / "
+                       f"{_latency(lat.get('p99'))}" if lat.get("p50") is not None else "-")
         for extra in ("tokens", "cost"):
             if plan[extra]:
                 row.append(fmt(c[extra], 4 if extra == "cost" else 0))
@@ -115,6 +115,12 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
             row[1:1] = [c["reference"]]
         rows.append(row)
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
+
+
+def _bounds(ci: list | None) -> str:
+    """[low, high] of a percentile; an end the data cannot bound (too few inputs in the tail) is '?'."""
+    low, high = ci or (None, None)
+    return f"[{'?' if low is None else _latency(low)}, {'?' if high is None else _latency(high)}]"
 
 
 def _latency(x: float | None) -> str:
