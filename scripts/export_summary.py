@@ -103,6 +103,18 @@ how it counts:
                  only at or above --fail-on (default: error, i.e. a produced summary exits 0)"""
 
 
+def _failures(text: str) -> str:
+    if text in ("exclude", "wrong"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected exclude, wrong or a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"the score of a failed call must be a finite number, got {text!r}")
+    return repr(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = base_parser(PROG, __doc__.strip().splitlines()[0], EXAMPLES, fail_on="error")
     parser.add_argument("--metric", action="append", metavar="COL[:higher|lower]",
@@ -134,11 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="summarise only rows where COL equals VALUE, or with COL!=VALUE differs from it "
                              "(compared as text); repeatable, all must hold, e.g. --filter track_id!=run-b to "
                              "leave a later re-run out")
-    parser.add_argument("--failures", choices=("exclude", "wrong"), default="exclude",
+    parser.add_argument("--failures", type=_failures, default="exclude", metavar="exclude|wrong|VALUE",
                         help="failed calls (non-empty error): excluded from metrics and from the pairs "
                              "(default), or counted as wrong answers in right/wrong metrics: accuracy, or a "
-                             "--metric column holding only 0 and 1 (other metrics still exclude them); say which "
-                             "in the report")
+                             "--metric column holding only 0 and 1 (other metrics still exclude them), or scored "
+                             "VALUE in every metric (0: the nDCG of a search that timed out); say which in the "
+                             "report")
     parser.add_argument("--pool", metavar="A,B", type=comma_list,
                         help="parameters to pool over: with --config-cols model --pool prompt each model's numbers "
                              "(metrics, latency percentiles, cost) cover both prompts, pairs match on the same input "
@@ -322,8 +335,14 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     failed = sum(c.failed for c in summaries)
     repeated = sum(c.failures_repeated for c in summaries)
     again = f" ({repeated:,} more failed rows are repeated attempts at these items)" if repeated else ""
-    wrong = [m.name for m in plan.metrics if failures == "wrong" and m.right_or_wrong]
-    if failed and wrong:
+    scored = failures not in ("exclude", "wrong")
+    wrong = [m.name for m in plan.metrics if scored or (failures == "wrong" and m.right_or_wrong)]
+    if failed and scored:
+        findings.append(Finding("failures-scored", "info", f"{failed:,} items that only failed (non-empty "
+                                f"error){again} score {failures} in {', '.join(wrong)} (--failures {failures}); "
+                                "they are counted per configuration.", "Report the result with failures "
+                                "excluded too (the default), and say which is which."))
+    elif failed and wrong:
         rest = [m.name for m in plan.metrics if m.name not in wrong]
         findings.append(Finding("failures-counted-wrong", "info", f"{failed:,} items that only failed (non-empty "
                                 f"error){again} count as wrong answers in {', '.join(wrong)} (--failures wrong)"

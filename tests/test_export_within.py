@@ -7,6 +7,7 @@ import json
 
 import export_summary
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import call_main
 from summary_fixtures import correctness
@@ -168,3 +169,23 @@ def test_latency_percentiles_that_leave_out_more_failures_than_their_tail_say_so
             if f["check_id"] == "latency-without-failures"]
     assert f["severity"] == "warning"
     assert f["examples"] == ["retriever=dense: 12 of 400 calls failed (3.0%): its p99 leaves them out"]
+
+
+def test_failures_can_score_a_value_in_a_continuous_metric(tmp_path, capsys):
+    db = tmp_path / "scored.db"
+    rows = [{"retriever": r, "query_id": q, "error": "TimeoutError" if r == "dense" and q % 10 == 0 else "",
+             "ndcg_at_10": None if r == "dense" and q % 10 == 0 else 0.3 + (q % 7) / 10}
+            for r in ("dense", "bm25") for q in range(99, -1, -1)]
+    log_rows(db, rows, engine="sqlite")
+    excluded = report(capsys, db, "--metric", "ndcg_at_10")
+    scored = report(capsys, db, "--metric", "ndcg_at_10", "--failures", "0")
+    by = {c["label"]: c["metrics"]["ndcg_at_10"] for c in scored["versions"][0]["configurations"]}
+    frame = pd.DataFrame(rows).fillna({"ndcg_at_10": 0.0})
+    assert by["retriever=dense"]["n"] == 100
+    assert by["retriever=dense"]["estimate"] == pytest.approx(frame[frame.retriever == "dense"].ndcg_at_10.mean())
+    assert {c["label"]: c["metrics"]["ndcg_at_10"]["n"] for c in excluded["versions"][0]["configurations"]} == {
+        "retriever=dense": 90, "retriever=bm25": 100}
+    (f,) = [f for f in scored["findings"] if f["check_id"] == "failures-scored"]
+    assert "score 0.0 in ndcg_at_10 (--failures 0.0)" in f["message"] and scored["options"]["failures"] == "0.0"
+    code, out, err = call_main(export_summary.main, capsys, str(db), "--failures", "inf")
+    assert code == 2 and err.count("\n") == 1 and "must be a finite number" in err

@@ -45,7 +45,7 @@ class Options:
     power: float = 0.8  # of the minimum detectable difference reported beside every comparison
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
     slo: list | None = None  # --slo: the load test's objective (summary/load.Clause list)
-    failures: str = "exclude"  # 'exclude' | 'wrong': a failed call counts as a wrong answer in right/wrong metrics
+    failures: str = "exclude"  # 'exclude' | 'wrong' (a wrong answer in right/wrong metrics) | a number (that score)
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
 
@@ -279,9 +279,10 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         with_item = rec[(rec["flags"] & NO_ITEM) == 0]
         out.test_train_ratio = _stats.test_train_ratio(with_item["cluster"], with_item["repetition"])
     for i, metric in enumerate(plan.metrics):
-        counted = _failures_count(metric, opts)
+        fill = failure_value(metric, opts)
+        counted = fill is not None
         scored = rec if counted else ok
-        values = np.where(failed, metric.wrong, rec[f"m{i}"]) if counted else ok[f"m{i}"]
+        values = np.where(failed, fill, rec[f"m{i}"]) if counted else ok[f"m{i}"]
         metric_clusters = scored["cluster"] if clusters is not None else None
         present = np.isfinite(values)  # NULL arrives as NaN; inf is excluded and counted
         non_finite = int(np.count_nonzero(np.isinf(values)))
@@ -324,7 +325,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
     for f in kept:
         if f.startswith("m"):
             metric = plan.metrics[int(f[1:])]
-            fill = metric.wrong if _failures_count(metric, opts) else np.nan
+            fill = failure_value(metric, opts)
+            fill = np.nan if fill is None else fill
             vectors[f] = np.where(paired_failed, fill, paired[f])
         else:
             vectors[f] = paired[f]
@@ -352,9 +354,13 @@ def summarise_all(parts: Partitions, groups: list[Group], plan: Plan, opts: Opti
         return list(pool.map(one, enumerate(groups)))
 
 
-def _failures_count(metric: Metric, opts: Options) -> bool:
-    """--failures wrong: a failed call is a wrong answer in a right/wrong metric (it stays excluded elsewhere)."""
-    return opts.failures == "wrong" and metric.right_or_wrong
+def failure_value(metric: Metric, opts: Options) -> float | None:
+    """What a failed call scores in `metric`, or None (excluded). --failures wrong: a wrong answer in a
+    right/wrong metric (excluded elsewhere); --failures VALUE: that value in every metric (an nDCG of 0 for a
+    search that timed out)."""
+    if opts.failures == "wrong":
+        return metric.wrong if metric.right_or_wrong else None
+    return None if opts.failures == "exclude" else float(opts.failures)
 
 
 def best_index(configs: list[ConfigSummary], metric: Metric) -> int | None:
