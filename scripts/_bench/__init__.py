@@ -16,6 +16,7 @@ script's own folder first on sys.path (plain `python scripts/x.py`, `uv run`, an
     stats.py            intervals, paired tests and multiplicity adjustment, as small value objects
     power.py            what a comparison could detect (80 % power) and how much data a difference needs
     validate/           validate_benchmark's passes (passes.py), checks (rules.py) and --snapshot (snapshot.py)
-    summary/            export_summary's plan, scan, computation, report model, rendering, --reference and
-                        --save
+    summary/            export_summary's plan, scan, computation, report model, rendering, --reference,
+                        --save, its findings (findings.py) and design options (design.py: --within, --pool,
+                        --unit)
 """

@@ -1,0 +1,72 @@
+"""export_summary's design options: which pairs stay together (--within), what a configuration is pooled over
+(--pool) and what the unit of the tests is (--unit). Each checks its option against the inferred layout and
+refuses, with one line, what cannot apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from _bench.layout import Layout, require_column
+from _bench.reader import InputError
+
+
+def within_key(layout: Layout, columns: tuple) -> Callable | None:
+    """--within: a configuration's values of those columns, the group its pairs stay in."""
+    if not columns:
+        return None
+    unknown = [c for c in columns if c not in layout.config]
+    if unknown:
+        raise InputError(f"--within {','.join(unknown)}: not a configuration column; the configuration is "
+                         f"{', '.join(layout.config) or 'none'} (--config-cols sets it)")
+    if set(columns) >= set(layout.config):
+        raise InputError(f"--within {','.join(columns)}: every configuration column, so each group holds one "
+                         "configuration and nothing is compared; leave one out")
+    at = [layout.config.index(c) for c in columns]
+    return lambda summary: tuple(summary.group.config[i] for i in at)
+
+
+SAMPLE_NAMES = ("sample_idx", "sample_index")  # replicate columns that number samples of one question
+
+
+def apply_pool(layout: Layout, pool: list[str] | None) -> None:
+    """--pool COLS: each configuration's numbers cover every value of COLS (a model over both prompts), so COLS
+    join the item: pairs match on the same input and COLS values."""
+    if not pool:
+        return
+    for col in pool:
+        require_column(layout, col, "--pool")
+        if col in layout.config or col in (layout.input_id, *layout.replicate, *layout.versions):
+            raise InputError(f"--pool {col}: it is the configuration, input, replicate or version column; pool "
+                             "over a parameter the configuration leaves out (--config-cols model --pool prompt)")
+    layout.pooled = list(pool)
+    layout.left_out = [c for c in layout.left_out if c not in pool]
+
+
+def resolve_unit(layout: Layout, unit: str) -> str:
+    """--unit auto: the input when every replicate column numbers samples of one question (sample 3 of one
+    question has nothing in common with sample 3 of another, so a sample index is no cluster), else the
+    replicate (a seed may train a model: what a new run re-draws). An explicit unit is checked: `input`
+    averages each input's replicates, so it needs them, an input id, and no fold (repeated CV is tested per
+    fold, whose items are not the same across seeds)."""
+    if layout.pooled:  # an input's rows under two prompts are not independent items: the input is the unit
+        if unit == "replicate":
+            raise InputError("--pool makes each input's mean over the pooled values the unit; --unit replicate "
+                             "cannot go with it")
+        if not layout.input_id or layout.fold:
+            raise InputError("--pool needs an input id column (--input-col) and no fold column: it pairs "
+                             "configurations on the same input and pooled values")
+        return "input"
+    if unit == "auto":
+        samples = layout.replicate and all(c.lower() in SAMPLE_NAMES for c in layout.replicate)
+        return "input" if samples and layout.input_id else "replicate"
+    if unit != "input":
+        return unit
+    if not layout.replicate:
+        raise InputError("--unit input: no replicate column (seed, repeat, trial, sample_idx, ...) was found, so "
+                         "each item is already an input")
+    if layout.fold:
+        raise InputError(f"--unit input: the fold column {layout.fold!r} makes this repeated cross-validation, "
+                         "which is tested per fold (a seed's folds share training data); leave --unit out")
+    if not layout.input_id:
+        raise InputError("--unit input: no input id column to average the replicates of; name it with --input-col")
+    return unit

@@ -1,0 +1,319 @@
+"""export_summary's findings: what the data and the choices made of it mean for the numbers (counts, coverage,
+failures, seeds, mixed or pooled configurations, values that cannot be averaged, load-test verdicts). Each
+function takes the summaries (or the load analysis) and returns the findings it has, none when all is well."""
+
+from __future__ import annotations
+
+import re
+
+from _bench.cli import Finding
+from _bench.layout import Layout, strata
+from _bench.reader import Benchmark
+from _bench.sql import as_text, q
+from _bench.summary.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, Plan
+from _bench.summary.scan import Group
+
+
+def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list) -> list[Finding]:
+    """A metric column holding text (a numpy scalar logged by xetrack 0.7.0 becomes a 16-hex asset hash)."""
+    out = []
+    for m in plan.metrics:
+        if m.direction_from == "definition":
+            continue
+        total, numeric_count = bench.query(f"SELECT COUNT({q(m.name)}), COUNT({m.sql}) FROM {bench.VIEW}{where}",
+                                           params)[0]
+        if total > numeric_count:
+            glue = " AND " if where else " WHERE "
+            examples = [r[0] for r in bench.query(
+                f"SELECT DISTINCT {as_text(q(m.name))} FROM {bench.VIEW}{where}{glue}{q(m.name)} IS NOT NULL "
+                f"AND ({m.sql}) IS NULL LIMIT 5", params)]
+            out.append(Finding("non-numeric-metric", "warning",
+                               f"{total - numeric_count:,} of {total:,} values of {m.name!r} are not numbers and "
+                               "were left out.",
+                               "16-hex text is a xetrack asset hash: numpy scalars are stored as assets; log "
+                               "float(x) instead.", examples, total - numeric_count))
+    return out
+
+
+def metric_candidates(layout: Layout, plan: Plan) -> list[str]:
+    """`--metric COL:direction` for each numeric outcome column a metric could be (not latency, tokens or
+    cost, not an error or a bookkeeping time), the direction read from the name where the name says it."""
+    measured = {plan.latency, plan.tokens, plan.cost}
+    not_metric = re.compile(r"error|_time$|_ms$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", re.I)
+    names = [c for c in layout.roles.outcomes if layout.columns.get(c) in ("integer", "real")
+             and c not in measured and not not_metric.search(c)]
+    return [f"--metric {c}:lower" if LOWER_IS_BETTER.search(c) else f"--metric {c}:higher" if HIGHER_IS_BETTER.search(c)
+            else f"--metric {c}:higher or :lower (the name does not say which)" for c in names]
+
+
+def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group],
+                   failures: str = "exclude") -> list[Finding]:
+    findings = []
+    if strata > 1:
+        findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
+                                "own and never pooled.", "Pick one with --version VALUE."))
+    if not plan.metrics:
+        candidates = metric_candidates(layout, plan)
+        suggestion = (f"Name one: {', '.join(candidates)}." if candidates
+                      else "Name a numeric column: --metric COL:higher (or :lower).")
+        findings.append(Finding("no-metric", "warning", "No metric found: no prediction/ground-truth pair and no "
+                                "--metric, so nothing is ranked or compared.", suggestion))
+    if not layout.input_id:
+        findings.append(Finding("no-item-id", "warning", "No input id column: items cannot be paired, so "
+                                "configurations are not compared.", "Name it with --input-col COL."))
+    dups = sum(c.duplicates_dropped for c in summaries)
+    if dups:
+        findings.append(Finding("duplicates-counted-once", "warning", f"{dups:,} repeated successful computed rows "
+                                "of the same configuration and item were counted once (the first one logged).",
+                                "If they are intended repeats, log a replicate column (seed, repeat); otherwise "
+                                "run validate_benchmark.py to find them."))
+    retried = sum(c.retries_superseded for c in summaries)
+    if retried:
+        findings.append(Finding("retries-counted-once", "info", f"{retried:,} failed rows have a successful row of "
+                                "the same configuration and item (a retry): the success is scored, the failure is "
+                                "not counted as one.",
+                                "validate_benchmark.py reports every failure, retried or not."))
+    replays = sum(c.replays_dropped for c in summaries)
+    if replays:
+        findings.append(Finding("replays-counted-once", "info", f"{replays:,} cache-replayed rows repeat an item "
+                                "already computed and were not counted again.", ""))
+    failed = sum(c.failed for c in summaries)
+    repeated = sum(c.failures_repeated for c in summaries)
+    again = f" ({repeated:,} more failed rows are repeated attempts at these items)" if repeated else ""
+    scored = failures not in ("exclude", "wrong")
+    wrong = [m.name for m in plan.metrics if scored or (failures == "wrong" and m.right_or_wrong)]
+    if failed and scored:
+        findings.append(Finding("failures-scored", "info", f"{failed:,} items that only failed (non-empty "
+                                f"error){again} score {failures} in {', '.join(wrong)} (--failures {failures}); "
+                                "they are counted per configuration.", "Report the result with failures "
+                                "excluded too (the default), and say which is which."))
+    elif failed and wrong:
+        rest = [m.name for m in plan.metrics if m.name not in wrong]
+        findings.append(Finding("failures-counted-wrong", "info", f"{failed:,} items that only failed (non-empty "
+                                f"error){again} count as wrong answers in {', '.join(wrong)} (--failures wrong)"
+                                + (f" and are excluded from {', '.join(rest)}" if rest else "")
+                                + "; they are counted per configuration.", ""))
+    elif failed:
+        # --failures wrong with no right/wrong metric changes nothing: say so rather than ignore it quietly
+        ignored = (" --failures wrong was given, but no metric holds only right/wrong (0/1) values, so it "
+                   "changed nothing." if failures == "wrong" else "")
+        findings.append(Finding("failures-excluded", "warning" if ignored else "info",
+                                f"{failed:,} items that only failed (non-empty error){again} are excluded from "
+                                f"metrics and counted per configuration.{ignored}",
+                                "--failures wrong counts them as wrong answers in right/wrong metrics (accuracy, "
+                                "or a --metric column holding only 0 and 1) instead."))
+    if excluded:
+        rows = sum(g.rows for g in excluded)
+        findings.append(Finding("rows-without-configuration", "warning", f"{rows:,} rows carry no configuration "
+                                f"(every one of {', '.join(layout.config)} is NULL) and were left out.",
+                                "xetrack 0.7.0 does not unpack dataclass arguments on cache replays: pass the "
+                                "configuration fields through track(params=...) or use config_id."))
+    return findings
+
+
+def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) -> list[Finding]:
+    """Configurations of one version (and dataset) scored on different numbers of items: their estimates are over
+    different sets (the paired comparisons are not: they use the shared items). Not for load tests (no items)."""
+    if not layout.input_id or layout.kind == "load":
+        return []
+    # a dataset column (layout.strata): each dataset has its own items, so only configurations of one compare
+    at = [layout.config.index(col) for col in strata(layout.config)]
+    by_version: dict[tuple, list] = {}
+    for c in summaries:
+        by_version.setdefault(c.group.versions + tuple(c.group.config[i] for i in at), []).append(c)
+    examples = []
+    for configs in by_version.values():
+        most = max(c.items for c in configs)
+        examples += [f"{names[c.index]}: {c.items:,} of {most:,} items" for c in configs if c.items < most]
+    if not examples:
+        return []
+    return [Finding("unequal-items", "warning", f"{len(examples)} configurations were scored on fewer items than "
+                    "others of their version, so their estimates cover different items; the comparisons pair "
+                    "shared items only.", "validate_benchmark.py's unequal-coverage names the missing items; run "
+                    "them, or read the estimates with that in mind.", examples)]
+
+
+def latency_failure_findings(summaries: list, names: dict[int, str], plan: Plan) -> list[Finding]:
+    """A failed call has no latency, so the percentiles leave it out; once failures are more than 1 - q of the
+    calls, p_q is no longer what a caller waited (a timeout took at least its limit)."""
+    if not plan.latency:
+        return []
+    examples = []
+    for c in summaries:
+        calls = c.latency_n + c.failed
+        share = c.failed / calls if calls else 0.0
+        hit = [p for p, q in (("p50", 0.5), ("p95", 0.05), ("p99", 0.01)) if share > q]
+        if hit and c.latency_n:
+            examples.append(f"{names[c.index]}: {c.failed:,} of {calls:,} calls failed ({share:.1%}): its "
+                            f"{'/'.join(hit)} {'leaves' if len(hit) == 1 else 'leave'} them out")
+    if not examples:
+        return []
+    configurations = f"{len(examples)} configuration{'s' if len(examples) > 1 else ''}"
+    return [Finding("latency-without-failures", "warning", f"In {configurations} more calls failed "
+                    "than a percentile's tail holds: failed calls have no latency, so those percentiles describe "
+                    "the calls that succeeded, not what callers waited.",
+                    "Give failures their time (a timeout: at least its limit) and take the percentile over every "
+                    "call (duckdb-analysis.md), or report the failure rate beside the latency.", examples)]
+
+
+def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
+    """Failures retried in some configurations of a version and left failed in others: a retry turns a
+    configuration's failures into successes, so the retried ones are scored on more items (and, with
+    --failures wrong, fewer misses) for a reason that is not the configuration."""
+    by_version: dict[tuple, list] = {}
+    for c in summaries:
+        by_version.setdefault(c.group.versions, []).append(c)
+    retried, unretried = [], []
+    for configs in by_version.values():
+        if any(c.retries_superseded for c in configs):
+            retried += [c for c in configs if c.retries_superseded]
+            unretried += [c for c in configs if c.failed and not c.retries_superseded]
+    if not unretried:
+        return []
+    examples = ([f"{names[c.index]}: {c.retries_superseded:,} failures retried successfully" for c in retried]
+                + [f"{names[c.index]}: {c.failed:,} failures, none retried" for c in unretried])
+    return [Finding("uneven-retries", "warning", f"Failed calls were retried in {len(retried)} configurations but "
+                    f"not in {len(unretried)} others with failures: the retried ones are scored on more "
+                    "successes for a reason that is not the configuration (with --failures wrong, on fewer "
+                    "misses).", "Retry every configuration's failures, or leave the retry run out "
+                    "(--filter track_id!=RUN; analyze_cache_hits.py's per-run table lists the runs).", examples)]
+
+
+def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: list, names: dict[int, str],
+                                 where: str, params: list) -> list[Finding]:
+    """--config-cols left out a parameter that varies within a configuration on the same items (model without
+    prompt): an item's rows under two prompts look like repeats, one is dropped, and the numbers hold an
+    arbitrary mix. One GROUP BY configuration, run only when rows were dropped as repeats and columns were left
+    out."""
+    dropped = {c.index: c.duplicates_dropped + c.retries_superseded for c in summaries}
+    if not layout.left_out or not any(dropped.values()):
+        return []
+    keys = layout.versions + layout.config
+    counts = ", ".join(f"COUNT(DISTINCT {q(c)})" for c in layout.left_out)
+    grouped = ", ".join(q(k) for k in keys)
+    sql = f"SELECT {grouped}, {counts} FROM {bench.VIEW}{where} GROUP BY {grouped}"
+    varying = {tuple(row[:len(keys)]): {c: n for c, n in zip(layout.left_out, row[len(keys):], strict=True) if n > 1}
+               for row in bench.query(sql, params)}
+    examples, columns = [], []
+    for c in summaries:
+        mixed = varying.get(tuple(c.group.versions + c.group.config), {})
+        if mixed and dropped[c.index]:
+            examples.append(f"{names[c.index]}: " + ", ".join(f"{col} takes {n} values" for col, n in mixed.items())
+                            + f"; {dropped[c.index]:,} rows dropped as repeats of an item")
+            columns += [col for col in mixed if col not in columns]
+    if not examples:
+        return []
+    shown = ", ".join(columns)
+    return [Finding("configurations-mixed", "error", f"--config-cols leaves out {shown}, which varies within "
+                    f"{len(examples)} configurations on the same items: an item's rows under two {shown} values "
+                    "look like repeats, one of them is dropped, and each configuration's numbers hold an "
+                    "arbitrary mix of them.",
+                    f"Add {shown} to --config-cols (with --within to compare inside each group), or pick one with "
+                    f"--filter {columns[0]}=VALUE, or pool over it with --pool {shown} (a model's numbers over "
+                    f"every {shown}, paired on the same input and {shown}).", examples)]
+
+
+FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
+
+
+def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate") -> list[Finding]:
+    """Seeds of independent runs on the same test items: each comparison rests on one difference per seed. Its
+    interval reflects training randomness, not which test items were drawn (shared by every seed), and with few
+    seeds it is both weak for real differences and, by chance, sometimes narrow. With --unit input the inputs
+    are the unit instead, and the finding says what that leaves out."""
+    if layout.pooled and summaries:
+        pooled, over = ", ".join(layout.pooled), " and ".join([*layout.replicate, *layout.pooled])
+        return [Finding("pooled", "info", f"Each configuration's numbers are pooled over {pooled} (--pool): its "
+                        "metrics, latency percentiles and cost cover every value. Pairs match on the same "
+                        f"{layout.input_id} and {pooled}; the unit is each {layout.input_id}'s mean over its {over} "
+                        "values, so intervals and tests resample inputs.",
+                        f"A pooled number weighs each {pooled} value by its rows; to see whether they differ, "
+                        f"add {pooled} to --config-cols with --within.")]
+    if not layout.replicate or layout.fold or layout.kind == "load" or not summaries:
+        return []
+    seeds = min(c.clusters for c in summaries)
+    if unit == "input":
+        return [Finding("unit-input", "info", f"Each input ({layout.input_id}) is the unit: its mean over its "
+                        f"{layout.replicate[0]} values (in a pair, over those both sides have). Intervals and "
+                        f"tests resample inputs, so they hold for these {layout.replicate[0]} values; a "
+                        f"{layout.replicate[0]} that moves every input's score together is not in them.",
+                        f"If {layout.replicate[0]} re-draws something that differs between runs (a model's "
+                        "training), --unit replicate makes it the unit.")]
+    if not 2 <= seeds < FEW_SEEDS:
+        return []
+    return [Finding("few-seeds", "info", f"Intervals and comparisons rest on {seeds} seeds ({seeds - 1} degrees of "
+                    "freedom): one difference per seed. They measure how much the result moves between seeds; "
+                    "when every seed scored the same items, which items were drawn is left out, so a real "
+                    "difference can go undetected and, when the seeds happen to agree, an interval can be "
+                    "narrower than the items justify.", f"Read each seed's paired test too (--filter {layout.replicate[0]}=K for each "
+                    "seed), and add seeds before items: they are the unit here. If the seed only re-draws noise on the same "
+                    "inputs (K samples per question, a stochastic fit per series), --unit input makes each input's "
+                    "mean over its seeds the unit.")]
+
+
+def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
+    """Infinite or overflowing metric values: never a verdict from them, and the report says where they were."""
+    examples = []
+    for c in summaries:
+        for metric, m in c.metrics.items():
+            if m.non_finite:
+                examples.append(f"{names[c.index]}: {metric} has {m.non_finite:,} infinite values (excluded from "
+                                "its interval and comparisons)")
+            if m.too_large:
+                examples.append(f"{names[c.index]}: {metric} has {m.too_large:,} values beyond 1e150 (too large "
+                                "to average: no interval, not compared)")
+    if not examples:
+        return []
+    return [Finding("non-finite-values", "warning", f"{len(examples)} configuration metrics hold infinite or "
+                    "overflowing values; those values are excluded, or the metric is not compared.",
+                    "Find the rows (e.g. WHERE ABS(col) > 1e150) and fix the computation that produced them, "
+                    "or exclude them explicitly.", examples)]
+
+
+def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
+    """Intervals that reach past every value observed (e.g. a log loss interval below 0)."""
+    examples = []
+    for c in summaries:
+        for metric, m in c.metrics.items():
+            if m.beyond_data:
+                low, high, top = m.beyond_data
+                iv = m.interval
+                examples.append(f"{names[c.index]}: {metric} [{iv.low:.4g}, {iv.high:.4g}] vs observed "
+                                f"[{low:.4g}, {high:.4g}]; the largest 1 % of its values hold {top:.0%} of the total")
+    if not examples:
+        return []
+    return [Finding("interval-beyond-data", "warning", f"{len(examples)} intervals reach past every value "
+                    "observed: the fold or seed means spread widely because a few extreme items dominate the "
+                    "mean, so the interval is wide and its ends are not values the metric takes.",
+                    "Look at those items (ORDER BY the metric DESC); a bounded or rank-based metric (accuracy, "
+                    "Brier score, median) answers more stably. Comparisons of this metric stay valid but weak.",
+                    examples)]
+
+
+def load_findings(load: dict) -> list[Finding]:
+    findings = []
+    if load["non_monotone"]:
+        findings.append(Finding("slo-non-monotone", "warning", "Verdicts do not fall with the rate: "
+                                f"{'; '.join(load['non_monotone'])}. The capacity is the highest meeting rate "
+                                "below the first failing one.", "Re-measure those levels (--rerun), with a settle "
+                                "time between levels, before trusting a capacity.", load["non_monotone"]))
+    short = [f"{lv['label']} ({lv['window_s']:.1f} s)" for lv in load["levels"] if lv["block_s"] < 1.0]
+    if short:
+        findings.append(Finding("slo-short-levels", "warning", f"{len(short)} levels last less than 5 s: their "
+                                "blocks are shorter than 1 s, so a stall can span blocks and the intervals are "
+                                "rough.", "Measure each level for 30 s or more (--duration).", short))
+    split = [f"{lv['label']}: " + ", ".join(f"repeat {r} {v}" for r, v in lv["replicate_verdicts"].items())
+             for lv in load["levels"] if {"meets", "fails"} <= set(lv.get("replicate_verdicts", {}).values())]
+    if split:
+        findings.append(Finding("slo-repeats-disagree", "warning", f"{len(split)} levels have a repeat that meets "
+                                "and one that fails on its own: their pooled verdict averages two different "
+                                "behaviours (a drift over the run, a neighbour's load, a warm-up).",
+                                "Compare the repeats (the replicate column) and find what differed before "
+                                "trusting the pooled verdict; more repeats, in alternating order, tell a drift "
+                                "from chance.", split))
+    undecided = [lv["label"] for lv in load["levels"] if lv["verdict"] == "undecided"]
+    if undecided:
+        findings.append(Finding("slo-undecided", "info", f"{len(undecided)} levels are undecided: the interval of "
+                                "their share of slow or failed requests straddles what the objective allows.",
+                                "Measure them longer (more requests narrow the interval).", undecided))
+    return findings
