@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                 for message in bench.notes:
                     note(PROG, message)
                 bench.require_rows()
-                report = build_report(bench, infer_layout(bench, args.input_col, args.config_cols))
+                report = build_report(bench, infer_layout(bench, args.input_col, args.config_cols, args.replicate_cols))
                 report.summary["engine"] = bench.engine
                 return report
 

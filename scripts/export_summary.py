@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 for message in bench.notes:
                     note(PROG, message)
                 bench.require_rows()
-                layout = infer_layout(bench, args.input_col, args.config_cols)
+                layout = infer_layout(bench, args.input_col, args.config_cols, args.replicate_cols)
                 apply_pool(layout, args.pool)
                 if args.kind != "auto":
                     layout.kind = args.kind

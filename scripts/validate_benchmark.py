@@ -153,7 +153,7 @@ def take_snapshot(paths: list[str], table: str, folder: str) -> list[str]:
 
 
 def _validate(bench: Benchmark, input_col, config_cols, filters, options: Options) -> Report:
-    layout = infer_layout(bench, input_col, config_cols)
+    layout = infer_layout(bench, input_col, config_cols, options.replicate_cols)
     source = create_source(bench, parse_filters(filters, bench.column_names))
     key = config_key(layout)
     stats, configs = _passes(bench, source, layout, key, filters)
@@ -289,7 +289,7 @@ def render_text(report: Report) -> str:
     lines.append(f"inferred: input {inf.get('input_id') or 'none'}; configuration {config} "
                  f"(from {inf.get('configuration_from')}{moved_note(inf)}); replicate "
                  f"{', '.join(inf.get('replicate') or []) or 'none'}; versions "
-                 f"{', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols)")
+                 f"{', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols, --replicate-cols)")
     if s.get("coverage_within"):
         col, items = s["coverage_within"]["column"], s["coverage_within"]["items"]
         lines.append(f"coverage: complete within each {col}, each with its own inputs (items: "
@@ -323,7 +323,8 @@ def render_text(report: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
         paths, table = split_paths_and_table(args.paths, args.table)
-        options = Options(max_error_rate=args.max_error_rate, same_as=args.same_as, filters=args.filter)
+        options = Options(max_error_rate=args.max_error_rate, same_as=args.same_as, filters=args.filter,
+                          replicate_cols=args.replicate_cols)
         choice = pick_engine(PROG, args.engine, paths, table)
         report = with_engine_fallback(
             choice.engine, lambda engine: validate(paths, table, engine, args.input_col, args.config_cols,

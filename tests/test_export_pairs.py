@@ -485,3 +485,16 @@ def test_configurations_summarised_two_at_a_time_give_exactly_what_one_at_a_time
     monkeypatch.setattr(compute, "PARALLEL_MAX_ROWS", 0)  # every configuration "too large": one at a time
     _, alone, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--metric", "latency_ms:lower")
     assert pools == [(2,)] and together == alone
+
+
+def test_small_metric_values_keep_three_significant_digits_in_markdown_and_six_in_json(tmp_path, capsys):
+    db = tmp_path / "cost.db"
+    rows = [{"model": m, "input_id": i, "cost_usd": c * (1 + (i % 5) / 100), "error": ""}
+            for m, c in (("mini", 0.000169), ("large", 0.001022)) for i in range(50)]
+    log_rows(db, rows, engine="sqlite", table="predictions")
+    assert export_summary.main([str(db), "predictions", "--metric", "cost_usd:lower"]) == 0
+    out = capsys.readouterr().out
+    assert "0.000 [" not in out and "| 0.000172 [" in out  # mini's mean: 0.000169 x 1.02
+    _, doc, _ = run(capsys, db, "predictions", "--metric", "cost_usd:lower")
+    mini = next(c for c in doc["versions"][0]["configurations"] if c["label"] == "model=mini")
+    assert mini["metrics"]["cost_usd"]["estimate"] == pytest.approx(0.000169 * 1.02, rel=1e-5)

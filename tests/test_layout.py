@@ -262,3 +262,24 @@ def test_a_setting_named_like_a_hyperparameter_stays_one_whatever_its_values(tmp
     db = tmp_path / "topk.db"
     log_rows(db, rows, engine="sqlite", table="results")
     assert inferred(capsys, db)["inferred"]["configuration"] == ["model", "top_k"]
+
+
+def test_an_integer_sample_column_numbers_repeats_and_any_column_can_be_named_one(tmp_path, capsys):
+    assert infer_roles([Column("model", "TEXT"), Column("prompt_id", "INTEGER"), Column("sample", "INTEGER")]
+                       ).replicate == ["sample"]
+    # text in a column named sample is data (a sampled answer), not a repeat index
+    assert infer_roles([Column("model", "TEXT"), Column("prompt_id", "INTEGER"), Column("sample", "TEXT")]
+                       ).replicate == []
+    db = tmp_path / "draws.db"
+    log_rows(db, [{"model": m, "prompt_id": p, "draw": k, "score": (p + k) % 10} for m in "ab" for p in range(20)
+                  for k in range(3)], engine="sqlite", table="results")
+    plain = inferred(capsys, db)
+    assert plain["inferred"]["configuration"] == ["model", "draw"] and plain["inferred"]["replicate"] == []
+    named = inferred(capsys, db, "--replicate-cols", "draw")
+    assert named["inferred"]["configuration"] == ["model"] and named["inferred"]["replicate"] == ["draw"]
+    assert named["status"] == "ok" and named["summary"]["sample"] == "20 inputs x 3 draws (60 items)"
+    d = json.loads(capsys.readouterr().out if export_summary.main(
+        [str(db), "results", "--metric", "score", "--replicate-cols", "draw", "--json"]) == 0 else "{}")
+    assert d["inferred"]["layout"]["replicate"] == ["draw"]
+    assert validate_benchmark.main([str(db), "results", "--replicate-cols", "nope"]) == 2
+    assert "column 'nope' not found" in capsys.readouterr().err

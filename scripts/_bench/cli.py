@@ -68,6 +68,9 @@ def base_parser(prog: str, description: str, examples: str, fail_on: str) -> Arg
                         "(default: inferred, e.g. input_id, item_id, example_id)")
     parser.add_argument("--config-cols", metavar="A,B", type=comma_list,
                         help="the columns that make up a configuration (default: inferred parameters)")
+    parser.add_argument("--replicate-cols", metavar="A,B", type=comma_list,
+                        help="the columns that number repeats of one input: seeds, samples (default: inferred "
+                             "from names such as seed, repeat, trial, sample_idx, or an integer `sample`)")
     parser.add_argument("--fail-on", choices=SEVERITIES, default=fail_on,
                         help=f"lowest finding severity that makes the exit code 1 (default: {fail_on})")
     return parser

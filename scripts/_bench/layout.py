@@ -47,6 +47,7 @@ NOT_INPUT_ID = re.compile(
     re.IGNORECASE)
 REPLICATE_NAMES = ("seed", "random_state", "replicate", "repeat", "repetition", "trial", "fold", "run_index",
                    "sample_idx", "sample_index")  # the last two: K samples per question
+SAMPLE_COLUMN = "sample"  # a replicate when it holds integers (sample 0, 1, 2 of one question); text is data
 SPLIT_NAMES = ("split", "subset", "partition", "data_split")
 # A configuration column naming the dataset: each dataset brings its own inputs, so configurations are compared
 # (and coverage judged) within it, not across it (validate's coverage, export's unequal-items).
@@ -120,7 +121,7 @@ class Roles:
 
 
 def infer_roles(columns: Sequence[Column], input_col: str | None = None,
-                config_cols: Sequence[str] | None = None) -> Roles:
+                config_cols: Sequence[str] | None = None, replicate_cols: Sequence[str] | None = None) -> Roles:
     """Classify columns by xetrack's layout and common benchmark names.
 
     Parameters are the columns that are neither bookkeeping, version, input, replicate, split, outcome nor
@@ -129,7 +130,7 @@ def infer_roles(columns: Sequence[Column], input_col: str | None = None,
     """
     names = [c.name for c in columns]
     lower = {n.lower(): n for n in names}
-    for given in [input_col, *(config_cols or [])]:
+    for given in [input_col, *(config_cols or []), *(replicate_cols or [])]:
         if given is not None and given not in names:
             raise InputError(f"column {given!r} not found; available: {', '.join(names)}")
     roles = Roles()
@@ -139,7 +140,11 @@ def infer_roles(columns: Sequence[Column], input_col: str | None = None,
     roles.version = [n for n in names if n.lower() in VERSION_NAMES or n.lower().endswith("_version")]
     roles.input_id = input_col or next((lower[c] for c in INPUT_NAMES if c in lower), None)
     roles.split = next((lower[c] for c in SPLIT_NAMES if c in lower), None)
-    roles.replicate = [n for n in names if n.lower() in REPLICATE_NAMES]
+    if replicate_cols:
+        roles.replicate = list(replicate_cols)
+    else:
+        roles.replicate = [c.name for c in columns if c.name.lower() in REPLICATE_NAMES
+                           or (c.name.lower() == SAMPLE_COLUMN and c.kind == "integer")]
     taken = set(roles.bookkeeping) | set(roles.system) | set(roles.version) | set(roles.replicate)
     taken |= set(roles.provenance)
     if roles.input_id is None:
@@ -278,8 +283,9 @@ def moved_note(described: dict) -> str:
             "within a configuration")
 
 
-def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: list[str] | None = None) -> Layout:
-    roles = infer_roles(bench.columns, input_col=input_col, config_cols=config_cols)
+def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: list[str] | None = None,
+                 replicate_cols: list[str] | None = None) -> Layout:
+    roles = infer_roles(bench.columns, input_col=input_col, config_cols=config_cols, replicate_cols=replicate_cols)
     names = bench.column_names
     if config_cols is None and roles.input_id:
         named = [p for p in roles.parameters if p != "config_id"]
@@ -294,7 +300,7 @@ def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: li
     if config_cols:
         config, source = list(config_cols), "user"
         parameters = list(config_cols)
-        by_name = infer_roles(bench.columns, input_col=input_col).parameters
+        by_name = infer_roles(bench.columns, input_col=input_col, replicate_cols=replicate_cols).parameters
         left_out = [p for p in by_name if p not in config_cols and p != "config_id"]
     elif "config_id" in names:
         config, source = ["config_id"], "config_id"

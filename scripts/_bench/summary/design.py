@@ -25,7 +25,7 @@ def within_key(layout: Layout, columns: tuple) -> Callable | None:
     return lambda summary: tuple(summary.group.config[i] for i in at)
 
 
-SAMPLE_NAMES = ("sample_idx", "sample_index")  # replicate columns that number samples of one question
+SAMPLE_NAMES = ("sample_idx", "sample_index", "sample")  # replicate columns that number samples of one question
 
 
 def apply_pool(layout: Layout, pool: list[str] | None) -> None:

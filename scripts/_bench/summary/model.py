@@ -55,8 +55,11 @@ MAX_LISTED = 3
 
 
 def r6(x: float | None) -> float | None:
+    """Six decimals, or below 0.01 six significant digits: a cost of $0.000169 a call keeps its digits."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
+    if abs(x) < 0.01:
+        return float(f"{float(x):.6g}") + 0.0
     return round(float(x), 6) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
@@ -190,10 +193,13 @@ def families(comparisons: list[dict]) -> list[dict]:
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
+    """Three decimals; below 0.01 three significant digits (a cost of 0.000169 a call is not 0.000)."""
     if x is None:
         return "-"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
+    if 0 < abs(x) < 0.01:
+        return f"{x:.3g}"
     return f"{x:.{digits}f}"
 
 

@@ -199,7 +199,8 @@ def _pair_matrix(comparisons: list[dict], order: list[str]) -> list[str]:
             elif c["delta"] is None:
                 cells.append(SHORT_VERDICT[c["verdict"]])
             else:
-                cells.append(f"{c['delta']:+.3f} {SHORT_VERDICT[c['verdict']]} (mdd {_detectable_cell(c)})")
+                signed = ("+" if c["delta"] >= 0 else "") + fmt(c["delta"])
+                cells.append(f"{signed} {SHORT_VERDICT[c['verdict']]} (mdd {_detectable_cell(c)})")
         rows.append([row, *cells])
     return _table(["row minus column", *order[:-1]], "l" * len(order), rows)
 

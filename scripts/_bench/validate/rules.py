@@ -55,6 +55,7 @@ class Options:
     max_error_rate: float = 0.05
     same_as: list[str] | None = None  # a reference run's files (--same-as): the same-as-reference check
     filters: list[str] | None = None  # --filter, applied to the reference alike
+    replicate_cols: list[str] | None = None  # --replicate-cols: the columns numbering repeats of one input
 
 
 @dataclass
@@ -141,7 +142,7 @@ def check_duplicates(ctx: Context) -> list[Finding]:
     replicate = (f"Replicate columns ({', '.join(L.replicate)}) are already part of the key, so these are "
                  "not intended repeats. " if L.replicate else
                  "If they are intended repeats, record a seed/replicate column (seed, repeat, fold) so they are "
-                 "told apart. ")
+                 "told apart, or name the one they have with --replicate-cols COL. ")
     differ = ""
     if d["output"]:
         differ = (f" In {d['differ']} of them the executions gave different `{d['output']}` values: the outputs "
