@@ -39,7 +39,7 @@ from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, short_label
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise_all
-from _bench.summary.design import apply_pool, resolve_unit, within_key
+from _bench.summary.design import apply_pool, reference_in_each_group, resolve_unit, within_key
 from _bench.summary.findings import (
     beyond_data_findings,
     count_findings,
@@ -148,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--within", metavar="A,B", type=comma_list,
                         help="compare only configurations with the same values of these configuration columns: "
                              "with --pairs all, every pair within each group; with best, each against its group's "
-                             "best. E.g. --config-cols model,prompt --pairs all --within model: each model's "
-                             "prompts; --config-cols model,track_id --within model: each model across runs")
+                             "best; with --pairs COL=VALUE, each against its group's COL=VALUE. E.g. --config-cols "
+                             "model,prompt --pairs all --within model: each model's prompts; --config-cols "
+                             "model,track_id --within model: each model across runs; --pairs retriever=bm25 "
+                             "--within dataset: each retriever against bm25 on its own dataset")
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
@@ -225,8 +227,6 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         if args.pairs not in ("best", args.reference):
             parser.error(f"--reference {args.reference!r} and --pairs {args.pairs!r} disagree; give one of them")
         args.pairs = args.reference
-    if args.within and args.pairs not in ("best", "all"):
-        parser.error("--within groups the pairs of --pairs all or best; a named reference is one configuration")
 
 
 def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple[str, list]:
@@ -300,7 +300,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                          short_labels([config_display(c, layout) for c in summaries]), strict=True))
         version_names = dict(zip(strata, short_labels([dict(zip(layout.versions, v, strict=True))
                                                        for v in strata]), strict=True))
-        references = {} if opts.reference is None else {
+        per_group = within is not None and opts.reference is not None  # --pairs retriever=bm25 --within dataset
+        references = {} if opts.reference is None or per_group else {
             v: reference_index(configs, layout, names, opts.reference) for v, configs in strata.items()}
         if references and all(r is None for r in references.values()):
             raise unknown_reference(opts.reference, names)
@@ -313,13 +314,16 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                 for pos, metric in enumerate(plan.metrics):
                     reference = references.get(versions)
                     mode = "best" if opts.pairs == "reference" and reference is None else opts.pairs
-                    pairs = pairs_to_compare(configs, metric, mode, reference, within)
+                    pairs = (reference_in_each_group(configs, layout, within, opts.within, opts.reference)
+                             if per_group else pairs_to_compare(configs, metric, mode, reference, within))
                     comparisons += compare_pairs(parts, configs, metric, pos, opts, pairs)
             decide(comparisons, {m.name: m for m in plan.metrics}, opts)
             entries.append(stratum_entry(StratumInput(dict(zip(layout.versions, versions, strict=True)),
                                                       version_names[versions], configs, comparisons, names,
                                                       references.get(versions)),
                                          layout, plan, opts))
+        if per_group and layout.input_id and plan.metrics and not any(e["comparisons"] for e in entries):
+            raise unknown_reference(opts.reference, names)
     finally:
         parts.close()
     load, load_series = None, []

@@ -108,7 +108,8 @@ def test_the_headline_answers_the_within_question_pair_by_pair(tmp_path, capsys)
 @pytest.mark.parametrize("extra, message", [
     (["--within", "prompt"], "--within prompt: not a configuration column"),
     (["--within", "model,track_id"], "every configuration column"),
-    (["--within", "model", "--pairs", "model=coder-7b, track_id=run-a"], "a named reference is one configuration"),
+    (["--within", "model", "--pairs", "model=coder-7b"], "name the reference by the other configuration columns"),
+    (["--within", "model", "--pairs", "track_id=run-c"], "--reference 'track_id=run-c' matches no configuration"),
 ])
 def test_within_that_cannot_group_is_one_line_exit_2(run_and_rerun, capsys, extra, message):
     code, out, err = call_main(export_summary.main, capsys, str(run_and_rerun), "evals", "--metric",
@@ -189,3 +190,16 @@ def test_failures_can_score_a_value_in_a_continuous_metric(tmp_path, capsys):
     assert "score 0.0 in ndcg_at_10 (--failures 0.0)" in f["message"] and scored["options"]["failures"] == "0.0"
     code, out, err = call_main(export_summary.main, capsys, str(db), "--failures", "inf")
     assert code == 2 and err.count("\n") == 1 and "must be a finite number" in err
+
+
+def test_a_reference_named_within_each_group_is_that_groups_own(tmp_path, capsys):
+    db = tmp_path / "beir.db"
+    rows = [{"retriever": r, "dataset": d, "query_id": 1000 * k + q, "ndcg_at_10": (q % 9) / 10 + lift, "error": ""}
+            for r, lift in (("bm25", 0.0), ("hybrid", 0.05), ("dense", 0.04))
+            for k, (d, n) in enumerate((("fiqa", 30), ("scifact", 20))) for q in range(n)]
+    log_rows(db, rows, engine="sqlite")
+    d = report(capsys, db, "--metric", "ndcg_at_10", "--pairs", "retriever=bm25", "--within", "dataset")
+    pairs = {(c["configuration"], c["reference"]) for c in d["versions"][0]["comparisons"]}
+    assert pairs == {(f"retriever={r}, dataset={ds}", f"retriever=bm25, dataset={ds}")
+                     for r in ("hybrid", "dense") for ds in ("fiqa", "scifact")}
+    assert {c["family_size"] for c in d["versions"][0]["comparisons"]} == {4}

@@ -28,6 +28,29 @@ def within_key(layout: Layout, columns: tuple) -> Callable | None:
 SAMPLE_NAMES = ("sample_idx", "sample_index", "sample")  # replicate columns that number samples of one question
 
 
+def reference_in_each_group(configs: list, layout: Layout, within: Callable, columns: tuple,
+                            value: str) -> list[tuple[int, int]]:
+    """--pairs COL=VALUE --within GROUP: in each group, every configuration against the one whose COL is VALUE
+    (retriever=bm25 in each dataset). (other, reference) index pairs; none for a group without such a one."""
+    wanted = dict(part.strip().partition("=")[::2] for part in value.split(","))
+    unknown = [col for col in wanted if col not in layout.config or col in columns]
+    if unknown or not all(wanted.values()):
+        raise InputError(f"--pairs {value!r} with --within {','.join(columns)}: name the reference by the other "
+                         f"configuration columns ({', '.join(c for c in layout.config if c not in columns)}), "
+                         "e.g. retriever=bm25")
+    at = {col: layout.config.index(col) for col in wanted}
+    groups: dict = {}
+    for c in configs:
+        groups.setdefault(within(c), []).append(c)
+    pairs = []
+    for members in groups.values():
+        refs = [c for c in members if all(str(c.group.config[at[col]]) == v for col, v in wanted.items())]
+        if len(refs) > 1:
+            raise InputError(f"--pairs {value!r} names {len(refs)} configurations of one group; name more columns")
+        pairs += [(c.index, refs[0].index) for c in members if refs and c is not refs[0]]
+    return pairs
+
+
 def apply_pool(layout: Layout, pool: list[str] | None) -> None:
     """--pool COLS: each configuration's numbers cover every value of COLS (a model over both prompts), so COLS
     join the item: pairs match on the same input and COLS values."""
