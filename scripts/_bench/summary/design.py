@@ -25,9 +25,6 @@ def within_key(layout: Layout, columns: tuple) -> Callable | None:
     return lambda summary: tuple(summary.group.config[i] for i in at)
 
 
-SAMPLE_NAMES = ("sample_idx", "sample_index", "sample")  # replicate columns that number samples of one question
-
-
 def reference_in_each_group(configs: list, layout: Layout, within: Callable, columns: tuple,
                             value: str) -> list[tuple[int, int]]:
     """--pairs COL=VALUE --within GROUP: in each group, every configuration against the one whose COL is VALUE
@@ -63,6 +60,9 @@ def apply_pool(layout: Layout, pool: list[str] | None) -> None:
                              "over a parameter the configuration leaves out (--config-cols model --pool prompt)")
     layout.pooled = list(pool)
     layout.left_out = [c for c in layout.left_out if c not in pool]
+
+
+SAMPLE_NAMES = ("sample_idx", "sample_index", "sample")  # replicate columns that number samples of one question
 
 
 def resolve_unit(layout: Layout, unit: str) -> str:
