@@ -50,6 +50,7 @@ from _bench.summary.findings import (
     mixed_configuration_findings,
     non_finite_findings,
     non_numeric_findings,
+    pooled_ranking_findings,
     uneven_retries_findings,
 )
 from _bench.summary.load import analyse as analyse_load
@@ -337,6 +338,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += uneven_retries_findings(summaries, names)
     findings += latency_failure_findings(summaries, names, plan)
     findings += few_seeds_findings(summaries, layout, opts.unit)
+    findings += pooled_ranking_findings(bench, layout, plan, summaries, names, where, params)
     mixed = mixed_configuration_findings(bench, layout, summaries, names, where, params)
     if mixed:  # then the "repeats" and "retries" are rows of the other prompt: the error says what they are
         findings = [f for f in findings if f.check_id not in ("duplicates-counted-once", "retries-counted-once")]

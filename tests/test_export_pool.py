@@ -86,3 +86,25 @@ def test_pool_that_cannot_apply_is_one_line_exit_2(tmp_path, capsys, extra, mess
     code, out, err = call_main(export_summary.main, capsys, str(db), "evals", "--metric", "passed:higher",
                                "--config-cols", "model", *extra)
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_a_reversal_under_the_pooled_prompt_is_said_and_a_consistent_winner_is_not(tmp_path, capsys):
+    def judged(reverse: bool) -> list[dict]:
+        lift = {("a", "concise"): 1.0, ("c", "default"): 1.0} if reverse else {("c", "concise"): 1.0,
+                                                                              ("c", "default"): 1.0}
+        return [{"model": m, "system_prompt": s, "prompt_id": p, "sample": k, "score": 5 + lift.get((m, s), 0)
+                 + (p % 5) / 5, "error": ""} for m in "abc" for s in ("concise", "default") for p in range(30)
+                for k in range(2)]
+
+    for name, reverse in (("reversal", True), ("consistent", False)):
+        db = tmp_path / f"{name}.db"
+        log_rows(db, judged(reverse), engine="sqlite", table="judged")
+        _, d = report(capsys, db, "judged", "--metric", "score:higher", "--config-cols", "model", "--pool",
+                      "system_prompt")
+        found = [f for f in d["findings"] if f["check_id"] == "pooled-rankings-differ"]
+        if reverse:
+            (f,) = found
+            assert f["examples"] == ["system_prompt=concise: model=a best (score 6.4)",
+                                     "system_prompt=default: model=c best (score 6.4)"]
+        else:
+            assert found == []

@@ -179,6 +179,43 @@ def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Find
                     "(--filter track_id!=RUN; analyze_cache_hits.py's per-run table lists the runs).", examples)]
 
 
+def pooled_ranking_findings(bench: Benchmark, layout: Layout, plan: Plan, summaries: list, names: dict[int, str],
+                            where: str, params: list) -> list[Finding]:
+    """--pool: when the best configuration is another one under each pooled value (model-a best with the concise
+    prompt, model-c with the default), the pooled number averages different winners, and a pooled "no
+    detectable difference" can hide a reversal. One GROUP BY (configuration, pooled values) of the primary
+    metric's mean over the rows that did not fail: point estimates, to say where to look, not a test."""
+    if not layout.pooled or not plan.metrics or len(summaries) < 2:
+        return []
+    metric = plan.metrics[0]
+    keys, pooled = layout.versions + layout.config, layout.pooled
+    cols = ", ".join(q(c) for c in keys + pooled)
+    ok = f"NOT ({layout.failed})" if layout.error else "1 = 1"
+    glue = " AND " if where else " WHERE "
+    rows = bench.query(f"SELECT {cols}, AVG({metric.sql}) FROM {bench.VIEW}{where}{glue}{ok} GROUP BY {cols}",
+                       params)
+    label_of = {tuple(c.group.versions + c.group.config): names[c.index] for c in summaries}
+    best: dict = {}  # (versions, pooled values) -> (mean, label)
+    for row in rows:
+        config, value, mean = tuple(row[:len(keys)]), tuple(row[len(keys):-1]), row[-1]
+        if mean is None or config not in label_of:
+            continue
+        at = (config[:len(layout.versions)], value)
+        if at not in best or (mean > best[at][0] if metric.higher_is_better else mean < best[at][0]):
+            best[at] = (mean, label_of[config])
+    winners = {label for _, label in best.values()}
+    if len(winners) < 2:
+        return []
+    shown = ", ".join(pooled)
+    examples = [f"{', '.join(f'{c}={v}' for c, v in zip(pooled, value, strict=True))}: {label} best "
+                f"({metric.name} {mean:.4g})" for (_, value), (mean, label) in sorted(best.items(), key=str)]
+    return [Finding("pooled-rankings-differ", "warning", f"The best configuration changes with {shown} "
+                    f"({'; '.join(e.split(' (')[0] for e in examples[:4])}): a number "
+                    f"pooled over {shown} averages different winners, and a pooled 'no detectable difference' can "
+                    "hide a reversal.", f"Compare within each {shown}: --config-cols with {shown} added and "
+                    f"--within {shown} (point estimates here, not a test).", examples)]
+
+
 def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: list, names: dict[int, str],
                                  where: str, params: list) -> list[Finding]:
     """--config-cols left out a parameter that varies within a configuration on the same items (model without
