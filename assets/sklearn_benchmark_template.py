@@ -42,7 +42,8 @@ MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=
     "gboost": lambda **hp: GradientBoostingClassifier(**hp),  # slow on many classes (digits: ~5 s a fit)
     "tree": lambda **hp: DecisionTreeClassifier(**hp),
     "naive_bayes": lambda **hp: GaussianNB(**hp),
-    # RBF SVM with probabilities from one calibrated SVC (hyperparameters go to SVC: `svm:C=10,gamma=0.01`)
+    # RBF SVM with probabilities from one calibrated SVC (hyperparameters go to SVC: `svm:C=10,gamma=0.01`);
+    # its fit_seconds include the calibration's internal cross-validation (about 6 SVC fits), not one SVC
     "svm": lambda **hp: make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(**hp), ensemble=False)),
 }
 DATASETS = {  # name -> () -> (X, y) or (X, y, input_ids); these ship with scikit-learn, so runs are offline

@@ -404,8 +404,8 @@ def test_microsecond_latencies_keep_their_digits_in_the_results_table(tmp_path, 
         log_rows(db, rows, engine="sqlite", table="predictions", params={"experiment_version": "e1"})
     assert export_summary.main([str(db), "predictions", "--metric", "score:higher"]) == 0
     out = capsys.readouterr().out
-    assert "latency_s p50 / p95 [95% CI] / p99 (s)" in out and "0.000 / 0.000" not in out
-    assert "7.5e-05 / 0.00012 [0.00012, ?] / 0.00012" in out  # p50 of 3, 6, 9, 12 e-05: 7.5e-05
+    assert "latency_s p50 [95% CI] / p95 [95% CI] / p99 (s)" in out and "0.000 / 0.000" not in out
+    assert "7.5e-05 [6e-05, 9e-05] / 0.00012 [0.00012, ?] / 0.00012" in out  # p50 of 3, 6, 9, 12 e-05: 7.5e-05
 
 
 def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_it_needs(tmp_path, capsys):

@@ -427,3 +427,10 @@ def test_binomial_quantiles_from_scipy_special_are_scipy_stats_ones(n):
     for y in (0.005, 0.025, 0.05, 0.95, 0.975, 0.995):  # the tails an interval uses (not exact ties at 0.5)
         for p in (0.5, 0.9, 0.95, 0.99):
             assert _stats.binom_ppf(y, n, p) == int(stats.binom.ppf(y, n, p)), (y, n, p)
+
+
+@pytest.mark.parametrize("q, fewest", [(95, 72), (99, 368)])
+def test_a_percentiles_interval_has_an_upper_end_from_the_number_of_calls_analysis_md_gives(q, fewest):
+    for n, bounded in ((fewest - 1, False), (fewest, True)):
+        low, high = _stats.percentile_intervals(np.arange(n, dtype=float), None, (q,), 0.95)[q]
+        assert (high is not None) == bounded and low is not None, (n, high)

@@ -88,7 +88,7 @@ class ConfigSummary:
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # p50/p95/p99 over computed, successful rows
     latency_n: int = 0
-    latency_ci: dict[str, tuple] = field(default_factory=dict)  # p95/p99 -> (low, high), inputs as the units
+    latency_ci: dict[str, tuple] = field(default_factory=dict)  # p50/p95/p99 -> (low, high), inputs as the units
     tokens: float | None = None
     cost: float | None = None
     clusters: int = 0
@@ -311,8 +311,8 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         out.latency_n = int(np.count_nonzero(~np.isnan(lat)))
         # an item is one row here (deduplicated); with replicates or --pool an input has several
         units = rec["input"][~failed & ~replayed] if "input" in rec.dtype.names else None
-        ci = _stats.percentile_intervals(lat, units, (95, 99), opts.confidence)
-        out.latency_ci = {"p95": ci[95], "p99": ci[99]}
+        ci = _stats.percentile_intervals(lat, units, (50, 95, 99), opts.confidence)
+        out.latency_ci = {"p50": ci[50], "p95": ci[95], "p99": ci[99]}
     for name in ("tokens", "cost"):
         if name in rec.dtype.names and not np.isnan(rec[name]).all():
             setattr(out, name, float(np.nansum(rec[name])))

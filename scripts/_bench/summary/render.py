@@ -40,7 +40,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     header += [f"{m['name']} ({m['better']} is better) [{ci}]" for m in metrics]
     if plan["latency"]:
         latency_unit = f" ({plan['latency_unit']})" if plan["latency_unit"] else ""
-        header.append(f"{plan['latency']} p50 / p95 [{ci}] / p99{latency_unit}")
+        header.append(f"{plan['latency']} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
     for extra in ("tokens", "cost"):
         if plan[extra]:
             header.append(f"{plan[extra]} (total)")
@@ -66,8 +66,9 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
                 for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
-            row.append(f"{_latency(lat.get('p50'))} / {_latency(lat.get('p95'))} {_bounds(lat.get('p95_ci'))} / "
-                       f"{_latency(lat.get('p99'))}" if lat.get("p50") is not None else "-")
+            row.append(f"{_latency(lat.get('p50'))} {_bounds(lat.get('p50_ci'))} / {_latency(lat.get('p95'))} "
+                       f"{_bounds(lat.get('p95_ci'))} / {_latency(lat.get('p99'))}" if lat.get("p50") is not None
+                       else "-")
         for extra in ("tokens", "cost"):
             if plan[extra]:
                 row.append(fmt(c[extra], 4 if extra == "cost" else 0))
