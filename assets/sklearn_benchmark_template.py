@@ -302,7 +302,7 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     part = f" in shard {shard}" if shard else ""
     print(f"{len(units)} units (model x seed x fold){part}: {len(units) - len(todo)} already in {db}, "
           f"{len(todo)} to run", file=sys.stderr)
-    failures = []
+    failures, replayed = [], 0
     for config, seed, fold in progress(todo, label="units"):
         unit = (config_id(config), data_fp, experiment_version, seed, fold)
         if unit in scored:
@@ -317,7 +317,11 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
                 continue
             # xetrack's lineage convention: '' = computed now, else the track_id of the run that computed it
             lineage, raw = scores.latest["cache"], result["raw_predictions"]
+        replayed += bool(lineage)
         log_batch_verified(predictions, per_example_rows(config, seed, fold, lineage, raw))
+    if todo:  # the cache proof at a glance (analyze_cache_hits.py gives it per run and configuration)
+        print(f"{len(todo) - replayed - len(failures)} units computed, {replayed} replayed from the cache"
+              f"{f', {len(failures)} failed' if failures else ''}", file=sys.stderr)
     summarise(db, cache, configs, (data_fp, experiment_version), failures, keep_models, shard)
     return 1 if failures else 0
 

@@ -203,3 +203,13 @@ def test_a_reference_named_within_each_group_is_that_groups_own(tmp_path, capsys
     assert pairs == {(f"retriever={r}, dataset={ds}", f"retriever=bm25, dataset={ds}")
                      for r in ("hybrid", "dense") for ds in ("fiqa", "scifact")}
     assert {c["family_size"] for c in d["versions"][0]["comparisons"]} == {4}
+
+
+def test_a_latency_column_typed_text_by_a_first_none_is_said_not_shown_empty(tmp_path, capsys):
+    db = tmp_path / "first_none.db"
+    rows = [{"retriever": "dense", "query_id": q, "ndcg_at_10": q / 40, "error": "Timeout" if q == 0 else "",
+             "latency_ms": None if q == 0 else 10.0 + q} for q in range(40)]  # xetrack types latency_ms TEXT
+    log_rows(db, rows, engine="sqlite")
+    d = report(capsys, db, "--metric", "ndcg_at_10", "--engine", "sqlite")
+    (f,) = [f for f in d["findings"] if f["check_id"] == "non-numeric-metric"]
+    assert f["message"] == "39 of 39 values of 'latency_ms' are not numbers and were left out."

@@ -290,9 +290,12 @@ def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path):
 @pytest.mark.slow
 def test_a_new_database_is_filled_from_the_cache_without_fitting_and_replays_keep_the_configuration(tmp_path):
     folder = copy_template(tmp_path)
-    run_counting(folder, *SMALL)
+    first, fitted = run_counting(folder, *SMALL)
+    units = sum(fitted.values())
+    assert f"{units} units computed, 0 replayed from the cache" in first.stderr
     proc, replay_fits = run_counting(folder, *SMALL, "--db", "fresh.db", "--cache-dir", "sklearn_benchmark_cache")
     assert sum(replay_fits.values()) == 0
+    assert f"0 units computed, {units} replayed from the cache" in proc.stderr  # the proof at a glance
     old, new = folder / "sklearn_benchmark.db", folder / "fresh.db"
     computed_by = {t for (t,) in read_rows(old, "SELECT DISTINCT track_id FROM scores")}
     assert {c for (c,) in read_rows(new, "SELECT DISTINCT cache FROM scores")} == computed_by  # every row a replay

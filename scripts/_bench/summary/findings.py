@@ -9,29 +9,34 @@ import re
 from _bench.cli import Finding
 from _bench.layout import Layout, strata
 from _bench.reader import Benchmark
-from _bench.sql import as_text, q
+from _bench.sql import as_text, numeric, q
 from _bench.summary.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, Plan
 from _bench.summary.scan import Group
 
 
 def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list) -> list[Finding]:
-    """A metric column holding text (a numpy scalar logged by xetrack 0.7.0 becomes a 16-hex asset hash)."""
+    """A metric or latency column holding text: a numpy scalar logged by xetrack 0.7.0 becomes a 16-hex asset
+    hash, and a column whose first logged value was None is typed TEXT, so every later number is stored as text
+    (export then shows no latency at all)."""
+    columns = [(m.name, m.sql) for m in plan.metrics if m.direction_from != "definition"]
+    if plan.latency:
+        columns.append((plan.latency, numeric(q(plan.latency), bench.engine)))
     out = []
-    for m in plan.metrics:
-        if m.direction_from == "definition":
-            continue
-        total, numeric_count = bench.query(f"SELECT COUNT({q(m.name)}), COUNT({m.sql}) FROM {bench.VIEW}{where}",
+    for name, sql in columns:
+        total, numeric_count = bench.query(f"SELECT COUNT({q(name)}), COUNT({sql}) FROM {bench.VIEW}{where}",
                                            params)[0]
         if total > numeric_count:
             glue = " AND " if where else " WHERE "
             examples = [r[0] for r in bench.query(
-                f"SELECT DISTINCT {as_text(q(m.name))} FROM {bench.VIEW}{where}{glue}{q(m.name)} IS NOT NULL "
-                f"AND ({m.sql}) IS NULL LIMIT 5", params)]
+                f"SELECT DISTINCT {as_text(q(name))} FROM {bench.VIEW}{where}{glue}{q(name)} IS NOT NULL "
+                f"AND ({sql}) IS NULL LIMIT 5", params)]
             out.append(Finding("non-numeric-metric", "warning",
-                               f"{total - numeric_count:,} of {total:,} values of {m.name!r} are not numbers and "
+                               f"{total - numeric_count:,} of {total:,} values of {name!r} are not numbers and "
                                "were left out.",
                                "16-hex text is a xetrack asset hash: numpy scalars are stored as assets; log "
-                               "float(x) instead.", examples, total - numeric_count))
+                               "float(x) instead. Numbers stored as text (a column whose first logged value was "
+                               "None): validate_benchmark.py's schema-drift.mixed-types names them; log a number "
+                               "first.", examples, total - numeric_count))
     return out
 
 
