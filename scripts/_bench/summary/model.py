@@ -192,15 +192,24 @@ def families(comparisons: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-def fmt(x: float | None, digits: int = 3) -> str:
-    """Three decimals; below 0.01 three significant digits (a cost of 0.000169 a call is not 0.000)."""
+def fmt(x: float | None, digits: int = 3, scale: float | None = None) -> str:
+    """Three decimals; when the value (or `scale`, the largest magnitude of the numbers shown beside it) is below
+    0.01, enough decimals for three significant digits: a cost of 0.000169 a call is not 0.000, and an interval
+    keeps one precision (0.00102 [0.00101, 0.00103], but -0.013 [-0.033, 0.006])."""
     if x is None:
         return "-"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
-    if 0 < abs(x) < 0.01:
-        return f"{x:.3g}"
+    size = abs(x) if scale is None else scale
+    if 0 < size < 0.01:
+        digits = 2 - math.floor(math.log10(size))
     return f"{x:.{digits}f}"
+
+
+def fmt_interval(estimate: float | None, low: float | None, high: float | None) -> str:
+    """`estimate [low, high]` at one precision."""
+    scale = max((abs(v) for v in (estimate, low, high) if v is not None), default=None)
+    return f"{fmt(estimate, scale=scale)} [{fmt(low, scale=scale)}, {fmt(high, scale=scale)}]"
 
 
 def fmt_p(p: float | None) -> str:
@@ -252,8 +261,8 @@ def _within_headline(mine: list[dict], metric: dict, opts: Options) -> str:
         words = "has no verdict against" if c.get("ranks_disagree") else WITHIN_WORDS[c["verdict"]]
         if c["delta"] is None:
             return f"{c['configuration']} {words} {c['reference']}"
-        return (f"{c['configuration']} {words} {c['reference']} (diff {fmt(c['delta'])} [{fmt(c['ci_low'])}, "
-                f"{fmt(c['ci_high'])}], {p_name} {fmt_p(c['p_adjusted'])})")
+        return (f"{c['configuration']} {words} {c['reference']} (diff "
+                f"{fmt_interval(c['delta'], c['ci_low'], c['ci_high'])}, {p_name} {fmt_p(c['p_adjusted'])})")
 
     more = len(mine) - len(shown)
     return (f"Within each {', '.join(opts.within)} ({len(mine)} pairs on {metric['name']}, {metric['better']} is "
@@ -284,19 +293,19 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
         best = next(c for c in configs if c["label"] == reference)
         best_label, m = reference, best["metrics"][name]
         standing = f"(the reference, rank {best['rank']}{'=' if best['tied'] else ''}) has {name}"
-    lead = (f"{best_label} {standing} ({metric['better']} is better): {fmt(m['estimate'])} "
-            f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit, opts.unit == 'input')}")
+    lead = (f"{best_label} {standing} ({metric['better']} is better): "
+            f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {sample_size(m, unit, opts.unit == 'input')}")
     if len(scored) == 1 and not mine:
-        return f"Only one configuration ({best_label}) has {name}: {fmt(m['estimate'])} " \
-               f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}] on {sample_size(m, unit, opts.unit == 'input')}; nothing to compare."
+        return f"Only one configuration ({best_label}) has {name}: " \
+               f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {sample_size(m, unit, opts.unit == 'input')}; nothing to compare."
     p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
 
     def detail(c: dict) -> str:
-        return (f"{c['configuration']} (diff {fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}], "
+        return (f"{c['configuration']} (diff {fmt_interval(c['delta'], c['ci_low'], c['ci_high'])}, "
                 f"{p_name} {fmt_p(c['p_adjusted'])})")
 
     def detail_adjusted(c: dict) -> str:
-        return (f"{c['configuration']} (diff {fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}] "
+        return (f"{c['configuration']} (diff {fmt_interval(c['delta'], c['ci_low'], c['ci_high'])} "
                 f"unadjusted, p {fmt_p(c['p_value'])}; {p_name} {fmt_p(c['p_adjusted'])})")
 
     adjusted_away = [c for c in mine if _lost_to_adjustment(c, opts.alpha)]

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from _bench.layout import moved_note, replicate_unit
-from _bench.summary.model import TEST_NAMES, fmt, fmt_p
+from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}
@@ -27,7 +27,7 @@ def _interval(m: dict) -> str:
         return "-"
     if m["ci_low"] is None:
         return fmt(m["estimate"])
-    return f"{fmt(m['estimate'])} [{fmt(m['ci_low'])}, {fmt(m['ci_high'])}]"
+    return fmt_interval(m["estimate"], m["ci_low"], m["ci_high"])
 
 
 def _config_table(stratum: dict, doc: dict) -> list[str]:
@@ -104,7 +104,7 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
         dz = "-" if effect["value"] is None else f"{effect['value']:.2f}" + (
             f" ({effect['magnitude']})" if effect["magnitude"] else "")
         diff = "-" if c["delta"] is None else (
-            f"{fmt(c['delta'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c["ci_low"] is not None
+            fmt_interval(c["delta"], c["ci_low"], c["ci_high"]) if c["ci_low"] is not None
             else fmt(c["delta"]))
         row = [c["configuration"], f"{c['shared_items']:,}", f"{c['only_reference']:,} / {c['only_other']:,}",
                diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"],
