@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "replicates (a cluster-robust t over the seeds, for seeds of independent runs), or the "
                              "inputs, each the mean of its replicates (K samples per question, or seeds that only "
                              "re-draw noise on the same inputs: then the result holds for these seeds, not new "
-                             "ones). auto (default): input for a sample_idx/sample_index column, else replicate")
+                             "ones). auto (default): input for a sample_idx, sample_index or integer sample column, else "
+                             "replicate")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
                              "(all clauses must hold): per level, the share of requests that broke it with an "
