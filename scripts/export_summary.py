@@ -44,7 +44,6 @@ from _bench.summary.findings import (
     beyond_data_findings,
     count_findings,
     coverage_findings,
-    few_seeds_findings,
     latency_failure_findings,
     load_findings,
     mixed_configuration_findings,
@@ -52,6 +51,7 @@ from _bench.summary.findings import (
     non_numeric_findings,
     pooled_ranking_findings,
     uneven_retries_findings,
+    unit_findings,
 )
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load import parse_slo
@@ -338,7 +338,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
     findings += latency_failure_findings(summaries, names, plan)
-    findings += few_seeds_findings(summaries, layout, opts.unit)
+    findings += unit_findings(summaries, layout, opts.unit)
     findings += pooled_ranking_findings(bench, layout, plan, summaries, names, where, params)
     mixed = mixed_configuration_findings(bench, layout, summaries, names, where, params)
     if mixed:  # then the "repeats" and "retries" are rows of the other prompt: the error says what they are

@@ -258,11 +258,11 @@ def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: li
 FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
 
 
-def few_seeds_findings(summaries: list, layout: Layout, unit: str = "replicate") -> list[Finding]:
-    """Seeds of independent runs on the same test items: each comparison rests on one difference per seed. Its
-    interval reflects training randomness, not which test items were drawn (shared by every seed), and with few
-    seeds it is both weak for real differences and, by chance, sometimes narrow. With --unit input the inputs
-    are the unit instead, and the finding says what that leaves out."""
+def unit_findings(summaries: list, layout: Layout, unit: str) -> list[Finding]:
+    """What the tests resample, when rows repeat an input: `pooled` (--pool), `unit-input` (each input's mean),
+    or `few-seeds`: seeds of independent runs on the same test items, where each comparison rests on one
+    difference per seed. That interval reflects training randomness, not which test items were drawn (shared by
+    every seed), and with few seeds it is both weak for real differences and, by chance, sometimes narrow."""
     if layout.pooled and summaries:
         pooled, over = ", ".join(layout.pooled), " and ".join([*layout.replicate, *layout.pooled])
         return [Finding("pooled", "info", f"Each configuration's numbers are pooled over {pooled} (--pool): its "
