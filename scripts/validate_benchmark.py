@@ -32,7 +32,7 @@ from _bench.cli import (
     run,
     split_paths_and_table,
 )
-from _bench.layout import infer_layout, moved_note, replicate_unit, sample_size
+from _bench.layout import fold_sample_size, infer_layout, moved_note, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
 from _bench.slices import stop_jobs
@@ -263,6 +263,19 @@ def _ordered(findings: list) -> list:
     return sorted(findings, key=lambda f: (-SEVERITIES.index(f.severity), order.index(f.check_id)))
 
 
+def _sample(ctx: Context) -> str | None:
+    """'1,707 items (569 inputs x 3 seeds)', or '15 folds (3 seeds x 5 folds)' for a per-fold table: repeated
+    CV where no input repeats across seeds, because each row is a fold."""
+    s, unit = ctx.stats, replicate_unit(ctx.layout.describe())
+    if s.items is None:
+        return None
+    if not ctx.layout.repetition:
+        return sample_size(s.items, None, None, unit)
+    if ctx.layout.fold and (s.replicates or 0) >= 2 and s.distinct_inputs == s.items:
+        return fold_sample_size(s.items, s.replicates, unit)
+    return sample_size(s.items, s.distinct_inputs, s.replicates, unit)
+
+
 def _summary(ctx: Context) -> dict:
     s = ctx.stats
     return {
@@ -270,9 +283,7 @@ def _summary(ctx: Context) -> dict:
         "rows_failed": s.failed_computed + s.failed_replayed, "configurations": len(ctx.configs),
         "items": s.items, "inputs": s.distinct_inputs,
         "replicates": s.replicates if ctx.layout.repetition else None,
-        "sample": None if s.items is None else sample_size(
-            s.items, s.distinct_inputs if ctx.layout.repetition else None,
-            s.replicates if ctx.layout.repetition else None, replicate_unit(ctx.layout.describe())),
+        "sample": _sample(ctx),
         "files": len(ctx.bench.paths), "table": ctx.bench.table,
         "engine": ctx.bench.engine, "checks_run": ctx.ran, "checks_skipped": ctx.skipped,
         **({"same_as": ctx.compared} if ctx.compared else {}),

@@ -756,6 +756,7 @@ def test_an_interval_past_every_observed_value_is_a_finding_naming_it(tmp_path, 
     d = doc(capsys, nll_db(tmp_path / "spiky.db", ("calm", "spiky")), "predictions", "--metric", "nll:lower")
     (finding,) = [f for f in d["findings"] if f["check_id"] == "interval-beyond-data"]
     assert len(finding["examples"]) == 1 and finding["examples"][0].startswith("model=spiky: nll [-")
+    assert "a few extreme items dominate" in finding["message"]
     spiky = next(c for c in only_version(d)["configurations"] if c["label"] == "model=spiky")
     assert spiky["metrics"]["nll"]["ci_low"] < 0  # the t interval over 3 seeds, as computed
 
@@ -962,3 +963,32 @@ def test_an_item_that_failed_on_every_attempt_counts_as_one_failure_and_the_repe
     assert (a["failed"], a["failures_repeated"], a["duplicates_dropped"], a["retries_superseded"]) == (1, 2, 0, 0)
     (f,) = [f for f in d["findings"] if f["check_id"] == "failures-excluded"]
     assert f["message"].startswith("1 items that only failed (non-empty error) (2 more failed rows are repeated")
+
+
+def per_fold_db(path: Path) -> Path:
+    """One row per (model, seed, fold), as the sklearn template's `scores` table: item_id names the fold, and
+    model a's balanced accuracy sits near 1, so its t interval over 15 folds passes 1."""
+    rng = np.random.default_rng(5)
+    rows = [{"model": m, "seed": s, "fold": f, "item_id": f"seed{s}/fold{f}",
+             "balanced_accuracy": float(min(1.0, (0.97 if m == "a" else 0.9) + rng.choice([0.03, 0.0, -0.06])))}
+            for m in ("a", "b") for s in range(3) for f in range(5)]
+    log_rows(path, rows, engine="sqlite", table="scores")
+    return path
+
+
+def test_a_per_fold_table_counts_folds_not_inputs_and_plans_in_examples(tmp_path, capsys):
+    db = per_fold_db(tmp_path / "folds.db")
+    code, out, _ = summary(capsys, db, "scores", "--metric", "balanced_accuracy:higher", "--items-needed", "0.001")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "model=" in line and "folds (" in line]
+    assert code == 0 and len(rows) == 2 and all("15 folds (3 seeds x 5 folds)" in r for r in rows), out
+    assert "items (inputs x seeds)" not in out and "on 15 folds (3 seeds x 5 folds)" in out
+    assert "a data set about" in out and "x the inputs" not in out
+
+
+def test_an_interval_past_the_edge_of_its_values_names_that_cause_not_extreme_items(tmp_path, capsys):
+    d = doc(capsys, per_fold_db(tmp_path / "folds.db"), "scores", "--metric", "balanced_accuracy:higher")
+    (finding,) = [f for f in d["findings"] if f["check_id"] == "interval-beyond-data"]
+    a = next(c for c in only_version(d)["configurations"] if c["label"] == "model=a")
+    assert a["metrics"]["balanced_accuracy"]["ci_high"] > 1.0  # the corrected t interval, as computed
+    assert "near the edge" in finding["message"] and "extreme items" not in finding["message"]
+    assert any(e.startswith("model=a: balanced_accuracy [") for e in finding["examples"])

@@ -283,3 +283,16 @@ def test_an_integer_sample_column_numbers_repeats_and_any_column_can_be_named_on
     assert d["inferred"]["layout"]["replicate"] == ["draw"]
     assert validate_benchmark.main([str(db), "results", "--replicate-cols", "nope"]) == 2
     assert "column 'nope' not found" in capsys.readouterr().err
+
+
+def test_a_per_fold_table_is_counted_in_folds_and_a_per_example_one_in_inputs(tmp_path, capsys):
+    # the sklearn template's two tables: scores (one row per seed x fold, item_id names the fold) and
+    # predictions (one row per example and seed, each example in one fold of each seed)
+    folds = [{"model": m, "seed": s, "fold": f, "item_id": f"seed{s}/fold{f}", "accuracy": (s + f + len(m)) % 3 / 2}
+             for m in ("a", "bb") for s in range(3) for f in range(5)]
+    log_rows(tmp_path / "folds.db", folds, engine="sqlite", table="results")
+    assert inferred(capsys, tmp_path / "folds.db")["summary"]["sample"] == "15 folds (3 seeds x 5 folds)"
+    examples = [{"model": m, "seed": s, "fold": (i + s) % 5, "input_id": i, "prediction": i % 2,
+                 "ground_truth": (i + s) % 2} for m in ("a", "bb") for s in range(3) for i in range(20)]
+    log_rows(tmp_path / "examples.db", examples, engine="sqlite", table="results")
+    assert inferred(capsys, tmp_path / "examples.db")["summary"]["sample"] == "20 inputs x 3 seeds (60 items)"

@@ -383,6 +383,21 @@ def replicate_unit(described: dict) -> str:
     return f"({', '.join(columns)}) combinations" if columns else "replicates"
 
 
+def fold_sample_size(items: int, replicates: int | None, unit: str = "seeds") -> str:
+    """'15 folds (3 seeds x 5 folds)': a table with one row per fold (a per-fold scores table), whose items are
+    the folds themselves; its input column names the fold, so counting 'inputs' there would mislead."""
+    if replicates and items % replicates == 0:
+        return f"{items:,} folds ({replicates:,} {unit} x {items // replicates:,} folds)"
+    return f"{items:,} folds ({replicates or 1:,} {unit})"
+
+
+def items_are_folds(described: dict, config: dict) -> bool:
+    """Whether a configuration's items are folds: repeated CV with every item its own (seed, fold) cluster and
+    its own input (a per-fold table: accuracy per fold), not examples seen in every seed."""
+    items = config.get("items")
+    return bool(described.get("fold")) and bool(items) and config.get("clusters") == items == config.get("inputs")
+
+
 def sample_size(items: int, inputs: int | None, replicates: int | None, unit: str = "replicates") -> str:
     """'569 inputs x 3 seeds (1,707 items)': with replicates, n items are not n independent inputs."""
     if inputs is None or replicates is None:

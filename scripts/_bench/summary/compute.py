@@ -167,8 +167,11 @@ class Evidence:
             return "the data cannot say how much more"
         factor = (now / abs(delta)) ** 2
         seeds = self.units // self.folds_per_repetition if self.folds_per_repetition else None
-        inputs = self.n // seeds if seeds else self.n
         design = f"{seeds} seeds x {self.folds_per_repetition} folds" if seeds else f"{self.units} folds"
+        if self.n <= self.units:  # one item per fold (a per-fold table): how many examples is not recorded here
+            return (f"keeping {design}, a data set about {factor:.1f}x as large (every fold {factor:.1f}x the "
+                    f"examples) would detect it, if the new examples are like these")
+        inputs = self.n // seeds if seeds else self.n
         return (f"keeping {design}, about {factor:.1f}x the inputs (~{math.ceil(inputs * factor):,} instead of "
                 f"{inputs:,}) would detect it, if the new inputs are like these")
 

@@ -312,24 +312,40 @@ def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]
                     "or exclude them explicitly.", examples)]
 
 
+HEAVY_TAIL = 5  # the largest 1 % of values holding 5x their even share of the total: a few items dominate
+
+
 def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
-    """Intervals that reach past every value observed (e.g. a log loss interval below 0)."""
-    examples = []
+    """Intervals that reach past every value observed, with the cause each shows: a few extreme items that
+    dominate the mean (a log loss interval below 0), or an estimate near the edge of its values with a
+    symmetric interval over few units (a balanced accuracy interval above 1 at 15 folds)."""
+    heavy, edge = [], []
     for c in summaries:
         for metric, m in c.metrics.items():
             if m.beyond_data:
                 low, high, top = m.beyond_data
                 iv = m.interval
-                examples.append(f"{names[c.index]}: {metric} [{iv.low:.4g}, {iv.high:.4g}] vs observed "
-                                f"[{low:.4g}, {high:.4g}]; the largest 1 % of its values hold {top:.0%} of the total")
-    if not examples:
-        return []
-    return [Finding("interval-beyond-data", "warning", f"{len(examples)} intervals reach past every value "
-                    "observed: the fold or seed means spread widely because a few extreme items dominate the "
-                    "mean, so the interval is wide and its ends are not values the metric takes.",
-                    "Look at those items (ORDER BY the metric DESC); a bounded or rank-based metric (accuracy, "
-                    "Brier score, median) answers more stably. Comparisons of this metric stay valid but weak.",
-                    examples)]
+                text = (f"{names[c.index]}: {metric} [{iv.low:.4g}, {iv.high:.4g}] vs observed [{low:.4g}, "
+                        f"{high:.4g}]; the largest 1 % of its values hold {top:.0%} of the total")
+                even = max(1, m.n // 100) / m.n if m.n else 1.0
+                (heavy if top >= HEAVY_TAIL * even else edge).append(text)
+    findings = []
+    if heavy:
+        findings.append(Finding(
+            "interval-beyond-data", "warning", f"{len(heavy)} intervals reach past every value observed: the "
+            "fold or seed means spread widely because a few extreme items dominate the mean, so the interval is "
+            "wide and its ends are not values the metric takes.",
+            "Look at those items (ORDER BY the metric DESC); a bounded or rank-based metric (accuracy, Brier "
+            "score, median) answers more stably. Comparisons of this metric stay valid but weak.", heavy))
+    if edge:
+        findings.append(Finding(
+            "interval-beyond-data", "warning", f"{len(edge)} intervals reach past every value observed: the "
+            "estimate lies near the edge of its values (an accuracy near 1) and the t interval, symmetric about "
+            "it, is wide over few units (folds, seeds), so one end passes values the metric took; no few items "
+            "dominate.", "When reporting, cap that end at the metric's own limit (1.0 for an accuracy) and say so; "
+            "more folds, seeds or inputs narrow the interval. The comparisons test differences and stand as "
+            "they are.", edge))
+    return findings
 
 
 def load_findings(load: dict) -> list[Finding]:

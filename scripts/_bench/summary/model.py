@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from _bench.layout import Layout, replicate_unit
+from _bench.layout import Layout, fold_sample_size, items_are_folds, replicate_unit
 from _bench.layout import sample_size as layout_sample_size
 from _bench.stats import effect_size_label
 from _bench.summary.compute import (
@@ -222,9 +222,11 @@ def fmt_p(p: float | None) -> str:
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
-def sample_size(m: dict, unit: str, per_input: bool = False) -> str:
+def sample_size(m: dict, unit: str, per_input: bool = False, folds: bool = False) -> str:
     """The one way every script states a sample size (see layout.sample_size); under --unit input the n are
-    inputs, each the mean of its replicates."""
+    inputs, each the mean of its replicates; with `folds` (layout.items_are_folds) the items are folds."""
+    if folds:
+        return fold_sample_size(m["n"], m.get("replicates"), unit)
     if per_input and m.get("replicates") is not None:
         return f"{m['n']:,} inputs (each the mean over its {unit}, {m['replicates']:,} in all)"
     if per_input:  # --pool without seeds
@@ -271,8 +273,9 @@ def _within_headline(mine: list[dict], metric: dict, opts: Options) -> str:
 
 
 def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, opts: Options,
-             unit: str = "replicates", reference: str | None = None) -> str:
-    """One sentence a person can paste into a PR, about the primary metric."""
+             described: dict, reference: str | None = None) -> str:
+    """One sentence a person can paste into a PR, about the primary metric (`described`: Layout.describe())."""
+    unit = replicate_unit(described)
     if metric is None:
         return "No metric to compare: record prediction and ground truth, or name a column with --metric COL:higher."
     name = metric["name"]
@@ -293,11 +296,12 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
         best = next(c for c in configs if c["label"] == reference)
         best_label, m = reference, best["metrics"][name]
         standing = f"(the reference, rank {best['rank']}{'=' if best['tied'] else ''}) has {name}"
+    size = sample_size(m, unit, opts.unit == "input", items_are_folds(described, best))
     lead = (f"{best_label} {standing} ({metric['better']} is better): "
-            f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {sample_size(m, unit, opts.unit == 'input')}")
+            f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {size}")
     if len(scored) == 1 and not mine:
         return f"Only one configuration ({best_label}) has {name}: " \
-               f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {sample_size(m, unit, opts.unit == 'input')}; nothing to compare."
+               f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {size}; nothing to compare."
     p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
 
     def detail(c: dict) -> str:
@@ -367,4 +371,4 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
     return {"version": s.versions, "label": s.label or "(unversioned)",
             "rows": sum(c.group.rows for c in s.configs), "reference": reference, "configurations": configs,
             "comparisons": comparisons, "families": families(comparisons),
-            "headline": headline(configs, comparisons, primary, opts, replicate_unit(layout.describe()), reference)}
+            "headline": headline(configs, comparisons, primary, opts, layout.describe(), reference)}

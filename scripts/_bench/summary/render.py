@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from _bench.layout import moved_note, replicate_unit
+from _bench.layout import fold_sample_size, items_are_folds, moved_note, replicate_unit
 from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
@@ -33,8 +33,10 @@ def _interval(m: dict) -> str:
 def _config_table(stratum: dict, doc: dict) -> list[str]:
     metrics = doc["inferred"]["measures"]["metrics"]
     plan = doc["inferred"]["measures"]
-    replicated = any(c["inputs"] is not None for c in stratum["configurations"])
-    unit = replicate_unit(doc["inferred"]["layout"])
+    described = doc["inferred"]["layout"]
+    folds = [items_are_folds(described, c) for c in stratum["configurations"]]
+    replicated = any(c["inputs"] is not None for c in stratum["configurations"]) and not all(folds)
+    unit = replicate_unit(described)
     header = ["rank", "configuration", f"items (inputs x {unit})" if replicated else "items", "failed"]
     ci = f"{doc['options']['confidence']:.0%} CI"
     header += [f"{m['name']} ({m['better']} is better) [{ci}]" for m in metrics]
@@ -49,12 +51,14 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     if per_right:
         header.append(f"{plan['cost']} per right answer ({per_right}) [{ci}]")
     rows = []
-    for c in stratum["configurations"]:
+    for c, per_fold in zip(stratum["configurations"], folds, strict=True):
         # "1=": tied, not a win; "-": no metric, nothing ranked
         rank = "-" if not metrics else f"{c['rank']}=" if c["tied"] else str(c["rank"])
-        pooled = doc["inferred"]["layout"].get("pooled")
+        pooled = described.get("pooled")
         if c["inputs"] is None:
             items = f"{c['items']:,}"
+        elif per_fold:
+            items = fold_sample_size(c["items"], c["replicates"], unit)
         elif pooled:  # items are (input, replicate, pooled values): the product of two counts would mislead
             items = f"{c['items']:,} ({c['inputs']:,} inputs; pooled over {', '.join(pooled)})"
         elif c["inputs"] * c["replicates"] == c["items"]:
