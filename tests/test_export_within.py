@@ -4,6 +4,7 @@ model across two runs; each model's prompts), adjusted as one family of just tho
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import export_summary
 import numpy as np
@@ -205,11 +206,24 @@ def test_a_reference_named_within_each_group_is_that_groups_own(tmp_path, capsys
     assert {c["family_size"] for c in d["versions"][0]["comparisons"]} == {4}
 
 
-def test_a_latency_column_typed_text_by_a_first_none_is_said_not_shown_empty(tmp_path, capsys):
+def test_numbers_stored_as_text_by_a_first_none_are_read_alike_by_both_engines_but_not_hashes(tmp_path, capsys):
     db = tmp_path / "first_none.db"
-    rows = [{"retriever": "dense", "query_id": q, "ndcg_at_10": q / 40, "error": "Timeout" if q == 0 else "",
-             "latency_ms": None if q == 0 else 10.0 + q} for q in range(40)]  # xetrack types latency_ms TEXT
+    rows = [{"retriever": r, "query_id": q, "ndcg_at_10": None if q == 0 else q / 40, "error": "Timeout" if q == 0
+             else "", "latency_ms": None if q == 0 else 10.0 + q * (1 + len(r))} for r in ("dense", "bm25")
+            for q in range(40)]  # xetrack types both columns TEXT: every later number is stored as text
+    rows[5]["ndcg_at_10"] = "0123456789abcdef"  # an asset hash (a numpy scalar), never a number
+    rows[6]["ndcg_at_10"] = "1234567890123456"  # a hash of digits only: still a hash
     log_rows(db, rows, engine="sqlite")
-    d = report(capsys, db, "--metric", "ndcg_at_10", "--engine", "sqlite")
-    (f,) = [f for f in d["findings"] if f["check_id"] == "non-numeric-metric"]
-    assert f["message"] == "39 of 39 values of 'latency_ms' are not numbers and were left out."
+    with sqlite3.connect(db) as con:
+        assert {t for (t,) in con.execute("SELECT DISTINCT typeof(latency_ms) FROM \"default\"")} == {"null", "text"}
+    docs = [report(capsys, db, "--metric", "ndcg_at_10:higher", "--engine", e) for e in ("sqlite", "duckdb")]
+    for d in docs:
+        by = {c["label"]: c for c in d["versions"][0]["configurations"]}
+        dense = by["retriever=dense"]
+        assert dense["latency"]["p50"] == pytest.approx(np.percentile([10.0 + q * 6 for q in range(1, 40)], 50))
+        assert dense["metrics"]["ndcg_at_10"]["n"] == 37  # 39 numbers, two of them hashes
+        assert dense["metrics"]["ndcg_at_10"]["estimate"] == pytest.approx(
+            np.mean([q / 40 for q in range(1, 40) if q not in (5, 6)]))
+        (f,) = [f for f in d["findings"] if f["check_id"] == "non-numeric-metric"]
+        assert f["message"] == "2 of 78 values of 'ndcg_at_10' are not numbers and were left out."
+    assert docs[0]["versions"][0]["configurations"] == docs[1]["versions"][0]["configurations"]

@@ -65,12 +65,25 @@ def text_key(columns: list[str]) -> str:
     return f" || '{SEP}' || ".join(parts)
 
 
+# A number written as text: JSON's grammar (RFC 8259), which is also how SQLite writes a number into a TEXT column
+JSON_NUMBER = r"[ \t\n\r]*-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?[ \t\n\r]*"
+ASSET_HASH = "[0-9a-f]{16}"  # what xetrack 0.7.0 stores in place of a numpy scalar or an object
+
+
 def numeric(expr: str, engine: str) -> str:
-    """The value when it is stored as a number, else NULL: a numpy scalar logged by xetrack is a 16-hex asset
-    hash, and SQLite's CAST would silently turn such text into 0."""
+    """The value as a number, else NULL. Numbers stored as numbers, and numbers stored as text: xetrack types a
+    column by its first logged value, so after a first None (a failed call) every later number of that column
+    is text ('12.5'). Never a 16-hex asset hash (a numpy scalar logged by xetrack), even one made of digits
+    only, and never other text: SQLite's CAST would silently turn 'n/a' into 0. Both engines accept the same
+    texts (the JSON number grammar); DuckDB folds typeof() per column, so numeric columns pay nothing."""
     if engine == "sqlite":
-        return f"CASE WHEN typeof({expr}) IN ('integer', 'real') THEN {expr} END"
-    return f"TRY_CAST({expr} AS DOUBLE)"
+        return (f"CASE WHEN typeof({expr}) IN ('integer', 'real') THEN {expr} "
+                f"WHEN typeof({expr}) = 'text' AND json_valid({expr}) AND json_type({expr}) IN ('integer', 'real') "
+                f"AND NOT (length({expr}) = 16 AND {expr} NOT GLOB '*[^0-9a-f]*') THEN CAST({expr} AS REAL) END")
+    as_text = f"CAST({expr} AS VARCHAR)"  # binds for any column type; runs only for VARCHAR ones
+    text = (f"CASE WHEN regexp_full_match({as_text}, '{JSON_NUMBER}') AND NOT regexp_full_match({as_text}, "
+            f"'{ASSET_HASH}') THEN TRY_CAST({expr} AS DOUBLE) END")
+    return f"CASE WHEN typeof({expr}) = 'VARCHAR' THEN ({text}) ELSE TRY_CAST({expr} AS DOUBLE) END"
 
 
 def parse_filters(items: list[str] | None, names: list[str]) -> list[tuple[str, str, str]]:

@@ -15,9 +15,9 @@ from _bench.summary.scan import Group
 
 
 def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list) -> list[Finding]:
-    """A metric or latency column holding text: a numpy scalar logged by xetrack 0.7.0 becomes a 16-hex asset
-    hash, and a column whose first logged value was None is typed TEXT, so every later number is stored as text
-    (export then shows no latency at all)."""
+    """A metric or latency column holding text that is not a number: a numpy scalar logged by xetrack 0.7.0
+    becomes a 16-hex asset hash. (Numbers stored as text, after a first None typed the column TEXT, are read:
+    sql.numeric.)"""
     columns = [(m.name, m.sql) for m in plan.metrics if m.direction_from != "definition"]
     if plan.latency:
         columns.append((plan.latency, numeric(q(plan.latency), bench.engine)))
@@ -34,9 +34,8 @@ def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list)
                                f"{total - numeric_count:,} of {total:,} values of {name!r} are not numbers and "
                                "were left out.",
                                "16-hex text is a xetrack asset hash: numpy scalars are stored as assets; log "
-                               "float(x) instead. Numbers stored as text (a column whose first logged value was "
-                               "None): validate_benchmark.py's schema-drift.mixed-types names them; log a number "
-                               "first.", examples, total - numeric_count))
+                               "float(x) instead. Other text is not a number either (numbers stored as text are "
+                               "read as numbers).", examples, total - numeric_count))
     return out
 
 
