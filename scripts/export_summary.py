@@ -348,7 +348,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += beyond_data_findings(summaries, names)
     findings += non_numeric_findings(bench, plan, where, params)
     if without_reference:
-        findings.append(Finding("reference-missing", "warning", f"--reference {opts.reference!r} is not in "
+        findings.append(Finding("reference-missing", "warning", f"--pairs {opts.reference!r} is not in "
                                 f"version(s) {', '.join(without_reference)}; there each configuration is "
                                 "compared with the best instead.", "Pick one version with --version VALUE."))
     if load is not None and load["capacity_needs_one_version"]:

@@ -498,3 +498,15 @@ def test_small_metric_values_keep_three_significant_digits_in_markdown_and_six_i
     _, doc, _ = run(capsys, db, "predictions", "--metric", "cost_usd:lower")
     mini = next(c for c in doc["versions"][0]["configurations"] if c["label"] == "model=mini")
     assert mini["metrics"]["cost_usd"]["estimate"] == pytest.approx(0.000169 * 1.02, rel=1e-5)
+
+
+def test_a_reference_missing_from_one_version_is_a_warning_there_and_the_best_is_used(tmp_path, capsys):
+    rows = [{"experiment_version": v, "model": m, "input_id": i, "prediction": int(i % (3 + k) != 0),
+             "ground_truth": 1} for v, models in (("v1", ("base", "new")), ("v2", ("new", "newer")))
+            for k, m in enumerate(models) for i in range(30)]
+    log_rows(tmp_path / "versions.db", rows, engine="sqlite")
+    code, d, _ = run(capsys, tmp_path / "versions.db", "--pairs", "model=base")
+    (f,) = [f for f in d["findings"] if f["check_id"] == "reference-missing"]
+    assert code == 0 and f["message"].startswith("--pairs 'model=base' is not in version(s) ")
+    v1, v2 = ({c["reference"] for c in v["comparisons"]} for v in d["versions"])
+    assert v1 == {"model=base"} and len(v2) == 1 and v2 != {"model=base"}

@@ -110,7 +110,7 @@ def test_the_headline_answers_the_within_question_pair_by_pair(tmp_path, capsys)
     (["--within", "prompt"], "--within prompt: not a configuration column"),
     (["--within", "model,track_id"], "every configuration column"),
     (["--within", "model", "--pairs", "model=coder-7b"], "name the reference by the other configuration columns"),
-    (["--within", "model", "--pairs", "track_id=run-c"], "--reference 'track_id=run-c' matches no configuration"),
+    (["--within", "model", "--pairs", "track_id=run-c"], "--pairs 'track_id=run-c' matches no configuration"),
 ])
 def test_within_that_cannot_group_is_one_line_exit_2(run_and_rerun, capsys, extra, message):
     code, out, err = call_main(export_summary.main, capsys, str(run_and_rerun), "evals", "--metric",

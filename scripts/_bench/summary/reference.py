@@ -30,4 +30,4 @@ def reference_index(configs: list[ConfigSummary], layout: Layout, shown: dict[in
 
 def unknown_reference(value: str, shown: dict[int, str]) -> InputError:
     listing = "; ".join(dict.fromkeys(shown.values()))
-    return InputError(f"--reference {value!r} matches no configuration; available: {listing}")
+    return InputError(f"--pairs {value!r} matches no configuration; available: {listing}")
