@@ -152,3 +152,24 @@ def test_a_missing_reference_is_one_line_and_exit_2(tmp_path):
     proc = run_python(SCRIPT, shards, vf.TABLE, "--same-as", tmp_path / "nowhere.db")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"validate_benchmark.py: error: no such file: {tmp_path / 'nowhere.db'}"]
+
+
+def test_differing_columns_are_named_with_how_many_keys_and_the_largest_difference(tmp_path, engine, capsys):
+    """Trial S: a one-thread re-run differed in probabilities by at most 5e-14; the user had to query that."""
+    def run(db: Path, nudge: float, flip: bool) -> Path:
+        rows = [{**predict(m, i), "model": m, "p_true": 0.25 + i / 100 + (nudge if i % 4 == 0 else 0.0)}
+                for m in ("logreg", "tree") for i in range(vf.N)]
+        if flip:
+            rows[3]["prediction"] = 1 - rows[3]["prediction"]
+        log_rows(db, rows, engine=engine, table=vf.TABLE)
+        return db
+    code, doc = validate(capsys, run(tmp_path / "new.db", 3e-14, True), vf.TABLE, "--engine", engine,
+                         "--same-as", run(tmp_path / "ref.db", 0.0, False))
+    assert code == 1
+    by = {c["column"]: c for c in doc["summary"]["same_as"]["columns_differing"]}
+    nudged = len([i for i in range(vf.N) if i % 4 == 0])
+    assert set(by) == {"p_true", "prediction"} and by["prediction"]["keys"] == 1
+    assert by["p_true"]["keys"] == 2 * nudged and 2e-14 < by["p_true"]["largest_difference"] < 4e-14
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "same-as-reference"]
+    assert (f"Where values differ: prediction on 1 key (largest difference 1); p_true on {2 * nudged:,} keys "
+            "(largest difference 3e-14).") in finding["message"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from _bench.cli import MAX_EXAMPLES, Finding
 from _bench.layout import Layout
 from _bench.reader import Benchmark
-from _bench.sql import count_if, flag, parse_filters, q
+from _bench.sql import count_if, flag, numeric, parse_filters, q
 from _bench.validate.passes import config_label, create_source
 from _bench.validate.rules import Context
 from _bench.validate.tuning import tune
@@ -50,12 +50,13 @@ class Comparison:
     differ: int = 0
     examples: list = field(default_factory=list)
     by_configuration: list = field(default_factory=list)  # configurations with any difference, and their counts
+    columns: list = field(default_factory=list)  # per compared column: keys where it differs, largest difference
 
     def as_dict(self) -> dict:
         return {"reference": self.reference, "key": self.key, "compared": self.compared,
                 "left_out": self.left_out, "agree": self.agree, "only_here": self.only_here,
                 "only_reference": self.only_reference, "differ": self.differ,
-                "by_configuration": self.by_configuration}
+                "by_configuration": self.by_configuration, "columns_differing": self.columns}
 
 
 def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[str],
@@ -115,6 +116,25 @@ def _count(both: Benchmark, layout: Layout, result: Comparison, config: list[str
                                             "differ": differ})
     if result.only_here or result.only_reference or result.differ:
         result.examples = _examples(both, sql, result.key, [name for name, _ in values], keys)
+    if result.differ:
+        result.columns = _columns_differing(both, sql, result.key, [name for name, _ in values], keys)
+
+
+def _columns_differing(both: Benchmark, sql: str, names: list[str], compared: list[str], keys: str) -> list[dict]:
+    """For keys held by both sides with other values: which compared columns differ, on how many keys, and for
+    numbers by how much at most, so that a float that moved in its 14th digit (a thread count) reads as such
+    next to a prediction that changed. A NULL against a value differs (with no size)."""
+    same = "IS" if both.engine == "sqlite" else "IS NOT DISTINCT FROM"
+    on = " AND ".join(f"t.{q(c)} {same} d.{q(c)}" for c in names)
+    per_key = ", ".join(f"COUNT(DISTINCT t.v{i}) + MAX({flag(f't.v{i} IS NULL')}) > 1 AS n{i}, "
+                        f"MAX({numeric(f't.v{i}', both.engine)}) - MIN({numeric(f't.v{i}', both.engine)}) AS s{i}"
+                        for i in range(len(compared)))
+    totals = ", ".join(f"{count_if(f'n{i}')}, MAX(s{i})" for i in range(len(compared)))
+    row = both.query(f"{sql}, d AS (SELECT {keys} FROM k WHERE here = 1 AND there = 1 AND same = 0), "
+                     f"e AS (SELECT {per_key} FROM t JOIN d ON {on} GROUP BY {', '.join(f't.{q(c)}' for c in names)}) "
+                     f"SELECT {totals} FROM e")[0]
+    return [{"column": name, "keys": row[2 * i], "largest_difference": row[2 * i + 1]}
+            for i, name in enumerate(compared) if row[2 * i]]
 
 
 def _examples(both: Benchmark, sql: str, names: list[str], compared: list[str], keys: str) -> list[dict]:
@@ -154,6 +174,12 @@ def check_same_as(ctx: Context) -> list[Finding]:
     return [found] if found else []
 
 
+def _column_text(c: dict) -> str:
+    size = c["largest_difference"]
+    keys = f"{c['keys']:,} key" + ("s" if c["keys"] != 1 else "")
+    return f"{c['column']} on {keys}" + (f" (largest difference {size:.3g})" if size else "")
+
+
 def finding(result: Comparison) -> Finding | None:
     where = ", ".join(result.reference)
     if not (result.only_here or result.only_reference or result.differ):
@@ -168,7 +194,9 @@ def finding(result: Comparison) -> Finding | None:
         "same-as-reference", "error",
         f"This benchmark is not the same as {where}: of its keys ({', '.join(result.key)}), "
         f"{'; '.join(parts)}; {result.agree:,} agree. Compared exactly: {', '.join(result.compared) or 'keys only'}"
-        + (f" (left out, as they say how a call went: {', '.join(result.left_out)})." if result.left_out else "."),
+        + (f" (left out, as they say how a call went: {', '.join(result.left_out)})." if result.left_out else ".")
+        + (" Where values differ: " + "; ".join(_column_text(c) for c in result.columns) + "." if result.columns
+           else ""),
         "Keys on one side only: a shard or a run missing, a different split or --limit, or a changed "
         "configuration (its parameters are the key: an edited prompt's text, a new hyperparameter value). Other "
         "outcome values for the same key: the two runs did not compute the same thing (a seed, a thread count, "
