@@ -328,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                 for message in bench.notes:
                     note(PROG, message)
                 bench.require_rows()
+                bench.bound_memory()  # DuckDB: the lineage join materialises the replays and their sources
                 report = build_report(bench, infer_layout(bench, args.input_col, args.config_cols, args.replicate_cols))
                 report.summary["engine"] = bench.engine
                 return report

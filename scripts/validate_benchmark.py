@@ -125,13 +125,8 @@ def validate(paths: list[str], table: str, engine: str, input_col: str | None, c
         with Benchmark(read, table=table, engine=engine) as bench:
             for message in bench.notes:  # e.g. a WAL-mode file read through a private copy
                 note(PROG, message)
-            spill = tune(bench)
-            try:
-                return _validate(bench, input_col, config_cols, filters, options)
-            finally:
-                bench.close()
-                if spill:
-                    shutil.rmtree(spill, ignore_errors=True)
+            tune(bench)
+            return _validate(bench, input_col, config_cols, filters, options)
     finally:
         if folder:
             shutil.rmtree(folder, ignore_errors=True)

@@ -101,3 +101,21 @@ def test_auto_estimates_from_the_size_a_file_it_cannot_count_and_never_raises(tm
     assert missing.engine == "sqlite" and "about 0 rows" in missing.reason  # the reader then says: no such file
     db = vf.clean(tmp_path, "sqlite")
     assert "about" in choose_engine("auto", [db], "no_such_table").reason
+
+
+@pytest.mark.parametrize("script", ["validate_benchmark.py", "analyze_cache_hits.py"])
+def test_duckdb_spills_into_a_private_folder_removed_afterwards_never_the_working_directory(
+        capsys, monkeypatch, tmp_path, db, script):
+    # Both scripts cap DuckDB's memory (Benchmark.bound_memory); beyond the cap it writes spill files
+    temp, work = tmp_path / "tmp", tmp_path / "work"
+    temp.mkdir()
+    work.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    monkeypatch.chdir(work)
+    created = []
+    import _bench.reader as reader
+    real = reader.new_private_folder
+    monkeypatch.setattr(reader, "new_private_folder", lambda: created.append(real()) or created[-1])
+    report(capsys, script, db, "--engine", "duckdb")
+    assert len(created) == 1 and created[0].parent == temp  # it had a spill folder, in the temporary folder
+    assert list(temp.iterdir()) == [] and list(work.iterdir()) == []  # and it is gone; nothing in the cwd

@@ -22,7 +22,7 @@ from _bench.cache_diagnosis import returned_failure
 from _bench.layout import Layout
 from _bench.reader import Benchmark
 from _bench.slices import cut, greatest, least, run_sliced, sqlite_order, stripes, total
-from _bench.sql import as_text, count_if, q
+from _bench.sql import as_text, count_if, flag, q
 
 CALL_IDENTITY = ("function_name", "args", "kwargs")  # what xetrack itself keys a call on (with its params)
 # Where a call's compute time is (seconds per unit): xetrack's own function_time, else a template's latency.
@@ -237,13 +237,33 @@ def _lineage_join(bench: Benchmark, src: Sources, source_runs: list[str], replay
                 f"FROM r LEFT JOIN {c} AS c ON c.run_ = {as_text('r.' + q(L.cache))} AND {match}{group}")
 
     if bench.engine != "sqlite":
-        sql = f"WITH c AS MATERIALIZED ({computing}), {r} " + join("c")
-        return bench.query(sql, [*params, *replaying_runs, *source_runs])
+        return bench.query(_one_scan_lineage(bench, src, runs, replaying, dedupe, extra) + join("c"),
+                           [*source_runs, *replaying_runs, *source_runs])  # c_'s runs, then r_'s
     # CREATE TABLE AS keeps each column's affinity, so `IS` compares exactly as it did against the view.
     name = f"_lineage_{next(_tables)}"
     bench.execute(f"CREATE TEMP TABLE {q(name)} AS {computing}", params)
     bench.execute(f"CREATE INDEX temp.{q(name + '_key')} ON {q(name)} (run_, {ids})")
     return bench.query(f"WITH {r} " + join(f"temp.{q(name)}"), [*replaying_runs, *source_runs])
+
+
+def _one_scan_lineage(bench: Benchmark, src: Sources, runs: str, replaying: str, dedupe: bool,
+                      extra: list[str]) -> str:
+    """DuckDB: the CTEs `c` (computing rows of the source runs) and `r` (the replays naming them) from one scan
+    of the rows, materialised once. As two CTEs over the view they were two full scans: at 10 M rows 3.3-3.5 s
+    for the join, 2.1-2.5 s this way (benchmarks/README.md)."""
+    L = src.layout
+    ids = ", ".join(q(c) for c in src.identity)
+    kept = ", ".join(q(c) for c in dict.fromkeys([L.run, L.cache, *src.identity, *L.config]))
+    x = (f"x AS MATERIALIZED (SELECT * FROM (SELECT {kept}, {src.time} AS t_, "
+         f"{flag(f'{src.computed} AND {runs}')} AS c_, {flag(f'{L.replayed} AND {replaying}')} AS r_ "
+         f"FROM {bench.VIEW} WHERE {src.population}) AS rows_ WHERE c_ = 1 OR r_ = 1)")
+    if dedupe:
+        carried = "".join(f", MAX({q(c)}) AS {q(c)}" for c in extra)
+        c = f"SELECT {q(L.run)} AS run_, {ids}{carried}, MAX(t_) AS t_ FROM x WHERE c_ = 1 GROUP BY {q(L.run)}, {ids}"
+    else:
+        carried = "".join(f", {q(c)}" for c in extra)
+        c = f"SELECT {q(L.run)} AS run_, {ids}{carried}, t_ FROM x WHERE c_ = 1"
+    return f"WITH {x}, c AS ({c}), r AS (SELECT * FROM x WHERE r_ = 1) "
 
 
 def recomputed_calls(bench: Benchmark, src: Sources, limit: int = 5) -> tuple[int, int, list[tuple]]:

@@ -41,6 +41,7 @@ T = TypeVar("T")
 SQLITE_HEADER = b"SQLite format 3\x00"
 XETRACK_INTERNAL_TABLES = ("assets", "keys", "counts")
 SQLITE_MAX_FILES = 10  # SQLite's default limit on attached databases; DuckDB has none
+DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB otherwise takes up to 80 % of RAM; beyond this it spills to disk
 
 def _db_errors() -> tuple[type[BaseException], ...]:
     try:
@@ -210,6 +211,7 @@ class Benchmark:
         self.notes: list[str] = []  # what the reader did that the user should know (private copies)
         self._con = None
         self._private: Path | None = None
+        self._spill: Path | None = None  # DuckDB's spill folder (bound_memory): ours, removed on close
         try:
             # What is actually opened: the user's file, or a private recovered copy of a WAL/hot-journal file.
             self.read_paths = [self._readable(p, k) for p, k in zip(self.paths, kinds, strict=True)]
@@ -317,6 +319,19 @@ class Benchmark:
             selects.append(f"SELECT {cols}, 0 AS _shard WHERE 0")
         self.execute(f"CREATE TEMP VIEW {name} AS " + " UNION ALL ".join(selects))
 
+    def bound_memory(self, limit: str = DUCKDB_MEMORY_LIMIT) -> None:
+        """DuckDB: use at most `limit` of memory and spill beyond it into a private temporary folder, removed on
+        close. (DuckDB's own default takes up to 80 % of RAM, and spills into `.tmp` in the working directory:
+        the user's.) SQLite: nothing to do here; its page cache is set per script."""
+        if self.engine != "duckdb" or self._spill is not None:
+            return
+        try:
+            self._spill = new_private_folder()
+        except FileProblem as exc:
+            raise InputError(str(exc)) from exc
+        self.execute(f"SET memory_limit = '{limit}'")
+        self.execute(f"SET temp_directory = '{str(self._spill).replace(chr(39), chr(39) * 2)}'")
+
     def slice(self, part: Sequence[RowRange]) -> Benchmark:
         """The same files on a new SQLite connection whose view holds only the rows of `part`, so that slices
         can be read at the same time (sqlite3 releases the GIL while a query runs). The slice reads the files
@@ -326,9 +341,9 @@ class Benchmark:
         if self.engine != "sqlite":
             raise ValueError("only SQLite benchmarks are sliced")
         other = object.__new__(Benchmark)
-        kept = {k: v for k, v in self.__dict__.items() if k not in ("_con", "_private", "notes")}
+        kept = {k: v for k, v in self.__dict__.items() if k not in ("_con", "_private", "_spill", "notes")}
         other.__dict__.update(kept)
-        other.notes, other._private, other._con = [], None, None
+        other.notes, other._private, other._spill, other._con = [], None, None, None
         try:
             other._con = other._open_sqlite()
             other._create_view(part)
@@ -444,9 +459,10 @@ class Benchmark:
         if self._con is not None:
             self._con.close()
             self._con = None
-        if self._private is not None:  # private copies of WAL/hot-journal files: ours, removed when done
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private = None
+        for folder in (self._private, self._spill):  # private copies of WAL/hot-journal files, spills: ours
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        self._private = self._spill = None
 
     def __enter__(self) -> Benchmark:
         return self

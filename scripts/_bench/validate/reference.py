@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 from dataclasses import dataclass, field
 
 from _bench.cli import MAX_EXAMPLES, Finding
@@ -72,14 +71,9 @@ def compare(bench: Benchmark, layout: Layout, key: list[str], reference: list[st
     # may hold a time or a request id: two runs that failed alike need not say it alike)
     values = [(c, q(c)) for c in compared] + [("failed", flag(layout.failed))] * bool(layout.error)
     mine = len(bench.paths)
-    spill = None
-    try:
-        with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
-            spill = tune(both)  # bounded memory: both sides together are twice the rows validate just read
-            _count(both, layout, result, key, values, mine, filters)
-    finally:
-        if spill:
-            shutil.rmtree(spill, ignore_errors=True)
+    with Benchmark([*bench.paths, *reference], table=bench.table, engine=bench.engine) as both:
+        tune(both)  # bounded memory: both sides together are twice the rows validate just read
+        _count(both, layout, result, key, values, mine, filters)
     return result
 
 

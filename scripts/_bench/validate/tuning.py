@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-
 from _bench.reader import Benchmark
 
 SQLITE_CACHE_KB = 65536
-DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB otherwise takes up to 80 % of RAM; aggregates spill to disk beyond this
 
 
-def tune(bench: Benchmark) -> str | None:
+def tune(bench: Benchmark) -> None:
     """SQLite: a 64 MB page cache, which also holds the distinct-input b-trees (9 % faster at 10 M rows than
-    the 2 MB default; a cap, so memory stays bounded). DuckDB: bound its memory and send its spill files to
-    a private temporary folder (returned, for the caller to remove once the connection is closed), never the
-    user's working directory."""
+    the 2 MB default; a cap, so memory stays bounded). DuckDB: bounded memory, spilling into a private folder
+    that goes when the benchmark closes (Benchmark.bound_memory); rows in any order (nothing validate reads
+    depends on it)."""
     if bench.engine == "sqlite":
         bench.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-        return None
-    spill = tempfile.mkdtemp(prefix="validate-duckdb-")
-    bench.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    bench.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
+        return
+    bench.bound_memory()
     bench.execute("SET preserve_insertion_order = false")
-    return spill
