@@ -39,7 +39,13 @@ from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, short_label
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise_all
-from _bench.summary.design import apply_pool, reference_in_each_group, resolve_unit, within_key
+from _bench.summary.design import (
+    apply_pool,
+    reference_in_each_group,
+    replicates_only_remeasure,
+    resolve_unit,
+    within_key,
+)
 from _bench.summary.findings import (
     beyond_data_findings,
     count_findings,
@@ -178,9 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "ones). auto (default): input for a sample_idx, sample_index or integer sample column, else "
                              "replicate")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
-                        help="a load test's service-level objective, e.g. 'p99<50ms' or 'p95<0.2s, errors<1%%' "
-                             "(all clauses must hold): per level, the share of requests that broke it with an "
-                             "interval, a verdict (meets / fails / undecided), and the highest rate that meets")
+                        help="a service-level objective, e.g. 'p99<50ms', 'p95<40us' or 'p95<0.2s, errors<1%%' "
+                             "(all clauses must hold): the share of calls that broke it with an interval and a "
+                             "verdict (meets / fails / undecided), per configuration; on a load test per level, "
+                             "with the highest rate that meets")
     parser.add_argument("--kind", choices=("auto", "load", "benchmark"), default="auto",
                         help="what the table is: auto (default: a load test when it has a latency beside when each "
                              "request was due, e.g. scheduled_s), load, or benchmark")
@@ -271,28 +278,35 @@ def _order_key(c, metric) -> tuple:
     return (0, -est if metric.higher_is_better else est)
 
 
-def slo_on_benchmark_table(layout: Layout) -> str:
-    """Why --slo cannot judge this table, and what can: its intervals come from a load test's schedule."""
-    if any(c in layout.columns for c in LOAD_SCHEDULE_NAMES):
-        return ("--slo needs a load test's request table (a latency beside when each request was due); this one "
-                "has the schedule: pass --kind load (and --latency-col COL if the latency is not found)")
-    return ("--slo judges the levels of a load test, whose request table records when each request was due "
-            f"({' or '.join(LOAD_SCHEDULE_NAMES[:2])}); this table has no such column. Without --slo the results "
-            "table gives each configuration's latency p50 / p95 / p99; to judge an objective at a request rate, "
-            "measure it with assets/throughput_benchmark_template.py")
+def slo_refusal(layout: Layout, plan: Plan, clauses: list, kind: str) -> str | None:
+    """Why --slo cannot judge this table per configuration, or None when it can."""
+    if kind == "auto" and any(c in layout.columns for c in LOAD_SCHEDULE_NAMES):
+        return ("--slo: this table records when each request was due, like a load test's request table, but no "
+                "latency was found beside it: pass --kind load (and --latency-col COL if the latency is not found)")
+    latency = [c.text for c in clauses if c.kind == "latency"]
+    if latency and plan.latency is None:
+        return (f"--slo {', '.join(latency)} needs a latency column: none is named like one (latency_ms, "
+                "latency_us, duration_ms, ...) and there is no function_time; name it with --latency-col COL")
+    return None
 
 
 def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, version: str | None,
                  files: list[str], filters: list[tuple[str, str, str]] | None = None) -> Report:
+    auto = opts.unit == "auto"
     opts = replace(opts, unit=resolve_unit(layout, opts.unit))
     within = within_key(layout, opts.within)
     where, params = row_filter(bench, layout, version, filters or [])
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
     plan = with_values_seen(plan, parts.not_zero_one)
+    remeasured = False
     try:
         excluded = [g for g in groups if layout.config and all(v is None for v in g.config)]
         kept = [g for g in groups if g not in excluded and g.rows]
+        if auto and opts.unit == "replicate" and layout.input_id and not layout.fold and plan.metrics:
+            remeasured = replicates_only_remeasure(parts, kept, len(plan.metrics))
+            if remeasured:
+                opts = replace(opts, unit="input")
         summaries = summarise_all(parts, kept, plan, opts)
         primary = plan.metrics[0] if plan.metrics else None
         strata: dict[tuple, list] = {}
@@ -329,7 +343,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     finally:
         parts.close()
     load, load_series = None, []
-    if layout.kind == "load" or opts.slo is not None:
+    if layout.kind == "load":
         load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
                             opts.alpha, opts.resamples, opts.seed)
     findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
@@ -338,7 +352,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
     findings += latency_failure_findings(summaries, names, plan)
-    findings += unit_findings(summaries, layout, opts.unit)
+    findings += unit_findings(summaries, layout, opts.unit, remeasured)
     findings += pooled_ranking_findings(bench, layout, plan, summaries, names, where, params)
     mixed = mixed_configuration_findings(bench, layout, summaries, names, where, params)
     if mixed:  # then the "repeats" and "retries" are rows of the other prompt: the error says what they are
@@ -388,14 +402,17 @@ def main(argv: list[str] | None = None) -> int:
                 apply_pool(layout, args.pool)
                 if args.kind != "auto":
                     layout.kind = args.kind
-                if args.slo and layout.kind != "load":
-                    raise InputError(slo_on_benchmark_table(layout))
                 plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+                per_configuration = bool(args.slo) and layout.kind != "load"
+                refusal = slo_refusal(layout, plan, args.slo, args.kind) if per_configuration else None
+                if refusal:
+                    raise InputError(refusal)
                 named = args.pairs not in ("best", "all")
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,
-                               items_needed=args.items_needed, slo=args.slo, failures=args.failures,
+                               items_needed=args.items_needed, slo=args.slo, slo_per_configuration=per_configuration,
+                               failures=args.failures,
                                unit=args.unit, within=tuple(args.within or ()))
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],

@@ -32,7 +32,7 @@ from _bench.cli import (
     run,
     split_paths_and_table,
 )
-from _bench.layout import fold_sample_size, infer_layout, moved_note, replicate_unit, sample_size
+from _bench.layout import fold_sample_size, infer_layout, labels_note, moved_note, replicate_unit, sample_size
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, with_engine_fallback
 from _bench.reader import _sniff as _db_sniff
 from _bench.slices import stop_jobs
@@ -293,7 +293,7 @@ def render_text(report: Report) -> str:
              f"{s['configurations']} configurations, {s['sample'] or 'no input id'}"]
     config = ", ".join(inf.get("configuration") or []) or "none (one configuration)"
     lines.append(f"inferred: input {inf.get('input_id') or 'none'}; configuration {config} "
-                 f"(from {inf.get('configuration_from')}{moved_note(inf)}); replicate "
+                 f"(from {inf.get('configuration_from')}{labels_note(inf)}{moved_note(inf)}); replicate "
                  f"{', '.join(inf.get('replicate') or []) or 'none'}; versions "
                  f"{', '.join(inf.get('versions') or []) or 'none'}  (override: --input-col, --config-cols, --replicate-cols)")
     if s.get("coverage_within"):

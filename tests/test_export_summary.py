@@ -688,9 +688,9 @@ def test_reference_can_be_a_config_id(tmp_path, capsys):
 
 
 def test_an_unknown_reference_is_one_line_listing_the_labels_exit_2(three_models, capsys):
-    code, out, err = summary(capsys, three_models, "predictions", "--reference", "model=delta")
+    code, out, err = summary(capsys, three_models, "predictions", "--reference", "model=delta")  # --pairs' alias
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert err.startswith("export_summary.py: error: --reference 'model=delta'")
+    assert err.startswith("export_summary.py: error: --pairs 'model=delta' matches no configuration")
     assert "model=alpha; model=beta; model=gamma" in err
 
 
@@ -940,8 +940,10 @@ def test_configurations_scored_on_fewer_items_are_a_warning_and_the_items_column
 
 def test_three_seeds_on_the_same_items_say_what_their_intervals_measure(tmp_path, capsys):
     db = tmp_path / "seeds3.db"
-    rows = [{"model": m, "seed": s, "input_id": i, "prediction": i % 2, "ground_truth": (i + (m == "b")) % 2,
-             "error": ""} for m in ("a", "b") for s in range(3) for i in range(20)]
+    # seed 1 answers input 3 otherwise: the seeds re-draw results (identical seeds only re-measure, see
+    # test_replicates_that_repeat_every_score_make_the_input_the_unit)
+    rows = [{"model": m, "seed": s, "input_id": i, "prediction": (i + (s == 1 and i == 3)) % 2,
+             "ground_truth": (i + (m == "b")) % 2, "error": ""} for m in ("a", "b") for s in range(3) for i in range(20)]
     log_rows(db, rows, engine="sqlite")
     (f,) = [f for f in doc(capsys, str(db))["findings"] if f["check_id"] == "few-seeds"]
     assert f["severity"] == "info" and "rest on 3 seeds (2 degrees of freedom)" in f["message"]
@@ -992,3 +994,21 @@ def test_an_interval_past_the_edge_of_its_values_names_that_cause_not_extreme_it
     assert a["metrics"]["balanced_accuracy"]["ci_high"] > 1.0  # the corrected t interval, as computed
     assert "near the edge" in finding["message"] and "extreme items" not in finding["message"]
     assert any(e.startswith("model=a: balanced_accuracy [") for e in finding["examples"])
+
+
+def test_replicates_that_repeat_every_score_make_the_input_the_unit(tmp_path, capsys):
+    """Trial T: 5 timed repeats of a deterministic parser; with the repeat as the unit every repeat had the same
+    accuracy, so the interval had no width (0.733 [0.733, 0.733]) and p was 0."""
+    rows = [{"parser": p, "repeat": r, "input_id": i, "prediction": i % 2 if p == "a" or i % 4 else 1 - i % 2,
+             "ground_truth": i % 2, "latency_ms": 1.0 + (i * 7 + r) % 5} for p in ("a", "b") for r in range(5)
+            for i in range(80)]
+    log_rows(tmp_path / "repeats.db", rows, engine="sqlite")
+    d = doc(capsys, tmp_path / "repeats.db")
+    (f,) = [f for f in d["findings"] if f["check_id"] == "replicates-remeasure"]
+    assert "Every input scored the same in each of its repeat values" in f["message"]
+    b = next(c for c in only_version(d)["configurations"] if c["label"] == "parser=b")["metrics"]["accuracy"]
+    assert b["n"] == 80 and b["ci_low"] < 0.75 < b["ci_high"] and b["ci_high"] - b["ci_low"] > 0.1
+    (c,) = only_version(d)["comparisons"]
+    assert c["ci_low"] < c["delta"] < c["ci_high"] and c["p_value"] > 1e-10
+    forced = doc(capsys, tmp_path / "repeats.db", "--unit", "replicate")
+    assert "replicates-remeasure" not in {f["check_id"] for f in forced["findings"]}

@@ -296,3 +296,16 @@ def test_a_per_fold_table_is_counted_in_folds_and_a_per_example_one_in_inputs(tm
                  "ground_truth": (i + s) % 2} for m in ("a", "bb") for s in range(3) for i in range(20)]
     log_rows(tmp_path / "examples.db", examples, engine="sqlite", table="results")
     assert inferred(capsys, tmp_path / "examples.db")["summary"]["sample"] == "20 inputs x 3 seeds (60 items)"
+
+
+def test_an_inputs_own_attributes_and_a_0_1_result_are_outcomes_but_a_0_1_setting_stays_one(tmp_path, capsys):
+    """Trial T: an input's text and file position hid each other (grouped by one, the other takes one value per
+    group), and `raised` (0/1) had too few values: labels read 'raised=1, parser=strict'."""
+    rows = [{"parser": p, "quoted": q, "input_id": f"d{i:03d}", "repeat": r, "text": f"date {i}", "file_position": i,
+             "raised": int(p == "strict" and i % 4 == 0), "prediction": i % 3, "ground_truth": i % 2}
+            for p in ("strict", "regex") for q in (0, 1) for i in range(40) for r in range(2)]
+    log_rows(tmp_path / "parsers.db", rows, engine="sqlite", table="results")
+    doc = inferred(capsys, tmp_path / "parsers.db")
+    assert doc["inferred"]["configuration"] == ["parser", "quoted"]  # quoted: a 0/1 setting over the same items
+    assert set(doc["inferred"]["outcomes_by_values"]) == {"text", "file_position", "raised"}
+    assert doc["summary"]["configurations"] == 4

@@ -10,7 +10,9 @@ import json
 import export_summary
 import numpy as np
 import pytest
+from scipy import stats
 from _bench.summary.load import BlockBootstrap, parse_slo, percentile_intervals
+from _bench.summary.slo import clopper_pearson
 from helpers import call_main
 from xetrack_fixtures import log_rows
 
@@ -123,21 +125,59 @@ def test_a_malformed_objective_is_a_one_line_usage_error(tmp_path, capsys, objec
     assert code == 2 and err.count("\n") == 1 and message in err
 
 
-def test_slo_on_a_table_that_is_not_a_load_test_says_how_to_name_one(tmp_path, capsys):
-    db = tmp_path / "p.db"
-    log_rows(db, [{"model": "a", "input_id": i, "latency_ms": 5.0, "error": ""} for i in range(5)],
+def test_slo_on_a_benchmark_table_judges_each_configuration_and_a_hand_made_load_table_is_told_so(tmp_path, capsys):
+    db = tmp_path / "p.db"  # calls made one after another: no schedule, a latency per call
+    log_rows(db, [{"model": m, "input_id": i, "latency_ms": (5.0 if m == "fast" else 80.0) + i % 3, "error": ""}
+                  for m in ("fast", "slow") for i in range(500)], engine="sqlite", table="requests")
+    code, d = summary(capsys, db, "--slo", "p99<50ms")
+    verdicts = {c["label"]: c["slo"] for c in d["versions"][0]["configurations"]}
+    assert code == 0 and "slo" not in d  # no load-test section: per configuration instead
+    assert verdicts["model=fast"]["verdict"] == "meets" and verdicts["model=slow"]["verdict"] == "fails"
+    (clause,) = verdicts["model=slow"]["clauses"]
+    assert (clause["clause"], clause["calls"], clause["broken"], clause["share"]) == ("p99<50ms", 500, 500, 1.0)
+    few = tmp_path / "few.db"  # none of 300 calls broken does not yet show a share below 1 %: at most 1.22 %
+    log_rows(few, [{"model": "fast", "input_id": i, "latency_ms": 5.0, "error": ""} for i in range(300)],
              engine="sqlite", table="requests")
-    code, _, err = call_main(export_summary.main, capsys, str(db), "requests", "--slo", "p99<50ms")
-    assert code == 2 and err.count("\n") == 1 and "this table has no such column" in err
-    assert "--kind load" not in err and "assets/throughput_benchmark_template.py" in err
+    (c,) = summary(capsys, few, "--slo", "p99<50ms")[1]["versions"][0]["configurations"]
+    assert c["slo"]["verdict"] == "undecided" and c["slo"]["clauses"][0]["high"] == pytest.approx(0.0122, abs=1e-4)
     hand = tmp_path / "hand.db"  # a request table made by hand: the schedule is there, the latency named oddly
     log_rows(hand, [{"rate": 10, "scheduled_s": i / 10, "took": 5.0, "error": ""} for i in range(5)],
              engine="sqlite", table="requests")
     code, _, err = call_main(export_summary.main, capsys, str(hand), "requests", "--slo", "p99<50ms")
-    assert code == 2 and "pass --kind load (and --latency-col COL" in err
+    assert code == 2 and err.count("\n") == 1 and "pass --kind load (and --latency-col COL" in err
     code, out, err = call_main(export_summary.main, capsys, str(hand), "requests", "--slo", "p99<50ms", "--kind",
                                "load", "--latency-col", "took")
     assert code in (0, 1), err
+    no_latency = tmp_path / "n.db"
+    log_rows(no_latency, [{"model": "a", "input_id": i, "score": 1.0, "error": ""} for i in range(5)],
+             engine="sqlite", table="requests")
+    code, _, err = call_main(export_summary.main, capsys, str(no_latency), "requests", "--slo", "p95<40us")
+    assert code == 2 and err.count("\n") == 1 and "--slo p95<40us needs a latency column" in err
+
+
+def test_a_benchmark_slo_counts_failures_as_broken_and_widens_for_inputs_slow_together(tmp_path, capsys):
+    # 100 inputs x 5 repeats; 8 inputs are slow on every repeat (8 %), against p95's 5 % allowed
+    rows = [{"model": "m", "repeat": r, "input_id": i, "latency_us": 90.0 if i < 8 else 20.0, "error": ""}
+            for r in range(5) for i in range(100)]
+    log_rows(tmp_path / "r.db", rows, engine="sqlite", table="requests")
+    code, d = summary(capsys, tmp_path / "r.db", "--slo", "p95<50us, errors<1%")
+    (c,) = d["versions"][0]["configurations"]
+    p95, errors = c["slo"]["clauses"]
+    assert (p95["calls"], p95["broken"], p95["share"]) == (500, 40, 0.08) and errors["broken"] == 0
+    naive = exact_interval(40, 500)
+    assert p95["high"] - p95["low"] > 1.5 * (naive[1] - naive[0])  # 5 repeats of one input count as about one
+    assert p95["verdict"] == "undecided" and c["slo"]["verdict"] == "undecided"
+    assert d["inferred"]["measures"]["latency_unit"] == "us"
+
+
+def exact_interval(k: int, n: int) -> tuple[float, float]:
+    ci = stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+    return ci.low, ci.high
+
+
+@pytest.mark.parametrize("k, n", [(0, 300), (3, 300), (40, 500), (500, 500), (1, 2)])
+def test_the_benchmark_slo_interval_is_the_exact_one_for_whole_counts(k, n):
+    assert clopper_pearson(k, n, 0.05) == pytest.approx(exact_interval(k, n), abs=1e-12)
 
 
 def test_objectives_parse_in_both_units_and_combine():

@@ -7,7 +7,8 @@ from a LoRA `rank`; the rows can. A configuration parameter is set before the in
 other parameters, every item meets each of its values (a grid) or all items meet the same one. An outcome is
 one value per item that varies from item to item. So a column is an outcome when, among the first rows, each
 (other parameters, item) has exactly one value of it while within one group of the other parameters it takes
-at least MIN_VALUES values. Columns named like hyperparameters (top_k, max_tokens, temperature, ...) stay
+at least MIN_VALUES values (two for a 0/1 column: raised, timed_out). An input's own attributes (its text,
+its position in the file) are found first: one value per item whatever the configuration. Columns named like hyperparameters (top_k, max_tokens, temperature, ...) stay
 parameters whatever their values, and `--config-cols` overrides all of this.
 """
 
@@ -30,15 +31,26 @@ def disguised_outcomes(bench: Benchmark, candidates: list[str], fixed: list[str]
     params = [*candidates, *fixed]
     rows = bench.query(f"SELECT {', '.join(q(c) for c in params + item)} FROM {bench.VIEW} LIMIT {SAMPLE_ROWS}")
     rows = [r for r in rows if None not in r[len(params):]]
-    found: list[str] = []
+    # Attributes of the input (its text, its position in the file): one value per item across every
+    # configuration, many values. Found first, as two of them would hide each other: grouped by the other,
+    # each takes one value per group.
+    found = [p for j, p in enumerate(params) if p in candidates
+             and (_values_per_group(rows, j, [], len(params)) or 0) >= MIN_VALUES]
     while True:  # one at a time: an outcome among the "other parameters" would split their groups
         kept = [i for i, p in enumerate(params) if p not in found]
         spread = {params[j]: _values_per_group(rows, j, [i for i in kept if i != j], len(params))
                   for j in kept if params[j] in candidates}
-        outcomes = {p: n for p, n in spread.items() if n is not None and n >= MIN_VALUES}
+        outcomes = {p: n for p, n in spread.items() if n is not None and n >= _enough(rows, params.index(p))}
         if not outcomes:
             return found
         found.append(max(outcomes, key=outcomes.get))
+
+
+def _enough(rows: list[tuple], j: int) -> int:
+    """Values within one group that make column j an outcome: MIN_VALUES, or 2 for a 0/1 column (raised,
+    timed_out): a 0/1 setting is swept over the same items (a grid, which _values_per_group never counts),
+    while a 0/1 result differs from item to item."""
+    return 2 if {row[j] for row in rows} <= {0, 1} else MIN_VALUES
 
 
 def _values_per_group(rows: list[tuple], j: int, others: list[int], n_params: int) -> int | None:

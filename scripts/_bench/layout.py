@@ -83,7 +83,7 @@ OUTCOME_PATTERN = re.compile(
     r"pass_rate|pass_at_.*|win|won|wins|win_rate|reward|rating|grade|judge_.*|.*_judgment|.*_judgement|"
     r".*_recall|.*_precision|.*_hit|.*_hits|.*_ndcg|.*_mrr|.*_reward|.*_rating|"
     r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|"
-    r"cost|cost_.*|.*_cost|latency|latency.*|.*_latency|.*_time|.*_ms|.*_seconds|.*_s|duration|.*_duration|"
+    r"cost|cost_.*|.*_cost|latency|latency.*|.*_latency|.*_time|.*_ms|.*_us|.*_ns|.*_seconds|.*_s|duration|.*_duration|"
     r".*_score|.*_accuracy|.*_loss|.*_nll|.*_brier|.*_f1|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|"
     r".*_error|error_.*|.*_asset|.*_hash|.*_digest)$",
     re.IGNORECASE,
@@ -272,6 +272,13 @@ class Layout:
                 "fold": self.fold, "split": self.split, "ground_truth": self.ground_truth, "pooled": self.pooled,
                 "outcomes": self.roles.outcomes, "outcomes_by_values": self.roles.outcomes_by_values,
                 "assets": self.roles.assets, "kind": self.kind, "error": self.error, "cache": self.cache}
+
+
+def labels_note(described: dict) -> str:
+    """For the reports' inferred line: the parameters a config_id key is labelled by, so that a result taken
+    for a parameter shows before it appears in every label."""
+    shown = described.get("parameters") or []
+    return f", labelled by {', '.join(shown)}" if described.get("configuration_from") == "config_id" and shown else ""
 
 
 def moved_note(described: dict) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 
 from _bench import power as _power
 from _bench import stats as _stats
+from _bench.summary import slo as _slo
 from _bench.summary.plan import Metric, Plan
 from _bench.summary.scan import FAILED, NO_ITEM, REPLAYED, Group, Partitions
 
@@ -44,7 +45,8 @@ class Options:
     family: str = "metric"  # 'metric': each metric's comparisons are adjusted together | 'all': one family
     power: float = 0.8  # of the minimum detectable difference reported beside every comparison
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
-    slo: list | None = None  # --slo: the load test's objective (summary/load.Clause list)
+    slo: list | None = None  # --slo: the objective (summary/load.Clause list)
+    slo_per_configuration: bool = False  # judged per configuration (a benchmark table, slo.py), not per load level
     failures: str = "exclude"  # 'exclude' | 'wrong' (a wrong answer in right/wrong metrics) | a number (that score)
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
@@ -89,6 +91,7 @@ class ConfigSummary:
     latency: dict[str, float] = field(default_factory=dict)  # p50/p95/p99 over computed, successful rows
     latency_n: int = 0
     latency_ci: dict[str, tuple] = field(default_factory=dict)  # p50/p95/p99 -> (low, high), inputs as the units
+    slo: dict | None = None  # --slo on a benchmark table: this configuration's verdict (slo.judge)
     tokens: float | None = None
     cost: float | None = None
     clusters: int = 0
@@ -316,6 +319,11 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         units = rec["input"][~failed & ~replayed] if "input" in rec.dtype.names else None
         ci = _stats.percentile_intervals(lat, units, (50, 95, 99), opts.confidence)
         out.latency_ci = {"p50": ci[50], "p95": ci[95], "p99": ci[99]}
+    if opts.slo and opts.slo_per_configuration:  # each item's kept call, computed ones only (replays timed nothing)
+        calls = rec[~replayed]
+        out.slo = _slo.judge(calls["latency"] if plan.latency else None, (calls["flags"] & FAILED) != 0,
+                             calls["input"] if "input" in calls.dtype.names else None, opts.slo, plan.latency_unit,
+                             opts.confidence)
     for name in ("tokens", "cost"):
         if name in rec.dtype.names and not np.isnan(rec[name]).all():
             setattr(out, name, float(np.nansum(rec[name])))

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from _bench.layout import Layout, require_column
 from _bench.reader import InputError
+from _bench.summary.scan import FAILED, NO_ITEM, Group, Partitions
 
 
 def within_key(layout: Layout, columns: tuple) -> Callable | None:
@@ -93,3 +96,25 @@ def resolve_unit(layout: Layout, unit: str) -> str:
     if not layout.input_id:
         raise InputError("--unit input: no input id column to average the replicates of; name it with --input-col")
     return unit
+
+
+def replicates_only_remeasure(parts: Partitions, groups: list[Group], metrics: int) -> bool:
+    """True when replicates repeat each input's score exactly, in every configuration and metric: repeats that
+    re-time a deterministic call (latency), not seeds that re-draw the result. The replicate as the unit then
+    has no spread (every replicate's mean is the same: a zero-width interval, p = 0), and the inputs are what
+    varies. False unless some input has two successful rows."""
+    repeated = False
+    for g in groups:
+        rec = parts.load(g)
+        rec = rec[((rec["flags"] & FAILED) == 0) & ((rec["flags"] & NO_ITEM) == 0)]
+        if "input" not in rec.dtype.names or len(rec) < 2:
+            continue
+        for i in range(metrics):
+            values = np.nan_to_num(rec[f"m{i}"], nan=-np.inf)  # NULL is a value like any other here
+            order = np.lexsort((values, rec["input"]))
+            inputs, values = rec["input"][order], values[order]
+            new_input = inputs[1:] != inputs[:-1]
+            if np.any(~new_input & (values[1:] != values[:-1])):
+                return False
+            repeated = repeated or not new_input.all()
+    return repeated

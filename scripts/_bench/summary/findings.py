@@ -43,7 +43,7 @@ def metric_candidates(layout: Layout, plan: Plan) -> list[str]:
     """`--metric COL:direction` for each numeric outcome column a metric could be (not latency, tokens or
     cost, not an error or a bookkeeping time), the direction read from the name where the name says it."""
     measured = {plan.latency, plan.tokens, plan.cost}
-    not_metric = re.compile(r"error|_time$|_ms$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", re.I)
+    not_metric = re.compile(r"error|_time$|_ms$|_us$|_ns$|_s$|_seconds$|tokens|cost|bytes|_count$|_hash|status", re.I)
     names = [c for c in layout.roles.outcomes if layout.columns.get(c) in ("integer", "real")
              and c not in measured and not not_metric.search(c)]
     return [f"--metric {c}:lower" if LOWER_IS_BETTER.search(c) else f"--metric {c}:higher" if HIGHER_IS_BETTER.search(c)
@@ -257,7 +257,7 @@ def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: li
 FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom
 
 
-def unit_findings(summaries: list, layout: Layout, unit: str) -> list[Finding]:
+def unit_findings(summaries: list, layout: Layout, unit: str, remeasured: bool = False) -> list[Finding]:
     """What the tests resample, when rows repeat an input: `pooled` (--pool), `unit-input` (each input's mean),
     or `few-seeds`: seeds of independent runs on the same test items, where each comparison rests on one
     difference per seed. That interval reflects training randomness, not which test items were drawn (shared by
@@ -273,6 +273,14 @@ def unit_findings(summaries: list, layout: Layout, unit: str) -> list[Finding]:
     if not layout.replicate or layout.fold or layout.kind == "load" or not summaries:
         return []
     seeds = min(c.clusters for c in summaries)
+    if remeasured:
+        rep = layout.replicate[0]
+        return [Finding("replicates-remeasure", "info", f"Every input scored the same in each of its {rep} values, "
+                        f"in every configuration: the {rep} values re-measure (a time), they do not re-draw the "
+                        f"scores. So each input ({layout.input_id}) is the unit and intervals and tests resample "
+                        f"inputs; with {rep} as the unit every {rep} would have the same mean, and the intervals "
+                        "no width.", f"--unit replicate makes {rep} the unit anyway. Latency percentiles use every "
+                        "row, with each input's rows counted as alike (design effect).")]
     if unit == "input":
         return [Finding("unit-input", "info", f"Each input ({layout.input_id}) is the unit: its mean over its "
                         f"{layout.replicate[0]} values (in a pair, over those both sides have). Intervals and "

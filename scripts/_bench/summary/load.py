@@ -40,8 +40,9 @@ PERCENTILES = (50, 95, 99)
 PERCENTILE_RESAMPLES = 1000
 MIN_BLOCK_S = 1.0
 MIN_BLOCKS = 5
-CLAUSE = re.compile(r"^\s*(?:(p)(\d+(?:\.\d+)?)\s*<\s*(\d+(?:\.\d+)?)\s*(ms|s)|(errors?)\s*<\s*(\d+(?:\.\d+)?)\s*%)\s*$",
-                    re.IGNORECASE)
+CLAUSE = re.compile(r"^\s*(?:(p)(\d+(?:\.\d+)?)\s*<\s*(\d+(?:\.\d+)?)\s*(ms|s|us|µs|ns)|(errors?)\s*<\s*(\d+(?:\.\d+)?)\s*%)"
+                    r"\s*$", re.IGNORECASE)
+MS_PER = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "µs": 1e-3, "ns": 1e-6}  # a latency unit in milliseconds
 RATE_NAMES = ("rate", "target_rate", "offered_rate", "rps", "target_rps")
 # How long a level was measured: a level setting (shown in labels when it varies, so two levels at one rate stay
 # apart) that does not change what is measured, so levels differing only in these and the rate form one series.
@@ -65,14 +66,14 @@ def parse_slo(text: str) -> list[Clause]:
             continue
         m = CLAUSE.match(part)
         if not m:
-            raise InputError(f"--slo: cannot read {part.strip()!r}; write e.g. 'p99<50ms', 'p99.9<0.2s' or "
+            raise InputError(f"--slo: cannot read {part.strip()!r}; write e.g. 'p99<50ms', 'p99.9<0.2s', 'p95<40us' or "
                              "'errors<1%', several joined by commas (all must hold)")
         if m.group(1):
             q_, value, unit = float(m.group(2)), float(m.group(3)), m.group(4).lower()
             if not 0 < q_ < 100:
                 raise InputError(f"--slo: percentile {q_:g} must be between 0 and 100")
             clauses.append(Clause(f"p{q_:g}<{m.group(3)}{unit}", "latency", round(1 - q_ / 100, 10), q_,
-                                  value * (1000.0 if unit == "s" else 1.0)))
+                                  value * MS_PER[unit]))
         else:
             share = float(m.group(6)) / 100
             if not 0 < share < 1:
@@ -119,7 +120,7 @@ def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where
     if shown:  # numeric level settings are not parameters by name (a float `duration_s` reads as an outcome)
         shown += [c for c in LENGTH_NAMES if c in layout.columns and c not in shown and c not in layout.replicate]
     keys = [*layout.config, *layout.versions]
-    scale = 1000.0 if unit == "s" else 1.0
+    scale = MS_PER.get(unit, 1.0)  # a column without a unit in its name is taken as milliseconds
     cols = [*(q(k) for k in keys), *(q(p) for p in shown), numeric(q(rate), bench.engine) if rate else "NULL",
             _replicate_key(layout), numeric(q(due), bench.engine),
             numeric(q(latency), bench.engine), layout.failed]

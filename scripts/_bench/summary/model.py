@@ -103,6 +103,9 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
                     if plan.latency else None),
         "tokens": r6(c.tokens), "cost": r6(c.cost),
         "cost_per_right": _cost_per_right(c, plan),
+        **({"slo": {"verdict": c.slo["verdict"], "clauses": [{k: r6(v) if isinstance(v, float) else v
+                                                             for k, v in cl.items()} for cl in c.slo["clauses"]]}}
+           if c.slo is not None else {}),
     }
     return entry
 

@@ -16,11 +16,11 @@ PREDICTION_NAMES = ("prediction", "predicted", "y_pred", "pred", "predicted_labe
 TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "label", "target", "expected",
                "reference", "answer_key")
 CORRECT_NAMES = ("correct", "is_correct")
-LATENCY_NAMES = ("latency_ms", "latency", "latency_s", "latency_seconds", "duration_ms", "duration",
-                 "elapsed_ms", "elapsed", "response_time_ms", "response_time")
+LATENCY_NAMES = ("latency_ms", "latency", "latency_s", "latency_seconds", "latency_us", "latency_ns", "duration_ms",
+                 "duration", "duration_us", "elapsed_ms", "elapsed", "elapsed_us", "response_time_ms", "response_time")
 TOKEN_NAMES = ("total_tokens", "tokens", "n_tokens", "completion_tokens", "output_tokens", "generated_tokens")
 COST_NAMES = ("cost", "total_cost", "cost_usd", "cost_total")
-LOWER_IS_BETTER = re.compile(r"(loss|error|err|latency|time|duration|cost|_ms$|_s$|seconds|mae|mse|rmse|"
+LOWER_IS_BETTER = re.compile(r"(loss|error|err|latency|time|duration|cost|_ms$|_us$|_ns$|_s$|seconds|mae|mse|rmse|"
                              r"perplexity|ppl|wer|cer|regret|distance)", re.IGNORECASE)
 # names whose direction is as plain (a metric named otherwise, like `steps`, could go either way)
 HIGHER_IS_BETTER = re.compile(r"(acc|correct|pass|solved|success|hit|mrr|ndcg|map|recall|precision|f1|auc|score|"
@@ -115,8 +115,8 @@ def latency_column(layout: Layout, given: str | None) -> tuple[str | None, str]:
     if col is None:
         return None, ""
     low = col.lower()
-    unit = "ms" if low.endswith("_ms") else "s" if (low.endswith(("_s", "_seconds")) or low == "function_time") \
-        else ""
+    suffix = next((u for u in ("ms", "us", "ns") if low.endswith(f"_{u}")), None)
+    unit = suffix or ("s" if (low.endswith(("_s", "_seconds")) or low == "function_time") else "")
     return col, unit
 
 

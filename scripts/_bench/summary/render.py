@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from _bench.layout import fold_sample_size, items_are_folds, moved_note, replicate_unit
+from _bench.layout import fold_sample_size, items_are_folds, labels_note, moved_note, replicate_unit
 from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
@@ -80,6 +80,29 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
             row.append(_per_right(c.get("cost_per_right")))
         rows.append(row)
     return _table(header, "rlrr" + "l" * (len(header) - 4), rows)
+
+
+def _slo_section(stratum: dict, doc: dict) -> list[str]:
+    """--slo on a benchmark table: each configuration's broken share per clause, and its verdict (slo.py)."""
+    judged = [c for c in stratum["configurations"] if c.get("slo")]
+    if not judged:
+        return []
+    clauses = [cl["clause"] for cl in judged[0]["slo"]["clauses"]]
+    ci = f"{doc['options']['confidence']:.0%} CI"
+    header = ["configuration", "calls", *(f"{c}: share broken [{ci}]" for c in clauses), "verdict"]
+    rows = [[c["label"], f"{c['slo']['clauses'][0]['calls']:,}",
+             *(f"{cl['share']:.2%} [{cl['low']:.2%}, {cl['high']:.2%}] of {cl['allowed']:.2%} allowed"
+               if cl["share"] is not None else "no calls" for cl in c["slo"]["clauses"]),
+             f"**{c['slo']['verdict']}**"] for c in judged]
+    by = {v: [c["label"] for c in judged if c["slo"]["verdict"] == v] for v in ("meets", "fails", "undecided")}
+    said = "; ".join(f"{v}: {', '.join(names)}" for v, names in by.items() if names)
+    return ["", f"### SLO {', '.join(clauses)}, per configuration", "", *_table(header, "lr" + "l" * len(clauses) + "l",
+                                                                                  rows), "",
+            f"{said}. A call breaks pQ<T when it failed or took longer than T (allowed: 1 - Q/100 of the calls), "
+            "errors<X% when it failed; computed calls only (replays timed nothing). meets: the whole interval of "
+            "the broken share is below what is allowed; fails: wholly above; undecided: it straddles (more calls "
+            "would decide). Intervals: exact, over the effective number of calls (an input's calls can be slow "
+            "together)."]
 
 
 def _p_header(adjust: str, family: str, size: int) -> str:
@@ -279,7 +302,9 @@ def markdown(doc: dict) -> str:
     over = [*layout["cluster"], *layout.get("pooled", [])]
     if doc["options"].get("unit") == "input" and over:
         clusters = f"Unit: the input, each the mean over its {' and '.join(over)} values (--unit input)."
-    lines.append(f"Configuration: {config}{moved_note(layout)}. Item: {item}. {clusters}")
+    labels = labels_note(layout)
+    labels = f" ({labels[2:]})" if labels else ""
+    lines.append(f"Configuration: {config}{labels}{moved_note(layout)}. Item: {item}. {clusters}")
     lines.append(_method_line(doc))
     cv = _cross_validation_line(doc)
     if cv:
@@ -293,6 +318,7 @@ def markdown(doc: dict) -> str:
     for stratum in doc["versions"]:
         lines += ["", f"## Version: {stratum['label']}" if stratum["version"] else "## Results", ""]
         lines += _config_table(stratum, doc)
+        lines += _slo_section(stratum, doc)
         for metric in inferred["measures"]["metrics"]:
             mine = [c for c in stratum["comparisons"] if c["metric"] == metric["name"]]
             if not mine:
