@@ -10,10 +10,10 @@ import json
 import export_summary
 import numpy as np
 import pytest
-from scipy import stats
 from _bench.summary.load import BlockBootstrap, parse_slo, percentile_intervals
 from _bench.summary.slo import clopper_pearson
 from helpers import call_main
+from scipy import stats
 from xetrack_fixtures import log_rows
 
 
