@@ -30,17 +30,20 @@ SKILL_ENV = "XETRACK_BENCHMARK_SKILL"
 # template -> (its file, the demo-only files its no-argument run needs beside it)
 TEMPLATES = {
     "sklearn": ("sklearn_benchmark_template.py", ()),
+    "function": ("function_benchmark_template.py", ()),
     "llm": ("llm_finetuning_template.py", ("llm_standin_server.py", "llm_demo_data.jsonl")),
     "throughput": ("throughput_benchmark_template.py", ("model_server.py",)),
 }
 RECORD_LINE = "SKILL_DIR: str | None = None"  # the line of benchkit.py that the copy records the skill in
 FIRST_RUN = {  # what to run first, from the project folder
     "sklearn": ["--limit", "150", "--seeds", "0", "--experiment-version", "dev"],
+    "function": ["--limit", "20", "--experiment-version", "dev"],
     "llm": ["--limit", "8", "--experiment-version", "dev"],
     "throughput": ["--limit", "2", "--experiment-version", "dev"],
 }
 EXAMPLES = f"""examples:
   python {PROG} sklearn                      # into the current folder
+  python {PROG} function bench               # your own Python functions on a labelled dataset
   python {PROG} throughput ~/my-service/bench
   python {PROG} llm . --name run_benchmark.py
   {SKILL_ENV}=/opt/skills/xetrack-benchmark python {PROG} sklearn   # record this skill path instead

@@ -80,6 +80,7 @@ def test_it_refuses_to_overwrite_and_then_writes_nothing(tmp_path):
 
 @pytest.mark.parametrize("template, files", [
     ("sklearn", {"sklearn_benchmark_template.py", "benchkit.py"}),
+    ("function", {"function_benchmark_template.py", "benchkit.py"}),
     ("throughput", {"throughput_benchmark_template.py", "benchkit.py", "model_server.py"}),
     ("llm", {"llm_finetuning_template.py", "benchkit.py", "llm_standin_server.py", "llm_demo_data.jsonl"}),
 ])
@@ -116,7 +117,7 @@ def test_the_skill_is_recorded_absolute_when_outside_the_project_and_relative_wh
 # ---- the EDIT block on the first screen ------------------------------------------------------------------
 @pytest.mark.parametrize("template", [
     "sklearn_benchmark_template.py", "throughput_benchmark_template.py",
-    "llm_finetuning_template.py",
+    "llm_finetuning_template.py", "function_benchmark_template.py",
 ])
 def test_each_templates_edit_block_opens_and_closes_within_its_first_80_lines_after_a_short_docstring(template):
     lines = (ROOT / "assets" / template).read_text().splitlines()
@@ -149,6 +150,19 @@ def assert_second_run_does_nothing(run: dict, db_name: str, extra: tuple = ()) -
     assert db_rows(dest / db_name) == rows, "the second run added rows"
     assert files_under(run["parent"]) == files, "the second run left a stray file"
     return second
+
+
+def test_a_scaffolded_function_project_in_a_hostile_path_runs_reruns_with_nothing_to_do_and_its_commands_run(
+        tmp_path):
+    run = run_scaffolded("function", tmp_path)
+    assert "180 calls (candidate x input x repeat): 0 already in" in run["first"].stderr  # 3 x 20 x 3
+    second = assert_second_run_does_nothing(run, "function_bench.db")
+    assert "180 already in" in second.stderr
+    commands = printed_commands(run["first"].stdout)
+    assert len(commands) == 3 and "--slo" in commands[1]
+    for command in commands:  # validate, export with the objective, analyze: each as printed, from the project
+        proc = shell(f"{run['cd']} && {command}", cwd=run["parent"])
+        assert proc.returncode == 0, (command, proc.stderr[-2000:])
 
 
 @pytest.mark.slow

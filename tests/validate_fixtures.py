@@ -91,9 +91,19 @@ def clean_sharded(tmp: Path, engine: str) -> Path:
     return _sharded(tmp, engine, "sharded.db", (1, 2, 3))
 
 
+def clean_text_labels(tmp: Path, engine: str) -> Path:
+    """Labels that are digit strings ('7', '12'), stored as text on purpose: compared for equality, never
+    averaged, so not numbers stored as text (the function template's prediction and ground_truth)."""
+    db = tmp / "text_labels.db"
+    rows = [{**predict(m, i), "model": m} for m in ("logreg", "tree") for i in range(N)]
+    log_rows(db, [{**r, "prediction": str(r["prediction"] + 7), "ground_truth": str(r["ground_truth"] + 7)}
+                  for r in rows], engine=engine, table=TABLE)
+    return db
+
+
 CLEAN = {"clean": clean, "clean_with_seeds": clean_with_seeds, "clean_model_families": clean_model_families,
          "clean_with_split": clean_with_split, "clean_interleaved_families": clean_interleaved_families,
-         "clean_sharded": clean_sharded}
+         "clean_sharded": clean_sharded, "clean_text_labels": clean_text_labels}
 
 
 # --- planted defects ---------------------------------------------------------------------------------

@@ -684,12 +684,15 @@ def _numeric_text(value) -> bool:
 
 
 def check_numbers_as_text(ctx: Context) -> list[Finding]:
-    """An output (measurement) column stored entirely as text that reads as numbers: xetrack created it from a
-    first value of None (a TEXT column), so every later number was stored as text, in either engine."""
+    """A measurement column stored entirely as text that reads as numbers: xetrack typed it TEXT from its first
+    value (a None, or a string), so every later number was stored as text, in either engine. Not a prediction or
+    ground-truth column: labels are compared for equality, which text does as well as numbers."""
     out = []
     profile = ctx.stats
+    labels = {ctx.layout.ground_truth, *(c for c in ctx.layout.columns if c.lower() in PREDICTION_NAMES)}
     for col in ctx.layout.profiled:
-        if col.name not in ctx.layout.roles.outcomes or profile.column(col.name).storage_classes() != {"text"}:
+        if col.name not in ctx.layout.roles.outcomes or col.name in labels \
+                or profile.column(col.name).storage_classes() != {"text"}:
             continue
         if not (all(map(_numeric_text, profile.column(col.name).seen))):
             continue
@@ -701,10 +704,11 @@ def check_numbers_as_text(ctx: Context) -> list[Finding]:
             out.append(Finding(
                 "schema-drift.mixed-types", "warning",
                 f"Column {col.name!r} holds numbers stored as text ({total} rows, declared "
-                f"{col.declared_type or 'untyped'}): its first logged value was None, so xetrack made it a text "
-                "column. Text sorts '10' before '9', and DuckDB will not average it.",
-                f"CAST({c} AS REAL) when analysing; log a number (not None) first, e.g. float('nan') is stored as NULL "
-                "in a REAL column."))
+                f"{col.declared_type or 'untyped'}): xetrack typed it from its first logged value (a None or a "
+                "string), so every later number is text. The scripts read them as numbers; your own SQL sorts "
+                "them as text ('10' before '9') and averages nothing.",
+                f"CAST({c} AS REAL) in your own SQL; log a number first next time (float('nan') is stored as NULL "
+                "in a REAL column)."))
     return out
 
 

@@ -1,0 +1,214 @@
+"""Benchmark Python functions on a labelled dataset: how often each is right, how fast, against a latency objective.
+
+Edit the EDIT block below (the candidates, the data, how an answer is scored, repeats, the objective), then run:
+    python function_benchmark_template.py                      # the demo: three ways to read an integer
+    python function_benchmark_template.py --limit 20 --experiment-version dev   # smoke run on 20 inputs
+Writes --db, table `calls`: one row per (candidate, input, repeat) with prediction, ground_truth, correct, raised
+(the candidate raised: a wrong answer, not a failed run), error_type and latency_us (the call alone, timed with
+perf_counter_ns). Inputs run in file order; per input, candidates interleave, so drift hits them alike. Each
+call is cached with its result and its time (--cache-dir): a re-run computes nothing; re-timing needs a fresh
+cache. Copy benchkit.py beside it. Exit code: 0 every call ran (raises included), 1 some failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import benchkit as bk
+from xetrack import Tracker
+
+
+def demo_strip_int(text: str) -> int:
+    """Demo candidate: int() after stripping a sign-free '+' and thousands separators."""
+    return int(text.replace(",", "").lstrip("+"))
+
+
+# ==================================== EDIT: the one block to change =====================================
+DATA = None  # None: the built-in demo; else a JSONL file, one {"id", "input", "expected"} per line, run in order
+CANDIDATES = {  # name: a function taking one input and returning the answer (import your own here)
+    "int": int,
+    "float_int": lambda text: int(float(text)),
+    "strip_int": demo_strip_int,
+}
+REPEATS = 3  # each (candidate, input) is timed this many times: the `repeat` column
+WARMUP_CALLS = 1  # untimed, unlogged calls per candidate before the loop (imports, caches); 0: time the cold start
+SLO = "p95<50us"  # the latency objective export_summary judges (--slo); "" for none
+DB, CACHE_DIR, EXPERIMENT_VERSION = "function_bench.db", "function_cache", "e1"  # version: "dev" while developing
+
+
+def score(answer, expected) -> int:
+    """1 when the answer is right, else 0 (a raise never reaches here: it is scored 0)."""
+    return int(answer == expected)
+# ================================================ END EDIT ===================================================
+
+TABLE = "calls"
+# Mixed into the cache key with the candidates' source and the data: a change to either recomputes everything.
+# Bump it when what the one function returns changes.
+TEMPLATE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What determines an answer: the candidate's name (its source code is in the cache key)."""
+    candidate: str
+
+
+def demo_data() -> list[dict]:
+    """120 integers written as people write them: '42', ' 7 ', '+3', '1,200', '3.0', '4e+02', '0x1f', '12abc'."""
+    rows = []
+    for i in range(120):
+        value = (i * 37) % 2000 - 300
+        form = i % 8
+        text = [str(value), f" {value} ", f"+{value}" if value >= 0 else str(value), f"{value:,}", f"{value}.0",
+                f"{value:.0e}" if value else "0", hex(value) if value >= 0 else str(value), f"{value}abc"][form]
+        expected = int(float(text)) if form == 5 else value  # '4e+02' means 400, whatever value was
+        rows.append({"id": f"n{i:03d}", "input": text, "expected": expected})
+    return rows
+
+
+def load_data(path: Path | None) -> list[dict]:
+    rows = demo_data() if path is None else [json.loads(line) for line in path.read_text(encoding="utf-8")
+                                              .splitlines() if line.strip()]
+    for row in rows:
+        if not {"id", "input", "expected"} <= set(row):
+            raise ValueError(f"{path}: every line needs id, input and expected; got {sorted(row)}")
+    return rows
+
+
+def source_of(function) -> str:
+    """A candidate's source for the cache key; a builtin (int) has none: its name and Python's version."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}" \
+               f"@{sys.version}"
+
+
+ITEMS: dict[str, dict] = {}
+
+
+# ==================================== the one function ====================================
+def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
+    """One candidate on one input, timed once around the call alone. A raise is the candidate's answer
+    (wrong), not a failure of the benchmark: it is logged and cached like any answer."""
+    item, function = ITEMS[input_id], CANDIDATES[cfg.candidate]
+    answer, raised = None, None
+    start = time.perf_counter_ns()
+    try:
+        answer = function(item["input"])
+    except Exception as exc:  # noqa: BLE001 - whatever the candidate raises is its answer
+        raised = exc
+    latency_ns = time.perf_counter_ns() - start
+    expected = item["expected"]
+    # A raise reads as '<ValueError>': an answer that is never right (None would leave the call unscored)
+    return {"input_id": input_id, "repeat": repeat,
+            "prediction": f"<{type(raised).__name__}>" if raised is not None else str(answer),
+            "ground_truth": str(expected),
+            "correct": 0 if raised is not None else score(answer, expected), "raised": int(raised is not None),
+            "error_type": "" if raised is None else type(raised).__name__, "latency_us": latency_ns / 1000.0}
+
+
+def warm_up(rows: list[dict], calls: int) -> None:
+    for function in CANDIDATES.values():
+        for row in rows[:calls]:
+            with contextlib.suppress(Exception):  # a warm-up call's answer is not used
+                function(row["input"])
+
+
+def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | None, experiment_version: str,
+        warmup: int) -> int:
+    rows = load_data(data)[:limit]
+    ITEMS.update({str(row["id"]): row for row in rows})
+    data_fp = bk.fingerprint([(r["id"], r["input"], r["expected"]) for r in rows])
+    salt = bk.fingerprint(TEMPLATE_VERSION, {name: source_of(f) for name, f in CANDIDATES.items()}, data_fp)
+    version = bk.provenance(data_fingerprint=data_fp, root=Path.cwd(), experiment_version=experiment_version,
+                            cache_version=bk.cache_version(salt))
+    tracker = Tracker(str(db), table=TABLE, cache=str(cache), params=version)
+    done = bk.completed(db, TABLE, ["config_id", "data_fingerprint", "experiment_version", "input_id", "repeat"])
+    candidates = [Candidate(name) for name in CANDIDATES]
+    units = [(c, str(r["id"]), k) for r in rows for k in range(repeats) for c in candidates]  # interleaved
+    todo = [(c, i, k) for c, i, k in units if (bk.config_id(c), data_fp, experiment_version, i, k) not in done]
+    print(f"{len(units)} calls (candidate x input x repeat): {len(units) - len(todo)} already in {db}, "
+          f"{len(todo)} to run", file=sys.stderr)
+    if todo and warmup:
+        warm_up(rows, warmup)
+    failures, replayed = [], 0
+    for config, input_id, repeat in bk.progress(todo, label="calls"):
+        try:
+            bk.track_cached(tracker, call_one, config, cache_salt=salt, input_id=input_id, repeat=repeat)
+        except Exception as exc:  # the benchmark's own failure (xetrack logged an error row): retried next run
+            failures.append(f"{config.candidate} {input_id} repeat {repeat}: {exc}")
+            continue
+        replayed += bool(tracker.latest["cache"])  # '' = computed now, else the run that computed it
+    if todo:  # the cache proof at a glance (analyze_cache_hits.py gives it per run and candidate)
+        print(f"{len(todo) - replayed - len(failures)} calls computed, {replayed} replayed from the cache"
+              f"{f', {len(failures)} failed' if failures else ''}", file=sys.stderr)
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    summarise(db, data_fp, experiment_version)
+    only = f"experiment_version={experiment_version}"
+    compare = ["--config-cols", "candidate", "--version", experiment_version, "--pairs", "all"]
+    print(bk.next_steps([
+        ("can the rows be trusted? (duplicates, coverage, failures, versions)",
+         bk.script_command("validate_benchmark.py", db, TABLE, "--filter", only)),
+        ("every pair of candidates: accuracy with intervals and verdicts; latency p50/p95/p99"
+         + (f"; the objective {SLO} per candidate" if SLO else ""),
+         bk.script_command("export_summary.py", db, TABLE, *compare, *(("--slo", SLO) if SLO else ()))),
+        ("what the cache did (run twice: the second run computes nothing)",
+         bk.script_command("analyze_cache_hits.py", db, TABLE)),
+    ]))
+    return 1 if failures else 0
+
+
+def summarise(db: Path, data_fp: str, experiment_version: str) -> None:
+    """A quick look at this data and version: descriptive only (export_summary gives intervals and verdicts)."""
+    con = bk.connect_readonly(db)
+    try:
+        found = con.execute(f"SELECT candidate, AVG(correct), AVG(raised), COUNT(*) FROM {TABLE} WHERE error = '' "
+                            "AND data_fingerprint = ? AND experiment_version = ? GROUP BY candidate",
+                            [data_fp, experiment_version]).fetchall()
+        times = {name: sorted(t for (t,) in con.execute(
+            f"SELECT latency_us FROM {TABLE} WHERE error = '' AND candidate = ? AND data_fingerprint = ? AND "
+            "experiment_version = ?", [name, data_fp, experiment_version])) for name, *_ in found}
+    finally:
+        con.close()
+    print(f"{'candidate':<16} {'calls':>6} {'right':>7} {'raised':>7} {'p50 us':>9} {'p95 us':>9}")
+    for name, right, raised, calls in found:
+        t = times[name]
+        print(f"{name:<16} {calls:>6} {right:>7.1%} {raised:>7.1%} {t[len(t) // 2]:>9.2f} "
+              f"{t[min(len(t) - 1, int(0.95 * len(t)))]:>9.2f}")
+    print(f"\nDatabase: {db.resolve()} (table {TABLE}: one row per candidate x input x repeat)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = bk.ArgumentParser(description=__doc__.split("\n\n")[0])
+    bk.add_common_options(parser, db=DB, cache_dir=CACHE_DIR, experiment_version=EXPERIMENT_VERSION,
+                          limit_help="only the first N inputs of the data (a smoke run)")
+    parser.add_argument("--data", type=Path, default=DATA, metavar="FILE.jsonl",
+                        help="JSONL, one {id, input, expected} per line (default: the EDIT block's DATA; the demo)")
+    parser.add_argument("--repeats", type=int, default=REPEATS, metavar="N", help=f"timed calls per candidate and "
+                        f"input (default: {REPEATS})")
+    parser.add_argument("--warmup", type=int, default=WARMUP_CALLS, metavar="N",
+                        help=f"untimed calls per candidate before the loop (default: {WARMUP_CALLS})")
+    args = parser.parse_args(argv)
+    bk.check_common_options(parser, args)
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error("--repeats must be at least 1 and --warmup at least 0")
+    if args.data is not None and not args.data.is_file():
+        parser.error(f"--data {args.data}: no such file")
+    try:
+        return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
+                   args.experiment_version, args.warmup)
+    except (ValueError, json.JSONDecodeError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""assets/function_benchmark_template.py keeps its promises, run for real as a developer runs a copy of it: every
+(candidate, input, repeat) once, a re-run computing nothing, a fresh database replaying every call from the
+cache, raises scored as wrong answers, rows that validate cleanly, and a latency objective judged per candidate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, random_hash_seed_env, run_python
+
+TEMPLATE = "function_benchmark_template.py"
+SCRIPTS = ROOT / "scripts"
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    for name in (TEMPLATE, "benchkit.py"):
+        shutil.copy(ROOT / "assets" / name, tmp_path / name)
+    return tmp_path
+
+
+def run(project: Path, *args) -> tuple[int, str]:
+    proc = run_python(TEMPLATE, *args, cwd=project, env=random_hash_seed_env())
+    return proc.returncode, proc.stderr
+
+
+def rows(db: Path) -> list[dict]:
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM calls")]
+    finally:
+        con.close()
+
+
+def demo_inputs(n: int) -> list[dict]:
+    """The demo's first n rows, read from the template module in a process of its own."""
+    proc = run_python("-c", f"import json, sys; sys.path.insert(0, {str(ROOT / 'assets')!r}); "
+                            f"import function_benchmark_template as t; print(json.dumps(t.demo_data()[:{n}]))")
+    return json.loads(proc.stdout)
+
+
+def test_each_call_once_raises_are_wrong_answers_and_a_rerun_computes_nothing(project):
+    code, err = run(project, "--limit", "24")
+    assert code == 0, err
+    logged = rows(project / "function_bench.db")
+    assert len(logged) == 3 * 24 * 3 and "216 calls computed, 0 replayed" in err
+    assert len({(r["candidate"], r["input_id"], r["repeat"]) for r in logged}) == len(logged)
+    for item in demo_inputs(24):  # scored independently: int() on the input, a raise is wrong
+        try:
+            right = int(int(item["input"]) == item["expected"])
+        except ValueError:
+            right = 0
+        mine = [r for r in logged if r["candidate"] == "int" and r["input_id"] == item["id"]]
+        assert {r["correct"] for r in mine} == {right} and all(r["latency_us"] > 0 for r in mine)
+        assert all((r["prediction"] == "<ValueError>") == bool(r["raised"]) for r in mine)
+    assert {r["error"] for r in logged} == {""}  # a raise is the candidate's answer, not a failed call
+    code, err = run(project, "--limit", "24")
+    assert code == 0 and "216 already in" in err and "0 to run" in err
+    assert len(rows(project / "function_bench.db")) == len(logged)
+    code, err = run(project, "--limit", "24", "--db", "fresh.db")
+    assert code == 0 and "0 calls computed, 216 replayed from the cache" in err, err
+    replayed = {(r["candidate"], r["input_id"], r["repeat"]): r["latency_us"] for r in rows(project / "fresh.db")}
+    assert replayed == {(r["candidate"], r["input_id"], r["repeat"]): r["latency_us"] for r in logged}
+
+
+def test_its_rows_validate_cleanly_and_the_objective_is_judged_per_candidate(project):
+    assert run(project, "--limit", "40")[0] == 0
+    db = project / "function_bench.db"
+    checked = run_python(SCRIPTS / "validate_benchmark.py", db, "calls", "--fail-on", "warning", "--json")
+    assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == [], checked.stdout[-2000:]
+    summary = run_python(SCRIPTS / "export_summary.py", db, "calls", "--config-cols", "candidate", "--pairs", "all",
+                         "--slo", "p95<10s", "--json")
+    doc = json.loads(summary.stdout)
+    configs = {c["label"]: c for c in doc["versions"][0]["configurations"]}
+    assert set(configs) == {"candidate=int", "candidate=float_int", "candidate=strip_int"}
+    assert {c["slo"]["verdict"] for c in configs.values()} == {"meets"}  # nothing parses in 10 s
+    assert doc["inferred"]["measures"]["latency"] == "latency_us" and len(doc["versions"][0]["comparisons"]) == 3
+    assert configs["candidate=float_int"]["metrics"]["accuracy"]["n"] == 40  # the input is the unit
+
+
+def test_a_data_file_of_ones_own_and_bad_input(project):
+    data = project / "mine.jsonl"
+    data.write_text("\n".join(json.dumps({"id": k, "input": text, "expected": value})
+                              for k, (text, value) in enumerate([("5", 5), ("6.0", 6), ("x", 0)])) + "\n")
+    code, err = run(project, "--data", data, "--repeats", "1", "--warmup", "0")
+    assert code == 0, err
+    by = {(r["candidate"], r["input_id"]): r["correct"] for r in rows(project / "function_bench.db")}
+    assert by[("int", "0")] == 1 and by[("int", "1")] == 0 and by[("float_int", "1")] == 1
+    assert by[("int", "2")] == by[("float_int", "2")] == 0
+    code, err = run(project, "--data", project / "absent.jsonl")
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err
+    data.write_text('{"id": 1, "text": "5"}\n')
+    code, err = run(project, "--data", data, "--db", "other.db")
+    assert code == 2 and err.count("\n") == 1 and "needs id, input and expected" in err
