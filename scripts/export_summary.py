@@ -303,7 +303,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     try:
         excluded = [g for g in groups if layout.config and all(v is None for v in g.config)]
         kept = [g for g in groups if g not in excluded and g.rows]
-        if auto and opts.unit == "replicate" and layout.input_id and not layout.fold and plan.metrics:
+        if auto and opts.unit == "replicate" and layout.replicate and layout.input_id and not layout.fold \
+                and plan.metrics:
             remeasured = replicates_only_remeasure(parts, kept, len(plan.metrics))
             if remeasured:
                 opts = replace(opts, unit="input")

@@ -264,7 +264,7 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
                                     strict=True):
         percentiles[f"p{q_:g}"] = {"estimate": est, "low": low, "high": high}
     results = _judge_clauses(failed, latency, clauses, boot, alpha)
-    overall = _overall([r["verdict"] for r in results])
+    overall = overall_verdict([r["verdict"] for r in results])
     errors = int(failed.sum())
     return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
             "window_s": window_s, "offered_rps": n / window_s if window_s else None,
@@ -288,7 +288,7 @@ def _judge_clauses(failed: np.ndarray, latency: np.ndarray, clauses: list[Clause
     return results
 
 
-def _overall(verdicts: list[str]) -> str:
+def overall_verdict(verdicts: list[str]) -> str:
     return "fails" if "fails" in verdicts else "undecided" if "undecided" in verdicts else "meets"
 
 
@@ -302,7 +302,7 @@ def _replicate_verdicts(s: Series, clauses: list[Clause], block_s: float, alpha:
     for r in sorted(set(replicate)):
         mask = replicate == r
         boot = BlockBootstrap(_blocks(replicate[mask], due[mask], block_s), resamples, seed)
-        out[r] = _overall([c["verdict"] for c in _judge_clauses(failed[mask], latency[mask], clauses, boot, alpha)])
+        out[r] = overall_verdict([c["verdict"] for c in _judge_clauses(failed[mask], latency[mask], clauses, boot, alpha)])
     return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import special
 
 from _bench.stats import design_effect
-from _bench.summary.load import MS_PER, Clause, verdict
+from _bench.summary.load import MS_PER, Clause, overall_verdict, verdict
 
 
 def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | None, clauses: list[Clause],
@@ -45,9 +45,7 @@ def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | No
         low, high = clopper_pearson(k / deff, n / deff, 1 - confidence)
         results.append({"clause": c.text, "allowed": c.allowed, "calls": n, "broken": k, "share": k / n,
                         "low": low, "high": high, "verdict": verdict(low, high, c.allowed)})
-    verdicts = [r["verdict"] for r in results]
-    overall = "fails" if "fails" in verdicts else "undecided" if "undecided" in verdicts else "meets"
-    return {"verdict": overall, "clauses": results}
+    return {"verdict": overall_verdict([r["verdict"] for r in results]), "clauses": results}
 
 
 def clopper_pearson(k: float, n: float, alpha: float) -> tuple[float, float]:
