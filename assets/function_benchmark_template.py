@@ -30,7 +30,8 @@ def demo_strip_int(text: str) -> int:
 
 
 # ==================================== EDIT: the one block to change =====================================
-DATA = None  # None: the built-in demo; else a JSONL file, one {"id", "input", "expected"} per line, run in order
+DATA = None  # None: the built-in demo; else a JSONL file, one object per line, run in file order
+FIELDS = {"id": "id", "input": "input", "expected": "expected"}  # the JSONL names of these, e.g. "input": "title"
 CANDIDATES = {  # name: a function taking one input and returning the answer (import your own here)
     "int": int,
     "float_int": lambda text: int(float(text)),
@@ -73,18 +74,22 @@ def demo_data() -> list[dict]:
 
 
 def load_data(path: Path | None) -> list[dict]:
-    rows = demo_data() if path is None else [json.loads(line) for line in path.read_text(encoding="utf-8")
-                                              .splitlines() if line.strip()]
+    """The rows as {"id", "input", "expected"}, read through FIELDS."""
+    if path is None:
+        return demo_data()
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
-        if not {"id", "input", "expected"} <= set(row):
-            raise ValueError(f"{path}: every line needs id, input and expected; got {sorted(row)}")
-    return rows
+        if not set(FIELDS.values()) <= set(row):
+            raise ValueError(f"{path}: every line needs {', '.join(FIELDS.values())} (FIELDS in the EDIT block); "
+                             f"got {sorted(row)}")
+    return [{ours: row[theirs] for ours, theirs in FIELDS.items()} for row in rows]
 
 
 def source_of(function) -> str:
-    """A candidate's source for the cache key; a builtin (int) has none: its name and Python's version."""
+    """A candidate's code for the cache key: its whole module's file, so that a constant or a helper beside it
+    counts too (a stop-word list, a regex); a builtin (int) has none: its name and Python's version."""
     try:
-        return inspect.getsource(function)
+        return Path(inspect.getsourcefile(function)).read_text(encoding="utf-8") + inspect.getsource(function)
     except (OSError, TypeError):
         return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}" \
                f"@{sys.version}"
@@ -114,6 +119,18 @@ def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
             "error_type": "" if raised is None else type(raised).__name__, "latency_us": latency_ns / 1000.0}
 
 
+def check(rows: list[dict]) -> int:
+    """--check: the one function on the first three inputs, for every candidate, untracked and uncached (the
+    test a single execution must pass before any benchmark run): what each returns, right or not."""
+    ITEMS.update({str(row["id"]): row for row in rows[:3]})
+    for name in CANDIDATES:
+        for row in rows[:3]:
+            result = call_one(Candidate(name), str(row["id"]), 0)
+            print(f"{name:<16} {row['input']!r:<28} -> {result['prediction']!r:<20} expected "
+                  f"{result['ground_truth']!r:<20} correct={result['correct']} {result['latency_us']:.1f} us")
+    return 0
+
+
 def warm_up(rows: list[dict], calls: int) -> None:
     for function in CANDIDATES.values():
         for row in rows[:calls]:
@@ -122,7 +139,8 @@ def warm_up(rows: list[dict], calls: int) -> None:
 
 
 def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | None, experiment_version: str,
-        warmup: int) -> int:
+        warmup: int, rerun_args: list[str]) -> int:
+    """`rerun_args`: this run's options other than --db, for the printed cache proof."""
     rows = load_data(data)[:limit]
     ITEMS.update({str(row["id"]): row for row in rows})
     data_fp = bk.fingerprint([(r["id"], r["input"], r["expected"]) for r in rows])
@@ -154,14 +172,19 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
     summarise(db, data_fp, experiment_version)
     only = f"experiment_version={experiment_version}"
     compare = ["--config-cols", "candidate", "--version", experiment_version, "--pairs", "all"]
+    replay = db.with_name(f"{db.stem}_replay.db")
     print(bk.next_steps([
         ("can the rows be trusted? (duplicates, coverage, failures, versions)",
          bk.script_command("validate_benchmark.py", db, TABLE, "--filter", only)),
         ("every pair of candidates: accuracy with intervals and verdicts; latency p50/p95/p99"
          + (f"; the objective {SLO} per candidate" if SLO else ""),
          bk.script_command("export_summary.py", db, TABLE, *compare, *(("--slo", SLO) if SLO else ()))),
-        ("what the cache did (run twice: the second run computes nothing)",
-         bk.script_command("analyze_cache_hits.py", db, TABLE)),
+        ("how often each raised, with intervals and every pair",
+         bk.script_command("export_summary.py", db, TABLE, *compare, "--metric", "raised:lower")),
+        ("the cache proof: the same command into a new database replays every call and computes none ...",
+         " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", replay])),
+        ("... and the cache's own account of both runs",
+         bk.script_command("analyze_cache_hits.py", db, replay, TABLE)),
     ]))
     return 1 if failures else 0
 
@@ -196,15 +219,22 @@ def main(argv: list[str] | None = None) -> int:
                         f"input (default: {REPEATS})")
     parser.add_argument("--warmup", type=int, default=WARMUP_CALLS, metavar="N",
                         help=f"untimed calls per candidate before the loop (default: {WARMUP_CALLS})")
+    parser.add_argument("--check", action="store_true",
+                        help="run the one function on the first three inputs of every candidate, untracked, and stop")
     args = parser.parse_args(argv)
     bk.check_common_options(parser, args)
     if args.repeats < 1 or args.warmup < 0:
         parser.error("--repeats must be at least 1 and --warmup at least 0")
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data {args.data}: no such file")
+    rerun = [*(("--data", args.data) if args.data else ()), *(("--limit", args.limit) if args.limit else ()),
+             "--repeats", args.repeats, "--experiment-version", args.experiment_version,
+             *(("--cache-dir", args.cache_dir) if args.cache_dir else ())]
     try:
+        if args.check:
+            return check(load_data(args.data))
         return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
-                   args.experiment_version, args.warmup)
+                   args.experiment_version, args.warmup, [str(a) for a in rerun])
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

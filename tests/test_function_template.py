@@ -96,4 +96,37 @@ def test_a_data_file_of_ones_own_and_bad_input(project):
     assert code == 2 and err.count("\n") == 1 and "no such file" in err
     data.write_text('{"id": 1, "text": "5"}\n')
     code, err = run(project, "--data", data, "--db", "other.db")
-    assert code == 2 and err.count("\n") == 1 and "needs id, input and expected" in err
+    assert code == 2 and err.count("\n") == 1 and "needs id, input, expected (FIELDS in the EDIT block)" in err
+
+
+def edit(project: Path, old: str, new: str) -> None:
+    path = project / TEMPLATE
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+
+
+def test_fields_name_the_data_files_own_keys_and_check_runs_three_inputs_untracked(project):
+    edit(project, 'FIELDS = {"id": "id", "input": "input", "expected": "expected"}',
+         'FIELDS = {"id": "key", "input": "title", "expected": "slug"}')
+    data = project / "titles.jsonl"
+    data.write_text("".join(json.dumps({"key": k, "title": t, "slug": v}) + "\n"
+                            for k, (t, v) in enumerate([("5", 5), (" 6", 6), ("7.0", 7), ("8", 8)])))
+    proc = run_python(TEMPLATE, "--data", data, "--check", cwd=project)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and len(lines) == 3 * 3, proc.stderr  # 3 candidates x the first 3 inputs
+    assert "int              '7.0'" in proc.stdout and "correct=0" in proc.stdout and "correct=1" in proc.stdout
+    assert not (project / "function_bench.db").exists() and not (project / "function_cache").exists()
+    assert run(project, "--data", data, "--repeats", "1")[0] == 0
+    assert {r["input_id"] for r in rows(project / "function_bench.db")} == {"0", "1", "2", "3"}
+
+
+def test_editing_a_constant_beside_a_candidate_recomputes_every_call(project):
+    (project / "mine.py").write_text("OFFSET = 0\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
+    edit(project, "CANDIDATES = {  #", 'import mine  # noqa: E402\nCANDIDATES = {"mine": mine.answer,  #')
+    assert run(project, "--limit", "5", "--repeats", "1")[0] == 0
+    code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "same.db")
+    assert code == 0 and "0 calls computed, 20 replayed" in err
+    (project / "mine.py").write_text("OFFSET = 1\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
+    code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "edited.db")
+    assert code == 0 and "20 calls computed, 0 replayed" in err  # the key holds mine.py's whole file

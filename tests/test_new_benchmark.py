@@ -159,10 +159,13 @@ def test_a_scaffolded_function_project_in_a_hostile_path_runs_reruns_with_nothin
     second = assert_second_run_does_nothing(run, "function_bench.db")
     assert "180 already in" in second.stderr
     commands = printed_commands(run["first"].stdout)
-    assert len(commands) == 3 and "--slo" in commands[1]
-    for command in commands:  # validate, export with the objective, analyze: each as printed, from the project
-        proc = shell(f"{run['cd']} && {command}", cwd=run["parent"])
-        assert proc.returncode == 0, (command, proc.stderr[-2000:])
+    assert len(commands) == 5 and "--slo" in commands[1] and "raised:lower" in commands[2]
+    done = []  # validate, export (objective, raises), the replay into a new database, analyze: as printed
+    for command in commands:
+        done.append(shell(f"{run['cd']} && {command}", cwd=run["parent"]))
+        assert done[-1].returncode == 0, (command, done[-1].stderr[-2000:])
+    assert "0 calls computed, 180 replayed from the cache" in done[3].stderr
+    assert "Caching worked" in done[4].stdout
 
 
 @pytest.mark.slow

@@ -307,3 +307,33 @@ def test_a_panel_with_several_repeats_says_they_are_overlaid(tmp_path, capsys):
     assert export_summary.main([str(load_db(tmp_path, {20: rows})), "requests", "--slo", "p99<50ms", "--plot",
                                 str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def calls_table(path, slow: list[bool]) -> None:
+    log_rows(path, [{"model": "m", "input_id": i, "latency_us": 90.0 if s else 20.0, "error": ""}
+                    for i, s in enumerate(slow)], engine="sqlite", table="requests")
+
+
+def test_slow_calls_bunched_in_time_widen_the_interval_and_scattered_ones_do_not(tmp_path, capsys):
+    scattered = [i % 25 == 0 for i in range(1000)]  # 40 slow calls, one in 25
+    bunched = [300 <= i < 340 for i in range(1000)]  # the same 40, in one stall
+    widths = {}
+    for name, slow in (("scattered", scattered), ("bunched", bunched)):
+        calls_table(tmp_path / f"{name}.db", slow)
+        (c,) = summary(capsys, tmp_path / f"{name}.db", "--slo", "p95<50us")[1]["versions"][0]["configurations"]
+        (clause,) = c["slo"]["clauses"]
+        assert (clause["calls"], clause["broken"]) == (1000, 40)
+        widths[name] = clause["high"] - clause["low"]
+    naive = exact_interval(40, 1000)
+    assert widths["scattered"] == pytest.approx(naive[1] - naive[0], rel=0.05)
+    assert widths["bunched"] > 3 * widths["scattered"]  # one stall: about one block's worth of evidence
+
+
+def test_an_undecided_objective_says_about_how_many_calls_would_decide_and_that_many_do(tmp_path, capsys):
+    calls_table(tmp_path / "few.db", [i % 12 == 0 for i in range(120)])  # 8.3 % slow against 5 % allowed
+    (c,) = summary(capsys, tmp_path / "few.db", "--slo", "p95<50us")[1]["versions"][0]["configurations"]
+    (clause,) = c["slo"]["clauses"]
+    assert clause["verdict"] == "undecided" and clause["calls_to_decide"] > 120
+    calls_table(tmp_path / "more.db", [i % 12 == 0 for i in range(clause["calls_to_decide"])])
+    (c,) = summary(capsys, tmp_path / "more.db", "--slo", "p95<50us")[1]["versions"][0]["configurations"]
+    assert c["slo"]["verdict"] == "fails" and c["slo"]["clauses"][0]["calls_to_decide"] is None

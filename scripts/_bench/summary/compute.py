@@ -319,8 +319,9 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         units = rec["input"][~failed & ~replayed] if "input" in rec.dtype.names else None
         ci = _stats.percentile_intervals(lat, units, (50, 95, 99), opts.confidence)
         out.latency_ci = {"p50": ci[50], "p95": ci[95], "p99": ci[99]}
-    if opts.slo and opts.slo_per_configuration:  # each item's kept call, computed ones only (replays timed nothing)
-        calls = rec[~replayed]
+    if opts.slo and opts.slo_per_configuration:  # every computed call, in logged order (replays timed nothing)
+        logged = parts.load(group)
+        calls = logged[(logged["flags"] & REPLAYED) == 0]
         out.slo = _slo.judge(calls["latency"] if plan.latency else None, (calls["flags"] & FAILED) != 0,
                              calls["input"] if "input" in calls.dtype.names else None, opts.slo, plan.latency_unit,
                              opts.confidence)

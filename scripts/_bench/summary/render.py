@@ -92,6 +92,7 @@ def _slo_section(stratum: dict, doc: dict) -> list[str]:
     header = ["configuration", "calls", *(f"{c}: share broken [{ci}]" for c in clauses), "verdict"]
     rows = [[c["label"], f"{c['slo']['clauses'][0]['calls']:,}",
              *(f"{cl['share']:.2%} [{cl['low']:.2%}, {cl['high']:.2%}] of {cl['allowed']:.2%} allowed"
+               + (f" (~{cl['calls_to_decide']:,} calls would decide)" if cl.get("calls_to_decide") else "")
                if cl["share"] is not None else "no calls" for cl in c["slo"]["clauses"]),
              f"**{c['slo']['verdict']}**"] for c in judged]
     by = {v: [c["label"] for c in judged if c["slo"]["verdict"] == v] for v in ("meets", "fails", "undecided")}
@@ -101,8 +102,8 @@ def _slo_section(stratum: dict, doc: dict) -> list[str]:
             f"{said}. A call breaks pQ<T when it failed or took longer than T (allowed: 1 - Q/100 of the calls), "
             "errors<X% when it failed; computed calls only (replays timed nothing). meets: the whole interval of "
             "the broken share is below what is allowed; fails: wholly above; undecided: it straddles (more calls "
-            "would decide). Intervals: exact, over the effective number of calls (an input's calls can be slow "
-            "together)."]
+            "would decide, about as many in all as shown, if the share stays as it is). Intervals: exact, over the "
+            "effective number of calls (an input's calls, or a run of consecutive calls, can be slow together)."]
 
 
 def _p_header(adjust: str, family: str, size: int) -> str:

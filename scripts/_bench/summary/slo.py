@@ -7,20 +7,26 @@ after another, each with its latency, and the same clauses apply per configurati
 - meets: the whole interval of the broken share is below what is allowed; fails: the whole interval is above;
   undecided: it straddles (more calls would decide).
 
-Only computed calls count (a cache replay measured nothing). The interval is exact (Clopper-Pearson) over the
-effective number of calls: calls of one input (its repeats, samples) can be slow together, so n and the
-broken count are divided by Kish's design effect of "broken" within inputs, as for the latency percentiles'
-intervals (stats.percentile_intervals). There is no time line to cut into blocks here, so a stall spanning
-consecutive calls is not modelled: run the configurations interleaved, so that a stall hits them all.
+Every computed call counts, in the order it was logged (a cache replay measured nothing; a failed call that
+was retried was still a call). The interval is exact (Clopper-Pearson) over the effective number of calls: n
+and the broken count are divided by Kish's design effect of "broken", the larger of two: within inputs (an
+input's repeats or samples can be slow together, as for the latency percentiles' intervals) and within blocks
+of consecutive calls (a stall or background load makes a run of calls slow; blocks of at least BLOCK_CALLS
+calls and twice the longest run of broken ones, as the load test's time blocks). An undecided verdict comes
+with about how many calls in all would decide it, if the broken share stayed as it is.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import special
 
 from _bench.stats import design_effect
 from _bench.summary.load import MS_PER, Clause, overall_verdict, verdict
+
+BLOCK_CALLS = 20  # the smallest block of consecutive calls taken as slow together
 
 
 def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | None, clauses: list[Clause],
@@ -41,10 +47,14 @@ def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | No
             results.append({"clause": c.text, "allowed": c.allowed, "calls": 0, "broken": 0, "share": None,
                             "low": None, "high": None, "verdict": "undecided"})
             continue
-        deff = 1.0 if at is None else design_effect(broken, at)
+        blocks = np.arange(n) // max(BLOCK_CALLS, 2 * longest_run(broken))
+        deff = max(1.0 if at is None else design_effect(broken, at), design_effect(broken, blocks))
         low, high = clopper_pearson(k / deff, n / deff, 1 - confidence)
+        said = verdict(low, high, c.allowed)
         results.append({"clause": c.text, "allowed": c.allowed, "calls": n, "broken": k, "share": k / n,
-                        "low": low, "high": high, "verdict": verdict(low, high, c.allowed)})
+                        "low": low, "high": high, "verdict": said, "effective_calls": n / deff,
+                        "calls_to_decide": calls_to_decide(k / n, c.allowed, deff, 1 - confidence)
+                        if said == "undecided" else None})
     return {"verdict": overall_verdict([r["verdict"] for r in results]), "clauses": results}
 
 
@@ -54,3 +64,25 @@ def clopper_pearson(k: float, n: float, alpha: float) -> tuple[float, float]:
     low = 0.0 if k <= 0 else float(special.betaincinv(k, n - k + 1, alpha / 2))
     high = 1.0 if k >= n else float(special.betaincinv(k + 1, n - k, 1 - alpha / 2))
     return low, high
+
+
+def longest_run(broken: np.ndarray) -> int:
+    """The most consecutive True values."""
+    if not broken.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], broken.astype(np.int8), [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def calls_to_decide(share: float, allowed: float, deff: float, alpha: float) -> int | None:
+    """About how many calls in all would take the interval off `allowed`, if the broken share stayed `share`
+    and calls stayed as alike as now: none broken, the exact bound (1 - allowed)^n = alpha/2; else the normal
+    approximation n = z^2 p (1 - p) / (p - allowed)^2, times the design effect. None at share == allowed."""
+    if share == allowed:
+        return None
+    if share == 0:
+        n = math.log(alpha / 2) / math.log(1 - allowed)
+    else:
+        z = float(special.ndtri(1 - alpha / 2))
+        n = z * z * share * (1 - share) / (share - allowed) ** 2
+    return int(math.ceil(n * deff))
