@@ -3,8 +3,8 @@
 Edit the EDIT block below (the candidates, the data, how an answer is scored, repeats, the objective), then run:
     python function_benchmark_template.py                      # the demo: three ways to read an integer
     python function_benchmark_template.py --limit 20 --experiment-version dev   # smoke run on 20 inputs
-Writes --db, table `calls`: one row per (candidate, input, repeat) with prediction, ground_truth, correct, raised
-(the candidate raised: a wrong answer, not a failed run), error_type and latency_us (the call alone, timed with
+Writes --db, table `calls`: one row per (candidate, input, repeat) with output, expected_output, correct (from
+score()), raised (a wrong answer, not a failed run), error_type and latency_us (the call alone, timed with
 perf_counter_ns). Inputs run in file order; per input, candidates interleave, so drift hits them alike. Each
 call is cached with its result and its time (--cache-dir): a re-run computes nothing; re-timing needs a fresh
 cache. Copy benchkit.py beside it. Exit code: 0 every call ran (raises included), 1 some failed, 2 bad input.
@@ -25,7 +25,7 @@ from xetrack import Tracker
 
 
 def demo_strip_int(text: str) -> int:
-    """Demo candidate: int() after stripping a sign-free '+' and thousands separators."""
+    """Demo candidate: int() after dropping a leading '+' and thousands separators."""
     return int(text.replace(",", "").lstrip("+"))
 
 
@@ -111,10 +111,11 @@ def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
         raised = exc
     latency_ns = time.perf_counter_ns() - start
     expected = item["expected"]
-    # A raise reads as '<ValueError>': an answer that is never right (None would leave the call unscored)
+    # `correct` is what the scripts average (accuracy), so score() decides it; output and expected_output are
+    # kept as text for reading, not compared by the scripts (a raise reads '<ValueError>')
     return {"input_id": input_id, "repeat": repeat,
-            "prediction": f"<{type(raised).__name__}>" if raised is not None else str(answer),
-            "ground_truth": str(expected),
+            "output": f"<{type(raised).__name__}>" if raised is not None else str(answer),
+            "expected_output": str(expected),
             "correct": 0 if raised is not None else score(answer, expected), "raised": int(raised is not None),
             "error_type": "" if raised is None else type(raised).__name__, "latency_us": latency_ns / 1000.0}
 
@@ -126,8 +127,8 @@ def check(rows: list[dict]) -> int:
     for name in CANDIDATES:
         for row in rows[:3]:
             result = call_one(Candidate(name), str(row["id"]), 0)
-            print(f"{name:<16} {row['input']!r:<28} -> {result['prediction']!r:<20} expected "
-                  f"{result['ground_truth']!r:<20} correct={result['correct']} {result['latency_us']:.1f} us")
+            print(f"{name:<16} {row['input']!r:<28} -> {result['output']!r:<20} expected "
+                  f"{result['expected_output']!r:<20} correct={result['correct']} {result['latency_us']:.1f} us")
     return 0
 
 

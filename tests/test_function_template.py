@@ -57,7 +57,7 @@ def test_each_call_once_raises_are_wrong_answers_and_a_rerun_computes_nothing(pr
             right = 0
         mine = [r for r in logged if r["candidate"] == "int" and r["input_id"] == item["id"]]
         assert {r["correct"] for r in mine} == {right} and all(r["latency_us"] > 0 for r in mine)
-        assert all((r["prediction"] == "<ValueError>") == bool(r["raised"]) for r in mine)
+        assert all((r["output"] == "<ValueError>") == bool(r["raised"]) for r in mine)
     assert {r["error"] for r in logged} == {""}  # a raise is the candidate's answer, not a failed call
     code, err = run(project, "--limit", "24")
     assert code == 0 and "216 already in" in err and "0 to run" in err

@@ -8,8 +8,9 @@ other parameters, every item meets each of its values (a grid) or all items meet
 one value per item that varies from item to item. So a column is an outcome when, among the first rows, each
 (other parameters, item) has exactly one value of it while within one group of the other parameters it takes
 at least MIN_VALUES values (two for a 0/1 column: raised, timed_out). An input's own attributes (its text,
-its position in the file) are found first: one value per item whatever the configuration. Columns named like hyperparameters (top_k, max_tokens, temperature, ...) stay
-parameters whatever their values, and `--config-cols` overrides all of this.
+its position in the file) are found first: one value per item whatever the configuration. Columns named like
+hyperparameters (top_k, max_tokens, temperature, ...) stay parameters whatever their values, and
+`--config-cols` overrides all of this.
 """
 
 from __future__ import annotations

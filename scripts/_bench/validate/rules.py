@@ -684,9 +684,10 @@ def _numeric_text(value) -> bool:
 
 
 def check_numbers_as_text(ctx: Context) -> list[Finding]:
-    """A measurement column stored entirely as text that reads as numbers: xetrack typed it TEXT from its first
-    value (a None, or a string), so every later number was stored as text, in either engine. Not a prediction or
-    ground-truth column: labels are compared for equality, which text does as well as numbers."""
+    """A measurement column stored entirely as text that reads as numbers, with NULLs: xetrack typed it TEXT from
+    a first value of None, so every later number was stored as text, in either engine. Without a NULL the first
+    value was a string (answers or labels kept as text on purpose), and a prediction or ground-truth column holds
+    labels, compared for equality, which text does as well as numbers: neither is reported."""
     out = []
     profile = ctx.stats
     labels = {ctx.layout.ground_truth, *(c for c in ctx.layout.columns if c.lower() in PREDICTION_NAMES)}
@@ -698,15 +699,16 @@ def check_numbers_as_text(ctx: Context) -> list[Finding]:
             continue
         c = q(col.name)
         numeric = f"{c} GLOB '*[0-9]*' AND NOT ({c} GLOB '*[^0-9.eE+-]*')"
-        total, numbers = ctx.bench.query(
-            f"SELECT COUNT({c}), SUM({flag(numeric)}) FROM {ctx.source} WHERE {c} IS NOT NULL")[0]
-        if total and numbers == total:
+        total, numbers, nulls = ctx.bench.query(
+            f"SELECT COUNT({c}), SUM({flag(f'{c} IS NOT NULL AND {numeric}')}), COUNT(*) - COUNT({c}) "
+            f"FROM {ctx.source}")[0]
+        if total and numbers == total and nulls:
             out.append(Finding(
                 "schema-drift.mixed-types", "warning",
                 f"Column {col.name!r} holds numbers stored as text ({total} rows, declared "
-                f"{col.declared_type or 'untyped'}): xetrack typed it from its first logged value (a None or a "
-                "string), so every later number is text. The scripts read them as numbers; your own SQL sorts "
-                "them as text ('10' before '9') and averages nothing.",
+                f"{col.declared_type or 'untyped'}): its first logged value was None, so xetrack typed it TEXT and "
+                "every later number is text. The scripts read them as numbers; your own SQL sorts them as text "
+                "('10' before '9') and averages nothing.",
                 f"CAST({c} AS REAL) in your own SQL; log a number first next time (float('nan') is stored as NULL "
                 "in a REAL column)."))
     return out
