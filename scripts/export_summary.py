@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "of that column, is the same metric and is reported once, as accuracy")
     parser.add_argument("--latency-col", metavar="COL", help="latency column (default: latency_ms, latency, ... "
                         "or xetrack's function_time)")
+    parser.add_argument("--latency-per-input", choices=("median", "min", "mean"), metavar="median|min|mean",
+                        help="with repeated timings of each input: take each input's median (or min, mean) first, "
+                             "then the percentiles and their intervals over inputs (one value each)")
     parser.add_argument("--version", metavar="VALUE", help="report only rows whose version column "
                         "(experiment_version, git hash, ...) equals VALUE")
     parser.add_argument("--pairs", metavar="best|all|CONFIG", default="best",
@@ -404,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.kind != "auto":
                     layout.kind = args.kind
                 plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+                if args.latency_per_input and not (layout.replicate and layout.input_id):
+                    raise InputError("--latency-per-input needs repeated rows of an input: an input id and a "
+                                     "replicate column (repeat, seed, sample_idx, ...; --replicate-cols COL names one)")
                 per_configuration = bool(args.slo) and layout.kind != "load"
                 refusal = slo_refusal(layout, plan, args.slo, args.kind) if per_configuration else None
                 if refusal:
@@ -414,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                                pairs="reference" if named else args.pairs, family=args.family,
                                items_needed=args.items_needed, slo=args.slo, slo_per_configuration=per_configuration,
                                failures=args.failures,
-                               unit=args.unit, within=tuple(args.within or ()))
+                               unit=args.unit, within=tuple(args.within or ()),
+                               latency_per_input=args.latency_per_input)
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
                                       filters)

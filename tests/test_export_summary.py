@@ -1012,3 +1012,26 @@ def test_replicates_that_repeat_every_score_make_the_input_the_unit(tmp_path, ca
     assert c["ci_low"] < c["delta"] < c["ci_high"] and c["p_value"] > 1e-10
     forced = doc(capsys, tmp_path / "repeats.db", "--unit", "replicate")
     assert "replicates-remeasure" not in {f["check_id"] for f in forced["findings"]}
+
+
+def test_latency_per_input_takes_each_inputs_median_first_and_needs_repeats(tmp_path, capsys):
+    """Trial T: 5 timings of each (parser, input); the user wanted the p95 of each input's median."""
+    rng = np.random.default_rng(9)
+    base = rng.lognormal(3, 0.5, size=60)
+    rows = [{"parser": p, "repeat": r, "input_id": i, "prediction": 1, "ground_truth": 1,
+             "latency_us": float(base[i] * (2 if p == "b" else 1) * rng.lognormal(0, 0.3))}
+            for p in ("a", "b") for r in range(5) for i in range(60)]
+    log_rows(tmp_path / "t.db", rows, engine="sqlite")
+    d = doc(capsys, tmp_path / "t.db", "--latency-per-input", "median")
+    a = next(c for c in only_version(d)["configurations"] if c["label"] == "parser=a")["latency"]
+    medians = [np.median([r["latency_us"] for r in rows if r["parser"] == "a" and r["input_id"] == i])
+               for i in range(60)]
+    assert (a["n"], a["per_input"]) == (60, "median")
+    assert a["p95"] == pytest.approx(np.percentile(medians, 95), rel=1e-6)
+    code, out, _ = summary(capsys, tmp_path / "t.db", "--latency-per-input", "median")
+    assert code == 0 and "latency_us, of each input's median p50" in out
+    single = tmp_path / "single.db"
+    log_rows(single, [{k: v for k, v in r.items() if k != "repeat"} for r in rows if r["repeat"] == 0],
+             engine="sqlite")  # one timing per (parser, input): nothing to take a median of
+    code, _, err = call_main(export_summary.main, capsys, str(single), "--latency-per-input", "min")
+    assert code == 2 and err.count("\n") == 1 and "needs repeated rows of an input" in err

@@ -434,3 +434,15 @@ def test_a_percentiles_interval_has_an_upper_end_from_the_number_of_calls_analys
     for n, bounded in ((fewest - 1, False), (fewest, True)):
         low, high = _stats.percentile_intervals(np.arange(n, dtype=float), None, (q,), 0.95)[q]
         assert (high is not None) == bounded and low is not None, (n, high)
+
+
+@pytest.mark.parametrize("statistic", ["median", "min", "mean"])
+def test_per_unit_takes_each_units_statistic_like_pandas(statistic):
+    import pandas as pd
+    from _bench.stats import per_unit
+    rng = np.random.default_rng(4)
+    units = rng.integers(0, 50, size=600)
+    values = rng.lognormal(size=600)
+    values[::37] = np.nan  # a call without a latency is left out, not a zero
+    expected = pd.Series(values).groupby(units).agg(statistic).dropna().to_numpy()
+    assert np.allclose(np.sort(per_unit(values, units, statistic)), np.sort(expected))

@@ -50,6 +50,7 @@ class Options:
     failures: str = "exclude"  # 'exclude' | 'wrong' (a wrong answer in right/wrong metrics) | a number (that score)
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
+    latency_per_input: str | None = None  # --latency-per-input: median | min | mean of each input's timings first
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
@@ -92,6 +93,7 @@ class ConfigSummary:
     latency_n: int = 0
     latency_ci: dict[str, tuple] = field(default_factory=dict)  # p50/p95/p99 -> (low, high), inputs as the units
     slo: dict | None = None  # --slo on a benchmark table: this configuration's verdict (slo.judge)
+    latency_per_input: str | None = None  # the percentiles are over each input's median/min/mean (--latency-per-input)
     tokens: float | None = None
     cost: float | None = None
     clusters: int = 0
@@ -313,10 +315,13 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
     if plan.latency:
         # Replays carry function_time 0.0 (xetrack) or a copied latency: only computed rows measured time.
         lat = rec["latency"][~failed & ~replayed]
-        out.latency = _stats.percentiles(lat)
-        out.latency_n = int(np.count_nonzero(~np.isnan(lat)))
         # an item is one row here (deduplicated); with replicates or --pool an input has several
         units = rec["input"][~failed & ~replayed] if "input" in rec.dtype.names else None
+        if opts.latency_per_input and units is not None:  # one value per input: no input clustering left
+            lat, units = _stats.per_unit(lat, units, opts.latency_per_input), None
+            out.latency_per_input = opts.latency_per_input
+        out.latency = _stats.percentiles(lat)
+        out.latency_n = int(np.count_nonzero(~np.isnan(lat)))
         ci = _stats.percentile_intervals(lat, units, (50, 95, 99), opts.confidence)
         out.latency_ci = {"p50": ci[50], "p95": ci[95], "p99": ci[99]}
     if opts.slo and opts.slo_per_configuration:  # every computed call, in logged order (replays timed nothing)

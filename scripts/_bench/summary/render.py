@@ -42,7 +42,10 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     header += [f"{m['name']} ({m['better']} is better) [{ci}]" for m in metrics]
     if plan["latency"]:
         latency_unit = f" ({plan['latency_unit']})" if plan["latency_unit"] else ""
-        header.append(f"{plan['latency']} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
+        per_input = next((c["latency"]["per_input"] for c in stratum["configurations"]
+                          if (c.get("latency") or {}).get("per_input")), None)
+        over = f", of each input's {per_input}" if per_input else ""
+        header.append(f"{plan['latency']}{over} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
     for extra in ("tokens", "cost"):
         if plan[extra]:
             header.append(f"{plan[extra]} (total)")
