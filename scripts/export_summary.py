@@ -40,6 +40,7 @@ from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, wit
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise_all
 from _bench.summary.design import (
+    TIMING,
     apply_pool,
     reference_in_each_group,
     replicates_only_remeasure,
@@ -58,6 +59,7 @@ from _bench.summary.findings import (
     pooled_ranking_findings,
     uneven_retries_findings,
     unit_findings,
+    zero_width_findings,
 )
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load import parse_slo
@@ -308,7 +310,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         kept = [g for g in groups if g not in excluded and g.rows]
         if auto and opts.unit == "replicate" and layout.replicate and layout.input_id and not layout.fold \
                 and plan.metrics:
-            remeasured = replicates_only_remeasure(parts, kept, len(plan.metrics))
+            scores = [i for i, m in enumerate(plan.metrics) if not TIMING.search(m.name)]
+            remeasured = bool(scores) and replicates_only_remeasure(parts, kept, scores)
             if remeasured:
                 opts = replace(opts, unit="input")
         summaries = summarise_all(parts, kept, plan, opts)
@@ -364,6 +367,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += mixed
     findings += non_finite_findings(summaries, names)
     findings += beyond_data_findings(summaries, names)
+    findings += zero_width_findings(summaries, names, layout)
     findings += non_numeric_findings(bench, plan, where, params)
     if without_reference:
         findings.append(Finding("reference-missing", "warning", f"--pairs {opts.reference!r} is not in "

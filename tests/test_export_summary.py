@@ -579,7 +579,8 @@ def test_a_difference_lost_to_the_adjustment_is_said_to_be_so_in_the_headline(tm
     beta = next(c for c in v["comparisons"] if c["configuration"] == "model=beta")
     assert beta["p_value"] == pytest.approx(mcnemar(outcomes["beta"], outcomes["alpha"]), rel=1e-3)
     assert beta["p_value"] < 0.05 <= beta["p_adjusted"] and beta["verdict"] == "no detectable difference"
-    assert "no detectable difference from model=beta (diff -0.150 [" in v["headline"]
+    assert "no detectable difference from model=beta (+0.150 [" in v["headline"]
+    assert "; differences are model=alpha minus each; " in v["headline"]
     assert "after adjusting for the 2 comparisons of its family" in v["headline"]
     gamma_part = v["headline"].split("model=gamma")[0]
     assert gamma_part.count("after adjusting") == 1  # gamma was never significant: it keeps the plain wording
@@ -1006,12 +1007,18 @@ def test_replicates_that_repeat_every_score_make_the_input_the_unit(tmp_path, ca
     d = doc(capsys, tmp_path / "repeats.db")
     (f,) = [f for f in d["findings"] if f["check_id"] == "replicates-remeasure"]
     assert "Every input scored the same in each of its repeat values" in f["message"]
+    assert "interval-without-width" not in {f["check_id"] for f in d["findings"]}
     b = next(c for c in only_version(d)["configurations"] if c["label"] == "parser=b")["metrics"]["accuracy"]
     assert b["n"] == 80 and b["ci_low"] < 0.75 < b["ci_high"] and b["ci_high"] - b["ci_low"] > 0.1
     (c,) = only_version(d)["comparisons"]
     assert c["ci_low"] < c["delta"] < c["ci_high"] and c["p_value"] > 1e-10
     forced = doc(capsys, tmp_path / "repeats.db", "--unit", "replicate")
-    assert "replicates-remeasure" not in {f["check_id"] for f in forced["findings"]}
+    found = {f["check_id"]: f for f in forced["findings"]}
+    assert "replicates-remeasure" not in found and "interval-without-width" in found  # said, not silent
+    assert any(e.startswith("parser=b: accuracy 0.75 [0.75, 0.75]") for e in found["interval-without-width"]["examples"])
+    # trial V: latency as a metric varies between repeats by nature; the scores still only re-measure
+    timed = doc(capsys, tmp_path / "repeats.db", "--metric", "latency_ms:lower", "--metric", "accuracy:higher")
+    assert "replicates-remeasure" in {f["check_id"] for f in timed["findings"]}
 
 
 def test_latency_per_input_takes_each_inputs_median_first_and_needs_repeats(tmp_path, capsys):

@@ -130,3 +130,6 @@ def test_editing_a_constant_beside_a_candidate_recomputes_every_call(project):
     (project / "mine.py").write_text("OFFSET = 1\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "edited.db")
     assert code == 0 and "20 calls computed, 0 replayed" in err  # the key holds mine.py's whole file
+    edit(project, "PRIME = False", "PRIME = True")  # a hot call measures something else: not a replay
+    code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "primed.db")
+    assert code == 0 and "20 calls computed, 0 replayed" in err

@@ -82,7 +82,8 @@ OUTCOME_PATTERN = re.compile(
     r"hit|hits|hit_rate|.*_at_\d+|.*_at_k|.*@\d+|ndcg.*|mrr.*|map|reciprocal_rank|success|succeeded|passed|"
     r"pass_rate|pass_at_.*|win|won|wins|win_rate|reward|rating|grade|judge_.*|.*_judgment|.*_judgement|"
     r".*_recall|.*_precision|.*_hit|.*_hits|.*_ndcg|.*_mrr|.*_reward|.*_rating|"
-    r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|"
+    r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|raised|"
+    r"timed_out|error_type|"
     r"cost|cost_.*|.*_cost|latency|latency.*|.*_latency|.*_time|.*_ms|.*_us|.*_ns|.*_seconds|.*_s|duration|.*_duration|"
     r".*_score|.*_accuracy|.*_loss|.*_nll|.*_brier|.*_f1|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|"
     r".*_error|error_.*|.*_asset|.*_hash|.*_digest)$",

@@ -4,6 +4,7 @@ refuses, with one line, what cannot apply."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -98,18 +99,23 @@ def resolve_unit(layout: Layout, unit: str) -> str:
     return unit
 
 
-def replicates_only_remeasure(parts: Partitions, groups: list[Group], metrics: int) -> bool:
+# A metric that is a time (latency as --metric) differs between repeats by nature: not evidence of re-drawn results
+TIMING = re.compile(r"latency|duration|elapsed|_time$|^time_|_ms$|_us$|_ns$|_s$|seconds", re.IGNORECASE)
+
+
+def replicates_only_remeasure(parts: Partitions, groups: list[Group], metrics: list[int]) -> bool:
     """True when replicates repeat each input's score exactly, in every configuration and metric: repeats that
     re-time a deterministic call (latency), not seeds that re-draw the result. The replicate as the unit then
     has no spread (every replicate's mean is the same: a zero-width interval, p = 0), and the inputs are what
-    varies. False unless some input has two successful rows."""
+    varies. `metrics`: the positions of the metrics to look at (not times). False unless some input has two
+    successful rows."""
     repeated = False
     for g in groups:
         rec = parts.load(g)
         rec = rec[((rec["flags"] & FAILED) == 0) & ((rec["flags"] & NO_ITEM) == 0)]
         if "input" not in rec.dtype.names or len(rec) < 2:
             continue
-        for i in range(metrics):
+        for i in metrics:
             values = np.nan_to_num(rec[f"m{i}"], nan=-np.inf)  # NULL is a value like any other here
             order = np.lexsort((values, rec["input"]))
             inputs, values = rec["input"][order], values[order]

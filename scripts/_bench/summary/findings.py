@@ -319,6 +319,21 @@ def non_finite_findings(summaries: list, names: dict[int, str]) -> list[Finding]
                     "or exclude them explicitly.", examples)]
 
 
+def zero_width_findings(summaries: list, names: dict[int, str], layout: Layout) -> list[Finding]:
+    """An interval with no width over two or more items: the unit (a replicate) shows no spread between its
+    means, which says nothing about how certain the estimate is (5 timed repeats of a deterministic call)."""
+    examples = [f"{names[c.index]}: {metric} {m.interval.estimate:.4g} [{m.interval.low:.4g}, {m.interval.high:.4g}] "
+                f"on {m.n:,} items" for c in summaries for metric, m in c.metrics.items()
+                if m.n >= 2 and m.interval.low == m.interval.high and m.interval.low == m.interval.low]
+    if not examples:
+        return []
+    rep = layout.replicate[0] if layout.replicate else "the replicate"
+    return [Finding("interval-without-width", "warning", f"{len(examples)} intervals have no width over two or more "
+                    f"items: every {rep} has the same mean, so the test unit shows no spread, and the interval "
+                    "claims a certainty the items do not give.", f"If the {rep} values re-measure the same answers "
+                    "(timed repeats), --unit input makes each input the unit.", examples)]
+
+
 HEAVY_TAIL = 5  # the largest 1 % of values holding 5x their even share of the total: a few items dominate
 
 

@@ -308,19 +308,29 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
                f"{fmt_interval(m['estimate'], m['ci_low'], m['ci_high'])} on {size}; nothing to compare."
     p_name = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}[opts.adjust]
 
+    def ahead(c: dict) -> str:
+        """The subject minus the other (each comparison stores the other minus the subject): '+0.345 [...]'
+        reads with 'better than', where the stored sign read backwards."""
+        if c["delta"] is None:
+            return fmt_interval(None, None, None)
+        def neg(x):
+            return None if x is None else 0.0 - x  # not -x: -0.0 would print as -0.000
+
+        return ("+" if neg(c["delta"]) > 0 else "") + fmt_interval(neg(c["delta"]), neg(c["ci_high"]),
+                                                                   neg(c["ci_low"]))
+
     def detail(c: dict) -> str:
-        return (f"{c['configuration']} (diff {fmt_interval(c['delta'], c['ci_low'], c['ci_high'])}, "
-                f"{p_name} {fmt_p(c['p_adjusted'])})")
+        return f"{c['configuration']} ({ahead(c)}, {p_name} {fmt_p(c['p_adjusted'])})"
 
     def detail_adjusted(c: dict) -> str:
-        return (f"{c['configuration']} (diff {fmt_interval(c['delta'], c['ci_low'], c['ci_high'])} "
-                f"unadjusted, p {fmt_p(c['p_value'])}; {p_name} {fmt_p(c['p_adjusted'])})")
+        return (f"{c['configuration']} ({ahead(c)} unadjusted, p {fmt_p(c['p_value'])}; {p_name} "
+                f"{fmt_p(c['p_adjusted'])})")
 
     adjusted_away = [c for c in mine if _lost_to_adjustment(c, opts.alpha)]
     split = [c for c in mine if c.get("ranks_disagree")]
     by = {v: [c for c in mine if c["verdict"] == v and c not in adjusted_away and c not in split]
           for v in (BETTER, WORSE, NO_DIFFERENCE, NOT_COMPARABLE)}
-    parts = [lead]
+    parts = [f"{lead}; differences are {best_label} minus each" if mine else lead]
     if by[WORSE]:
         parts.append(f"it is detectably better than {_listed([detail(c) for c in by[WORSE]])}")
     if adjusted_away:
