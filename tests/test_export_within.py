@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import export_summary
 import numpy as np
@@ -72,13 +73,17 @@ def test_each_model_is_compared_only_with_itself_across_runs_in_one_family_of_th
     assert len(report(capsys, *common, "--pairs", "all")["versions"][0]["comparisons"]) == 15
 
 
-def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, capsys):
-    db = tmp_path / "prompts.db"
-    rates = {("small", "terse"): 0.5, ("small", "cot"): 0.7, ("large", "terse"): 0.9, ("large", "cot"): 0.85,
-             ("large", "few_shot"): 0.6}
+def prompts_db(db: Path, rates: dict[tuple[str, str], float]) -> Path:
+    """200 items per (model, prompt), right at about its rate."""
     rows = [{"model": m, "prompt": p, "item_id": i, "correct": ok, "error": ""}
             for (m, p), r in rates.items() for i, ok in enumerate(correctness(200, r, len(m + p)))]
     log_rows(db, rows, engine="sqlite")
+    return db
+
+
+def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, capsys):
+    db = prompts_db(tmp_path / "prompts.db", {("small", "terse"): 0.5, ("small", "cot"): 0.7, ("large", "terse"): 0.9,
+                                              ("large", "cot"): 0.85, ("large", "few_shot"): 0.6})
     d = report(capsys, db, "--metric", "correct:higher", "--config-cols", "model,prompt", "--within", "model")
     refs = {c["configuration"]: c["reference"] for c in d["versions"][0]["comparisons"]}
     assert refs == {"model=small, prompt=terse": "model=small, prompt=cot",
@@ -90,12 +95,8 @@ def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, cap
 
 
 def test_the_headline_answers_the_within_question_pair_by_pair(tmp_path, capsys):
-    db = tmp_path / "lonely.db"
-    rates = {("large", "terse"): 0.95, ("small", "terse"): 0.5, ("small", "cot"): 0.7, ("mid", "terse"): 0.6,
-             ("mid", "cot"): 0.62}
-    rows = [{"model": m, "prompt": p, "item_id": i, "correct": ok, "error": ""}
-            for (m, p), r in rates.items() for i, ok in enumerate(correctness(200, r, len(m + p)))]
-    log_rows(db, rows, engine="sqlite")
+    db = prompts_db(tmp_path / "lonely.db", {("large", "terse"): 0.95, ("small", "terse"): 0.5, ("small", "cot"): 0.7,
+                                             ("mid", "terse"): 0.6, ("mid", "cot"): 0.62})
     d = report(capsys, db, "--metric", "correct:higher", "--config-cols", "model,prompt", "--within", "model",
                "--pairs", "all")
     headline = d["versions"][0]["headline"]
