@@ -83,7 +83,7 @@ OUTCOME_PATTERN = re.compile(
     r"pass_rate|pass_at_.*|win|won|wins|win_rate|reward|rating|grade|judge_.*|.*_judgment|.*_judgement|"
     r".*_recall|.*_precision|.*_hit|.*_hits|.*_ndcg|.*_mrr|.*_reward|.*_rating|"
     r"status|status_code|finish_reason|retries|n_retries|attempts|parse_.*|tokens|bytes|.*_tokens|raised|"
-    r"timed_out|error_type|"
+    r"timed_out|error_type|output|expected_output|"
     r"cost|cost_.*|.*_cost|latency|latency.*|.*_latency|.*_time|.*_ms|.*_us|.*_ns|.*_seconds|.*_s|duration|.*_duration|"
     r".*_score|.*_accuracy|.*_loss|.*_nll|.*_brier|.*_f1|.*_prob|.*_proba|.*_bytes|n_.*|num_.*|.*_count|"
     r".*_error|error_.*|.*_asset|.*_hash|.*_digest)$",
