@@ -6,6 +6,7 @@ its latency from then, its error); the latencies are planted, so every verdict h
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import export_summary
 import numpy as np
@@ -310,7 +311,7 @@ def test_a_panel_with_several_repeats_says_they_are_overlaid(tmp_path, capsys):
 
 
 def calls_table(path, slow: list[bool]) -> None:
-    log_rows(path, [{"model": "m", "input_id": i, "latency_us": 90.0 if s else 20.0, "error": ""}
+    log_rows(path, [{"model": "m", "input_id": i, "latency_us": 90.0 if s else 20.0, "correct": i % 2, "error": ""}
                     for i, s in enumerate(slow)], engine="sqlite", table="requests")
 
 
@@ -337,3 +338,19 @@ def test_an_undecided_objective_says_about_how_many_calls_would_decide_and_that_
     calls_table(tmp_path / "more.db", [i % 12 == 0 for i in range(clause["calls_to_decide"])])
     (c,) = summary(capsys, tmp_path / "more.db", "--slo", "p95<50us")[1]["versions"][0]["configurations"]
     assert c["slo"]["verdict"] == "fails" and c["slo"]["clauses"][0]["calls_to_decide"] is None
+
+
+def test_save_keeps_each_configurations_slo_verdict_and_the_percentile_intervals(tmp_path, capsys):
+    """Trial V: the tables of --save had neither the objective's verdicts nor the latency intervals."""
+    calls_table(tmp_path / "c.db", [i % 50 == 0 for i in range(1000)])  # 2 % slow: meets p95
+    out = tmp_path / "results.db"
+    code, d = summary(capsys, tmp_path / "c.db", "--slo", "p95<50us", "--save", out)
+    (c,) = d["versions"][0]["configurations"]
+    con = sqlite3.connect(out)
+    try:
+        verdict, clauses, low, high = con.execute(
+            "SELECT slo_verdict, slo_clauses, latency_p95_ci_low, latency_p95_ci_high FROM summary").fetchone()
+    finally:
+        con.close()
+    assert code == 0 and verdict == c["slo"]["verdict"] == "meets"
+    assert json.loads(clauses)[0]["broken"] == 20 and [low, high] == c["latency"]["p95_ci"]

@@ -1,7 +1,8 @@
 """export_summary --save OUT.db: the summary as two plain SQLite tables, queryable with SQL.
 
 - `summary`: one row per (version, configuration, metric): items, inputs x replicates, estimate, interval,
-  method, failures, versions; and the configuration's latency percentiles, tokens and cost.
+  method, failures, versions; and the configuration's latency percentiles with their intervals, tokens, cost,
+  and its --slo verdict (slo_verdict; slo_clauses: each clause's broken share and interval, as JSON).
 - `comparisons`: one row per (version, pair, metric): shared items, difference, interval, test, p, adjusted p,
   family, minimum detectable difference, verdict.
 Both carry `track_id` (a content hash of this summary's numbers) and `timestamp` (when they were last saved),
@@ -36,6 +37,11 @@ SUMMARY_COLUMNS = {
     # per configuration (the same on each of its metric rows): latency percentiles in their unit, totals
     "latency_column": "TEXT", "latency_unit": "TEXT", "latency_p50": "REAL", "latency_p95": "REAL",
     "latency_p99": "REAL", "tokens": "REAL", "cost": "REAL",
+    # the percentiles' intervals, whether they are over each input's median/min/mean, and --slo's verdict with
+    # each clause's broken share and interval (JSON) on a benchmark table
+    "latency_p50_ci_low": "REAL", "latency_p50_ci_high": "REAL", "latency_p95_ci_low": "REAL",
+    "latency_p95_ci_high": "REAL", "latency_p99_ci_low": "REAL", "latency_p99_ci_high": "REAL",
+    "latency_per_input": "TEXT", "slo_verdict": "TEXT", "slo_clauses": "TEXT",
 }
 COMPARISON_COLUMNS = {
     "source": "TEXT", "source_table": "TEXT", "analysis": "TEXT", "version": "TEXT", "metric": "TEXT",
@@ -84,10 +90,14 @@ def summary_rows(doc: dict) -> list[dict]:
 
 
 def _latency_and_cost(c: dict) -> dict:
-    lat = c.get("latency") or {}
+    lat, slo = c.get("latency") or {}, c.get("slo")
+    bounds = {f"latency_{k}_ci_{end}": (lat.get(f"{k}_ci") or [None, None])[i]
+              for k in ("p50", "p95", "p99") for i, end in enumerate(("low", "high"))}
     return {"latency_column": lat.get("column"), "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"),
             "latency_p95": lat.get("p95"), "latency_p99": lat.get("p99"), "tokens": c.get("tokens"),
-            "cost": c.get("cost")}
+            "cost": c.get("cost"), **bounds, "latency_per_input": lat.get("per_input"),
+            "slo_verdict": slo["verdict"] if slo else None,
+            "slo_clauses": json.dumps(slo["clauses"], sort_keys=True) if slo else None}
 
 
 def comparison_rows(doc: dict) -> list[dict]:
