@@ -108,3 +108,16 @@ def test_a_reversal_under_the_pooled_prompt_is_said_and_a_consistent_winner_is_n
                                      "system_prompt=default: model=c best (score 6.4)"]
         else:
             assert found == []
+
+
+def test_pooling_over_an_id_with_a_row_per_value_ranks_nothing(tmp_path, capsys):
+    """Trial V: addresses repeated in the data, pooled over the row number (`--input-col address --pool
+    input_id`): one row per input_id, so 'the best under each input_id' was noise, reported as a reversal."""
+    rows = [{"validator": v, "input_id": i, "address": f"a{i % 40}", "repeat": r,
+             "correct": int((i * 7 + len(v) + r) % 3 != 0), "error": ""}
+            for v in ("loose", "strict") for i in range(120) for r in range(2)]
+    log_rows(tmp_path / "ids.db", rows, engine="sqlite", table="calls")
+    _, d = report(capsys, tmp_path / "ids.db", "calls", "--config-cols", "validator", "--input-col", "address",
+                  "--pool", "input_id")
+    assert "pooled-rankings-differ" not in {f["check_id"] for f in d["findings"]}
+    assert d["versions"][0]["configurations"][0]["metrics"]["accuracy"]["n"] == 40  # the addresses are the unit

@@ -183,6 +183,9 @@ def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Find
                     "(--filter track_id!=RUN; analyze_cache_hits.py's per-run table lists the runs).", examples)]
 
 
+POOLED_RANKING_ROWS = 10  # scored rows of a configuration under one pooled value before its mean ranks anything
+
+
 def pooled_ranking_findings(bench: Benchmark, layout: Layout, plan: Plan, summaries: list, names: dict[int, str],
                             where: str, params: list) -> list[Finding]:
     """--pool: when the best configuration is another one under each pooled value (model-a best with the concise
@@ -196,14 +199,14 @@ def pooled_ranking_findings(bench: Benchmark, layout: Layout, plan: Plan, summar
     cols = ", ".join(q(c) for c in keys + pooled)
     ok = f"NOT ({layout.failed})" if layout.error else "1 = 1"
     glue = " AND " if where else " WHERE "
-    rows = bench.query(f"SELECT {cols}, AVG({metric.sql}) FROM {bench.VIEW}{where}{glue}{ok} GROUP BY {cols}",
-                       params)
+    rows = bench.query(f"SELECT {cols}, AVG({metric.sql}), COUNT({metric.sql}) FROM {bench.VIEW}{where}{glue}{ok} "
+                       f"GROUP BY {cols}", params)
     label_of = {tuple(c.group.versions + c.group.config): names[c.index] for c in summaries}
     best: dict = {}  # (versions, pooled values) -> (mean, label)
     for row in rows:
-        config, value, mean = tuple(row[:len(keys)]), tuple(row[len(keys):-1]), row[-1]
-        if mean is None or config not in label_of:
-            continue
+        config, value, mean, n = tuple(row[:len(keys)]), tuple(row[len(keys):-2]), row[-2], row[-1]
+        if mean is None or config not in label_of or n < POOLED_RANKING_ROWS:
+            continue  # a pooled value with a few rows (an id pooled over) ranks nothing
         at = (config[:len(layout.versions)], value)
         if at not in best or (mean > best[at][0] if metric.higher_is_better else mean < best[at][0]):
             best[at] = (mean, label_of[config])
