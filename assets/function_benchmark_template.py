@@ -4,8 +4,8 @@ Edit the EDIT block below (the candidates, the data, how an answer is scored, re
     python function_benchmark_template.py                      # the demo: three ways to read an integer
     python function_benchmark_template.py --limit 20 --experiment-version dev   # smoke run on 20 inputs
 Writes --db, table `calls`: one row per (candidate, input, repeat) with output, expected_output, correct (from
-score()), raised (a wrong answer, not a failed run), error_type and latency_us (the call alone, timed with
-perf_counter_ns). Inputs run in file order; per input, candidates interleave, so drift hits them alike. Each
+score(); a raise is wrong unless score() says otherwise), raised (not a failed run), error_type, latency_us (timed with
+perf_counter_ns around the call alone). Inputs run in file order; per input, candidates interleave, so drift hits them alike. Each
 call is cached with its result and its time (--cache-dir): a re-run computes nothing; re-timing needs a fresh
 cache. Copy benchkit.py beside it. Exit code: 0 every call ran (raises included), 1 some failed, 2 bad input.
 """
@@ -32,7 +32,8 @@ def demo_strip_int(text: str) -> int:
 # ==================================== EDIT: the one block to change =====================================
 DATA = None  # None: the built-in demo; else a JSONL file, one object per line, run in file order
 FIELDS = {"id": "id", "input": "input", "expected": "expected"}  # the JSONL names of these, e.g. "input": "title"
-CANDIDATES = {  # name: a function taking one input and returning the answer (import your own here)
+# Your functions: import them here, e.g. `from parsers import parse_strict`, and name them below
+CANDIDATES = {  # name: a function taking one input and returning the answer
     "int": int,
     "float_int": lambda text: int(float(text)),
     "strip_int": demo_strip_int,
@@ -44,9 +45,10 @@ SLO = "p95<50us"  # the latency objective export_summary judges (--slo); "" for 
 DB, CACHE_DIR, EXPERIMENT_VERSION = "function_bench.db", "function_cache", "e1"  # version: "dev" while developing
 
 
-def score(answer, expected) -> int:
-    """1 when the answer is right, else 0 (a raise never reaches here: it is scored 0)."""
-    return int(answer == expected)
+def score(answer, expected, raised: Exception | None) -> int:
+    """1 when the call was right, else 0. `raised`: what the candidate raised (answer is then None); to make a
+    rejection right where the data expects one: `return int(expected == "INVALID") if raised else ...`."""
+    return int(raised is None and answer == expected)
 # ================================================ END EDIT ===================================================
 
 TABLE = "calls"
@@ -115,21 +117,22 @@ def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
         raised = exc
     latency_ns = time.perf_counter_ns() - start
     expected = item["expected"]
-    # `correct` is what the scripts average (accuracy), so score() decides it; output and expected_output are
-    # kept as text for reading, not compared by the scripts (a raise reads '<ValueError>')
+    # `correct` is what the scripts average (accuracy), so score() decides it, raises included; output and
+    # expected_output are kept as text for reading, not compared by the scripts (a raise reads '<ValueError>')
     return {"input_id": input_id, "repeat": repeat,
             "output": f"<{type(raised).__name__}>" if raised is not None else str(answer),
             "expected_output": str(expected),
-            "correct": 0 if raised is not None else score(answer, expected), "raised": int(raised is not None),
+            "correct": score(answer, expected, raised), "raised": int(raised is not None),
             "error_type": "" if raised is None else type(raised).__name__, "latency_us": latency_ns / 1000.0}
 
 
-def check(rows: list[dict]) -> int:
-    """--check: the one function on the first three inputs, for every candidate, untracked and uncached (the
-    test a single execution must pass before any benchmark run): what each returns, right or not."""
-    ITEMS.update({str(row["id"]): row for row in rows[:3]})
+def check(rows: list[dict], n: int) -> int:
+    """--check N: the one function on N inputs (the first, the last and evenly between), for every candidate,
+    untracked and uncached (the test a single execution must pass before any benchmark run)."""
+    picked = [rows[round(k * (len(rows) - 1) / max(n - 1, 1))] for k in range(min(n, len(rows)))]
+    ITEMS.update({str(row["id"]): row for row in picked})
     for name in CANDIDATES:
-        for row in rows[:3]:
+        for row in picked:
             result = call_one(Candidate(name), str(row["id"]), 0)
             print(f"{name:<16} {row['input']!r:<28} -> {result['output']!r:<20} expected "
                   f"{result['expected_output']!r:<20} correct={result['correct']} {result['latency_us']:.1f} us")
@@ -225,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"input (default: {REPEATS})")
     parser.add_argument("--warmup", type=int, default=WARMUP_CALLS, metavar="N",
                         help=f"untimed calls per candidate before the loop (default: {WARMUP_CALLS})")
-    parser.add_argument("--check", action="store_true",
-                        help="run the one function on the first three inputs of every candidate, untracked, and stop")
+    parser.add_argument("--check", type=int, nargs="?", const=3, default=None, metavar="N",
+                        help="run the one function on N inputs (default 3: the first, a middle and the last) for "
+                             "every candidate, untracked, print each answer and stop")
     args = parser.parse_args(argv)
     bk.check_common_options(parser, args)
     if args.repeats < 1 or args.warmup < 0:
@@ -237,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
              "--repeats", args.repeats, "--experiment-version", args.experiment_version,
              *(("--cache-dir", args.cache_dir) if args.cache_dir else ())]
     try:
-        if args.check:
-            return check(load_data(args.data))
+        if args.check is not None:
+            if args.check < 1:
+                parser.error("--check N must be at least 1")
+            return check(load_data(args.data), args.check)
         return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
                    args.experiment_version, args.warmup, [str(a) for a in rerun])
     except (ValueError, json.JSONDecodeError) as exc:

@@ -136,3 +136,18 @@ def test_editing_a_constant_beside_a_candidate_recomputes_every_call(project):
     edit(project, "PRIME = False", "PRIME = True")  # a hot call measures something else: not a replay
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "primed.db")
     assert code == 0 and "20 calls computed, 0 replayed" in err
+
+
+def test_score_decides_raises_too_and_check_takes_inputs_from_the_whole_file(project):
+    """Trial W: a rejection (a raise) was the right answer where the data expected 'INVALID', and --check's first
+    three inputs were all valid ones."""
+    edit(project, "    return int(raised is None and answer == expected)",
+         '    return int(expected == "INVALID") if raised else int(answer == expected)')
+    data = project / "mine.jsonl"
+    data.write_text("".join(json.dumps({"id": k, "input": t, "expected": v}) + "\n"
+                            for k, (t, v) in enumerate([("5", 5), ("6", 6), ("7", 7), ("x", "INVALID")])))
+    proc = run_python(TEMPLATE, "--data", data, "--check", "2", cwd=project)
+    assert proc.returncode == 0 and "'x'" in proc.stdout and "'6'" not in proc.stdout  # the first and the last
+    assert run(project, "--data", data, "--repeats", "1")[0] == 0
+    by = {(r["candidate"], r["input_id"]): (r["correct"], r["raised"]) for r in rows(project / "function_bench.db")}
+    assert by[("int", "3")] == (1, 1) and by[("int", "0")] == (1, 0)  # rejected rightly; parsed rightly

@@ -106,7 +106,9 @@ def _slo_section(stratum: dict, doc: dict) -> list[str]:
             "errors<X% when it failed; computed calls only (replays timed nothing). meets: the whole interval of "
             "the broken share is below what is allowed; fails: wholly above; undecided: it straddles (more calls "
             "would decide, about as many in all as shown, if the share stays as it is). Intervals: exact, over the "
-            "effective number of calls (an input's calls, or a run of consecutive calls, can be slow together)."]
+            "effective number of calls (an input's calls, or a run of consecutive calls, can be slow together), "
+            "so a verdict can stay undecided where the percentile's interval, which counts only an input's calls "
+            "as alike, lies wholly past the limit."]
 
 
 def _p_header(adjust: str, family: str, size: int) -> str:
