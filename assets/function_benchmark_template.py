@@ -103,8 +103,8 @@ ITEMS: dict[str, dict] = {}
 
 # ==================================== the one function ====================================
 def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
-    """One candidate on one input, timed once around the call alone. A raise is the candidate's answer
-    (wrong), not a failure of the benchmark: it is logged and cached like any answer."""
+    """One candidate on one input, timed once around the call alone. A raise is the candidate's answer (scored
+    by score()), not a failure of the benchmark: it is logged and cached like any answer."""
     item, function = ITEMS[input_id], CANDIDATES[cfg.candidate]
     answer, raised = None, None
     if PRIME:  # caches and branch predictors warm for this input; what runs between calls otherwise cools them

@@ -16,7 +16,7 @@ from _bench.cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH
 from _bench.cli import MAX_EXAMPLES, Finding
 from _bench.layout import EVAL_VALUES, TRAIN_VALUES, strata
 from _bench.reader import Benchmark
-from _bench.sql import as_text, flag, literal, q
+from _bench.sql import as_text, flag, literal, numeric, q
 from _bench.summary.plan import PREDICTION_NAMES, first_named
 from _bench.validate.passes import (
     ASSET_HASH_GLOB,
@@ -698,10 +698,9 @@ def check_numbers_as_text(ctx: Context) -> list[Finding]:
         if not (all(map(_numeric_text, profile.column(col.name).seen))):
             continue
         c = q(col.name)
-        numeric = f"{c} GLOB '*[0-9]*' AND NOT ({c} GLOB '*[^0-9.eE+-]*')"
+        read = numeric(c, ctx.bench.engine)  # what the scripts read as a number: the warning says they do
         total, numbers, nulls = ctx.bench.query(
-            f"SELECT COUNT({c}), SUM({flag(f'{c} IS NOT NULL AND {numeric}')}), COUNT(*) - COUNT({c}) "
-            f"FROM {ctx.source}")[0]
+            f"SELECT COUNT({c}), COUNT({read}), COUNT(*) - COUNT({c}) FROM {ctx.source}")[0]
         if total and numbers == total and nulls:
             out.append(Finding(
                 "schema-drift.mixed-types", "warning",
