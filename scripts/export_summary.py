@@ -304,6 +304,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
     plan = with_values_seen(plan, parts.not_zero_one)
+    values_read = parts.values_read
     remeasured = False
     try:
         excluded = [g for g in groups if layout.config and all(v is None for v in g.config)]
@@ -368,7 +369,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += non_finite_findings(summaries, names)
     findings += beyond_data_findings(summaries, names)
     findings += zero_width_findings(summaries, names, layout)
-    findings += non_numeric_findings(bench, plan, where, params)
+    findings += non_numeric_findings(bench, plan, where, params, values_read)
     if without_reference:
         findings.append(Finding("reference-missing", "warning", f"--pairs {opts.reference!r} is not in "
                                 f"version(s) {', '.join(without_reference)}; there each configuration is "

@@ -338,6 +338,39 @@ def test_numpy_scalars_logged_as_asset_hashes_are_reported_not_averaged(tmp_path
     assert b["metrics"]["score"]["n"] == 0
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("path", ["in the scan", "keys matched in Python", "a pass of its own"])
+def test_values_that_are_not_numbers_are_counted_in_the_chosen_version_only(tmp_path, capsys, monkeypatch,
+                                                                            engine, path):
+    """The scan flags metric and latency values that are not numbers as it reads them (scan.number_checks);
+    keys matched in Python (many configurations) carry the same flags, and a column beyond the flags' room
+    is counted by a query of its own. Each way, only rows of the version asked for count."""
+    from _bench import reader
+    from _bench.summary import scan
+
+    if path == "keys matched in Python":
+        monkeypatch.setattr(scan, "CASE_LIMIT", 1)
+    if path == "a pass of its own":
+        monkeypatch.setattr(scan, "MAX_CHECKS", 1)  # room for `score`; latency_ms is counted by a query
+    db = tmp_path / "np.db"
+    for version, hashed in (("e1", 2), ("e2", 3)):  # numpy scalars: xetrack stores each as a 16-hex asset hash
+        rows = [{"model": m, "input_id": i, "score": np.float64(i) if i < hashed else float(i),
+                 "latency_ms": np.float64(1.5) if (m, i) == ("b", 9) else 2.0 + i} for m in "ab" for i in range(10)]
+        log_rows(db, sorted(rows, key=lambda r: isinstance(r["score"], np.float64)), engine="sqlite",
+                 table="predictions", params={"experiment_version": version})
+    counts = []
+    original = reader.Benchmark.query
+    monkeypatch.setattr(reader.Benchmark, "query", lambda self, sql, params=(): counts.append(sql) or original(
+        self, sql, params) if sql.startswith("SELECT COUNT(") else original(self, sql, params))
+    d = doc(capsys, db, "predictions", "--metric", "score:higher", "--version", "e2", "--engine", engine)
+    messages = {f["message"]: f["examples"] for f in d["findings"] if f["check_id"] == "non-numeric-metric"}
+    assert list(messages) == ["6 of 20 values of 'score' are not numbers and were left out.",
+                              "1 of 20 values of 'latency_ms' are not numbers and were left out."]
+    # each distinct hash once: np.float64 0, 1 and 2 in score, 1.5 in latency_ms
+    assert [len(set(e)) for e in messages.values()] == [3, 1] and all(len(h) == 16 for e in messages.values() for h in e)
+    assert len(counts) == (1 if path == "a pass of its own" else 0)
+
+
 def test_fail_on_warning_turns_a_warning_into_exit_1(tmp_path, capsys):
     db = log_rows(tmp_path / "x.db", [{"model": "a", "input_id": 1, "latency_ms": 2.0}], engine="sqlite").db
     assert summary(capsys, db)[0] == 0  # no metric: a warning, and by default a summary still exits 0

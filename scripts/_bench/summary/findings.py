@@ -14,28 +14,34 @@ from _bench.summary.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, Plan
 from _bench.summary.scan import Group
 
 
-def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list) -> list[Finding]:
+def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list,
+                         values_read: dict[str, list[int]]) -> list[Finding]:
     """A metric or latency column holding text that is not a number: a numpy scalar logged by xetrack 0.7.0
     becomes a 16-hex asset hash. (Numbers stored as text, after a first None typed the column TEXT, are read:
-    sql.numeric.)"""
+    sql.numeric.) `values_read`: [values, not numbers] per column, as the scan counted them (scan.number_checks);
+    a column it did not count is counted here, with a pass of its own."""
     columns = [(m.name, m.sql) for m in plan.metrics if m.direction_from != "definition"]
     if plan.latency:
         columns.append((plan.latency, numeric(q(plan.latency), bench.engine)))
     out = []
     for name, sql in columns:
-        total, numeric_count = bench.query(f"SELECT COUNT({q(name)}), COUNT({sql}) FROM {bench.VIEW}{where}",
-                                           params)[0]
-        if total > numeric_count:
+        if name in values_read:
+            total, unreadable = values_read[name]
+        else:
+            total, numeric_count = bench.query(
+                f"SELECT COUNT({q(name)}), COUNT({sql}) FROM {bench.VIEW}{where}", params)[0]
+            unreadable = total - numeric_count
+        if unreadable:
             glue = " AND " if where else " WHERE "
             examples = [r[0] for r in bench.query(
                 f"SELECT DISTINCT {as_text(q(name))} FROM {bench.VIEW}{where}{glue}{q(name)} IS NOT NULL "
                 f"AND ({sql}) IS NULL LIMIT 5", params)]
             out.append(Finding("non-numeric-metric", "warning",
-                               f"{total - numeric_count:,} of {total:,} values of {name!r} are not numbers and "
+                               f"{unreadable:,} of {total:,} values of {name!r} are not numbers and "
                                "were left out.",
                                "16-hex text is a xetrack asset hash: numpy scalars are stored as assets; log "
                                "float(x) instead. Other text is not a number either (numbers stored as text are "
-                               "read as numbers).", examples, total - numeric_count))
+                               "read as numbers).", examples, unreadable))
     return out
 
 

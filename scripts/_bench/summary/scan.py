@@ -35,6 +35,8 @@ from _bench.summary.plan import Plan
 CHUNK_ROWS = 100_000
 FLUSH_ROWS = 1_000_000  # buffered rows (all configurations) before appending to the partition files
 REPLAYED, FAILED, NO_ITEM = 1, 2, 4  # bits of the per-row flags
+FIRST_CHECK_BIT = 8  # the bits above: one per measured column, set where its value is there but not a number
+MAX_CHECKS = 5  # the flags are one byte; columns beyond these are checked by a query of their own (findings.py)
 CASE_LIMIT = 256  # distinct values per key column up to which SQL numbers configurations itself
 EXACT_FLOAT_INT = 2**53  # integers up to this survive a float64 round trip
 
@@ -131,6 +133,24 @@ def _truth(condition: str, engine: str) -> str:
     return f"COALESCE({condition}, 0)" if engine == "sqlite" else f"COALESCE(CAST({condition} AS INTEGER), 0)"
 
 
+@dataclass(frozen=True)
+class Check:
+    """A measured column whose values must be numbers: its record field and its bit in the flags."""
+
+    column: str
+    field: str
+    bit: int
+
+
+def number_checks(plan: Plan) -> list[Check]:
+    """The metric columns (not definitions such as prediction = ground_truth) and the latency column whose text
+    values the scan flags as it reads them: a 16-hex asset hash in a metric column is a numpy scalar logged by
+    xetrack, and counting those in the scan saves a full pass of their own (findings.non_numeric_findings)."""
+    columns = [(m.name, f"m{i}") for i, m in enumerate(plan.metrics) if m.direction_from != "definition"]
+    columns += [(plan.latency, "latency")] * bool(plan.latency)
+    return [Check(col, f, FIRST_CHECK_BIT << j) for j, (col, f) in enumerate(columns[:MAX_CHECKS])]
+
+
 @dataclass
 class ScanQuery:
     """The one scan and how to read its columns back into records."""
@@ -143,11 +163,21 @@ class ScanQuery:
     fields: list[str]  # record fields read from the remaining columns, in order
     integer_items: bool
     dtype: np.dtype
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def numeric_only(self) -> bool:
         return self.code is not None and "cluster" not in self.fields and (
             self.integer_items or "item" not in self.fields)
+
+    @property
+    def flag_radix(self) -> int:
+        return flag_radix(self.checks)
+
+
+def flag_radix(checks: list[Check]) -> int:
+    """How far the flags reach in the head integer: one above their highest bit."""
+    return max([FIRST_CHECK_BIT] + [c.bit * 2 for c in checks])
 
 
 def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group], where: str,
@@ -157,12 +187,18 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
     integer_items = len(item_cols) == 1 and layout.columns.get(item_cols[0]) == "integer"
     flags = f"{_truth(layout.replayed, engine)} + 2 * {_truth(layout.failed, engine)}"
     if item_cols and not integer_items:
-        flags += f" + 4 * {_truth(f'{q(layout.input_id)} IS NULL', engine)}"
+        flags += f" + {NO_ITEM} * {_truth(f'{q(layout.input_id)} IS NULL', engine)}"
+    checks = number_checks(plan)
+    sql_of = {f"m{i}": m.sql for i, m in enumerate(plan.metrics)}
+    sql_of["latency"] = numeric(q(plan.latency), engine) if plan.latency else None
+    for c in checks:
+        flags += f" + {c.bit} * {_truth(f'{q(c.column)} IS NOT NULL AND ({sql_of[c.field]}) IS NULL', engine)}"
+    radix = flag_radix(checks)
     code = group_code(layout, groups)
     packed = next((i for i, m in enumerate(plan.metrics) if m.zero_one), None)
     params: list = []
     if code is not None:
-        head = f"({code.sql}) * 8 + {flags}"
+        head = f"({code.sql}) * {radix} + {flags}"
         if packed is not None:
             head = f"({head}) * 3 + COALESCE({plan.metrics[packed].sql}, 2)"
         exprs, params, key_columns = [head], list(code.params), 1
@@ -192,7 +228,7 @@ def scan_query(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group]
     record += [(f, "<f8") for f in ("latency", "tokens", "cost") if f in fields]
     select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
     return ScanQuery(f"SELECT {select} FROM {bench.VIEW}{where}", params + where_params, code, key_columns,
-                     packed, fields, integer_items, np.dtype(record))
+                     packed, fields, integer_items, np.dtype(record), checks)
 
 
 PREFETCH_CHUNKS = 4  # DuckDB chunks fetched ahead while this thread files the previous ones
@@ -305,8 +341,8 @@ def _to_records(cols: list, scan: ScanQuery, index: dict[tuple, int]) -> tuple[n
             metric = (head % 3).astype(float)
             rec[f"m{scan.packed_metric}"] = np.where(metric == 2, np.nan, metric)
             head //= 3
-        rec["flags"] = head % 8
-        group = scan.code.lookup(head // 8)
+        rec["flags"] = head % scan.flag_radix
+        group = scan.code.lookup(head // scan.flag_radix)
     else:  # many configurations: match each row's key values
         keys = zip(*(map(_plain, c) for c in cols[:scan.key_columns]), strict=True)
         group = np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=n)
@@ -328,7 +364,8 @@ def _to_records(cols: list, scan: ScanQuery, index: dict[tuple, int]) -> tuple[n
 class Partitions:
     """Per-group append-only record files in a temporary folder, removed on close."""
 
-    def __init__(self, groups: list[Group], dtype: np.dtype, folder: Path | None = None):
+    def __init__(self, groups: list[Group], dtype: np.dtype, folder: Path | None = None,
+                 checks: list[Check] | None = None):
         """Files in a new temporary folder, or in `folder` (a slice's, inside another Partitions' folder)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="export_summary_") if folder is None else None
         self.folder = Path(self._tmp.name) if folder is None else folder
@@ -344,8 +381,16 @@ class Partitions:
         self._buffered = 0
         self.metrics = [n for n in dtype.names if n.startswith("m")]
         self.not_zero_one: set[str] = set()  # metric fields with a value other than 0, 1 or NULL
+        self.checks = checks or []
+        # per checked column: [values present (numbers or not), values that are not numbers]
+        self.values_read: dict[str, list[int]] = {c.column: [0, 0] for c in self.checks}
 
     def _see(self, rec: np.ndarray) -> None:
+        for c in self.checks:
+            unreadable = int(np.count_nonzero(rec["flags"] & c.bit))
+            counts = self.values_read[c.column]
+            counts[0] += int(np.count_nonzero(~np.isnan(rec[c.field]))) + unreadable
+            counts[1] += unreadable
         for name in self.metrics:
             if name not in self.not_zero_one:
                 v = rec[name]
@@ -397,7 +442,7 @@ def partition(bench: Benchmark, layout: Layout, plan: Plan, groups: list[Group],
               params: list) -> Partitions:
     scan = scan_query(bench, layout, plan, groups, where, params)
     index = {} if scan.code is not None else {g.key: i for i, g in enumerate(groups)}
-    parts = Partitions(groups, scan.dtype)
+    parts = Partitions(groups, scan.dtype, checks=scan.checks)
 
     def read(source: Benchmark, into: Partitions) -> None:
         for cols in stream_chunks(source, scan.sql, scan.params, scan.numeric_only):
