@@ -103,6 +103,28 @@ def test_unequal_coverage_names_the_missing_inputs(tmp_path, capsys):
     assert sorted(example["missing_examples"]) == [vf.N - 3, vf.N - 2, vf.N - 1]
 
 
+def test_a_shard_that_stopped_early_is_named_by_model_with_its_items_read_as_input_seed_fold(tmp_path, capsys):
+    """The templates' layout: a config_id hash keys each configuration, items are (input, seed, fold), rows name
+    their shard. One unit of one configuration never ran (its shard was killed): the example leads with the
+    model, not only the hash, says how to read `3|1|0`, and the fix says how a shard resumes."""
+    from xetrack import Tracker
+
+    db = tmp_path / "sharded.db"
+    ids = {"logreg": "a3f09c1e5b7d2468", "svm": "f61881c458353443"}
+    rows = [{"config_id": ids[m], "model": m, "dataset": "digits", "input_id": i, "seed": seed, "fold": fold,
+             "prediction": i % 3, "ground_truth": i % 3, "shard": f"{1 + (i + seed) % 2}/2"}
+            for m in ids for seed in (0, 1) for fold in (0, 1) for i in range(4 * fold, 4 * fold + 4)
+            if (m, seed, fold) != ("svm", 1, 0)]  # the unit a killed shard never logged
+    Tracker(str(db), table=vf.TABLE, params={"experiment_version": "e1"}).log_batch(rows)
+    _, doc = validate(capsys, str(db), vf.TABLE)
+    (finding,) = [f for f in doc["findings"] if f["check_id"] == "unequal-coverage"]
+    (example,) = finding["examples"]
+    assert example["configuration"] == "model=svm (config_id=f61881c458353443)"
+    assert example["missing"] == 4 and example["missing_examples"] == ["0|1|0", "1|1|0", "2|1|0"]
+    assert "An input here is input_id|seed|fold (as the examples show it)." in finding["message"]
+    assert "The rows name their shard (`shard`)" in finding["hint"] and "resumes" in finding["hint"]
+
+
 def test_error_rate_threshold_decides_the_severity(tmp_path, capsys):
     db = vf.failing(tmp_path, "sqlite")
     _, doc = validate(capsys, db, vf.TABLE)

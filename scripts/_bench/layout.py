@@ -246,17 +246,22 @@ class Layout:
         """One paired unit: (input, seed, fold, pooled values); none without an input id."""
         return [self.input_id, *self.replicate, *self.pooled] if self.input_id else []
 
+    def item_key_columns(self, with_split: bool = True) -> list[str]:
+        """The columns item_key joins with '|', in its order: how to read an example such as `0|1|4`."""
+        if not self.input_id:
+            return []
+        return [self.input_id, *self.replicate, *([self.split] if with_split and self.split else [])]
+
     def item_key(self, with_versions: bool = False, with_split: bool = True) -> str | None:
         """One SQL value per item, for COUNT(DISTINCT ...): the input id within its replicate and split (a
         training-set and a test-set prediction of one input are two executions), optionally its version."""
         if not self.input_id:
             return None
-        parts = [*self.replicate, *([self.split] if with_split and self.split else []),
-                 *(self.versions if with_versions else [])]
-        if not parts:
+        parts = [*self.item_key_columns(with_split), *(self.versions if with_versions else [])]
+        if len(parts) == 1:
             return q(self.input_id)
         # In the order reports name an item (input, seed, fold, ...), so an example reads as it is described.
-        joined = " || '|' || ".join(f"COALESCE({as_text(q(c))}, '')" for c in [self.input_id, *parts])
+        joined = " || '|' || ".join(f"COALESCE({as_text(q(c))}, '')" for c in parts)
         return f"CASE WHEN {q(self.input_id)} IS NULL THEN NULL ELSE {joined} END"
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from _bench.cache_diagnosis import ELSEWHERE, FIX_ENABLE, FIX_KEYS, PROCESS_HASH, UNHASHABLE, cached_failures
 from _bench.cli import MAX_EXAMPLES, Finding
-from _bench.layout import EVAL_VALUES, TRAIN_VALUES, strata
+from _bench.layout import EVAL_VALUES, TRAIN_VALUES, short_labels, strata
 from _bench.reader import Benchmark
 from _bench.sql import as_text, flag, literal, numeric, q
 from _bench.summary.plan import PREDICTION_NAMES, first_named
@@ -75,12 +75,37 @@ class Context:
     coverage_within: dict | None = None  # coverage complete within each dataset (check_coverage), for the summary
     _duplicates: dict | None = None
     _partial: list | None = None
+    _names: dict | None = None
 
     def attributed(self) -> str:
         parts = [f"NOT ({self.layout.no_configuration()})"]
         if self.excluded:
             parts.append(f"NOT ({self.excluded})")
         return " AND ".join(parts)
+
+    def name(self, key: tuple) -> str:
+        """A configuration as an example shows it. Beside a config_id key (a hash) the parameters it stands for
+        lead, `model=svm (config_id=f61881c458353443)`, as export_summary's tables name it; else its key."""
+        if self._names is None:
+            self._names = parameter_names(self)
+        plain = config_label(self.key, tuple(key))
+        named = self._names.get(tuple(key))
+        return f"{named} ({plain})" if named else plain
+
+
+def parameter_names(ctx: Context) -> dict[tuple, str]:
+    """The parameters behind each config_id key, labelled by what tells configurations apart (short_labels).
+    One query, run only when a finding names configurations; {} when the key is not a config_id."""
+    L = ctx.layout
+    shown = [p for p in L.parameters if p not in ctx.key]
+    if L.config_from != "config_id" or not shown:
+        return {}
+    present = " OR ".join(f"{q(p)} IS NOT NULL" for p in shown)
+    first: dict[tuple, dict] = {}
+    for row in ctx.bench.iterate(f"SELECT DISTINCT {', '.join(q(c) for c in [*ctx.key, *shown])} FROM {ctx.source} "
+                                 f"WHERE {ctx.attributed()} AND ({present})"):
+        first.setdefault(tuple(row[:len(ctx.key)]), dict(zip(shown, row[len(ctx.key):], strict=True)))
+    return dict(zip(first, short_labels(list(first.values())), strict=True))
 
 
 def pct(part: int, whole: int) -> str:
@@ -120,7 +145,7 @@ def duplicate_groups(ctx: Context) -> dict:
         out["cache_null_rows"] += nulls or 0
         out["differ"] += differs
         if len(out["examples"]) < MAX_EXAMPLES:
-            out["examples"].append({"configuration": config_label(ctx.key, row[:nkey]), "input": row[nkey],
+            out["examples"].append({"configuration": ctx.name(row[:nkey]), "input": row[nkey],
                                     "executions": n, "runs": sorted({r0, r1} - {None}),
                                     **({f"{pred}_differs": bool(differs)} if pred else {})})
     ctx._duplicates = out
@@ -209,15 +234,21 @@ def check_coverage(ctx: Context) -> list[Finding]:
         return []
     shown = sorted(short, key=lambda c: c.items)[:MAX_EXAMPLES]
     missing = _missing_inputs(ctx, shown)
-    examples = [{"configuration": config_label(ctx.key, c.key), "inputs": c.items, "missing": union - c.items,
+    examples = [{"configuration": ctx.name(c.key), "inputs": c.items, "missing": union - c.items,
                  "missing_examples": found} for c, found in zip(shown, missing, strict=True)]
+    parts = ctx.layout.item_key_columns()
+    read_as = f" An input here is {'|'.join(parts)} (as the examples show it)." if len(parts) > 1 else ""
+    shard = shard_column(ctx.layout)
+    resume = (f" The rows name their shard (`{shard}`): a shard whose process stopped early (killed, a lost "
+              "worker) leaves its part missing; run its --shard K/N command again, which resumes and computes only "
+              "what its file lacks, gather the files and validate again." if shard else "")
     return [Finding(
         "unequal-coverage", "error",
         f"Configurations were evaluated on different inputs: {len(short)} of {len(paired)} configurations "
         f"lack inputs that others have (all together: {union} inputs). A difference in their scores mixes a "
-        "difference in data with the difference in configuration.",
+        f"difference in data with the difference in configuration.{read_as}",
         "Run the missing (configuration, input) pairs (with a cache, re-running the whole grid computes only "
-        "what is missing), or compare only on the inputs every configuration has.",
+        f"what is missing), or compare only on the inputs every configuration has.{resume}",
         examples, len(short))]
 
 
@@ -281,7 +312,7 @@ def check_failures(ctx: Context) -> list[Finding]:
     rate = failed / computed if computed else 0.0
     worst = sorted(ctx.configs, key=lambda c: c.failed / c.rows if c.rows else 0, reverse=True)
     over = [c for c in ctx.configs if c.rows and c.failed / c.rows > limit]
-    per_config = [{"configuration": config_label(ctx.key, c.key), "failed": c.failed, "rows": c.rows,
+    per_config = [{"configuration": ctx.name(c.key), "failed": c.failed, "rows": c.rows,
                    "error_rate": round(c.failed / c.rows, 4) if c.rows else None,
                    "inputs_without_success": unfinished.get(c.key)}
                   for c in worst if c.failed]
