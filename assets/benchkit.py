@@ -25,10 +25,11 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded).
 - `skill_module`: a template that needs a script's analysis (the throughput template's SLO verdicts) imports
   it from that same skill folder, so there is one implementation.
-- `Shard`, `shard_of`, `shard_path`, `placement`: `--shard K/N` runs the K-th of N fixed parts of the work into
-  its own database file (one writer per SQLite file; the scripts read the N files as one benchmark). A unit's
-  part comes from a content hash of its key, not Python's `hash()` (salted per process), so every process and
-  machine agrees on the split whatever order the units come in.
+- `Shard`, `shard_of`, `dealt_shard`, `shard_path`, `placement`: `--shard K/N` runs the K-th of N fixed parts of
+  the work into its own database file (one writer per SQLite file; the scripts read the N files as one
+  benchmark). A unit's part comes from a content hash of its key (or, for a group of few numbered units such
+  as one model's seed x fold fits, is dealt in turn from a start that hash picks), never Python's `hash()`
+  (salted per process), so every process and machine agrees on the split whatever order the units come in.
 
 Only the standard library, numpy (a xetrack dependency) and xetrack are needed; tqdm draws the progress bar
 on a terminal when it is installed.
@@ -371,6 +372,10 @@ class Shard:
     def owns(self, key: Any) -> bool:
         return shard_of(key, self.n) == self.k
 
+    def deals(self, group: Any, index: int) -> bool:
+        """Whether the index-th unit of a group is this shard's (dealt_shard)."""
+        return dealt_shard(group, index, self.n) == self.k
+
 
 def parse_shard(text: str) -> Shard:
     """`--shard K/N` -> Shard(K, N); an argparse type, so bad input is one usage line and exit 2."""
@@ -388,6 +393,15 @@ def shard_of(key: Any, n: int) -> int:
     """
     digest = hashlib.sha256(json.dumps(_plain(key), sort_keys=True).encode()).hexdigest()
     return int(digest[:15], 16) % n + 1
+
+
+def dealt_shard(group: Any, index: int, n: int) -> int:
+    """The shard (1..n) of unit number `index` of a group of few units (one model's seed x fold fits, numbered
+    seed * k_folds + fold): dealt in turn from a start the group's content hash picks. A hash per unit splits 45
+    units 10/12/23 as easily as 15/15/15; dealt, every shard gets an equal share of every group (of every model's
+    fits: the slow ones too), give or take one. Numbers that depend on the unit alone, not on its position in
+    a list, keep the split when units are added (a seed: new numbers; a model: a new group)."""
+    return (shard_of(group, n) - 1 + index) % n + 1
 
 
 SHARD_SUFFIX = re.compile(r"\.shard-\d+-of-\d+$")

@@ -267,7 +267,7 @@ def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int]
     ids = load_dataset(config.dataset, config.subsample)[2]
     for seed in seeds:
         for fold in range(config.k_folds):
-            if shard and not shard.owns(("fold_inputs", seed, fold)):
+            if shard and not shard.deals("fold_inputs", seed * config.k_folds + fold):
                 continue
             if (version["data_fingerprint"], version["experiment_version"], config.subsample, config.k_folds,
                     seed, fold) in done:
@@ -296,8 +296,10 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     done = completed(db, PREDICTIONS, ["config_id", "data_fingerprint", "experiment_version", "seed", "fold"])
     scored = scored_units(db)
     units = [(c, s, f) for c in configs for s in seeds for f in range(c.k_folds)]
-    # A shard's units: a content hash of (config_id, seed, fold) decides, the same in every process.
-    units = [(c, s, f) for c, s, f in units if shard is None or shard.owns((config_id(c), s, f))]
+    # A shard's units: each configuration's (seed, fold) units dealt in turn, numbered seed x k_folds + fold, from
+    # a start its content hash picks: the same in every process, and every shard gets its share of every model's
+    # fits (benchkit.dealt_shard). A new seed or model moves no unit already split.
+    units = [(c, s, f) for c, s, f in units if shard is None or shard.deals(config_id(c), s * c.k_folds + f)]
     todo = [(c, s, f) for c, s, f in units if (config_id(c), data_fp, experiment_version, s, f) not in done]
     part = f" in shard {shard}" if shard else ""
     print(f"{len(units)} units (model x seed x fold){part}: {len(units) - len(todo)} already in {db}, "

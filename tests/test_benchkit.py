@@ -402,6 +402,25 @@ def test_shard_of_splits_every_key_into_exactly_one_of_n_parts_whatever_the_orde
     assert [sum(s.owns(key) for s in shards) for key in SHARD_KEYS] == [1] * len(SHARD_KEYS)
 
 
+def test_dealt_units_are_even_per_group_and_stay_put_when_seeds_or_models_are_added():
+    """The sklearn template's split: each model's (seed, fold) fits numbered seed x k_folds + fold and dealt in
+    turn. A hash per unit can split 45 units 10/12/23; dealt, every shard holds a share of every model."""
+    def split(models, seeds, n):
+        return {(m, s, f): benchkit.dealt_shard(m, s * 5 + f, n) for m in models for s in seeds for f in range(5)}
+
+    models = ["logreg", "forest", "svm"]
+    for n in (2, 3, 4, 7):
+        owner = split(models, range(3), n)
+        for m in models:
+            counts = [sum(owner[m, s, f] == k for s in range(3) for f in range(5)) for k in range(1, n + 1)]
+            assert max(counts) - min(counts) <= 1 and sum(counts) == 15
+        shards = [benchkit.Shard(k, n) for k in range(1, n + 1)]
+        assert all(sum(sh.deals(m, s * 5 + f) for sh in shards) == 1 for m, s, f in owner)
+        grown = split([*models, "knn"], [0, 1, 2, 3, 42], n)
+        assert {u: grown[u] for u in owner} == owner  # nothing moved: no unit is in two shards' files
+    assert [sum(k == shard for k in split(models, range(3), 3).values()) for shard in (1, 2, 3)] == [15, 15, 15]
+
+
 def test_shard_of_is_the_same_in_a_new_process_with_another_string_hash_seed():
     code = ("import benchkit; print([benchkit.shard_of((f'config-{c}', s, f), 4) for c in range(4) "
             "for s in range(3) for f in range(5)])")
