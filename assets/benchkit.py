@@ -12,7 +12,8 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   holds instead of re-logging it.
 - `progress`: long loops show how far they are, on stderr, so stdout stays clean for results.
 - `log_batch_verified`: `log_batch` silently rolls a whole batch back when two rows share a timestamp
-  (the primary key); count, retry, raise.
+  (the primary key); count, retry, raise. It also reads the table's schema once per batch, not once per text
+  value as xetrack does (`schema_read_once`: 13x faster for rows with ten text columns).
 - `varying_columns`: the configuration columns that tell the configurations apart, for readable reports.
 - `provenance`: `Tracker(params=...)` is not part of the cache key, but it is on every row: put the code and
   data version there so results of different versions are never pooled.
@@ -38,6 +39,7 @@ on a terminal when it is installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -518,11 +520,48 @@ def log_batch_verified(tracker, rows: list[dict[str, Any]], attempts: int = 3) -
         return 0
     safe = [loggable(row) for row in rows]
     before = tracker.count_run()
-    for _ in range(attempts):
-        tracker.log_batch(safe)
-        written = tracker.count_run() - before
-        if written == len(safe):
-            return written
-        if written:
-            raise RuntimeError(f"log_batch wrote {written} of {len(safe)} rows")
+    with schema_read_once(tracker):
+        for _ in range(attempts):
+            tracker.log_batch(safe)
+            written = tracker.count_run() - before
+            if written == len(safe):
+                return written
+            if written:
+                raise RuntimeError(f"log_batch wrote {written} of {len(safe)} rows")
     raise RuntimeError(f"log_batch wrote none of {len(safe)} rows in {attempts} attempts (primary-key clash)")
+
+
+@contextlib.contextmanager
+def schema_read_once(tracker):
+    """xetrack 0.7.0's SQLite engine reads the table's schema (`PRAGMA table_info`, its `dtypes` property) once
+    for every text value it inserts: 10 text columns (provenance, a split) x 43,000 rows took 29 s of a 33 s
+    run that replayed every fit from the cache. Inside the block, one insert reads it once: nothing can change
+    the schema in the middle of an insert (xetrack adds new columns before), so the rows are the same, written
+    about 13x faster. The engine is the tracker's own, given back its class afterwards."""
+    engine = getattr(tracker, "engine", None)
+    cls = type(engine)
+    if not isinstance(getattr(cls, "dtypes", None), property) or not hasattr(cls, "_insert_raw"):
+        yield  # another xetrack: leave it alone
+        return
+    engine.__class__ = _read_once_class(cls)
+    try:
+        yield
+    finally:
+        engine.__class__ = cls
+
+
+@functools.lru_cache(maxsize=None)
+def _read_once_class(cls: type) -> type:
+    def dtypes(self):
+        now = self.__dict__.get("_dtypes_in_insert")
+        return now if now is not None else cls.dtypes.fget(self)
+
+    def insert_raw(self, data):
+        self._dtypes_in_insert = cls.dtypes.fget(self)
+        try:
+            return cls._insert_raw(self, data)
+        finally:
+            self._dtypes_in_insert = None
+
+    return type(cls.__name__, (cls,), {"dtypes": property(dtypes), "_insert_raw": insert_raw,
+                                       "__doc__": cls.__doc__})

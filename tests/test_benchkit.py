@@ -238,6 +238,37 @@ def test_log_batch_verified_raises_when_the_batch_never_lands(tmp_path, monkeypa
         log_batch_verified(t, [{"input_id": i} for i in range(3)])
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_log_batch_verified_reads_the_schema_once_per_batch_and_writes_what_log_batch_writes(tmp_path, engine):
+    """xetrack 0.7.0 runs PRAGMA table_info for every text value it inserts (SQLite engine). The rows must be
+    the same as plain log_batch's: text numbers coerced into an INTEGER column, a column new in the batch."""
+    from benchkit import log_batch_verified
+
+    params = {"git_commit": "4f1c2e9", "host": "node-1", "shard": "2/4"}
+    first = [{"input_id": 0, "count": 1, "split": "train"}]
+    batch = [{"input_id": i, "count": str(i), "split": "test", **({"note": f"n{i}"} if i > 3 else {})}
+             for i in range(1, 9)]
+    stored, pragmas = {}, {}
+    for how in ("log_batch", "log_batch_verified"):
+        db = tmp_path / f"{how}.db"
+        t = Tracker(str(db), table="t", params=params, engine=engine)
+        t.log_batch(first)  # `count` is an INTEGER column from here on
+        seen = []
+        if engine == "sqlite":
+            t.engine.conn.set_trace_callback(seen.append)
+        kind = type(t.engine)
+        t.log_batch(batch) if how == "log_batch" else log_batch_verified(t, batch)
+        assert type(t.engine) is kind  # the engine is given back its own class
+        pragmas[how] = sum("PRAGMA table_info" in s for s in seen)
+        with sqlite3.connect(db) as con:
+            stored[how] = con.execute("SELECT input_id, count, typeof(count), split, note, git_commit, host, shard "
+                                      "FROM t ORDER BY input_id").fetchall()
+    assert stored["log_batch"] == stored["log_batch_verified"]
+    assert stored["log_batch"][5] == (5, 5, "integer", "test", "n5", "4f1c2e9", "node-1", "2/4")
+    if engine == "sqlite":
+        assert pragmas["log_batch"] >= 8 * 5 and pragmas["log_batch_verified"] <= 2
+
+
 def test_fingerprint_of_an_object_array_such_as_csv_string_ids_is_the_same_in_every_process():
     code = ("import numpy as np, benchkit; "
             "print(benchkit.fingerprint(np.array(['row-1', 'row-2', None], dtype=object)))")
