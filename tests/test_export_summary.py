@@ -219,6 +219,9 @@ def test_seed_and_fold_make_the_item_and_the_cluster(tmp_path, capsys):
     assert a["metrics"]["accuracy"]["interval"] == "corrected resampled t over 10 folds"
     (c,) = v["comparisons"]
     assert c["test"] == "corrected-resampled-t" and c["shared_items"] == 200 and c["verdict"] == "worse"
+    # d_z standardises per-item differences while the test compares fold means: the markdown says which it is
+    markdown = summary(capsys, db, "predictions")[1]
+    assert "d_z here is per item (one input in one fold)" in " ".join(markdown.split())
 
 
 def nadeau_bengio(per_fold_diffs: list[float], ratio: float) -> tuple[float, float, float]:
@@ -1019,6 +1022,7 @@ def test_a_per_fold_table_counts_folds_not_inputs_and_plans_in_examples(tmp_path
     assert code == 0 and len(rows) == 2 and all("15 folds (3 seeds x 5 folds)" in r for r in rows), out
     assert "items (inputs x seeds)" not in out and "on 15 folds (3 seeds x 5 folds)" in out
     assert "a data set about" in out and "x the inputs" not in out
+    assert "| corrected resampled t |" in out and "d_z here is per item" not in out  # here d_z is over folds
 
 
 def test_an_interval_past_the_edge_of_its_values_names_that_cause_not_extreme_items(tmp_path, capsys):

@@ -30,6 +30,19 @@ def _interval(m: dict) -> str:
     return fmt_interval(m["estimate"], m["ci_low"], m["ci_high"])
 
 
+def _dz_per_item_note(stratum: dict, comparisons: list[dict], described: dict) -> list[str]:
+    """Repeated k-fold CV on per-item rows: the corrected t compares per-fold means, while d_z (as for every
+    test) standardises the per-item differences, which spread far more; the per-fold table (one row per fold)
+    of the same run gives the same pair a d_z several times larger. Say which one this is."""
+    folds = any(items_are_folds(described, c) for c in stratum["configurations"])
+    if folds or not any(c["test"] == "corrected-resampled-t" and c["effect_size"]["value"] is not None
+                        for c in comparisons):
+        return []
+    return ["", "d_z here is per item (one input in one fold): the corrected t compares per-fold means, which "
+                "vary far less than single items, so a table with one row per fold gives the same pair a larger "
+                "d_z. Quote the difference and its interval; compare d_z only between tables of one kind."]
+
+
 def _config_table(stratum: dict, doc: dict) -> list[str]:
     metrics = doc["inferred"]["measures"]["metrics"]
     plan = doc["inferred"]["measures"]
@@ -342,6 +355,7 @@ def markdown(doc: dict) -> str:
                 lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
                               "understate such differences (halving a small error rate can read 'negligible'); "
                               "read the difference itself."]
+            lines += _dz_per_item_note(stratum, mine, layout)
         lines += ["", f"**Headline:** {stratum['headline']}"]
     if doc.get("slo"):
         lines += load_section(doc["slo"])
