@@ -550,7 +550,7 @@ def schema_read_once(tracker):
         engine.__class__ = cls
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_once_class(cls: type) -> type:
     def dtypes(self):
         now = self.__dict__.get("_dtypes_in_insert")

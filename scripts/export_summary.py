@@ -66,7 +66,7 @@ from _bench.summary.load import parse_slo
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
-from _bench.summary.render import csv_text, markdown, plot, plot_load
+from _bench.summary.render import csv_text, csv_wide_text, markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
 from _bench.summary.scan import enumerate_groups, partition
 
@@ -81,6 +81,7 @@ EXAMPLES = """  python scripts/export_summary.py bench.db predictions
   python scripts/export_summary.py throughput.db requests --slo "p99<50ms, errors<1%" --plot load.png
   python scripts/export_summary.py bench.db predictions --metric accuracy:higher --metric latency_ms:lower
   python scripts/export_summary.py bench.db predictions --csv > summary.csv
+  python scripts/export_summary.py bench.db predictions --csv --wide > results.csv   # one row per configuration
 
 how it counts:
   item           one input; with seed/fold columns, one (input, seed, fold): that is what gets paired;
@@ -208,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: 2000)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="print a CSV table (one row per configuration and "
-                     "metric) instead of Markdown")
+                     "metric, and per comparison) instead of Markdown")
+    parser.add_argument("--wide", action="store_true", help="with --csv: one row per configuration, each metric's "
+                        "estimate, interval, difference from the best (or --pairs CONFIG) with its interval, "
+                        "adjusted p and verdict side by side: a results table")
     parser.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw each metric with its "
                         "interval per configuration; for a load test, latency over time per level with the SLO "
                         "thresholds")
@@ -231,6 +235,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """What argparse cannot say by itself; each a usage error (one line, exit 2)."""
     if args.json and args.csv:
         parser.error("--json and --csv cannot be combined")
+    if args.wide and not args.csv:
+        parser.error("--wide shapes the CSV table: give --csv --wide")
     if not 0 < args.alpha < 0.5:
         parser.error("--alpha must be between 0 and 0.5")
     if args.resamples < 100:
@@ -458,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(report.to_json())
         elif args.csv:
-            sys.stdout.write(csv_text(doc))
+            sys.stdout.write(csv_wide_text(doc) if args.wide else csv_text(doc))
         else:
             sys.stdout.write(markdown(doc))
         return code

@@ -358,6 +358,54 @@ def test_all_pairs_csv_has_a_row_per_pair_and_markdown_lists_every_pair(four_mod
     assert all(f"| {a} | {b} |" in full for a, b in pairs)
 
 
+@pytest.mark.parametrize("mode", ["best", "all", "model=weak"])
+def test_the_wide_csv_is_one_row_per_configuration_with_each_metric_and_its_comparison(four_models, capsys, mode):
+    """Trial X: the per-model table a user asked for took 49 lines of pivoting the long CSV. --csv --wide: one
+    row per configuration, the values of the long table side by side; with --pairs all, the comparison with
+    the highest-ranked configuration."""
+    argv = [str(four_models), "predictions", "--pairs", mode, "--metric", "accuracy:higher", "--metric",
+            "latency_ms:lower"]
+    _, doc, _ = run(capsys, *argv)
+    (stratum,) = doc["versions"]
+    assert export_summary.main([*argv, "--csv", "--wide"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["configuration"] for r in rows] == [c["label"] for c in stratum["configurations"]]
+    assert "version" not in rows[0] and "experiment_version" not in rows[0]  # one version: no column for it
+    top = stratum["configurations"][0]["label"]
+    for row, c in zip(rows, stratum["configurations"], strict=True):
+        for metric in ("accuracy", "latency_ms"):
+            m = c["metrics"][metric]
+            assert float(row[metric]) == pytest.approx(m["estimate"]) and int(row[f"{metric}_n"]) == m["n"]
+            assert float(row[f"{metric}_ci_low"]) == pytest.approx(m["ci_low"])
+            own = [k for k in stratum["comparisons"] if k["metric"] == metric and k["configuration"] == c["label"]]
+            if mode == "all":
+                own = [k for k in own if k["reference"] == top]
+            if not own:
+                assert row[f"{metric}_verdict"] in ("best", "reference") and not row[f"{metric}_difference"]
+                continue
+            (k,) = own
+            assert row[f"{metric}_vs"] == k["reference"] and row[f"{metric}_verdict"] == k["verdict"]
+            assert [float(row[f"{metric}_{f}"]) for f in ("difference", "difference_ci_low", "difference_ci_high",
+                                                          "p_adjusted")] == pytest.approx(
+                [k["delta"], k["ci_low"], k["ci_high"], k["p_adjusted"]])
+    assert sum(r["accuracy_verdict"] in ("best", "reference") for r in rows) == 1
+
+
+def test_the_wide_csv_names_each_version_in_its_own_column_when_there_are_several(tmp_path, capsys):
+    db = tmp_path / "two.db"
+    predictions_db(db, "sqlite", {m: FOUR[m] for m in ("strong", "weak")}, version="e1")
+    predictions_db(db, "sqlite", {"strong": FOUR["same1"]}, version="e2")
+    assert export_summary.main([str(db), "predictions", "--csv", "--wide"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["experiment_version"], r["configuration"], r["accuracy_verdict"]) for r in rows] == [
+        ("e1", "model=strong", "best"), ("e1", "model=weak", "worse"), ("e2", "model=strong", "")]
+
+
+def test_wide_without_csv_is_a_usage_error(four_models, capsys):
+    code, _, err = call_main(export_summary.main, capsys, str(four_models), "predictions", "--wide")
+    assert code == 2 and err.strip().endswith("--wide shapes the CSV table: give --csv --wide")
+
+
 def test_a_signed_rank_difference_against_the_mean_gets_no_verdict_and_says_why(tmp_path, engine, capsys):
     """Trial N: 'arima worse than theta' from the mean (a heavy tail) with the p of a rank test that found
     arima lower on most series. Planted: b beats a by 0.1 on 90 of 100 items, loses by 2.0 on the other 10."""

@@ -404,6 +404,49 @@ def csv_text(doc: dict) -> str:
     return out.getvalue()
 
 
+WIDE_METRIC_FIELDS = ["", "_ci_low", "_ci_high", "_n", "_vs", "_difference", "_difference_ci_low",
+                      "_difference_ci_high", "_p_adjusted", "_verdict"]
+
+
+def csv_wide_text(doc: dict) -> str:
+    """One row per (version, configuration): each metric's estimate and interval side by side, with its
+    comparison: the difference from the configuration it was compared with (`<metric>_vs`: the best, or
+    --pairs CONFIG), its interval, the adjusted p and the verdict. With --pairs all, the comparison with the
+    highest-ranked configuration (the p adjusted over every pair, as in the long table). Version columns only
+    when the file holds several versions. For a results table in a spreadsheet or a paper."""
+    metrics = [m["name"] for m in doc["inferred"]["measures"]["metrics"]]
+    several = len(doc["versions"]) > 1
+    version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
+    fields = [*version_cols, "rank", "configuration", "items", "failed",
+              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS),
+              "latency_unit", "latency_p50", "latency_p95", "latency_p99", "tokens", "cost"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for stratum in doc["versions"]:
+        position = {c["label"]: i for i, c in enumerate(stratum["configurations"])}
+        for c in stratum["configurations"]:
+            lat = c["latency"] or {}
+            row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols}, "rank": c["rank"],
+                   "configuration": c["label"], "items": c["items"], "failed": c["failed"],
+                   "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
+                   "latency_p99": lat.get("p99"), "tokens": c["tokens"], "cost": c["cost"]}
+            for name in metrics:
+                m = c["metrics"][name]
+                row.update({name: m["estimate"], f"{name}_ci_low": m["ci_low"], f"{name}_ci_high": m["ci_high"],
+                            f"{name}_n": m["n"]})
+                own = [k for k in stratum["comparisons"] if k["metric"] == name and k["configuration"] == c["label"]]
+                if own:
+                    k = min(own, key=lambda k: position.get(k["reference"], len(position)))
+                    row.update({f"{name}_vs": k["reference"], f"{name}_difference": k["delta"],
+                                f"{name}_difference_ci_low": k["ci_low"], f"{name}_difference_ci_high": k["ci_high"],
+                                f"{name}_p_adjusted": k["p_adjusted"], f"{name}_verdict": k["verdict"]})
+                elif m["n"] and any(k["metric"] == name for k in stratum["comparisons"]):
+                    row[f"{name}_verdict"] = "reference" if stratum["reference"] else "best"
+            writer.writerow(row)
+    return out.getvalue()
+
+
 def _comparison_fields(comp: dict) -> dict:
     return {"reference": comp["reference"], "shared_items": comp["shared_items"],
             "only_reference": comp["only_reference"], "only_other": comp["only_other"],
