@@ -10,7 +10,9 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   not JSON. Convert before logging.
 - `completed`: a crash-restart must neither duplicate nor lose rows. Resume from what the database already
   holds instead of re-logging it.
-- `progress`: long loops show how far they are, on stderr, so stdout stays clean for results.
+- `progress`: long loops show how far they are, on stderr, so stdout stays clean for results. With
+  BENCHKIT_CRASH_AFTER=N in the environment, the process kills itself (SIGKILL) after N units: a rehearsed
+  crash, to prove the resume.
 - `log_batch_verified`: `log_batch` silently rolls a whole batch back when two rows share a timestamp
   (the primary key); count, retry, raise. It also reads the table's schema once per batch, not once per text
   value as xetrack does (`schema_read_once`: 13x faster for rows with ten text columns).
@@ -49,6 +51,7 @@ import os
 import platform
 import re
 import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -278,6 +281,9 @@ def progress(items: Iterable, total: int | None = None, label: str = "running", 
     """
     stream = stream or sys.stderr
     total = total if total is not None else (len(items) if hasattr(items, "__len__") else None)
+    crash_after = _crash_after(stream)
+    if crash_after is not None:
+        items = _crashing_after(items, crash_after, stream)
     tty = getattr(stream, "isatty", lambda: False)()
     if tty:
         try:
@@ -303,6 +309,33 @@ def progress(items: Iterable, total: int | None = None, label: str = "running", 
             stream.flush()
     if tty and done:
         stream.write("\n")
+
+
+CRASH_ENV = "BENCHKIT_CRASH_AFTER"
+
+
+def _crash_after(stream) -> int | None:
+    """BENCHKIT_CRASH_AFTER=N: rehearse a crash (see _crashing_after); unset or empty, no rehearsal."""
+    value = os.environ.get(CRASH_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        stream.write(f"benchkit: error: {CRASH_ENV} must be a number of units (a crash rehearsal), got {value!r}\n")
+        raise SystemExit(2)
+    return int(value)
+
+
+def _crashing_after(items: Iterable, n: int, stream) -> Iterator:
+    """Yield n items, then kill this process with SIGKILL when the loop asks for the next: no exception
+    handler, no `finally`, no flush runs, as when the OOM killer or a lost machine ends a run. The n units are
+    logged (each unit logs before the loop asks for the next); a re-run without the variable must resume
+    from them with no duplicate (references/execution.md: rehearsing a crash)."""
+    for done, item in enumerate(items):
+        if done == n:
+            stream.write(f"benchkit: {CRASH_ENV}={n}: killing this process now (SIGKILL), a rehearsed crash\n")
+            stream.flush()
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+        yield item
 
 
 # ---- the command line every template shares ----------------------------------------------------------------
@@ -350,6 +383,9 @@ def check_common_options(parser: argparse.ArgumentParser, args: argparse.Namespa
         args.db = shard_path(args.default_db, shard) if shard else args.default_db
     if not str(args.experiment_version).strip():
         parser.error("--experiment-version must not be empty")
+    crash = os.environ.get(CRASH_ENV, "").strip()
+    if crash and not crash.isdigit():  # before any work, not at the loop (progress checks it too, for own scripts)
+        parser.error(f"{CRASH_ENV} must be a number of units (a crash rehearsal), got {crash!r}")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     if args.db.is_dir():

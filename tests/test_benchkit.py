@@ -205,6 +205,18 @@ def test_progress_on_a_terminal_is_a_tqdm_bar_with_rate_and_time_left():
     assert final.startswith("fits: 100%") and "30/30" in final and "it/s]" in final
 
 
+@pytest.mark.parametrize(("value", "code", "out"), [("2", -9, "0\n1\n"), ("x", 2, ""), ("", 0, "0\n1\n2\n3\n")])
+def test_progress_rehearses_a_crash_in_any_script_that_loops_with_it(value, code, out):
+    """BENCHKIT_CRASH_AFTER=N in a user's own script: the loop's process dies by SIGKILL when it asks for unit
+    N+1 (units 0..N-1 done, nothing after); a value that is not a number stops it at once, exit 2, one line."""
+    script = "import benchkit\nfor i in benchkit.progress(range(4)):\n    print(i, flush=True)"
+    proc = run_python("-c", script, cwd=ROOT / "assets", env={**os.environ, "BENCHKIT_CRASH_AFTER": value})
+    assert (proc.returncode, proc.stdout) == (code, out), proc.stderr
+    if value == "x":
+        assert proc.stderr == ("benchkit: error: BENCHKIT_CRASH_AFTER must be a number of units (a crash "
+                               "rehearsal), got 'x'\n")
+
+
 CLASHING_STAMP = "2026-01-01 00:00:00.000000"
 
 

@@ -360,6 +360,29 @@ def test_killed_mid_run_and_restarted_it_completes_without_duplicate_or_missing_
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
 
+def test_a_rehearsed_crash_kills_after_n_units_and_the_rerun_fits_only_the_rest(tmp_path):
+    """BENCHKIT_CRASH_AFTER=N (benchkit.progress): the run kills itself with SIGKILL after N units, the rehearsal
+    a user needs to show a resume works (trial X wrote 23 lines of polling and pgrep for it). A value that is
+    not a number is a one-line error, exit 2, before anything runs."""
+    folder = copy_template(tmp_path)
+    db = folder / "sklearn_benchmark.db"
+    bad = run_python(folder / TEMPLATE, *SMALL, cwd=folder, env=random_hash_seed_env(BENCHKIT_CRASH_AFTER="half"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == (f"{TEMPLATE}: error: BENCHKIT_CRASH_AFTER must be a number of units (a crash "
+                                  "rehearsal), got 'half'")
+    assert not db.exists()
+    fit_log = folder / "crash.log"
+    crashed = subprocess.run(command(folder, fit_log, SMALL), cwd=folder, capture_output=True, text=True,
+                             env=random_hash_seed_env(BENCHKIT_CRASH_AFTER="5"), timeout=300)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    assert "BENCHKIT_CRASH_AFTER=5: killing this process now (SIGKILL)" in crashed.stderr
+    assert len(successful_units(db)) == 5 and sum(fits(fit_log).values()) == 5
+    proc, refits = run_counting(folder, *SMALL)
+    assert "5 already in" in proc.stderr and sum(refits.values()) == 18 - 5
+    units = successful_units(db)
+    assert len(units) == len(set(units)) == 18
+
+
 @pytest.mark.slow
 def test_a_crash_between_the_two_tables_is_finished_from_the_per_fold_row_without_refitting(tmp_path):
     folder = copy_template(tmp_path)
