@@ -24,6 +24,7 @@ import fcntl
 import logging
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -232,7 +233,10 @@ def next_steps(results: list[dict], local: Path, out: Path, name: str, n: int, t
     for result in results:
         _, found, block = result["stdout"].partition(NEXT)
         if found and bk.shell_word(there) in block:
-            return "Next:\n" + block.replace(bk.shell_word(there), bk.shell_word(here)).rstrip("\n")
+            block = block.replace(bk.shell_word(there), bk.shell_word(here))
+            # a results file named without a folder goes beside the gathered files, not into the current one
+            block = re.sub(r"(--save )([^\s/]+\.db)\b", lambda m: m[1] + bk.shell_word(out / m[2]), block)
+            return "Next:\n" + block.rstrip("\n")
     return bk.next_steps([
         ("the shards as one benchmark: duplicates, coverage, failures, versions",
          bk.script_command("validate_benchmark.py", here, table)),

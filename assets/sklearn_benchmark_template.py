@@ -43,7 +43,9 @@ MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=
     "tree": lambda **hp: DecisionTreeClassifier(**hp),
     "naive_bayes": lambda **hp: GaussianNB(**hp),
     # RBF SVM with probabilities from one calibrated SVC (hyperparameters go to SVC: `svm:C=10,gamma=0.01`);
-    # its fit_seconds include the calibration's internal cross-validation (about 6 SVC fits), not one SVC
+    # its fit_seconds include the calibration's internal cross-validation (about 6 SVC fits), not one SVC.
+    # It predicts the label of highest calibrated probability, not SVC's one-vs-one vote (they can differ on a
+    # few examples); for the plain SVC's decisions add SVC(**hp) in a pipeline (no probabilities: NULL nll).
     "svm": lambda **hp: make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(**hp), ensemble=False)),
 }
 DATASETS = {  # name -> () -> (X, y) or (X, y, input_ids); these ship with scikit-learn, so runs are offline

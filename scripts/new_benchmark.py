@@ -112,6 +112,11 @@ def write(files: dict[Path, str]) -> None:
         raise
 
 
+# What the templates and run_shards.py leave beside the code: databases (and SQLite's journal files), caches,
+# shard locks and attempt counters, gathered shard files in flight.
+IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     dest = Path(os.path.abspath(args.dest))
@@ -133,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                else "the helpers; it records where the skill is" if path.name == "benchkit.py"
                else "edit its EDIT block")
         print(f"  {path.name}  ({why})")
+    print(f"Results stay out of git (every row records the commit: commit the code before a real run); "
+          f"in .gitignore: {' '.join(IGNORED)}")
     quote = " ".join
     print("Next: from the project folder, a small dev run, then the real one (--help lists every option):")
     print(f"  cd {shlex.quote(str(dest))}")

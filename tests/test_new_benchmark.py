@@ -6,6 +6,7 @@ non-ASCII characters; every command they print is then run exactly as printed, b
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import sqlite3
@@ -61,6 +62,21 @@ def test_help_lists_the_templates_examples_and_exit_codes():
     assert proc.returncode == 0, proc.stderr
     for text in ("sklearn", "llm", "throughput", "examples:", "exit codes", SKILL_ENV, "DEST"):
         assert text in proc.stdout
+
+
+def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_path):
+    """Trial X entry 11: the agent had to guess which artefacts to ignore before committing for provenance.
+    Every file a dev run leaves beside the copied code matches one of the printed patterns."""
+    made = scaffold("sklearn", tmp_path)
+    line = next(x for x in made.stdout.splitlines() if x.startswith("Results stay out of git"))
+    patterns = line.split("in .gitignore: ")[1].split()
+    before = set(tmp_path.iterdir())
+    ran = run_python(tmp_path / "sklearn_benchmark_template.py", "--limit", "60", "--seeds", "0", "--folds", "2",
+                     "--models", "logreg", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    left = set(tmp_path.iterdir()) - before
+    assert left and all(any(fnmatch.fnmatch(p.name + ("/" if p.is_dir() else ""), pat) for pat in patterns)
+                        for p in left), sorted(p.name for p in left)
 
 
 def test_an_unknown_template_is_one_line_and_exit_2(tmp_path):
