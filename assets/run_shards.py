@@ -6,11 +6,13 @@
 Without --scheduler it starts a LocalCluster of --workers processes on this machine. One task per shard runs
 the command on a worker with `--shard K/N --db <file> --cache-dir <folder>` appended, both in --local-dir:
 SQLite (database and cache) is written on the worker's own disk (over a network filesystem its locking is
-unsafe); the shards on one machine share the cache. The finished file comes back to --out as bytes. A worker killed mid-shard: Dask runs the task again; on the same machine the template
-resumes from the partial file (it skips completed units), elsewhere the shard starts over in a new file.
-Running this again resumes each shard from the files on the machine it lands on: on one machine (a LocalCluster)
-nothing is recomputed; on several, Dask may place shard K elsewhere, where its files and cache are not, and it
-starts over there (copy the worker folders along, or keep one machine per shard with your own scheduler).
+unsafe); the shards on one machine share the cache. The finished file comes back to --out as bytes. A worker
+killed mid-shard: Dask runs the task again; on the same machine the template resumes from the partial file (it
+skips completed units), elsewhere from the copy an earlier run gathered, if any, else from the start.
+Running this again resumes each shard from its file on the machine it lands on, or, on a machine without one
+(Dask placed shard K elsewhere), from the copy gathered into --out last time, sent to that worker: a re-run
+computes only what the gathered files lack, wherever the shards land (the cache is worker-local: units not yet
+in the file are computed afresh on a new machine).
 Workers need one environment: the same Python packages and the command's files at the same paths;
 `python` as the first word means the worker's own interpreter. Needs dask[distributed] and benchkit.py.
 Exit code: 0 every shard finished cleanly; 1 a shard failed (files gathered so far are kept); 2 bad input.
@@ -39,9 +41,16 @@ NEXT = "\nNext:\n"  # where a template's printed next commands begin (benchkit.n
 
 
 # ---- on the worker ------------------------------------------------------------------------------------------
-def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, cwd: str, run: str) -> dict:
+def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, cwd: str, run: str,
+              gathered: bool = False, seed: bytes | None = None) -> dict:
     """Run one shard into a database on the worker's disk; return its bytes, exit code, where it ran and which
     attempt of this run (`run`: one per run_shards.py invocation) it was on that machine.
+
+    A machine without the shard's file (Dask placed it elsewhere than last time, a new worker) resumes from
+    the copy gathered last time: with `gathered` (the client has one) and no `seed`, this returns at once
+    asking for it (`needs_seed`), and the client submits again with the bytes, which become the local file.
+    So a re-run computes only what the gathered files lack, wherever its shards land; the bytes travel only
+    when a machine lacks the file.
 
     Only the standard library here: the function travels to workers that may not have benchkit on their path.
     A lock beside the database, held by the template process itself (an inherited descriptor), keeps a
@@ -55,12 +64,20 @@ def run_shard(command: list[str], shard: str, local_db: str, local_cache: str, c
     start = time.perf_counter()
     with open(f"{db}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        seeded = False
+        if not db.exists() and gathered:
+            if seed is None:
+                return {"shard": shard, "needs_seed": True, "host": platform.node()}
+            partial = db.with_name(db.name + ".part")
+            partial.write_bytes(seed)
+            os.replace(partial, db)  # never half a file under the template's name
+            seeded = True
         attempt = _count_attempt(Path(f"{db}.attempts"), run)
         proc = subprocess.run(argv, cwd=cwd if Path(cwd).is_dir() else None, capture_output=True, text=True,
                               pass_fds=(lock.fileno(),), preexec_fn=_die_with_parent)
     return {"shard": shard, "returncode": proc.returncode, "host": platform.node(), "attempt": attempt,
             "seconds": time.perf_counter() - start, "stdout": proc.stdout[-20000:], "stderr": proc.stderr[-20000:],
-            "db": db.read_bytes() if db.is_file() else b""}
+            "db": db.read_bytes() if db.is_file() else b"", "seeded": seeded}
 
 
 def _count_attempt(path: Path, run: str) -> int:
@@ -93,19 +110,26 @@ def connect(scheduler: str | None, workers: int):
     return Client(cluster), cluster, time.perf_counter() - start
 
 
-def gather(futures, out: Path, name: str, submitted: float) -> list[dict]:
+def gather(futures, out: Path, name: str, submitted: float, resubmit=None) -> list[dict]:
     """Write each finished shard's database into `out` as it arrives; the results without their bytes, each
-    with `elapsed`: seconds from submission to its return (earlier attempts and waiting for a worker included)."""
+    with `elapsed`: seconds from submission to its return (earlier attempts and waiting for a worker included).
+    A shard that landed on a machine without its file asks for the gathered copy: `resubmit(shard)` sends it."""
     from dask.distributed import as_completed
 
     results = []
-    for future in as_completed(futures):
+    pending = as_completed(futures)
+    for future in pending:
         shard = futures[future]
         try:
             result = future.result()
         except Exception as exc:  # noqa: BLE001 - a worker lost too often, a missing command: report, go on
             result = {"shard": shard, "returncode": None, "host": "?", "seconds": 0.0, "db": b"", "stdout": "",
                       "stderr": f"{type(exc).__name__}: {exc}", "attempt": None}
+        if result.get("needs_seed") and resubmit is not None:
+            again = resubmit(shard)
+            futures[again] = shard
+            pending.add(again)
+            continue
         result["elapsed"] = time.perf_counter() - submitted
         data = result.pop("db")
         if data:
@@ -129,6 +153,8 @@ def report(result: dict) -> None:
                   "submitted, earlier attempts included)")
     elif result["elapsed"] - result["seconds"] > 1:
         where += f" ({result['elapsed']:.1f} s since it was submitted: it waited for a free worker)"
+    if result.get("seeded"):  # this machine had no file of the shard: it resumed from the gathered copy
+        where += f", resumed from the copy gathered last time ({result['host']} had no file of this shard)"
     print(f"shard {result['shard']}: {'done' if ok else 'FAILED'} {where} -> {result.get('file', 'no database')}",
           file=sys.stderr)
     own, _, _ = result["stdout"].partition(NEXT)
@@ -267,9 +293,17 @@ def main(argv: list[str] | None = None) -> int:
         workers = len(client.scheduler_info()["workers"])
         run = f"{platform.node()}-{os.getpid()}-{time.time_ns()}"  # tells a Dask retry from a later re-run
         submitted = time.perf_counter()
-        futures = {client.submit(run_shard, args.command, str(s), str(bk.shard_path(local / args.db, s)), cache,
-                                 os.getcwd(), run, pure=False): str(s) for s in shards}
-        results = gather(futures, args.out, args.db, submitted)
+        def submit(s: bk.Shard, seed: bytes | None = None):
+            gathered = bk.shard_path(args.out / args.db, s)
+            return client.submit(run_shard, args.command, str(s), str(bk.shard_path(local / args.db, s)), cache,
+                                 os.getcwd(), run, gathered.is_file(), seed, pure=False)
+
+        def with_seed(shard: str):  # the gathered copy, for a machine without the shard's file
+            s = bk.parse_shard(shard)
+            return submit(s, bk.shard_path(args.out / args.db, s).read_bytes())
+
+        futures = {submit(s): str(s) for s in shards}
+        results = gather(futures, args.out, args.db, submitted, with_seed)
     finally:
         client.close()
         if cluster is not None:

@@ -200,7 +200,7 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     assert alone.returncode == 1 and "[same-as-reference]" in alone.stdout and "only in the reference" in alone.stdout
     # the template's own next commands, pointed at the gathered files (none at the worker's disk), run as printed
     assert "validate_benchmark.py gathered/sklearn_benchmark.shard-*-of-2.db predictions" in proc.stdout
-    assert "--save sklearn_benchmark_results.db" in proc.stdout and "worker-disk" not in proc.stdout
+    assert "--save gathered/sklearn_benchmark_results.db" in proc.stdout and "worker-disk" not in proc.stdout
     assert proc.stderr.count("units (model x seed x fold)") == 2  # each shard's own report, on stderr
     assert re.search(r"^2 shards on 2 workers: [\d.]+ s in all; since submission: 1/2 [\d.]+ s, 2/2 [\d.]+ s$",
                      proc.stderr, re.M), proc.stderr[-2000:]
@@ -213,6 +213,16 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     again = run_shards(tmp_path, "2", "--out", "gathered", "--local-dir", str(tmp_path / "worker-disk"), "--",
                        "python", str(SKLEARN), *SKLEARN_ARGS)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert sum(read_rows(p, "SELECT COUNT(*) FROM scores")[0][0] for p in shards) == 18
+    assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)
+    # again on "new machines" (an empty worker folder: Dask placed the shards where their files are not): each
+    # resumes from the copy gathered last time and computes nothing
+    moved = run_shards(tmp_path, "2", "--out", "gathered", "--local-dir", str(tmp_path / "other-disk"), "--",
+                       "python", str(SKLEARN), *SKLEARN_ARGS)
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    assert moved.stderr.count("resumed from the copy gathered last time") == 2, moved.stderr[-3000:]
+    todo = re.findall(r"units \(model x seed x fold\) in shard \d/2: \d+ already in .*?, (\d+) to run", moved.stderr)
+    assert todo == ["0", "0"], moved.stderr[-3000:]
     assert sum(read_rows(p, "SELECT COUNT(*) FROM scores")[0][0] for p in shards) == 18
     assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)
     # the cache proof: new files, the first run's cache; every unit is replayed, and analyze says so
