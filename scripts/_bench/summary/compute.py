@@ -71,6 +71,9 @@ class MetricSummary:
     # interval is honest about the spread of the fold means but not a range the metric can take; the report
     # says so. (observed min, observed max, share of the total held by the largest 1 % of values)
     beyond_data: tuple[float, float, float] | None = None
+    # A non-negative metric whose largest 1 % of items hold a large share of its total (a log loss with a few
+    # confident mistakes): (those items, their share), else None. The mean then speaks for those items.
+    tail: tuple[int, float] | None = None
 
     @property
     def usable(self) -> bool:
@@ -239,7 +242,7 @@ def _metric_summary(values: np.ndarray, clusters: np.ndarray | None, ratio: floa
     # A 0/1 metric's interval always reaches past the data when every value is equal (all correct): not a sign
     # of extreme items, which is what the beyond-data warning is about.
     beyond = None if binary else _beyond_data(values, interval)
-    return MetricSummary(len(values), interval, binary, beyond_data=beyond)
+    return MetricSummary(len(values), interval, binary, beyond_data=beyond, tail=None if binary else _tail(values))
 
 
 def input_means(inputs: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -251,6 +254,21 @@ def input_means(inputs: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _zero_one(values: np.ndarray) -> bool:
     return len(values) > 0 and bool(np.all((values == 0) | (values == 1)))
+
+
+TAIL_ITEMS, TAIL_SHARE = 100, 0.25  # from 100 items on, the largest 1 % holding a quarter of the total or more
+
+
+def _tail(values: np.ndarray) -> tuple[int, float] | None:
+    """The largest 1 % of a non-negative metric's items and their share of its total, when that share is
+    TAIL_SHARE or more (25x an even share). A log-normal spread reaches it only past sigma 1.7 (latencies
+    rarely do: sigma 1 gives 9 %); 43 log-loss values of 5 to 29 among 5,391 near 0.1 hold 39 %."""
+    if len(values) < TAIL_ITEMS or values.min() < 0:
+        return None
+    total = float(values.sum())
+    k = len(values) // 100
+    share = float(np.partition(values, len(values) - k)[-k:].sum() / total) if total > 0 else 0.0
+    return (k, share) if share >= TAIL_SHARE else None
 
 
 def _beyond_data(values: np.ndarray, interval: _stats.Interval) -> tuple[float, float, float] | None:

@@ -361,6 +361,18 @@ def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding
                 even = max(1, m.n // 100) / m.n if m.n else 1.0
                 (heavy if top >= HEAVY_TAIL * even else edge).append(text)
     findings = []
+    reported = {f"{names[c.index]}: {metric} " for c in summaries for metric, m in c.metrics.items()
+                if m.beyond_data and m.beyond_data[2] >= HEAVY_TAIL * (max(1, m.n // 100) / m.n)}
+    tails = [f"{names[c.index]}: {metric}: the largest {m.tail[0]:,} of {m.n:,} items hold {m.tail[1]:.0%} of "
+             f"its total" for c in summaries for metric, m in c.metrics.items()
+             if m.tail and f"{names[c.index]}: {metric} " not in reported]
+    if tails:
+        findings.append(Finding(
+            "mean-from-few-items", "warning", f"{len(tails)} means rest on a few items: the largest 1 % of the "
+            "items hold a quarter or more of the metric's total, so the mean, its interval and its comparisons "
+            "mostly say what those items did.", "Look at those items (ORDER BY the metric DESC); report the "
+            "median or a bounded metric beside the mean (an accuracy, a Brier score), and say how many items "
+            "carry the difference.", tails))
     if heavy:
         findings.append(Finding(
             "interval-beyond-data", "warning", f"{len(heavy)} intervals reach past every value observed: the "
