@@ -401,6 +401,23 @@ def test_the_wide_csv_names_each_version_in_its_own_column_when_there_are_severa
         ("e1", "model=strong", "best"), ("e1", "model=weak", "worse"), ("e2", "model=strong", "")]
 
 
+def test_the_wide_csv_carries_latency_intervals_and_each_slo_clause(four_models, capsys):
+    """Trial Y: --csv --wide had the p95 without its interval and no SLO verdict, which the report needed."""
+    argv = [str(four_models), "predictions", "--slo", "p95<20ms,errors<1%"]
+    _, doc, _ = run(capsys, *argv)
+    assert export_summary.main([*argv, "--csv", "--wide"]) == 0
+    rows = {r["configuration"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    for c in doc["versions"][0]["configurations"]:
+        row, lat = rows[c["label"]], c["latency"]
+        assert [float(row[f"latency_p95{e}"]) for e in ("", "_ci_low", "_ci_high")] == pytest.approx(
+            [lat["p95"], *lat["p95_ci"]])
+        assert row["slo_verdict"] == c["slo"]["verdict"] and int(row["rows"]) == c["rows"]
+        for k in c["slo"]["clauses"]:
+            assert row[f"slo_{k['clause']}_verdict"] == k["verdict"]
+            assert [float(row[f"slo_{k['clause']}_{e}"]) for e in ("share", "ci_low", "ci_high")] == pytest.approx(
+                [k["share"], k["low"], k["high"]])
+
+
 def test_wide_without_csv_is_a_usage_error(four_models, capsys):
     code, _, err = call_main(export_summary.main, capsys, str(four_models), "predictions", "--wide")
     assert code == 2 and err.strip().endswith("--wide shapes the CSV table: give --csv --wide")

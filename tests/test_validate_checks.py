@@ -103,6 +103,22 @@ def test_unequal_coverage_names_the_missing_inputs(tmp_path, capsys):
     assert sorted(example["missing_examples"]) == [vf.N - 3, vf.N - 2, vf.N - 1]
 
 
+def test_inputs_missing_from_one_shard_name_that_shard(tmp_path, capsys, engine):
+    """Split by input over 3 shards (each input's rows in one file): a shard that stopped early leaves one
+    configuration's last inputs of one dataset missing; the finding names the shard that holds the others'."""
+    rows = [{"retriever": r, "dataset": d, "query_id": f"{d}-{q:03d}", "ndcg_at_10": q / 100,
+             "shard": f"{1 + q % 3}/3"} for r in ("bm25", "colbert") for d in ("fiqa", "scifact") for q in range(60)
+            if not (r == "colbert" and d == "scifact" and q % 3 == 2 and q > 40)]  # shard 3/3 died
+    db = tmp_path / "sharded.db"
+    vf.log_rows(db, rows, engine=engine)
+    _, doc = validate(capsys, db, "default", "--engine", engine)
+    (f,) = [f for f in doc["findings"] if f["check_id"] == "unequal-coverage"]
+    assert f["message"].startswith("Configurations were evaluated on different inputs: 1 of 4 configurations")
+    assert "Every row of the missing inputs that other configurations have is in shard 3/3" in f["message"]
+    (example,) = f["examples"]
+    assert example["missing"] == 7 and example["missing_examples"] == ["scifact-041", "scifact-044", "scifact-047"]
+
+
 def test_a_shard_that_stopped_early_is_named_by_model_with_its_items_read_as_input_seed_fold(tmp_path, capsys):
     """The templates' layout: a config_id hash keys each configuration, items are (input, seed, fold), rows name
     their shard. One unit of one configuration never ran (its shard was killed): the example leads with the
@@ -334,6 +350,13 @@ def test_datasets_with_their_own_inputs_are_complete_coverage_within_each(tmp_pa
     _, doc = validate(capsys, _datasets(tmp_path / "gap.db", engine, skip=4), "default", "--engine", engine)
     (f,) = doc["findings"]
     assert f["check_id"] == "unequal-coverage" and f["severity"] == "error" and "coverage_within" not in doc["summary"]
+    # judged within its dataset: one configuration short by 4 (trial Y: "8 of 8 lack inputs", each "missing" the
+    # other dataset's queries, once one configuration was short inside one dataset)
+    assert "1 of 6 configurations lack inputs that others of their dataset have (each dataset with its own " \
+           "inputs: fiqa 30, scifact 20)" in f["message"]
+    (example,) = f["examples"]
+    assert (example["configuration"], example["missing"], example["missing_examples"]) == (
+        "retriever=bm25, dataset=fiqa", 4, [0, 1, 2])
     # the same query ids in both datasets do not nest in it: the smaller dataset lacks inputs the other has
     _, doc = validate(capsys, _datasets(tmp_path / "same.db", engine, shared=True), "default")
     assert [f["check_id"] for f in doc["findings"]] == ["unequal-coverage"]

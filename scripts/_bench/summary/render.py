@@ -412,14 +412,20 @@ def csv_wide_text(doc: dict) -> str:
     """One row per (version, configuration): each metric's estimate and interval side by side, with its
     comparison: the difference from the configuration it was compared with (`<metric>_vs`: the best, or
     --pairs CONFIG), its interval, the adjusted p and the verdict. With --pairs all, the comparison with the
-    highest-ranked configuration (the p adjusted over every pair, as in the long table). Version columns only
-    when the file holds several versions. For a results table in a spreadsheet or a paper."""
+    highest-ranked configuration (the p adjusted over every pair, as in the long table). Then latency
+    percentiles with their intervals and, with --slo, the verdict and each clause's broken share with its
+    interval. Version columns only when the file holds several versions. For a results table in a report."""
     metrics = [m["name"] for m in doc["inferred"]["measures"]["metrics"]]
     several = len(doc["versions"]) > 1
     version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
-    fields = [*version_cols, "rank", "configuration", "items", "failed",
-              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS),
-              "latency_unit", "latency_p50", "latency_p95", "latency_p99", "tokens", "cost"]
+    configs = [c for v in doc["versions"] for c in v["configurations"]]
+    clauses = list(dict.fromkeys(k["clause"] for c in configs if c.get("slo") for k in c["slo"]["clauses"]))
+    latency = [f"latency_{p}{end}" for p in ("p50", "p95", "p99") for end in ("", "_ci_low", "_ci_high")]
+    fields = [*version_cols, "rank", "configuration", "rows", "items", "failed",
+              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS), "latency_unit", *latency,
+              *(["slo_verdict"] if clauses else []),
+              *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
+              "tokens", "cost"]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -428,9 +434,16 @@ def csv_wide_text(doc: dict) -> str:
         for c in stratum["configurations"]:
             lat = c["latency"] or {}
             row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols}, "rank": c["rank"],
-                   "configuration": c["label"], "items": c["items"], "failed": c["failed"],
-                   "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
-                   "latency_p99": lat.get("p99"), "tokens": c["tokens"], "cost": c["cost"]}
+                   "configuration": c["label"], "rows": c["rows"], "items": c["items"], "failed": c["failed"],
+                   "latency_unit": lat.get("unit"), "tokens": c["tokens"], "cost": c["cost"]}
+            for p in ("p50", "p95", "p99"):
+                low, high = lat.get(f"{p}_ci") or (None, None)
+                row.update({f"latency_{p}": lat.get(p), f"latency_{p}_ci_low": low, f"latency_{p}_ci_high": high})
+            if c.get("slo"):
+                row["slo_verdict"] = c["slo"]["verdict"]
+                for k in c["slo"]["clauses"]:
+                    row.update({f"slo_{k['clause']}_share": k["share"], f"slo_{k['clause']}_ci_low": k["low"],
+                                f"slo_{k['clause']}_ci_high": k["high"], f"slo_{k['clause']}_verdict": k["verdict"]})
             for name in metrics:
                 m = c["metrics"][name]
                 row.update({name: m["estimate"], f"{name}_ci_low": m["ci_low"], f"{name}_ci_high": m["ci_high"],

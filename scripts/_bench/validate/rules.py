@@ -226,37 +226,43 @@ def check_coverage(ctx: Context) -> list[Finding]:
     union = ctx.stats.items
     phantom = {e["_key"] for e in partially_missing(ctx)}  # reported by missing-parameters
     paired = [c for c in ctx.configs if c.items and c.key not in phantom]  # no input id: missing-input-id
-    short = [c for c in paired if c.items < union]
-    if not short:
+    if not any(c.items < union for c in paired):
         return []
-    ctx.coverage_within = _covered_within_strata(ctx, paired)
-    if ctx.coverage_within:
+    nesting = _nesting_stratum(ctx, paired)
+    # Each configuration's own set of inputs: every input, or with a dataset column the inputs nest in, its
+    # dataset's (a configuration on fiqa does not "lack" scifact's queries).
+    expected = {c.key: nesting[1][c.key[nesting[2]]] if nesting else union for c in paired}
+    short = [c for c in paired if c.items < expected[c.key]]
+    if nesting and not short:
+        col, per_value = nesting[0], nesting[1]
+        ctx.coverage_within = {"column": col, "items": {str(v): n for v, n in sorted(per_value.items(),
+                                                                                     key=lambda t: str(t[0]))}}
         return []
-    shown = sorted(short, key=lambda c: c.items)[:MAX_EXAMPLES]
-    missing = _missing_inputs(ctx, shown)
-    examples = [{"configuration": ctx.name(c.key), "inputs": c.items, "missing": union - c.items,
+    shown = sorted(short, key=lambda c: c.items - expected[c.key])[:MAX_EXAMPLES]
+    within = (nesting[0], nesting[2]) if nesting else None
+    missing = _missing_inputs(ctx, shown, within)
+    examples = [{"configuration": ctx.name(c.key), "inputs": c.items, "missing": expected[c.key] - c.items,
                  "missing_examples": found} for c, found in zip(shown, missing, strict=True)]
     parts = ctx.layout.item_key_columns()
     read_as = f" An input here is {'|'.join(parts)} (as the examples show it)." if len(parts) > 1 else ""
-    shard = shard_column(ctx.layout)
-    resume = (f" The rows name their shard (`{shard}`): a shard whose process stopped early (killed, a lost "
-              "worker) leaves its part missing; run its --shard K/N command again, which resumes and computes only "
-              "what its file lacks, gather the files and validate again." if shard else "")
+    of = (f"lack inputs that others of their {nesting[0]} have (each {nesting[0]} with its own inputs: "
+          f"{', '.join(f'{v} {n:,}' for v, n in sorted(nesting[1].items(), key=lambda t: str(t[0])))})"
+          if nesting else f"lack inputs that others have (all together: {union} inputs)")
     return [Finding(
         "unequal-coverage", "error",
         f"Configurations were evaluated on different inputs: {len(short)} of {len(paired)} configurations "
-        f"lack inputs that others have (all together: {union} inputs). A difference in their scores mixes a "
-        f"difference in data with the difference in configuration.{read_as}",
+        f"{of}. A difference in their scores mixes a difference in data with the difference in configuration."
+        f"{read_as}{_shard_of_missing(ctx, missing)}",
         "Run the missing (configuration, input) pairs (with a cache, re-running the whole grid computes only "
-        f"what is missing), or compare only on the inputs every configuration has.{resume}",
+        "what is missing), or compare only on the inputs every configuration has (export_summary.py pairs "
+        f"shared items).{_resume_hint(ctx)}",
         examples, len(short))]
 
 
-def _covered_within_strata(ctx: Context, paired: list) -> dict | None:
-    """A dataset column (fiqa, scifact: each with its own query ids) makes every configuration "lack" the other
-    datasets' inputs. When the inputs nest in it (each input under one value) and every configuration has every
-    input of its dataset, and each dataset holds several configurations, coverage is complete within it: no
-    error, and the summary says so. One GROUP BY per such column, only when coverage would fail."""
+def _nesting_stratum(ctx: Context, paired: list) -> tuple[str, dict, int] | None:
+    """A dataset column (fiqa, scifact: each with its own query ids) that the inputs nest in (each input under
+    one value), with several configurations per value: (column, inputs per value, its position in the key).
+    Coverage is then judged within each value. One GROUP BY per such column, only when coverage is uneven."""
     item = ctx.layout.item_key()
     for col in strata(ctx.layout.config):
         at = ctx.key.index(col)
@@ -267,30 +273,63 @@ def _covered_within_strata(ctx: Context, paired: list) -> dict | None:
         for c in paired:
             configs_per_value.setdefault(c.key[at], []).append(c)
         nested = sum(per_value.values()) == ctx.stats.items  # an input under two values would count twice
-        if nested and all(len(cs) >= 2 for cs in configs_per_value.values()) and all(
-                c.items == per_value.get(c.key[at]) for c in paired):
-            return {"column": col, "items": {str(v): n for v, n in sorted(per_value.items(), key=lambda t: str(t[0]))}}
+        if nested and all(len(cs) >= 2 for cs in configs_per_value.values()):
+            return col, per_value, at
     return None
 
 
-def _missing_inputs(ctx: Context, configs: list, limit: int = 3) -> list[list]:
+def _shard_of_missing(ctx: Context, missing: list[list]) -> str:
+    """Where the other configurations' rows of the missing inputs were written, when rows name their shard and
+    it is one shard: a split by input puts an input's rows in one shard, so that shard stopped early."""
+    shard, items = shard_column(ctx.layout), [i for found in missing for i in found]
+    if not shard or not items:
+        return ""
+    marks = ", ".join("?" for _ in items)
+    found = [v for (v,) in ctx.bench.query(f"SELECT DISTINCT {as_text(q(shard))} FROM {ctx.source} WHERE "
+                                           f"{ctx.layout.item_key()} IN ({marks}) AND {q(shard)} IS NOT NULL",
+                                           items)]
+    if len(found) != 1:
+        return ""
+    return (f" Every row of the missing inputs that other configurations have is in shard {found[0]}: that shard "
+            "most likely stopped before it finished.")
+
+
+def _resume_hint(ctx: Context) -> str:
+    shard = shard_column(ctx.layout)
+    return (f" The rows name their shard (`{shard}`): a shard whose process stopped early (killed, a lost worker) "
+            "leaves its part missing; run its --shard K/N command again, which resumes and computes only what its "
+            "file lacks, gather the files and validate again." if shard else "")
+
+
+def _missing_inputs(ctx: Context, configs: list, within: tuple[str, int] | None = None,
+                    limit: int = 3) -> list[list]:
     """For each configuration, the first `limit` inputs (in SQL order) that some attributed row has and none of
-    its rows has. One GROUP BY input for all of them: a query per configuration with NOT IN (SELECT ...)
-    scanned the table twice each, 5 configurations = 10 scans (about 5 s at 2 M rows)."""
+    its rows has; with `within` (a dataset column the inputs nest in, its position in the key), only inputs of
+    the configuration's own dataset. One GROUP BY input for all of them: a query per configuration with NOT IN
+    (SELECT ...) scanned the table twice each, 5 configurations = 10 scans (about 5 s at 2 M rows)."""
     item = ctx.layout.item_key()
-    flags, params = [], []
+    flags, params, lacking = [], [], []
     for i, c in enumerate(configs):
         where, p = where_config(ctx.key, c.key)
         flags.append(f"MAX(CASE WHEN {where} THEN 1 ELSE 0 END) AS h{i}")
         params += p
-    lacking = " OR ".join(f"h{i} = 0" for i in range(len(configs)))
+        if within is not None:
+            in_stratum, p = where_config([within[0]], (c.key[within[1]],))
+            flags.append(f"MAX(CASE WHEN {in_stratum} THEN 1 ELSE 0 END) AS s{i}")
+            params += p
+            lacking.append(f"(h{i} = 0 AND s{i} = 1)")
+        else:
+            lacking.append(f"h{i} = 0")
     sql = (f"SELECT * FROM (SELECT {item} AS item_, {', '.join(flags)}, "
            f"MAX(CASE WHEN {ctx.attributed()} THEN 1 ELSE 0 END) AS attributed_ FROM {ctx.source} "
-           f"WHERE {item} IS NOT NULL GROUP BY {item}) AS g WHERE attributed_ = 1 AND ({lacking}) ORDER BY 1")
+           f"WHERE {item} IS NOT NULL GROUP BY {item}) AS g WHERE attributed_ = 1 AND ({' OR '.join(lacking)}) "
+           "ORDER BY 1")
+    step = 2 if within is not None else 1
     found: list[list] = [[] for _ in configs]
     for row in ctx.bench.iterate(sql, params):
-        for i, has in enumerate(row[1:1 + len(configs)]):
-            if not has and len(found[i]) < limit:
+        for i in range(len(configs)):
+            has, in_stratum = row[1 + step * i], (row[2 + step * i] if within is not None else 1)
+            if not has and in_stratum and len(found[i]) < limit:
                 found[i].append(row[0])
         if all(len(f) >= limit for f in found):
             break
