@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sqlite3
 import sys
 from dataclasses import replace
@@ -61,8 +62,8 @@ from _bench.summary.findings import (
     unit_findings,
     zero_width_findings,
 )
+from _bench.summary.load import MS_PER, parse_slo
 from _bench.summary.load import analyse as analyse_load
-from _bench.summary.load import parse_slo
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
@@ -149,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-per-input", choices=("median", "min", "mean"), metavar="median|min|mean",
                         help="with repeated timings of each input: take each input's median (or min, mean) first, "
                              "then the percentiles and their intervals over inputs (one value each)")
+    parser.add_argument("--failure-latency", type=_duration_ms, metavar="DURATION",
+                        help="count each failed call in the latency percentiles at this time (e.g. 5s, 5000ms: "
+                             "a timeout, at least its limit; a longer recorded time is kept), so p95 is what "
+                             "callers waited, failures included")
     parser.add_argument("--version", metavar="VALUE", help="report only rows whose version column "
                         "(experiment_version, git hash, ...) equals VALUE")
     parser.add_argument("--pairs", metavar="best|all|CONFIG", default="best",
@@ -222,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "inputs). Saving unchanged results again adds no rows; changed results add rows "
                              "and the latest save wins: see references/analysis.md")
     return parser
+
+
+def _duration_ms(text: str) -> float:
+    """'5s', '5000ms', '250us' -> milliseconds; an argparse type, so bad input is one usage line."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|ms|us|µs|ns)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a duration with its unit (5s, 5000ms, 250us), got {text!r}")
+    return float(m.group(1)) * MS_PER[m.group(2)]
 
 
 def _slo(text: str) -> list:
@@ -432,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                                items_needed=args.items_needed, slo=args.slo, slo_per_configuration=per_configuration,
                                failures=args.failures,
                                unit=args.unit, within=tuple(args.within or ()),
-                               latency_per_input=args.latency_per_input)
+                               latency_per_input=args.latency_per_input, failure_latency_ms=args.failure_latency)
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
                                       filters)

@@ -172,6 +172,29 @@ def test_latency_percentiles_that_leave_out_more_failures_than_their_tail_say_so
             if f["check_id"] == "latency-without-failures"]
     assert f["severity"] == "warning"
     assert f["examples"] == ["retriever=dense: 12 of 400 calls failed (3.0%): its p99 leaves them out"]
+    assert "--failure-latency" in f["hint"]
+    # --failure-latency: every call in the percentiles, a failure at the timeout (trial Y wrote 27 lines for it)
+    d = report(capsys, db, "--metric", "ndcg_at_10", "--failure-latency", "5s")
+    assert "latency-without-failures" not in {f["check_id"] for f in d["findings"]}
+    dense = next(c for c in d["versions"][0]["configurations"] if c["label"] == "retriever=dense")
+    every_call = [5000.0] * 12 + [10.0 + q % 7 for q in range(12, 400)]
+    assert dense["latency"]["failures_counted_at"] == 5000 and dense["latency"]["n"] == 400
+    assert [dense["latency"][p] for p in ("p50", "p95", "p99")] == pytest.approx(
+        list(np.percentile(every_call, [50, 95, 99])))
+    assert dense["latency"]["p99_ci"][1] == 5000  # the upper order statistic is a failure
+    code, out, err = call_main(export_summary.main, capsys, str(db), "--failure-latency", "5 seconds")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "expected a duration with its unit" in err
+
+
+def test_a_failure_latency_is_taken_in_the_columns_own_unit(tmp_path, capsys):
+    rows = [{"model": m, "input_id": i, "latency_s": None if i < 5 else 0.01 * (i % 9 + 1),
+             "error": "Timeout" if i < 5 else ""} for m in ("a", "b") for i in range(99, -1, -1)]
+    log_rows(tmp_path / "s.db", rows, engine="sqlite")
+    d = report(capsys, tmp_path / "s.db", "--failure-latency", "2500ms")
+    a = d["versions"][0]["configurations"][0]
+    every_call = [2.5] * 5 + [0.01 * (i % 9 + 1) for i in range(5, 100)]
+    assert a["latency"]["failures_counted_at"] == 2.5 and a["latency"]["unit"] == "s"
+    assert a["latency"]["p99"] == pytest.approx(np.percentile(every_call, 99))
 
 
 def test_failures_can_score_a_value_in_a_continuous_metric(tmp_path, capsys):

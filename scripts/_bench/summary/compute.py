@@ -27,6 +27,7 @@ import numpy as np
 from _bench import power as _power
 from _bench import stats as _stats
 from _bench.summary import slo as _slo
+from _bench.summary.load import MS_PER
 from _bench.summary.plan import Metric, Plan
 from _bench.summary.scan import FAILED, NO_ITEM, REPLAYED, Group, Partitions
 
@@ -51,6 +52,7 @@ class Options:
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
     latency_per_input: str | None = None  # --latency-per-input: median | min | mean of each input's timings first
+    failure_latency_ms: float | None = None  # --failure-latency: a failed call counts in the percentiles at this
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.
@@ -97,6 +99,7 @@ class ConfigSummary:
     latency_ci: dict[str, tuple] = field(default_factory=dict)  # p50/p95/p99 -> (low, high), inputs as the units
     slo: dict | None = None  # --slo on a benchmark table: this configuration's verdict (slo.judge)
     latency_per_input: str | None = None  # the percentiles are over each input's median/min/mean (--latency-per-input)
+    failures_counted_at: float | None = None  # --failure-latency, in the latency column's unit: failures are in
     tokens: float | None = None
     cost: float | None = None
     clusters: int = 0
@@ -332,9 +335,15 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         out.clusters = len(np.unique(ok["cluster"]))
     if plan.latency:
         # Replays carry function_time 0.0 (xetrack) or a copied latency: only computed rows measured time.
-        lat = rec["latency"][~failed & ~replayed]
+        timed = ~failed & ~replayed
+        lat = rec["latency"][timed]
+        if opts.failure_latency_ms is not None:  # what a caller waited: a failed call at least the timeout
+            timed = ~replayed
+            at = opts.failure_latency_ms / MS_PER.get(plan.latency_unit, 1.0)  # in the column's own unit
+            out.failures_counted_at = at
+            lat = np.where(failed[timed], np.fmax(rec["latency"][timed], at), rec["latency"][timed])
         # an item is one row here (deduplicated); with replicates or --pool an input has several
-        units = rec["input"][~failed & ~replayed] if "input" in rec.dtype.names else None
+        units = rec["input"][timed] if "input" in rec.dtype.names else None
         if opts.latency_per_input and units is not None:  # one value per input: no input clustering left
             lat, units = _stats.per_unit(lat, units, opts.latency_per_input), None
             out.latency_per_input = opts.latency_per_input

@@ -145,8 +145,9 @@ def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) ->
 
 def latency_failure_findings(summaries: list, names: dict[int, str], plan: Plan) -> list[Finding]:
     """A failed call has no latency, so the percentiles leave it out; once failures are more than 1 - q of the
-    calls, p_q is no longer what a caller waited (a timeout took at least its limit)."""
-    if not plan.latency:
+    calls, p_q is no longer what a caller waited (a timeout took at least its limit). Not with
+    --failure-latency: the failures are then in the percentiles."""
+    if not plan.latency or any(c.failures_counted_at is not None for c in summaries):
         return []
     examples = []
     for c in summaries:
@@ -162,8 +163,9 @@ def latency_failure_findings(summaries: list, names: dict[int, str], plan: Plan)
     return [Finding("latency-without-failures", "warning", f"In {configurations} more calls failed "
                     "than a percentile's tail holds: failed calls have no latency, so those percentiles describe "
                     "the calls that succeeded, not what callers waited.",
-                    "Give failures their time (a timeout: at least its limit) and take the percentile over every "
-                    "call (duckdb-analysis.md), or report the failure rate beside the latency.", examples)]
+                    "Give failures their time with --failure-latency (a timeout: at least its limit, e.g. "
+                    "--failure-latency 5s) so the percentiles cover every call, or report the failure rate beside "
+                    "the latency.", examples)]
 
 
 def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Finding]:

@@ -98,7 +98,7 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
                            "ci_high": r6(m.interval.high), "interval": m.interval.method}
                     for name, m in c.metrics.items()},
         "latency": ({"column": plan.latency, "unit": plan.latency_unit, "n": c.latency_n,
-                     "per_input": c.latency_per_input,
+                     "per_input": c.latency_per_input, "failures_counted_at": r6(c.failures_counted_at),
                      **{k: r6(v) for k, v in c.latency.items()},
                      **{f"{k}_ci": [None if v is None else r6(v) for v in ci] for k, ci in c.latency_ci.items()}}
                     if plan.latency else None),

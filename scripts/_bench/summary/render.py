@@ -58,6 +58,9 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         per_input = next((c["latency"]["per_input"] for c in stratum["configurations"]
                           if (c.get("latency") or {}).get("per_input")), None)
         over = f", of each input's {per_input}" if per_input else ""
+        at = next((c["latency"]["failures_counted_at"] for c in stratum["configurations"]
+                   if (c.get("latency") or {}).get("failures_counted_at") is not None), None)
+        over += f", failed calls at {at:g}" if at is not None else ""
         header.append(f"{plan['latency']}{over} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
     for extra in ("tokens", "cost"):
         if plan[extra]:
