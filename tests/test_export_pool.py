@@ -64,7 +64,9 @@ def test_a_model_pooled_over_prompts_matches_the_rows(tmp_path, capsys, engine):
     (pair,) = v["comparisons"]
     assert pair["shared_items"] == 60 and pair["delta"] == pytest.approx(diff.mean(), abs=1e-6)
     assert pair["p_value"] == pytest.approx(stats.wilcoxon(diff).pvalue, rel=1e-3)
-    assert "pooled" in {f["check_id"] for f in d["findings"]}
+    (pooled,) = [f for f in d["findings"] if f["check_id"] == "pooled"]
+    # trial Y: a --within run of the same data (the unit then the replicate) gave another verdict, unexplained
+    assert "with --within and --unit input (without --pool the unit is the sample_idx" in pooled["hint"]
 
 
 def test_without_pool_leaving_the_prompt_out_is_an_error_that_names_pool(tmp_path, capsys):

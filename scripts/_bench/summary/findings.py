@@ -40,8 +40,9 @@ def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list,
                                f"{unreadable:,} of {total:,} values of {name!r} are not numbers and "
                                "were left out.",
                                "16-hex text is a xetrack asset hash: numpy scalars are stored as assets; log "
-                               "float(x) instead. Other text is not a number either (numbers stored as text are "
-                               "read as numbers).", examples, unreadable))
+                               "float(x) instead, and read the stored ones back read-only into a copy "
+                               "(duckdb-analysis.md). Other text is not a number either (numbers stored as text "
+                               "are read as numbers).", examples, unreadable))
     return out
 
 
@@ -280,7 +281,10 @@ def unit_findings(summaries: list, layout: Layout, unit: str, remeasured: bool =
                         f"{layout.input_id} and {pooled}; the unit is each {layout.input_id}'s mean over its {over} "
                         "values, so intervals and tests resample inputs.",
                         f"A pooled number weighs each {pooled} value by its rows; to see whether they differ, "
-                        f"add {pooled} to --config-cols with --within.")]
+                        f"add {pooled} to --config-cols with --within"
+                        + (f" and --unit input (without --pool the unit is the {layout.replicate[0]}: with few "
+                           f"{layout.replicate[0]} values the tests then rest on one difference each, and can "
+                           "disagree with these)." if layout.replicate else "."))]
     if not layout.replicate or layout.fold or layout.kind == "load" or not summaries:
         return []
     seeds = min(c.clusters for c in summaries)

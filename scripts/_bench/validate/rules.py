@@ -725,8 +725,9 @@ def check_asset_hashes(ctx: Context, found: dict[str, int]) -> list[Finding]:
         f"{', '.join(f'{c} ({n} rows)' for c, n in found.items())}. log() stores numpy scalars (np.float64, "
         "np.int64, np.bool_) and other objects as pickled assets and writes their 16-hex hash in the column, so "
         "averages and comparisons on it are meaningless.",
-        "Convert before logging: float(x), int(x) or x.item(). Existing values can be read back with "
-        "tracker.assets.get_from_hash(h).",
+        "Convert before logging: float(x), int(x) or x.item(). Existing values can be read back read-only "
+        "from the file's assets table (references/duckdb-analysis.md, 'Values logged as asset hashes'; they are "
+        "pickles: only from a file you trust) and written into a copy for analysis.",
         [{"column": c, "rows": n} for c, n in found.items()])]
 
 
