@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="count each failed call in the latency percentiles at this time (e.g. 5s, 5000ms: "
                              "a timeout, at least its limit; a longer recorded time is kept), so p95 is what "
                              "callers waited, failures included")
+    parser.add_argument("--rows-not-in-call-order", action="store_true",
+                        help="with --slo: the rows were not logged in the order the calls ran (a batch written "
+                             "afterwards, sorted), so runs of consecutive broken rows are not taken as one stall; "
+                             "an input's calls still count as alike")
     parser.add_argument("--version", metavar="VALUE", help="report only rows whose version column "
                         "(experiment_version, git hash, ...) equals VALUE")
     parser.add_argument("--pairs", metavar="best|all|CONFIG", default="best",
@@ -445,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
                                items_needed=args.items_needed, slo=args.slo, slo_per_configuration=per_configuration,
                                failures=args.failures,
                                unit=args.unit, within=tuple(args.within or ()),
-                               latency_per_input=args.latency_per_input, failure_latency_ms=args.failure_latency)
+                               latency_per_input=args.latency_per_input, failure_latency_ms=args.failure_latency,
+                               call_order=not args.rows_not_in_call_order)
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
                                       filters)

@@ -330,6 +330,22 @@ def test_slow_calls_bunched_in_time_widen_the_interval_and_scattered_ones_do_not
     assert widths["bunched"] > 3 * widths["scattered"]  # one stall: about one block's worth of evidence
 
 
+def test_rows_not_in_call_order_count_a_run_of_broken_rows_as_rows_and_the_report_says_why(tmp_path, capsys):
+    """Trial Y: a batch written afterwards with its failures last read as three stalls (36,000 calls, ~194
+    effective): undecided. The report names the run; --rows-not-in-call-order gives the exact interval over calls."""
+    calls_table(tmp_path / "sorted.db", [i >= 960 for i in range(1000)])  # 40 slow rows, all at the end
+    d = summary(capsys, tmp_path / "sorted.db", "--slo", "p95<50us")[1]
+    (clause,) = d["versions"][0]["configurations"][0]["slo"]["clauses"]
+    assert clause["longest_broken_run"] == 40 and clause["effective_calls"] < 250
+    markdown = " ".join(call_main(export_summary.main, capsys, str(tmp_path / "sorted.db"), "requests", "--slo",
+                                  "p95<50us")[1].split())
+    assert "in runs of up to 40 consecutive rows: ~" in markdown and "--rows-not-in-call-order." in markdown
+    d = summary(capsys, tmp_path / "sorted.db", "--slo", "p95<50us", "--rows-not-in-call-order")[1]
+    (clause,) = d["versions"][0]["configurations"][0]["slo"]["clauses"]
+    assert (clause["low"], clause["high"]) == pytest.approx(exact_interval(40, 1000), abs=1e-6)
+    assert clause["effective_calls"] == 1000 and clause["verdict"] == "undecided"  # 4 % against 5 %: close
+
+
 def test_an_undecided_objective_says_about_how_many_calls_would_decide_and_that_many_do(tmp_path, capsys):
     calls_table(tmp_path / "few.db", [i % 12 == 0 for i in range(120)])  # 8.3 % slow against 5 % allowed
     (c,) = summary(capsys, tmp_path / "few.db", "--slo", "p95<50us")[1]["versions"][0]["configurations"]

@@ -48,6 +48,7 @@ class Options:
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
     slo: list | None = None  # --slo: the objective (summary/load.Clause list)
     slo_per_configuration: bool = False  # judged per configuration (a benchmark table, slo.py), not per load level
+    call_order: bool = True  # the rows were logged as the calls ran (--rows-not-in-call-order: not)
     failures: str = "exclude"  # 'exclude' | 'wrong' (a wrong answer in right/wrong metrics) | a number (that score)
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
@@ -356,7 +357,7 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         calls = logged[(logged["flags"] & REPLAYED) == 0]
         out.slo = _slo.judge(calls["latency"] if plan.latency else None, (calls["flags"] & FAILED) != 0,
                              calls["input"] if "input" in calls.dtype.names else None, opts.slo, plan.latency_unit,
-                             opts.confidence)
+                             opts.confidence, opts.call_order)
     for name in ("tokens", "cost"):
         if name in rec.dtype.names and not np.isnan(rec[name]).all():
             setattr(out, name, float(np.nansum(rec[name])))

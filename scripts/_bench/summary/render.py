@@ -8,6 +8,7 @@ from pathlib import Path
 
 from _bench.layout import fold_sample_size, items_are_folds, labels_note, moved_note, replicate_unit
 from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
+from _bench.summary.slo import BLOCK_CALLS
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}
@@ -124,7 +125,22 @@ def _slo_section(stratum: dict, doc: dict) -> list[str]:
             "would decide, about as many in all as shown, if the share stays as it is). Intervals: exact, over the "
             "effective number of calls (an input's calls, or a run of consecutive calls, can be slow together), "
             "so a verdict can stay undecided where the percentile's interval, which counts only an input's calls "
-            "as alike, lies wholly past the limit."]
+            "as alike, lies wholly past the limit.", *_runs_note(judged)]
+
+
+def _runs_note(judged: list[dict]) -> list[str]:
+    """Where a run of consecutive broken rows cut the effective calls to under a quarter: say so, and that rows
+    written in one batch after the calls (not in call order) make this too cautious."""
+    runs = [f"{c['label']} {k['clause']}: {k['broken']:,} broken, in runs of up to {k['longest_broken_run']:,} "
+            f"consecutive rows: ~{k['effective_calls']:,.0f} effective calls of {k['calls']:,}"
+            for c in judged for k in c["slo"]["clauses"]
+            if k.get("longest_broken_run", 0) >= BLOCK_CALLS and k["effective_calls"] < k["calls"] / 4]
+    if not runs:
+        return []
+    return ["", "Broken calls came in long runs of consecutive rows, counted as one stall each: "
+                + "; ".join(runs) + ". If the rows were not logged as the calls ran (written in one batch "
+                "afterwards, e.g. failures last: their timestamps span seconds), runs say nothing: "
+                "--rows-not-in-call-order."]
 
 
 def _p_header(adjust: str, family: str, size: int) -> str:

@@ -13,7 +13,10 @@ and the broken count are divided by Kish's design effect of "broken", the larger
 input's repeats or samples can be slow together, as for the latency percentiles' intervals) and within blocks
 of consecutive calls (a stall or background load makes a run of calls slow; blocks of at least BLOCK_CALLS
 calls and twice the longest run of broken ones, as the load test's time blocks). An undecided verdict comes
-with about how many calls in all would decide it, if the broken share stayed as it is.
+with about how many calls in all would decide it, if the broken share stayed as it is. Rows not logged in the
+order the calls ran (a batch written afterwards, sorted: `--rows-not-in-call-order`) say nothing about runs of
+consecutive calls: then only the inputs' design effect counts. Each clause reports its longest run of broken
+rows, so a report can say why the effective calls are few.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ BLOCK_CALLS = 20  # the smallest block of consecutive calls taken as slow togeth
 
 
 def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | None, clauses: list[Clause],
-          latency_unit: str, confidence: float) -> dict:
+          latency_unit: str, confidence: float, call_order: bool = True) -> dict:
     """The verdict on every clause for one configuration's computed calls: `latency` in `latency_unit` (NaN
-    where none was measured), `failed` per call, `units` each call's input (None: every call its own)."""
+    where none was measured), `failed` per call, `units` each call's input (None: every call its own);
+    `call_order`: the rows are in the order the calls ran, so runs of consecutive broken rows count as one."""
     if latency is None:  # no latency column: only `errors<X%` clauses (export refuses the others)
         latency, latency_unit = np.zeros(len(failed)), "ms"
     ms = latency * MS_PER.get(latency_unit, 1.0)  # a column named without a unit is taken as milliseconds
@@ -47,12 +51,15 @@ def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | No
             results.append({"clause": c.text, "allowed": c.allowed, "calls": 0, "broken": 0, "share": None,
                             "low": None, "high": None, "verdict": "undecided"})
             continue
-        blocks = np.arange(n) // max(BLOCK_CALLS, 2 * longest_run(broken))
-        deff = max(1.0 if at is None else design_effect(broken, at), design_effect(broken, blocks))
+        run = longest_run(broken)
+        blocks = np.arange(n) // max(BLOCK_CALLS, 2 * run)
+        deff = max(1.0 if at is None else design_effect(broken, at),
+                   design_effect(broken, blocks) if call_order else 1.0)
         low, high = clopper_pearson(k / deff, n / deff, 1 - confidence)
         said = verdict(low, high, c.allowed)
         results.append({"clause": c.text, "allowed": c.allowed, "calls": n, "broken": k, "share": k / n,
                         "low": low, "high": high, "verdict": said, "effective_calls": n / deff,
+                        "longest_broken_run": run,
                         "calls_to_decide": calls_to_decide(k / n, c.allowed, deff, 1 - confidence)
                         if said == "undecided" else None})
     return {"verdict": overall_verdict([r["verdict"] for r in results]), "clauses": results}
