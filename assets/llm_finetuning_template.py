@@ -147,9 +147,10 @@ def redact(text: str) -> str:
 class CallFailed(Exception):
     """A call that got no usable answer; `attempts` lists the status or error class of each request made."""
 
-    def __init__(self, message: str, attempts: list[str]):
+    def __init__(self, message: str, attempts: list[str], waited_s: float | None = None):
         super().__init__(redact(message))
         self.attempts = attempts
+        self.waited_s = waited_s  # from the first request until giving up, backoff included
 
 
 def request_body(config: Config, item: Item, labels: list[str]) -> dict:
@@ -160,11 +161,23 @@ def request_body(config: Config, item: Item, labels: list[str]) -> dict:
             "temperature": config.temperature, "max_tokens": config.max_tokens, "seed": config.seed}
 
 
-def post_with_retries(client: httpx.Client, body: dict, retry: Retry) -> tuple[str, float, list[str]]:
-    """(raw response text, latency of the successful request in s, status/error class of every request).
+def post_with_retries(client: httpx.Client, body: dict, retry: Retry) -> tuple[str, float, list[str], float]:
+    """(raw response text, latency of the successful request in s, status/error class of every request, what
+    the caller waited in s: every request and the backoff between them).
 
-    The retry loop is ours, not the client's, so every request is seen and recorded. Raises CallFailed."""
+    The retry loop is ours, not the client's, so every request is seen and recorded. Raises CallFailed, with
+    the time waited until giving up."""
     attempts: list[str] = []
+    first = time.perf_counter()
+    try:
+        return _post_until_answered(client, body, retry, attempts) + (time.perf_counter() - first,)
+    except CallFailed as exc:
+        exc.waited_s = time.perf_counter() - first
+        raise
+
+
+def _post_until_answered(client: httpx.Client, body: dict, retry: Retry, attempts: list[str]) -> tuple:
+    """The retry loop of post_with_retries: (raw, latency of the answering request, attempts)."""
     for attempt in range(retry.max_retries + 1):
         wait, start = None, time.perf_counter()
         try:
@@ -234,31 +247,32 @@ class Calls:
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}
 
-    def get(self, key: str, body: dict) -> tuple[Answer, bool]:
-        """(the answer, whether requests were made now for it). Raises CallFailed."""
+    def get(self, key: str, body: dict) -> tuple[Answer, bool, float | None]:
+        """(the answer, whether requests were made now for it, what the caller waited for them: every request
+        and the backoff, None on a hit). Raises CallFailed."""
         with self._lock:
             flight = self._in_flight.get(key)
             leader = flight is None
             if leader:
                 stored = self.cache.get(key)
                 if isinstance(stored, dict) and set(stored) == {f.name for f in fields(Answer)}:
-                    return Answer(**stored), False
+                    return Answer(**stored), False, None
                 flight = self._in_flight[key] = Future()
         if not leader:
             try:
-                return flight.result(), False
+                return flight.result(), False, None
             except CallFailed as exc:
                 raise CallFailed(f"not sent: the identical request failed in this run: {exc}", []) from None
         try:
-            raw, latency, attempts = post_with_retries(self.client, body, self.retry)
+            raw, latency, attempts, waited = post_with_retries(self.client, body, self.retry)
             try:
                 read_response(raw)
             except ValueError as exc:
-                raise CallFailed(str(exc), attempts) from None
+                raise CallFailed(str(exc), attempts, waited) from None
             answer = Answer(raw, latency, ",".join(attempts), self.run_id)
             self.cache.set(key, asdict(answer))  # only a well-formed answer is stored
             flight.set_result(answer)
-            return answer, True
+            return answer, True, waited
         except BaseException as exc:
             flight.set_exception(exc)
             raise
@@ -280,7 +294,9 @@ def attempt_columns(attempts: list[str]) -> dict:
 # One row per (configuration, input) in `predictions`: configuration columns + config_id + input_id, the
 # request_key (content hash of the request: rows with the same key got the same answer), raw request and
 # response, parsed prediction, ground_truth, parse_ok/parse_error, correct (NULL when unparsed) and
-# correct_strict (0 when unparsed), tokens, latency_s, cost_usd, and the accounting: `cache` ('' when this
+# correct_strict (0 when unparsed), tokens, latency_s (the request that answered), wait_s (what the caller
+# waited: every request and the backoff, on failed rows until giving up; NULL on a hit), cost_usd, and the
+# accounting: `cache` ('' when this
 # row's requests were made now, else the run that made them: this run for a repeated input, an earlier one
 # otherwise), `attempts` ("429,200": every request made now, '' on a hit), n_requests, retries and counts by
 # class (n_429, n_5xx, n_4xx_other, n_timeouts, n_network_errors). A hit keeps the answer's latency and
@@ -291,9 +307,10 @@ def ask(calls: Calls, config: Config, item: Item, labels: list[str], prices: dic
     key = bk.fingerprint(CACHE_SALT, config.endpoint, body)  # content hash: process-independent
     row = {"request_key": key, "raw_request": redact(json.dumps(body))}
     try:
-        answer, now = calls.get(key, body)
+        answer, now, waited = calls.get(key, body)
     except CallFailed as exc:
-        return {**row, "error": f"CallFailed: {exc}", "cache": "", **attempt_columns(exc.attempts)}
+        return {**row, "error": f"CallFailed: {exc}", "cache": "", "wait_s": exc.waited_s,
+                **attempt_columns(exc.attempts)}
     row.update(cache="" if now else answer.run, **attempt_columns(answer.attempts.split(",") if now else []))
     choice, usage = read_response(answer.raw)
     text = choice["message"].get("content")
@@ -309,7 +326,7 @@ def ask(calls: Calls, config: Config, item: Item, labels: list[str], prices: dic
                 # the same, counting an unparseable answer as wrong: what a user of the model would get
                 "correct_strict": int(prediction == item.label),
                 "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
-                "latency_s": answer.latency_s, "error": ""})
+                "latency_s": answer.latency_s, "wait_s": waited, "error": ""})
     price = prices.get(config.model)
     if price and row["prompt_tokens"] is not None and row["completion_tokens"] is not None:
         row["cost_usd"] = (row["prompt_tokens"] * price[0] + row["completion_tokens"] * price[1]) / 1e6
@@ -476,9 +493,10 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     print(bk.next_steps([
         ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", files, "predictions", "--filter",
                                                           f"experiment_version={experiment_version}")),
-        ("which configuration is best, and which differences are real?",
+        ("which configuration is best, and which differences are real? (latency: what callers waited, "
+         "retries and backoff included, a failed call until it gave up)",
          bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, "--pairs",
-                           "all")),
+                           "all", "--latency-col", "wait_s", "--failure-latency", "0s")),
         ("the same, counting unparsed answers as wrong",
          bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only,
                            "--metric", "correct_strict:higher", "--pairs", "all")),

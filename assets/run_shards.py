@@ -242,9 +242,16 @@ def template_db(script: Path) -> str | None:
     except (OSError, SyntaxError, ValueError):
         return None
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DB"]
-                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
-            return Path(node.value.value).name
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0], node.value
+        # `DB = "x.db"`, or `DB, CACHE_DIR, ... = "x.db", ...` (the LLM and function templates)
+        pairs = zip(target.elts, value.elts, strict=False) if isinstance(target, ast.Tuple) and isinstance(
+            value, ast.Tuple) else [(target, value)]
+        for name, setting in pairs:
+            if getattr(name, "id", None) == "DB" and isinstance(setting, ast.Constant) \
+                    and isinstance(setting.value, str):
+                return Path(setting.value).name
     return None
 
 

@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "then the percentiles and their intervals over inputs (one value each)")
     parser.add_argument("--failure-latency", type=_duration_ms, metavar="DURATION",
                         help="count each failed call in the latency percentiles at this time (e.g. 5s, 5000ms: "
-                             "a timeout, at least its limit; a longer recorded time is kept), so p95 is what "
-                             "callers waited, failures included")
+                             "a timeout, at least its limit; a longer recorded time is kept; 0s: its own recorded "
+                             "time), so p95 is what callers waited, failures included")
     parser.add_argument("--rows-not-in-call-order", action="store_true",
                         help="with --slo: the rows were not logged in the order the calls ran (a batch written "
                              "afterwards, sorted), so runs of consecutive broken rows are not taken as one stall; "

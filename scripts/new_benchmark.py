@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                else "edit its EDIT block")
         print(f"  {path.name}  ({why})")
     print(f"Results stay out of git (every row records the commit: commit the code before a real run); "
-          f"in .gitignore: {' '.join(IGNORED)}")
+          f"add to .gitignore: {' '.join(IGNORED)}")
     quote = " ".join
     print("Next: from the project folder, a small dev run, then the real one (--help lists every option):")
     print(f"  cd {shlex.quote(str(dest))}")

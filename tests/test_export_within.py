@@ -182,6 +182,10 @@ def test_latency_percentiles_that_leave_out_more_failures_than_their_tail_say_so
     assert [dense["latency"][p] for p in ("p50", "p95", "p99")] == pytest.approx(
         list(np.percentile(every_call, [50, 95, 99])))
     assert dense["latency"]["p99_ci"][1] == 5000  # the upper order statistic is a failure
+    for given, said in (("5s", "failed calls at 5000 ms or their own time if longer"),
+                        ("0s", "failed calls at their own time")):
+        out = call_main(export_summary.main, capsys, str(db), "--metric", "ndcg_at_10", "--failure-latency", given)[1]
+        assert f"latency_ms, {said} p50" in out
     code, out, err = call_main(export_summary.main, capsys, str(db), "--failure-latency", "5 seconds")
     assert code == 2 and out == "" and err.count("\n") == 1 and "expected a duration with its unit" in err
 

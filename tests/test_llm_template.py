@@ -96,7 +96,7 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     assert "validate_benchmark.py llm_bench.db predictions" in proc.stdout  # through the skill's path
     # only the columns that vary, so the prompt texts do not end up in the configuration label
     assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
-            "--pairs all\n") in proc.stdout
+            "--pairs all --latency-col wait_s --failure-latency 0s\n") in proc.stdout
     assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
             "--metric correct_strict:higher --pairs all\n") in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
@@ -175,8 +175,27 @@ def test_a_fresh_database_replays_every_answer_from_the_cache_with_its_configura
                       tmp_path / "a.db", "--json")
     assert proc.returncode == 0, proc.stdout[-3000:]
     compared = json.loads(proc.stdout)["summary"]["same_as"]
-    assert compared["agree"] == N_CONFIGS * N_ITEMS and {"raw_response", "prediction"} <= set(compared["compared"])
-    assert {"attempts", "n_requests", "retries", "latency_s"} <= set(compared["left_out"])
+    assert compared["agree"] == N_CONFIGS * N_ITEMS and {"answer", "prediction"} <= set(compared["compared"])
+    assert {"attempts", "n_requests", "retries", "latency_s", "raw_response"} <= set(compared["left_out"])
+
+
+@pytest.mark.slow
+def test_two_runs_that_each_asked_the_endpoint_are_the_same_as_each_other_and_record_what_callers_waited(
+        tmp_path, server):
+    """Trial Z: two runs with their own caches (two machines) always differed in raw_response (the response's
+    own `created` time), so --same-as could not pass; and latency_s, the answering request's time, hid the
+    retries before it. wait_s is what the caller waited: every request and the backoff between them."""
+    for name in ("a", "b"):
+        run_template(tmp_path, "--base-url", server.base_url, "--db", f"{name}.db", "--cache-dir", f"{name}_cache")
+    assert server.count(200) == 2 * N_CONFIGS * N_ITEMS  # both asked: no shared cache
+    proc = run_python(ROOT / "scripts" / "validate_benchmark.py", tmp_path / "b.db", "predictions", "--same-as",
+                      tmp_path / "a.db", "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert json.loads(proc.stdout)["summary"]["same_as"]["agree"] == N_CONFIGS * N_ITEMS
+    rows = read_rows(tmp_path / "a.db", "SELECT retries, latency_s, wait_s FROM predictions")
+    retried = [(latency, wait) for retries, latency, wait in rows if retries]
+    assert retried and all(wait > latency for latency, wait in retried)  # the backoff and the failed request
+    assert all(wait >= latency for _, latency, wait in rows)
 
 
 @pytest.mark.slow
@@ -600,8 +619,8 @@ def test_a_changed_cached_answer_shape_under_the_same_cache_dir_is_asked_again_a
               "    run: str  # the run (track_id) that made the requests\n    asked_at: float = 0.0\n"),
              ('answer = Answer(raw, latency, ",".join(attempts), self.run_id)',
               'answer = Answer(raw, latency, ",".join(attempts), self.run_id, time.time())'),
-             ('"latency_s": answer.latency_s, "error": ""', '"latency_s": answer.latency_s, "error": "", '
-              '"asked_at": answer.asked_at')]
+             ('"latency_s": answer.latency_s, "wait_s": waited, "error": ""',
+              '"latency_s": answer.latency_s, "wait_s": waited, "error": "", "asked_at": answer.asked_at')]
     for old, new in edits:
         assert source.count(old) == 1, old
         source = source.replace(old, new)

@@ -69,7 +69,7 @@ def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_pat
     Every file a dev run leaves beside the copied code matches one of the printed patterns."""
     made = scaffold("sklearn", tmp_path)
     line = next(x for x in made.stdout.splitlines() if x.startswith("Results stay out of git"))
-    patterns = line.split("in .gitignore: ")[1].split()
+    patterns = line.split("add to .gitignore: ")[1].split()
     before = set(tmp_path.iterdir())
     ran = run_python(tmp_path / "sklearn_benchmark_template.py", "--limit", "60", "--seeds", "0", "--folds", "2",
                      "--models", "logreg", cwd=tmp_path)

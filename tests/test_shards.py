@@ -119,6 +119,10 @@ def test_run_shards_names_the_files_after_the_templates_own_db_setting(tmp_path)
     assert run_shards.template_db(bare) is None and run_shards.template_db(tmp_path / "missing.py") is None
     assert run_shards.parse_args(["2", "--", "python", str(edited)]).db == "wine_benchmark.db"
     assert run_shards.parse_args(["2", "--", "python", str(bare)]).db == "bench.db"
+    # trial Z: the LLM and function templates set it in one tuple assignment, which was not read
+    for template, db in (("llm_finetuning_template.py", "llm_bench.db"), ("function_benchmark_template.py",
+                                                                          "function_bench.db")):
+        assert run_shards.template_db(ROOT / "assets" / template) == db
 
 
 def test_for_a_command_that_prints_no_next_steps_the_printed_comparison_names_the_metric_or_asks_for_one(tmp_path):

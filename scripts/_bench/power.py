@@ -307,8 +307,8 @@ def items_needed_binary(delta: float, discordance: float, alpha: float, power: f
     za, zb = _z(1 - alpha / 2), _z(power)
     n = (za * math.sqrt(discordance) + zb * math.sqrt(discordance - delta * delta)) ** 2 / delta ** 2
     count = math.ceil(n - 1e-9)
-    return Needed(count, "items", f"{count} items detect an accuracy difference of {delta:g} with {power:.0%} "
-                  f"power at alpha {alpha:g}, if {discordance:.1%} of items stay discordant (Connor 1987)")
+    return Needed(count, "items", f"{count} items detect a difference of {delta:g} in a 0/1 metric with "
+                  f"{power:.0%} power at alpha {alpha:g}, if {discordance:.1%} of items stay discordant (Connor 1987)")
 
 
 def items_needed_continuous(delta: float, sd: float, alpha: float, power: float = DEFAULT_POWER,

@@ -61,7 +61,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         over = f", of each input's {per_input}" if per_input else ""
         at = next((c["latency"]["failures_counted_at"] for c in stratum["configurations"]
                    if (c.get("latency") or {}).get("failures_counted_at") is not None), None)
-        over += f", failed calls at {at:g}" if at is not None else ""
+        over += (f", failed calls at {at:g}{' ' + plan['latency_unit'] if plan['latency_unit'] else ''} or their "
+                 "own time if longer" if at else ", failed calls at their own time" if at is not None else "")
         header.append(f"{plan['latency']}{over} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
     for extra in ("tokens", "cost"):
         if plan[extra]:

@@ -30,11 +30,13 @@ from _bench.validate.rules import Context
 from _bench.validate.tuning import tune
 
 # How a call went, not what it computed: never equal between a run and its replay or re-run. Time taken, and
-# the call's accounting (attempts, retries, requests made, status codes, timeouts, cache hits). `n_requests`
-# (plural) is a count; `raw_request`, what was sent, is compared.
+# the call's accounting (attempts, retries, requests made, status codes, timeouts, cache hits), and an API's raw
+# response body, which carries the server's own id and timestamp (`created`) per call: two runs that got the
+# same answer differ there, and the parsed answer beside it is compared. `n_requests` (plural) is a count;
+# `raw_request`, what was sent, is compared.
 HOW_IT_WENT = re.compile(r"(^|_)(seconds?|secs?|ms|us|ns|s|time|times|timing|latency|duration|elapsed|wall|clock|"
                          r"ttft|tpot|attempts?|retr(y|ies)|requests|timeouts?|network|\d{3}|\dxx|status|"
-                         r"cache|throttled)(_|$)", re.IGNORECASE)
+                         r"cache|throttled|raw_response|response_json)(_|$)", re.IGNORECASE)
 
 
 @dataclass
