@@ -15,7 +15,7 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   crash, to prove the resume.
 - `log_batch_verified`: `log_batch` silently rolls a whole batch back when two rows share a timestamp
   (the primary key); count, retry, raise. It also reads the table's schema once per batch, not once per text
-  value as xetrack does (`schema_read_once`: 13x faster for rows with ten text columns).
+  value as xetrack does (`schema_read_once`: about 10x faster for rows with ten text columns).
 - `varying_columns`: the configuration columns that tell the configurations apart, for readable reports.
 - `provenance`: `Tracker(params=...)` is not part of the cache key, but it is on every row: put the code and
   data version there so results of different versions are never pooled.
@@ -573,7 +573,7 @@ def schema_read_once(tracker):
     for every text value it inserts: 10 text columns (provenance, a split) x 43,000 rows took 29 s of a 33 s
     run that replayed every fit from the cache. Inside the block, one insert reads it once: nothing can change
     the schema in the middle of an insert (xetrack adds new columns before), so the rows are the same, written
-    about 13x faster. The engine is the tracker's own, given back its class afterwards."""
+    about 10x faster (benchmarks/log_batch.py). The engine is the tracker's own, given its class back after."""
     engine = getattr(tracker, "engine", None)
     cls = type(engine)
     if not isinstance(getattr(cls, "dtypes", None), property) or not hasattr(cls, "_insert_raw"):
