@@ -403,7 +403,7 @@ def test_the_wide_csv_names_each_version_in_its_own_column_when_there_are_severa
 
 def test_the_wide_csv_carries_latency_intervals_and_each_slo_clause(four_models, capsys):
     """Trial Y: --csv --wide had the p95 without its interval and no SLO verdict, which the report needed."""
-    argv = [str(four_models), "predictions", "--slo", "p95<20ms,errors<1%"]
+    argv = [str(four_models), "predictions", "--slo", "p95<20ms,errors<1%", "--failure-latency", "5s"]
     _, doc, _ = run(capsys, *argv)
     assert export_summary.main([*argv, "--csv", "--wide"]) == 0
     rows = {r["configuration"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
@@ -412,6 +412,9 @@ def test_the_wide_csv_carries_latency_intervals_and_each_slo_clause(four_models,
         assert [float(row[f"latency_p95{e}"]) for e in ("", "_ci_low", "_ci_high")] == pytest.approx(
             [lat["p95"], *lat["p95_ci"]])
         assert row["slo_verdict"] == c["slo"]["verdict"] and int(row["rows"]) == c["rows"]
+        # which column, and how failures were counted (trial Z: only --json said)
+        assert (row["latency_column"], row["latency_unit"], float(row["latency_failures_counted_at"])) == (
+            "latency_ms", "ms", 5000.0)
         for k in c["slo"]["clauses"]:
             assert row[f"slo_{k['clause']}_verdict"] == k["verdict"]
             assert [float(row[f"slo_{k['clause']}_{e}"]) for e in ("share", "ci_low", "ci_high")] == pytest.approx(

@@ -442,7 +442,8 @@ def csv_wide_text(doc: dict) -> str:
     clauses = list(dict.fromkeys(k["clause"] for c in configs if c.get("slo") for k in c["slo"]["clauses"]))
     latency = [f"latency_{p}{end}" for p in ("p50", "p95", "p99") for end in ("", "_ci_low", "_ci_high")]
     fields = [*version_cols, "rank", "configuration", "rows", "items", "failed",
-              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS), "latency_unit", *latency,
+              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS), "latency_column", "latency_unit",
+              "latency_failures_counted_at", *latency,
               *(["slo_verdict"] if clauses else []),
               *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
               "tokens", "cost"]
@@ -455,7 +456,9 @@ def csv_wide_text(doc: dict) -> str:
             lat = c["latency"] or {}
             row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols}, "rank": c["rank"],
                    "configuration": c["label"], "rows": c["rows"], "items": c["items"], "failed": c["failed"],
-                   "latency_unit": lat.get("unit"), "tokens": c["tokens"], "cost": c["cost"]}
+                   "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
+                   "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
+                   "cost": c["cost"]}
             for p in ("p50", "p95", "p99"):
                 low, high = lat.get(f"{p}_ci") or (None, None)
                 row.update({f"latency_{p}": lat.get(p), f"latency_{p}_ci_low": low, f"latency_{p}_ci_high": high})
