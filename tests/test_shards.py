@@ -241,6 +241,26 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
         analyzed.stdout[-2000:]
 
 
+@pytest.mark.slow
+def test_a_rehearsed_crash_under_run_shards_fails_every_shard_and_the_same_command_resumes_them(
+        tmp_path, sklearn_reference):
+    """BENCHKIT_CRASH_AFTER reaches the templates through the LocalCluster's workers (execution.md, "Rehearse a
+    crash"): each shard dies after 2 units, says so, and the run exits 1; the same command without it resumes."""
+    args = ["2", "--out", "gathered", "--local-dir", str(tmp_path / "disk"), "--", "python", str(SKLEARN),
+            *SKLEARN_ARGS]
+    crashed = run_python(RUN_SHARDS, *args, cwd=tmp_path, env=random_hash_seed_env(BENCHKIT_CRASH_AFTER="2"),
+                         timeout=300)
+    assert crashed.returncode == 1, crashed.stderr[-3000:]
+    assert len(re.findall(r"^shard \d/2: FAILED .*\n(?:  \|.*\n)*  exit -9: benchkit: BENCHKIT_CRASH_AFTER=2: "
+                          r"killing this process now", crashed.stderr, re.M)) == 2, crashed.stderr[-3000:]
+    resumed = run_python(RUN_SHARDS, *args, cwd=tmp_path, env=random_hash_seed_env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert re.findall(r"in shard \d/2: (\d+) already in", resumed.stderr) == ["2", "2"]
+    shards = sorted((tmp_path / "gathered").glob("*.db"))
+    assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)  # nothing lost, nothing twice
+    assert_validates_as_one(shards, SKLEARN_TABLES)
+
+
 def template_of_shard(shard: str, local_dir: Path, deadline: float) -> psutil.Process:
     """The template process running `shard` for run_shards.py, once it has started."""
     while time.monotonic() < deadline:
