@@ -22,7 +22,8 @@ deterministically, so runs and tests are reproducible:
 
 It knows the right answers from a JSONL file of `{"id", "text", "label"}` lines, by default the template's
 demo data (llm_demo_data.jsonl beside this file). Run it alone with `python llm_standin_server.py --port 8000`
-and point the template at `--base-url http://127.0.0.1:8000/v1`.
+and point the template at `--base-url http://127.0.0.1:8000/v1`; `--fail TEXT=STATUS` and `--stall
+TEXT=SECONDS` set `fail_always` and `stall_first` from the command line, to see timeouts and failures.
 """
 
 from __future__ import annotations
@@ -232,13 +233,34 @@ def _handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _rule(kind: type):
+    """'TEXT=VALUE' for --fail and --stall: (TEXT, VALUE); an argparse type, so bad input is a usage line."""
+    def parse(text: str) -> tuple[str, float | int]:
+        needle, sep, value = text.rpartition("=")
+        try:
+            if not sep or not needle:
+                raise ValueError
+            return needle, kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected TEXT={kind.__name__.upper()}, got {text!r}") from None
+    return parse
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve the stand-in chat-completions endpoint on loopback.")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--labels", type=Path, default=DEMO_DATA,
                         help="JSONL file with 'text' and 'label' fields (default: the template's demo data)")
+    parser.add_argument("--fail", type=_rule(int), action="append", default=[], metavar="TEXT=STATUS",
+                        help="answer every request whose message contains TEXT with this HTTP status (repeatable): "
+                             "a call that fails however often it is retried")
+    parser.add_argument("--stall", type=_rule(float), action="append", default=[], metavar="TEXT=SECONDS",
+                        help="delay the first attempt of such requests by SECONDS (repeatable): a client timeout, "
+                             "then a retry that answers")
     args = parser.parse_args()
     with StandinServer(load_labels(args.labels), port=args.port) as srv:
-        print(f"stand-in chat-completions endpoint at {srv.base_url} (Ctrl-C to stop)")
+        srv.fail_always.update(dict(args.fail))
+        srv.stall_first.update(dict(args.stall))
+        print(f"stand-in chat-completions endpoint at {srv.base_url} (Ctrl-C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

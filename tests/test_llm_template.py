@@ -442,6 +442,35 @@ def test_help_describes_every_flag_and_exits_0(tmp_path):
     assert not (tmp_path / "llm_bench.db").exists()
 
 
+@pytest.mark.slow
+def test_the_stand_ins_command_line_stalls_and_fails_requests_and_wait_s_counts_what_callers_waited(tmp_path):
+    """Trial Z wrote a script to see a timeout and a failure: `--stall TEXT=SECONDS` and `--fail TEXT=STATUS` now
+    do it from the command line. The stalled call times out (1 s), is retried and answers: latency_s is the
+    answering request's, wait_s what the caller waited; the failing call's wait_s runs until it gave up."""
+    bad = run_python(ROOT / "assets" / "llm_standin_server.py", "--fail", "no status")
+    assert bad.returncode == 2 and "expected TEXT=INT, got 'no status'" in bad.stderr and "Traceback" not in bad.stderr
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(ROOT / "assets" / "llm_standin_server.py"), "--port", str(port),
+                               "--stall", "Arrived quickly=3", "--fail", "Stopped charging=500"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert "stand-in chat-completions endpoint at" in server.stdout.readline()
+        proc = run_template(tmp_path, "--base-url", f"http://127.0.0.1:{port}/v1", "--models", "demo-large",
+                            "--prompts", "one_word", "--timeout", "1", "--max-retries", "1", "--concurrency", "1",
+                            check=False)
+        assert proc.returncode == 1, proc.stderr[-2000:]  # a pair without an answer: exit 1, as documented
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stdout.close()
+    rows = {text: (attempts, latency, wait, error) for text, attempts, latency, wait, error in read_rows(
+        tmp_path / "llm_bench.db", "SELECT raw_request, attempts, latency_s, wait_s, error FROM predictions")}
+    stalled = next(v for k, v in rows.items() if "Arrived quickly" in k)
+    failed = next(v for k, v in rows.items() if "Stopped charging" in k)
+    assert stalled[0] == "ReadTimeout,200" and stalled[1] < 1 < stalled[2] and stalled[3] == ""
+    assert failed[0] == "500,500" and failed[1] is None and failed[2] > 0 and failed[3].startswith("CallFailed")
+
+
 def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}/v1"
 
