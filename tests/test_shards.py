@@ -217,6 +217,7 @@ def test_run_shards_on_a_local_dask_cluster_gathers_files_that_add_up_to_the_uns
     again = run_shards(tmp_path, "2", "--out", "gathered", "--local-dir", str(tmp_path / "worker-disk"), "--",
                        "python", str(SKLEARN), *SKLEARN_ARGS)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "resumed from the copy gathered" not in again.stderr  # the worker has the file: no bytes sent
     assert sum(read_rows(p, "SELECT COUNT(*) FROM scores")[0][0] for p in shards) == 18
     assert_union_equals(sklearn_reference, shards, SKLEARN_TABLES)
     # again on "new machines" (an empty worker folder: Dask placed the shards where their files are not): each

@@ -357,6 +357,7 @@ def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding
     dominate the mean (a log loss interval below 0), or an estimate near the edge of its values with a
     symmetric interval over few units (a balanced accuracy interval above 1 at 15 folds)."""
     heavy, edge = [], []
+    said_heavy: set[tuple[int, str]] = set()  # (configuration, metric) whose few extreme items are named here
     for c in summaries:
         for metric, m in c.metrics.items():
             if m.beyond_data:
@@ -365,13 +366,15 @@ def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding
                 text = (f"{names[c.index]}: {metric} [{iv.low:.4g}, {iv.high:.4g}] vs observed [{low:.4g}, "
                         f"{high:.4g}]; the largest 1 % of its values hold {top:.0%} of the total")
                 even = max(1, m.n // 100) / m.n if m.n else 1.0
-                (heavy if top >= HEAVY_TAIL * even else edge).append(text)
+                if top >= HEAVY_TAIL * even:
+                    heavy.append(text)
+                    said_heavy.add((c.index, metric))
+                else:
+                    edge.append(text)
     findings = []
-    reported = {f"{names[c.index]}: {metric} " for c in summaries for metric, m in c.metrics.items()
-                if m.beyond_data and m.beyond_data[2] >= HEAVY_TAIL * (max(1, m.n // 100) / m.n)}
     tails = [f"{names[c.index]}: {metric}: the largest {m.tail[0]:,} of {m.n:,} items hold {m.tail[1]:.0%} of "
              f"its total" for c in summaries for metric, m in c.metrics.items()
-             if m.tail and f"{names[c.index]}: {metric} " not in reported]
+             if m.tail and (c.index, metric) not in said_heavy]
     if tails:
         findings.append(Finding(
             "mean-from-few-items", "warning", f"{len(tails)} means rest on a few items: the largest 1 % of the "
