@@ -67,9 +67,10 @@ from _bench.summary.load import analyse as analyse_load
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
-from _bench.summary.render import csv_text, csv_wide_text, markdown, plot, plot_load
+from _bench.summary.render import markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
 from _bench.summary.scan import enumerate_groups, partition
+from _bench.summary.tables import csv_text, csv_wide_text, load_csv_text
 
 PROG = "export_summary.py"
 EXAMPLES = """  python scripts/export_summary.py bench.db predictions
@@ -218,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: 2000)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="print a CSV table (one row per configuration and "
-                     "metric, and per comparison) instead of Markdown")
+                     "metric, and per comparison; each parameter in a column of its own; for a load test, one row "
+                     "per level with its verdicts) instead of Markdown")
     parser.add_argument("--wide", action="store_true", help="with --csv: one row per configuration, each metric's "
                         "estimate, interval, difference from the best (or --pairs CONFIG) with its interval, "
                         "adjusted p and verdict side by side: a results table")
@@ -482,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(report.to_json())
         elif args.csv:
-            sys.stdout.write(csv_wide_text(doc) if args.wide else csv_text(doc))
+            # a load test's table is its levels (one row each, --wide or not): what its verdicts are about
+            sys.stdout.write(load_csv_text(doc) if doc.get("slo") else csv_wide_text(doc) if args.wide
+                             else csv_text(doc))
         else:
             sys.stdout.write(markdown(doc))
         return code

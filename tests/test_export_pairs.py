@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from _bench.stats import mcnemar_exact_p
 from helpers import call_main, run_python
-from summary_fixtures import clustered_db, correctness, predictions_db, scores_db
+from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db
 from xetrack import Reader
 from xetrack_fixtures import log_rows
 
@@ -419,6 +419,29 @@ def test_the_wide_csv_carries_latency_intervals_and_each_slo_clause(four_models,
             assert row[f"slo_{k['clause']}_verdict"] == k["verdict"]
             assert [float(row[f"slo_{k['clause']}_{e}"]) for e in ("share", "ci_low", "ci_high")] == pytest.approx(
                 [k["share"], k["low"], k["high"]])
+
+
+def test_both_csv_tables_carry_a_column_per_parameter_beside_the_configuration_label(tmp_path, engine, capsys):
+    """Fresh-reader trial: the results table had one `configuration` string ("model=a, rank=2"), so a
+    per-model pivot meant parsing labels. Each parameter gets its own column after `configuration`, with the
+    values the JSON gives; one named like a fixed column (`rank` here) is `param_rank`."""
+    db = tmp_path / "params.db"
+    for model, depth, oks in (("a", 2, FOUR["strong"]), ("a", 4, FOUR["weak"]), ("b", 2, FOUR["same1"])):
+        log_rows(db, prediction_rows(model, oks, extra={"rank": depth}), engine=engine, table="predictions",
+                 params={"experiment_version": "e1"})
+    _, doc, _ = run(capsys, db, "predictions")
+    configs = {c["label"]: c["configuration"] for c in doc["versions"][0]["configurations"]}
+    ranks = {c["label"]: str(c["rank"]) for c in doc["versions"][0]["configurations"]}
+    assert sorted(configs.values(), key=str) == sorted([{"model": "a", "rank": 2}, {"model": "a", "rank": 4},
+                                                         {"model": "b", "rank": 2}], key=str)
+    for wide in ([], ["--wide"]):
+        assert export_summary.main([str(db), "predictions", "--csv", *wide]) == 0
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        header = list(rows[0])
+        assert header[header.index("configuration") + 1:][:2] == ["model", "param_rank"]
+        assert {(r["configuration"], r["model"], int(r["param_rank"])) for r in rows} == {
+            (label, c["model"], c["rank"]) for label, c in configs.items()}
+        assert {r["configuration"]: r["rank"] for r in rows} == ranks  # the fixed column keeps its meaning
 
 
 def test_wide_without_csv_is_a_usage_error(four_models, capsys):

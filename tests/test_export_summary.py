@@ -1099,3 +1099,16 @@ def test_latency_per_input_takes_each_inputs_median_first_and_needs_repeats(tmp_
              engine="sqlite")  # one timing per (parser, input): nothing to take a median of
     code, _, err = call_main(export_summary.main, capsys, str(single), "--latency-per-input", "min")
     assert code == 2 and err.count("\n") == 1 and "needs repeated rows of an input" in err
+
+
+@pytest.mark.parametrize("calls, note", [(40, True), (80, False)])
+def test_an_open_percentile_end_is_explained_with_the_calls_it_would_need(tmp_path, engine, capsys, calls, note):
+    """Trial: 'p95 [229.960, ?]' was printed and nowhere explained. Below 72 calls the upper end of p95's 95 %
+    interval is beyond the data; the table says so and how many calls would bound it; with enough, no note."""
+    db = predictions_db(tmp_path / "few.db", engine, {"a": correctness(calls, 0.8, 1), "b": correctness(calls, 0.6, 2)})
+    d = doc(capsys, str(db), "predictions")
+    p95_highs = {c["latency"]["p95_ci"][1] is None for c in only_version(d)["configurations"]}
+    assert p95_highs == {note}
+    _, out, _ = summary(capsys, str(db), "predictions")
+    said = "A '?' end: the data cannot bound it at 95% (its upper end for p95 needs at least 72 independent calls"
+    assert (said in out) == note and ("?]" in out) == note

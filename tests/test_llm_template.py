@@ -431,6 +431,26 @@ def test_killed_mid_run_and_restarted_it_finishes_with_no_duplicate_and_no_missi
     assert len(done) == len(set(done)) == 2 * N_CONFIGS * N_ITEMS
 
 
+def test_a_rehearsed_crash_loses_at_most_the_calls_in_flight_and_replays_answers_not_yet_logged(tmp_path):
+    """execution.md: a SIGKILL (BENCHKIT_CRASH_AFTER) loses only the calls in flight, at most --concurrency:
+    sent but neither answered nor logged, so the resumed run asks them again; an answer that arrived but was
+    not logged yet is in the response cache and is replayed, not asked again. So the endpoint sees every
+    (configuration, input) once, plus at most `concurrency` repeats, and the rows end complete and unique."""
+    concurrency = 4
+    with StandinServer(dict(LABELS), latency_s=0.2) as srv:
+        args = ["--base-url", srv.base_url, "--concurrency", str(concurrency)]
+        crashed = run_python(TEMPLATE, *args, cwd=tmp_path, env=random_hash_seed_env(BENCHKIT_CRASH_AFTER="10"),
+                             timeout=180)
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+        assert len(answered(tmp_path / "llm_bench.db")) == 10
+        run_template(tmp_path, *args)
+        answers_sent = srv.count(200)  # the demo's scripted 429/500s are retried: count the answers
+    done = answered(tmp_path / "llm_bench.db")
+    assert len(done) == len(set(done)) == N_CONFIGS * N_ITEMS
+    lost = answers_sent - N_CONFIGS * N_ITEMS  # answered by the endpoint, never received or logged
+    assert 0 <= lost <= concurrency, (answers_sent, lost)
+
+
 # --- the command line ---------------------------------------------------------------------------------------
 
 

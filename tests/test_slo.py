@@ -5,6 +5,8 @@ its latency from then, its error); the latencies are planted, so every verdict h
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 
@@ -370,3 +372,43 @@ def test_save_keeps_each_configurations_slo_verdict_and_the_percentile_intervals
         con.close()
     assert code == 0 and verdict == c["slo"]["verdict"] == "meets"
     assert json.loads(clauses)[0]["broken"] == 20 and [low, high] == c["latency"]["p95_ci"]
+
+
+def test_the_load_table_says_how_many_requests_would_bound_an_open_percentile_end(tmp_path, capsys):
+    """A level of 100 requests bounds p95 (72 are enough) but not p99's upper end (368): the Markdown names
+    that number, for requests, where it used to say only 'too few requests in the tail'."""
+    db = load_db(tmp_path, {10: level_rows(10, 10, fast), 20: level_rows(20, 30, fast)})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms")
+    assert [(lv["requests"], lv["latency_ms"]["p95"]["high"] is None, lv["latency_ms"]["p99"]["high"] is None)
+            for lv in doc["slo"]["levels"]] == [(100, False, True), (600, False, False)]
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms"]) == 0
+    out = capsys.readouterr().out
+    assert "A '?' end: the data cannot bound it at 95% (its upper end for p99 needs at least 368 independent " \
+           "requests); with fewer, the most extreme request is not a bound" in out
+
+
+@pytest.mark.parametrize("wide", [[], ["--wide"]])
+def test_a_load_tests_csv_is_its_level_table_with_the_verdicts_and_the_capacity(tmp_path, capsys, wide):
+    """'Which rate meets my SLO' as a table: the CSV of a load test had each level as a benchmark configuration
+    (order-statistic intervals narrower than the level table's, no verdict). Now one row per level with the
+    numbers of the JSON's level table, each clause, the verdict and which level is the capacity."""
+    slow_tenth = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731
+    db = load_db(tmp_path, {20: level_rows(20, 40, fast), 40: level_rows(40, 40, fast),
+                            80: level_rows(80, 40, slow_tenth)})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms,errors<1%")
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms,errors<1%", "--csv", *wide]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(float(r["rate"]), r["mode"], r["slo_verdict"], r["highest_meeting"]) for r in rows] == [
+        (20.0, "open-loop", "meets", "false"), (40.0, "open-loop", "meets", "true"),
+        (80.0, "open-loop", "fails", "false")]
+    for row, lv in zip(rows, doc["slo"]["levels"], strict=True):
+        assert row["level"] == lv["label"] and int(row["requests"]) == lv["requests"]
+        assert float(row["achieved_rps"]) == lv["achieved_rps"] and float(row["max_ms"]) == lv["max_ms"]
+        for p in ("p50", "p95", "p99"):
+            pct = lv["latency_ms"][p]
+            assert [row[f"latency_{p}_ms{e}"] for e in ("", "_ci_low", "_ci_high")] == [
+                "" if v is None else str(v) for v in (pct["estimate"], pct["low"], pct["high"])]
+        for c in lv["clauses"]:
+            assert [row[f"slo_{c['clause']}_{e}"] for e in ("share", "ci_low", "ci_high", "allowed", "verdict")] == [
+                str(c[k]) for k in ("share", "low", "high", "allowed", "verdict")]
+    assert doc["slo"]["highest_meeting"]["label"] == rows[1]["level"]

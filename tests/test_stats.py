@@ -436,6 +436,18 @@ def test_a_percentiles_interval_has_an_upper_end_from_the_number_of_calls_analys
         assert (high is not None) == bounded and low is not None, (n, high)
 
 
+@pytest.mark.parametrize("q, end", [(95, "high"), (99, "high"), (50, "high"), (50, "low"), (5, "low")])
+@pytest.mark.parametrize("confidence", [0.95, 0.9])
+def test_the_calls_export_says_a_percentile_end_needs_are_where_its_interval_first_has_that_end(q, end, confidence):
+    """The note under a '?' in export's tables names a number of calls: the fewest for which percentile_intervals
+    gives that end."""
+    from _bench.summary.render import calls_to_bound
+    fewest = next(n for n in range(2, 2000)
+                  if _stats.percentile_intervals(np.arange(n, dtype=float), None, (q,), confidence)[q][
+                      end == "high"] is not None)
+    assert calls_to_bound(q, end, confidence) == fewest
+
+
 @pytest.mark.parametrize("statistic", ["median", "min", "mean"])
 def test_per_unit_takes_each_units_statistic_like_pandas(statistic):
     import pandas as pd

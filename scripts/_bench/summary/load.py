@@ -267,9 +267,10 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
     overall = overall_verdict([r["verdict"] for r in results])
     errors = int(failed.sum())
     return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
-            "window_s": window_s, "offered_rps": n / window_s if window_s else None,
-            "achieved_rps": int(ok.sum()) / window_s if window_s else None, "errors": errors,
-            "error_rate": errors / n if n else None, "latency_ms": percentiles,
+            # six decimals, as the benchmark's numbers (model.r6): 9.999999999999998 requests/s was 10
+            "window_s": round(window_s, 6), "offered_rps": round(n / window_s, 6) if window_s else None,
+            "achieved_rps": round(int(ok.sum()) / window_s, 6) if window_s else None, "errors": errors,
+            "error_rate": round(errors / n, 6) if n else None, "latency_ms": percentiles,
             "max_ms": float(np.nanmax(latency[ok])) if ok.any() else None, "block_s": block_s,
             "clauses": results, "verdict": overall if clauses else None,
             "replicate_verdicts": (_replicate_verdicts(s, clauses, block_s, alpha, resamples, seed)

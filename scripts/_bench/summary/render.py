@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import math
 from pathlib import Path
 
 from _bench.layout import fold_sample_size, items_are_folds, labels_note, moved_note, replicate_unit
@@ -100,7 +99,10 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         if per_right:
             row.append(_per_right(c.get("cost_per_right")))
         rows.append(row)
-    return _table(header, "rlrr" + "l" * (len(header) - 4), rows)
+    table = _table(header, "rlrr" + "l" * (len(header) - 4), rows)
+    open_ends = set().union(*(_open_ends({p: (c.get("latency") or {}).get(f"{p}_ci") for p in ("p50", "p95")})
+                              for c in stratum["configurations"]))
+    return table + (["", open_ends_note(open_ends, doc["options"]["confidence"])] if open_ends else [])
 
 
 def _slo_section(stratum: dict, doc: dict) -> list[str]:
@@ -188,6 +190,34 @@ def _bounds(ci: list | None) -> str:
     """[low, high] of a percentile; an end the data cannot bound (too few inputs in the tail) is '?'."""
     low, high = ci or (None, None)
     return f"[{'?' if low is None else _latency(low)}, {'?' if high is None else _latency(high)}]"
+
+
+def calls_to_bound(q: float, end: str, confidence: float) -> int:
+    """The fewest independent calls whose order statistics bound the q-th percentile at that end: the upper end
+    needs a call above it with probability 1 - alpha/2 ((q/100)^n <= alpha/2), the lower end one below it.
+    At 95 %: p95's upper end 72 calls, p99's 368, p50's either end 6 (tests: percentile_intervals agrees)."""
+    share = q / 100 if end == "high" else 1 - q / 100
+    return math.ceil(math.log((1 - confidence) / 2) / math.log(share))
+
+
+def open_ends_note(open_ends: set[tuple[str, str]], confidence: float, calls: str = "calls",
+                   clustered: bool = True) -> str:
+    """What a '?' in a percentile's interval means, and how many calls would bound it (trial: '[229.960, ?]'
+    was left unexplained). `open_ends`: the (percentile such as 'p95', 'low' or 'high') shown open."""
+    needs = [f"its {'upper' if end == 'high' else 'lower'} end for {p} needs at least "
+             f"{calls_to_bound(float(p[1:]), end, confidence):,} independent {calls}"
+             for p, end in sorted(open_ends, key=lambda e: (float(e[0][1:]), e[1]))]
+    more = f", more when an input's {calls} are slow together" if clustered else ""
+    ends = {end for _, end in open_ends}
+    read = ("at least its lower end" if ends == {"high"} else "at most its upper end" if ends == {"low"}
+            else "bounded on one side only")
+    return (f"A '?' end: the data cannot bound it at {confidence:.0%} ({'; '.join(needs)}{more}); with fewer, "
+            f"the most extreme {calls[:-1]} is not a bound, so such a percentile is known only to be {read}.")
+
+
+def _open_ends(intervals: dict[str, list | tuple | None]) -> set[tuple[str, str]]:
+    return {(p, end) for p, ci in intervals.items() if ci for end, v in zip(("low", "high"), ci, strict=True)
+            if v is None}
 
 
 def _latency(x: float | None) -> str:
@@ -378,119 +408,10 @@ def markdown(doc: dict) -> str:
             lines += _dz_per_item_note(stratum, mine, layout)
         lines += ["", f"**Headline:** {stratum['headline']}"]
     if doc.get("slo"):
-        lines += load_section(doc["slo"])
+        lines += load_section(doc["slo"], doc["options"]["confidence"])
     lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this data "
                   "cannot tell the two apart; it is not evidence that they are equal.", ""]
     return "\n".join(lines)
-
-
-CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "better", "n", "estimate", "ci_low",
-              "ci_high", "interval", "latency_column", "latency_unit", "latency_p50", "latency_p95", "latency_p99",
-              "tokens", "cost", "reference", "shared_items", "only_reference", "only_other", "difference",
-              "difference_ci_low", "difference_ci_high", "effect_size_dz", "test", "p_value", "p_adjusted", "verdict",
-              "min_detectable_difference", "mdd_alpha"]
-
-
-def csv_text(doc: dict) -> str:
-    """One row per (version, configuration, metric), and per comparison: with --pairs all a configuration
-    compared with several others has a row for each (its `reference` column names the other). A long table
-    for spreadsheets and dataframes."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    metrics = doc["inferred"]["measures"]["metrics"] or [None]
-    for stratum in doc["versions"]:
-        comps: dict[tuple, list[dict]] = {}
-        for comp in stratum["comparisons"]:
-            comps.setdefault((comp["metric"], comp["configuration"]), []).append(comp)
-        for c in stratum["configurations"]:
-            lat = c["latency"] or {}
-            for metric in metrics:
-                row = {"version": stratum["label"], "rank": c["rank"], "configuration": c["label"],
-                       "items": c["items"], "failed": c["failed"], "latency_column": lat.get("column"),
-                       "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
-                       "latency_p99": lat.get("p99"), "tokens": c["tokens"], "cost": c["cost"]}
-                if not metric:
-                    writer.writerow(row)
-                    continue
-                m = c["metrics"][metric["name"]]
-                row.update(metric=metric["name"], better=metric["better"], n=m["n"], estimate=m["estimate"],
-                           ci_low=m["ci_low"], ci_high=m["ci_high"], interval=m["interval"])
-                mine = comps.get((metric["name"], c["label"]), [])
-                if not mine and m["n"] and any(k[0] == metric["name"] for k in comps):
-                    row.update(verdict="reference" if stratum["reference"] else "best")
-                for comp in mine or [None]:
-                    writer.writerow(row if comp is None else {**row, **_comparison_fields(comp)})
-    return out.getvalue()
-
-
-WIDE_METRIC_FIELDS = ["", "_ci_low", "_ci_high", "_n", "_vs", "_difference", "_difference_ci_low",
-                      "_difference_ci_high", "_p_adjusted", "_verdict"]
-
-
-def csv_wide_text(doc: dict) -> str:
-    """One row per (version, configuration): each metric's estimate and interval side by side, with its
-    comparison: the difference from the configuration it was compared with (`<metric>_vs`: the best, or
-    --pairs CONFIG), its interval, the adjusted p and the verdict. With --pairs all, the comparison with the
-    highest-ranked configuration (the p adjusted over every pair, as in the long table). Then latency
-    percentiles with their intervals and, with --slo, the verdict and each clause's broken share with its
-    interval. Version columns only when the file holds several versions. For a results table in a report."""
-    metrics = [m["name"] for m in doc["inferred"]["measures"]["metrics"]]
-    several = len(doc["versions"]) > 1
-    version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
-    configs = [c for v in doc["versions"] for c in v["configurations"]]
-    clauses = list(dict.fromkeys(k["clause"] for c in configs if c.get("slo") for k in c["slo"]["clauses"]))
-    latency = [f"latency_{p}{end}" for p in ("p50", "p95", "p99") for end in ("", "_ci_low", "_ci_high")]
-    fields = [*version_cols, "rank", "configuration", "rows", "items", "failed",
-              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS), "latency_column", "latency_unit",
-              "latency_failures_counted_at", *latency,
-              *(["slo_verdict"] if clauses else []),
-              *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
-              "tokens", "cost"]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for stratum in doc["versions"]:
-        position = {c["label"]: i for i, c in enumerate(stratum["configurations"])}
-        for c in stratum["configurations"]:
-            lat = c["latency"] or {}
-            row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols}, "rank": c["rank"],
-                   "configuration": c["label"], "rows": c["rows"], "items": c["items"], "failed": c["failed"],
-                   "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
-                   "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
-                   "cost": c["cost"]}
-            for p in ("p50", "p95", "p99"):
-                low, high = lat.get(f"{p}_ci") or (None, None)
-                row.update({f"latency_{p}": lat.get(p), f"latency_{p}_ci_low": low, f"latency_{p}_ci_high": high})
-            if c.get("slo"):
-                row["slo_verdict"] = c["slo"]["verdict"]
-                for k in c["slo"]["clauses"]:
-                    row.update({f"slo_{k['clause']}_share": k["share"], f"slo_{k['clause']}_ci_low": k["low"],
-                                f"slo_{k['clause']}_ci_high": k["high"], f"slo_{k['clause']}_verdict": k["verdict"]})
-            for name in metrics:
-                m = c["metrics"][name]
-                row.update({name: m["estimate"], f"{name}_ci_low": m["ci_low"], f"{name}_ci_high": m["ci_high"],
-                            f"{name}_n": m["n"]})
-                own = [k for k in stratum["comparisons"] if k["metric"] == name and k["configuration"] == c["label"]]
-                if own:
-                    k = min(own, key=lambda k: position.get(k["reference"], len(position)))
-                    row.update({f"{name}_vs": k["reference"], f"{name}_difference": k["delta"],
-                                f"{name}_difference_ci_low": k["ci_low"], f"{name}_difference_ci_high": k["ci_high"],
-                                f"{name}_p_adjusted": k["p_adjusted"], f"{name}_verdict": k["verdict"]})
-                elif m["n"] and any(k["metric"] == name for k in stratum["comparisons"]):
-                    row[f"{name}_verdict"] = "reference" if stratum["reference"] else "best"
-            writer.writerow(row)
-    return out.getvalue()
-
-
-def _comparison_fields(comp: dict) -> dict:
-    return {"reference": comp["reference"], "shared_items": comp["shared_items"],
-            "only_reference": comp["only_reference"], "only_other": comp["only_other"],
-            "difference": comp["delta"], "difference_ci_low": comp["ci_low"], "difference_ci_high": comp["ci_high"],
-            "effect_size_dz": comp["effect_size"]["value"], "test": comp["test"], "p_value": comp["p_value"],
-            "p_adjusted": comp["p_adjusted"], "verdict": comp["verdict"],
-            "min_detectable_difference": (comp["detectable"] or {}).get("difference"),
-            "mdd_alpha": (comp["detectable"] or {}).get("alpha")}
 
 
 LABEL_WRAP = 48  # characters per line of a configuration label in the picture
@@ -599,7 +520,7 @@ def _bounded(estimate: float | None, low: float | None, high: float | None, digi
     return f"{estimate:.{digits}f} [{ends[0]}, {ends[1]}]"
 
 
-def load_section(slo: dict) -> list[str]:
+def load_section(slo: dict, confidence: float) -> list[str]:
     """Per level: rates, errors, tail latency with intervals, and the SLO verdicts; then the capacity."""
     clauses = [c["clause"] for c in slo["levels"][0]["clauses"]] if slo["levels"] else []
     title = f"## Load test: {slo['objective']}" if slo["objective"] else "## Load test"
@@ -618,9 +539,13 @@ def load_section(slo: dict) -> list[str]:
         if clauses:
             row.append(f"**{lv['verdict']}**")
         rows.append(row)
+    open_ends = set().union(*(_open_ends({p: (lv["latency_ms"][p]["low"], lv["latency_ms"][p]["high"])
+                                          for p in ("p50", "p95", "p99") if lv["latency_ms"][p]["estimate"]
+                                          is not None}) for lv in slo["levels"]))
+    unbounded = f"{open_ends_note(open_ends, confidence, 'requests', clustered=False)} " if open_ends else ""
     lines = ["", title, "", *_table(header, "lrrrllll" + "l" * (len(header) - 8), rows), "",
              f"Intervals: {slo['interval']}; blocks of at least 1 s, twice the longest run of broken requests "
-             "(so a stall stays in one block). A '?' end: too few requests in the tail to bound it. "
+             f"(so a stall stays in one block). {unbounded}"
              "meets: the whole interval of the broken share is below what is allowed; fails: wholly above; "
              "undecided: it straddles the limit (measure longer)."]
     if clauses and slo.get("capacity_needs_one_version"):

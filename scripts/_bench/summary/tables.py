@@ -1,0 +1,186 @@
+"""export_summary's CSV tables: the long one (--csv), the results table (--csv --wide) and, for a load test,
+one row per level. Each reads the report's JSON document, as the Markdown does, so every number in a table is
+one the JSON gives."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "better", "n", "estimate", "ci_low",
+              "ci_high", "interval", "latency_column", "latency_unit", "latency_p50", "latency_p95", "latency_p99",
+              "tokens", "cost", "reference", "shared_items", "only_reference", "only_other", "difference",
+              "difference_ci_low", "difference_ci_high", "effect_size_dz", "test", "p_value", "p_adjusted", "verdict",
+              "min_detectable_difference", "mdd_alpha"]
+
+
+def parameter_columns(doc: dict, taken: list[str]) -> dict[str, str]:
+    """A column per parameter that tells the configurations apart (model, temperature, ...) and per parameter
+    shown beside a config_id, so a table can be filtered or pivoted by them without parsing the `configuration`
+    label: {column name: parameter}. A parameter whose name is already a column (rank, rows, a metric) gets
+    the prefix `param_`."""
+    names = dict.fromkeys(k for v in doc["versions"] for c in v["configurations"]
+                          for k in (*c["configuration"], *c["parameters"]))
+    return {(f"param_{k}" if k in taken else k): k for k in names}
+
+
+def _parameter_values(c: dict, columns: dict[str, str]) -> dict:
+    values = {**c["parameters"], **c["configuration"]}
+    return {col: values.get(name) for col, name in columns.items()}
+
+
+def _after_configuration(fields: list[str], extra: list[str]) -> list[str]:
+    at = fields.index("configuration") + 1
+    return fields[:at] + extra + fields[at:]
+
+
+def csv_text(doc: dict) -> str:
+    """One row per (version, configuration, metric), and per comparison: with --pairs all a configuration
+    compared with several others has a row for each (its `reference` column names the other). A long table
+    for spreadsheets and dataframes; after `configuration`, a column per parameter (parameter_columns)."""
+    params = parameter_columns(doc, CSV_FIELDS)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_after_configuration(CSV_FIELDS, list(params)), lineterminator="\n")
+    writer.writeheader()
+    metrics = doc["inferred"]["measures"]["metrics"] or [None]
+    for stratum in doc["versions"]:
+        comps: dict[tuple, list[dict]] = {}
+        for comp in stratum["comparisons"]:
+            comps.setdefault((comp["metric"], comp["configuration"]), []).append(comp)
+        for c in stratum["configurations"]:
+            lat = c["latency"] or {}
+            for metric in metrics:
+                row = {"version": stratum["label"], "rank": c["rank"], "configuration": c["label"],
+                       **_parameter_values(c, params), "items": c["items"], "failed": c["failed"], "latency_column": lat.get("column"),
+                       "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
+                       "latency_p99": lat.get("p99"), "tokens": c["tokens"], "cost": c["cost"]}
+                if not metric:
+                    writer.writerow(row)
+                    continue
+                m = c["metrics"][metric["name"]]
+                row.update(metric=metric["name"], better=metric["better"], n=m["n"], estimate=m["estimate"],
+                           ci_low=m["ci_low"], ci_high=m["ci_high"], interval=m["interval"])
+                mine = comps.get((metric["name"], c["label"]), [])
+                if not mine and m["n"] and any(k[0] == metric["name"] for k in comps):
+                    row.update(verdict="reference" if stratum["reference"] else "best")
+                for comp in mine or [None]:
+                    writer.writerow(row if comp is None else {**row, **_comparison_fields(comp)})
+    return out.getvalue()
+
+
+WIDE_METRIC_FIELDS = ["", "_ci_low", "_ci_high", "_n", "_vs", "_difference", "_difference_ci_low",
+                      "_difference_ci_high", "_p_adjusted", "_verdict"]
+
+
+def csv_wide_text(doc: dict) -> str:
+    """One row per (version, configuration): each metric's estimate and interval side by side, with its
+    comparison: the difference from the configuration it was compared with (`<metric>_vs`: the best, or
+    --pairs CONFIG), its interval, the adjusted p and the verdict. With --pairs all, the comparison with the
+    highest-ranked configuration (the p adjusted over every pair, as in the long table). Then latency
+    percentiles with their intervals and, with --slo, the verdict and each clause's broken share with its
+    interval. Version columns only when the file holds several versions; after `configuration`, a column per
+    parameter (parameter_columns). For a results table in a report."""
+    metrics = [m["name"] for m in doc["inferred"]["measures"]["metrics"]]
+    several = len(doc["versions"]) > 1
+    version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
+    configs = [c for v in doc["versions"] for c in v["configurations"]]
+    clauses = list(dict.fromkeys(k["clause"] for c in configs if c.get("slo") for k in c["slo"]["clauses"]))
+    latency = [f"latency_{p}{end}" for p in ("p50", "p95", "p99") for end in ("", "_ci_low", "_ci_high")]
+    fields = [*version_cols, "rank", "configuration", "rows", "items", "failed",
+              *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS), "latency_column", "latency_unit",
+              "latency_failures_counted_at", *latency,
+              *(["slo_verdict"] if clauses else []),
+              *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
+              "tokens", "cost"]
+    params = parameter_columns(doc, fields)
+    fields = _after_configuration(fields, list(params))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for stratum in doc["versions"]:
+        position = {c["label"]: i for i, c in enumerate(stratum["configurations"])}
+        for c in stratum["configurations"]:
+            lat = c["latency"] or {}
+            row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols}, "rank": c["rank"],
+                   "configuration": c["label"], **_parameter_values(c, params), "rows": c["rows"], "items": c["items"], "failed": c["failed"],
+                   "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
+                   "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
+                   "cost": c["cost"]}
+            for p in ("p50", "p95", "p99"):
+                low, high = lat.get(f"{p}_ci") or (None, None)
+                row.update({f"latency_{p}": lat.get(p), f"latency_{p}_ci_low": low, f"latency_{p}_ci_high": high})
+            if c.get("slo"):
+                row["slo_verdict"] = c["slo"]["verdict"]
+                for k in c["slo"]["clauses"]:
+                    row.update({f"slo_{k['clause']}_share": k["share"], f"slo_{k['clause']}_ci_low": k["low"],
+                                f"slo_{k['clause']}_ci_high": k["high"], f"slo_{k['clause']}_verdict": k["verdict"]})
+            for name in metrics:
+                m = c["metrics"][name]
+                row.update({name: m["estimate"], f"{name}_ci_low": m["ci_low"], f"{name}_ci_high": m["ci_high"],
+                            f"{name}_n": m["n"]})
+                own = [k for k in stratum["comparisons"] if k["metric"] == name and k["configuration"] == c["label"]]
+                if own:
+                    k = min(own, key=lambda k: position.get(k["reference"], len(position)))
+                    row.update({f"{name}_vs": k["reference"], f"{name}_difference": k["delta"],
+                                f"{name}_difference_ci_low": k["ci_low"], f"{name}_difference_ci_high": k["ci_high"],
+                                f"{name}_p_adjusted": k["p_adjusted"], f"{name}_verdict": k["verdict"]})
+                elif m["n"] and any(k["metric"] == name for k in stratum["comparisons"]):
+                    row[f"{name}_verdict"] = "reference" if stratum["reference"] else "best"
+            writer.writerow(row)
+    return out.getvalue()
+
+
+def _comparison_fields(comp: dict) -> dict:
+    return {"reference": comp["reference"], "shared_items": comp["shared_items"],
+            "only_reference": comp["only_reference"], "only_other": comp["only_other"],
+            "difference": comp["delta"], "difference_ci_low": comp["ci_low"], "difference_ci_high": comp["ci_high"],
+            "effect_size_dz": comp["effect_size"]["value"], "test": comp["test"], "p_value": comp["p_value"],
+            "p_adjusted": comp["p_adjusted"], "verdict": comp["verdict"],
+            "min_detectable_difference": (comp["detectable"] or {}).get("difference"),
+            "mdd_alpha": (comp["detectable"] or {}).get("alpha")}
+
+
+LOAD_PERCENTILES = ("p50", "p95", "p99")
+
+
+def load_csv_text(doc: dict) -> str:
+    """A load test's levels, one row each, as the Markdown's level table shows them (trial: the benchmark
+    CSV had each level's order-statistic intervals, not the level table's wider ones, and no SLO verdict):
+    its parameters, requests, offered and achieved rates, errors, each percentile in ms with the interval the
+    verdicts use (an end the data cannot bound is empty), max; with --slo each clause's broken share,
+    interval, allowed share and verdict, the level's verdict and `highest_meeting`: true on the highest rate
+    of its series that meets the objective (the capacity). Version columns only when there are several."""
+    slo = doc["slo"]
+    levels = slo["levels"]
+    several = len({tuple(sorted((lv["version"] or {}).items())) for lv in levels}) > 1
+    version_cols = list(dict.fromkeys(k for lv in levels for k in (lv["version"] or {}))) if several else []
+    clauses = list(dict.fromkeys(c["clause"] for lv in levels for c in lv["clauses"]))
+    fixed = [*version_cols, "level", "requests", "window_s", "offered_rps", "achieved_rps", "errors", "error_rate",
+             *(f"latency_{p}_ms{end}" for p in LOAD_PERCENTILES for end in ("", "_ci_low", "_ci_high")), "max_ms",
+             *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "allowed", "verdict")),
+             *(["slo_verdict", "highest_meeting"] if clauses else [])]
+    names = dict.fromkeys(k for lv in levels for k in lv["configuration"])
+    params = {(f"param_{k}" if k in fixed else k): k for k in names}
+    at = fixed.index("level") + 1
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fixed[:at] + list(params) + fixed[at:], lineterminator="\n")
+    writer.writeheader()
+    for lv in levels:
+        row = {**{k: (lv["version"] or {}).get(k) for k in version_cols}, "level": lv["label"],
+               **{col: lv["configuration"].get(name) for col, name in params.items()},
+               **{k: lv[k] for k in ("requests", "window_s", "offered_rps", "achieved_rps", "errors", "error_rate",
+                                     "max_ms")}}
+        for p in LOAD_PERCENTILES:
+            pct = lv["latency_ms"][p]
+            row.update({f"latency_{p}_ms": pct["estimate"], f"latency_{p}_ms_ci_low": pct["low"],
+                        f"latency_{p}_ms_ci_high": pct["high"]})
+        for c in lv["clauses"]:
+            row.update({f"slo_{c['clause']}_{end}": c[key] for end, key in (
+                ("share", "share"), ("ci_low", "low"), ("ci_high", "high"), ("allowed", "allowed"),
+                ("verdict", "verdict"))})
+        if clauses:
+            series = slo["series"][lv["series"]] if lv.get("series") is not None else {}
+            row.update(slo_verdict=lv["verdict"],
+                       highest_meeting=str((series.get("highest_meeting") or {}).get("label") == lv["label"]).lower())
+        writer.writerow(row)
+    return out.getvalue()
