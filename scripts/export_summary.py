@@ -49,6 +49,7 @@ from _bench.summary.design import (
     within_key,
 )
 from _bench.summary.findings import (
+    batch_written_findings,
     beyond_data_findings,
     count_findings,
     coverage_findings,
@@ -387,6 +388,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += latency_failure_findings(summaries, names, plan)
     findings += unit_findings(summaries, layout, opts.unit, remeasured)
     findings += pooled_ranking_findings(bench, layout, plan, summaries, names, where, params)
+    if opts.call_order:
+        findings += batch_written_findings(bench, layout, plan, summaries, names, where, params)
     mixed = mixed_configuration_findings(bench, layout, summaries, names, where, params)
     if mixed:  # then the "repeats" and "retries" are rows of the other prompt: the error says what they are
         findings = [f for f in findings if f.check_id not in ("duplicates-counted-once", "retries-counted-once")]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
+import time
 
 import export_summary
 import numpy as np
@@ -17,6 +19,7 @@ from _bench.summary.load import BlockBootstrap, parse_slo, percentile_intervals
 from _bench.summary.slo import clopper_pearson
 from helpers import call_main
 from scipy import stats
+from xetrack import Tracker
 from xetrack_fixtures import log_rows
 
 
@@ -412,3 +415,32 @@ def test_a_load_tests_csv_is_its_level_table_with_the_verdicts_and_the_capacity(
             assert [row[f"slo_{c['clause']}_{e}"] for e in ("share", "ci_low", "ci_high", "allowed", "verdict")] == [
                 str(c[k]) for k in ("share", "low", "high", "allowed", "verdict")]
     assert doc["slo"]["highest_meeting"]["label"] == rows[1]["level"]
+
+
+def test_rows_written_far_faster_than_their_calls_ran_are_flagged_and_rows_logged_live_are_not(tmp_path, capsys):
+    """Trial Y again: the runs note asked the reader to check the timestamps. The report now compares them with
+    the summed latency itself: 400 calls of 0.4-2 s each (3 minutes) written in one batch within milliseconds,
+    failures last, is a `rows-written-at-once` warning; the same shape logged live, each row as its call ended,
+    is not; and --rows-not-in-call-order (the fix) leaves nothing to warn about."""
+    batch = tmp_path / "batch.db"
+    log_rows(batch, [{"model": "m", "input_id": i, "latency_s": 2.0 if i >= 380 else 0.4, "error": ""}
+                     for i in range(400)], engine="sqlite", table="requests")
+    live = tmp_path / "live.db"
+    tracker = Tracker(str(live), table="requests", params={})
+    for i in range(400):
+        seconds = 0.02 if i >= 380 else 0.003
+        time.sleep(seconds)  # the call
+        tracker.log({"model": "m", "input_id": i, "latency_s": seconds, "error": ""})
+    found = {}
+    for name, db, slo in (("batch", batch, "p95<1s"), ("live", live, "p95<10ms")):
+        d = summary(capsys, db, "--slo", slo)[1]
+        (clause,) = d["versions"][0]["configurations"][0]["slo"]["clauses"]
+        assert clause["longest_broken_run"] == 20 and clause["effective_calls"] < 100  # the runs note's case
+        found[name] = [f for f in d["findings"] if f["check_id"] == "rows-written-at-once"]
+    (finding,) = found["batch"]
+    assert finding["hint"].startswith("If the rows are not in the order the calls ran, add --rows-not-in-call-order")
+    assert re.fullmatch(r"model=m: 400 calls took 192\.0 s in all, their rows were written within 0\.\d{3} s",
+                        finding["examples"][0])
+    assert found["live"] == []
+    d = summary(capsys, batch, "--slo", "p95<1s", "--rows-not-in-call-order")[1]
+    assert [f for f in d["findings"] if f["check_id"] == "rows-written-at-once"] == []

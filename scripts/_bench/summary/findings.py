@@ -5,13 +5,16 @@ function takes the summaries (or the load analysis) and returns the findings it 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from _bench.cli import Finding
 from _bench.layout import Layout, strata
 from _bench.reader import Benchmark
 from _bench.sql import as_text, numeric, q
+from _bench.summary.load import MS_PER
 from _bench.summary.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, Plan
 from _bench.summary.scan import Group
+from _bench.summary.slo import runs_cut_calls
 
 
 def non_numeric_findings(bench: Benchmark, plan: Plan, where: str, params: list,
@@ -264,6 +267,49 @@ def mixed_configuration_findings(bench: Benchmark, layout: Layout, summaries: li
                     f"Add {shown} to --config-cols (with --within to compare inside each group), or pick one with "
                     f"--filter {columns[0]}=VALUE, or pool over it with --pool {shown} (a model's numbers over "
                     f"every {shown}, paired on the same input and {shown}).", examples)]
+
+
+BATCH_SPEED = 200  # rows written this many times faster than their calls took: no live run is that concurrent
+
+
+def batch_written_findings(bench: Benchmark, layout: Layout, plan: Plan, summaries: list, names: dict[int, str],
+                           where: str, params: list) -> list[Finding]:
+    """--slo counts a run of consecutive broken rows as one stall, which is right only when the rows were
+    logged as the calls ran. Where such runs cut the effective calls (slo.runs_cut_calls), compare how long
+    the computed rows took to write (their timestamps) with how long their calls took (summed latency): rows
+    written hundreds of times faster than the calls ran were written in one batch afterwards (a trial's
+    imported results, sorted, failures last), and --rows-not-in-call-order is what they need. One GROUP BY,
+    run only then."""
+    judged = [c for c in summaries if c.slo and any(runs_cut_calls(k) for k in c.slo["clauses"])]
+    if not judged or not plan.latency or "timestamp" not in layout.columns:
+        return []
+    keys = layout.versions + layout.config
+    grouped = ", ".join(q(k) for k in keys) or "1"
+    computed = f"{where} AND {layout.computed}" if where else f" WHERE {layout.computed}"
+    stamp = as_text(q("timestamp"))
+    sql = (f"SELECT {grouped}, MIN({stamp}), MAX({stamp}), SUM({numeric(q(plan.latency), bench.engine)}) "
+           f"FROM {bench.VIEW}{computed} GROUP BY {grouped}")
+    spans = {tuple(row[:len(keys)]): row[len(keys):] for row in bench.query(sql, params)}
+    examples = []
+    for c in judged:
+        first, last, summed = spans.get(tuple(c.group.versions + c.group.config), (None, None, None))
+        try:
+            written_s = (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))).total_seconds()
+        except ValueError:  # not xetrack's timestamps: nothing to compare
+            continue
+        took_s = (summed or 0) * MS_PER.get(plan.latency_unit or "ms", 1.0) / 1000
+        if took_s > BATCH_SPEED * max(written_s, 0.001):
+            examples.append(f"{names[c.index]}: {c.slo['clauses'][0]['calls']:,} calls took {took_s:,.1f} s "
+                            f"in all, their rows were written within {written_s:.3f} s")
+    if not examples:
+        return []
+    return [Finding("rows-written-at-once", "warning",
+                    f"{len(examples)} configuration(s) have their rows written far faster than their calls ran: "
+                    "most likely in one batch after the calls, perhaps sorted, so the runs of consecutive broken "
+                    "rows that narrowed their --slo verdicts to few effective calls may say nothing about calls "
+                    "slow together.",
+                    "If the rows are not in the order the calls ran, add --rows-not-in-call-order; if a live run "
+                    "logged them as each call ended, ignore this.", examples)]
 
 
 FEW_SEEDS = 5  # below this many seeds, a cluster-robust t has fewer than 4 degrees of freedom

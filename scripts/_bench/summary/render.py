@@ -7,7 +7,7 @@ from pathlib import Path
 
 from _bench.layout import fold_sample_size, items_are_folds, labels_note, moved_note, replicate_unit
 from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
-from _bench.summary.slo import BLOCK_CALLS
+from _bench.summary.slo import runs_cut_calls
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}
@@ -137,7 +137,7 @@ def _runs_note(judged: list[dict]) -> list[str]:
     runs = [f"{c['label']} {k['clause']}: {k['broken']:,} broken, in runs of up to {k['longest_broken_run']:,} "
             f"consecutive rows: ~{k['effective_calls']:,.0f} effective calls of {k['calls']:,}"
             for c in judged for k in c["slo"]["clauses"]
-            if k.get("longest_broken_run", 0) >= BLOCK_CALLS and k["effective_calls"] < k["calls"] / 4]
+            if runs_cut_calls(k)]
     if not runs:
         return []
     return ["", "Broken calls came in long runs of consecutive rows, counted as one stall each: "
@@ -210,7 +210,7 @@ def open_ends_note(open_ends: set[tuple[str, str]], confidence: float, calls: st
     more = f", more when an input's {calls} are slow together" if clustered else ""
     ends = {end for _, end in open_ends}
     read = ("at least its lower end" if ends == {"high"} else "at most its upper end" if ends == {"low"}
-            else "bounded on one side only")
+            else "within the ends shown")
     return (f"A '?' end: the data cannot bound it at {confidence:.0%} ({'; '.join(needs)}{more}); with fewer, "
             f"the most extreme {calls[:-1]} is not a bound, so such a percentile is known only to be {read}.")
 

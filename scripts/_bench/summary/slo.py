@@ -65,6 +65,12 @@ def judge(latency: np.ndarray | None, failed: np.ndarray, units: np.ndarray | No
     return {"verdict": overall_verdict([r["verdict"] for r in results]), "clauses": results}
 
 
+def runs_cut_calls(clause: dict) -> bool:
+    """A clause whose effective calls a run of consecutive broken rows cut to under a quarter: where the order
+    of the rows decides the verdict (the report says so, and checks the rows were logged as the calls ran)."""
+    return clause.get("longest_broken_run", 0) >= BLOCK_CALLS and clause["effective_calls"] < clause["calls"] / 4
+
+
 def clopper_pearson(k: float, n: float, alpha: float) -> tuple[float, float]:
     """The exact binomial interval for k of n, from beta quantiles, which also take the fractional counts an
     effective sample size gives."""
