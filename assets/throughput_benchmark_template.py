@@ -563,9 +563,12 @@ def overhead_warning(overhead: dict[str, dict], thresholds_ms: list[float]) -> s
     connection, worst = max(((c, o["client_overhead_p99_ms"]) for c, o in overhead.items()), key=lambda x: x[1])
     if worst < 0.1 * tightest:
         return None
+    # what would cost less: keepalive only where the worst was the connection-per-request model (trial L: the
+    # advice said keepalive to a run that used it)
+    cheaper = {CLOSE: "keepalive, or a client on another machine,", KEEPALIVE: "a client on another machine"}
     return (f"{PROG}: warning: the client's own p99 with {connection} connections ({worst:.1f} ms) is "
             f"{worst / tightest:.0%} of the objective's {tightest:g} ms, and it is inside every latency: near the "
-            "limit the verdict is partly the client's (keepalive, or a client on another machine, costs less)")
+            f"limit the verdict is partly the client's ({cheaper[connection]} costs less)")
 
 
 # ---------------------------------------------------------------- 4. the loop
@@ -650,15 +653,15 @@ def run(args: argparse.Namespace, levels: list[LoadLevel], judge: SloJudge | Non
     if skipped:
         print(f"skipping {len(skipped)} level(s) already measured in {db.name}: "
               f"{', '.join(lv.describe() for lv in skipped)} (pass --rerun to measure them again)")
-    failures = []
+    failures, this_run = [], None
     if jobs:
         with server_for(args) as server_pid:
             session = Session(args, db, server_pid, [j.level for j in jobs if not j.rebuild],
                               judge.thresholds_ms if judge else [])
             for job in progress(jobs, label="load levels"):
                 session.measure(job)
-            failures = session.failures
-    print_summary(db, levels, args.experiment_version)
+            failures, this_run = session.failures, session.tracker.track_id
+    print_summary(db, levels, args.experiment_version, this_run)
     if judge:
         print_verdicts(judge, db, levels, args.experiment_version)
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
@@ -695,21 +698,26 @@ def stored_levels(db: Path, levels: list[LoadLevel], experiment_version: str) ->
         con.close()
 
 
-def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str) -> None:
+def print_summary(db: Path, levels: list[LoadLevel], experiment_version: str, this_run: str | None = None) -> None:
+    """Every stored row of these levels; with `this_run` (the run's track_id), rows another run measured (the
+    replicates a --rerun adds to) are marked '(earlier run)', as the verdicts are (trial L)."""
     names = {config_id(level): level.describe() for level in levels}
     rows = stored_levels(db, levels, experiment_version)
     if not rows:
         print("no load level measured yet")
         return
-    header = f"{'level':36} {'rep':>3} {'n':>6} {'ok/s':>7} {'err%':>5} {'p50':>7} {'p90':>7} {'p95':>7} {'p99':>7} " \
+    shown = [names[r["config_id"]] + (" (earlier run)" if this_run and r.get("track_id") != this_run else "")
+             for r in rows]
+    width = max(36, *map(len, shown))
+    header = f"{'level':{width}} {'rep':>3} {'n':>6} {'ok/s':>7} {'err%':>5} {'p50':>7} {'p90':>7} {'p95':>7} {'p99':>7} " \
              f"{'p99.9':>7} {'max':>7} {'late':>5} {'drop':>5} {'settle':>7} {'cpu% c/s':>9}"
     print(header + "\n" + "-" * len(header) + "   (latency in ms from the intended send time)")
-    for r in rows:
+    for r, name in zip(rows, shown, strict=True):
         cpu = "/".join(f"{r[k]:.0f}" if r.get(k) is not None else "?"  # unknown, not zero
                        for k in ("client_cpu_pct", "server_cpu_pct"))
         settle = "?" if r.get("settle_s") is None else f"{r['settle_s']:.1f}s" + \
             ("!" if r.get("settle_outcome") == "capped" else "")
-        print(f"{names[r['config_id']]:36} {r['replicate']:>3} {r['n_measured']:>6} "
+        print(f"{name:{width}} {r['replicate']:>3} {r['n_measured']:>6} "
               f"{r['achieved_rps']:>7.1f} {100 * r['error_rate']:>5.1f} {r['p50_ms']:>7.2f} {r['p90_ms']:>7.2f} "
               f"{r.get('p95_ms', math.nan):>7.2f} {r['p99_ms']:>7.2f} {r['p999_ms']:>7.2f} {r['max_ms']:>7.2f} {r['n_late']:>5} {r['n_dropped']:>5} "
               f"{settle:>7} {cpu:>9}")
@@ -769,6 +777,8 @@ def print_slo_findings(judge: SloJudge) -> None:
     them: the search and the sweep print its verdicts, so its warnings about them too."""
     for f in judge.findings:
         print(f"warning: {f['message']} {f['hint']}")
+        for example in f["examples"]:  # which levels (trial L: "1 levels have a repeat ..." named none)
+            print(f"  - {example}")
 
 
 class SloJudge:
@@ -889,7 +899,10 @@ def broken_share(clause: dict) -> str:
 
 
 def undecided_clauses(verdict: dict) -> str:
-    return "; ".join(broken_share(c) for c in verdict["clauses"] if c["verdict"] == "undecided")
+    """Each undecided clause with its interval and about how many requests in all would decide it (trial L)."""
+    return "; ".join(broken_share(c) + (f", ~{c['requests_to_decide']:,} requests would decide"
+                                        if c.get("requests_to_decide") else "")
+                     for c in verdict["clauses"] if c["verdict"] == "undecided")
 
 
 def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, start: float, ceiling: float,
@@ -1178,8 +1191,10 @@ def build_parser() -> ArgumentParser:
                         f"one per request (default: CONNECTIONS in the EDIT block, {','.join(CONNECTIONS)})")
     p.add_argument("--pool-size", type=int, help="connections open at once (default: one per request that may be "
                    "in flight: --max-in-flight open loop, the clients closed loop)")
-    p.add_argument("--duration", type=float, help="measured seconds per level (default 3)")
-    p.add_argument("--warmup", type=float, help="unrecorded seconds before each level (default 1)")
+    p.add_argument("--duration", type=float, help="measured seconds per level (default: DURATION_S in the EDIT "
+                   f"block, {DURATION_S:g})")
+    p.add_argument("--warmup", type=float, help="unrecorded seconds before each level (default: WARMUP_S in the "
+                   f"EDIT block, {WARMUP_S:g})")
     p.add_argument("--repeats", type=int, default=REPEATS, help="passes over the levels, alternately in the given "
                    f"and the reverse order; pass r is replicate r (default {REPEATS})")
     p.add_argument("--settle-max", type=float, default=10.0, metavar="SECONDS", help="before each level, probe "

@@ -269,6 +269,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         args.pairs = args.reference
 
 
+# A load test's report is its level table: findings about items, right/wrong metrics and per-configuration
+# percentiles do not apply (its verdicts count failed requests as broken; its percentiles are the answered ones)
+LOAD_IRRELEVANT = ("no-metric", "no-item-id", "failures-excluded", "latency-without-failures")
+
+
 def version_filter(bench: Benchmark, layout: Layout, value: str | None) -> tuple[str, list]:
     if value is None:
         return "", []
@@ -381,8 +386,6 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
                             opts.alpha, opts.resamples, opts.seed)
     findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
-    if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
-        findings = [f for f in findings if f.check_id not in ("no-metric", "no-item-id")] + load_findings(load)
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
     findings += latency_failure_findings(summaries, names, plan)
@@ -402,6 +405,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         findings.append(Finding("reference-missing", "warning", f"--pairs {opts.reference!r} is not in "
                                 f"version(s) {', '.join(without_reference)}; there each configuration is "
                                 "compared with the best instead.", "Pick one version with --version VALUE."))
+    if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
+        findings = [f for f in findings if f.check_id not in LOAD_IRRELEVANT] + load_findings(load)
     if load is not None and load["capacity_needs_one_version"]:
         findings.append(Finding("slo-versions", "warning", "Several versions: no capacity is computed across "
                                 "them.", "Pick one with --version VALUE."))

@@ -586,6 +586,10 @@ def test_the_overhead_warning_fires_at_a_tenth_of_the_tightest_threshold():
     line = template.overhead_warning(overhead, [50.0, 200.0])
     assert line.startswith(f"{PROG}: warning: the client's own p99 with close connections (6.0 ms) is 12% of the "
                            "objective's 50 ms") and "\n" not in line
+    assert line.endswith("(keepalive, or a client on another machine, costs less)")
+    # keepalive was the costly one: keepalive is not the advice (trial L)
+    line = template.overhead_warning({"keepalive": {"client_overhead_p99_ms": 7.1}}, [50.0])
+    assert line.endswith("partly the client's (a client on another machine costs less)")
     assert template.overhead_warning(overhead, [100.0]) is None and template.overhead_warning(overhead, []) is None
 
 

@@ -444,3 +444,41 @@ def test_rows_written_far_faster_than_their_calls_ran_are_flagged_and_rows_logge
     assert found["live"] == []
     d = summary(capsys, batch, "--slo", "p95<1s", "--rows-not-in-call-order")[1]
     assert [f for f in d["findings"] if f["check_id"] == "rows-written-at-once"] == []
+
+
+def test_repeats_under_two_replicate_columns_are_named_by_both_and_the_markdown_names_the_level(tmp_path, capsys):
+    """Trial L: the throughput template writes `seed` and `replicate`; replicate_verdicts' keys came out as
+    '0\\x1f1', and neither the Markdown nor the template said which level's repeats disagreed."""
+    tenth_slow = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731
+    rows = level_rows(20, 40, fast, replicate=0) + level_rows(20, 40, tenth_slow, replicate=1)
+    db = load_db(tmp_path, {20: [{**r, "seed": 0} for r in rows]})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms")
+    (level,) = doc["slo"]["levels"]
+    assert doc["inferred"]["layout"]["replicate"] == ["replicate", "seed"]
+    assert level["replicate_verdicts"] == {"replicate=0, seed=0": "meets", "replicate=1, seed=0": "fails"}
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms"]) == 0
+    out = capsys.readouterr().out
+    assert (f"\n  - {level['label']}: repeat replicate=0, seed=0 meets, repeat replicate=1, seed=0 fails\n"
+            in out.split("(slo-repeats-disagree)")[1])
+
+
+def test_an_undecided_level_says_about_how_many_requests_would_decide_and_that_many_do(tmp_path, capsys):
+    """Trial L: a service failing 0.5 % of requests against errors<1% is undecided on a short level, and nothing
+    said how long to measure. The level now says about how many requests in all would decide; a level that
+    long, with the same share, does."""
+    # request k fails when k % 200 == 199: a share of at most 0.5 % at any length
+    every_200th = lambda rate: lambda t: "HTTP 500" if round(t * rate) % 200 == 199 else ""  # noqa: E731
+    _, doc = summary(capsys, load_db(tmp_path, {20: level_rows(20, 30, fast, error=every_200th(20))}),
+                     "--slo", "errors<1%")
+    ((clause,),) = [lv["clauses"] for lv in doc["slo"]["levels"]]
+    assert clause["verdict"] == "undecided" and clause["share"] == pytest.approx(0.005)
+    needed = clause["requests_to_decide"]
+    assert 1518 <= needed < 3000  # load-testing.md: "about 1,500" (the exact count; more where requests are alike)
+    (tmp_path / "longer").mkdir()
+    longer = load_db(tmp_path / "longer", {20: level_rows(20, needed / 20, fast, error=every_200th(20))})
+    _, doc = summary(capsys, longer, "--slo", "errors<1%")
+    ((clause,),) = [lv["clauses"] for lv in doc["slo"]["levels"]]
+    assert clause["verdict"] == "meets" and clause["requests_to_decide"] is None
+    assert export_summary.main([str(longer), "requests", "--slo", "errors<1%", "--csv"]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["slo_errors<1%_verdict"] == "meets" and row["slo_errors<1%_requests_to_decide"] == ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -241,6 +243,9 @@ def test_a_second_run_sends_nothing_and_rerun_measures_again_as_a_new_replicate(
         assert served() == requests_sent(db)
         assert sorted({r["replicate"] for r in level_rows(db)}) == [0, 1]
         assert_no_duplicate_requests(db)
+        # its table marks the replicates the first run measured (trial L: they sat there unlabelled)
+        assert len(re.findall(r"\(earlier run\) +0 ", third.stdout)) == 2
+        assert len(re.findall(r"^(?!.*earlier run).* 1 +\d+ +\d", third.stdout, re.MULTILINE)) == 2
         assert all(r["server_cpu_pct"] >= 0 and r["server_rss_mb"] > 10 for r in level_rows(db))
 
 
@@ -447,6 +452,19 @@ def test_help_names_every_knob_and_the_exit_codes(tmp_path):
                  "--limit", "--rerun", "--allow-remote", "--server-pid", "--max-in-flight", "--demo-port",
                  "--experiment-version", "exit codes"):
         assert flag in proc.stdout, flag
+
+
+def test_help_gives_the_edit_blocks_durations_as_defaults_in_a_copy_that_changed_them(tmp_path):
+    """Trial L: DURATION_S, WARMUP_S = 30.0, 2.0 in the EDIT block, and --help still said 'default 3' and
+    'default 1', which read as if the edit was ignored."""
+    copy = tmp_path / TEMPLATE.name
+    shutil.copy(TEMPLATE.parent / "benchkit.py", tmp_path)  # as new_benchmark.py copies it, beside the template
+    text = TEMPLATE.read_text()
+    assert "DURATION_S, WARMUP_S = 3.0, 1.0" in text
+    copy.write_text(text.replace("DURATION_S, WARMUP_S = 3.0, 1.0", "DURATION_S, WARMUP_S = 30.0, 2.0"))
+    proc = run_python(copy, "--help", cwd=tmp_path, timeout=60)
+    helped = " ".join(proc.stdout.split())
+    assert "(default: DURATION_S in the EDIT block, 30)" in helped and "(default: WARMUP_S in the EDIT block, 2)" in helped
 
 
 # ------------------------------------------------------------------ the schedule, without a server

@@ -362,6 +362,8 @@ def markdown(doc: dict) -> str:
     inferred = doc["inferred"]
     layout = inferred["layout"]
     files = ", ".join(s["files"])
+    if doc.get("slo"):  # a load test: its levels and verdicts, none of the benchmark's tables (trial L)
+        return _load_markdown(doc)
     lines = ["# Benchmark summary", ""]
     lines.append(f"Table `{s['table']}` in {files}: {s['rows_inspected']:,} rows, {s['configurations']} "
                  f"configuration(s), {len(doc['versions'])} version(s).")
@@ -382,8 +384,7 @@ def markdown(doc: dict) -> str:
            for m in c["metrics"].values()):
         lines.append("Some 0/1-metric intervals reached past 0 or 1 and were clipped to [0, 1] (the `interval` "
                      "field of --json names which).")
-    for f in doc["findings"]:
-        lines.append(f"- **{f['severity']}** ({f['check_id']}): {f['message']} {f['hint']}".rstrip())
+    lines += _findings(doc)
     for stratum in doc["versions"]:
         lines += ["", f"## Version: {stratum['label']}" if stratum["version"] else "## Results", ""]
         lines += _config_table(stratum, doc)
@@ -407,8 +408,6 @@ def markdown(doc: dict) -> str:
                               "read the difference itself."]
             lines += _dz_per_item_note(stratum, mine, layout)
         lines += ["", f"**Headline:** {stratum['headline']}"]
-    if doc.get("slo"):
-        lines += load_section(doc["slo"], doc["options"]["confidence"])
     lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this data "
                   "cannot tell the two apart; it is not evidence that they are equal.", ""]
     return "\n".join(lines)
@@ -520,6 +519,29 @@ def _bounded(estimate: float | None, low: float | None, high: float | None, digi
     return f"{estimate:.{digits}f} [{ends[0]}, {ends[1]}]"
 
 
+def _findings(doc: dict) -> list[str]:
+    lines = []
+    for f in doc["findings"]:
+        lines.append(f"- **{f['severity']}** ({f['check_id']}): {f['message']} {f['hint']}".rstrip())
+        # what it is about, as validate prints it (trial L: 'levels have a repeat that ...' named no level)
+        lines += [f"  - {e}" for e in f["examples"]]
+        lines += [f"  - ... and {f['examples_omitted']:,} more"] if f["examples_omitted"] else []
+    return lines
+
+
+def _load_markdown(doc: dict) -> str:
+    """A load table's report: what was read, the findings, the level table with its verdicts and the capacity."""
+    s, layout = doc["summary"], doc["inferred"]["layout"]
+    levels = ", ".join(layout["configuration"]) or "none (all requests are one level)"
+    labels = labels_note(layout)
+    repeats = f" Repeats: {', '.join(layout['replicate'])}." if layout["replicate"] else ""
+    lines = ["# Load test summary", "",
+             f"Table `{s['table']}` in {', '.join(s['files'])}: {s['rows_inspected']:,} requests, "
+             f"{len(doc['slo']['levels'])} level(s), {s['versions']} version(s).",
+             f"Levels: {levels}{f' ({labels[2:]})' if labels else ''}.{repeats}", *_findings(doc)]
+    return "\n".join(lines + load_section(doc["slo"], doc["options"]["confidence"]) + [""])
+
+
 def load_section(slo: dict, confidence: float) -> list[str]:
     """Per level: rates, errors, tail latency with intervals, and the SLO verdicts; then the capacity."""
     clauses = [c["clause"] for c in slo["levels"][0]["clauses"]] if slo["levels"] else []
@@ -535,7 +557,8 @@ def load_section(slo: dict, confidence: float) -> list[str]:
                fmt(lv["max_ms"], 1)]
         for c in lv["clauses"]:
             row.append(f"{c['share']:.2%} [{c['low']:.2%}, {c['high']:.2%}] of {c['allowed']:.2%} allowed: "
-                       f"{c['verdict']}")
+                       f"{c['verdict']}" + (f" (~{c['requests_to_decide']:,} requests would decide)"
+                                            if c.get("requests_to_decide") else ""))
         if clauses:
             row.append(f"**{lv['verdict']}**")
         rows.append(row)
@@ -547,7 +570,9 @@ def load_section(slo: dict, confidence: float) -> list[str]:
              f"Intervals: {slo['interval']}; blocks of at least 1 s, twice the longest run of broken requests "
              f"(so a stall stays in one block). {unbounded}"
              "meets: the whole interval of the broken share is below what is allowed; fails: wholly above; "
-             "undecided: it straddles the limit (measure longer)."]
+             "undecided: it straddles the limit (measure longer: about as many requests in all as shown would "
+             "decide, if the share stayed as it is). Percentiles are of the answered requests; every clause counts "
+             "a failed request as broken."]
     if clauses and slo.get("capacity_needs_one_version"):
         lines += ["", "Capacity: several versions; pick one with --version."]
     elif clauses:

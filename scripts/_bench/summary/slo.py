@@ -21,13 +21,10 @@ rows, so a report can say why the effective calls are few.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from scipy import special
 
 from _bench.stats import design_effect
-from _bench.summary.load import MS_PER, Clause, overall_verdict, verdict
+from _bench.summary.load import MS_PER, Clause, calls_to_decide, clopper_pearson, overall_verdict, verdict
 
 BLOCK_CALLS = 20  # the smallest block of consecutive calls taken as slow together
 
@@ -71,31 +68,9 @@ def runs_cut_calls(clause: dict) -> bool:
     return clause.get("longest_broken_run", 0) >= BLOCK_CALLS and clause["effective_calls"] < clause["calls"] / 4
 
 
-def clopper_pearson(k: float, n: float, alpha: float) -> tuple[float, float]:
-    """The exact binomial interval for k of n, from beta quantiles, which also take the fractional counts an
-    effective sample size gives."""
-    low = 0.0 if k <= 0 else float(special.betaincinv(k, n - k + 1, alpha / 2))
-    high = 1.0 if k >= n else float(special.betaincinv(k + 1, n - k, 1 - alpha / 2))
-    return low, high
-
-
 def longest_run(broken: np.ndarray) -> int:
     """The most consecutive True values."""
     if not broken.any():
         return 0
     edges = np.diff(np.concatenate(([0], broken.astype(np.int8), [0])))
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
-
-
-def calls_to_decide(share: float, allowed: float, deff: float, alpha: float) -> int | None:
-    """About how many calls in all would take the interval off `allowed`, if the broken share stayed `share`
-    and calls stayed as alike as now: none broken, the exact bound (1 - allowed)^n = alpha/2; else the normal
-    approximation n = z^2 p (1 - p) / (p - allowed)^2, times the design effect. None at share == allowed."""
-    if share == allowed:
-        return None
-    if share == 0:
-        n = math.log(alpha / 2) / math.log(1 - allowed)
-    else:
-        z = float(special.ndtri(1 - alpha / 2))
-        n = z * z * share * (1 - share) / (share - allowed) ** 2
-    return int(math.ceil(n * deff))

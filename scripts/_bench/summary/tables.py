@@ -148,8 +148,9 @@ def load_csv_text(doc: dict) -> str:
     CSV had each level's order-statistic intervals, not the level table's wider ones, and no SLO verdict):
     its parameters, requests, offered and achieved rates, errors, each percentile in ms with the interval the
     verdicts use (an end the data cannot bound is empty), max; with --slo each clause's broken share,
-    interval, allowed share and verdict, the level's verdict and `highest_meeting`: true on the highest rate
-    of its series that meets the objective (the capacity). Version columns only when there are several."""
+    interval, allowed share, verdict and (undecided) about how many requests would decide it, the level's
+    verdict and `highest_meeting`: true on the highest rate of its series that meets the objective (the
+    capacity). Version columns only when there are several."""
     slo = doc["slo"]
     levels = slo["levels"]
     several = len({tuple(sorted((lv["version"] or {}).items())) for lv in levels}) > 1
@@ -157,7 +158,8 @@ def load_csv_text(doc: dict) -> str:
     clauses = list(dict.fromkeys(c["clause"] for lv in levels for c in lv["clauses"]))
     fixed = [*version_cols, "level", "requests", "window_s", "offered_rps", "achieved_rps", "errors", "error_rate",
              *(f"latency_{p}_ms{end}" for p in LOAD_PERCENTILES for end in ("", "_ci_low", "_ci_high")), "max_ms",
-             *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "allowed", "verdict")),
+             *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "allowed", "verdict",
+                                                              "requests_to_decide")),
              *(["slo_verdict", "highest_meeting"] if clauses else [])]
     names = dict.fromkeys(k for lv in levels for k in lv["configuration"])
     params = {(f"param_{k}" if k in fixed else k): k for k in names}
@@ -177,7 +179,7 @@ def load_csv_text(doc: dict) -> str:
         for c in lv["clauses"]:
             row.update({f"slo_{c['clause']}_{end}": c[key] for end, key in (
                 ("share", "share"), ("ci_low", "low"), ("ci_high", "high"), ("allowed", "allowed"),
-                ("verdict", "verdict"))})
+                ("verdict", "verdict"), ("requests_to_decide", "requests_to_decide"))})
         if clauses:
             series = slo["series"][lv["series"]] if lv.get("series") is not None else {}
             row.update(slo_verdict=lv["verdict"],
