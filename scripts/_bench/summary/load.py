@@ -221,7 +221,6 @@ def clopper_pearson(k: float, n: float, alpha: float) -> tuple[float, float]:
     return low, high
 
 
-
 def calls_to_decide(share: float, allowed: float, deff: float, alpha: float) -> int | None:
     """About how many calls in all would take the exact interval off `allowed`, if the broken share stayed
     `share` and calls stayed as alike as now (the design effect `deff`): the fewest effective calls whose
@@ -415,8 +414,8 @@ def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, cl
         lv = analyse_level(s, clauses, alpha, resamples, seed)
         if len(layout.replicate) > 1:  # '0\x1f1' (trial L) as 'seed=0, replicate=1'
             lv["replicate_verdicts"] = {", ".join(f"{c}={v}" for c, v in zip(layout.replicate, key.split(SEP),
-                                                                              strict=True)): verdict
-                                        for key, verdict in lv["replicate_verdicts"].items()}
+                                                                              strict=True)): said
+                                        for key, said in lv["replicate_verdicts"].items()}
         lv["label"] = s.label = name or label(layout.config, s.key) or "(all requests)"
         lv["version"] = dict(zip(layout.versions, s.versions, strict=True))
         levels.append(lv)
