@@ -210,6 +210,38 @@ def completed(db: str | Path, table: str, columns: Iterable[str]) -> set[tuple]:
         con.close()
 
 
+def version_drift(db: str | Path, table: str, version: dict[str, Any]) -> str | None:
+    """A warning when rows of this run's experiment_version in `table` were made under other versions (another
+    git commit, package or data): new rows would carry this run's values, and validate_benchmark and
+    export_summary never pool versions, so they would be a separate benchmark, never compared with the rows
+    already there (trial M: a model added after a commit under the same --experiment-version). None when the
+    stored rows agree or there are none. Version columns as the scripts read them: git_commit, *_version,
+    *_fingerprint."""
+    path = Path(db)
+    if not path.exists() or "experiment_version" not in version:
+        return None
+    con = connect_readonly(path)
+    try:
+        present = {row[1] for row in con.execute("SELECT * FROM pragma_table_info(?)", [table])}
+        cols = [k for k in version if k in present and k != "experiment_version"
+                and (k == "git_commit" or k.endswith(("_version", "_fingerprint")))]
+        if "experiment_version" not in present or not cols:
+            return None
+        stored = {c: {v for (v,) in con.execute(f"SELECT DISTINCT {_quote(c)} FROM {_quote(table)} "
+                                                "WHERE experiment_version = ?", [version["experiment_version"]])}
+                  for c in cols}
+    finally:
+        con.close()
+    differ = [f"{c} {', '.join(sorted(map(str, values - {version[c]})))} (this run: {version[c]})"
+              for c, values in stored.items() if values - {version[c]}]
+    if not differ:
+        return None
+    return (f"{version['experiment_version']}'s rows in {path.name} were made with {'; '.join(differ)}: the rows "
+            "this run adds would be another version, reported apart and never compared with them. To compare "
+            "everything, run with a new --experiment-version (rows already computed replay from the cache), or "
+            "from the code and packages those rows came from.")
+
+
 def connect_readonly(db: str | Path) -> sqlite3.Connection:
     """A read-only sqlite3 connection to an existing file, whatever characters its path holds.
 

@@ -355,6 +355,9 @@ def run(pairs: list[tuple[Config, Item]], labels: list[str], db: Path, cache_dir
     done = bk.completed(db, "predictions", ["config_id", "input_id", "data_fingerprint", "experiment_version"])
     todo = [(c, item) for c, item in pairs
             if (bk.config_id(c), item.id, version["data_fingerprint"], version["experiment_version"]) not in done]
+    drift = bk.version_drift(db, "predictions", version) if todo else None
+    if drift:  # new rows would be reported apart from the stored ones
+        print(f"{Path(__file__).name}: warning: {drift}", file=sys.stderr)
     counts = {"skipped": len(pairs) - len(todo), "answered_now": 0, "hits_this_run": 0,
               "hits_earlier": 0, "failed": 0, "requests": 0, "by_class": {}, "errors": {}}
     with diskcache.Cache(str(cache_dir)) as cache, ThreadPoolExecutor(concurrency) as pool:

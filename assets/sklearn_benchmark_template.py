@@ -98,6 +98,7 @@ from benchkit import (
     track_cached,
     unsharded_stem,
     varying_columns,
+    version_drift,
 )
 from benchkit import cache_version as benchkit_cache_version
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
@@ -306,6 +307,9 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     part = f" in shard {shard}" if shard else ""
     print(f"{len(units)} units (model x seed x fold){part}: {len(units) - len(todo)} already in {db}, "
           f"{len(todo)} to run", file=sys.stderr)
+    drift = version_drift(db, PREDICTIONS, version) if todo else None
+    if drift:
+        print(f"{Path(__file__).name}: warning: {drift}", file=sys.stderr)
     failures, replayed = [], 0
     for config, seed, fold in progress(todo, label="units"):
         unit = (config_id(config), data_fp, experiment_version, seed, fold)
@@ -399,6 +403,9 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
         ("calibration, paired per example (lower nll = better probabilities)",
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         "--metric", "nll:lower")),
+        ("fit time per model: p50 and p95 with intervals, one row per model (join on `configuration`)",
+         script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
+                        "--latency-col", "fit_seconds", "--csv", "--wide")),
     ]))
 
 

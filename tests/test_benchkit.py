@@ -509,3 +509,19 @@ def test_the_printed_command_for_all_shards_leaves_only_the_star_to_the_shell(tm
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert json.loads(proc.stdout)["summary"]["rows_inspected"] == 2, proc.stdout + proc.stderr  # both files
+
+
+def test_version_drift_names_each_version_column_whose_stored_rows_differ_within_the_experiment_version(tmp_path):
+    db = tmp_path / "b.db"
+    version = {"experiment_version": "e1", "git_commit": "aaaa", "data_fingerprint": "f1", "numpy_version": "1.26",
+               "host": "node-1"}
+    assert benchkit.version_drift(db, "predictions", version) is None  # no file yet
+    Tracker(str(db), table="predictions", params=version).log({"input_id": 1, "error": ""})
+    Tracker(str(db), table="predictions", params={**version, "experiment_version": "e0", "git_commit": "zzzz"}).log(
+        {"input_id": 1, "error": ""})
+    assert benchkit.version_drift(db, "predictions", version) is None  # e1 agrees; e0's rows are another version
+    assert benchkit.version_drift(db, "predictions", {**version, "host": "node-2"}) is None  # placement: no version
+    said = benchkit.version_drift(db, "predictions", {**version, "git_commit": "bbbb", "data_fingerprint": "f2"})
+    assert said.startswith("e1's rows in b.db were made with git_commit aaaa (this run: bbbb); data_fingerprint f1 "
+                           "(this run: f2): the rows this run adds would be another version")
+    assert benchkit.version_drift(db, "other_table", {**version, "git_commit": "bbbb"}) is None

@@ -601,3 +601,50 @@ def test_a_reference_missing_from_one_version_is_a_warning_there_and_the_best_is
     assert code == 0 and f["message"].startswith("--pairs 'model=base' is not in version(s) ")
     v1, v2 = ({c["reference"] for c in v["comparisons"]} for v in d["versions"])
     assert v1 == {"model=base"} and len(v2) == 1 and v2 != {"model=base"}
+
+
+def test_json_hyperparameters_are_named_by_their_own_names_in_labels_and_get_columns_on_both_sides(
+        tmp_path, engine, capsys):
+    """Trial M: the sklearn template's `hyperparameters` column holds JSON pairs; every label read
+    `model=svc, hyperparameters=[["C", 1]]`, the CSV had the JSON in one column, and the pairs table named the
+    other side by its label only. Labels now read `model=svc, C=1` (a model without that hyperparameter leaves
+    it out), each name gets a column (`hyperparameters.C`), the long table the other side's columns too
+    (`reference_...`), and --pairs takes either spelling."""
+    db = tmp_path / "hp.db"
+    for model, hp, oks in (("svc", '[["C", 1]]', FOUR["strong"]), ("svc", '[["C", 10]]', FOUR["same1"]),
+                           ("forest", '[["n_estimators", 50]]', FOUR["weak"])):
+        log_rows(db, prediction_rows(model, oks, extra={"hyperparameters": hp}), engine=engine,
+                 table="predictions", params={"experiment_version": "e1"})
+    argv = [str(db), "predictions", "--config-cols", "model,hyperparameters"]
+    _, doc, _ = run(capsys, *argv)
+    assert sorted(c["label"] for c in doc["versions"][0]["configurations"]) == [
+        "model=forest", "model=svc, C=1", "model=svc, C=10"]  # the only forest: its n_estimators tells nothing apart
+    assert export_summary.main([*argv, "--csv", "--wide"]) == 0
+    rows = {r["configuration"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert {k: (r["model"], r["hyperparameters.C"], r["hyperparameters.n_estimators"]) for k, r in rows.items()} == {
+        "model=svc, C=1": ("svc", "1", ""), "model=svc, C=10": ("svc", "10", ""),
+        "model=forest": ("forest", "", "50")}
+    assert export_summary.main([*argv, "--csv", "--pairs", "all"]) == 0
+    pairs = [r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["reference"]]
+    assert len(pairs) == 3
+    for r in pairs:
+        other = rows[r["reference"]]
+        assert (r["reference_model"], r["reference_hyperparameters.C"], r["reference_hyperparameters.n_estimators"]) \
+            == (other["model"], other["hyperparameters.C"], other["hyperparameters.n_estimators"])
+    for name in ("model=svc, C=10", 'model=svc, hyperparameters=[["C", 10]]'):
+        _, doc, _ = run(capsys, *argv, "--pairs", name)
+        assert doc["versions"][0]["reference"] == "model=svc, C=10"
+
+
+def test_a_table_without_a_metric_ranks_nothing_in_either_csv(tmp_path, engine, capsys):
+    """Trial M: the fit-time table (no metric) had rank 1..6 in label order in its CSV, where the Markdown
+    showed '-': a reader could take the first row as the best."""
+    db = scores_db(tmp_path / "fit.db", engine, {"a": [0.1] * 20, "b": [0.3] * 20}, column="fit_seconds")
+    for wide in ([], ["--wide"]):
+        assert export_summary.main([str(db), "predictions", "--latency-col", "fit_seconds", "--csv", *wide]) == 0
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        assert len(rows) == 2 and [r["rank"] for r in rows] == ["", ""] and rows[0]["latency_p50"]
+    # asked for latency alone: a summary of it, not a missing metric with constants suggested as metrics
+    _, doc, _ = run(capsys, db, "predictions", "--latency-col", "fit_seconds")
+    assert {f["check_id"] for f in doc["findings"]} & {"latency-only", "no-metric"} == {"latency-only"}
+    assert doc["versions"][0]["headline"].startswith("Latency only: no metric ranks these configurations")

@@ -226,8 +226,10 @@ def test_changing_one_input_re_asks_only_that_input(tmp_path):
         before = len(srv.requests)
         items[2]["text"] = changed
         data.write_text("".join(json.dumps(r) + "\n" for r in items))
-        run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data))
+        second = run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data))
         new = [r for r in srv.requests[before:] if r[1] == 200]
+    # other data under the same --experiment-version: the scripts report the two apart, and the run says so
+    assert "warning: e1's rows in llm_bench.db were made with data_fingerprint " in " ".join(second.stderr.split())
     assert len(new) == N_CONFIGS and all(changed in user for _, _, _, user in new)
     # The new data version gets a full set of rows (5 of 6 per configuration replayed at no cost).
     versions = read_rows(tmp_path / "llm_bench.db", "SELECT data_fingerprint, COUNT(*) FROM predictions "

@@ -207,15 +207,21 @@ def git(project: Path, *args: str) -> str:
                           check=True).stdout.strip()
 
 
-@pytest.mark.slow
-def test_run_from_the_users_git_project_it_records_that_projects_commit_not_the_skills(tmp_path):
-    # The template is run where the skill keeps it (a git repository of its own), from the user's project.
+def git_project(tmp_path: Path, name: str, text: str) -> Path:
+    """A user's project: a git repository with one committed file."""
     project = tmp_path / "project"
     project.mkdir()
     git(project, "init", "-q")
-    (project / "train.py").write_text("print('the model code')\n")
-    git(project, "add", "train.py")
-    git(project, "commit", "-q", "-m", "model code")
+    (project / name).write_text(text)
+    git(project, "add", name)
+    git(project, "commit", "-q", "-m", f"add {name}")
+    return project
+
+
+@pytest.mark.slow
+def test_run_from_the_users_git_project_it_records_that_projects_commit_not_the_skills(tmp_path):
+    # The template is run where the skill keeps it (a git repository of its own), from the user's project.
+    project = git_project(tmp_path, "train.py", "print('the model code')\n")
     project_head = git(project, "rev-parse", "HEAD")
     skill_head = git(ROOT, "rev-parse", "HEAD")
     proc = run_python(ROOT / "assets" / TEMPLATE, *SMALL, "--seeds", "0", cwd=project, env=random_hash_seed_env(),
@@ -474,6 +480,9 @@ def test_the_run_prints_how_to_compare_calibration_paired_per_example(default_ru
     db = default_run["db"]
     assert "export_summary.py sklearn_benchmark.db predictions --config-cols model --version e1 --metric nll:lower\n" \
         in default_run["second"].stdout
+    # and fit times, one row per model (trial M found the command only in templates.md)
+    assert ("export_summary.py sklearn_benchmark.db scores --config-cols model --version e1 --latency-col fit_seconds "
+            "--csv --wide\n") in default_run["second"].stdout
     proc = run_script("export_summary.py", db, "--metric", "nll:lower", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(list(dicts_with(json.loads(proc.stdout), "verdict"))) == 4  # nll and accuracy: 2 models vs the best
@@ -643,3 +652,29 @@ def test_a_changed_cache_version_in_the_edit_block_refits_instead_of_replaying(t
     _, refit = run_counting(folder, *tiny, "--db", "third.db", *shared)
     assert (first, replay, refit) == (Counter(LogisticRegression=2), Counter(), Counter(LogisticRegression=2))
     assert read_rows(folder / "third.db", "SELECT DISTINCT cache_version FROM scores") == [("benchkit2/2",)]
+
+
+@pytest.mark.slow
+def test_adding_a_model_after_a_commit_under_the_same_experiment_version_warns_that_it_would_be_apart(tmp_path):
+    """Trial M: a model added after a commit, same --experiment-version: the template fitted only the new model,
+    and export_summary reported it as another version (git_commit differs), never compared with the others. The
+    template now says so before fitting; at the same commit, or under a new version, it does not."""
+    project = git_project(tmp_path, "notes.md", "plan\n")
+    args = [*SMALL, "--seeds", "0", "--no-model-assets", "--experiment-version", "e1"]
+
+    def run_with(*more: str) -> str:
+        proc = run_python(ROOT / "assets" / TEMPLATE, *args, *more, cwd=project, env=random_hash_seed_env(),
+                          timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    first_head = git(project, "rev-parse", "HEAD")[:12]
+    assert "warning" not in run_with("--models", "logreg")
+    assert "warning" not in run_with("--models", "logreg", "tree")  # same commit: one version
+    (project / "notes.md").write_text("plan, and the results so far\n")
+    git(project, "commit", "-q", "-am", "notes")
+    said = " ".join(run_with("--models", "logreg", "tree", "forest").split())
+    assert (f"warning: e1's rows in sklearn_benchmark.db were made with git_commit {first_head} (this run: "
+            f"{git(project, 'rev-parse', 'HEAD')[:12]}): the rows this run adds would be another version") in said
+    assert "run with a new --experiment-version" in said
+    assert "warning" not in run_with("--models", "logreg", "tree", "forest", "--experiment-version", "e2")

@@ -21,6 +21,7 @@ NULL, so `NOT (...)` and `CASE WHEN` mean what they say.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,39 @@ def label(columns: list[str], values: tuple | list) -> str:
     return ", ".join(f"{c}={_show(v)}" for c, v in zip(columns, values, strict=True))
 
 
+def structured(value) -> dict | None:
+    """A parameter value that holds several named values, as a dict: JSON text of an object, or of a list of
+    [name, value] pairs (the sklearn template's `hyperparameters`, `[["C", 0.1]]`), with plain values; else
+    None."""
+    if not isinstance(value, str) or value[:1] not in "[{":
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    if isinstance(parsed, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                        for p in parsed):
+        parsed = dict(parsed)
+    if isinstance(parsed, dict) and all(not isinstance(v, (dict, list)) for v in parsed.values()):
+        return parsed
+    return None
+
+
+def unpacked(shown: dict) -> dict:
+    """A configuration's parameters for its label, with structured values (structured()) as their own names:
+    `model=svm, C=1` rather than `model=svm, hyperparameters=[["C", 1]]` (trial M); a name that another
+    parameter already has is `hyperparameters.C`. The full key stays accepted by --pairs."""
+    out: dict = {}
+    for name, value in shown.items():
+        inner = structured(value)
+        if inner is None:
+            out[name] = value
+            continue
+        for key, v in inner.items():
+            out[key if key not in shown and key not in out else f"{name}.{key}"] = v
+    return out
+
+
 def short_labels(named: list[dict]) -> list[str]:
     """Labels that name only what tells the items apart: `model=knn` rather than repeating `dataset=...,
     k_folds=5` on every row. A key is left out when it has one value across all items, or when the keys
@@ -373,7 +407,8 @@ def short_labels(named: list[dict]) -> list[str]:
         if any(len(values) > 1 for values in seen.values()):
             kept.append(k)
     kept = kept or keys
-    return [label(kept, [d.get(k) for k in kept]) for d in named]
+    # a name a configuration does not have (a hyperparameter of another model) is left out of its label
+    return [label([k for k in kept if k in d], [d[k] for k in kept if k in d]) for d in named]
 
 
 def _show(value) -> str:

@@ -66,7 +66,11 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     if strata > 1:
         findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
                                 "own and never pooled.", "Pick one with --version VALUE."))
-    if not plan.metrics:
+    if not plan.metrics and plan.latency_named and plan.latency:
+        # asked for latency alone (the sklearn template's fit times): a summary of it, not a missing metric
+        findings.append(Finding("latency-only", "info", f"No metric: a summary of {plan.latency} alone; nothing is "
+                                "ranked or compared.", "Add --metric COL:higher (or :lower) to rank by one."))
+    elif not plan.metrics:
         candidates = metric_candidates(layout, plan)
         suggestion = (f"Name one: {', '.join(candidates)}." if candidates
                       else "Name a numeric column: --metric COL:higher (or :lower).")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from _bench.layout import Layout, fold_sample_size, items_are_folds, replicate_unit
+from _bench.layout import Layout, fold_sample_size, items_are_folds, replicate_unit, unpacked
 from _bench.layout import sample_size as layout_sample_size
 from _bench.stats import effect_size_label
 from _bench.summary.compute import (
@@ -132,11 +132,12 @@ def _cost_per_right(c: ConfigSummary, plan: Plan) -> dict | None:
 
 
 def config_display(c: ConfigSummary, layout: Layout) -> dict:
-    """What names a configuration: its parameters beside a config_id, else its key columns."""
+    """What names a configuration: its parameters beside a config_id, else its key columns; structured values
+    (JSON hyperparameters) by their own names (layout.unpacked)."""
     g = c.group
     if layout.config_from == "config_id" and g.parameters and any(v is not None for v in g.parameters.values()):
-        return dict(g.parameters)
-    return dict(zip(layout.config, g.config, strict=True))
+        return unpacked(dict(g.parameters))
+    return unpacked(dict(zip(layout.config, g.config, strict=True)))
 
 
 def _make_labels_unique(configs: list[dict]) -> None:
@@ -277,9 +278,11 @@ def _within_headline(mine: list[dict], metric: dict, opts: Options) -> str:
 
 
 def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, opts: Options,
-             described: dict, reference: str | None = None) -> str:
+             described: dict, reference: str | None = None, latency_only: bool = False) -> str:
     """One sentence a person can paste into a PR, about the primary metric (`described`: Layout.describe())."""
     unit = replicate_unit(described)
+    if metric is None and latency_only:
+        return "Latency only: no metric ranks these configurations; the table gives each one's percentiles."
     if metric is None:
         return "No metric to compare: record prediction and ground truth, or name a column with --metric COL:higher."
     name = metric["name"]
@@ -385,4 +388,5 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
     return {"version": s.versions, "label": s.label or "(unversioned)",
             "rows": sum(c.group.rows for c in s.configs), "reference": reference, "configurations": configs,
             "comparisons": comparisons, "families": families(comparisons),
-            "headline": headline(configs, comparisons, primary, opts, layout.describe(), reference)}
+            "headline": headline(configs, comparisons, primary, opts, layout.describe(), reference,
+                                 latency_only=plan.latency_named and bool(plan.latency))}

@@ -61,6 +61,7 @@ class Plan:
     latency_unit: str
     tokens: str | None
     cost: str | None
+    latency_named: bool = False  # --latency-col: the user asked for latency (with no metric: a latency summary)
 
     def describe(self) -> dict:
         return {"metrics": [{"name": m.name, "from": m.source, "better": m.direction,
@@ -146,7 +147,7 @@ def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, late
     lat, unit = latency_column(layout, latency)
     return Plan(metrics=metrics, latency=lat, latency_unit=unit,
                 tokens=first_named(TOKEN_NAMES, list(layout.columns)),
-                cost=first_named(COST_NAMES, list(layout.columns)))
+                cost=first_named(COST_NAMES, list(layout.columns)), latency_named=latency is not None)
 
 
 def with_values_seen(plan: Plan, not_zero_one: set[str]) -> Plan:

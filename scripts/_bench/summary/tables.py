@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 
+from _bench.layout import structured
+
 CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "better", "n", "estimate", "ci_low",
               "ci_high", "interval", "latency_column", "latency_unit", "latency_p50", "latency_p95", "latency_p99",
               "tokens", "cost", "reference", "shared_items", "only_reference", "only_other", "difference",
@@ -14,19 +16,36 @@ CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "
               "min_detectable_difference", "mdd_alpha"]
 
 
-def parameter_columns(doc: dict, taken: list[str]) -> dict[str, str]:
+def parameter_columns(doc: dict, taken: list[str]) -> dict[str, tuple[str, str | None]]:
     """A column per parameter that tells the configurations apart (model, temperature, ...) and per parameter
     shown beside a config_id, so a table can be filtered or pivoted by them without parsing the `configuration`
-    label: {column name: parameter}. A parameter whose name is already a column (rank, rows, a metric) gets
+    label: {column name: (parameter, key)}. A parameter whose every value names several values (JSON such as
+    `[["C", 0.1]]`) also gets a column per name, `hyperparameters.C` (key: that name; empty where a
+    configuration has no such value). A parameter whose name is already a column (rank, rows, a metric) gets
     the prefix `param_`."""
-    names = dict.fromkeys(k for v in doc["versions"] for c in v["configurations"]
-                          for k in (*c["configuration"], *c["parameters"]))
-    return {(f"param_{k}" if k in taken else k): k for k in names}
+    configs = [c for v in doc["versions"] for c in v["configurations"]]
+    names = dict.fromkeys(k for c in configs for k in (*c["configuration"], *c["parameters"]))
+    columns: dict[str, tuple[str, str | None]] = {}
+    for name in names:
+        columns[f"param_{name}" if name in taken else name] = (name, None)
+        values = [v for c in configs if (v := _values(c).get(name)) is not None]
+        inner = [structured(v) for v in values]
+        if values and all(d is not None for d in inner):
+            for key in dict.fromkeys(k for d in inner for k in d):
+                columns[f"{name}.{key}"] = (name, key)
+    return columns
 
 
-def _parameter_values(c: dict, columns: dict[str, str]) -> dict:
-    values = {**c["parameters"], **c["configuration"]}
-    return {col: values.get(name) for col, name in columns.items()}
+def _values(c: dict) -> dict:
+    return {**c["parameters"], **c["configuration"]}
+
+
+def _parameter_values(values: dict, columns: dict[str, tuple[str, str | None]], prefix: str = "") -> dict:
+    out = {}
+    for col, (name, key) in columns.items():
+        value = values.get(name)
+        out[prefix + col] = value if key is None else (structured(value) or {}).get(key)
+    return out
 
 
 def _after_configuration(fields: list[str], extra: list[str]) -> list[str]:
@@ -39,21 +58,28 @@ def csv_text(doc: dict) -> str:
     compared with several others has a row for each (its `reference` column names the other). A long table
     for spreadsheets and dataframes; after `configuration`, a column per parameter (parameter_columns)."""
     params = parameter_columns(doc, CSV_FIELDS)
+    # the other side of a comparison too (trial M: `reference` was a label only): reference_<column>
+    fields = _after_configuration(CSV_FIELDS, list(params))
+    at = fields.index("reference") + 1
+    fields = fields[:at] + [f"reference_{col}" for col in params] + fields[at:]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_after_configuration(CSV_FIELDS, list(params)), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     metrics = doc["inferred"]["measures"]["metrics"] or [None]
+    ranked = bool(doc["inferred"]["measures"]["metrics"])
     for stratum in doc["versions"]:
+        by_label = {c["label"]: _values(c) for c in stratum["configurations"]}
         comps: dict[tuple, list[dict]] = {}
         for comp in stratum["comparisons"]:
             comps.setdefault((comp["metric"], comp["configuration"]), []).append(comp)
         for c in stratum["configurations"]:
             lat = c["latency"] or {}
             for metric in metrics:
-                row = {"version": stratum["label"], "rank": c["rank"], "configuration": c["label"],
-                       **_parameter_values(c, params), "items": c["items"], "failed": c["failed"], "latency_column": lat.get("column"),
-                       "latency_unit": lat.get("unit"), "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
-                       "latency_p99": lat.get("p99"), "tokens": c["tokens"], "cost": c["cost"]}
+                row = {"version": stratum["label"], "rank": c["rank"] if ranked else None,
+                       "configuration": c["label"], **_parameter_values(_values(c), params), "items": c["items"],
+                       "failed": c["failed"], "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
+                       "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"), "latency_p99": lat.get("p99"),
+                       "tokens": c["tokens"], "cost": c["cost"]}
                 if not metric:
                     writer.writerow(row)
                     continue
@@ -64,7 +90,9 @@ def csv_text(doc: dict) -> str:
                 if not mine and m["n"] and any(k[0] == metric["name"] for k in comps):
                     row.update(verdict="reference" if stratum["reference"] else "best")
                 for comp in mine or [None]:
-                    writer.writerow(row if comp is None else {**row, **_comparison_fields(comp)})
+                    writer.writerow(row if comp is None else {
+                        **row, **_comparison_fields(comp),
+                        **_parameter_values(by_label.get(comp["reference"], {}), params, "reference_")})
     return out.getvalue()
 
 
@@ -101,8 +129,10 @@ def csv_wide_text(doc: dict) -> str:
         position = {c["label"]: i for i, c in enumerate(stratum["configurations"])}
         for c in stratum["configurations"]:
             lat = c["latency"] or {}
-            row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols}, "rank": c["rank"],
-                   "configuration": c["label"], **_parameter_values(c, params), "rows": c["rows"], "items": c["items"], "failed": c["failed"],
+            row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols},
+                   "rank": c["rank"] if metrics else None,  # nothing ranked without a metric (trial M)
+                   "configuration": c["label"], **_parameter_values(_values(c), params), "rows": c["rows"],
+                   "items": c["items"], "failed": c["failed"],
                    "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
                    "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
                    "cost": c["cost"]}
