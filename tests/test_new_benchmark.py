@@ -193,7 +193,7 @@ def test_a_scaffolded_sklearn_project_in_a_hostile_path_runs_reruns_with_nothing
     second = assert_second_run_does_nothing(run, "sklearn_benchmark.db")
     assert re.search(r"\d+ units \(model x seed x fold\): (\d+) already in .*, 0 to run", second.stderr)
     commands = printed_commands(second.stdout)
-    assert len(commands) == 5
+    assert len(commands) == 6  # validate x3, pairs, calibration, fit times
     for command in commands:
         proc = shell(command, cwd=dest)
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
