@@ -292,7 +292,7 @@ def text(report: Report) -> str:
     s = report.summary
     o = s["overall"]
     lines = ["# Cache analysis", "",
-             f"{o['calls']:,} tracked calls: {o['computed']:,} computed, {o['replayed']:,} replayed from the cache, "
+             f"{o['calls']:,} tracked calls (rows): {o['computed']:,} computed, {o['replayed']:,} replayed from the cache, "
              f"{o['not_cacheable']:,} not cacheable. Hit rate {_pct(o['hit_rate'])}. Compute time "
              f"{_secs(o['compute_seconds'])} s; time saved by replays {_secs(o['time_saved_seconds'])} s. (Call "
              "time: the summed compute time of the calls replayed, not wall-clock time; calls that ran at the "

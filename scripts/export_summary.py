@@ -59,6 +59,7 @@ from _bench.summary.findings import (
     non_finite_findings,
     non_numeric_findings,
     pooled_ranking_findings,
+    replay_latency_findings,
     uneven_retries_findings,
     unit_findings,
     zero_width_findings,
@@ -156,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="count each failed call in the latency percentiles at this time (e.g. 5s, 5000ms: "
                              "a timeout, at least its limit; a longer recorded time is kept; 0s: its own recorded "
                              "time), so p95 is what callers waited, failures included")
+    parser.add_argument("--latency-of-replays", action="store_true",
+                        help="count the latency of rows replayed from a cache (by default they timed nothing): for "
+                             "a column that holds the original call's time, such as the templates' latency_s and "
+                             "fit_seconds, when a run replayed earlier calls into a new version; --slo still "
+                             "judges computed calls only")
     parser.add_argument("--rows-not-in-call-order", action="store_true",
                         help="with --slo: the rows were not logged in the order the calls ran (a batch written "
                              "afterwards, sorted), so runs of consecutive broken rows are not taken as one stall; "
@@ -389,6 +395,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     findings += coverage_findings(summaries, names, layout)
     findings += uneven_retries_findings(summaries, names)
     findings += latency_failure_findings(summaries, names, plan)
+    findings += replay_latency_findings(summaries, names, plan)
     findings += unit_findings(summaries, layout, opts.unit, remeasured)
     findings += pooled_ranking_findings(bench, layout, plan, summaries, names, where, params)
     if opts.call_order:
@@ -460,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                                failures=args.failures,
                                unit=args.unit, within=tuple(args.within or ()),
                                latency_per_input=args.latency_per_input, failure_latency_ms=args.failure_latency,
+                               latency_of_replays=args.latency_of_replays,
                                call_order=not args.rows_not_in_call_order)
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],

@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {path.name}  ({why})")
     print(f"Results stay out of git (every row records the commit: commit the code before a real run); "
           f"add to .gitignore: {' '.join(IGNORED)}")
+    # trial N: this read as "never commit results", against SKILL.md's "commit the database after an experiment"
+    print("After a real run, keep its database and its cache folder (git add -f, or a DVC / git-LFS pointer: "
+          "SKILL.md, Versioning): the cache lets a later run add a configuration without computing again.")
     quote = " ".join
     print("Next: from the project folder, a small dev run, then the real one (--help lists every option):")
     print(f"  cd {shlex.quote(str(dest))}")

@@ -947,6 +947,15 @@ def test_cost_per_right_answer_is_the_spend_over_the_right_answers_with_the_rate
         (20.0 / (high * 40), 20.0 / (low * 40)), rel=1e-5)
     out = summary(capsys, str(db), "--metric", "passed:higher")[1]
     assert "cost_usd per right answer (passed) [95% CI]" in out and "| 0.666667 [" in out
+    # and in the results table (trial N: analysis.md said so; only the JSON had it); `cost` is the total
+    rows = {r["configuration"]: r for r in csv.DictReader(io.StringIO(
+        summary(capsys, str(db), "--metric", "passed:higher", "--csv", "--wide")[1]))}
+    for label, c in by.items():
+        per_right = c["cost_per_right"]
+        assert [rows[label][f] for f in ("cost_per_right_metric", "cost_per_right", "cost_per_right_ci_low",
+                                         "cost_per_right_ci_high")] == [
+            "passed", *(str(per_right[k]) for k in ("estimate", "ci_low", "ci_high"))]
+        assert float(rows[label]["cost"]) == pytest.approx(c["cost"])
     scores = tmp_path / "scores.db"  # a score is not right/wrong: no cost per right answer
     log_rows(scores, [{"model": "a", "problem_id": i, "bleu": i / 40, "cost_usd": 0.5, "error": ""}
                       for i in range(40)], engine="sqlite")

@@ -708,3 +708,32 @@ def test_a_data_file_with_a_repeated_id_or_a_malformed_line_is_one_line_and_exit
     proc = run_template(tmp_path, "--data", "d.jsonl", check=False)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "llm_bench.db").exists()
+
+
+def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_latency_of_replays(tmp_path, server):
+    """Trial N: a new --experiment-version replays every earlier answer (no call paid twice), and its latency
+    percentiles then rested on no call at all, with no word said. Now export says so (latency-without-replays)
+    and --latency-of-replays counts the replayed rows' latency_s, which is the original call's: the same
+    percentiles as the version that made the calls."""
+    run_template(tmp_path, "--base-url", server.base_url)
+    sent = server.count()
+    run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "e2")
+    assert server.count() == sent  # every answer replayed
+    db = str(tmp_path / "llm_bench.db")
+
+    def latency(version: str, *more: str) -> tuple[dict, list]:
+        proc = run_python(ROOT / "scripts" / "export_summary.py", db, "predictions", "--config-cols",
+                          "model,prompt_name", "--version", version, "--latency-col", "latency_s", *more, "--json",
+                          cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        by_label = {c["label"]: c["latency"] for c in doc["versions"][0]["configurations"]}
+        return by_label, [f for f in doc["findings"] if f["check_id"] == "latency-without-replays"]
+
+    made, quiet = latency("e1")
+    bare, (finding,) = latency("e2")
+    counted, none = latency("e2", "--latency-of-replays")
+    assert quiet == [] and none == []
+    assert all(lat.get("p50") is None for lat in bare.values())
+    assert finding["hint"].endswith("add --latency-of-replays to count it.") and len(finding["examples"]) == 4
+    assert {k: (v["p50"], v["p95"]) for k, v in counted.items()} == {k: (v["p50"], v["p95"]) for k, v in made.items()}

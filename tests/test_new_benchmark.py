@@ -70,6 +70,9 @@ def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_pat
     made = scaffold("sklearn", tmp_path)
     line = next(x for x in made.stdout.splitlines() if x.startswith("Results stay out of git"))
     patterns = line.split("add to .gitignore: ")[1].split()
+    # and what to keep after a real run, as SKILL.md says (trial N read the two as a contradiction)
+    assert "After a real run, keep its database and its cache folder (git add -f" in made.stdout
+    assert "after an experiment, commit its database (`git add -f`" in " ".join((ROOT / "SKILL.md").read_text().split())
     before = set(tmp_path.iterdir())
     ran = run_python(tmp_path / "sklearn_benchmark_template.py", "--limit", "60", "--seeds", "0", "--folds", "2",
                      "--models", "logreg", cwd=tmp_path)

@@ -53,6 +53,7 @@ class Options:
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
     latency_per_input: str | None = None  # --latency-per-input: median | min | mean of each input's timings first
+    latency_of_replays: bool = False  # --latency-of-replays: a replayed row's latency (the original call's) counts
     failure_latency_ms: float | None = None  # --failure-latency: a failed call counts in the percentiles at this
 
 
@@ -97,6 +98,7 @@ class ConfigSummary:
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # p50/p95/p99 over computed, successful rows
     latency_n: int = 0
+    replays_not_timed: tuple[int, int] = (0, 0)  # replayed rows left out of latency: with a value, without one
     latency_ci: dict[str, tuple] = field(default_factory=dict)  # p50/p95/p99 -> (low, high), inputs as the units
     slo: dict | None = None  # --slo on a benchmark table: this configuration's verdict (slo.judge)
     latency_per_input: str | None = None  # the percentiles are over each input's median/min/mean (--latency-per-input)
@@ -335,11 +337,17 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
     if "cluster" in rec.dtype.names:
         out.clusters = len(np.unique(ok["cluster"]))
     if plan.latency:
-        # Replays carry function_time 0.0 (xetrack) or a copied latency: only computed rows measured time.
-        timed = ~failed & ~replayed
+        # Replays carry function_time 0.0 (xetrack) or a copied latency: only computed rows measured time, unless
+        # --latency-of-replays says the column holds the original call's time (the templates' latency_s,
+        # fit_seconds); the rows are one per item here, so no call is counted twice.
+        counted = ~replayed if not opts.latency_of_replays else np.ones(len(rec), dtype=bool)
+        left_out = replayed & ~counted & ~failed
+        has_value = ~np.isnan(rec["latency"][left_out])
+        out.replays_not_timed = (int(has_value.sum()), int((~has_value).sum()))
+        timed = ~failed & counted
         lat = rec["latency"][timed]
         if opts.failure_latency_ms is not None:  # what a caller waited: a failed call at least the timeout
-            timed = ~replayed
+            timed = counted
             at = opts.failure_latency_ms / MS_PER.get(plan.latency_unit, 1.0)  # in the column's own unit
             out.failures_counted_at = at
             lat = np.where(failed[timed], np.fmax(rec["latency"][timed], at), rec["latency"][timed])

@@ -176,6 +176,38 @@ def latency_failure_findings(summaries: list, names: dict[int, str], plan: Plan)
                     "the latency.", examples)]
 
 
+def replay_latency_findings(summaries: list, names: dict[int, str], plan: Plan) -> list[Finding]:
+    """Rows replayed from a cache made no call, so latency percentiles leave them out; where they are many (a
+    run replayed into a new --experiment-version, after a smoke run), the percentiles rest on few calls or none
+    (trial N: six of eight configurations without a p95, no word said). Say how many, and what to do: count
+    the replays' recorded latency when the column holds the original call's time, or use a column that does."""
+    if not plan.latency:
+        return []
+    with_value, without_value = [], []
+    for c in summaries:
+        valued, empty = c.replays_not_timed
+        rows = c.latency_n + valued + empty
+        if rows and (valued + empty) >= 0.1 * rows:
+            line = (f"{names[c.index]}: {valued + empty:,} of {rows:,} rows replayed, percentiles from "
+                    f"{c.latency_n:,} calls")
+            (with_value if valued >= empty else without_value).append(line)
+    findings = []
+    if with_value:
+        findings.append(Finding("latency-without-replays", "warning", f"In {len(with_value)} configuration(s) the "
+                                f"{plan.latency} percentiles leave out rows replayed from a cache (they made no call "
+                                "now), so they rest on fewer calls than rows, or none.",
+                                f"If {plan.latency} on a replayed row is the original call's time (the templates' "
+                                "latency_s and fit_seconds are), add --latency-of-replays to count it.", with_value))
+    if without_value:
+        findings.append(Finding("latency-without-replays", "warning", f"In {len(without_value)} configuration(s) the "
+                                f"{plan.latency} percentiles leave out rows replayed from a cache, and {plan.latency} "
+                                "is empty on them, so they rest on fewer calls than rows, or none.",
+                                "Use a latency column that replays carry (the LLM template's latency_s, not wait_s) "
+                                "with --latency-of-replays, or summarise the version whose run made the calls.",
+                                without_value))
+    return findings
+
+
 def uneven_retries_findings(summaries: list, names: dict[int, str]) -> list[Finding]:
     """Failures retried in some configurations of a version and left failed in others: a retry turns a
     configuration's failures into successes, so the retried ones are scored on more items (and, with

@@ -96,6 +96,8 @@ def csv_text(doc: dict) -> str:
     return out.getvalue()
 
 
+# total tokens and cost are `tokens` and `cost`; spend over right answers, with the metric that counts them
+PER_RIGHT = ["cost_per_right_metric", "cost_per_right", "cost_per_right_ci_low", "cost_per_right_ci_high"]
 WIDE_METRIC_FIELDS = ["", "_ci_low", "_ci_high", "_n", "_vs", "_difference", "_difference_ci_low",
                       "_difference_ci_high", "_p_adjusted", "_verdict"]
 
@@ -119,7 +121,7 @@ def csv_wide_text(doc: dict) -> str:
               "latency_failures_counted_at", *latency,
               *(["slo_verdict"] if clauses else []),
               *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
-              "tokens", "cost"]
+              "tokens", "cost", *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else [])]
     params = parameter_columns(doc, fields)
     fields = _after_configuration(fields, list(params))
     out = io.StringIO()
@@ -136,6 +138,10 @@ def csv_wide_text(doc: dict) -> str:
                    "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
                    "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
                    "cost": c["cost"]}
+            per_right = c.get("cost_per_right")
+            if per_right:  # trial N: documented for this table, and only the JSON had it
+                row.update(dict(zip(PER_RIGHT, (per_right[k] for k in ("metric", "estimate", "ci_low", "ci_high")),
+                                    strict=True)))
             for p in ("p50", "p95", "p99"):
                 low, high = lat.get(f"{p}_ci") or (None, None)
                 row.update({f"latency_{p}": lat.get(p), f"latency_{p}_ci_low": low, f"latency_{p}_ci_high": high})
