@@ -32,6 +32,7 @@ def demo_strip_int(text: str) -> int:
 # ==================================== EDIT: the one block to change =====================================
 DATA = None  # None: the built-in demo; else a JSONL file, one object per line, run in file order
 FIELDS = {"id": "id", "input": "input", "expected": "expected"}  # the JSONL names of these, e.g. "input": "title"
+SEGMENTS = ()  # JSONL fields copied onto each input's rows, e.g. ("payload_size",): compared within (--within)
 # Your functions: import them here, e.g. `from parsers import parse_strict`, and name them below
 CANDIDATES = {  # name: a function taking one input and returning the answer
     "int": int,
@@ -82,10 +83,12 @@ def load_data(path: Path | None) -> list[dict]:
         return demo_data()
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
-        if not set(FIELDS.values()) <= set(row):
-            raise ValueError(f"{path}: every line needs {', '.join(FIELDS.values())} (FIELDS in the EDIT block); "
+        if not set(FIELDS.values()) | set(SEGMENTS) <= set(row):
+            raise ValueError(f"{path}: every line needs {', '.join([*FIELDS.values(), *SEGMENTS])} (FIELDS"
+                             f"{' and SEGMENTS' if SEGMENTS else ''} in the EDIT block); "
                              f"got {sorted(row)}")
-    return [{ours: row[theirs] for ours, theirs in FIELDS.items()} for row in rows]
+    return [{**{f: row.get(f) for f in SEGMENTS}, **{ours: row[theirs] for ours, theirs in FIELDS.items()}}
+            for row in rows]
 
 
 def source_of(function) -> str:
@@ -119,11 +122,18 @@ def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
     expected = item["expected"]
     # `correct` is what the scripts average (accuracy), so score() decides it, raises included; output and
     # expected_output are kept as text for reading, not compared by the scripts (a raise reads '<ValueError>')
-    return {"input_id": input_id, "repeat": repeat,
-            "output": f"<{type(raised).__name__}>" if raised is not None else str(answer),
-            "expected_output": str(expected),
+    return {"input_id": input_id, "repeat": repeat, **{f: item.get(f) for f in SEGMENTS},
+            "output": f"<{type(raised).__name__}>" if raised is not None else cut(str(answer)),
+            "expected_output": cut(str(expected)),
             "correct": score(answer, expected, raised), "raised": int(raised is not None),
             "error_type": "" if raised is None else type(raised).__name__, "latency_us": latency_ns / 1000.0}
+
+
+OUTPUT_CHARS = 1000  # an answer kept as text for reading, cut beyond this (trial O: 3.4 MB JSON per row)
+
+
+def cut(text: str, keep: int = OUTPUT_CHARS) -> str:
+    return text if len(text) <= keep else f"{text[:keep]}...[cut: {len(text):,} chars]"
 
 
 def check(rows: list[dict], n: int) -> int:
@@ -134,8 +144,9 @@ def check(rows: list[dict], n: int) -> int:
     for name in CANDIDATES:
         for row in picked:
             result = call_one(Candidate(name), str(row["id"]), 0)
-            print(f"{name:<16} {row['input']!r:<28} -> {result['output']!r:<20} expected "
-                  f"{result['expected_output']!r:<20} correct={result['correct']} {result['latency_us']:.1f} us")
+            shown = [cut(repr(v), 40) for v in (row["input"], result["output"], result["expected_output"])]
+            print(f"{name:<16} {shown[0]:<28} -> {shown[1]:<20} expected {shown[2]:<20} "
+                  f"correct={result['correct']} {result['latency_us']:.1f} us")
     return 0
 
 
@@ -180,7 +191,9 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
         print(f"FAILED {failure}", file=sys.stderr)
     summarise(db, data_fp, experiment_version)
     only = f"experiment_version={experiment_version}"
-    compare = ["--config-cols", "candidate", "--version", experiment_version, "--pairs", "all"]
+    compare = ["--config-cols", ",".join(["candidate", *SEGMENTS]), *(("--within", ",".join(SEGMENTS)) if SEGMENTS
+                                                                      else ()),
+               "--version", experiment_version, "--pairs", "all"]
     replay = db.with_name(f"{db.stem}_replay.db")
     print(bk.next_steps([
         ("can the rows be trusted? (duplicates, coverage, failures, versions)",

@@ -392,7 +392,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
                             opts.alpha, opts.resamples, opts.seed)
     findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
-    findings += coverage_findings(summaries, names, layout)
+    findings += coverage_findings(summaries, names, layout, opts.within)
     findings += uneven_retries_findings(summaries, names)
     findings += latency_failure_findings(summaries, names, plan)
     findings += replay_latency_findings(summaries, names, plan)

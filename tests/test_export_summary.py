@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import os
 from pathlib import Path
 
 import export_summary
@@ -1121,3 +1122,19 @@ def test_an_open_percentile_end_is_explained_with_the_calls_it_would_need(tmp_pa
     _, out, _ = summary(capsys, str(db), "predictions")
     said = "A '?' end: the data cannot bound it at 95% (its upper end for p95 needs at least 72 independent calls"
     assert (said in out) == note and ("?]" in out) == note
+
+
+def test_text_item_keys_hash_the_same_in_every_process_whatever_the_string_hash_seed():
+    """Trial O: with text input ids, export_summary's output changed with PYTHONHASHSEED: items were keyed by
+    Python's str hash(), which changes per process, and their order (per-input means, sums, bootstrap draws)
+    followed it: a mean's last digit moved, and once whether a p99 had an upper end. The keys are now hashed
+    the same in every process (checked here in three, each with its own seed)."""
+    code = ("import json, sys; sys.path.insert(0, 'scripts'); from _bench.summary.scan import _hash_all; "
+            "print(json.dumps([int(h) for h in _hash_all(['payload-001', 'payload-002|3|1', '', 'é'])]))")
+    printed = set()
+    for seed in ("1", "2", "3"):
+        proc = run_python("-c", code, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 0, proc.stderr
+        printed.add(proc.stdout)
+    (one,) = printed
+    assert len(set(json.loads(one))) == 4  # four keys, four hashes

@@ -151,3 +151,31 @@ def test_score_decides_raises_too_and_check_takes_inputs_from_the_whole_file(pro
     assert run(project, "--data", data, "--repeats", "1")[0] == 0
     by = {(r["candidate"], r["input_id"]): (r["correct"], r["raised"]) for r in rows(project / "function_bench.db")}
     assert by[("int", "3")] == (1, 1) and by[("int", "0")] == (1, 0)  # rejected rightly; parsed rightly
+
+
+def test_segments_put_a_data_field_on_its_rows_compared_within_and_long_values_are_cut(project):
+    """Trial O: a payload size had no place (call_one edited outside the EDIT block), a 3.4 MB answer was stored
+    whole in every row and printed whole by --check. SEGMENTS copies data fields onto the rows and the printed
+    export command compares within them; answers and --check lines are cut."""
+    edit(project, "SEGMENTS = ()", 'SEGMENTS = ("size",)')
+    edit(project, '    "int": int,\n', '    "int": int,\n    "echo": lambda text: text * 500,\n')
+    data = project / "sized.jsonl"
+    data.write_text("".join(json.dumps({"id": f"{size}-{k}", "input": str(k) * (1 if size == "small" else 300),
+                                        "expected": int(str(k) * (1 if size == "small" else 300)), "size": size})
+                            + "\n" for size, n in (("small", 3), ("large", 2)) for k in range(1, n + 1)))
+    checked = run_python(TEMPLATE, "--data", data, "--check", "6", cwd=project)
+    assert checked.returncode == 0, checked.stderr
+    assert max(map(len, checked.stdout.splitlines())) < 300 and "...[cut: " in checked.stdout
+    proc = run_python(TEMPLATE, "--data", data, "--repeats", "1", cwd=project, env=random_hash_seed_env())
+    assert proc.returncode == 0, proc.stderr
+    stored = rows(project / "function_bench.db")
+    assert {(r["input_id"].split("-")[0], r["size"]) for r in stored} == {("small", "small"), ("large", "large")}
+    echoed = [r["output"] for r in stored if r["candidate"] == "echo" and r["size"] == "large"]
+    assert echoed and all(len(o) < 1100 and o.endswith("...[cut: 150,000 chars]") for o in echoed)
+    assert "--config-cols candidate,size --within size" in proc.stdout
+    summary = run_python(SCRIPTS / "export_summary.py", project / "function_bench.db", "calls", "--config-cols",
+                         "candidate,size", "--within", "size", "--json", cwd=project)
+    assert summary.returncode == 0, summary.stderr
+    # sizes hold different inputs by design (3 small, 2 large): within each, coverage is equal (trial O's false
+    # unequal-items warning)
+    assert not [f for f in json.loads(summary.stdout)["findings"] if f["check_id"] == "unequal-items"]

@@ -129,13 +129,16 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     return findings
 
 
-def coverage_findings(summaries: list, names: dict[int, str], layout: Layout) -> list[Finding]:
+def coverage_findings(summaries: list, names: dict[int, str], layout: Layout,
+                      within: tuple[str, ...] = ()) -> list[Finding]:
     """Configurations of one version (and dataset) scored on different numbers of items: their estimates are over
     different sets (the paired comparisons are not: they use the shared items). Not for load tests (no items)."""
     if not layout.input_id or layout.kind == "load":
         return []
-    # a dataset column (layout.strata): each dataset has its own items, so only configurations of one compare
-    at = [layout.config.index(col) for col in strata(layout.config)]
+    # a dataset column (layout.strata), or a --within column (trial O: payload sizes with their own inputs): each
+    # group has its own items, so only configurations of one compare
+    grouped = list(dict.fromkeys([*strata(layout.config), *(c for c in within if c in layout.config)]))
+    at = [layout.config.index(col) for col in grouped]
     by_version: dict[tuple, list] = {}
     for c in summaries:
         by_version.setdefault(c.group.versions + tuple(c.group.config[i] for i in at), []).append(c)
