@@ -319,9 +319,12 @@ def _hash_all(values) -> np.ndarray:
     """64-bit hashes of text keys, the same in every process: pandas' SipHash with a fixed key. Python's str
     hash() changes with PYTHONHASHSEED, and the items' order follows their hashes (per-input means, bootstrap
     draws, sums), so the same command gave different last digits, and once a p99 end or none (trial O).
-    1.4 s per 10 M keys against 0.8 s; integer ids are not hashed at all."""
-    from pandas.util import hash_array  # pandas comes with xetrack; imported here, where text keys need it
-
+    1.4 s per 10 M keys against 0.8 s; integer ids are not hashed at all. Without pandas (the scripts do not
+    require it; xetrack brings it), Python's hash(), as before."""
+    try:
+        from pandas.util import hash_array  # imported here, where text keys need it
+    except ImportError:
+        return np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
     return hash_array(np.asarray(values, dtype=object), categorize=False).view(np.int64)
 
 
