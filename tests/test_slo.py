@@ -482,3 +482,21 @@ def test_an_undecided_level_says_about_how_many_requests_would_decide_and_that_m
     assert export_summary.main([str(longer), "requests", "--slo", "errors<1%", "--csv"]) == 0
     (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
     assert row["slo_errors<1%_verdict"] == "meets" and row["slo_errors<1%_requests_to_decide"] == ""
+
+
+def test_a_load_tables_structured_parameter_gets_a_column_per_name_as_the_other_tables_do(tmp_path, capsys):
+    """The level table's parameter columns come from the same code as the results tables' (one rule): a
+    deployment described by JSON pairs, `[["workers", 4]]`, is also `deployment.workers`, per level."""
+    levels = {}
+    for workers in (1, 4):
+        for rate in (20, 40):
+            rows = level_rows(rate, 20, fast)
+            for r in rows:
+                r.update(deployment=f'[["workers", {workers}]]', config_id=f"{r['config_id']}-w{workers}")
+            levels[(workers, rate)] = rows
+    db = load_db(tmp_path, levels)
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted((r["deployment.workers"], float(r["rate"]), r["slo_verdict"]) for r in rows) == [
+        ("1", 20.0, "meets"), ("1", 40.0, "meets"), ("4", 20.0, "meets"), ("4", 40.0, "meets")]
+    assert all(r["deployment"] == f'[["workers", {r["deployment.workers"]}]]' for r in rows)

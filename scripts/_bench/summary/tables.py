@@ -16,19 +16,18 @@ CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "
               "min_detectable_difference", "mdd_alpha"]
 
 
-def parameter_columns(doc: dict, taken: list[str]) -> dict[str, tuple[str, str | None]]:
+def parameter_columns(configurations: list[dict], taken: list[str]) -> dict[str, tuple[str, str | None]]:
     """A column per parameter that tells the configurations apart (model, temperature, ...) and per parameter
-    shown beside a config_id, so a table can be filtered or pivoted by them without parsing the `configuration`
-    label: {column name: (parameter, key)}. A parameter whose every value names several values (JSON such as
-    `[["C", 0.1]]`) also gets a column per name, `hyperparameters.C` (key: that name; empty where a
-    configuration has no such value). A parameter whose name is already a column (rank, rows, a metric) gets
-    the prefix `param_`."""
-    configs = [c for v in doc["versions"] for c in v["configurations"]]
-    names = dict.fromkeys(k for c in configs for k in (*c["configuration"], *c["parameters"]))
+    shown beside a config_id, so a table can be filtered or pivoted by them without parsing the
+    `configuration` label: {column name: (parameter, key)}, from each configuration's values (config_values,
+    or a load level's). A parameter whose every value names several values (JSON such as `[["C", 0.1]]`)
+    also gets a column per name, `hyperparameters.C` (key: that name; empty where a configuration has no such
+    value). A parameter whose name is already a column (rank, rows, a metric) gets the prefix `param_`."""
+    names = dict.fromkeys(k for c in configurations for k in c)
     columns: dict[str, tuple[str, str | None]] = {}
     for name in names:
         columns[f"param_{name}" if name in taken else name] = (name, None)
-        values = [v for c in configs if (v := _values(c).get(name)) is not None]
+        values = [v for c in configurations if (v := c.get(name)) is not None]
         inner = [structured(v) for v in values]
         if values and all(d is not None for d in inner):
             for key in dict.fromkeys(k for d in inner for k in d):
@@ -36,8 +35,14 @@ def parameter_columns(doc: dict, taken: list[str]) -> dict[str, tuple[str, str |
     return columns
 
 
-def _values(c: dict) -> dict:
-    return {**c["parameters"], **c["configuration"]}
+def config_values(c: dict) -> dict:
+    """A reported configuration's parameter values: the ones that tell it apart first, then those shown beside
+    a config_id (a name in both keeps the first's value)."""
+    return {**c["configuration"], **{k: v for k, v in c["parameters"].items() if k not in c["configuration"]}}
+
+
+def _all_values(doc: dict) -> list[dict]:
+    return [config_values(c) for v in doc["versions"] for c in v["configurations"]]
 
 
 def _parameter_values(values: dict, columns: dict[str, tuple[str, str | None]], prefix: str = "") -> dict:
@@ -57,7 +62,7 @@ def csv_text(doc: dict) -> str:
     """One row per (version, configuration, metric), and per comparison: with --pairs all a configuration
     compared with several others has a row for each (its `reference` column names the other). A long table
     for spreadsheets and dataframes; after `configuration`, a column per parameter (parameter_columns)."""
-    params = parameter_columns(doc, CSV_FIELDS)
+    params = parameter_columns(_all_values(doc), CSV_FIELDS)
     # the other side of a comparison too (trial M: `reference` was a label only): reference_<column>
     fields = _after_configuration(CSV_FIELDS, list(params))
     at = fields.index("reference") + 1
@@ -68,7 +73,7 @@ def csv_text(doc: dict) -> str:
     metrics = doc["inferred"]["measures"]["metrics"] or [None]
     ranked = bool(doc["inferred"]["measures"]["metrics"])
     for stratum in doc["versions"]:
-        by_label = {c["label"]: _values(c) for c in stratum["configurations"]}
+        by_label = {c["label"]: config_values(c) for c in stratum["configurations"]}
         comps: dict[tuple, list[dict]] = {}
         for comp in stratum["comparisons"]:
             comps.setdefault((comp["metric"], comp["configuration"]), []).append(comp)
@@ -76,7 +81,7 @@ def csv_text(doc: dict) -> str:
             lat = c["latency"] or {}
             for metric in metrics:
                 row = {"version": stratum["label"], "rank": c["rank"] if ranked else None,
-                       "configuration": c["label"], **_parameter_values(_values(c), params), "items": c["items"],
+                       "configuration": c["label"], **_parameter_values(config_values(c), params), "items": c["items"],
                        "failed": c["failed"], "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
                        "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"), "latency_p99": lat.get("p99"),
                        "tokens": c["tokens"], "cost": c["cost"]}
@@ -122,7 +127,7 @@ def csv_wide_text(doc: dict) -> str:
               *(["slo_verdict"] if clauses else []),
               *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
               "tokens", "cost", *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else [])]
-    params = parameter_columns(doc, fields)
+    params = parameter_columns(_all_values(doc), fields)
     fields = _after_configuration(fields, list(params))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
@@ -133,7 +138,7 @@ def csv_wide_text(doc: dict) -> str:
             lat = c["latency"] or {}
             row = {**{k: (stratum["version"] or {}).get(k) for k in version_cols},
                    "rank": c["rank"] if metrics else None,  # nothing ranked without a metric (trial M)
-                   "configuration": c["label"], **_parameter_values(_values(c), params), "rows": c["rows"],
+                   "configuration": c["label"], **_parameter_values(config_values(c), params), "rows": c["rows"],
                    "items": c["items"], "failed": c["failed"],
                    "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
                    "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
@@ -197,15 +202,14 @@ def load_csv_text(doc: dict) -> str:
              *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "allowed", "verdict",
                                                               "requests_to_decide")),
              *(["slo_verdict", "highest_meeting"] if clauses else [])]
-    names = dict.fromkeys(k for lv in levels for k in lv["configuration"])
-    params = {(f"param_{k}" if k in fixed else k): k for k in names}
+    params = parameter_columns([lv["configuration"] for lv in levels], fixed)
     at = fixed.index("level") + 1
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fixed[:at] + list(params) + fixed[at:], lineterminator="\n")
     writer.writeheader()
     for lv in levels:
         row = {**{k: (lv["version"] or {}).get(k) for k in version_cols}, "level": lv["label"],
-               **{col: lv["configuration"].get(name) for col, name in params.items()},
+               **_parameter_values(lv["configuration"], params),
                **{k: lv[k] for k in ("requests", "window_s", "offered_rps", "achieved_rps", "errors", "error_rate",
                                      "max_ms")}}
         for p in LOAD_PERCENTILES:
