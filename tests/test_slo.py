@@ -446,6 +446,36 @@ def test_rows_written_far_faster_than_their_calls_ran_are_flagged_and_rows_logge
     assert [f for f in d["findings"] if f["check_id"] == "rows-written-at-once"] == []
 
 
+
+@pytest.mark.parametrize(("speed", "flagged"), [(199, False), (201, True)])
+def test_rows_written_at_once_fires_just_over_200_times_faster_than_the_calls_and_not_just_under(
+        tmp_path, capsys, speed, flagged):
+    """analysis.md says 'over 200 times faster' (findings.BATCH_SPEED): the same 400 rows, 192 s of calls, with
+    their timestamps spread evenly over 192/199 s stay quiet, over 192/201 s warn. (xetrack writes the rows; the
+    timestamps are then set, a planted span, because a real write's span cannot be chosen.)"""
+    from _bench.summary.findings import BATCH_SPEED
+
+    assert BATCH_SPEED == 200
+    db = tmp_path / "batch.db"
+    log_rows(db, [{"model": "m", "input_id": i, "latency_s": 2.0 if i >= 380 else 0.4, "error": ""}
+                  for i in range(400)], engine="sqlite", table="requests")
+    span_us = round(192 / speed * 1e6)
+    con = sqlite3.connect(db)
+    with con:
+        rowids = [r[0] for r in con.execute('SELECT rowid FROM "requests" ORDER BY rowid')]
+        for k, rowid in enumerate(rowids):
+            us = span_us * k // (len(rowids) - 1)
+            con.execute('UPDATE "requests" SET timestamp = ? WHERE rowid = ?',
+                        [f"2026-12-07 10:00:{us // 1_000_000:02d}.{us % 1_000_000:06d}", rowid])
+    con.close()
+    d = summary(capsys, db, "--slo", "p95<1s")[1]
+    found = [f for f in d["findings"] if f["check_id"] == "rows-written-at-once"]
+    assert bool(found) is flagged
+    if flagged:
+        assert found[0]["examples"] == [f"model=m: 400 calls took 192.0 s in all, their rows were written within "
+                                        f"{span_us / 1e6:.3f} s"]
+
+
 def test_repeats_under_two_replicate_columns_are_named_by_both_and_the_markdown_names_the_level(tmp_path, capsys):
     """Trial L: the throughput template writes `seed` and `replicate`; replicate_verdicts' keys came out as
     '0\\x1f1', and neither the Markdown nor the template said which level's repeats disagreed."""
