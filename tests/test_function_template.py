@@ -5,6 +5,7 @@ cache, raises scored as wrong answers, rows that validate cleanly, and a latency
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sqlite3
 from pathlib import Path
@@ -179,3 +180,28 @@ def test_segments_put_a_data_field_on_its_rows_compared_within_and_long_values_a
     # sizes hold different inputs by design (3 small, 2 large): within each, coverage is equal (trial O's false
     # unequal-items warning)
     assert not [f for f in json.loads(summary.stdout)["findings"] if f["check_id"] == "unequal-items"]
+
+
+def test_two_segment_fields_are_compared_within_each_combination_by_the_printed_command(project):
+    """SEGMENTS with two fields: the printed export command joins them for --within, and that command, run as
+    printed, compares candidates only inside each (size, lang) cell: 4 cells x 3 pairs, never across cells."""
+    edit(project, "SEGMENTS = ()", 'SEGMENTS = ("size", "lang")')
+    data = project / "cells.jsonl"
+    data.write_text("".join(json.dumps({"id": f"{size}-{lang}-{k}", "input": str(k) * width,
+                                        "expected": int(str(k) * width), "size": size, "lang": lang}) + "\n"
+                            for size, width in (("small", 1), ("large", 30)) for lang in ("en", "fr")
+                            for k in range(1, 4)))
+    proc = run_python(TEMPLATE, "--data", data, "--repeats", "1", cwd=project, env=random_hash_seed_env())
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln]
+    argv = shlex.split(line)
+    assert argv[0] == "python" and argv[1].endswith("/scripts/export_summary.py")
+    assert "--config-cols candidate,size,lang --within size,lang" in line
+    summary = run_python(SCRIPTS / "export_summary.py", *argv[2:], "--json", cwd=project)
+    assert summary.returncode == 0, summary.stderr
+    (version,) = json.loads(summary.stdout)["versions"]
+    by_label = {c["label"]: c["configuration"] for c in version["configurations"]}
+    cells = {(c["size"], c["lang"]) for c in by_label.values()}
+    assert len(by_label) == 12 and len(cells) == 4
+    pairs = [(by_label[k["configuration"]], by_label[k["reference"]]) for k in version["comparisons"]]
+    assert len(pairs) == 4 * 3 and all((a["size"], a["lang"]) == (b["size"], b["lang"]) for a, b in pairs)
