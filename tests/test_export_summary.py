@@ -1124,17 +1124,21 @@ def test_an_open_percentile_end_is_explained_with_the_calls_it_would_need(tmp_pa
     assert (said in out) == note and ("?]" in out) == note
 
 
-def test_text_item_keys_hash_the_same_in_every_process_whatever_the_string_hash_seed():
+def test_text_item_keys_hash_the_same_in_every_process_and_environment_whatever_the_string_hash_seed():
     """Trial O: with text input ids, export_summary's output changed with PYTHONHASHSEED: items were keyed by
     Python's str hash(), which changes per process, and their order (per-input means, sums, bootstrap draws)
     followed it: a mean's last digit moved, and once whether a p99 had an upper end. The keys are now hashed
-    the same in every process (checked here in three, each with its own seed)."""
-    code = ("import json, sys; sys.path.insert(0, 'scripts'); from _bench.summary.scan import _hash_all; "
-            "print(json.dumps([int(h) for h in _hash_all(['payload-001', 'payload-002|3|1', '', 'é'])]))")
+    the same in every process (checked here in three, each with its own seed) and without pandas (the third
+    cannot import it: pandas' hash had been used where present, Python's hash() where not, so a report still
+    depended on the environment). Keys apart stay apart: trailing NUL, non-ASCII, longer than keyhash.LONG."""
+    keys = ["payload-001", "payload-002|3|1", "", "é", "a", "a\x00", "x" * 70, "x" * 69 + "y", "x" * 64]
+    code = ("import json, sys; sys.path.insert(0, 'scripts'); {block}"
+            "from _bench.summary.scan import stable_hashes; "
+            f"print(json.dumps([int(h) for h in stable_hashes({keys!r})]))")
     printed = set()
-    for seed in ("1", "2", "3"):
-        proc = run_python("-c", code, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed})
+    for seed, block in (("1", ""), ("2", ""), ("3", "sys.modules['pandas'] = None; ")):
+        proc = run_python("-c", code.format(block=block), cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed})
         assert proc.returncode == 0, proc.stderr
         printed.add(proc.stdout)
     (one,) = printed
-    assert len(set(json.loads(one))) == 4  # four keys, four hashes
+    assert len(set(json.loads(one))) == len(keys)  # every key its own hash

@@ -11,7 +11,7 @@ few columns as it can: SQL numbers each row's configuration (one small CASE per 
 number, the replayed/failed flags and a 0/1 accuracy into one integer; columns that do not exist are not read.
 
 Item keys that are not plain integers (text ids, or id + seed + fold) are reduced to 64-bit hashes, the same in
-every process (_hash_all); two different items share a hash with probability about n^2 / 2^65 (3e-6 for 10 M
+every process and environment (keyhash.py); two different items share a hash with probability about n^2 / 2^65 (3e-6 for 10 M
 items).
 """
 
@@ -31,6 +31,7 @@ from _bench.layout import Layout
 from _bench.reader import DB_ERRORS, Benchmark, InputError, first_line
 from _bench.slices import can_fork, cut, run_forked, run_sliced
 from _bench.sql import numeric, q, text_key
+from _bench.summary.keyhash import stable_hashes
 from _bench.summary.plan import Plan
 
 CHUNK_ROWS = 100_000
@@ -315,19 +316,6 @@ def _column_values(series):
     return series.to_numpy()
 
 
-def _hash_all(values) -> np.ndarray:
-    """64-bit hashes of text keys, the same in every process: pandas' SipHash with a fixed key. Python's str
-    hash() changes with PYTHONHASHSEED, and the items' order follows their hashes (per-input means, bootstrap
-    draws, sums), so the same command gave different last digits, and once a p99 end or none (trial O).
-    1.4 s per 10 M keys against 0.8 s; integer ids are not hashed at all. Without pandas (the scripts do not
-    require it; xetrack brings it), Python's hash(), as before."""
-    try:
-        from pandas.util import hash_array  # imported here, where text keys need it
-    except ImportError:
-        return np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
-    return hash_array(np.asarray(values, dtype=object), categorize=False).view(np.int64)
-
-
 def _integer_items(col) -> tuple[np.ndarray, np.ndarray]:
     """Integer ids and a mask of rows without one (NULL, text, or beyond exact float range)."""
     if isinstance(col, np.ndarray) and col.dtype.kind in "iu":
@@ -366,7 +354,7 @@ def _to_records(cols: list, scan: ScanQuery, index: dict[tuple, int]) -> tuple[n
             rec["item"], missing = _integer_items(col)
             rec["flags"] |= np.where(missing, NO_ITEM, 0).astype(np.uint8)
         elif name in ("item", "cluster", "repetition", "input"):
-            rec[name] = _hash_all(col)
+            rec[name] = stable_hashes(col)
         else:
             rec[name] = np.asarray(col, dtype=float)
     return group, rec
