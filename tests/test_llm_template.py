@@ -727,13 +727,18 @@ def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_
                           cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
-        by_label = {c["label"]: c["latency"] for c in doc["versions"][0]["configurations"]}
+        by_label = {c["label"]: {**c["latency"], "slo": c["slo"]} for c in doc["versions"][0]["configurations"]}
         return by_label, [f for f in doc["findings"] if f["check_id"] == "latency-without-replays"]
 
-    made, quiet = latency("e1")
-    bare, (finding,) = latency("e2")
-    counted, none = latency("e2", "--latency-of-replays")
+    def judged(by_label: dict) -> dict:  # each configuration's objective: calls judged, share broken, verdict
+        return {k: [(c["calls"], c["share"], c["verdict"]) for c in v["slo"]["clauses"]] for k, v in by_label.items()}
+
+    made, quiet = latency("e1", "--slo", "p95<10s")
+    bare, (finding,) = latency("e2", "--slo", "p95<10s")
+    counted, none = latency("e2", "--latency-of-replays", "--slo", "p95<10s")
     assert quiet == [] and none == []
     assert all(lat.get("p50") is None for lat in bare.values())
     assert finding["hint"].endswith("add --latency-of-replays to count it.") and len(finding["examples"]) == 4
     assert {k: (v["p50"], v["p95"]) for k, v in counted.items()} == {k: (v["p50"], v["p95"]) for k, v in made.items()}
+    # the per-configuration objective too: judged on the original calls' times, as the version that made them
+    assert judged(counted) == judged(made) and all(c[0][0] > 0 for c in judged(made).values())

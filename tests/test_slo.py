@@ -530,3 +530,17 @@ def test_a_load_tables_structured_parameter_gets_a_column_per_name_as_the_other_
     assert sorted((r["deployment.workers"], float(r["rate"]), r["slo_verdict"]) for r in rows) == [
         ("1", 20.0, "meets"), ("1", 40.0, "meets"), ("4", 20.0, "meets"), ("4", 40.0, "meets")]
     assert all(r["deployment"] == f'[["workers", {r["deployment.workers"]}]]' for r in rows)
+
+
+def test_latency_of_replays_adds_each_item_no_computed_row_has_once_to_the_calls_an_objective_judges():
+    """--latency-of-replays in a per-configuration --slo: a replay of an item computed in the same configuration
+    would count its one call twice, and an item replayed twice would too; the first replay of an item without a
+    computed row is that call's time. Logged order is kept (runs of slow calls are judged in it)."""
+    from _bench.summary.compute import slo_calls
+    from _bench.summary.scan import NO_ITEM, REPLAYED
+
+    logged = np.array([(0, 1, 10.0), (0, 2, 20.0), (REPLAYED, 2, 20.0), (REPLAYED, 3, 30.0), (REPLAYED, 3, 30.0),
+                       (REPLAYED | NO_ITEM, 0, 40.0), (REPLAYED, 4, 50.0)],
+                      dtype=[("flags", np.uint8), ("item", np.int64), ("latency", float)])
+    assert slo_calls(logged, False)["latency"].tolist() == [10.0, 20.0]
+    assert slo_calls(logged, True)["latency"].tolist() == [10.0, 20.0, 30.0, 50.0]

@@ -361,8 +361,7 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
         ci = _stats.percentile_intervals(lat, units, (50, 95, 99), opts.confidence)
         out.latency_ci = {"p50": ci[50], "p95": ci[95], "p99": ci[99]}
     if opts.slo and opts.slo_per_configuration:  # every computed call, in logged order (replays timed nothing)
-        logged = parts.load(group)
-        calls = logged[(logged["flags"] & REPLAYED) == 0]
+        calls = slo_calls(parts.load(group), opts.latency_of_replays)
         out.slo = _slo.judge(calls["latency"] if plan.latency else None, (calls["flags"] & FAILED) != 0,
                              calls["input"] if "input" in calls.dtype.names else None, opts.slo, plan.latency_unit,
                              opts.confidence, opts.call_order)
@@ -385,6 +384,24 @@ def summarise(parts: Partitions, group: Group, index: int, plan: Plan,
             vectors[f] = paired[f]
     np.save(parts.scratch(f"vectors{index}.npy"), vectors)
     return out
+
+
+def slo_calls(logged: np.ndarray, latency_of_replays: bool) -> np.ndarray:
+    """The rows --slo judges, in logged order: the computed calls; with --latency-of-replays also the first
+    replay of each item no computed row has (a version replayed from the cache: its rows hold the original
+    calls' times), never a replay of an item computed here too, which would count one call twice."""
+    replayed = (logged["flags"] & REPLAYED) != 0
+    keep = ~replayed
+    if latency_of_replays and replayed.any():
+        if "item" in logged.dtype.names:
+            has_item = (logged["flags"] & NO_ITEM) == 0
+            computed = logged["item"][keep & has_item]
+            candidates = np.flatnonzero(replayed & has_item & ~np.isin(logged["item"], computed))
+            _, first = np.unique(logged["item"][candidates], return_index=True)
+            keep[candidates[first]] = True
+        else:  # no item key: nothing to tell a replay of a call counted here from another call's
+            keep[:] = True
+    return logged[keep]
 
 
 # Configurations up to this many rows are summarised two at a time, larger ones one at a time: a configuration in
