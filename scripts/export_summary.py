@@ -67,7 +67,7 @@ from _bench.summary.findings import (
 from _bench.summary.load import MS_PER, parse_slo
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.model import StratumInput, config_display, stratum_entry
-from _bench.summary.plan import Plan, build_plan, with_values_seen
+from _bench.summary.plan import Plan, build_plan, fractional_prediction, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metric", action="append", metavar="COL[:higher|lower]",
                         help="a numeric column to compare, with its direction (repeatable; the first one picks "
                              "the best). 'accuracy' is also a valid name: it is derived from prediction/ground-truth "
-                             "columns (or is the mean of a 0/1 'correct' column) and added automatically; "
+                             "columns (or is the mean of a 0/1 'correct' column) and added automatically, unless "
+                             "the prediction holds numbers with fractions (a regression: name its error column); "
                              "--metric accuracy:higher puts it first. --metric correct, when accuracy is the mean "
                              "of that column, is the same metric and is reported once, as accuracy")
     parser.add_argument("--latency-col", metavar="COL", help="latency column (default: latency_ms, latency, ... "
@@ -451,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
                 apply_pool(layout, args.pool)
                 if args.kind != "auto":
                     layout.kind = args.kind
-                plan = build_plan(layout, bench.engine, args.metric, args.latency_col)
+                plan = build_plan(layout, bench.engine, args.metric, args.latency_col,
+                                  fractional_prediction(bench, layout))
                 if args.latency_per_input and not (layout.replicate and layout.input_id):
                     raise InputError("--latency-per-input needs repeated rows of an input: an input id and a "
                                      "replicate column (repeat, seed, sample_idx, ...; --replicate-cols COL names one)")

@@ -62,6 +62,7 @@ class Plan:
     tokens: str | None
     cost: str | None
     latency_named: bool = False  # --latency-col: the user asked for latency (with no metric: a latency summary)
+    no_accuracy_from: str | None = None  # a prediction/truth column with fractions: no accuracy derived from it
 
     def describe(self) -> dict:
         return {"metrics": [{"name": m.name, "from": m.source, "better": m.direction,
@@ -75,18 +76,39 @@ def first_named(names: tuple[str, ...], available: list[str]) -> str | None:
     return next((lower[n] for n in names if n in lower), None)
 
 
-def accuracy_metric(layout: Layout, engine: str) -> Metric | None:
-    """Accuracy from prediction vs ground truth, or from a stored 0/1 `correct` column."""
+def prediction_and_truth(layout: Layout) -> tuple[str | None, str | None]:
     outputs = layout.roles.outcomes
-    pred, truth = first_named(PREDICTION_NAMES, outputs), first_named(TRUTH_NAMES, outputs)
-    if pred and truth:
+    return first_named(PREDICTION_NAMES, outputs), first_named(TRUTH_NAMES, outputs)
+
+
+def fractional_prediction(bench, layout: Layout) -> str | None:
+    """The prediction or ground-truth column (stored as real numbers) holding a number with a fractional part:
+    a regression's predicted value, which equals the target almost never, so an accuracy derived from
+    prediction = ground_truth would read 0 everywhere (trial P: '0 [0, 0]' per model, 15 pairs of zeros and a
+    warning). Integral reals (labels 0.0/1.0) are labels. One query per real column, stopping at the first."""
+    pred, truth = prediction_and_truth(layout)
+    if not (pred and truth):
+        return None
+    for col in (pred, truth):
+        if layout.columns.get(col) == "real":
+            value = numeric(q(col), bench.engine)
+            if bench.query(f"SELECT 1 FROM {bench.VIEW} WHERE {value} <> ROUND({value}) LIMIT 1"):
+                return col
+    return None
+
+
+def accuracy_metric(layout: Layout, engine: str, fractional: str | None = None) -> Metric | None:
+    """Accuracy from prediction vs ground truth (not when `fractional` names one of them: fractional_prediction),
+    or from a stored 0/1 `correct` column."""
+    pred, truth = prediction_and_truth(layout)
+    if pred and truth and not fractional:
         same_kind = layout.columns[pred] == layout.columns[truth]
         # Different storage kinds (text '1' vs integer 1) are compared as text, never cast to numbers.
         p, t = (q(pred), q(truth)) if same_kind else (as_text(q(pred)), as_text(q(truth)))
         # NULL when either side is NULL, in both engines (a comparison with NULL is NULL).
         return Metric("accuracy", f"CAST({p} = {t} AS INTEGER)", True, f"{pred} = {truth}", "definition",
                       zero_one=True)
-    correct = first_named(CORRECT_NAMES, outputs)
+    correct = first_named(CORRECT_NAMES, layout.roles.outcomes)
     if correct:
         return Metric("accuracy", numeric(q(correct), engine), True, f"mean of {correct}", "definition",
                       column=correct)
@@ -121,17 +143,23 @@ def latency_column(layout: Layout, given: str | None) -> tuple[str | None, str]:
     return col, unit
 
 
-def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, latency: str | None) -> Plan:
+def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, latency: str | None,
+               fractional: str | None = None) -> Plan:
     """Metrics named with --metric come first (the first one picks the best configuration); accuracy, when
-    prediction and ground truth (or a 0/1 `correct` column) are recorded, is always added. `--metric accuracy`
-    (or `--metric correct` when accuracy is the mean of that column) places it explicitly."""
-    accuracy = accuracy_metric(layout, engine)
+    prediction and ground truth (or a 0/1 `correct` column) are recorded, is always added, unless `fractional`
+    names a prediction or truth column of real numbers with fractions (fractional_prediction). `--metric
+    accuracy` (or `--metric correct` when accuracy is the mean of that column) places it explicitly."""
+    accuracy = accuracy_metric(layout, engine, fractional)
     metrics: list[Metric] = []
     for spec in metric_specs or []:
         name, _, direction = (part.strip() for part in spec.partition(":"))
         # `--metric correct` names the very column accuracy is the mean of: one metric, not two (two would be
         # the same test twice in one multiplicity family, and a doubled Holm penalty).
         if (name == "accuracy" and "accuracy" not in layout.columns) or (accuracy and name == accuracy.column):
+            if accuracy is None and fractional:
+                raise InputError(f"--metric accuracy: {fractional} holds numbers with fractions (a regression?), "
+                                 "which almost never equal the truth; name an error column, e.g. --metric "
+                                 "abs_error:lower")
             if accuracy is None:
                 raise InputError("--metric accuracy: no prediction and ground-truth columns (or 'correct') found")
             if direction.lower() not in ("", "higher"):
@@ -147,7 +175,8 @@ def build_plan(layout: Layout, engine: str, metric_specs: list[str] | None, late
     lat, unit = latency_column(layout, latency)
     return Plan(metrics=metrics, latency=lat, latency_unit=unit,
                 tokens=first_named(TOKEN_NAMES, list(layout.columns)),
-                cost=first_named(COST_NAMES, list(layout.columns)), latency_named=latency is not None)
+                cost=first_named(COST_NAMES, list(layout.columns)), latency_named=latency is not None,
+                no_accuracy_from=fractional if accuracy is None else None)
 
 
 def with_values_seen(plan: Plan, not_zero_one: set[str]) -> Plan:
