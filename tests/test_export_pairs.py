@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sqlite3
 from pathlib import Path
@@ -509,7 +510,12 @@ def test_under_repeated_cv_an_unreachable_difference_says_how_many_more_inputs_i
     need = c["needed"]
     assert need["count"] is None and "unreachable by more repetitions" in need["explanation"]
     factor = (c["detectable"]["difference"] / 0.01) ** 2  # the SE falls as 1/sqrt(inputs) at the same design
-    assert f"keeping 3 seeds x 5 folds, about {factor:.1f}x the inputs" in need["explanation"]
+    shown = f"{factor:,.0f}x" if factor >= 10 else f"{factor:.1f}x"  # trial P: '5495.0x'
+    assert f"keeping 3 seeds x 5 folds, about {shown} the inputs" in need["explanation"]
+    # and as fields (trial P read them out of the sentence): the factor, and the inputs at the same design
+    assert need["data_factor"] == pytest.approx(factor, rel=1e-5)
+    assert need["inputs_needed"] == math.ceil(5 * 114 * factor) and f"(~{need['inputs_needed']:,} instead of 570)" in \
+        need["explanation"]
     assert export_summary.main([str(db), "predictions", "--pairs", "all", "--items-needed", "0.01"]) == 0
     assert "Planning (--items-needed 0.01):" in capsys.readouterr().out  # shown in text mode too
 

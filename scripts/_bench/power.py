@@ -57,6 +57,9 @@ class Needed:
     count: int | None
     unit: str
     explanation: str  # one line
+    # where more of `unit` cannot reach it (repeated CV: folds share training data), more data at the same design:
+    data_factor: float | None = None  # this many times the data
+    inputs: int | None = None  # that many inputs (when the rows say how many there are now)
 
 
 def _z(probability: float) -> float:

@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -171,23 +171,28 @@ class Evidence:
         plan = _power.repetitions_needed(delta, self.sd, self.ratio or 0.0, alpha, power, self.folds_per_repetition)
         if plan.count is not None:
             return plan
-        return _power.Needed(None, "folds", f"{plan.explanation}; {self._more_data(delta, alpha, power)}")
+        return self._more_data(plan, delta, alpha, power)
 
-    def _more_data(self, delta: float, alpha: float, power: float) -> str:
+    def _more_data(self, plan: _power.Needed, delta: float, alpha: float, power: float) -> _power.Needed:
         """Under repeated CV, more inputs shrink every fold's noise: the SE falls as 1/sqrt(inputs) at the same
-        seeds x folds (the same ratio). How many inputs that takes, keeping the design."""
+        seeds x folds (the same ratio). How many inputs that takes, keeping the design: in the explanation, and
+        as data_factor and inputs (trial P read the number out of the sentence)."""
         now = self.detectable(alpha, power).delta
         if now is None or not delta > 0:
-            return "the data cannot say how much more"
+            return replace(plan, explanation=f"{plan.explanation}; the data cannot say how much more")
         factor = (now / abs(delta)) ** 2
+        times = f"{factor:,.0f}x" if factor >= 10 else f"{factor:.1f}x"
         seeds = self.units // self.folds_per_repetition if self.folds_per_repetition else None
         design = f"{seeds} seeds x {self.folds_per_repetition} folds" if seeds else f"{self.units} folds"
         if self.n <= self.units:  # one item per fold (a per-fold table): how many examples is not recorded here
-            return (f"keeping {design}, a data set about {factor:.1f}x as large (every fold {factor:.1f}x the "
-                    f"examples) would detect it, if the new examples are like these")
+            return replace(plan, data_factor=factor, explanation=(
+                f"{plan.explanation}; keeping {design}, a data set about {times} as large (every fold {times} the "
+                "examples) would detect it, if the new examples are like these"))
         inputs = self.n // seeds if seeds else self.n
-        return (f"keeping {design}, about {factor:.1f}x the inputs (~{math.ceil(inputs * factor):,} instead of "
-                f"{inputs:,}) would detect it, if the new inputs are like these")
+        needed = math.ceil(inputs * factor)
+        return replace(plan, data_factor=factor, inputs=needed, explanation=(
+            f"{plan.explanation}; keeping {design}, about {times} the inputs (~{needed:,} instead of {inputs:,}) "
+            "would detect it, if the new inputs are like these"))
 
 
 def _dedupe(rec: np.ndarray) -> tuple[np.ndarray, dict]:
