@@ -72,7 +72,7 @@ from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
 from _bench.summary.scan import enumerate_groups, partition
-from _bench.summary.tables import csv_text, csv_wide_text, load_csv_text
+from _bench.summary.tables import comparisons_csv_text, csv_text, csv_wide_text, load_csv_text
 
 PROG = "export_summary.py"
 EXAMPLES = """  python scripts/export_summary.py bench.db predictions
@@ -86,6 +86,7 @@ EXAMPLES = """  python scripts/export_summary.py bench.db predictions
   python scripts/export_summary.py bench.db predictions --metric accuracy:higher --metric latency_ms:lower
   python scripts/export_summary.py bench.db predictions --csv > summary.csv
   python scripts/export_summary.py bench.db predictions --csv --wide > results.csv   # one row per configuration
+  python scripts/export_summary.py bench.db predictions --pairs all --csv --comparisons > pairs.csv  # per pair
 
 how it counts:
   item           one input; with seed/fold columns, one (input, seed, fold): that is what gets paired;
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wide", action="store_true", help="with --csv: one row per configuration, each metric's "
                         "estimate, interval, difference from the best (or --pairs CONFIG) with its interval, "
                         "adjusted p and verdict side by side: a results table")
+    parser.add_argument("--comparisons", action="store_true", help="with --csv: one row per comparison (pair x "
+                        "metric) and nothing else: both sides' parameters, the difference with its interval, "
+                        "p, adjusted p, verdict (with --pairs all: every pair)")
     parser.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw each metric with its "
                         "interval per configuration; for a load test, latency over time per level with the SLO "
                         "thresholds")
@@ -264,6 +268,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--json and --csv cannot be combined")
     if args.wide and not args.csv:
         parser.error("--wide shapes the CSV table: give --csv --wide")
+    if args.comparisons and not args.csv:
+        parser.error("--comparisons shapes the CSV table: give --csv --comparisons")
+    if args.comparisons and args.wide:
+        parser.error("--wide and --comparisons are two different tables: give one")
     if not 0 < args.alpha < 0.5:
         parser.error("--alpha must be between 0 and 0.5")
     if args.resamples < 100:
@@ -504,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.csv:
             # a load test's table is its levels (one row each, --wide or not): what its verdicts are about
             sys.stdout.write(load_csv_text(doc) if doc.get("slo") else csv_wide_text(doc) if args.wide
-                             else csv_text(doc))
+                             else comparisons_csv_text(doc) if args.comparisons else csv_text(doc))
         else:
             sys.stdout.write(markdown(doc))
         return code

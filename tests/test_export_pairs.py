@@ -654,3 +654,27 @@ def test_a_table_without_a_metric_ranks_nothing_in_either_csv(tmp_path, engine, 
     _, doc, _ = run(capsys, db, "predictions", "--latency-col", "fit_seconds")
     assert {f["check_id"] for f in doc["findings"]} & {"latency-only", "no-metric"} == {"latency-only"}
     assert doc["versions"][0]["headline"].startswith("Latency only: no metric ranks these configurations")
+
+
+def test_csv_comparisons_is_one_row_per_pair_with_both_sides_parameters_and_nothing_else(four_models, capsys):
+    """Trial P: 'a table of every pair' meant copying the --save database's comparisons out, or filtering the
+    long CSV (a row per configuration too, the best one's with empty comparison fields). `--csv --comparisons`
+    is that table: every comparison of the JSON once, its numbers equal."""
+    _, doc, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--items-needed", "0.05")
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all", "--items-needed", "0.05",
+                                "--csv", "--comparisons"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    comparisons = doc["versions"][0]["comparisons"]
+    assert len(rows) == len(comparisons) == 6
+    for row, comp in zip(rows, comparisons, strict=True):
+        assert (row["configuration"], row["reference"], row["metric"]) == (
+            comp["configuration"], comp["reference"], comp["metric"])
+        assert row["model"] == comp["configuration"].removeprefix("model=")
+        assert row["reference_model"] == comp["reference"].removeprefix("model=")
+        assert float(row["difference"]) == comp["delta"] and float(row["p_adjusted"]) == comp["p_adjusted"]
+        assert row["verdict"] == comp["verdict"] and int(row["family_size"]) == comp["family_size"] == 6
+        assert row["needed"] == ("" if comp["needed"]["count"] is None else str(comp["needed"]["count"]))
+    for bad, message in ((["--comparisons"], "--comparisons shapes the CSV table: give --csv --comparisons"),
+                         (["--csv", "--wide", "--comparisons"], "--wide and --comparisons are two different tables")):
+        assert export_summary.main([str(four_models), "predictions", *bad]) == 2
+        assert message in capsys.readouterr().err

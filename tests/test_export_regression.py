@@ -48,10 +48,14 @@ def test_fractional_predictions_derive_no_accuracy_and_the_report_says_why(tmp_p
     assert [m["name"] for m in doc["inferred"]["measures"]["metrics"]] == ["abs_error"]
     (version,) = doc["versions"]
     assert {k["metric"] for k in version["comparisons"]} == {"abs_error"} and len(version["comparisons"]) == 1
-    (finding,) = [f for f in doc["findings"] if f["check_id"] == "no-accuracy-for-fractions"]
-    assert finding["message"].startswith("No accuracy derived: prediction holds numbers with fractions")
-    assert "--metric abs_error:lower" in finding["hint"]
-    assert not [f for f in doc["findings"] if f["check_id"] == "interval-without-width"]
+    assert not [f for f in doc["findings"] if f["check_id"] in ("interval-without-width", "no-accuracy-for-fractions")]
+    # no --metric: the report says why there is none, and names the fix (not 'no prediction/ground-truth pair')
+    code, out, err = call_main(export_summary.main, capsys, str(db), "predictions", "--json")
+    assert code == 0, err
+    findings = {f["check_id"]: f for f in json.loads(out)["findings"]}
+    assert "no-metric" not in findings and findings["no-accuracy-for-fractions"]["message"].startswith(
+        "No metric: no accuracy is derived, as prediction holds numbers with fractions")
+    assert "--metric abs_error:lower" in findings["no-accuracy-for-fractions"]["hint"]
     code, _, err = call_main(export_summary.main, capsys, str(db), "predictions", "--metric", "accuracy")
     assert code == 2 and err.count("\n") == 1 and "prediction holds numbers with fractions" in err
 

@@ -544,3 +544,35 @@ def test_latency_of_replays_adds_each_item_no_computed_row_has_once_to_the_calls
                       dtype=[("flags", np.uint8), ("item", np.int64), ("latency", float)])
     assert slo_calls(logged, False)["latency"].tolist() == [10.0, 20.0]
     assert slo_calls(logged, True)["latency"].tolist() == [10.0, 20.0, 30.0, 50.0]
+
+
+def test_a_rate_measured_twice_is_decided_by_its_longer_level_and_undecided_rates_below_the_capacity_are_named(
+        tmp_path, capsys):
+    """Trial Q: the level CSV had two rows for a rate measured again longer, with different verdicts, and no mark
+    of the one that decides it; and the capacity headline named 20/s while a lower rate was undecided (if that
+    one fails when measured longer, the capacity is lower). 10/s: 0.5 % errors on 400 requests (undecided);
+    20/s: none on 4,000 (meets); 40/s: 0.5 % on 400 (undecided), then half of 4,000 (fails)."""
+    half = lambda t: "HTTP 500" if round(t * 40) % 2 else ""  # noqa: E731
+    every_200th = lambda rate: lambda t: "HTTP 500" if round(t * rate) % 200 == 199 else ""  # noqa: E731
+
+    def level(rate, seconds, error):
+        return [{**r, "duration_s": float(seconds), "config_id": f"open-{rate:g}-{seconds:g}s"}
+                for r in level_rows(rate, seconds, fast, error)]
+
+    db = load_db(tmp_path, {1: level(10, 40, every_200th(10)), 2: level(20, 200, lambda t: ""),
+                            3: level(40, 10, every_200th(40)), 4: level(40, 100, half)})
+    _, doc = summary(capsys, db, "--slo", "errors<1%")
+    slo = doc["slo"]
+    said = sorted((lv["rate"], lv["requests"], lv["verdict"], lv["decides_rate"]) for lv in slo["levels"])
+    assert said == [(10, 400, "undecided", True), (20, 4000, "meets", True), (40, 400, "undecided", False),
+                    (40, 4000, "fails", True)]
+    assert slo["highest_meeting"]["rate"] == 20 and slo["bracket"] == {"meets_at": 20, "fails_at": 40}
+    assert slo["series"][0]["undecided_rates"] == [10]  # not the shorter 40/s: the longer one decides it
+    assert export_summary.main([str(db), "requests", "--slo", "errors<1%"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("**Capacity"))
+    assert line.endswith("and fails at 40/s. Undecided below it: 10/s; if one of them fails when measured longer, "
+                         "the capacity is lower.")
+    assert export_summary.main([str(db), "requests", "--slo", "errors<1%", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted((float(r["rate"]), int(r["requests"]), r["repeats"], r["decides_rate"]) for r in rows) == [
+        (10.0, 400, "1", "true"), (20.0, 4000, "1", "true"), (40.0, 400, "1", "false"), (40.0, 4000, "1", "true")]

@@ -66,13 +66,13 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
     if strata > 1:
         findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
                                 "own and never pooled.", "Pick one with --version VALUE."))
-    if plan.no_accuracy_from:  # trial P: a regression got 'accuracy 0 [0, 0]' per model and pairs of zeros
-        findings.append(Finding("no-accuracy-for-fractions", "info", f"No accuracy derived: {plan.no_accuracy_from} "
-                                "holds numbers with fractions (a regression's predicted values?), which almost "
-                                "never equal the truth exactly, so right/wrong would read 0 everywhere.",
+    if not plan.metrics and plan.no_accuracy_from:  # trial P: a regression read 'accuracy 0 [0, 0]' per model
+        findings.append(Finding("no-accuracy-for-fractions", "warning", "No metric: no accuracy is derived, as "
+                                f"{plan.no_accuracy_from} holds numbers with fractions (a regression's predicted "
+                                "values?), which almost never equal the truth exactly, and no --metric was given.",
                                 "Score each example by its error: --metric abs_error:lower (any per-example "
                                 "error column, lower is better)."))
-    if not plan.metrics and plan.latency_named and plan.latency:
+    elif not plan.metrics and plan.latency_named and plan.latency:
         # asked for latency alone (the sklearn template's fit times): a summary of it, not a missing metric
         findings.append(Finding("latency-only", "info", f"No metric: a summary of {plan.latency} alone; nothing is "
                                 "ranked or compared.", "Add --metric COL:higher (or :lower) to rank by one."))

@@ -349,9 +349,23 @@ def _replicate_verdicts(s: Series, clauses: list[Clause], block_s: float, alpha:
     return out
 
 
+def mark_deciding(levels: list[dict]) -> None:
+    """`decides_rate` on each level of one series: true on the level with the most requests at its rate (ties:
+    the later), which speaks for that rate (a search measures an undecided rate again, longer: another
+    configuration, so a rate can have two verdicts; trial Q read both rows of the level CSV as equals)."""
+    best: dict[float, dict] = {}
+    for lv in levels:
+        if lv["rate"] is not None and (lv["rate"] not in best or lv["requests"] >= best[lv["rate"]]["requests"]):
+            best[lv["rate"]] = lv
+    for lv in levels:
+        lv["decides_rate"] = None if lv["rate"] is None else best[lv["rate"]] is lv
+
+
 def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
-    """The highest tested rate that meets with no lower rate failing; the bracket; non-monotone levels."""
-    rated = sorted((lv for lv in levels if lv["rate"] is not None and lv["verdict"]), key=lambda lv: lv["rate"])
+    """The highest tested rate that meets with no lower rate failing; the bracket; non-monotone levels. Only the
+    level that decides each rate counts (mark_deciding; levels without the mark all count)."""
+    rated = sorted((lv for lv in levels if lv["rate"] is not None and lv["verdict"] and lv.get("decides_rate", True)),
+                   key=lambda lv: lv["rate"])
     highest, problems = None, []
     for lv in rated:
         if lv["verdict"] == "fails":
@@ -395,11 +409,15 @@ def series_of(levels: list[dict]) -> list[dict]:
     for index, (group, name) in enumerate(zip(groups, names, strict=True)):
         for lv in group["levels"]:
             lv["series"] = index
+        mark_deciding(group["levels"])
         highest, bracket, problems = capacity(group["levels"])
+        undecided = sorted(lv["rate"] for lv in group["levels"] if lv["decides_rate"] and lv["verdict"] == "undecided")
         out.append({"label": name or "all levels", "configuration": group["configuration"],
                     "version": group["version"], "levels": [lv["label"] for lv in group["levels"]],
                     "rates": sorted({lv["rate"] for lv in group["levels"] if lv["rate"] is not None}),
-                    "highest_meeting": highest, "bracket": bracket, "non_monotone": problems})
+                    "highest_meeting": highest, "bracket": bracket, "non_monotone": problems,
+                    # trial Q: a headline naming the capacity and not these over-claims when one below would fail
+                    "undecided_rates": undecided})
     return out
 
 

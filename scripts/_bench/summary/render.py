@@ -592,7 +592,14 @@ def _capacity_line(group: dict, objective: str, series: str | None) -> str:
     if best:
         above = f", and fails at {bracket['fails_at']:g}/s" if bracket.get("fails_at") else \
             ": no tested rate fails (test higher rates to find the limit)"
-        return f"{head} the highest tested rate that meets {objective} is {best['rate']:g}/s ({best['label']}){above}."
+        below = [r for r in group.get("undecided_rates", []) if r < best["rate"]]
+        between = [r for r in group.get("undecided_rates", []) if r > best["rate"]
+                   and (not bracket.get("fails_at") or r < bracket["fails_at"])]
+        caveat = (f" Undecided below it: {', '.join(f'{r:g}/s' for r in below)}; if one of them fails when "
+                  "measured longer, the capacity is lower." if below else "") + \
+                 (f" Undecided above it: {', '.join(f'{r:g}/s' for r in between)}." if between else "")
+        return (f"{head} the highest tested rate that meets {objective} is {best['rate']:g}/s ({best['label']})"
+                f"{above}.{caveat}")
     if bracket.get("fails_at"):
         return f"{head} no tested rate meets {objective} (the lowest tested rate, {bracket['fails_at']:g}/s, " \
                "already fails)."

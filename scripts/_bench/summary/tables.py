@@ -181,14 +181,53 @@ def _comparison_fields(comp: dict) -> dict:
             "mdd_alpha": (comp["detectable"] or {}).get("alpha")}
 
 
+
+COMPARISON_FIELDS = ["metric", "better", "configuration", "reference", "shared_items", "only_reference",
+                     "only_other", "difference", "difference_ci_low", "difference_ci_high", "effect_size_dz", "test",
+                     "p_value", "p_adjusted", "family", "family_size", "verdict", "min_detectable_difference",
+                     "mdd_alpha", "needed", "needed_unit", "needed_data_factor", "needed_inputs"]
+
+
+def comparisons_csv_text(doc: dict) -> str:
+    """One row per comparison (pair x metric), nothing else (trial P copied the --save database's comparisons
+    table out to get this): which metric, the configuration and the one it is compared with, each with its
+    parameter columns (`model`, ..., `reference_model`, ...), the difference (configuration minus reference)
+    with its interval, effect size, test, p, adjusted p with its family, verdict, detectable difference, and
+    with --items-needed what the planned difference needs. Version columns only when there are several."""
+    metrics = {m["name"]: m["better"] for m in doc["inferred"]["measures"]["metrics"]}
+    several = len(doc["versions"]) > 1
+    version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
+    params = parameter_columns(_all_values(doc), [*version_cols, *COMPARISON_FIELDS])
+    fields = COMPARISON_FIELDS[:3] + list(params) + ["reference"] + [f"reference_{c}" for c in params] + \
+        COMPARISON_FIELDS[4:]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*version_cols, *fields], lineterminator="\n")
+    writer.writeheader()
+    for stratum in doc["versions"]:
+        by_label = {c["label"]: config_values(c) for c in stratum["configurations"]}
+        for comp in stratum["comparisons"]:
+            needed = comp.get("needed") or {}
+            writer.writerow({**{k: (stratum["version"] or {}).get(k) for k in version_cols},
+                             "metric": comp["metric"], "better": metrics.get(comp["metric"]),
+                             "configuration": comp["configuration"],
+                             **_parameter_values(by_label.get(comp["configuration"], {}), params),
+                             **_parameter_values(by_label.get(comp["reference"], {}), params, "reference_"),
+                             **_comparison_fields(comp), "family": comp["family"],
+                             "family_size": comp["family_size"], "needed": needed.get("count"),
+                             "needed_unit": needed.get("unit"), "needed_data_factor": needed.get("data_factor"),
+                             "needed_inputs": needed.get("inputs_needed")})
+    return out.getvalue()
+
 LOAD_PERCENTILES = ("p50", "p95", "p99")
 
 
 def load_csv_text(doc: dict) -> str:
     """A load test's levels, one row each, as the Markdown's level table shows them (trial: the benchmark
     CSV had each level's order-statistic intervals, not the level table's wider ones, and no SLO verdict):
-    its parameters, requests, offered and achieved rates, errors, each percentile in ms with the interval the
-    verdicts use (an end the data cannot bound is empty), max; with --slo each clause's broken share,
+    its parameters, requests, `repeats` (the passes pooled in it), `decides_rate` (true on the level with the
+    most requests at its rate: a rate measured again, longer, has two rows; trial Q), offered and achieved
+    rates, errors, each percentile in ms with the interval the verdicts use (an end the data cannot bound is
+    empty), max; with --slo each clause's broken share,
     interval, allowed share, verdict and (undecided) about how many requests would decide it, the level's
     verdict and `highest_meeting`: true on the highest rate of its series that meets the objective (the
     capacity). Version columns only when there are several."""
@@ -197,7 +236,8 @@ def load_csv_text(doc: dict) -> str:
     several = len({tuple(sorted((lv["version"] or {}).items())) for lv in levels}) > 1
     version_cols = list(dict.fromkeys(k for lv in levels for k in (lv["version"] or {}))) if several else []
     clauses = list(dict.fromkeys(c["clause"] for lv in levels for c in lv["clauses"]))
-    fixed = [*version_cols, "level", "requests", "window_s", "offered_rps", "achieved_rps", "errors", "error_rate",
+    fixed = [*version_cols, "level", "requests", "repeats", "decides_rate", "window_s", "offered_rps", "achieved_rps",
+             "errors", "error_rate",
              *(f"latency_{p}_ms{end}" for p in LOAD_PERCENTILES for end in ("", "_ci_low", "_ci_high")), "max_ms",
              *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "allowed", "verdict",
                                                               "requests_to_decide")),
@@ -209,7 +249,8 @@ def load_csv_text(doc: dict) -> str:
     writer.writeheader()
     for lv in levels:
         row = {**{k: (lv["version"] or {}).get(k) for k in version_cols}, "level": lv["label"],
-               **_parameter_values(lv["configuration"], params),
+               **_parameter_values(lv["configuration"], params), "repeats": lv["replicates"],
+               "decides_rate": None if lv.get("decides_rate") is None else str(lv["decides_rate"]).lower(),
                **{k: lv[k] for k in ("requests", "window_s", "offered_rps", "achieved_rps", "errors", "error_rate",
                                      "max_ms")}}
         for p in LOAD_PERCENTILES:
