@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""Compare scikit-learn models on identical cross-validation folds, cached, resumable and tracked in xetrack.
+"""Compare scikit-learn classifiers, or regressors, on identical cross-validation folds, cached, resumable and
+tracked in xetrack.
 
 Edit the EDIT block below (the model menu, the datasets, the defaults); the rest is machinery.
   python sklearn_benchmark_template.py                  # offline, under a minute on 2 cores
   python sklearn_benchmark_template.py --limit 150 --seeds 0 --experiment-version dev   # smoke run
   python sklearn_benchmark_template.py --shard 2/4   # a 4th of the work, into sklearn_benchmark.shard-2-of-4.db
-Writes sklearn_benchmark.db: `predictions` (one row per test example), `scores` (one row per model x seed x
-fold, test and training metrics, the fitted model as an asset), `fold_inputs` (which inputs trained and
-tested each fold); then the summary and comparisons as tables in sklearn_benchmark_results.db, and prints
-the commands to run next. A second run trains nothing; a killed run resumes; a model that raises is retried.
+  python sklearn_benchmark_template.py --dataset diabetes --models ridge forest_regressor   # a regression
+Writes sklearn_benchmark.db (`predictions`: a row per test example; `scores`: per model x seed x fold, with the
+fitted model; `fold_inputs`: which inputs trained and tested each fold), then the results as tables
+(sklearn_benchmark_results.db) and as CSV (_results.csv: a row per model with its fit time; _pairs.csv: a row
+per pair), and prints the commands to run next. A second run trains nothing; a killed run resumes.
 Your own CSV, your own model, every column, and when to pass --no-model-assets: references/templates.md
 of the xetrack-benchmark skill. Needs benchkit.py beside it (scripts/new_benchmark.py copies both).
 """
@@ -24,11 +26,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
+    RandomForestRegressor,
 )
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -47,22 +51,30 @@ MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=
     # It predicts the label of highest calibrated probability, not SVC's one-vs-one vote (they can differ on a
     # few examples); for the plain SVC's decisions add SVC(**hp) in a pipeline (no probabilities: NULL nll).
     "svm": lambda **hp: make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(**hp), ensemble=False)),
+    # Regressors (a run compares one kind: folds are stratified by class for classifiers, plain for regressors)
+    "ridge": lambda **hp: make_pipeline(StandardScaler(), Ridge(**hp)),
+    "forest_regressor": lambda **hp: RandomForestRegressor(**{"n_estimators": 100, **hp}),
+    "hist_gboost_regressor": lambda **hp: HistGradientBoostingRegressor(**hp),
+    "knn_regressor": lambda **hp: make_pipeline(StandardScaler(), KNeighborsRegressor(**hp)),
 }
 DATASETS = {  # name -> () -> (X, y) or (X, y, input_ids); these ship with scikit-learn, so runs are offline
     "breast_cancer": lambda: datasets.load_breast_cancer(return_X_y=True),
     "iris": lambda: datasets.load_iris(return_X_y=True),
     "wine": lambda: datasets.load_wine(return_X_y=True),
     "digits": lambda: datasets.load_digits(return_X_y=True),
+    "diabetes": lambda: datasets.load_diabetes(return_X_y=True),  # a regression target (disease progression)
 }
 DEFAULT_MODELS = ("logreg", "forest", "hist_gboost")
 DEFAULT_DATASET = "breast_cancer"
-FOLDS, SEEDS = 5, (0, 1, 2)  # repeated stratified k-fold: one shuffled k-fold split per seed
+FOLDS, SEEDS = 5, (0, 1, 2)  # repeated (stratified, for classifiers) k-fold: one shuffled k-fold split per seed
 DB = "sklearn_benchmark.db"  # the cache goes beside it: <name>_cache; the results tables: <name>_results.db
 CACHE_VERSION = "1"  # change it whenever fit_and_predict changes: cached results are recomputed, not replayed
 # ================================================ END EDIT ===================================================
 # isort: split
 
 import argparse
+import csv
+import io
 import json
 import pickle
 import sqlite3
@@ -101,8 +113,16 @@ from benchkit import (
     version_drift,
 )
 from benchkit import cache_version as benchkit_cache_version
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.base import is_regressor
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+)
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from xetrack import Tracker
 
 PREDICTIONS, SCORES, FOLD_INPUTS = "predictions", "scores", "fold_inputs"  # no column may contain these names
@@ -115,7 +135,7 @@ class Config:
     model: str  # a key of MODELS
     hyperparameters: tuple = ()  # sorted (name, value) pairs passed to MODELS[model]
     dataset: str = DEFAULT_DATASET
-    subsample: int = 0  # 0 = every example; N = a fixed stratified subsample of N examples (--limit)
+    subsample: int = 0  # 0 = every example; N = a fixed subsample of N examples (--limit), stratified by class
     k_folds: int = FOLDS
 
 
@@ -128,20 +148,33 @@ def read_data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @cache
-def load_dataset(name: str, subsample: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The data, or a fixed stratified subsample of it; a subsample keeps each row's input_id."""
+def regression(model: str) -> bool:
+    """Whether MODELS[model] is a regressor: its rows score errors, and its folds are not stratified by class."""
+    return is_regressor(MODELS[model]())
+
+
+@cache
+def load_dataset(name: str, subsample: int = 0, stratified: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The data, or a fixed subsample of it (stratified by class for classifiers); a subsample keeps each row's
+    input_id."""
     X, y, ids = read_data(name)
     if 0 < subsample < len(y):
-        keep = np.sort(train_test_split(np.arange(len(y)), train_size=subsample, stratify=y, random_state=0)[0])
+        keep = np.sort(train_test_split(np.arange(len(y)), train_size=subsample, stratify=y if stratified else None,
+                                        random_state=0)[0])
         X, y, ids = X[keep], y[keep], ids[keep]
     return X, y, ids
 
 
+def data_of(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return load_dataset(config.dataset, config.subsample, not regression(config.model))
+
+
 def fold_indices(config: Config, seed: int, fold: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test positions of one fold; they depend on data, k and seed only, never on the model."""
-    X, y, _ = load_dataset(config.dataset, config.subsample)
-    splitter = StratifiedKFold(n_splits=config.k_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(X, y))[fold]
+    """Train and test positions of one fold; they depend on data, k, seed and the kind of model (classifier or
+    regressor: a run compares one kind) only, never on the model itself."""
+    X, y, _ = data_of(config)
+    kind = KFold if regression(config.model) else StratifiedKFold
+    return list(kind(n_splits=config.k_folds, shuffle=True, random_state=seed).split(X, y))[fold]
 
 
 # ---- The single-execution function: one (configuration, seed, fold) ------------------------------------------
@@ -153,7 +186,7 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
     never replays results computed on other data. `keep_model` is an argument for the same reason: a cached
     result without the fitted model must not be replayed into a run that asked for it.
     """
-    X, y, ids = load_dataset(config.dataset, config.subsample)
+    X, y, ids = data_of(config)
     train, test = fold_indices(config, seed, fold)
     model = MODELS[config.model](**dict(config.hyperparameters))
     model.set_params(**{k: seed for k in model.get_params() if k.endswith("random_state")})
@@ -164,6 +197,19 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
     predicted = model.predict(X[test])
     proba = model.predict_proba(X[test]) if hasattr(model, "predict_proba") else None
     predict_seconds = time.perf_counter() - start
+    common = {
+        # the scores table's item: one row per (seed, fold) and model, so validate pairs them without flags
+        "item_id": f"seed{seed}/fold{fold}", "seed": seed, "fold": fold,
+        "fit_seconds": fit_seconds, "predict_seconds": predict_seconds, "n_train": len(train), "n_test": len(test),
+        "train_inputs_hash": fingerprint(ids[train]),  # the fold_inputs rows of this fold hash to the same
+        "model_bytes": len(pickle.dumps(model)),
+        # xetrack stores the object as an asset; the column holds its hash
+        **({"model_asset": model} if keep_model else {}),
+    }
+    if regression(config.model):
+        return {**common, **regression_scores(model, X, y, train, test, predicted),
+                "raw_predictions": {"input_id": ids[test].tolist(), "prediction": predicted.tolist(),
+                                    "ground_truth": y[test].tolist()}}
     if proba is None:  # NaN is stored as NULL: "no probability", not a number that looks like one
         probability, loss = [float("nan")] * len(test), float("nan")
         calibration = dict.fromkeys(("p_true", "nll", "brier"), probability)
@@ -172,21 +218,24 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
         loss = log_loss(y[test], proba, labels=model.classes_)
         calibration = per_example_calibration(proba, y[test], model.classes_)
     return {
-        # the scores table's item: one row per (seed, fold) and model, so validate pairs them without flags
-        "item_id": f"seed{seed}/fold{fold}", "seed": seed, "fold": fold,
+        **common,
         "accuracy": accuracy_score(y[test], predicted),
         "balanced_accuracy": balanced_accuracy_score(y[test], predicted),
         "log_loss": loss, **training_scores(model, X[train], y[train]),
-        "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
-        "n_train": len(train), "n_test": len(test),
-        "train_inputs_hash": fingerprint(ids[train]),  # the fold_inputs rows of this fold hash to the same
-        "model_bytes": len(pickle.dumps(model)),
-        # xetrack stores the object as an asset; the column holds its hash
-        **({"model_asset": model} if keep_model else {}),
         # The per-example results travel inside the cached value, so a cache replay can log them again.
         "raw_predictions": {"input_id": ids[test].tolist(), "prediction": predicted.tolist(),
                             "probability": probability, "ground_truth": y[test].tolist(), **calibration},
     }
+
+
+def regression_scores(model, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                      predicted: np.ndarray) -> dict:
+    """A regressor's fold: mean absolute error, RMSE and R^2 on the test part, and the same MAE and R^2 on the
+    training part (a large train-test gap is overfitting)."""
+    fitted = model.predict(X[train])
+    return {"mae": mean_absolute_error(y[test], predicted), "rmse": mean_squared_error(y[test], predicted) ** 0.5,
+            "r2": r2_score(y[test], predicted), "train_mae": mean_absolute_error(y[train], fitted),
+            "train_r2": r2_score(y[train], fitted)}
 
 
 def training_scores(model, X_train: np.ndarray, y_train: np.ndarray) -> dict:
@@ -245,6 +294,10 @@ def per_example_rows(config: Config, seed: int, fold: int, lineage: str, raw_pre
     computed it (a replay, not a second execution)."""
     raw = json.loads(raw_predictions)
     fixed = unit_columns(config, seed, fold, lineage, error="")
+    if regression(config.model):  # each example's error, the metric export_summary compares paired
+        return [{**fixed, "input_id": i, "prediction": p, "ground_truth": t, "abs_error": abs(p - t),
+                 "squared_error": (p - t) ** 2}
+                for i, p, t in zip(raw["input_id"], raw["prediction"], raw["ground_truth"], strict=True)]
     columns = zip(raw["input_id"], raw["prediction"], raw["probability"], raw["ground_truth"], raw["p_true"],
                   raw["nll"], raw["brier"], strict=True)
     return [{**fixed, "input_id": i, "prediction": p, "probability": pr, "ground_truth": t, "correct": int(p == t),
@@ -254,7 +307,7 @@ def per_example_rows(config: Config, seed: int, fold: int, lineage: str, raw_pre
 def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
     """A failed unit still gets one row per test example, so failures show up per configuration and input."""
     _, test = fold_indices(config, seed, fold)
-    ids = load_dataset(config.dataset, config.subsample)[2][test]
+    ids = data_of(config)[2][test]
     fixed = unit_columns(config, seed, fold, lineage="", error=error)
     return [{**fixed, "input_id": i} for i in ids.tolist()]  # tolist: plain ints or strings, never numpy
 
@@ -267,7 +320,7 @@ def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int]
     key = ["data_fingerprint", "experiment_version", "subsample", "k_folds", "seed", "fold"]
     done = completed(db, FOLD_INPUTS, key)
     fixed = {"dataset": config.dataset, "subsample": config.subsample, "k_folds": config.k_folds}
-    ids = load_dataset(config.dataset, config.subsample)[2]
+    ids = data_of(config)[2]
     for seed in seeds:
         for fold in range(config.k_folds):
             if shard and not shard.deals("fold_inputs", seed * config.k_folds + fold):
@@ -284,7 +337,7 @@ def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int]
 def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experiment_version: str,
         keep_models: bool, shard: Shard | None = None) -> int:
     first = configs[0]
-    X, y, ids = load_dataset(first.dataset, first.subsample)
+    X, y, ids = data_of(first)
     data_fp = fingerprint(X, y, ids)
     # The git commit of the current directory: the user's project, not the folder this template sits in.
     version = provenance(data_fingerprint=data_fp, root=Path.cwd(), sklearn_version=sklearn.__version__,
@@ -336,14 +389,16 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
 
 # ---- The summary ----------------------------------------------------------------------------------------------
 def per_fold(db: Path, config: Config, version: tuple[str, str]) -> list[dict]:
-    """The successful per-fold rows of one configuration in this data and experiment version."""
+    """The successful per-fold rows of one configuration in this data and experiment version: `test` and
+    `train` hold its accuracy (a classifier) or mean absolute error (a regressor)."""
+    test, train = ("mae", "train_mae") if regression(config.model) else ("accuracy", "train_accuracy")
     con = connect_readonly(db)
     con.row_factory = sqlite3.Row
     try:
         columns = {row[1] for row in con.execute(f"SELECT * FROM pragma_table_info('{SCORES}')")}
-        wanted = [c for c in ("accuracy", "train_accuracy", "model_bytes") if c in columns]
-        if len(wanted) < 3:
+        if not {test, train, "model_bytes"} <= columns:
             return []
+        wanted = [f"{test} AS test", f"{train} AS train", "model_bytes"]
         rows = con.execute(f"SELECT seed, fold, {', '.join(wanted)} FROM {SCORES} WHERE config_id = ? "
                            "AND data_fingerprint = ? AND experiment_version = ? AND error = '' ORDER BY timestamp",
                            [config_id(config), *version]).fetchall()
@@ -360,19 +415,24 @@ def spread(values: list[float]) -> str:
 
 def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, str], failures: list[str],
               keep_models: bool, shard: Shard | None = None) -> None:
-    """A quick look: test and training accuracy over folds and their gap. Descriptive only (folds share
-    training data): the real comparison is export_summary's paired test on the per-example rows."""
-    print(f"\n{'model':<12} {'hyperparameters':<24} {'folds':>5}  {'test accuracy':>17}  {'train':>6}  {'gap':>6}"
+    """A quick look: test and training accuracy (a regressor: mean absolute error) over folds and their gap.
+    Descriptive only (folds share training data): the real comparison is export_summary's paired test on the
+    per-example rows."""
+    regressors = regression(configs[0].model)
+    measure = "test MAE" if regressors else "test accuracy"
+    width = max(12, *(len(c.model) for c in configs))
+    print(f"\n{'model':<{width}} {'hyperparameters':<24} {'folds':>5}  {measure:>17}  {'train':>6}  {'gap':>6}"
           f"  {'model size':>10}")
     for config in configs:
         rows = per_fold(db, config, version)
-        test, train = [r["accuracy"] for r in rows], [r["train_accuracy"] for r in rows]
-        gap = f"{mean(train) - mean(test):+.3f}" if rows else "-"
+        test, train = [r["test"] for r in rows], [r["train"] for r in rows]
+        gap = f"{(mean(test) - mean(train)) * (1 if regressors else -1):+.3f}" if rows else "-"
         size = human_size(mean(r["model_bytes"] for r in rows)) if rows else "-"
         hp = json.dumps(dict(config.hyperparameters)) if config.hyperparameters else "default"
-        print(f"{config.model:<12} {hp:<24} {len(rows):>5}  {spread(test):>17}  "
+        print(f"{config.model:<{width}} {hp:<24} {len(rows):>5}  {spread(test):>17}  "
               f"{f'{mean(train):.4f}' if rows else '-':>6}  {gap:>6}  {size:>10}")
-    print("(gap = training minus test accuracy: large means overfitting; model size = one pickled fitted model)")
+    print(f"(gap = {'test minus training MAE' if regressors else 'training minus test accuracy'}: large means "
+          "overfitting; model size = one pickled fitted model)")
     for failure in failures:
         print(f"FAILED {failure}")
     if failures:
@@ -383,8 +443,10 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     print(f"Cache: {cache.resolve()} ({megabytes(cache)}{hint})")
     # Only the columns that tell configurations apart make the configuration label of the report.
     label = ",".join(varying_columns(configs) or ["model"])
+    # a regressor's rows are scored by their error: export derives no accuracy from predicted values
+    metric = ("--metric", "abs_error:lower") if regressors else ()
     if shard is None:
-        save_results(db, label)
+        save_results(db, label, version[1], metric)
     else:  # one shard's results are a part of the benchmark: analyse the union once every shard is done
         print(f"\nShard {shard}: this file holds one part of the benchmark; run the commands below on all "
               f"{shard.n} shard files once every shard has finished.")
@@ -399,10 +461,12 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
         ("compare the models paired on the same examples: every pair, intervals, tests, verdicts"
          + ("; saved as tables (the latest save wins)" if shard else ""),
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
-                        "--pairs", "all", *(("--save", Path(f"{unsharded_stem(db)}_results.db")) if shard else ()))),
-        ("calibration, paired per example (lower nll = better probabilities)",
+                        *metric, "--pairs", "all",
+                        *(("--save", Path(f"{unsharded_stem(db)}_results.db")) if shard else ()))),
+        ("squared error, paired per example (penalises large misses more)" if regressors else
+         "calibration, paired per example (lower nll = better probabilities)",
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
-                        "--metric", "nll:lower")),
+                        "--metric", "squared_error:lower" if regressors else "nll:lower")),
         ("fit time per model: p50 and p95 with intervals, one row per model (join on `configuration`)",
          script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
                         "--latency-col", "fit_seconds", "--csv", "--wide")),
@@ -413,18 +477,23 @@ def results_path(db: Path) -> Path:
     return db.with_name(db.stem + "_results.db")
 
 
-def save_results(db: Path, label: str) -> None:
+def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None:
     """The summary and every pairwise comparison as tables (export_summary.py --pairs all --save), beside the
-    benchmark. Unchanged results add no rows; the latest save wins."""
+    benchmark. Unchanged results add no rows; the latest save wins. Then the two CSV tables a report asks for
+    (trial P wrote its own glue for them): <name>_results.csv, one row per model with each metric, its interval
+    and verdict and the fit time's p50/p95 with intervals, and <name>_pairs.csv, one row per pair."""
     out = results_path(db)
-    command = script_command("export_summary.py", db, PREDICTIONS, "--config-cols", label, "--pairs", "all",
-                             "--save", out)
+    args = [db, PREDICTIONS, "--config-cols", label, "--version", version, *metric, "--pairs", "all"]
+    command = script_command("export_summary.py", *args, "--save", out)
     script = skill_file("scripts", "export_summary.py")
     if not Path(script).is_file():
         print(f"\nResults as tables: not saved (the skill's scripts were not found). Run:\n  {command}")
         return
-    proc = subprocess.run([sys.executable, script, str(db), PREDICTIONS, "--config-cols", label, "--pairs", "all",
-                           "--save", str(out)], capture_output=True, text=True)
+
+    def export(*more) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, script, *map(str, more)], capture_output=True, text=True)
+
+    proc = export(*args, "--save", out, "--csv", "--wide")
     if proc.returncode not in (0, 1) or not out.exists():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         print(f"\nResults as tables: not saved ({last}). Run:\n  {command}")
@@ -432,6 +501,35 @@ def save_results(db: Path, label: str) -> None:
     print(f"\nResults as tables: {shown_path(out)} (summary = one row per model x metric, comparisons = one row "
           "per pair x metric; the latest save wins). Both at once, in SQL:")
     print(f"  {RESULTS_SQL}")
+    fit = export(db, SCORES, "--config-cols", label, "--version", version, "--latency-col", "fit_seconds", "--csv",
+                 "--wide")
+    pairs = export(*args, "--csv", "--comparisons")
+    table, pairs_csv = db.with_name(f"{db.stem}_results.csv"), db.with_name(f"{db.stem}_pairs.csv")
+    table.write_text(with_fit_times(proc.stdout, fit.stdout if fit.returncode in (0, 1) else ""))
+    if pairs.returncode in (0, 1):
+        pairs_csv.write_text(pairs.stdout)
+    print(f"As CSV: {shown_path(table)} (one row per model: each metric with its interval and verdict, fit time "
+          f"p50/p95 with intervals){f', {shown_path(pairs_csv)} (one row per pair)' if pairs_csv.exists() else ''}")
+
+
+FIT_COLUMNS = [f"latency_{p}{end}" for p in ("p50", "p95") for end in ("", "_ci_low", "_ci_high")]
+
+
+def with_fit_times(results: str, fit_times: str) -> str:
+    """The results table with each model's fit-time percentiles (from the scores table) joined on
+    `configuration`, as fit_seconds_p50, fit_seconds_p50_ci_low, ...: one table for a report."""
+    fit = {row["configuration"]: row for row in csv.DictReader(io.StringIO(fit_times))}
+    rows = list(csv.DictReader(io.StringIO(results)))
+    if not rows:
+        return results
+    names = [c.replace("latency_", "fit_seconds_") for c in FIT_COLUMNS]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*rows[0], *names], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        times = fit.get(row["configuration"], {})
+        writer.writerow({**row, **{n: times.get(c, "") for n, c in zip(names, FIT_COLUMNS, strict=True)}})
+    return out.getvalue()
 
 
 RESULTS_SQL = ("SELECT s.configuration, s.metric, s.estimate, s.ci_low, s.ci_high, c.reference, c.difference, "
@@ -473,7 +571,8 @@ def build_parser() -> ArgumentParser:
         epilog="exit codes: 0 every unit succeeded; 1 some unit failed (re-run to retry only those); 2 usage error")
     add_common_options(parser, db=DB, cache_dir="<db name>_cache beside the database; the shards of one machine "
                        "share it", shard=True,
-                       limit_help="a fixed stratified subsample of N examples, for smoke runs (default: all)")
+                       limit_help="a fixed subsample of N examples (stratified for classifiers), for smoke runs "
+                                  "(default: all)")
     parser.add_argument("--cache", dest="cache_dir", type=Path, help=argparse.SUPPRESS)  # the old name of --cache-dir
     parser.add_argument("--dataset", choices=sorted(DATASETS), default=DEFAULT_DATASET,
                         help=f"a dataset of DATASETS (default: {DEFAULT_DATASET})")
@@ -481,7 +580,8 @@ def build_parser() -> ArgumentParser:
                         metavar="NAME[:KEY=VALUE,...]",
                         help=f"models to compare, from {', '.join(MODELS)}; values are JSON or bare words "
                              f"(default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--folds", type=int, default=FOLDS, help=f"k of the stratified k-fold split (default: {FOLDS})")
+    parser.add_argument("--folds", type=int, default=FOLDS,
+                        help=f"k of the k-fold split, stratified for classifiers (default: {FOLDS})")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="one shuffled k-fold split, and the models' random_state, per seed "
                              f"(default: {' '.join(map(str, SEEDS))})")
@@ -497,10 +597,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_common_options(parser, args)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
+    kinds = {name: "regressor" if regression(name) else "classifier" for name, _ in args.models}
+    if len(set(kinds.values())) > 1:  # the folds differ (stratified by class or not): no paired comparison
+        parser.error("--models mixes classifiers and regressors ("
+                     f"{', '.join(f'{n}: {k}' for n, k in kinds.items())}); compare one kind per run")
     try:
-        n_examples = len(load_dataset(args.dataset)[1])
+        target = load_dataset(args.dataset)[1]
     except Exception as exc:  # noqa: BLE001 - your own loader: any failure is a one-line error
         parser.error(f"cannot load dataset {args.dataset!r}: {type(exc).__name__}: {exc}")
+    n_examples = len(target)
+    if "classifier" in kinds.values():  # a regression target (diabetes: integers stored as floats) fails every fold
+        regressors = ", ".join(n for n in MODELS if regression(n))
+        values, members = np.unique(target, return_counts=True)
+        if members.min() < args.folds:
+            parser.error(f"dataset {args.dataset!r}: {np.count_nonzero(members < args.folds)} of its {len(values)} "
+                         f"target values occur fewer than {args.folds} times, too few for stratified folds; a "
+                         f"regression target? compare regressors ({regressors}), or use fewer --folds")
     if args.limit is not None and args.limit < 4 * args.folds:
         parser.error(f"--limit must be at least {4 * args.folds} (or absent: all {n_examples} examples)")
     args.limit = 0 if args.limit is None or args.limit >= n_examples else args.limit  # same data, same config_id

@@ -21,6 +21,7 @@ import json
 
 # ====================================== EDIT: what to load, and how hard ======================================
 URL = None  # your endpoint, e.g. "http://127.0.0.1:8000/predict"; None: start the demo model_server.py
+NAME = ""  # what is under test (a deployment, a build), e.g. "threaded": column endpoint_name, the label of its results
 METHOD = "POST"
 PAYLOAD = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})  # JSON body; "@file.json" one body, "@file.jsonl" a pool
 TIMEOUT_S = 10.0  # a request still unanswered after this is an error row
@@ -99,6 +100,9 @@ KEEPALIVE, CLOSE = "keepalive", "close"
 
 @dataclass(frozen=True)
 class Endpoint:
+    # First, so that it labels the results (the URL is then left out): two deployments served in turn on one URL
+    # are two configurations only by their names (trial Q: deployments told apart by port alone)
+    name: str = NAME
     url: str = URL or f"http://127.0.0.1:{DEMO_PORT}/predict"
     method: str = METHOD
     payloads: tuple[str, ...] = (PAYLOAD,)  # request bodies (JSON text); request k sends payloads[k % len]
@@ -146,9 +150,10 @@ class LoadLevel:
                              f"MAX_REQUESTS_PER_LEVEL={MAX_REQUESTS_PER_LEVEL}")
 
     def describe(self) -> str:
+        named = f"{self.endpoint.name}: " if self.endpoint.name else ""
         if self.mode == OPEN:
-            return f"{OPEN} {self.rate:g}/s {self.arrival} {self.connection}"
-        return f"{CLOSED} {self.concurrency} client{'s' if self.concurrency > 1 else ''} {self.connection}"
+            return f"{named}{OPEN} {self.rate:g}/s {self.arrival} {self.connection}"
+        return f"{named}{CLOSED} {self.concurrency} client{'s' if self.concurrency > 1 else ''} {self.connection}"
 
 
 def open_level(rate: float, arrival: str = "constant", **kw) -> LoadLevel:
@@ -1009,7 +1014,7 @@ def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experimen
     levels count: they are measurements of the same service), then the bracket of each series (levels that
     differ only in rate and length, as export_summary groups them: one connection model, one arrival process)."""
     slo = judge.report(db, experiment_version, levels)
-    print_verdict_table(slo["levels"])
+    print_verdict_table(slo["levels"], [series["label"] for series in slo["series"]])
     for index, series in enumerate(slo["series"]):
         group = [v for v in slo["levels"] if v["series"] == index and v["rate"] is not None]
         if group:
@@ -1026,22 +1031,31 @@ def level_name(verdict: dict) -> str:
     cfg = verdict.get("configuration") or {}
     try:
         level = LoadLevel(cfg["mode"], rate=cfg.get("rate") or 0.0, arrival=cfg.get("arrival", "constant"),
-                          concurrency=int(cfg.get("concurrency") or 0), connection=cfg.get("connection", "keepalive"))
+                          concurrency=int(cfg.get("concurrency") or 0), connection=cfg.get("connection", "keepalive"),
+                          endpoint=Endpoint(name=cfg.get("endpoint_name") or ""))
     except (KeyError, TypeError, ValueError):
         return f"{verdict['label']} (earlier run)"
     return f"{level.describe()} (earlier run)"
 
 
-def print_verdict_table(verdicts: list[dict]) -> None:
+def print_verdict_table(verdicts: list[dict], series_labels: list[str] | None = None) -> None:
+    """Every level's verdict; levels of several series (two deployments, two endpoints in one database) under
+    their series' label, so that no two lines look alike (trial Q: an earlier run's level of the other
+    deployment read exactly as this one's)."""
     print("\nverdict per level (export_summary.py --slo; 95 % intervals; share = requests that broke the clause; "
           "n = requests)")
-    for v in sorted(verdicts, key=lambda v: (v["rate"] is None, v["rate"] or 0, v.get("requests", 0), v["label"])):
-        p99 = v["latency_ms"].get("p99", {})
-        shares = "; ".join(f"{c['clause']}: {100 * c['share']:.1f}% [{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
-                           for c in v["clauses"])
-        tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
-        name = level_name(v)
-        print(f"  {name:36} {v['verdict']:>9} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
+    groups = sorted({v.get("series") for v in verdicts}, key=lambda s: (s is None, s or 0))
+    for group in groups:
+        if len(groups) > 1:
+            print(f" {series_labels[group] if series_labels and group is not None else 'other levels'}:")
+        mine = [v for v in verdicts if v.get("series") == group]
+        for v in sorted(mine, key=lambda v: (v["rate"] is None, v["rate"] or 0, v.get("requests", 0), v["label"])):
+            p99 = v["latency_ms"].get("p99", {})
+            shares = "; ".join(f"{c['clause']}: {100 * c['share']:.1f}% [{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
+                               for c in v["clauses"])
+            tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
+            name = level_name(v)
+            print(f"  {name:36} {v['verdict']:>9} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
     seen = {(v["rate"], v["series"]) if "series" in v else (v["rate"], v["level"].arrival, v["level"].connection)
             for v in verdicts}
     if len(seen) < len(verdicts):  # a search measured an undecided rate again, longer
@@ -1175,6 +1189,9 @@ def build_parser() -> ArgumentParser:
                               "to retry only them); 2 usage error")
     p.add_argument("--url", default=URL, help="endpoint to load (default: URL in the EDIT block; if None, start "
                    "model_server.py on 127.0.0.1 and load it)")
+    p.add_argument("--name", default=NAME, help="what is under test (a deployment, a build): stored as "
+                   "endpoint_name and used as its label; measure each deployment under its own name, even on the "
+                   f"same URL (default: NAME in the EDIT block{f', {NAME!r}' if NAME else ', none'})")
     p.add_argument("--method", default=METHOD, help=f"HTTP method (default: {METHOD})")
     p.add_argument("--payload", help="request body: JSON text, @file.json (one body) or @file.jsonl (one body per "
                    "line, sent in turn; payload_id on each request row) (default: PAYLOAD in the EDIT block)")
@@ -1245,8 +1262,9 @@ def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace
 
 
 def levels_from(args: argparse.Namespace) -> list[LoadLevel]:
-    endpoint = Endpoint(url=args.url or f"http://127.0.0.1:{args.demo_port}/predict", method=args.method.upper(),
-                        payloads=load_payloads(args.payload or DEMO_PAYLOAD), timeout_s=args.timeout)
+    endpoint = Endpoint(name=args.name, url=args.url or f"http://127.0.0.1:{args.demo_port}/predict",
+                        method=args.method.upper(), payloads=load_payloads(args.payload or DEMO_PAYLOAD),
+                        timeout_s=args.timeout)
     check_loopback(endpoint.url, args.allow_remote)
     connections = args.connection or CONNECTIONS
     if args.budget is not None:

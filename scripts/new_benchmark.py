@@ -114,7 +114,8 @@ def write(files: dict[Path, str]) -> None:
 
 # What the templates and run_shards.py leave beside the code: databases (and SQLite's journal files), caches,
 # shard locks and attempt counters, gathered shard files in flight.
-IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part")
+IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part", "*_results.csv",
+           "*_pairs.csv")
 
 
 def main(argv: list[str] | None = None) -> int:

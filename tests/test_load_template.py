@@ -8,6 +8,8 @@ defect. Timing assertions are gross (a factor of 3 or more), and those tests are
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import threading
@@ -85,17 +87,17 @@ class Service:
 class ThreadedService(Service, ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, *args, **kw):
+    def __init__(self, *args, port: int = 0, **kw):
         Service.__init__(self, *args, **kw)
-        ThreadingHTTPServer.__init__(self, ("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), Handler)
 
 
 class SingleWorkerService(Service, HTTPServer):
     """One connection at a time, kept open between requests: what a pooled keep-alive client gets stuck on."""
 
-    def __init__(self, *args, **kw):
+    def __init__(self, *args, port: int = 0, **kw):
         Service.__init__(self, *args, **kw)
-        HTTPServer.__init__(self, ("127.0.0.1", 0), Handler)
+        HTTPServer.__init__(self, ("127.0.0.1", port), Handler)
 
 
 @contextmanager
@@ -162,6 +164,36 @@ def test_a_sweep_judges_every_level_of_its_version_earlier_runs_included(tmp_pat
     table = second.stdout.split("verdict per level", 1)[1]
     assert "open-loop 20/s constant close (earlier run)" in table and "open-loop 30/s constant close " in table, table
     assert "up to 30/s" in second.stdout and "meets p90<100ms" in second.stdout, second.stdout
+
+
+
+@pytest.mark.slow
+def test_two_deployments_named_on_one_url_are_two_series_told_apart_everywhere(tmp_path):
+    """Trial Q: the template had no place for 'which deployment', so two deployments were told apart by port, and
+    its verdict list showed the other deployment's levels with the very same names. With --name, each is its own
+    configuration even on the same URL (served in turn), its rows carry endpoint_name, and the verdict list,
+    export's levels and the level CSV all name it."""
+    common = ("--connection", "close", "--duration", "2", "--warmup", "0.3", "--slo", "p90<100ms", "--rates", "20")
+    threaded = ThreadedService(0.003)
+    with serving(threaded) as url:
+        first = run_template(tmp_path, "--url", url, "--name", "threaded", *common)
+    assert first.returncode == 0, first.stderr
+    with serving(SingleWorkerService(0.003, port=threaded.server_address[1])) as same_url:  # served in turn
+        assert same_url == url
+        second = run_template(tmp_path, "--url", url, "--name", "single", *common)
+    assert second.returncode == 0, second.stderr
+    db = tmp_path / "throughput.db"
+    rows = levels(db)
+    assert sorted(r["endpoint_name"] for r in rows) == ["single", "threaded"]
+    assert len({r["endpoint_url"] for r in rows}) == 1 and len({r["config_id"] for r in rows}) == 2
+    table = second.stdout.split("verdict per level", 1)[1].split("\n\n", 1)[0]
+    assert " endpoint_name=single:" in table and " endpoint_name=threaded:" in table, table
+    assert "single: open-loop 20/s constant close " in table and "threaded: open-loop 20/s constant close " in table
+    summary = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p90<100ms", "--csv")
+    assert summary.returncode == 0, summary.stderr
+    table = list(csv.DictReader(io.StringIO(summary.stdout)))
+    assert sorted((r["endpoint_name"], r["level"]) for r in table) == [
+        ("single", "endpoint_name=single"), ("threaded", "endpoint_name=threaded")]
 
 
 # ------------------------------------------------------------------ (b) a long periodic pause: nothing meets

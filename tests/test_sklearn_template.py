@@ -6,9 +6,11 @@ before running the template file, so "trains nothing" is measured, not taken fro
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -498,7 +500,7 @@ def follow_the_csv_recipe(folder: Path) -> Path:
     text = text.replace("\nMODELS = {", f"\nimport pandas\n\n\n{function}\n\n\nMODELS = {{", 1)
     text = text.replace('"digits": lambda: datasets.load_digits(return_X_y=True),',
                         '"digits": lambda: datasets.load_digits(return_X_y=True),\n    "my_data": my_data,')
-    text = text.replace('"tree": lambda', '"ridge": lambda **hp: __import__("sklearn.linear_model", '
+    text = text.replace('"tree": lambda', '"ridge_classifier": lambda **hp: __import__("sklearn.linear_model", '
                         'fromlist=["RidgeClassifier"]).RidgeClassifier(**hp),\n    "tree": lambda')
     template.write_text(text)
     X, y = load_wine(return_X_y=True)
@@ -512,7 +514,7 @@ def follow_the_csv_recipe(folder: Path) -> Path:
 def own_csv_run(tmp_path_factory):
     folder = copy_template(tmp_path_factory.mktemp("own_csv"))
     csv = follow_the_csv_recipe(folder)
-    args = ["--dataset", "my_data", "--models", "svm", "logreg", "ridge", "--seeds", "0", "--folds", "3"]
+    args = ["--dataset", "my_data", "--models", "svm", "logreg", "ridge_classifier", "--seeds", "0", "--folds", "3"]
     runs = [run_python("-W", "error", folder / TEMPLATE, *args, cwd=folder, env=random_hash_seed_env(), timeout=300)
             for _ in range(2)]
     return {"folder": folder, "db": folder / "sklearn_benchmark.db", "csv": pandas.read_csv(csv), "runs": runs}
@@ -524,7 +526,7 @@ def test_the_svm_and_the_csv_recipe_run_with_warnings_as_errors(own_csv_run):
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Warning" not in first.stderr
     assert read_rows(own_csv_run["db"], "SELECT model, AVG(correct) > 0.9 FROM predictions GROUP BY 1") == \
-        [("logreg", 1), ("ridge", 1), ("svm", 1)]
+        [("logreg", 1), ("ridge_classifier", 1), ("svm", 1)]
 
 
 @pytest.mark.slow
@@ -533,7 +535,7 @@ def test_a_csv_with_string_ids_logs_them_as_input_id_and_a_second_run_adds_nothi
     second = own_csv_run["runs"][1]
     assert second.returncode == 0 and "0 to run" in second.stderr, second.stderr[-3000:]
     per_model = read_rows(db, "SELECT model, COUNT(*), COUNT(DISTINCT input_id) FROM predictions GROUP BY 1")
-    assert per_model == [(m, len(frame), len(frame)) for m in ("logreg", "ridge", "svm")]
+    assert per_model == [(m, len(frame), len(frame)) for m in ("logreg", "ridge_classifier", "svm")]
     logged = dict(read_rows(db, "SELECT DISTINCT input_id, ground_truth FROM predictions"))
     assert logged == dict(zip(frame["id"], frame["label"].tolist(), strict=True))
     assert read_rows(db, "SELECT DISTINCT dataset FROM scores") == [("my_data",)]
@@ -544,7 +546,7 @@ def test_a_model_without_predict_proba_gets_null_calibration_columns(own_csv_run
     nulls = read_rows(own_csv_run["db"], "SELECT model, COUNT(prediction), COUNT(p_true), COUNT(nll), COUNT(brier) "
                       "FROM predictions GROUP BY 1")
     n = len(own_csv_run["csv"])
-    assert nulls == [("logreg", n, n, n, n), ("ridge", n, 0, 0, 0), ("svm", n, n, n, n)]
+    assert nulls == [("logreg", n, n, n, n), ("ridge_classifier", n, 0, 0, 0), ("svm", n, n, n, n)]
 
 
 @pytest.mark.slow
@@ -552,7 +554,7 @@ def test_multiclass_brier_and_nll_agree_with_sklearn_on_the_stored_fitted_models
     db, frame = own_csv_run["db"], own_csv_run["csv"]
     X = frame.drop(columns=["label", "id"]).to_numpy(float)
     position = {i: p for p, i in enumerate(frame["id"])}
-    units = read_rows(db, "SELECT model_asset, config_id, fold, log_loss FROM scores WHERE model != 'ridge'")
+    units = read_rows(db, "SELECT model_asset, config_id, fold, log_loss FROM scores WHERE model != 'ridge_classifier'")
     assert len(units) == 2 * 3
     for asset, config, fold, loss in units:
         rows = read_rows(db, "SELECT input_id, ground_truth, nll, brier FROM predictions WHERE config_id = ? AND "
@@ -678,3 +680,86 @@ def test_adding_a_model_after_a_commit_under_the_same_experiment_version_warns_t
             f"{git(project, 'rev-parse', 'HEAD')[:12]}): the rows this run adds would be another version") in said
     assert "run with a new --experiment-version" in said
     assert "warning" not in run_with("--models", "logreg", "tree", "forest", "--experiment-version", "e2")
+
+
+REGRESSION = ["--dataset", "diabetes", "--models", "ridge:alpha=0.1", "ridge:alpha=10", "knn_regressor:n_neighbors=20",
+              "--seeds", "0", "1", "--folds", "3"]
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    """Trial P: the template was classification-only (stratified folds and accuracy in six places), so a
+    regression needed its machinery rewritten. Regressors from the menu on the bundled diabetes data."""
+    folder = copy_template(tmp_path_factory.mktemp("regression"))
+    proc = run_python(folder / TEMPLATE, *REGRESSION, cwd=folder, env=random_hash_seed_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"folder": folder, "db": folder / "sklearn_benchmark.db", "proc": proc}
+
+
+def test_regressors_get_plain_folds_and_each_examples_error_on_every_row(regression_run):
+    from sklearn.datasets import load_diabetes
+    from sklearn.model_selection import KFold
+
+    db = regression_run["db"]
+    X, y = load_diabetes(return_X_y=True)
+    rows = read_rows(db, "SELECT model, hyperparameters, seed, fold, input_id, prediction, ground_truth, abs_error, "
+                         "squared_error FROM predictions ORDER BY model, hyperparameters, seed, fold, input_id")
+    assert len(rows) == 3 * 2 * len(y)  # every model predicts every example once per seed
+    for *_, i, p, t, abs_error, squared_error in rows:
+        assert t == y[i] and abs_error == pytest.approx(abs(p - t)) and squared_error == pytest.approx((p - t) ** 2)
+    for seed in (0, 1):  # the folds are scikit-learn's KFold on the whole data, the same for every model
+        for fold, (_, test) in enumerate(KFold(3, shuffle=True, random_state=seed).split(X, y)):
+            tested = read_rows(db, "SELECT DISTINCT model, hyperparameters, input_id FROM predictions WHERE seed = ? "
+                                   "AND fold = ?", (seed, fold))
+            assert sorted(i for *_, i in tested) == sorted(test.tolist() * 3)
+    columns = {r[1] for r in read_rows(db, "SELECT * FROM pragma_table_info('predictions')")}
+    assert not columns & {"correct", "probability", "nll"}  # nothing of a classifier
+    mae, train_mae = read_rows(db, "SELECT AVG(mae), AVG(train_mae) FROM scores WHERE model = 'knn_regressor'")[0]
+    knn = next(line for line in regression_run["proc"].stdout.splitlines() if line.startswith("knn_regressor "))
+    assert f"{mae:.4f}" in knn and f"{mae - train_mae:+.3f}" in knn  # the quick look: test MAE and its gap
+    assert "test MAE" in regression_run["proc"].stdout
+
+
+def test_a_regression_runs_printed_commands_compare_errors_and_validate_clean(regression_run):
+    folder, out = regression_run["folder"], regression_run["proc"].stdout
+    lines = [line.strip() for line in out.splitlines() if line.strip().startswith("python ")]
+    compare = next(line for line in lines if "--pairs all" in line)
+    assert "--metric abs_error:lower" in compare and any("--metric squared_error:lower" in line for line in lines)
+    for line in lines:
+        if "validate_benchmark.py" in line or "export_summary.py" in line:
+            argv = shlex.split(line)
+            json_out = line == compare
+            proc = run_python(argv[1], *argv[2:], *(["--json"] if json_out else []), cwd=folder, timeout=300)
+            assert proc.returncode == 0, (line, proc.stderr[-2000:])
+            if json_out:
+                doc = json.loads(proc.stdout)
+                assert [m["name"] for m in doc["inferred"]["measures"]["metrics"]] == ["abs_error"]
+                assert len(doc["versions"][0]["comparisons"]) == 3  # every pair of three, on the error only
+    saved = read_rows(folder / "sklearn_benchmark_results.db", "SELECT DISTINCT metric FROM summary")
+    assert saved == [("abs_error",)]
+    # the two tables a report asks for, written by the run (trial P joined them with its own glue)
+    results = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    fit = pandas.read_csv(io.StringIO(run_python(ROOT / "scripts" / "export_summary.py", folder / "sklearn_benchmark.db",
+                                                 "scores", "--config-cols", "model,hyperparameters",
+                                                 "--latency-col", "fit_seconds", "--csv", "--wide").stdout))
+    assert len(results) == 3 and results["abs_error_verdict"].tolist().count("best") == 1
+    joined = results.merge(fit, on="configuration")
+    assert (joined["fit_seconds_p50"] == joined["latency_p50_y"]).all() and joined["fit_seconds_p50"].gt(0).all()
+    assert results["abs_error"].tolist() == sorted(results["abs_error"])  # ranked, lower is better
+    pairs = pandas.read_csv(folder / "sklearn_benchmark_pairs.csv")
+    assert len(pairs) == 3 and set(pairs["metric"]) == {"abs_error"} and "reference_model" in pairs
+    assert "sklearn_benchmark_results.csv (one row per model" in out
+
+
+@pytest.mark.parametrize(("models", "message"), [
+    (["ridge", "logreg"], "--models mixes classifiers and regressors (ridge: regressor, logreg: classifier); "
+                          "compare one kind per run"),
+    (["logreg"], "target values occur fewer than 5 times, too few for stratified folds; a regression target? compare "
+                   "regressors (ridge,"),
+])
+def test_mixed_kinds_or_classifiers_on_a_continuous_target_are_a_one_line_usage_error(tmp_path, models, message):
+    proc = run_python(ROOT / "assets" / TEMPLATE, "--db", tmp_path / "b.db", "--dataset", "diabetes", "--models",
+                      *models)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert message in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "b.db").exists()
