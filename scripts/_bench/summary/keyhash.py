@@ -48,8 +48,9 @@ def _fnv(fixed: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     h = np.full(n, FNV_OFFSET, dtype=np.uint64)
     with np.errstate(over="ignore"):  # FNV multiplies modulo 2^64 on purpose
         for j in range(width):
-            h ^= points[:, j]
-            h *= FNV_PRIME
+            # only a key's own characters: the padding to the chunk's longest key must not count, or one key
+            # would hash differently beside a longer one (a slice, a chunk)
+            h = np.where(lengths > j, (h ^ points[:, j]) * FNV_PRIME, h)
         h ^= lengths.astype(np.uint64)
         h *= FNV_PRIME
     return h
