@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - any DuckDB failure is reported in one line
         print(f"setup_duckdb.py: error: {_first_line(exc)}", file=sys.stderr)
         return 1
-    print(f"DuckDB sqlite extension ready: {path}")
+    # trial R: it looked like a write outside the project, unannounced; it is DuckDB's own folder, once per user
+    print(f"DuckDB sqlite extension ready: {path} (DuckDB's extension folder, shared by every project of this user; "
+          "used by --engine duckdb, more than 10 files at once, and xetrack's duckdb engine)")
     return 0
 
 

@@ -25,6 +25,9 @@ GOLDEN = Path(__file__).parent / "golden"
 SCRIPT = Path(export_summary.__file__)
 
 
+ACCURACY = {"name": "accuracy", "better": "higher"}  # a metric as the report describes it
+
+
 def run(capsys, *argv) -> tuple[int, dict, str]:
     code = export_summary.main([str(a) for a in argv] + ["--json"])
     out = capsys.readouterr()
@@ -559,8 +562,8 @@ def test_the_plot_colours_each_configuration_by_its_verdict_against_the_best_eve
     from _bench.summary.render import _verdicts_for_plot
     _, best_only, _ = run(capsys, four_models, "predictions")
     _, every_pair, _ = run(capsys, four_models, "predictions", "--pairs", "all")
-    colours = _verdicts_for_plot(every_pair["versions"][0], "accuracy")
-    assert colours == _verdicts_for_plot(best_only["versions"][0], "accuracy")
+    colours = _verdicts_for_plot(every_pair["versions"][0], ACCURACY)
+    assert colours == _verdicts_for_plot(best_only["versions"][0], ACCURACY)
     assert colours["model=weak"] == "worse"  # vs the best, although its last pair (vs same2) is another verdict
 
 
@@ -674,7 +677,42 @@ def test_csv_comparisons_is_one_row_per_pair_with_both_sides_parameters_and_noth
         assert float(row["difference"]) == comp["delta"] and float(row["p_adjusted"]) == comp["p_adjusted"]
         assert row["verdict"] == comp["verdict"] and int(row["family_size"]) == comp["family_size"] == 6
         assert row["needed"] == ("" if comp["needed"]["count"] is None else str(comp["needed"]["count"]))
+        # trials R and S: the plan for this pair tested alone (at alpha, not alpha/6), without filtering
+        alone = comp["needed"]["count_alone"]
+        assert row["needed_alone"] == ("" if alone is None else str(alone))
+        if alone is not None and comp["needed"]["count"] is not None:
+            assert alone < comp["needed"]["count"]
+    assert any(c["needed"]["count_alone"] for c in comparisons)
+    # 'alone' is what a run of just that pair plans: same1 vs same2, the others filtered out (a family of one)
+    same = next(c for c in comparisons if {c["configuration"], c["reference"]} == {"model=same1", "model=same2"})
+    _, alone, _ = run(capsys, four_models, "predictions", "--items-needed", "0.05", "--filter", "model!=strong",
+                      "--filter", "model!=weak")
+    (only,) = alone["versions"][0]["comparisons"]
+    assert only["family_size"] == 1 and only["needed"]["count"] == same["needed"]["count_alone"] is not None
+    # without --items-needed the plan's columns are not there at all (trial R read them as missing answers)
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all", "--csv", "--comparisons"]) == 0
+    assert "needed" not in capsys.readouterr().out.splitlines()[0]
     for bad, message in ((["--comparisons"], "--comparisons shapes the CSV table: give --csv --comparisons"),
                          (["--csv", "--wide", "--comparisons"], "--wide and --comparisons are two different tables")):
         assert export_summary.main([str(four_models), "predictions", *bad]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_each_metrics_plot_panel_is_coloured_by_its_own_best(tmp_path, capsys):
+    """Trial S: with --pairs all the second metric's panel marked the first metric's best as 'best'. Here
+    accuracy ranks a first and b last, and a score (lower is better) ranks them the other way."""
+    from _bench.summary.render import _verdicts_for_plot
+
+    rows = []
+    for model, right, score in (("a", 0.95, 9.0), ("b", 0.6, 1.0), ("c", 0.8, 5.0)):
+        for i, ok in enumerate(correctness(120, right, ord(model))):
+            rows.append({"model": model, "input_id": i, "prediction": ok, "ground_truth": 1,
+                         "score": score + (i % 7) * 0.1})
+    db = tmp_path / "two.db"
+    log_rows(db, rows, engine="sqlite", table="predictions")
+    _, d, _ = run(capsys, db, "predictions", "--metric", "accuracy:higher", "--metric", "score:lower",
+                  "--pairs", "all")
+    (v,) = d["versions"]
+    assert _verdicts_for_plot(v, ACCURACY) == {"model=a": "best", "model=c": "worse", "model=b": "worse"}
+    assert _verdicts_for_plot(v, {"name": "score", "better": "lower"}) == {
+        "model=b": "best", "model=c": "worse", "model=a": "worse"}

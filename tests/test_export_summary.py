@@ -22,6 +22,9 @@ SCRIPT = ROOT / "scripts" / "export_summary.py"
 pytestmark = pytest.mark.usefixtures("reading")  # every test whole and in slices (conftest.py)
 
 
+ACCURACY = {"name": "accuracy", "better": "higher"}  # a metric as the report describes it
+
+
 def summary(capsys, *argv) -> tuple[int, str, str]:
     return call_main(export_summary.main, capsys, *argv)
 
@@ -603,7 +606,7 @@ def test_the_picture_colours_every_tied_configuration_as_best(tmp_path, capsys):
     same = correctness(50, 0.8, 5)
     db = predictions_db(tmp_path / "t.db", "sqlite", {"a": same, "b": list(same), "c": correctness(50, 0.5, 6)})
     v = only_version(doc(capsys, db, "predictions"))
-    assert _verdicts_for_plot(v, "accuracy") == {"model=a": "best", "model=b": "best", "model=c": "worse"}
+    assert _verdicts_for_plot(v, ACCURACY) == {"model=a": "best", "model=b": "best", "model=c": "worse"}
 
 
 def test_a_difference_lost_to_the_adjustment_is_said_to_be_so_in_the_headline(tmp_path, capsys):

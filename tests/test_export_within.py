@@ -92,6 +92,13 @@ def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, cap
     code, out, _ = call_main(export_summary.main, capsys, str(db), "--metric", "correct:higher", "--config-cols",
                              "model,prompt", "--within", "model", "--pairs", "all")
     assert code == 0 and "Only configurations with the same model are compared (--within)" in out
+    # the default comparison's Markdown names each group's best, and each row the one it is compared with
+    # (trial S: the header named one best for all groups, and the table had no `vs` column)
+    code, out, _ = call_main(export_summary.main, capsys, str(db), "--metric", "correct:higher", "--config-cols",
+                             "model,prompt", "--within", "model")
+    assert code == 0 and ("### accuracy: each configuration vs the best of its group (--within model: "
+                          "model=large, prompt=terse; model=small, prompt=cot)") in out
+    assert "| model=small, prompt=terse | model=small, prompt=cot |" in out
 
 
 def test_the_headline_answers_the_within_question_pair_by_pair(tmp_path, capsys):

@@ -126,7 +126,8 @@ class Comparison:
     family_size: int = 0  # how many p-values that family adjusted together
     evidence: Evidence | None = None  # what its power depends on
     detectable: _power.Mde | None = None  # the minimum detectable difference at the alpha the verdict uses
-    needed: _power.Needed | None = None  # --items-needed: the data that difference needs
+    needed: _power.Needed | None = None  # --items-needed: the data that difference needs, at the family's alpha
+    needed_alone: _power.Needed | None = None  # ... and for this pair tested alone, at alpha
     conservative: bool = False  # detectable was computed at alpha/m (Holm's strictest step), not alpha
     ranks_disagree: bool = False  # a rank test found a difference the other way round from the mean's
 
@@ -569,6 +570,10 @@ def decide(comparisons: list[Comparison], metrics: dict[str, Metric], opts: Opti
                 comp.conservative = alpha < opts.alpha
                 if opts.items_needed is not None:
                     comp.needed = comp.evidence.needed(opts.items_needed, alpha, opts.power)
+                    # the same pair tested alone, at alpha (a confirmatory run of just these two): trials R and
+                    # S filtered the table down to one pair to get it, and read that run's post-hoc verdict
+                    comp.needed_alone = comp.needed if alpha == opts.alpha else \
+                        comp.evidence.needed(opts.items_needed, opts.alpha, opts.power)
             if comp.result is None or math.isnan(adjusted):
                 comp.verdict = NOT_COMPARABLE
             elif adjusted < opts.alpha and comp.result.delta != 0 and _ranks_agree(comp.result):

@@ -63,6 +63,13 @@ def r6(x: float | None) -> float | None:
     return round(float(x), 6) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
+def _alone(needed) -> dict:
+    """--items-needed for one pair tested on its own (at alpha, no family): a fresh confirmatory run."""
+    if needed is None:
+        return {"count_alone": None, "inputs_needed_alone": None}
+    return {"count_alone": needed.count, "inputs_needed_alone": needed.inputs}
+
+
 def rp(p: float | None) -> float | None:
     if p is None or math.isnan(p):
         return None
@@ -172,7 +179,8 @@ def comparison_entry(comp: Comparison, labels: dict[int, str], ranks: dict[int, 
         "needed": None if comp.needed is None else {"count": comp.needed.count, "unit": comp.needed.unit,
                                                      "explanation": comp.needed.explanation,
                                                      "data_factor": r6(comp.needed.data_factor),
-                                                     "inputs_needed": comp.needed.inputs},
+                                                     "inputs_needed": comp.needed.inputs,
+                                                     **_alone(comp.needed_alone)},
         "verdict": comp.verdict,
         "ranks_disagree": comp.ranks_disagree,
     }

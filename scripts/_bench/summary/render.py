@@ -178,12 +178,22 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
                diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"],
                _detectable_cell(c)]
         if planned:
-            need = c["needed"]
-            row.append(need["explanation"] if need else "-")
+            row.append(planned_text(c["needed"]))
         if against == "each other":
             row[1:1] = [c["reference"]]
         rows.append(row)
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
+
+
+def planned_text(need: dict | None) -> str:
+    """--items-needed's answer at the family's alpha, and for the pair tested alone where that differs."""
+    if not need:
+        return "-"
+    alone = need.get("count_alone"), need.get("inputs_needed_alone")
+    if alone == (need["count"], need.get("inputs_needed")) or alone == (None, None):
+        return need["explanation"]
+    count = f"{alone[0]:,} {need['unit']}" if alone[0] is not None else f"~{alone[1]:,} inputs"
+    return f"{need['explanation']}; tested alone (a fresh run of just this pair, at alpha): {count}"
 
 
 def _bounds(ci: list | None) -> str:
@@ -325,7 +335,7 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
         if any(c.get("needed") for c in mine):
             lines += ["", f"Planning (--items-needed {doc['options']['items_needed']:g}):", ""]
             lines += _table(["configuration", "vs", "needed"], "lll",
-                            [[c["configuration"], c["reference"], c["needed"]["explanation"]] for c in mine
+                            [[c["configuration"], c["reference"], planned_text(c["needed"])] for c in mine
                              if c.get("needed")])
         return lines
     return lines + _comparison_table(mine, adjust, ci, "each other") + _ranks_disagree(mine)
@@ -397,10 +407,18 @@ def markdown(doc: dict) -> str:
                 lines += _pairs_section(stratum, metric, mine, doc)
                 continue
             against = "reference" if stratum["reference"] else "best"
-            lines += ["", f"### {metric['name']}: each configuration vs the {against} ({mine[0]['reference']}), "
-                          "paired on shared items", ""]
+            references = list(dict.fromkeys(c["reference"] for c in mine))
+            if len(references) > 1:  # --within: each group's own (trial S: the header named one best for all)
+                within = ", ".join(doc["options"].get("within") or []) or "its group"
+                lines += ["", f"### {metric['name']}: each configuration vs the {against} of its group (--within "
+                              f"{within}: {'; '.join(references)}), paired on shared items", ""]
+                table_against = "each other"  # a `vs` column says which one each row is compared with
+            else:
+                lines += ["", f"### {metric['name']}: each configuration vs the {against} ({references[0]}), "
+                              "paired on shared items", ""]
+                table_against = against
             lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI",
-                                       against)
+                                       table_against)
             lines += _not_estimable(mine) + _ranks_disagree(mine)
             if any(c["effect_size"]["value"] is not None and not c["effect_size"]["magnitude"] for c in mine):
                 lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
@@ -417,22 +435,37 @@ LABEL_WRAP = 48  # characters per line of a configuration label in the picture
 INCHES_PER_CHAR = 0.075  # ~width of one character at the tick label's 9 pt
 
 
-def _verdicts_for_plot(stratum: dict, metric: str) -> dict[str, str]:
-    """Each configuration's colour key for one metric: its verdict, 'best' for the best and for every
-    configuration whose estimate equals the best's (a tie is not a loss); 'reference' for --reference."""
-    mine = [c for c in stratum["comparisons"] if c["metric"] == metric]
+INVERSE = {"better": "worse", "worse": "better"}
+
+
+def _verdicts_for_plot(stratum: dict, metric: dict) -> dict[str, str]:
+    """Each configuration's colour key for one metric: 'best' where its estimate is the best of the
+    configurations it is compared with (a tie is not a loss; with --within, its group's), else its verdict
+    against that best; 'reference' for --reference. Each metric by its own estimates (trial S: a second
+    metric's panel was coloured by the first metric's best)."""
+    name = metric["name"]
+    mine = [c for c in stratum["comparisons"] if c["metric"] == name]
     if not mine:
         return {}
-    ref = mine[0]["reference"]
     if stratum["reference"]:
+        ref = mine[0]["reference"]
         return {**{c["configuration"]: c["verdict"] for c in mine}, ref: "reference"}
-    best = next(c["metrics"][metric]["estimate"] for c in stratum["configurations"] if c["label"] == ref)
-    # With --pairs all there is a verdict per pair: the colour is the one against the best (the first pairs'
-    # reference), not whichever pair came last.
-    out = {c["configuration"]: c["verdict"] for c in mine if c["reference"] == ref}
-    for c in stratum["configurations"]:
-        if c["label"] == ref or (c["metrics"][metric]["n"] and c["metrics"][metric]["estimate"] == best):
-            out[c["label"]] = "best"
+    estimate = {c["label"]: c["metrics"][name]["estimate"] for c in stratum["configurations"]
+                if c["metrics"][name]["n"] and c["metrics"][name]["estimate"] is not None}
+    verdict: dict[tuple[str, str], str] = {}  # (configuration, other): the configuration's verdict against it
+    for c in mine:
+        verdict[(c["configuration"], c["reference"])] = c["verdict"]
+        verdict[(c["reference"], c["configuration"])] = INVERSE.get(c["verdict"], c["verdict"])
+    pick = max if metric["better"] == "higher" else min
+    out = {}
+    for label, value in estimate.items():
+        group = [label, *(other for (one, other) in verdict if one == label and other in estimate)]
+        best = pick(estimate[g] for g in group)
+        if value == best:
+            out[label] = "best"
+            continue
+        leader = next(g for g in group if estimate[g] == best)
+        out[label] = verdict[(label, leader)]
     return out
 
 
@@ -461,7 +494,7 @@ def figure(doc: dict):
     several = len(doc["versions"]) > 1
     rows = []  # (label, {metric: (estimate, low, high, verdict)})
     for stratum in doc["versions"]:
-        colours = {m["name"]: _verdicts_for_plot(stratum, m["name"]) for m in metrics}
+        colours = {m["name"]: _verdicts_for_plot(stratum, m) for m in metrics}
         for c in stratum["configurations"]:
             name = f"{c['label']}  ({stratum['label']})" if several else c["label"]
             values = {}

@@ -185,7 +185,9 @@ def _comparison_fields(comp: dict) -> dict:
 COMPARISON_FIELDS = ["metric", "better", "configuration", "reference", "shared_items", "only_reference",
                      "only_other", "difference", "difference_ci_low", "difference_ci_high", "effect_size_dz", "test",
                      "p_value", "p_adjusted", "family", "family_size", "verdict", "min_detectable_difference",
-                     "mdd_alpha", "needed", "needed_unit", "needed_data_factor", "needed_inputs"]
+                     "mdd_alpha"]
+NEEDED_FIELDS = ["needed", "needed_unit", "needed_data_factor", "needed_inputs", "needed_alone",
+                 "needed_inputs_alone"]
 
 
 def comparisons_csv_text(doc: dict) -> str:
@@ -193,13 +195,16 @@ def comparisons_csv_text(doc: dict) -> str:
     table out to get this): which metric, the configuration and the one it is compared with, each with its
     parameter columns (`model`, ..., `reference_model`, ...), the difference (configuration minus reference)
     with its interval, effect size, test, p, adjusted p with its family, verdict, detectable difference, and
-    with --items-needed what the planned difference needs. Version columns only when there are several."""
+    with --items-needed what the planned difference needs, in the family and for the pair tested alone. Version
+    columns only when there are several."""
     metrics = {m["name"]: m["better"] for m in doc["inferred"]["measures"]["metrics"]}
     several = len(doc["versions"]) > 1
     version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
-    params = parameter_columns(_all_values(doc), [*version_cols, *COMPARISON_FIELDS])
+    planned = any(comp.get("needed") for v in doc["versions"] for comp in v["comparisons"])
+    params = parameter_columns(_all_values(doc), [*version_cols, *COMPARISON_FIELDS, *NEEDED_FIELDS])
+    # the plan's columns only with --items-needed (trial R: always-empty columns read as missing answers)
     fields = COMPARISON_FIELDS[:3] + list(params) + ["reference"] + [f"reference_{c}" for c in params] + \
-        COMPARISON_FIELDS[4:]
+        COMPARISON_FIELDS[4:] + NEEDED_FIELDS * planned
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[*version_cols, *fields], lineterminator="\n")
     writer.writeheader()
@@ -213,9 +218,10 @@ def comparisons_csv_text(doc: dict) -> str:
                              **_parameter_values(by_label.get(comp["configuration"], {}), params),
                              **_parameter_values(by_label.get(comp["reference"], {}), params, "reference_"),
                              **_comparison_fields(comp), "family": comp["family"],
-                             "family_size": comp["family_size"], "needed": needed.get("count"),
-                             "needed_unit": needed.get("unit"), "needed_data_factor": needed.get("data_factor"),
-                             "needed_inputs": needed.get("inputs_needed")})
+                             "family_size": comp["family_size"],
+                             **(dict(zip(NEEDED_FIELDS, (needed.get(k) for k in (
+                                 "count", "unit", "data_factor", "inputs_needed", "count_alone",
+                                 "inputs_needed_alone")), strict=True)) if planned else {})})
     return out.getvalue()
 
 LOAD_PERCENTILES = ("p50", "p95", "p99")
