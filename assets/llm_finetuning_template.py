@@ -56,14 +56,18 @@ CONCURRENCY, TIMEOUT_S, MAX_RETRIES = 4, 60.0, 5  # parallel requests; seconds p
 
 
 def parse_answer(answer: str | None, labels: list[str]) -> tuple[str | None, str]:
-    """(label, '') when exactly one label word appears in the answer, else (None, why it failed).
+    """(label, '') when exactly one label word appears in the answer, or in its last "Answer: ..." line (a
+    prompt that reasons step by step names both labels on the way: ask it to end with "Answer: <label>"),
+    else (None, why it failed).
 
     A failure is recorded as such, never as right or wrong. Cached answers are parsed again on replay: after
     editing this, run with a new --experiment-version to re-score every answer without a call."""
     text = (answer or "").lower()
-    found = [label for label in labels if re.search(rf"\b{re.escape(label.lower())}\b", text)]
-    if len(found) == 1:
-        return found[0], ""
+    marked = re.findall(r"\banswer\s*:\s*([^\n]*)", text)
+    for part in ([marked[-1]] if marked else []) + [text]:
+        found = [label for label in labels if re.search(rf"\b{re.escape(label.lower())}\b", part)]
+        if len(found) == 1:
+            return found[0], ""
     return None, ("no label in the answer" if not found else f"several labels: {', '.join(found)}")
 # ================================================ END EDIT ===================================================
 
@@ -464,12 +468,14 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
 
     # answered = calls with a response; parsed = answers holding exactly one label. Two accuracies, because
     # neither alone is honest: over parsed answers hides the unparseable ones, strict counts them as wrong.
-    print(f"\n{'model':<22} {'prompt':<10} {'answered':>8} {'parsed':>6} {'accuracy of parsed [95% CI]':>27} "
+    wm = max([22, *(len(r["model"]) for r in rows)])  # names whole: two prompts may share a prefix (trial S)
+    wp = max([10, *(len(r["prompt_name"]) for r in rows)])
+    print(f"\n{'model':<{wm}} {'prompt':<{wp}} {'answered':>8} {'parsed':>6} {'accuracy of parsed [95% CI]':>27} "
           f"{'strict: unparsed=wrong [95% CI]':>31} {'p50 s':>6} {'cost $':>9}")
     for r in rows:
         cost = "-" if r["cost_usd_total"] is None else f"{r['cost_usd_total']:.5f}"
         p50 = f"{r['latency_p50_s']:.3f}" if "latency_p50_s" in r else "-"
-        print(f"{r['model'][:22]:<22} {r['prompt_name'][:10]:<10} {r['n_answered']:>8} "
+        print(f"{r['model']:<{wm}} {r['prompt_name']:<{wp}} {r['n_answered']:>8} "
               f"{r['n_answered'] - r['n_parse_failures']:>6} {with_ci(r, 'accuracy'):>27} "
               f"{with_ci(r, 'accuracy_if_unparsed_wrong'):>31} {p50:>6} {cost:>9}")
     if example_prices:
@@ -493,16 +499,28 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
               "shard files once every shard has finished.")
     files = bk.shard_files(db, shard)
     only = ("--version", experiment_version)  # this run's rows: a --limit smoke run may share the database
+    # Ranked by strict correctness (an unparsed answer is what a caller gets: wrong), the accuracy of parsed
+    # answers beside it; trial S: ranked by the parsed ones, a prompt that parses less often looked best.
+    metrics = ("--metric", "correct_strict:higher", "--metric", "accuracy:higher")
+    if any(r["n_cache_hits"] for r in rows):  # trial S: wait_s is empty on a replayed answer (no call waited)
+        latency, said = ("--latency-col", "latency_s", "--latency-of-replays"), (
+            "latency: each answer's own call, a replayed one's original call (without retries and backoff: "
+            "wait_s, what callers waited, is empty on replays)")
+    else:
+        latency, said = ("--latency-col", "wait_s", "--failure-latency", "0s"), (
+            "latency: what callers waited, retries and backoff included, a failed call until it gave up")
     print(bk.next_steps([
         ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", files, "predictions", "--filter",
                                                           f"experiment_version={experiment_version}")),
-        ("which configuration is best, and which differences are real? (latency: what callers waited, "
-         "retries and backoff included, a failed call until it gave up)",
-         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, "--pairs",
-                           "all", "--latency-col", "wait_s", "--failure-latency", "0s")),
-        ("the same, counting unparsed answers as wrong",
-         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only,
-                           "--metric", "correct_strict:higher", "--pairs", "all")),
+        (f"which configuration is best, and which differences are real? (ranked by correct_strict: an unparsed "
+         f"answer counts as wrong; accuracy of the parsed answers beside it; {said})",
+         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, *metrics,
+                           "--pairs", "all", *latency)),
+        ("the same as tables: one row per configuration, one row per pair",
+         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, *metrics,
+                           "--pairs", "all", *latency, "--csv", "--wide") + " > results.csv"),
+        ("", bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, *metrics,
+                               "--pairs", "all", "--csv", "--comparisons") + " > pairs.csv"),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
     ]))
 

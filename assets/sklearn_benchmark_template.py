@@ -517,18 +517,23 @@ FIT_COLUMNS = [f"latency_{p}{end}" for p in ("p50", "p95") for end in ("", "_ci_
 
 def with_fit_times(results: str, fit_times: str) -> str:
     """The results table with each model's fit-time percentiles (from the scores table) joined on
-    `configuration`, as fit_seconds_p50, fit_seconds_p50_ci_low, ...: one table for a report."""
+    `configuration`, as fit_seconds_p50, fit_seconds_p50_ci_low, ...: one table for a report, without the
+    columns no row fills."""
     fit = {row["configuration"]: row for row in csv.DictReader(io.StringIO(fit_times))}
     rows = list(csv.DictReader(io.StringIO(results)))
     if not rows:
         return results
     names = [c.replace("latency_", "fit_seconds_") for c in FIT_COLUMNS]
+    rows = [{**row, **{n: fit.get(row["configuration"], {}).get(c, "") for n, c in zip(names, FIT_COLUMNS,
+                                                                                      strict=True)}}
+            for row in rows]
+    # the fit times, and the columns with a value somewhere (trial R: 14 always-empty ones, such as the latency
+    # of a table without any); an interval end the fits cannot bound stays, empty (few fits: references/analysis.md)
+    kept = [c for c in rows[0] if c in names or any(row[c] != "" for row in rows)]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*rows[0], *names], lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=kept, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        times = fit.get(row["configuration"], {})
-        writer.writerow({**row, **{n: times.get(c, "") for n, c in zip(names, FIT_COLUMNS, strict=True)}})
+    writer.writerows(rows)
     return out.getvalue()
 
 

@@ -95,10 +95,13 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     assert "database: llm_bench.db" in proc.stdout
     assert "validate_benchmark.py llm_bench.db predictions" in proc.stdout  # through the skill's path
     # only the columns that vary, so the prompt texts do not end up in the configuration label
-    assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
-            "--pairs all --latency-col wait_s --failure-latency 0s\n") in proc.stdout
-    assert ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
-            "--metric correct_strict:higher --pairs all\n") in proc.stdout
+    # ranked by strict correctness, the parsed answers' accuracy beside it (trial S: ranked by the parsed ones, a
+    # prompt that parses less often looked best); the same as the two CSV tables
+    strict = ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
+              "--metric correct_strict:higher --metric accuracy:higher --pairs all")
+    assert f"{strict} --latency-col wait_s --failure-latency 0s\n" in proc.stdout
+    assert f"{strict} --latency-col wait_s --failure-latency 0s --csv --wide > results.csv\n" in proc.stdout
+    assert f"{strict} --csv --comparisons > pairs.csv\n" in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
     assert "pairs  80/80  100%" in proc.stderr, "no progress display on stderr"
 
@@ -389,6 +392,17 @@ def test_parse_answer_accepts_exactly_one_label_word():
     assert parse_answer("positive and negative", labels)[0] is None
     assert parse_answer("nonpositive", labels)[0] is None
     assert parse_answer(None, labels)[0] is None
+
+
+def test_parse_answer_takes_a_step_by_step_answers_last_answer_line():
+    """Trial S: reasoning names both labels on the way ('yes, but no...'), so the parser failed on every
+    step-by-step answer; its last 'Answer: <label>' line decides, and without one the old rule holds."""
+    labels = ["no", "yes"]
+    reasoning = "Refunds within 30 days: yes. Opened items: no.\nSo it depends on the seal.\nAnswer: No"
+    assert parse_answer(reasoning, labels) == ("no", "")
+    assert parse_answer("Answer: maybe yes\nFinal answer: yes", labels) == ("yes", "")
+    assert parse_answer("yes or no?\nAnswer: unclear", labels) == (None, "several labels: no, yes")
+    assert parse_answer("Answer: yes and no", labels)[0] is None
 
 
 def test_retry_after_reads_milliseconds_seconds_and_http_dates():
@@ -717,7 +731,7 @@ def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_
     percentiles as the version that made the calls."""
     run_template(tmp_path, "--base-url", server.base_url)
     sent = server.count()
-    run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "e2")
+    replayed = run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "e2")
     assert server.count() == sent  # every answer replayed
     db = str(tmp_path / "llm_bench.db")
 
@@ -733,6 +747,10 @@ def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_
     def judged(by_label: dict) -> dict:  # each configuration's objective: calls judged, share broken, verdict
         return {k: [(c["calls"], c["share"], c["verdict"]) for c in v["slo"]["clauses"]] for k, v in by_label.items()}
 
+    # the template itself prints that command for a version with replays (trial S: it printed wait_s, empty there)
+    (line,) = [x for x in replayed.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
+    assert line.endswith("--version e2 --metric correct_strict:higher --metric accuracy:higher --pairs all "
+                         "--latency-col latency_s --latency-of-replays")
     made, quiet = latency("e1", "--slo", "p95<10s")
     bare, (finding,) = latency("e2", "--slo", "p95<10s")
     counted, none = latency("e2", "--latency-of-replays", "--slo", "p95<10s")
