@@ -99,6 +99,10 @@ def test_best_within_compares_each_prompt_with_its_own_models_best(tmp_path, cap
     assert code == 0 and ("### accuracy: each configuration vs the best of its group (--within model: "
                           "model=large, prompt=terse; model=small, prompt=cot)") in out
     assert "| model=small, prompt=terse | model=small, prompt=cot |" in out
+    code, out, _ = call_main(export_summary.main, capsys, str(db), "--metric", "correct:higher", "--config-cols",
+                             "model,prompt", "--within", "model", "--items-needed", "0.1")
+    assert code == 0 and "Planning (--items-needed 0.1):" in out  # that table has no column for the plan
+    assert "| model=small, prompt=terse | model=small, prompt=cot | " in out.split("Planning (--items-needed 0.1):")[1]
 
 
 def test_the_headline_answers_the_within_question_pair_by_pair(tmp_path, capsys):

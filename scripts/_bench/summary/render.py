@@ -185,6 +185,15 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
     return _table(header, ("ll" if against == "each other" else "l") + "rrllllll" + "l" * planned, rows)
 
 
+def _planning(mine: list[dict], doc: dict) -> list[str]:
+    """--items-needed's answers as a table of their own, where the comparison table has no column for them."""
+    if not any(c.get("needed") for c in mine):
+        return []
+    return ["", f"Planning (--items-needed {doc['options']['items_needed']:g}):", ""] + _table(
+        ["configuration", "vs", "needed"], "lll",
+        [[c["configuration"], c["reference"], planned_text(c["needed"])] for c in mine if c.get("needed")])
+
+
 def planned_text(need: dict | None) -> str:
     """--items-needed's answer at the family's alpha, and for the pair tested alone where that differs."""
     if not need:
@@ -332,12 +341,7 @@ def _pairs_section(stratum: dict, metric: dict, mine: list[dict], doc: dict) -> 
         lines += ["", "Every pair in full (detectable differences first):", ""]
         detected = [c for c in mine if c["verdict"] in ("better", "worse")]
         lines += _comparison_table(detected + [c for c in mine if c not in detected], adjust, ci, "each other")
-        if any(c.get("needed") for c in mine):
-            lines += ["", f"Planning (--items-needed {doc['options']['items_needed']:g}):", ""]
-            lines += _table(["configuration", "vs", "needed"], "lll",
-                            [[c["configuration"], c["reference"], planned_text(c["needed"])] for c in mine
-                             if c.get("needed")])
-        return lines
+        return lines + _planning(mine, doc)
     return lines + _comparison_table(mine, adjust, ci, "each other") + _ranks_disagree(mine)
 
 
@@ -419,6 +423,8 @@ def markdown(doc: dict) -> str:
                 table_against = against
             lines += _comparison_table(mine, doc["options"]["adjust"], f"{doc['options']['confidence']:.0%} CI",
                                        table_against)
+            if table_against == "each other":  # that table has no planning column
+                lines += _planning(mine, doc)
             lines += _not_estimable(mine) + _ranks_disagree(mine)
             if any(c["effect_size"]["value"] is not None and not c["effect_size"]["magnitude"] for c in mine):
                 lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
