@@ -11,8 +11,8 @@ few columns as it can: SQL numbers each row's configuration (one small CASE per 
 number, the replayed/failed flags and a 0/1 accuracy into one integer; columns that do not exist are not read.
 
 Item keys that are not plain integers (text ids, or id + seed + fold) are reduced to 64-bit hashes, the same in
-every process and environment (keyhash.py); two different items share a hash with probability about n^2 / 2^65 (3e-6 for 10 M
-items).
+every process and environment (keyhash.py); two different items share a hash with probability about
+n^2 / 2^65 (3e-6 for 10 M items).
 """
 
 from __future__ import annotations

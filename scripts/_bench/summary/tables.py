@@ -41,6 +41,13 @@ def config_values(c: dict) -> dict:
     return {**c["configuration"], **{k: v for k, v in c["parameters"].items() if k not in c["configuration"]}}
 
 
+def _version_columns(doc: dict) -> list[str]:
+    """The version columns a table carries: only when the file holds several versions."""
+    if len(doc["versions"]) < 2:
+        return []
+    return list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {})))
+
+
 def _all_values(doc: dict) -> list[dict]:
     return [config_values(c) for v in doc["versions"] for c in v["configurations"]]
 
@@ -116,8 +123,7 @@ def csv_wide_text(doc: dict) -> str:
     interval. Version columns only when the file holds several versions; after `configuration`, a column per
     parameter (parameter_columns). For a results table in a report."""
     metrics = [m["name"] for m in doc["inferred"]["measures"]["metrics"]]
-    several = len(doc["versions"]) > 1
-    version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
+    version_cols = _version_columns(doc)
     configs = [c for v in doc["versions"] for c in v["configurations"]]
     clauses = list(dict.fromkeys(k["clause"] for c in configs if c.get("slo") for k in c["slo"]["clauses"]))
     latency = [f"latency_{p}{end}" for p in ("p50", "p95", "p99") for end in ("", "_ci_low", "_ci_high")]
@@ -198,8 +204,7 @@ def comparisons_csv_text(doc: dict) -> str:
     with --items-needed what the planned difference needs, in the family and for the pair tested alone. Version
     columns only when there are several."""
     metrics = {m["name"]: m["better"] for m in doc["inferred"]["measures"]["metrics"]}
-    several = len(doc["versions"]) > 1
-    version_cols = list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {}))) if several else []
+    version_cols = _version_columns(doc)
     planned = any(comp.get("needed") for v in doc["versions"] for comp in v["comparisons"])
     params = parameter_columns(_all_values(doc), [*version_cols, *COMPARISON_FIELDS, *NEEDED_FIELDS])
     # the plan's columns only with --items-needed (trial R: always-empty columns read as missing answers)
