@@ -760,3 +760,15 @@ def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_
     assert {k: (v["p50"], v["p95"]) for k, v in counted.items()} == {k: (v["p50"], v["p95"]) for k, v in made.items()}
     # the per-configuration objective too: judged on the original calls' times, as the version that made them
     assert judged(counted) == judged(made) and all(c[0][0] > 0 for c in judged(made).values())
+
+
+def test_a_smoke_runs_few_replays_keep_the_callers_wait_in_the_printed_command(tmp_path, server):
+    """Trial U: the smoke run's answers (sharing the cache) replayed into the real run, and that alone switched
+    the printed latency from what callers waited (wait_s) to each call's own time, p95 about 10x lower. A
+    minority of replays keeps wait_s over the calls made; a version mostly replayed switches (the test above)."""
+    run_template(tmp_path, "--base-url", server.base_url, "--limit", "6", "--experiment-version", "dev")
+    real = run_template(tmp_path, "--base-url", server.base_url)
+    assert "cache hits: " in real.stdout and " 0 from earlier runs" not in real.stdout  # some replayed
+    (line,) = [x for x in real.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
+    assert line.endswith("--version e1 --metric correct_strict:higher --metric accuracy:higher --pairs all "
+                         "--latency-col wait_s --failure-latency 0s")
