@@ -16,7 +16,8 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
 - `log_batch_verified`: `log_batch` silently rolls a whole batch back when two rows share a timestamp
   (the primary key); count, retry, raise. It also reads the table's schema once per batch, not once per text
   value as xetrack does (`schema_read_once`: about 10x faster for rows with ten text columns).
-- `varying_columns`: the configuration columns that tell the configurations apart, for readable reports.
+- `varying_columns`: the configuration columns that tell the configurations apart, for readable reports;
+  `stored_configurations`: those already in the database, so a run of one new model keeps the label whole.
 - `provenance`: `Tracker(params=...)` is not part of the cache key, but it is on every row: put the code and
   data version there so results of different versions are never pooled.
 - `cache_version` (in every `track_cached` key and row): xetrack's key covers arguments, not code, so a
@@ -114,8 +115,10 @@ def config_columns(config: Any, prefix: str = "") -> dict[str, Any]:
     return columns
 
 
-def varying_columns(configs: Iterable[Any], exclude: Iterable[str] = ()) -> list[str]:
-    """The fewest configuration columns, taken in field order, that tell `configs` apart.
+def varying_columns(configs: Iterable[Any], exclude: Iterable[str] = (), stored: Iterable[dict] = ()) -> list[str]:
+    """The fewest configuration columns, taken in field order, that tell `configs` apart, and the `stored`
+    ones (stored_configurations: those already in the version a report covers; trial T: a run of one new model
+    labelled the report by `model` alone, and two forests were merged into one row).
 
     What to pass to `export_summary.py --config-cols`: a label built from every column would include long
     text (a prompt template with newlines, a request payload) and be unreadable. A column is kept only if it
@@ -123,8 +126,10 @@ def varying_columns(configs: Iterable[Any], exclude: Iterable[str] = ()) -> list
     that go with it are not). `exclude` names replicate columns such as `seed`, which are not configuration.
     """
     rows = [config_columns(c) for c in configs]
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    rows += [{n: row.get(n) for n in names} for row in stored]
     skip = set(exclude)
-    names = [n for n in dict.fromkeys(name for row in rows for name in row) if n not in skip]
+    names = [n for n in names if n not in skip]
 
     def groups(columns: list[str]) -> int:
         return len({json.dumps([row.get(n) for n in columns], sort_keys=True) for row in rows})
@@ -134,6 +139,27 @@ def varying_columns(configs: Iterable[Any], exclude: Iterable[str] = ()) -> list
         if groups([*chosen, name]) > groups(chosen):
             chosen.append(name)
     return chosen
+
+
+def stored_configurations(db: str | Path, table: str, config: Any, **where: Any) -> list[dict]:
+    """The distinct configurations (the columns of `config`, a configuration object) already in `table` among the
+    rows whose columns equal `where`, as rows: for varying_columns. Read-only; none when the file, the table or
+    one of the columns is absent."""
+    path = Path(db)
+    if not path.exists():
+        return []
+    names = list(config_columns(config))
+    con = connect_readonly(path)
+    try:
+        present = {row[1] for row in con.execute("SELECT * FROM pragma_table_info(?)", [table])}
+        if not set(names) | set(where) <= present:
+            return []
+        columns = ", ".join(f'"{n}"' for n in names)
+        clause = " AND ".join(f'"{k}" = ?' for k in where) or "1"
+        rows = con.execute(f'SELECT DISTINCT {columns} FROM "{table}" WHERE {clause}', list(where.values()))
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    finally:
+        con.close()
 
 
 def loggable(row: dict[str, Any]) -> dict[str, Any]:

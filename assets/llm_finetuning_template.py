@@ -492,7 +492,9 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     if unanswered:
         print(f"{unanswered} (configuration, input) pairs have no answer yet: run again to retry only those.")
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
-    label = ",".join(bk.varying_columns(configs, exclude=["seed"]) or ["model"])  # seed: a replicate
+    # seed: a replicate; stored: the configurations of this version already in the database (a --models run)
+    stored = bk.stored_configurations(db, "predictions", configs[0], experiment_version=experiment_version)
+    label = ",".join(bk.varying_columns(configs, exclude=["seed"], stored=stored) or ["model"])
     print(f"\ndatabase: {db}   (tables: predictions, metrics; response cache: {cache_dir})")
     if shard:
         print(f"shard {shard}: this file holds one part of the pairs; run the commands below on all {shard.n} "

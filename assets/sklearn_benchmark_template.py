@@ -107,6 +107,7 @@ from benchkit import (
     shard_files,
     shown_path,
     skill_file,
+    stored_configurations,
     track_cached,
     unsharded_stem,
     varying_columns,
@@ -442,7 +443,10 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     hint = "; fitted models take most of both: --no-model-assets skips them" if keep_models else ""
     print(f"Cache: {cache.resolve()} ({megabytes(cache)}{hint})")
     # Only the columns that tell configurations apart make the configuration label of the report.
-    label = ",".join(varying_columns(configs) or ["model"])
+    # ...of every configuration the report covers: this run's and those of its version already in the database
+    stored = stored_configurations(db, PREDICTIONS, configs[0], data_fingerprint=version[0],
+                                   experiment_version=version[1])
+    label = ",".join(varying_columns(configs, stored=stored) or ["model"])
     # a regressor's rows are scored by their error: export derives no accuracy from predicted values
     metric = ("--metric", "abs_error:lower") if regressors else ()
     if shard is None:
@@ -498,6 +502,9 @@ def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         print(f"\nResults as tables: not saved ({last}). Run:\n  {command}")
         return
+    if proc.returncode == 1:  # saved, but the report found a problem with the rows: never silently (trial T)
+        print(f"\nwarning: export_summary.py found a problem in these rows (exit 1); before using the tables, "
+              f"read it:\n  {script_command('export_summary.py', *args)}")
     print(f"\nResults as tables: {shown_path(out)} (summary = one row per model x metric, comparisons = one row "
           "per pair x metric; the latest save wins). Both at once, in SQL:")
     print(f"  {RESULTS_SQL}")

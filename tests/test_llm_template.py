@@ -772,3 +772,13 @@ def test_a_smoke_runs_few_replays_keep_the_callers_wait_in_the_printed_command(t
     (line,) = [x for x in real.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
     assert line.endswith("--version e1 --metric correct_strict:higher --metric accuracy:higher --pairs all "
                          "--latency-col wait_s --failure-latency 0s")
+
+
+def test_a_run_of_one_model_labels_the_report_by_every_configuration_of_its_version(tmp_path, server):
+    """Trial T's trap in this template too: `--models demo-small` alone varies only the prompt, so the printed
+    commands said --config-cols prompt_name and export merged the two models. The label counts the version's
+    stored configurations."""
+    run_template(tmp_path, "--base-url", server.base_url)
+    one = run_template(tmp_path, "--base-url", server.base_url, "--models", "demo-small")
+    assert "--config-cols model,prompt_name --version e1" in one.stdout
+    assert "--config-cols prompt_name " not in one.stdout

@@ -764,3 +764,20 @@ def test_mixed_kinds_or_classifiers_on_a_continuous_target_are_a_one_line_usage_
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert message in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "b.db").exists()
+
+
+def test_a_run_of_only_a_new_model_labels_the_report_by_every_configuration_of_its_version(tmp_path):
+    """Trial T: a later run with only a second forest (`--models forest_regressor:max_depth=4`) labelled the
+    report by `model` alone, so both forests were merged into one row of the results CSV, and export's exit 1
+    (configurations mixed) was taken as success. The label now comes from every configuration of the version."""
+    folder = copy_template(tmp_path)
+    common = ["--dataset", "diabetes", "--limit", "60", "--seeds", "0", "--folds", "3"]
+    first = run_python(folder / TEMPLATE, *common, "--models", "ridge", "knn_regressor:n_neighbors=5", cwd=folder,
+                       timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    later = run_python(folder / TEMPLATE, *common, "--models", "knn_regressor:n_neighbors=15", cwd=folder, timeout=300)
+    assert later.returncode == 0, later.stderr[-2000:]
+    assert "--config-cols model,hyperparameters" in later.stdout and "found a problem" not in later.stdout
+    results = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    assert sorted(results["configuration"]) == ["model=knn_regressor, n_neighbors=15",
+                                                "model=knn_regressor, n_neighbors=5", "model=ridge"]
