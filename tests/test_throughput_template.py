@@ -114,9 +114,15 @@ def test_every_request_carries_its_wall_clock_send_time_in_schedule_order(defaul
         rows = sorted(request_rows(db, level), key=lambda r: r["scheduled_s"])
         sent = [r["sent_unix"] for r in rows]
         assert RUN_WINDOW[0] <= min(sent) and max(sent) <= RUN_WINDOW[1], level["mode"]
-        # Within a level the wall clock follows the schedule: gross check, the span is the level's duration.
+        # The wall clock is the send clock shifted: one offset per level, whatever the machine did meanwhile.
+        offsets = [r["sent_unix"] - r["sent_s"] for r in rows]
+        assert max(offsets) - min(offsets) < 0.001, level["mode"]
+        # Within a level it follows the schedule: gross check, the span is the level's duration, plus how late
+        # the client sent (recorded per request: a machine that stalls the client for seconds, as a CI run once
+        # did, 17 s for a 3 s level, shows up there, not as a wrong clock)
         span = sent[-1] - sent[0]
-        assert level["duration_s"] / 3 < span < level["duration_s"] * 3, (level["mode"], span)
+        late_s = max(r["send_lag_ms"] or 0.0 for r in rows) / 1000
+        assert level["duration_s"] / 3 < span < level["duration_s"] * 3 + late_s, (level["mode"], span, late_s)
 
 
 @pytest.mark.slow
