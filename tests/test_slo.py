@@ -576,3 +576,22 @@ def test_a_rate_measured_twice_is_decided_by_its_longer_level_and_undecided_rate
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted((float(r["rate"]), int(r["requests"]), r["repeats"], r["decides_rate"]) for r in rows) == [
         (10.0, 400, "1", "true"), (20.0, 4000, "1", "true"), (40.0, 400, "1", "false"), (40.0, 4000, "1", "true")]
+
+
+def test_with_two_versions_each_rate_is_still_decided_by_its_longer_level_within_its_version(tmp_path, capsys):
+    """Trial V: a run whose rows carried two git commits left decides_rate empty on every level (series and
+    capacity are computed for one version only). No capacity across versions, still; which level decides a rate
+    is known within each version."""
+    def level(rate, seconds, version):
+        return [{**r, "duration_s": float(seconds), "config_id": f"open-{rate:g}-{seconds:g}s", "build": version}
+                for r in level_rows(rate, seconds, fast)]
+
+    db = tmp_path / "load.db"
+    for version in ("a1", "b2"):
+        log_rows(db, level(20, 10, version) + level(20, 30, version), engine="sqlite", table="requests",
+                 params={"experiment_version": version})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms")
+    slo = doc["slo"]
+    assert slo["capacity_needs_one_version"] and slo["highest_meeting"] is None
+    assert sorted((lv["version"]["experiment_version"], lv["requests"], lv["decides_rate"]) for lv in slo["levels"]) \
+        == [("a1", 200, False), ("a1", 600, True), ("b2", 200, False), ("b2", 600, True)]

@@ -394,16 +394,21 @@ def _unique_labels(levels: list[dict], series: list[Series]) -> None:
             lv["label"] = s.label = f"{lv['label']} #{seen[lv['label']]}"
 
 
-def series_of(levels: list[dict]) -> list[dict]:
-    """Levels that differ only in the offered rate and how long they ran (one connection model, one arrival
-    process, ...) form a series; a capacity is a property of one series. Each level gets its series' index."""
+def _groups(levels: list[dict]) -> list[dict]:
+    """Levels of one version that differ only in the offered rate and how long they ran."""
     keyed: dict[tuple, dict] = {}
     for lv in levels:
         setting = {k: v for k, v in lv["configuration"].items() if k not in RATE_NAMES and k not in LENGTH_NAMES}
         key = (str(lv["version"]), repr(sorted(setting.items(), key=lambda kv: kv[0])))
         group = keyed.setdefault(key, {"configuration": setting, "version": lv["version"], "levels": []})
         group["levels"].append(lv)
-    groups = list(keyed.values())
+    return list(keyed.values())
+
+
+def series_of(levels: list[dict]) -> list[dict]:
+    """Levels that differ only in the offered rate and how long they ran (one connection model, one arrival
+    process, ...) form a series; a capacity is a property of one series. Each level gets its series' index."""
+    groups = _groups(levels)
     names = short_labels([g["configuration"] for g in groups]) if len(groups) > 1 else ["all levels"]
     out = []
     for index, (group, name) in enumerate(zip(groups, names, strict=True)):
@@ -443,6 +448,9 @@ def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, cl
     levels, series = [levels[i] for i in order], [series[i] for i in order]
     versions = {str(lv["version"]) for lv in levels}
     groups = series_of(levels) if clauses and len(versions) == 1 else []
+    if clauses and not groups:  # several versions: no capacity across them, but each rate's deciding level is
+        for group in _groups(levels):  # still known within its own version (trial V: an empty decides_rate)
+            mark_deciding(group["levels"])
     # one series: its capacity is the capacity; several (two connection models, say): each has its own, and
     # a capacity across them would compare unlike things
     one = groups[0] if len(groups) == 1 else {"highest_meeting": None, "bracket": None, "non_monotone": []}
