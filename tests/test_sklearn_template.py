@@ -758,7 +758,7 @@ def test_a_regression_runs_printed_commands_compare_errors_and_validate_clean(re
     (["logreg"], "target values occur fewer than 5 times, too few for stratified folds; a regression target? compare "
                    "regressors (ridge,"),
 ])
-def test_mixed_kinds_or_classifiers_on_a_continuous_target_are_a_one_line_usage_error(tmp_path, models, message):
+def test_mixed_kinds_or_classifiers_on_a_regression_target_are_a_one_line_usage_error(tmp_path, models, message):
     proc = run_python(ROOT / "assets" / TEMPLATE, "--db", tmp_path / "b.db", "--dataset", "diabetes", "--models",
                       *models)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
