@@ -39,6 +39,7 @@ DEMO_PORT = 18765  # the demo server's loopback port (--demo-port)
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import io
@@ -786,6 +787,24 @@ def print_slo_findings(judge: SloJudge) -> None:
             print(f"  - {example}")
 
 
+def print_version_split(verdicts: list[dict], db: Path, searched: bool) -> None:
+    """Levels of this experiment_version whose rows carry different values of another version column (a git
+    commit made during the run: trial V committed a log file and its levels split in two). This template keys
+    levels by experiment_version, so a search steps over them all (`searched`); export_summary, and the sweep's
+    brackets from it, keep each version apart, with a capacity each. Say so, and how to report one."""
+    versions = [v["version"] for v in verdicts if v.get("version")]
+    differ = [k for k in dict.fromkeys(k for v in versions for k in v) if len({str(v.get(k)) for v in versions}) > 1]
+    if not differ:
+        return
+    counts = collections.Counter(", ".join(f"{k}={v.get(k)}" for k in differ) for v in versions)
+    listed = "; ".join(f"{value} ({n} level{'s' * (n > 1)})" for value, n in counts.items())
+    used = ("The search stepped over them all as one service; export_summary reports each version on its own, "
+            "with a capacity each." if searched else "Each version's levels have their own capacity above.")
+    print(f"warning: these levels were measured in {len(counts)} versions ({listed}): {', '.join(differ)} changed "
+          f"during the run (a commit?). {used} If the change touched the service, re-measure (--rerun); to report "
+          f"one version: {script_command('export_summary.py', db, 'requests', '--version', 'VALUE')}")
+
+
 class SloJudge:
     """The objective and its verdicts, from the skill's export_summary: one implementation, found through the
     skill folder benchkit knows (scripts/new_benchmark.py records it in a copied template)."""
@@ -994,6 +1013,7 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
     print_verdict_table(verdicts)
     print_bracket(judge, verdicts, stopped, spent, args.budget, ceiling)
     print_slo_findings(judge)
+    print_version_split(verdicts, db, searched=True)
     print(f"\nDatabase: {db}  (tables: requests = one row per request, levels = one row per load level)")
     print_next_steps(db, args)
     return 1 if session is not None and session.failures else 0
@@ -1021,6 +1041,7 @@ def print_verdicts(judge: SloJudge, db: Path, levels: list[LoadLevel], experimen
             print(f"{series['label']}: ", end="")
             print_bracket(judge, group, "done", None, None, None)
     print_slo_findings(judge)
+    print_version_split(slo["levels"], db, searched=False)
 
 
 def level_name(verdict: dict) -> str:

@@ -423,9 +423,12 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                                 "compared with the best instead.", "Pick one version with --version VALUE."))
     if load is not None:  # a request table has no accuracy and no input id by design: its analysis is the load one
         findings = [f for f in findings if f.check_id not in LOAD_IRRELEVANT] + load_findings(load)
-    if load is not None and load["capacity_needs_one_version"]:
-        findings.append(Finding("slo-versions", "warning", "Several versions: no capacity is computed across "
-                                "them.", "Pick one with --version VALUE."))
+    if load is not None and load["versions_differ"]:
+        findings.append(Finding("slo-versions", "warning", "The levels were measured in several versions ("
+                                f"{', '.join(load['versions_differ'])} differ): each version's levels have their own "
+                                "capacity, none is computed across them.", "If the change did not touch what is "
+                                "measured (a commit of a log file), the levels still belong together; to report one "
+                                "version, give --version VALUE (a value of any version column, e.g. a git commit)."))
     report = Report(
         PROG,
         summary={"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,

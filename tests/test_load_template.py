@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -194,6 +195,53 @@ def test_two_deployments_named_on_one_url_are_two_series_told_apart_everywhere(t
     table = list(csv.DictReader(io.StringIO(summary.stdout)))
     assert sorted((r["endpoint_name"], r["level"]) for r in table) == [
         ("single", "endpoint_name=single"), ("threaded", "endpoint_name=threaded")]
+
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    return proc.stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_commit_between_two_sweeps_is_warned_of_and_each_commit_gets_its_own_capacity(tmp_path):
+    """Trial V: the reader committed a file mid-run, so the rows of one experiment_version carried two git commits.
+    The template judged them together without a word, and export_summary (which keeps versions apart) gave no
+    capacity at all. Now the template says the levels span two commits and how to report one, its brackets are
+    per commit, and export's level CSV marks the capacity of each."""
+    git(tmp_path, "init", "-q")
+    (tmp_path / "notes.txt").write_text("first\n")
+    git(tmp_path, "add", "notes.txt")
+    git(tmp_path, "commit", "-q", "-m", "first")
+    first_commit = git(tmp_path, "rev-parse", "--short", "HEAD")
+    with serving(ThreadedService(0.003)) as url:
+        common = ("--url", url, "--connection", "close", "--duration", "3", "--warmup", "0.3", "--slo", "p90<100ms")
+        first = run_template(tmp_path, "--rates", "20", *common)
+        assert first.returncode == 0, first.stderr
+        assert "measured in 2 versions" not in first.stdout
+        (tmp_path / "notes.txt").write_text("second\n")  # a log file committed between the runs
+        git(tmp_path, "commit", "-q", "-am", "second")
+        second = run_template(tmp_path, "--rates", "30", *common)
+    assert second.returncode == 0, second.stderr
+    second_commit = git(tmp_path, "rev-parse", "--short", "HEAD")
+    warning = next(line for line in second.stdout.splitlines() if "measured in 2 versions" in line)
+    assert "git_commit changed during the run" in warning and "--version VALUE" in warning, warning
+    assert "Each version's levels have their own capacity above" in warning
+    db = tmp_path / "throughput.db"
+    commits = {r["git_commit"] for r in levels(db)}
+    assert len(commits) == 2 and all(c.startswith((first_commit, second_commit)) for c in commits), commits
+    assert sum(line.startswith("git_commit=") and "capacity: every tested rate meets" in line
+               for line in second.stdout.splitlines()) == 2, second.stdout
+    summary = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p90<100ms", "--csv")
+    table = list(csv.DictReader(io.StringIO(summary.stdout)))
+    assert sorted((r["git_commit"], float(r["rate"])) for r in table if r["highest_meeting"] == "true") == sorted(
+        (r["git_commit"], float(r["rate"])) for r in table), table  # each commit's one rate is its capacity
+    one = sorted(commits)[0]
+    picked = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p90<100ms", "--csv",
+                        "--version", one)
+    only = list(csv.DictReader(io.StringIO(picked.stdout)))
+    assert [(r["highest_meeting"], "git_commit" in r) for r in only] == [("true", False)], picked.stdout
 
 
 # ------------------------------------------------------------------ (b) a long periodic pause: nothing meets
@@ -643,3 +691,18 @@ def test_the_search_and_the_sweep_pass_on_export_summarys_warning_that_a_levels_
     template.print_slo_findings(judge)
     out = capsys.readouterr().out
     assert out.startswith("warning: 1 levels have a repeat that meets and one that fails on its own")
+
+
+def test_a_search_over_levels_of_two_commits_says_it_stepped_over_both_and_one_commit_says_nothing(capsys):
+    """print_version_split: the search's wording (it used every level of the experiment_version); silent when the
+    version columns agree, and for levels without a version (all_failed's stand-ins)."""
+    def level(commit):
+        return {"rate": 20.0, "verdict": "meets", "version": {"experiment_version": "e1", "git_commit": commit}}
+
+    template.print_version_split([level("aaa"), level("aaa"), {"rate": 40.0, "verdict": "fails"}], Path("t.db"), True)
+    assert capsys.readouterr().out == ""
+    template.print_version_split([level("aaa"), level("bbb"), level("bbb")], Path("t.db"), True)
+    out = capsys.readouterr().out
+    assert out.startswith("warning: these levels were measured in 2 versions (git_commit=aaa (1 level); "
+                          "git_commit=bbb (2 levels)): git_commit changed during the run"), out
+    assert "The search stepped over them all as one service" in out and "--version VALUE" in out

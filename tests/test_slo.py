@@ -578,20 +578,43 @@ def test_a_rate_measured_twice_is_decided_by_its_longer_level_and_undecided_rate
         (10.0, 400, "1", "true"), (20.0, 4000, "1", "true"), (40.0, 400, "1", "false"), (40.0, 4000, "1", "true")]
 
 
-def test_with_two_versions_each_rate_is_still_decided_by_its_longer_level_within_its_version(tmp_path, capsys):
-    """Trial V: a run whose rows carried two git commits left decides_rate empty on every level (series and
-    capacity are computed for one version only). No capacity across versions, still; which level decides a rate
-    is known within each version."""
-    def level(rate, seconds, version):
-        return [{**r, "duration_s": float(seconds), "config_id": f"open-{rate:g}-{seconds:g}s", "build": version}
-                for r in level_rows(rate, seconds, fast)]
+def test_with_two_versions_each_version_has_its_own_capacity_in_the_json_csv_and_markdown(tmp_path, capsys):
+    """Trial V: a run whose rows carried two git commits got no capacity at all (an empty highest_meeting in the
+    level CSV, empty decides_rate). Still no capacity *across* versions; each version's levels are a series with
+    its own, which rate decides what is known within each version, and --version VALUE reports one version."""
+    slow_tenth = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731 - 10% slow: p99 breaks
+
+    def level(rate, seconds, latency):
+        return [{**r, "duration_s": float(seconds), "config_id": f"open-{rate:g}-{seconds:g}s"}
+                for r in level_rows(rate, seconds, latency)]
 
     db = tmp_path / "load.db"
-    for version in ("a1", "b2"):
-        log_rows(db, level(20, 10, version) + level(20, 30, version), engine="sqlite", table="requests",
-                 params={"experiment_version": version})
+    # version a1 meets at 40/s; b2 (a slower build) fails there; both measured 20/s twice, the second longer
+    for version, at40 in (("a1", fast), ("b2", slow_tenth)):
+        log_rows(db, level(20, 10, fast) + level(20, 30, fast) + level(40, 30, at40), engine="sqlite",
+                 table="requests", params={"experiment_version": version})
     _, doc = summary(capsys, db, "--slo", "p99<50ms")
     slo = doc["slo"]
-    assert slo["capacity_needs_one_version"] and slo["highest_meeting"] is None
-    assert sorted((lv["version"]["experiment_version"], lv["requests"], lv["decides_rate"]) for lv in slo["levels"]) \
-        == [("a1", 200, False), ("a1", 600, True), ("b2", 200, False), ("b2", 600, True)]
+    assert slo["versions_differ"] == ["experiment_version"] and slo["highest_meeting"] is None
+    assert sorted((lv["version"]["experiment_version"], lv["rate"], lv["requests"], lv["decides_rate"])
+                  for lv in slo["levels"]) == [("a1", 20, 200, False), ("a1", 20, 600, True), ("a1", 40, 1200, True),
+                                               ("b2", 20, 200, False), ("b2", 20, 600, True), ("b2", 40, 1200, True)]
+    capacity = {s["version"]["experiment_version"]: (s["label"], s["highest_meeting"]["rate"], s["bracket"])
+                for s in slo["series"]}
+    assert capacity == {"a1": ("experiment_version=a1", 40, {"meets_at": 40, "fails_at": None}),
+                        "b2": ("experiment_version=b2", 20, {"meets_at": 20, "fails_at": 40})}
+    assert [f["check_id"] for f in doc["findings"]].count("slo-versions") == 1
+
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    meeting = sorted((r["experiment_version"], float(r["rate"])) for r in rows if r["highest_meeting"] == "true")
+    assert meeting == [("a1", 40.0), ("b2", 20.0)]
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("**Capacity")]
+    assert [x.split(":**")[0] for x in lines] == ["**Capacity (experiment_version=a1)",
+                                                  "**Capacity (experiment_version=b2)"]
+    assert "is 20/s" in lines[1] and "fails at 40/s" in lines[1]
+
+    _, one = summary(capsys, db, "--slo", "p99<50ms", "--version", "b2")
+    assert one["slo"]["versions_differ"] == [] and one["slo"]["highest_meeting"]["rate"] == 20
+    assert "slo-versions" not in [f["check_id"] for f in one["findings"]]

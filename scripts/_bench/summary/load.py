@@ -405,11 +405,26 @@ def _groups(levels: list[dict]) -> list[dict]:
     return list(keyed.values())
 
 
+def _series_names(groups: list[dict]) -> list[str]:
+    """Each series' label: what tells its configuration apart, and with several versions the version columns
+    that differ (trial V: a commit mid-run made two versions of the same levels)."""
+    if len(groups) == 1:
+        return ["all levels"]
+    names = short_labels([g["configuration"] for g in groups])
+    versions = [g["version"] or {} for g in groups]
+    if len({repr(sorted(v.items())) for v in versions}) == 1:
+        return names
+    shown = short_labels(versions)
+    same_setting = len({repr(sorted(g["configuration"].items())) for g in groups}) == 1
+    return [v if same_setting else f"{v}: {n}" for v, n in zip(shown, names, strict=True)]
+
+
 def series_of(levels: list[dict]) -> list[dict]:
-    """Levels that differ only in the offered rate and how long they ran (one connection model, one arrival
-    process, ...) form a series; a capacity is a property of one series. Each level gets its series' index."""
+    """Levels of one version that differ only in the offered rate and how long they ran (one connection model,
+    one arrival process, ...) form a series; a capacity is a property of one series, so each version's levels
+    have their own. Each level gets its series' index."""
     groups = _groups(levels)
-    names = short_labels([g["configuration"] for g in groups]) if len(groups) > 1 else ["all levels"]
+    names = _series_names(groups)
     out = []
     for index, (group, name) in enumerate(zip(groups, names, strict=True)):
         for lv in group["levels"]:
@@ -431,7 +446,10 @@ def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, cl
     if latency is None:
         raise InputError("a load test needs a latency column (latency_ms, ...); name it with --latency-col")
     series = read_levels(bench, layout, latency, unit, where, params)
-    names = short_labels([s.shown for s in series])
+    # with several versions a level's label names its version too (else two builds' levels read alike)
+    several = len({s.versions for s in series}) > 1
+    names = short_labels([{**dict(zip(layout.versions, s.versions, strict=True)), **s.shown} if several else s.shown
+                          for s in series])
     levels = []
     for s, name in zip(series, names, strict=True):
         lv = analyse_level(s, clauses, alpha, resamples, seed)
@@ -446,18 +464,15 @@ def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, cl
     order = sorted(range(len(levels)), key=lambda i: (str(levels[i]["version"]), levels[i]["rate"] is None,
                                                       levels[i]["rate"] or 0.0, levels[i]["label"]))
     levels, series = [levels[i] for i in order], [series[i] for i in order]
-    versions = {str(lv["version"]) for lv in levels}
-    groups = series_of(levels) if clauses and len(versions) == 1 else []
-    if clauses and not groups:  # several versions: no capacity across them, but each rate's deciding level is
-        for group in _groups(levels):  # still known within its own version (trial V: an empty decides_rate)
-            mark_deciding(group["levels"])
-    # one series: its capacity is the capacity; several (two connection models, say): each has its own, and
-    # a capacity across them would compare unlike things
+    groups = series_of(levels) if clauses else []
+    # one series: its capacity is the capacity; several (two connection models, two versions, say): each has
+    # its own, and a capacity across them would compare unlike things
     one = groups[0] if len(groups) == 1 else {"highest_meeting": None, "bracket": None, "non_monotone": []}
     return {"objective": ", ".join(c.text for c in clauses) or None,
             "thresholds_ms": [c.threshold_ms for c in clauses if c.kind == "latency"], "levels": levels,
             "highest_meeting": one["highest_meeting"], "bracket": one["bracket"],
             "non_monotone": [p for g in groups for p in g["non_monotone"]], "series": groups,
-            "capacity_needs_one_version": len(versions) > 1,
+            # the version columns whose values differ between levels: then each version has its own capacity
+            "versions_differ": [k for k in layout.versions if len({repr(lv["version"].get(k)) for lv in levels}) > 1],
             "interval": f"{1 - alpha:.0%}, the wider of a time-block bootstrap ({resamples} resamples) and the "
                         "exact binomial interval"}, series

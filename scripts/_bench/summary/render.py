@@ -612,14 +612,13 @@ def load_section(slo: dict, confidence: float) -> list[str]:
              "undecided: it straddles the limit (measure longer: about as many requests in all as shown would "
              "decide, if the share stayed as it is). Percentiles are of the answered requests; every clause counts "
              "a failed request as broken."]
-    if clauses and slo.get("capacity_needs_one_version"):
-        lines += ["", "Capacity: several versions; pick one with --version."]
-    elif clauses:
+    if clauses:
         rated = [g for g in slo["series"] if g["rates"]]  # closed-loop levels offer no rate: no capacity
         several = len(rated) > 1
         if several:
-            lines += ["", "Levels that differ in more than the rate (and how long they ran) are separate series, "
-                          "each with its own capacity:"]
+            across = " or version" if slo.get("versions_differ") else ""
+            lines += ["", f"Levels that differ in more than the rate (and how long they ran){across} are separate "
+                          "series, each with its own capacity:"]
         for group in rated:
             lines += ["", _capacity_line(group, slo["objective"], group["label"] if several else None)]
     return lines
