@@ -265,7 +265,7 @@ def version_drift(db: str | Path, table: str, version: dict[str, Any]) -> str | 
     return (f"{version['experiment_version']}'s rows in {path.name} were made with {'; '.join(differ)}: the rows "
             "this run adds would be another version, reported apart and never compared with them. To compare "
             "everything, run with a new --experiment-version (rows already computed replay from the cache), or "
-            "from the code and packages those rows came from.")
+            "from the code and packages those rows came from; --add-to-version adds them to this one anyway.")
 
 
 def connect_readonly(db: str | Path) -> sqlite3.Connection:
@@ -411,9 +411,9 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def add_common_options(parser: argparse.ArgumentParser, *, db: str, limit_help: str,
                        cache_dir: str | None = None, experiment_version: str = "e1", shard: bool = False) -> None:
-    """--db, --cache-dir (when the template caches), --experiment-version, --limit and, for templates whose
-    work splits into independent units, --shard: spelled alike in every template. `limit_help` says what N
-    counts in this template (examples, inputs, load levels)."""
+    """--db, --cache-dir and --add-to-version (when the template caches), --experiment-version, --limit and, for
+    templates whose work splits into independent units, --shard: spelled alike in every template. `limit_help`
+    says what N counts in this template (examples, inputs, load levels)."""
     # --db defaults to None so check_common_options can tell "not given" (a shard gets its own file name).
     parser.add_argument("--db", type=Path, default=None,
                         help=f"xetrack database file (default: {db}"
@@ -423,6 +423,11 @@ def add_common_options(parser: argparse.ArgumentParser, *, db: str, limit_help: 
     if cache_dir is not None:
         parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                             help=f"result cache shared by runs and processes (default: {cache_dir})")
+        # trial X: a commit between runs made the new rows another version of the same label; warned, then written
+        parser.add_argument("--add-to-version", action="store_true",
+                            help="add rows to an --experiment-version whose earlier rows carry another git commit "
+                                 "or package version (they are then reported apart); without it the run stops "
+                                 "before any work, exit 2")
     parser.add_argument("--experiment-version", default=experiment_version, metavar="VALUE",
                         help='logged on every row: "dev" while developing, a tag such as "e1" for the real run; '
                              f"the scripts never pool versions (default: {experiment_version})")

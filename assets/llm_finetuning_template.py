@@ -346,22 +346,28 @@ def owned(configs: list[Config], items: list[Item], shard: bk.Shard | None) -> l
     return [(c, i) for c, i in pairs if shard is None or shard.owns((bk.config_id(c), i.id))]
 
 
+class VersionDrift(Exception):
+    """The rows this run would add belong to another version than the stored rows of its --experiment-version."""
+
+
 def run(pairs: list[tuple[Config, Item]], labels: list[str], db: Path, cache_dir: Path, client: httpx.Client,
-        retry: Retry, concurrency: int, version: dict, prices: dict) -> dict:
+        retry: Retry, concurrency: int, version: dict, prices: dict, add_to_version: bool = False) -> dict:
     """Ask every (configuration, input) not yet in the database; one writer, `concurrency` HTTP workers.
 
     HTTP runs in a thread pool; ONE thread (this one) writes to the database: several xetrack writers lose
     rows, and a SQLite Tracker cannot be shared across threads. Rows already in the database are skipped
     (resume after a crash)."""
-    tracker = Tracker(str(db), table="predictions", params=version)  # version columns on every row
     # Done = answered in this experiment version on this data: a new version gets its own full set of rows
     # (replayed from the response cache, so it costs no calls).
     done = bk.completed(db, "predictions", ["config_id", "input_id", "data_fingerprint", "experiment_version"])
     todo = [(c, item) for c, item in pairs
             if (bk.config_id(c), item.id, version["data_fingerprint"], version["experiment_version"]) not in done]
     drift = bk.version_drift(db, "predictions", version) if todo else None
-    if drift:  # new rows would be reported apart from the stored ones
+    if drift and not add_to_version:  # new rows would be reported apart: stop before any call or row (trial X)
+        raise VersionDrift(drift)
+    if drift:
         print(f"{Path(__file__).name}: warning: {drift}", file=sys.stderr)
+    tracker = Tracker(str(db), table="predictions", params=version)  # version columns on every row
     counts = {"skipped": len(pairs) - len(todo), "answered_now": 0, "hits_this_run": 0,
               "hits_earlier": 0, "failed": 0, "requests": 0, "by_class": {}, "errors": {}}
     with diskcache.Cache(str(cache_dir)) as cache, ThreadPoolExecutor(concurrency) as pool:
@@ -702,10 +708,13 @@ def main(argv: list[str] | None = None) -> int:
                        for m in models for p in prompts for s in range(args.seeds)]
             pairs = owned(configs, items, args.shard)
             labels = sorted({item.label for item in items})  # of every input, not only this shard's
-            counts = run(pairs, labels, args.db, args.cache_dir, client, retry, args.concurrency, version, prices)
+            counts = run(pairs, labels, args.db, args.cache_dir, client, retry, args.concurrency, version, prices,
+                         args.add_to_version)
         rows = summarise(configs, pairs, args.db, version)
     except sqlite3.DatabaseError as exc:
         return fail(f"--db {args.db}: {exc}")
+    except VersionDrift as exc:
+        return fail(str(exc))
     uses_examples = example_prices and any(m in prices for m in models)
     print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version,
                   args.shard)

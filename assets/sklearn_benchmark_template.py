@@ -179,6 +179,14 @@ def fold_indices(config: Config, seed: int, fold: int) -> tuple[np.ndarray, np.n
 
 
 # ---- The single-execution function: one (configuration, seed, fold) ------------------------------------------
+def stable_copy(model):
+    """The fitted model after one pickle round trip. xetrack names an asset by the hash of its pickle, and a freshly
+    fitted forest, boosting model or calibrated SVM pickles to other bytes than any copy of it does (a replay
+    from the cache is a copy), whereas copies all pickle alike. Stored as a copy, a version that replays the
+    earlier fits stores no second copy of each model (trial X: 11 MB to 25 MB to add one model)."""
+    return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str, keep_model: bool) -> dict:
     """Fit on the fold's training part, score both parts, predict the test part. Raise on failure: a raised
     error is logged as an error row and not cached, whereas a returned one would be cached forever.
@@ -205,7 +213,7 @@ def fit_and_predict(config: Config, seed: int, fold: int, data_fingerprint: str,
         "train_inputs_hash": fingerprint(ids[train]),  # the fold_inputs rows of this fold hash to the same
         "model_bytes": len(pickle.dumps(model)),
         # xetrack stores the object as an asset; the column holds its hash
-        **({"model_asset": model} if keep_model else {}),
+        **({"model_asset": stable_copy(model)} if keep_model else {}),
     }
     if regression(config.model):
         return {**common, **regression_scores(model, X, y, train, test, predicted),
@@ -336,7 +344,7 @@ def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int]
 
 
 def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experiment_version: str,
-        keep_models: bool, shard: Shard | None = None) -> int:
+        keep_models: bool, shard: Shard | None = None, add_to_version: bool = False) -> int:
     first = configs[0]
     X, y, ids = data_of(first)
     data_fp = fingerprint(X, y, ids)
@@ -344,11 +352,6 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     version = provenance(data_fingerprint=data_fp, root=Path.cwd(), sklearn_version=sklearn.__version__,
                          experiment_version=experiment_version, cache_version=benchkit_cache_version(CACHE_VERSION),
                          **placement(shard))  # host (and shard): provenance the scripts neither compare nor pool
-    scores = Tracker(str(db), table=SCORES, cache=str(cache), params=version)
-    predictions = Tracker(str(db), table=PREDICTIONS, params=version, track_id=scores.track_id)
-    log_fold_inputs(Tracker(str(db), table=FOLD_INPUTS, params=version, track_id=scores.track_id), db, first,
-                    seeds, version, shard)
-
     # A unit is done in this experiment version; another version gets its own rows (replayed from the cache).
     done = completed(db, PREDICTIONS, ["config_id", "data_fingerprint", "experiment_version", "seed", "fold"])
     scored = scored_units(db)
@@ -362,8 +365,15 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     print(f"{len(units)} units (model x seed x fold){part}: {len(units) - len(todo)} already in {db}, "
           f"{len(todo)} to run", file=sys.stderr)
     drift = version_drift(db, PREDICTIONS, version) if todo else None
+    if drift and not add_to_version:  # before anything is written: no row, no overwritten CSV (trial X)
+        print(f"{Path(__file__).name}: error: {drift}", file=sys.stderr)
+        return 2
     if drift:
         print(f"{Path(__file__).name}: warning: {drift}", file=sys.stderr)
+    scores = Tracker(str(db), table=SCORES, cache=str(cache), params=version)
+    predictions = Tracker(str(db), table=PREDICTIONS, params=version, track_id=scores.track_id)
+    log_fold_inputs(Tracker(str(db), table=FOLD_INPUTS, params=version, track_id=scores.track_id), db, first,
+                    seeds, version, shard)
     failures, replayed = [], 0
     for config, seed, fold in progress(todo, label="units"):
         unit = (config_id(config), data_fp, experiment_version, seed, fold)
@@ -473,7 +483,7 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
                         "--metric", "squared_error:lower" if regressors else "nll:lower")),
         ("fit time per model: p50 and p95 with intervals, one row per model (join on `configuration`)",
          script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
-                        "--latency-col", "fit_seconds", "--csv", "--wide")),
+                        "--latency-col", "fit_seconds", "--latency-of-replays", "--csv", "--wide")),
     ]))
 
 
@@ -508,8 +518,10 @@ def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None
     print(f"\nResults as tables: {shown_path(out)} (summary = one row per model x metric, comparisons = one row "
           "per pair x metric; the latest save wins). Both at once, in SQL:")
     print(f"  {RESULTS_SQL}")
-    fit = export(db, SCORES, "--config-cols", label, "--version", version, "--latency-col", "fit_seconds", "--csv",
-                 "--wide")
+    # a replayed fold's fit_seconds is its original fit's time (the cached result): in a version that replays
+    # the models already fitted, their fit times are those (trial X: empty without the flag)
+    fit = export(db, SCORES, "--config-cols", label, "--version", version, "--latency-col", "fit_seconds",
+                 "--latency-of-replays", "--csv", "--wide")
     pairs = export(*args, "--csv", "--comparisons")
     table, pairs_csv = db.with_name(f"{db.stem}_results.csv"), db.with_name(f"{db.stem}_pairs.csv")
     table.write_text(with_fit_times(proc.stdout, fit.stdout if fit.returncode in (0, 1) else ""))
@@ -555,8 +567,15 @@ def human_size(n_bytes: float) -> str:
 
 
 def megabytes(path: Path) -> str:
+    """A file's or folder's size. SQLite's write-ahead logs (-wal, -shm) are said apart: they grow while a
+    connection is open and fold into the database at a checkpoint, so the total jumps between runs (trial T)."""
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return f"{sum(p.stat().st_size for p in files) / 2**20:.1f} MB"
+    files += [p for p in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")) if p.is_file()] \
+        if path.is_file() else []
+    log = sum(p.stat().st_size for p in files if p.name.endswith(("-wal", "-shm")))
+    data = sum(p.stat().st_size for p in files) - log
+    return f"{data / 2**20:.1f} MB" + (f" + {log / 2**20:.1f} MB of SQLite write-ahead log, folded in at the next "
+                                       "checkpoint" if log >= 2**20 / 10 else "")
 
 
 # ---- Command line ---------------------------------------------------------------------------------------------
@@ -637,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configs = [Config(name, hp, args.dataset, args.limit, args.folds) for name, hp in dict.fromkeys(args.models)]
     return run(configs, args.seeds, args.db, args.cache_dir, args.experiment_version, not args.no_model_assets,
-               args.shard)
+               args.shard, args.add_to_version)
 
 
 if __name__ == "__main__":

@@ -229,9 +229,14 @@ def test_changing_one_input_re_asks_only_that_input(tmp_path):
         before = len(srv.requests)
         items[2]["text"] = changed
         data.write_text("".join(json.dumps(r) + "\n" for r in items))
-        second = run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data))
+        refused = run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data), check=False)
+        assert len(srv.requests) == before  # no call: other data under the same --experiment-version stops first
+        second = run_template(tmp_path, "--base-url", srv.base_url, "--data", str(data), "--add-to-version")
         new = [r for r in srv.requests[before:] if r[1] == 200]
-    # other data under the same --experiment-version: the scripts report the two apart, and the run says so
+    # the scripts would report the two apart: the run says so, and goes on only when told to
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith("llm_finetuning_template.py: error: e1's rows in llm_bench.db were made with "
+                                     "data_fingerprint ")
     assert "warning: e1's rows in llm_bench.db were made with data_fingerprint " in " ".join(second.stderr.split())
     assert len(new) == N_CONFIGS and all(changed in user for _, _, _, user in new)
     # The new data version gets a full set of rows (5 of 6 per configuration replayed at no cost).
@@ -782,3 +787,60 @@ def test_a_run_of_one_model_labels_the_report_by_every_configuration_of_its_vers
     one = run_template(tmp_path, "--base-url", server.base_url, "--models", "demo-small")
     assert "--config-cols model,prompt_name --version e1" in one.stdout
     assert "--config-cols prompt_name " not in one.stdout
+
+
+def test_reasoning_step_by_step_halves_the_stand_ins_errors_and_keeps_every_right_answer():
+    """The stand-in's prompt effect, over 600 inputs per model: an item answered right stays right, about half the
+    wrong ones turn right (REASONED_ERRORS), and the answer ends with the line parse_answer reads."""
+    labels = {f"review number {k} of the test set": ("positive", "negative")[k % 2] for k in range(600)}
+    with StandinServer(labels, latency_s=0.0, transient_failures=False) as srv:
+        answers = {(model, prompt, text): srv._answer(model, prompt, f"Review: {text}")
+                   for model in llm_standin_server.SKILL for text in labels
+                   for prompt in ("Answer with one word: negative or positive.",
+                                  "Think step by step, then end with 'Answer: <label>'.")}
+    names = ["negative", "positive"]
+    for model, skill in llm_standin_server.SKILL.items():
+        plain, reasoned = {}, {}
+        for text, truth in labels.items():
+            for prompt, out in (("Answer with one word: negative or positive.", plain),
+                                ("Think step by step, then end with 'Answer: <label>'.", reasoned)):
+                label, _ = parse_answer(answers[(model, prompt, text)], names)
+                out[text] = None if label is None else label == truth
+        both = [t for t in labels if plain[t] is not None and reasoned[t] is not None]
+        assert len(both) >= 0.9 * len(labels)
+        assert all(reasoned[t] for t in both if plain[t])  # right stays right
+        wrong = [t for t in both if not plain[t]]
+        fixed = sum(reasoned[t] for t in wrong) / len(wrong)
+        assert abs(fixed - (1 - llm_standin_server.REASONED_ERRORS)) < 4 * (0.25 / len(wrong)) ** 0.5, (model, fixed)
+        assert abs(len(wrong) / len(both) - (1 - skill)) < 0.06, model  # the plain error rate, as set
+
+
+@pytest.mark.slow
+def test_a_step_by_step_prompt_shows_a_paired_gain_and_its_price_through_the_template(tmp_path, server):
+    """Trials S and U: the stand-in decided right and wrong by model and input alone, so a prompt could change only
+    how often an answer parsed, and the demo could not show a prompt effect. A prompt asking to reason step by step
+    (added to a copy's PROMPTS, as a user would) now gets more right, on the same inputs, for longer answers."""
+    steps = ('"steps": ("You label the sentiment of product reviews. Think step by step, then end with a line '
+             '\'Answer: <label>\' ({labels}).", "Review: {text}"),\n')
+    copy = edited_copy(tmp_path)
+    source = copy.read_text()
+    anchor = '    "open": ("You are a helpful assistant.",'
+    assert source.count(anchor) == 1
+    copy.write_text(source.replace(anchor, "    " + steps + anchor))
+    run_template(tmp_path, "--base-url", server.base_url, "--prompts", "one_word,steps", "--max-tokens", "64",
+                 script=copy)
+    rows = read_rows(tmp_path / "llm_bench.db", "SELECT model, prompt_name, input_id, correct, completion_tokens, "
+                     "latency_s FROM predictions WHERE error = '' AND parse_ok = 1")
+    by = {(m, p, i): (c, tokens, latency) for m, p, i, c, tokens, latency in rows}
+    gained = 0
+    for model in MODELS:
+        plain = {i: by[(m, p, i)] for m, p, i in by if (m, p) == (model, "one_word")}
+        reasoned = {i: by[(m, p, i)] for m, p, i in by if (m, p) == (model, "steps")}
+        both = plain.keys() & reasoned.keys()
+        assert len(both) >= N_ITEMS - 2
+        assert all(reasoned[i][0] == 1 for i in both if plain[i][0] == 1)  # right stays right
+        gained += sum(reasoned[i][0] - plain[i][0] for i in both)
+        assert min(r[1] for r in reasoned.values()) > max(p[1] for p in plain.values())  # longer answers ...
+        assert sorted(r[2] for r in reasoned.values())[len(reasoned) // 2] > \
+            sorted(p[2] for p in plain.values())[len(plain) // 2]  # ... that take longer
+    assert gained > 0

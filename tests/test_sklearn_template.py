@@ -147,9 +147,12 @@ def test_the_run_prints_where_the_database_is_its_size_and_the_next_commands(def
     cache = default_run["folder"] / "sklearn_benchmark_cache"
     cache_bytes = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
     assert f"Database: {db} ({db.stat().st_size / 2**20:.1f} MB)" in out
-    # the cache is still open when the size is printed (diskcache's write-ahead log is counted): close enough
-    printed = re.search(rf"Cache: {re.escape(str(cache))} \(([\d.]+) MB; fitted models take most of both", out)
-    assert printed and float(printed[1]) == pytest.approx(cache_bytes / 2**20, rel=0.1, abs=0.2)
+    # the cache is still open when the size is printed: diskcache's write-ahead log, when there is one, is said
+    # apart (it folds in at a checkpoint); the two together are the folder, close enough (it closed since)
+    printed = re.search(rf"Cache: {re.escape(str(cache))} \(([\d.]+) MB(?: \+ ([\d.]+) MB of SQLite write-ahead "
+                        r"log, folded in at the next checkpoint)?; fitted models take most of both", out)
+    assert printed, out
+    assert float(printed[1]) + float(printed[2] or 0) == pytest.approx(cache_bytes / 2**20, rel=0.1, abs=0.2)
     scripts = ROOT / "scripts"
     this_run = "--filter experiment_version=e1"  # a smoke run's rows may share the database
     assert f"  python {scripts / 'validate_benchmark.py'} sklearn_benchmark.db predictions {this_run}\n" in out
@@ -158,6 +161,32 @@ def test_the_run_prints_where_the_database_is_its_size_and_the_next_commands(def
         "--version e1 --pairs all\n" in out
     sizes = re.findall(r"^(logreg|forest|hist_gboost) .* (\d+) KB$", out, re.M)
     assert [m for m, _ in sizes] == ["logreg", "forest", "hist_gboost"], out  # each model's pickled size
+
+
+def test_a_size_says_sqlites_write_ahead_log_apart_from_the_data(tmp_path, monkeypatch):
+    """Trial T: the printed cache size jumped between runs: it counted diskcache's -wal file, which grows while a
+    connection is open and folds into the database at a checkpoint. The data and the log are now said apart."""
+    monkeypatch.syspath_prepend(str(ROOT / "assets"))
+    import sklearn_benchmark_template as template
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    con = sqlite3.connect(folder / "cache.db")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")  # keep every page in the log while the connection is open
+    con.execute("CREATE TABLE t (x BLOB)")
+    con.executemany("INSERT INTO t VALUES (?)", [(os.urandom(4096),) for _ in range(256)])
+    con.commit()
+    wal = folder / "cache.db-wal"
+    data = (folder / "cache.db").stat().st_size
+    log = wal.stat().st_size + (folder / "cache.db-shm").stat().st_size
+    assert log > 2**20  # the rows sit in the log
+    said = f"{data / 2**20:.1f} MB + {log / 2**20:.1f} MB of SQLite write-ahead log, folded in at the next checkpoint"
+    assert template.megabytes(folder) == said
+    assert template.megabytes(folder / "cache.db") == said  # a database file: its -wal and -shm beside it
+    con.close()  # the last connection checkpoints and removes the log
+    assert not wal.exists()
+    assert template.megabytes(folder) == f"{(folder / 'cache.db').stat().st_size / 2**20:.1f} MB"
 
 
 @pytest.mark.slow
@@ -240,15 +269,30 @@ def test_run_from_the_users_git_project_it_records_that_projects_commit_not_the_
 def test_a_new_experiment_version_refits_nothing_and_gets_its_own_rows(tmp_path):
     folder = copy_template(tmp_path)
     run_counting(folder, *SMALL, "--experiment-version", "dev")
+    db = folder / "sklearn_benchmark.db"
+    stored = read_rows(db, "SELECT COUNT(*), SUM(LENGTH(value)) FROM assets")[0]
     proc, again = run_counting(folder, *SMALL, "--experiment-version", "e2")
     assert sum(again.values()) == 0, "the new version refitted instead of replaying the cache"
-    db = folder / "sklearn_benchmark.db"
+    # Trial X: every replayed forest was stored again (a fresh fit's pickle differs from its copy's, and the asset
+    # hash is the pickle's); its replays now name the very assets the first version stored. hist_gboost's copies
+    # still pickle differently in another process (not solved: references/templates.md says so)
+    shared = read_rows(db, "SELECT model, COUNT(DISTINCT model_asset) FROM scores GROUP BY 1 ORDER BY 1")
+    assert dict(shared)["forest"] == dict(shared)["logreg"] == 6, shared  # 2 seeds x 3 folds, in both versions
+    assert read_rows(db, "SELECT COUNT(*) FROM assets")[0][0] == stored[0] + dict(shared)["hist_gboost"] - 6
     assert read_rows(db, "SELECT experiment_version, COUNT(*), SUM(cache != '') FROM scores GROUP BY 1 ORDER BY 1") \
         == [("dev", 18, 0), ("e2", 18, 18)]
     assert read_rows(db, "SELECT experiment_version, COUNT(*) FROM predictions GROUP BY 1 ORDER BY 1") == \
         [("dev", 3 * 2 * 120), ("e2", 3 * 2 * 120)]
     validate = run_script("validate_benchmark.py", db, "--filter", "experiment_version=e2")
     assert validate.returncode == 0, validate.stdout + validate.stderr
+    # Trial X: every fold of e2 was replayed, and the results CSV's fit times were empty for every model. A
+    # replayed fold's fit_seconds is its original fit's time: the table gives those, as in the version that fitted
+    table = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    fitted = read_rows(db, "SELECT model, fit_seconds FROM scores WHERE experiment_version = 'dev' AND error = ''")
+    assert len(table) == 3 and table["fit_seconds_p50"].notna().all(), table
+    for model, p50 in zip(table["configuration"], table["fit_seconds_p50"], strict=True):
+        times = sorted(t for m, t in fitted if f"model={m}" == model)
+        assert times[0] <= p50 <= times[-1], (model, p50, times)
 
 
 @pytest.mark.slow
@@ -484,7 +528,7 @@ def test_the_run_prints_how_to_compare_calibration_paired_per_example(default_ru
         in default_run["second"].stdout
     # and fit times, one row per model (trial M found the command only in templates.md)
     assert ("export_summary.py sklearn_benchmark.db scores --config-cols model --version e1 --latency-col fit_seconds "
-            "--csv --wide\n") in default_run["second"].stdout
+            "--latency-of-replays --csv --wide\n") in default_run["second"].stdout
     proc = run_script("export_summary.py", db, "--metric", "nll:lower", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(list(dicts_with(json.loads(proc.stdout), "verdict"))) == 4  # nll and accuracy: 2 models vs the best
@@ -657,17 +701,19 @@ def test_a_changed_cache_version_in_the_edit_block_refits_instead_of_replaying(t
 
 
 @pytest.mark.slow
-def test_adding_a_model_after_a_commit_under_the_same_experiment_version_warns_that_it_would_be_apart(tmp_path):
-    """Trial M: a model added after a commit, same --experiment-version: the template fitted only the new model,
-    and export_summary reported it as another version (git_commit differs), never compared with the others. The
-    template now says so before fitting; at the same commit, or under a new version, it does not."""
+def test_adding_a_model_after_a_commit_under_the_same_experiment_version_stops_before_writing(tmp_path):
+    """Trials M and X: a model added after a commit, same --experiment-version: the template fitted the new model
+    into rows that export_summary reports as another version (git_commit differs), never compared with the
+    others, and overwrote the results CSVs with that table; a warning said so and was missed. Now it stops before
+    any fit or row (exit 2, one line naming both commits and the way out); --add-to-version adds them anyway, and
+    under a new version, or at the same commit, nothing is said."""
     project = git_project(tmp_path, "notes.md", "plan\n")
     args = [*SMALL, "--seeds", "0", "--no-model-assets", "--experiment-version", "e1"]
 
-    def run_with(*more: str) -> str:
+    def run_with(*more: str, code: int = 0) -> str:
         proc = run_python(ROOT / "assets" / TEMPLATE, *args, *more, cwd=project, env=random_hash_seed_env(),
                           timeout=300)
-        assert proc.returncode == 0, proc.stderr
+        assert proc.returncode == code, proc.stderr
         return proc.stderr
 
     first_head = git(project, "rev-parse", "HEAD")[:12]
@@ -675,11 +721,18 @@ def test_adding_a_model_after_a_commit_under_the_same_experiment_version_warns_t
     assert "warning" not in run_with("--models", "logreg", "tree")  # same commit: one version
     (project / "notes.md").write_text("plan, and the results so far\n")
     git(project, "commit", "-q", "-am", "notes")
-    said = " ".join(run_with("--models", "logreg", "tree", "forest").split())
-    assert (f"warning: e1's rows in sklearn_benchmark.db were made with git_commit {first_head} (this run: "
-            f"{git(project, 'rev-parse', 'HEAD')[:12]}): the rows this run adds would be another version") in said
-    assert "run with a new --experiment-version" in said
+    db, results = project / "sklearn_benchmark.db", project / "sklearn_benchmark_results.csv"
+    before = {t: row_count(db, t) for t in ("predictions", "scores", "fold_inputs")}
+    csv_before = results.read_bytes()
+    said = run_with("--models", "logreg", "tree", "forest", code=2)
+    assert said.count("\n") == 2 and said.splitlines()[-1].startswith(
+        f"{TEMPLATE}: error: e1's rows in sklearn_benchmark.db were made with git_commit {first_head} (this run: "
+        f"{git(project, 'rev-parse', 'HEAD')[:12]}): the rows this run adds would be another version"), said
+    assert "run with a new --experiment-version" in said and "--add-to-version" in said
+    assert {t: row_count(db, t) for t in before} == before and results.read_bytes() == csv_before  # nothing written
     assert "warning" not in run_with("--models", "logreg", "tree", "forest", "--experiment-version", "e2")
+    added = " ".join(run_with("--models", "logreg", "tree", "forest", "--add-to-version").split())
+    assert f"warning: e1's rows in sklearn_benchmark.db were made with git_commit {first_head}" in added
 
 
 REGRESSION = ["--dataset", "diabetes", "--models", "ridge:alpha=0.1", "ridge:alpha=10", "knn_regressor:n_neighbors=20",
