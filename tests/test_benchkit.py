@@ -525,3 +525,24 @@ def test_version_drift_names_each_version_column_whose_stored_rows_differ_within
     assert said.startswith("e1's rows in b.db were made with git_commit aaaa (this run: bbbb); data_fingerprint f1 "
                            "(this run: f2): the rows this run adds would be another version")
     assert benchkit.version_drift(db, "other_table", {**version, "git_commit": "bbbb"}) is None
+
+
+def test_the_recorded_commit_turns_dirty_when_a_tracked_file_is_edited_and_not_for_untracked_ones(tmp_path):
+    """references/templates.md and load-testing.md: editing any tracked file (notes, a log) between runs changes
+    the recorded commit (`-dirty`), hence the version; a new untracked file (the benchmark's own output) does not."""
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    assert benchkit.git_commit(tmp_path) == "unversioned"
+    git("init", "-q")
+    (tmp_path / "notes.md").write_text("plan\n")
+    git("add", "notes.md")
+    git("commit", "-q", "-m", "plan")
+    head = git("rev-parse", "HEAD")[:12]
+    assert benchkit.git_commit(tmp_path) == head
+    (tmp_path / "bench.db").write_bytes(b"new, untracked")
+    assert benchkit.git_commit(tmp_path) == head
+    (tmp_path / "notes.md").write_text("plan, and what we saw\n")
+    assert benchkit.git_commit(tmp_path) == f"{head}-dirty"
