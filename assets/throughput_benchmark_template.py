@@ -46,10 +46,12 @@ import io
 import ipaddress
 import math
 import os
+import shlex
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Collection
 from contextlib import contextmanager
@@ -683,7 +685,8 @@ def print_next_steps(db: Path, args: argparse.Namespace) -> None:
     print(next_steps([
         ("can the rows be trusted? (duplicates, failures, versions)",
          script_command("validate_benchmark.py", db, "requests", "--filter", version)),
-        ("per level: p50/p95/p99 with intervals, a verdict against your objective, the highest rate that meets",
+        ("per level: p50/p95/p99 with intervals, a verdict against your objective, the highest rate that meets"
+         + ("" if args.slo else " (p99<50ms is an example: put yours)"),  # trial W pasted the example as given
          script_command("export_summary.py", db, "requests", "--version", args.experiment_version,
                         "--slo", args.slo or "p99<50ms")),
     ]))
@@ -768,6 +771,7 @@ def sqlite_tables(db: Path) -> set[str]:
 SEARCH_START, SEARCH_CEILING, SEARCH_FACTOR = 100.0, 3200.0, 2.0  # requests/s: geometric steps up from START
 SEARCH_FLOOR_STEPS = 3  # below START, at most this many steps down (to START / 8) when START already fails
 SEARCH_NARROW = 1.1  # done when the lowest rate that fails is within 10 % of the highest that meets
+CLIENT_LIMITED = "client-limited"  # next_rate's verdict for a level the client fell behind on (it did not meet)
 SEARCH_LONGER = 3.0  # an undecided rate is measured once more, this many times as long: its interval narrows by
 #                      about sqrt(3), enough to decide a share that was not right at the allowed one
 TAIL_BREAKS = 5  # a level lasts long enough for 5 allowed breaks (500 requests for p99): with fewer, even a
@@ -884,15 +888,18 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     """The next offered rate of a capacity search and why ('longer', 'up', 'down', 'bisect'), or None and why
     it is done ('undecided', 'ceiling', 'floor', 'narrow').
 
-    `verdicts` maps each tested rate to its verdict (the deciding level's), `meets_at` is export_summary's
-    capacity (the highest rate that meets with no lower rate failing), `lengthened` the rates already
-    re-measured longer. An undecided rate is re-measured once, longer: its verdict decides which way to go,
+    `verdicts` maps each tested rate to its verdict (the deciding level's; CLIENT_LIMITED where the client fell
+    behind its schedule and the level did not meet: the search stops, 'client', since this client cannot drive
+    the service harder), `meets_at` is export_summary's capacity (the highest rate that meets with no lower rate
+    failing), `lengthened` the rates already re-measured longer. An undecided rate is re-measured once, longer: its verdict decides which way to go,
     and stepping past it or bisecting around it would treat "cannot tell" as a pass or a failure. Still
     undecided, it counts as neither (a tail that varies between measurements, such as periodic stalls, can stay
     undecided at any length) and the search goes on around it from the decided rates: no failure, step up
     geometrically from the highest tested rate to the ceiling; failures but nothing meets, step down to the
     floor (START / 8); else bisect (geometrically) between the capacity and the lowest failing rate above it
     until within SEARCH_NARROW, stopping ('undecided') when the middle is a rate that stayed undecided."""
+    if CLIENT_LIMITED in verdicts.values():  # this client cannot measure the service at that rate, nor above it
+        return None, "client"
     retry = [r for r, v in sorted(verdicts.items()) if v == "undecided" and r not in lengthened]
     if retry:
         return retry[0], "longer"
@@ -934,6 +941,12 @@ def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, s
     """Why the search stopped, for next_rate's `why`, naming the rates that decided it; `capped`: undecided rates
     the bounds did not let the search measure longer."""
     rates = sorted(decisive)
+    if why == "client":
+        limited = min(r for r in rates if decisive[r].get("client_behind") and decisive[r]["verdict"] != "meets")
+        late = decisive[limited].get("sent_late") or {}
+        return (f"the client fell behind its schedule at {limited:g}/s ({late.get('requests', '?')} of the "
+                f"{late.get('of', '?')} requests that broke the objective were sent more than "
+                f"{late.get('after_ms', LATE_AFTER_MS):g} ms late): it cannot drive this service harder from here")
     if why == "undecided":
         above = min(r for r in rates if decisive[r]["verdict"] == "fails" and r > meets_at)
         rate = next(r for r in rates if decisive[r]["verdict"] == "undecided" and meets_at < r < above)
@@ -997,8 +1010,8 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
             meets_at = highest and highest["rate"]
             level = None
             while level is None:
-                rate, why = next_rate({r: v["verdict"] for r, v in decisive.items()}, meets_at, start, ceiling,
-                                      lengthened)
+                rate, why = next_rate({r: CLIENT_LIMITED if judge.load.client_limited(v) else v["verdict"]
+                                       for r, v in decisive.items()}, meets_at, start, ceiling, lengthened)
                 if rate is None:
                     stopped = stop_reason(why, decisive, meets_at, start, ceiling, capped)
                     break
@@ -1076,11 +1089,15 @@ def print_verdict_table(verdicts: list[dict], series_labels: list[str] | None = 
                                for c in v["clauses"])
             tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
             name = level_name(v)
-            print(f"  {name:36} {v['verdict']:>9} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
+            said = f"{v['verdict']}*" if v.get("client_behind") and v["verdict"] != "meets" else v["verdict"]
+            print(f"  {name:36} {said:>10} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
     seen = {(v["rate"], v["series"]) if "series" in v else (v["rate"], v["level"].arrival, v["level"].connection)
             for v in verdicts}
     if len(seen) < len(verdicts):  # a search measured an undecided rate again, longer
         print("  (a rate measured more than once: the level with the most requests decides it)")
+    if any(v.get("client_behind") and v["verdict"] != "meets" for v in verdicts):
+        print(f"  * the client fell behind its schedule: most requests that broke the objective were sent more than "
+              f"{LATE_AFTER_MS:g} ms late, so the verdict is the client's, not the service's")
 
 
 def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: float | None, budget: float | None,
@@ -1090,9 +1107,12 @@ def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: fl
     decisive = deciding(verdicts)
     highest, bracket, problems = judge.capacity(decisive)
     fails_at = bracket and bracket["fails_at"]
+    limited = bracket and bracket.get("client_limited_at")
     by = {kind: [v["rate"] for v in decisive if v["verdict"] == kind] for kind in ("meets", "undecided", "fails")}
     tally = "; ".join(f"{kind} at {rate_list(by[kind])}" for kind in ("meets", "undecided", "fails") if by[kind])
-    if highest and fails_at:
+    if limited and not fails_at:  # trial W: the client's collapse is not the service's capacity
+        print(f"capacity: {client_limited_line(judge.objective, highest, limited)}")
+    elif highest and fails_at:
         print(f"capacity: meets {judge.objective} at {highest['rate']:g}/s, fails at {fails_at:g}/s: the limit lies "
               "between (measure inside the bracket, longer, to narrow it)")
     elif highest and not by["undecided"]:  # with `highest` and no bracket end, nothing fails
@@ -1122,6 +1142,15 @@ def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: fl
         print(f"  non-monotone: {problem}: levels influenced each other; re-measure before quoting a capacity")
     if budget is not None:
         print(f"search: {len(verdicts)} level(s), {spent:g} of {budget:g} measured seconds; stopped: {stopped}")
+
+
+def client_limited_line(objective: str, highest: dict | None, limited: float) -> str:
+    """The capacity when the client fell behind its schedule at `limited`/s: at least the highest rate that met."""
+    measured = f"at least {highest['rate']:g}/s (it meets {objective} there)" if highest else \
+        f"not measured (no rate below {limited:g}/s meets {objective})"
+    return (f"{measured}; at {limited:g}/s the client fell behind its schedule (most requests that broke the "
+            "objective were sent late), so that rate says nothing about the service: run the client on cores or a "
+            "machine of its own to measure higher")
 
 
 def rate_list(rates: list[float]) -> str:
@@ -1161,11 +1190,17 @@ def demo_server(port: int):
                 time.sleep(0.1)
         yield proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ask a server we started to stop; kill it if it is still there 10 s later."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextmanager
@@ -1173,8 +1208,52 @@ def no_server(server_pid: int | None):
     yield server_pid or 0
 
 
+SERVER_START_S = 60.0  # how long --server-cmd's server may take to accept connections
+
+
+@contextmanager
+def command_server(command: str, url: str):
+    """--server-cmd: start the user's service (no shell; in the current directory), wait until the --url's port
+    accepts connections, yield its pid (its CPU and memory go on every level row), stop it afterwards. Trial W
+    wrote a script of its own to start each build, wait for its port, pass its pid and stop it."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+    with socket.socket() as probe:  # something already listening would be measured instead of this command's server
+        if probe.connect_ex((host, port)) == 0:
+            raise RuntimeError(f"port {port} is already in use before --server-cmd started: stop what listens there")
+    # its stderr goes to a file, for the message if it exits: a pipe nobody reads could fill and block it
+    with tempfile.TemporaryFile() as log:
+        try:
+            proc = subprocess.Popen(shlex.split(command), stdout=subprocess.DEVNULL, stderr=log)
+        except OSError as exc:
+            raise RuntimeError(f"--server-cmd could not start: {exc}") from None
+        try:
+            yield _listening(proc, log, host, port)
+        finally:
+            stop(proc)
+
+
+def _listening(proc: subprocess.Popen, log, host: str, port: int) -> int:
+    """proc's pid once its port accepts connections; RuntimeError when it exits first or takes too long."""
+    deadline = time.monotonic() + SERVER_START_S
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            said = " ".join(log.read().decode(errors="replace").split())[-300:] or "no output"
+            raise RuntimeError(f"--server-cmd exited with code {proc.returncode} before listening on port {port}: "
+                               f"{said}")
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return proc.pid
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"--server-cmd did not listen on port {port} within {SERVER_START_S:g} s")
+        time.sleep(0.05)
+
+
 def server_for(args: argparse.Namespace):
-    return demo_server(args.demo_port) if args.url is None else no_server(args.server_pid)
+    if args.url is None:
+        return demo_server(args.demo_port)
+    return command_server(args.server_cmd, args.url) if args.server_cmd else no_server(args.server_pid)
 
 
 def check_loopback(url: str, allow_remote: bool) -> None:
@@ -1255,6 +1334,9 @@ def build_parser() -> ArgumentParser:
                    help="allow a --url that is not on loopback (default: ALLOW_REMOTE in the EDIT block)")
     p.add_argument("--server-pid", type=int, help="pid of the --url server on this machine, to record its CPU "
                    "and memory")
+    p.add_argument("--server-cmd", metavar="COMMAND", help="start the --url server with this command (e.g. \"python "
+                   "service.py --port 8801\"; no shell), wait until its port accepts connections, record its CPU "
+                   "and memory, and stop it at the end: one run per build, with --name")
     p.add_argument("--demo-port", type=int, default=DEMO_PORT, help=f"port of the demo server (default {DEMO_PORT})")
     return p
 
@@ -1267,6 +1349,8 @@ def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error("--settle-max must be 0 or more, --settle-ms more than 0")
     if args.pool_size is not None and args.pool_size < 1:
         parser.error("--pool-size must be at least 1")
+    if args.server_cmd is not None and (args.url is None or args.server_pid is not None or not args.server_cmd.strip()):
+        parser.error("--server-cmd starts the server at --url: give --url, and no --server-pid (its pid is known)")
     if args.budget is None:
         return
     if not args.slo:

@@ -12,7 +12,10 @@ import csv
 import io
 import json
 import math
+import socket
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 from contextlib import contextmanager
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import throughput_benchmark_template as template
-from helpers import ROOT, call_main, run_python
+from helpers import ROOT, call_main, free_port, run_python
 from xetrack_fixtures import read_dicts
 
 TEMPLATE = ROOT / "assets" / "throughput_benchmark_template.py"
@@ -242,6 +245,61 @@ def test_a_commit_between_two_sweeps_is_warned_of_and_each_commit_gets_its_own_c
                         "--version", one)
     only = list(csv.DictReader(io.StringIO(picked.stdout)))
     assert [(r["highest_meeting"], "git_commit" in r) for r in only] == [("true", False)], picked.stdout
+
+
+
+SERVICE = textwrap.dedent("""
+    import sys, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(0.003)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    time.sleep(0.5)  # a service that takes a moment to listen
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+""")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_server_cmd_starts_the_users_service_waits_for_its_port_records_its_cpu_and_stops_it(tmp_path):
+    """Trial W: nothing started the user's own service, so each build needed a script of its own (start it, wait
+    for its port, pass its pid, stop it). --server-cmd does that; a command that exits first, or a port already
+    taken (another server would be measured), is a one-line error, exit 2."""
+    (tmp_path / "service.py").write_text(SERVICE)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/score"
+    common = ("--url", url, "--rates", "20", "--duration", "2", "--warmup", "0.3", "--connection", "close")
+    proc = run_template(tmp_path, *common, "--name", "a", "--server-cmd", f"{sys.executable} service.py {port}")
+    assert proc.returncode == 0, proc.stderr
+    assert not listening(port)  # stopped at the end
+    row = levels(tmp_path / "throughput.db")[0]
+    assert row["endpoint_name"] == "a" and row["n_measured"] == 40 and row["error_rate"] == 0
+    assert row["server_cpu_pct"] is not None and row["server_rss_mb"] > 0
+
+    failing = run_template(tmp_path, *common, "--server-cmd", f"{sys.executable} -c \"import sys; sys.exit('boom')\"")
+    assert failing.returncode == 2 and failing.stderr.count("\n") == 1, failing.stderr
+    assert f"error: --server-cmd exited with code 1 before listening on port {port}: boom" in failing.stderr
+    with serving(ThreadedService(0.001)) as taken:
+        busy = run_template(tmp_path, "--url", taken, *common[2:], "--server-cmd", f"{sys.executable} service.py 1")
+    assert busy.returncode == 2 and "already in use before --server-cmd started" in busy.stderr, busy.stderr
+    alone = run_template(tmp_path, "--server-cmd", "python service.py 1")
+    assert alone.returncode == 2 and "--server-cmd starts the server at --url" in alone.stderr
 
 
 # ------------------------------------------------------------------ (b) a long periodic pause: nothing meets
@@ -706,3 +764,29 @@ def test_a_search_over_levels_of_two_commits_says_it_stepped_over_both_and_one_c
     assert out.startswith("warning: these levels were measured in 2 versions (git_commit=aaa (1 level); "
                           "git_commit=bbb (2 levels)): git_commit changed during the run"), out
     assert "The search stepped over them all as one service" in out and "--version VALUE" in out
+
+
+def test_a_rate_the_client_fell_behind_on_ends_the_search_and_the_capacity_is_at_least_the_rate_below(judge, capsys):
+    """Trial W: the client (one asyncio process at 88 % of a core) collapsed at 238/s on a 2-core machine; the search
+    bisected on those levels and the capacity line said the service "fails at 238/s". A level export_summary marks
+    client_behind (its broken requests mostly sent late) and that does not meet now stops the search, and the
+    capacity is "at least" the rate under it."""
+    assert template.next_rate({100: "meets", 200: template.CLIENT_LIMITED}, 100, 100, 3200) == (None, "client")
+    assert template.next_rate({100: "meets", 200: "fails"}, 100, 100, 3200) == (141, "bisect")  # the service's
+    late = {"requests": 180, "of": 200, "after_ms": 5.0, "client_behind": True}
+    behind = {**verdict(200, "fails", 2000, 0.1, 0.08, 0.12), "client_behind": True, "sent_late": late}
+    verdicts = [verdict(50, "meets"), verdict(100, "meets"), behind]
+    decisive = {v["rate"]: v for v in template.deciding(verdicts)}
+    assert template.stop_reason("client", decisive, 100, 50, 3200) == (
+        "the client fell behind its schedule at 200/s (180 of the 200 requests that broke the objective were sent "
+        "more than 5 ms late): it cannot drive this service harder from here")
+    lines = bracket(judge, capsys, verdicts)
+    assert lines[0] == ("capacity: at least 100/s (it meets p99<50ms there); at 200/s the client fell behind its "
+                        "schedule (most requests that broke the objective were sent late), so that rate says nothing "
+                        "about the service: run the client on cores or a machine of its own to measure higher")
+    template.print_verdict_table([{**v, "latency_ms": {}, "series": 0} for v in verdicts])
+    table = capsys.readouterr().out
+    assert "fails*" in table and "* the client fell behind its schedule" in table
+    not_behind = {**behind, "client_behind": False}
+    assert bracket(judge, capsys, [verdict(50, "meets"), verdict(100, "meets"), not_behind])[0].startswith(
+        "capacity: meets p99<50ms at 100/s, fails at 200/s")

@@ -618,3 +618,54 @@ def test_with_two_versions_each_version_has_its_own_capacity_in_the_json_csv_and
     _, one = summary(capsys, db, "--slo", "p99<50ms", "--version", "b2")
     assert one["slo"]["versions_differ"] == [] and one["slo"]["highest_meeting"]["rate"] == 20
     assert "slo-versions" not in [f["check_id"] for f in one["findings"]]
+
+
+def with_lag(rows: list[dict], lag) -> list[dict]:
+    """The rows with `send_lag_ms`, as the throughput template records it: lag(k, row) ms after each was due."""
+    return [{**r, "send_lag_ms": float(lag(k, r))} for k, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_a_level_failed_by_requests_the_client_sent_late_is_the_clients_and_ends_what_was_measured(tmp_path, capsys,
+                                                                                                   engine):
+    """Trial W: on a shared 2-core machine the client fell behind its schedule at 218/s (88 % of a core; the service
+    at 7 %), and the capacity line said the service "fails at 238/s". A level whose broken requests were mostly
+    sent late is `client_behind`: the capacity is "at least" the rate below it, not a bracket. A level whose
+    slow requests were sent on time stays the service's failure (the same level table, lags on time)."""
+    slow_tenth = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731 - 10% over 50 ms: p99 breaks
+    on_time = lambda k, r: 0.3  # noqa: E731
+    behind = lambda k, r: 40.0 if r["latency_ms"] > 50 else 0.3  # noqa: E731 - the slow ones left late
+    levels = {20: with_lag(level_rows(20, 30, fast), on_time), 40: with_lag(level_rows(40, 30, fast), on_time)}
+    client = load_db(tmp_path / "client", {**levels, 80: with_lag(level_rows(80, 30, slow_tenth), behind)})
+    service = load_db(tmp_path / "service", {**levels, 80: with_lag(level_rows(80, 30, slow_tenth), on_time)})
+
+    _, doc = summary(capsys, client, "--slo", "p99<50ms", "--engine", engine)
+    slo = doc["slo"]
+    at80 = by_rate(doc)[80]
+    assert at80["verdict"] == "fails" and at80["client_behind"] is True
+    assert at80["sent_late"] == {"requests": 240, "of": 240, "after_ms": 5.0, "client_behind": True}
+    assert by_rate(doc)[40]["sent_late"]["of"] == 0 and by_rate(doc)[40]["client_behind"] is False  # none broke
+    assert slo["highest_meeting"]["rate"] == 40
+    assert slo["bracket"] == {"meets_at": 40, "fails_at": None, "client_limited_at": 80}
+    finding = next(f for f in doc["findings"] if f["check_id"] == "slo-client-behind")
+    assert finding["severity"] == "warning" and finding["examples"][0].endswith(
+        "fails, 240 of its 240 broken requests sent more than 5 ms late")
+    assert export_summary.main([str(client), "requests", "--slo", "p99<50ms", "--engine", engine]) == 0
+    out = capsys.readouterr().out
+    assert "| **fails** (client behind) |" in out
+    line = next(x for x in out.splitlines() if x.startswith("**Capacity"))
+    assert line.startswith("**Capacity:** at least 40/s (the highest tested rate that meets p99<50ms") and \
+        "at 80/s the client fell behind its schedule" in line, line
+    assert export_summary.main([str(client), "requests", "--slo", "p99<50ms", "--csv", "--engine", engine]) == 0
+    rows = {float(r["rate"]): r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert (rows[80.0]["client_behind"], rows[80.0]["sent_late"], rows[80.0]["broken_or_slowest"]) == ("true", "240",
+                                                                                                        "240")
+    assert rows[40.0]["client_behind"] == "false" and rows[40.0]["highest_meeting"] == "true"
+
+    _, plain = summary(capsys, client, "--engine", engine)  # no objective: the p99 tail is what is judged
+    assert by_rate(plain)[80]["client_behind"] is True and by_rate(plain)[40]["client_behind"] is False
+
+    _, same = summary(capsys, service, "--slo", "p99<50ms", "--engine", engine)
+    assert by_rate(same)[80]["client_behind"] is False
+    assert same["slo"]["bracket"] == {"meets_at": 40, "fails_at": 80}
+    assert "slo-client-behind" not in [f["check_id"] for f in same["findings"]]

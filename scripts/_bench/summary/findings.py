@@ -512,6 +512,16 @@ def load_findings(load: dict) -> list[Finding]:
                                 "Compare the repeats (the replicate column) and find what differed before "
                                 "trusting the pooled verdict; more repeats, in alternating order, tell a drift "
                                 "from chance.", split))
+    behind = [f"{lv['label']}: {lv['verdict']}, {lv['sent_late']['requests']} of its {lv['sent_late']['of']} "
+              f"{'broken' if lv['verdict'] else 'slowest'} requests sent more than {lv['sent_late']['after_ms']:g} ms "
+              "late" for lv in load["levels"] if lv.get("client_behind") and lv["verdict"] != "meets"]
+    if behind:  # trial W: a client at 88 % of a core "failed" a service at 7 %
+        findings.append(Finding("slo-client-behind", "warning", f"{len(behind)} levels did not meet, and most of "
+                                "the requests that broke the objective were sent late: the client fell behind its "
+                                "schedule (its own CPU, or a machine shared with the service), so those verdicts "
+                                "are the client's, not the service's. The capacity stops below them.",
+                                "Run the client on cores or a machine of its own (compare the client's and the "
+                                "server's CPU in the template's levels table) to measure those rates.", behind))
     undecided = [lv["label"] for lv in load["levels"] if lv["verdict"] == "undecided"]
     if undecided:
         findings.append(Finding("slo-undecided", "info", f"{len(undecided)} levels are undecided: the interval of "

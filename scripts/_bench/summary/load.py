@@ -12,6 +12,14 @@ a verdict:
 Several clauses must all hold. The capacity is the highest tested rate that meets with no lower rate failing,
 and the bracket runs up to the lowest failing rate; a failing rate below a meeting one is a finding.
 
+The client's share. Latency counts from when each request was due, so a client that falls behind its schedule
+(its own CPU, or a machine it shares with the service) breaks the objective by itself. With a `send_lag_ms`
+column (the throughput template's), a level whose requests that broke the objective were mostly sent late
+(more than LATE_AFTER_MS after they were due; at least LAG_MIN_BROKEN of them) is `client_behind`: when it
+does not meet, it says nothing about the service, so the capacity stops below it (`client_limited_at`: the
+capacity is at least the rate under it) instead of calling it the service's failure (trial W: a client at
+88 % of a core "failed" a service at 7 %).
+
 Intervals. Requests of a load test are not independent: a stall or a garbage-collection pause delays a run of
 consecutive requests, so an i.i.d. interval would be far too narrow exactly when the tail matters. Each
 interval is the wider of (a) a time-block bootstrap: the level's time line is cut into blocks, which are
@@ -41,6 +49,8 @@ PERCENTILES = (50, 95, 99)
 PERCENTILE_RESAMPLES = 1000
 MIN_BLOCK_S = 1.0
 MIN_BLOCKS = 5
+LATE_AFTER_MS = 5.0  # a send this much after it was due counts as late (the throughput template's threshold)
+LAG_MIN_BROKEN = 5  # requests that broke the objective a level needs before their lateness is judged
 CLAUSE = re.compile(r"^\s*(?:(p)(\d+(?:\.\d+)?)\s*<\s*(\d+(?:\.\d+)?)\s*(ms|s|us|µs|ns)|(errors?)\s*<\s*(\d+(?:\.\d+)?)\s*%)"
                     r"\s*$", re.IGNORECASE)
 MS_PER = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "µs": 1e-3, "ns": 1e-6}  # a latency unit in milliseconds
@@ -97,6 +107,7 @@ class Series:
     due_s: list = field(default_factory=list)
     latency_ms: list = field(default_factory=list)
     failed: list = field(default_factory=list)
+    send_lag_ms: list = field(default_factory=list)  # NaN where the table has no send_lag_ms column
     label: str = ""
 
 
@@ -122,9 +133,10 @@ def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where
         shown += [c for c in LENGTH_NAMES if c in layout.columns and c not in shown and c not in layout.replicate]
     keys = [*layout.config, *layout.versions]
     scale = MS_PER.get(unit, 1.0)  # a column without a unit in its name is taken as milliseconds
+    lag = numeric(q("send_lag_ms"), bench.engine) if "send_lag_ms" in layout.columns else "NULL"
     cols = [*(q(k) for k in keys), *(q(p) for p in shown), numeric(q(rate), bench.engine) if rate else "NULL",
             _replicate_key(layout), numeric(q(due), bench.engine),
-            numeric(q(latency), bench.engine), layout.failed]
+            numeric(q(latency), bench.engine), layout.failed, lag]
     order = ", ".join([*(q(k) for k in keys), *(q(r) for r in layout.replicate), q(due)])
     sql = f"SELECT {', '.join(cols)} FROM {bench.VIEW}{where} ORDER BY {order}"
     levels: dict[tuple, Series] = {}
@@ -139,11 +151,12 @@ def read_levels(bench: Benchmark, layout: Layout, latency: str, unit: str, where
             rate_value = row[n_key + n_shown]  # closed-loop levels have no target rate (0 or NULL)
             s = levels[key] = Series(key, display, key[len(layout.config):],
                                      float(rate_value) if rate_value and rate_value > 0 else None)
-        r, d, lat, bad = row[n_key + n_shown + 1:]
+        r, d, lat, bad, late = row[n_key + n_shown + 1:]
         s.replicate.append(r)
         s.due_s.append(math.nan if d is None else float(d))
         s.latency_ms.append(math.nan if lat is None else float(lat) * scale)
         s.failed.append(bool(bad) or lat is None)
+        s.send_lag_ms.append(math.nan if late is None else float(late))
     return list(levels.values())
 
 
@@ -304,15 +317,36 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
     results = _judge_clauses(failed, latency, clauses, boot, alpha)
     overall = overall_verdict([r["verdict"] for r in results])
     errors = int(failed.sum())
+    sent_late = _sent_late(worst if clauses else _slowest(latency, ok), np.asarray(s.send_lag_ms, dtype=float))
     return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
             # six decimals, as the benchmark's numbers (model.r6): 9.999999999999998 requests/s was 10
             "window_s": round(window_s, 6), "offered_rps": round(n / window_s, 6) if window_s else None,
             "achieved_rps": round(int(ok.sum()) / window_s, 6) if window_s else None, "errors": errors,
             "error_rate": round(errors / n, 6) if n else None, "latency_ms": percentiles,
             "max_ms": float(np.nanmax(latency[ok])) if ok.any() else None, "block_s": block_s,
-            "clauses": results, "verdict": overall if clauses else None,
+            "clauses": results, "verdict": overall if clauses else None, "sent_late": sent_late,
+            "client_behind": None if sent_late is None else sent_late["client_behind"],
             "replicate_verdicts": (_replicate_verdicts(s, clauses, block_s, alpha, resamples, seed)
                                    if reps > 1 else {})}
+
+
+def _slowest(latency: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The successful requests at or above their p99: the tail, when no objective says which requests broke it."""
+    if not ok.any():
+        return np.zeros(len(latency), dtype=bool)
+    return ok & (latency >= np.percentile(latency[ok], 99, method="linear"))
+
+
+def _sent_late(broken: np.ndarray, lag_ms: np.ndarray) -> dict | None:
+    """How many of the requests that broke the objective (or of the slowest) were sent late, and whether they are
+    most of them (`client_behind`): None without send times."""
+    judged = broken & ~np.isnan(lag_ms)
+    if not judged.any() and np.isnan(lag_ms).all():
+        return None
+    late = int(np.count_nonzero(judged & (lag_ms > LATE_AFTER_MS)))
+    of = int(np.count_nonzero(judged))
+    return {"requests": late, "of": of, "after_ms": LATE_AFTER_MS,
+            "client_behind": of >= LAG_MIN_BROKEN and 2 * late >= of}
 
 
 def _judge_clauses(failed: np.ndarray, latency: np.ndarray, clauses: list[Clause], boot: BlockBootstrap,
@@ -361,26 +395,35 @@ def mark_deciding(levels: list[dict]) -> None:
         lv["decides_rate"] = None if lv["rate"] is None else best[lv["rate"]] is lv
 
 
+def client_limited(lv: dict) -> bool:
+    """A level that does not meet and whose broken requests the client mostly sent late: not the service's verdict."""
+    return bool(lv.get("client_behind")) and lv["verdict"] != "meets"
+
+
 def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
     """The highest tested rate that meets with no lower rate failing; the bracket; non-monotone levels. Only the
-    level that decides each rate counts (mark_deciding; levels without the mark all count)."""
+    level that decides each rate counts (mark_deciding; levels without the mark all count). The first rate where
+    the client fell behind (client_limited) ends what was measured: the bracket's `client_limited_at`."""
     rated = sorted((lv for lv in levels if lv["rate"] is not None and lv["verdict"] and lv.get("decides_rate", True)),
                    key=lambda lv: lv["rate"])
+    limit = next((lv["rate"] for lv in rated if client_limited(lv)), None)
+    measured = [lv for lv in rated if limit is None or lv["rate"] < limit]
     highest, problems = None, []
-    for lv in rated:
+    for lv in measured:
         if lv["verdict"] == "fails":
             break
         if lv["verdict"] == "meets":
             highest = lv
-    failing = [lv for lv in rated if lv["verdict"] == "fails"]
+    failing = [lv for lv in measured if lv["verdict"] == "fails"]
     above = [lv for lv in failing if highest is None or lv["rate"] > highest["rate"]]
-    for lv in rated:
+    for lv in measured:
         if lv["verdict"] == "meets" and any(f["rate"] < lv["rate"] for f in failing):
             problems.append(f"{lv['label']} meets although a lower rate fails")
     bracket = None
-    if highest or above:
+    if highest or above or limit is not None:
         bracket = {"meets_at": highest["rate"] if highest else None,
-                   "fails_at": above[0]["rate"] if above else None}
+                   "fails_at": above[0]["rate"] if above else None,
+                   **({"client_limited_at": limit} if limit is not None else {})}
     return (None if highest is None else {"label": highest["label"], "rate": highest["rate"]}), bracket, problems
 
 

@@ -599,7 +599,8 @@ def load_section(slo: dict, confidence: float) -> list[str]:
                        f"{c['verdict']}" + (f" (~{c['requests_to_decide']:,} requests would decide)"
                                             if c.get("requests_to_decide") else ""))
         if clauses:
-            row.append(f"**{lv['verdict']}**")
+            behind = " (client behind)" if lv.get("client_behind") and lv["verdict"] != "meets" else ""
+            row.append(f"**{lv['verdict']}**{behind}")
         rows.append(row)
     open_ends = set().union(*(_open_ends({p: (lv["latency_ms"][p]["low"], lv["latency_ms"][p]["high"])
                                           for p in ("p50", "p95", "p99") if lv["latency_ms"][p]["estimate"]
@@ -627,6 +628,13 @@ def load_section(slo: dict, confidence: float) -> list[str]:
 def _capacity_line(group: dict, objective: str, series: str | None) -> str:
     best, bracket = group["highest_meeting"], group["bracket"] or {}
     head = f"**Capacity ({series}):**" if series else "**Capacity:**"
+    limited = bracket.get("client_limited_at")
+    if limited is not None and not bracket.get("fails_at"):  # the client stopped the measurement, not the service
+        at_least = f"at least {best['rate']:g}/s (the highest tested rate that meets {objective}, {best['label']})" \
+            if best else f"not measured: no rate below {limited:g}/s meets {objective}"
+        return (f"{head} {at_least}; at {limited:g}/s the client fell behind its schedule, so that rate and those "
+                "above it say nothing about the service (a client on cores or a machine of its own can measure "
+                "them).")
     if best:
         above = f", and fails at {bracket['fails_at']:g}/s" if bracket.get("fails_at") else \
             ": no tested rate fails (test higher rates to find the limit)"

@@ -244,7 +244,9 @@ def load_csv_text(doc: dict) -> str:
     empty), max; with --slo each clause's broken share,
     interval, allowed share, verdict and (undecided) about how many requests would decide it, the level's
     verdict and `highest_meeting`: true on the highest rate of its series that meets the objective (the
-    capacity). Version columns only when there are several."""
+    capacity); with send times (`send_lag_ms`) `client_behind` and `sent_late` of `broken_or_slowest` (the
+    requests that broke the objective, or the p99 tail without one). Version columns only when there are
+    several."""
     slo = doc["slo"]
     levels = slo["levels"]
     several = len({tuple(sorted((lv["version"] or {}).items())) for lv in levels}) > 1
@@ -255,7 +257,9 @@ def load_csv_text(doc: dict) -> str:
              *(f"latency_{p}_ms{end}" for p in LOAD_PERCENTILES for end in ("", "_ci_low", "_ci_high")), "max_ms",
              *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "allowed", "verdict",
                                                               "requests_to_decide")),
-             *(["slo_verdict", "highest_meeting"] if clauses else [])]
+             *(["slo_verdict", "highest_meeting"] if clauses else []),
+             # with send times: whether the client fell behind its schedule (then a failure is the client's)
+             *(["client_behind", "sent_late", "broken_or_slowest"] if any(lv.get("sent_late") for lv in levels) else [])]
     params = parameter_columns([lv["configuration"] for lv in levels], fixed)
     at = fixed.index("level") + 1
     out = io.StringIO()
@@ -275,6 +279,9 @@ def load_csv_text(doc: dict) -> str:
             row.update({f"slo_{c['clause']}_{end}": c[key] for end, key in (
                 ("share", "share"), ("ci_low", "low"), ("ci_high", "high"), ("allowed", "allowed"),
                 ("verdict", "verdict"), ("requests_to_decide", "requests_to_decide"))})
+        if lv.get("sent_late"):
+            row.update(client_behind=str(lv["client_behind"]).lower(), sent_late=lv["sent_late"]["requests"],
+                       broken_or_slowest=lv["sent_late"]["of"])
         if clauses:
             series = slo["series"][lv["series"]] if lv.get("series") is not None else {}
             row.update(slo_verdict=lv["verdict"],
