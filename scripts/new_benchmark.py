@@ -114,8 +114,9 @@ def write(files: dict[Path, str]) -> None:
 
 # What the templates and run_shards.py leave beside the code: databases (and SQLite's journal files), caches,
 # shard locks and attempt counters, gathered shard files in flight.
+# trial X: the virtual environment the skill has you make in the project was not among them (200 MB in a commit)
 IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part", "*_results.csv",
-           "*_pairs.csv")
+           "*_pairs.csv", ".venv/")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,7 @@ def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_pat
     made = scaffold("sklearn", tmp_path)
     line = next(x for x in made.stdout.splitlines() if x.startswith("Results stay out of git"))
     patterns = line.split("add to .gitignore: ")[1].split()
+    assert ".venv/" in patterns  # trial X (a later one): the virtual environment the skill has you make
     # and what to keep after a real run, as SKILL.md says (trial N read the two as a contradiction)
     assert "After a real run, keep its database and its cache folder (git add -f" in made.stdout
     assert "after an experiment, commit its database (`git add -f`" in " ".join((ROOT / "SKILL.md").read_text().split())

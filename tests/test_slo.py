@@ -669,3 +669,13 @@ def test_a_level_failed_by_requests_the_client_sent_late_is_the_clients_and_ends
     assert by_rate(same)[80]["client_behind"] is False
     assert same["slo"]["bracket"] == {"meets_at": 40, "fails_at": 80}
     assert "slo-client-behind" not in [f["check_id"] for f in same["findings"]]
+
+
+def test_a_share_at_the_limit_is_said_to_sit_there_rather_than_given_a_length_to_measure():
+    """Trial W read '~65,821,576 requests would decide' (5.02 % against 5 % allowed, 1,833 requests) as advice."""
+    from _bench.summary.render import _to_decide
+
+    assert _to_decide(1_100, 750) == " (~1,100 requests would decide)"
+    assert _to_decide(65_821_576, 1_833) == (" (the share sits at the limit: ~65,821,576 requests would decide, "
+                                             "35,909x this level; call it neither)")
+    assert _to_decide(None, 750) == ""

@@ -202,7 +202,7 @@ def planned_text(need: dict | None) -> str:
     if alone == (need["count"], need.get("inputs_needed")) or alone == (None, None):
         return need["explanation"]
     count = f"{alone[0]:,} {need['unit']}" if alone[0] is not None else f"~{alone[1]:,} inputs"
-    return f"{need['explanation']}; tested alone (a fresh run of just this pair, at alpha): {count}"
+    return f"{need['explanation']}; tested alone (a fresh run of just this pair, the same design, at alpha): {count}"
 
 
 def _bounds(ci: list | None) -> str:
@@ -596,8 +596,7 @@ def load_section(slo: dict, confidence: float) -> list[str]:
                fmt(lv["max_ms"], 1)]
         for c in lv["clauses"]:
             row.append(f"{c['share']:.2%} [{c['low']:.2%}, {c['high']:.2%}] of {c['allowed']:.2%} allowed: "
-                       f"{c['verdict']}" + (f" (~{c['requests_to_decide']:,} requests would decide)"
-                                            if c.get("requests_to_decide") else ""))
+                       f"{c['verdict']}" + _to_decide(c.get("requests_to_decide"), lv["requests"]))
         if clauses:
             behind = " (client behind)" if lv.get("client_behind") and lv["verdict"] != "meets" else ""
             row.append(f"**{lv['verdict']}**{behind}")
@@ -623,6 +622,20 @@ def load_section(slo: dict, confidence: float) -> list[str]:
         for group in rated:
             lines += ["", _capacity_line(group, slo["objective"], group["label"] if several else None)]
     return lines
+
+
+AT_THE_LIMIT = 100  # an undecided share whose deciding length is this many times the level's sits at the limit
+
+
+def _to_decide(needed: int | None, requests: int) -> str:
+    """' (~N requests would decide)'; trial W read '~65,821,576 requests would decide' (a 5.02 % share against
+    5 % allowed) as advice: past AT_THE_LIMIT times the level, say that no practical length decides it."""
+    if not needed:
+        return ""
+    if needed > AT_THE_LIMIT * requests:
+        return (f" (the share sits at the limit: ~{needed:,} requests would decide, {needed / requests:,.0f}x this "
+                "level; call it neither)")
+    return f" (~{needed:,} requests would decide)"
 
 
 def _capacity_line(group: dict, objective: str, series: str | None) -> str:
