@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import functools
 import json
 import os
 import random
@@ -510,30 +511,36 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     # Ranked by strict correctness (an unparsed answer is what a caller gets: wrong), the accuracy of parsed
     # answers beside it; trial S: ranked by the parsed ones, a prompt that parses less often looked best.
     metrics = ("--metric", "correct_strict:higher", "--metric", "accuracy:higher")
-    # trial S: wait_s is empty on a replayed answer (no call waited), so a configuration mostly replayed (a
-    # prompt added under a new version) has no caller latency; a few replays (trial U: a smoke run's answers,
-    # sharing the cache) leave enough calls, and export says how many it left out
-    if any(2 * r["n_cache_hits"] > r["n_answered"] for r in rows):
-        latency, said = ("--latency-col", "latency_s", "--latency-of-replays"), (
-            "latency: each answer's own call, a replayed one's original call (without retries and backoff: "
-            "wait_s, what callers waited, is empty on replays)")
-    else:
-        latency, said = ("--latency-col", "wait_s", "--failure-latency", "0s"), (
-            "latency: what callers waited, retries and backoff included, a failed call until it gave up")
-    print(bk.next_steps([
+    # The latency of the comparison and the tables is each answer's own call (latency_s; a replayed answer's is
+    # its original call's), the same in every version (trial Z: the tables of two weeks had latency columns of one
+    # name and two meanings). What callers waited (wait_s: retries and backoff) is empty on replayed answers: its
+    # command comes only where most answers were asked now (trial U: a smoke run's few replays leave enough calls).
+    latency = ("--latency-col", "latency_s", "--latency-of-replays")
+    waited = not any(2 * r["n_cache_hits"] > r["n_answered"] for r in rows)
+    export = functools.partial(bk.script_command, "export_summary.py", files, "predictions", "--config-cols", label,
+                               *only, *metrics)
+    stem = bk.unsharded_stem(db)
+    # trial Z: "for each model, which prompt?" is the pairs within a model (a smaller family: more power)
+    within = ("--within", "model") if "model" in label.split(",") and "," in label else ()
+    steps = [
         ("can the numbers be trusted?", bk.script_command("validate_benchmark.py", files, "predictions", "--filter",
                                                           f"experiment_version={experiment_version}")),
-        (f"which configuration is best, and which differences are real? (ranked by correct_strict: an unparsed "
-         f"answer counts as wrong; accuracy of the parsed answers beside it; {said})",
-         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, *metrics,
-                           "--pairs", "all", *latency)),
-        ("the same as tables: one row per configuration, one row per pair",
-         bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, *metrics,
-                           "--pairs", "all", *latency, "--csv", "--wide") + " > results.csv"),
-        ("", bk.script_command("export_summary.py", files, "predictions", "--config-cols", label, *only, *metrics,
-                               "--pairs", "all", "--csv", "--comparisons") + " > pairs.csv"),
+        ("which configuration is best, and which differences are real? (ranked by correct_strict: an unparsed "
+         "answer counts as wrong; accuracy of the parsed answers beside it; latency: each answer's own call, a "
+         "replayed one's original call)", export("--pairs", "all", *latency)),
+        *([("for each model, which prompt? (only the pairs within a model, adjusted as their own family)",
+            export("--pairs", "all", "--within", "model", *latency))] if within else []),
+        ("the same as tables: one row per configuration, one row per pair"
+         + (", one row per pair within a model" if within else ""),
+         export("--pairs", "all", *latency, "--csv", "--wide") + f" > {stem}_results.csv"),
+        ("", export("--pairs", "all", "--csv", "--comparisons") + f" > {stem}_pairs.csv"),
+        *([("", export("--pairs", "all", *within, "--csv", "--comparisons") + f" > {stem}_pairs_within_model.csv")]
+          if within else []),
+        *([("what callers waited: retries and backoff included, a failed call until it gave up",
+            export("--pairs", "all", "--latency-col", "wait_s", "--failure-latency", "0s"))] if waited else []),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
-    ]))
+    ]
+    print(bk.next_steps(steps))
 
 
 def total_requests(db: Path) -> int:

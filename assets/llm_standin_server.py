@@ -7,7 +7,8 @@ deterministically, so runs and tests are reproducible:
 - answers: right for most items, wrong for some (more for 'demo-small' than 'demo-large'), and unparseable
   for a few (more when the system prompt does not ask for one word). A prompt that asks to reason step by step
   gets a short reasoning ending in `Answer: <label>`, right on more items (every item a model gets right
-  without it stays right) at the cost of a longer answer: more completion tokens and more time. How often is
+  without it stays right) at the cost of a longer answer: more completion tokens and more time. The larger model
+  writes its answer slower. How often is
   deliberately not stated here: a benchmark run against this stand-in measures it, and that measurement is the
   point of the demo (a prompt effect and its price);
 - `usage` token counts (about 4 characters per token) and `finish_reason`;
@@ -36,6 +37,7 @@ import contextlib
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +49,9 @@ DEMO_DATA = Path(__file__).with_name("llm_demo_data.jsonl")  # the template's de
 SKILL = {"demo-small": 0.70, "demo-large": 0.90}
 DEFAULT_SKILL = 0.80
 UNPARSEABLE_RATE = {"one word": 0.03, "otherwise": 0.15}
-LATENCY_S = 0.01  # simulated time per request, plus 0.5 ms per prompt token and 2 ms per completion token
+LATENCY_S = 0.01  # simulated time per request, plus 0.5 ms per prompt token and per completion token:
+GENERATION_S = {"demo-small": 0.002, "demo-large": 0.004}  # a larger model writes slower (trial Z: alike)
+DEFAULT_GENERATION_S = 0.003
 REASONING = "step by step"  # in the system or user prompt: the model reasons first (see _answer)
 REASONED_ERRORS = 0.5  # the share of a model's wrong answers that reasoning leaves wrong
 
@@ -83,6 +87,7 @@ class StandinServer:
         self.requests: list[tuple[float, int, str, str]] = []
         self.authorizations: list[str | None] = []
         self._attempts: dict[str, int] = {}
+        self._said_unknown = False
         self._lock = threading.Lock()
         self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
@@ -130,7 +135,8 @@ class StandinServer:
             status, headers, payload = _error(echo, f"invalid request; headers received: {request_headers}")
         stall = next((s for needle, s in self.stall_first.items() if needle in user and attempt == 1), 0.0)
         completion = (payload.get("usage") or {}).get("completion_tokens", 0)
-        time.sleep(stall + self.latency_s + 0.0005 * _tokens(system + user) + 0.002 * completion)
+        generation = GENERATION_S.get(model, DEFAULT_GENERATION_S) * completion
+        time.sleep(stall + self.latency_s + 0.0005 * _tokens(system + user) + generation)
         with self._lock:
             self.requests.append((time.time(), status, model, user))
             self.authorizations.append(request_headers.get("Authorization"))
@@ -165,6 +171,10 @@ class StandinServer:
 
     def _answer(self, model: str, system: str, user: str) -> str:
         item = next((t for t in sorted(self.labels, key=len, reverse=True) if t in user), None)
+        if item is None and not self._said_unknown:  # trial Z: run alone on other data, it answered nothing usable
+            self._said_unknown = True
+            print("llm_standin_server: an input it has no label for: it answers such inputs unparseably; run it "
+                  "with --labels YOUR_DATA.jsonl (the file the template's DATA reads)", file=sys.stderr, flush=True)
         one_word = "one word" in (system + user).lower()
         reasons = REASONING in (system + " " + user).lower()
         if item is None or _unit("parse", model, system, user) < UNPARSEABLE_RATE[

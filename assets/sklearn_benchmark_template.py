@@ -181,9 +181,10 @@ def fold_indices(config: Config, seed: int, fold: int) -> tuple[np.ndarray, np.n
 # ---- The single-execution function: one (configuration, seed, fold) ------------------------------------------
 def stable_copy(model):
     """The fitted model after one pickle round trip. xetrack names an asset by the hash of its pickle, and a freshly
-    fitted forest, boosting model or calibrated SVM pickles to other bytes than any copy of it does (a replay
-    from the cache is a copy), whereas copies all pickle alike. Stored as a copy, a version that replays the
-    earlier fits stores no second copy of each model (trial X: 11 MB to 25 MB to add one model)."""
+    fitted forest or calibrated SVM pickles to other bytes than a copy of it does (a replay from the cache is a
+    copy), whereas its copies pickle alike. Stored as a copy, a version that replays the earlier fits stores no
+    second copy of such a model (trial X: 11 MB to 25 MB to add one model). A hist_gboost copy still pickles
+    differently in another process (strings shared in one, not the other), so it is stored again."""
     return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -569,9 +570,11 @@ def human_size(n_bytes: float) -> str:
 def megabytes(path: Path) -> str:
     """A file's or folder's size. SQLite's write-ahead logs (-wal, -shm) are said apart: they grow while a
     connection is open and fold into the database at a checkpoint, so the total jumps between runs (trial T)."""
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    files += [p for p in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")) if p.is_file()] \
-        if path.is_file() else []
+    if path.is_file():  # a database: its -wal and -shm sit beside it
+        files = [path, *(p for p in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+                         if p.is_file())]
+    else:
+        files = [p for p in path.rglob("*") if p.is_file()]
     log = sum(p.stat().st_size for p in files if p.name.endswith(("-wal", "-shm")))
     data = sum(p.stat().st_size for p in files) - log
     return f"{data / 2**20:.1f} MB" + (f" + {log / 2**20:.1f} MB of SQLite write-ahead log, folded in at the next "

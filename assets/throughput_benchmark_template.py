@@ -44,8 +44,10 @@ import contextlib
 import dataclasses
 import io
 import ipaddress
+import itertools
 import math
 import os
+import re
 import shlex
 import socket
 import sqlite3
@@ -891,8 +893,9 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     `verdicts` maps each tested rate to its verdict (the deciding level's; CLIENT_LIMITED where the client fell
     behind its schedule and the level did not meet: the search stops, 'client', since this client cannot drive
     the service harder), `meets_at` is export_summary's capacity (the highest rate that meets with no lower rate
-    failing), `lengthened` the rates already re-measured longer. An undecided rate is re-measured once, longer: its verdict decides which way to go,
-    and stepping past it or bisecting around it would treat "cannot tell" as a pass or a failure. Still
+    failing), `lengthened` the rates already re-measured longer. An undecided rate is re-measured once, longer:
+    its verdict decides which way to go, and stepping past it or bisecting around it would treat "cannot tell" as
+    a pass or a failure. Still
     undecided, it counts as neither (a tail that varies between measurements, such as periodic stalls, can stay
     undecided at any length) and the search goes on around it from the decided rates: no failure, step up
     geometrically from the highest tested rate to the ceiling; failures but nothing meets, step down to the
@@ -1221,10 +1224,14 @@ def command_server(command: str, url: str):
     with socket.socket() as probe:  # something already listening would be measured instead of this command's server
         if probe.connect_ex((host, port)) == 0:
             raise RuntimeError(f"port {port} is already in use before --server-cmd started: stop what listens there")
+    words = shlex.split(command)
+    # leading NAME=value words set its environment, as a shell would (`WORKERS=12 python app.py`)
+    assigned = list(itertools.takewhile(lambda w: re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w), words))
+    env = {**os.environ, **dict(w.split("=", 1) for w in assigned)}
     # its stderr goes to a file, for the message if it exits: a pipe nobody reads could fill and block it
     with tempfile.TemporaryFile() as log:
         try:
-            proc = subprocess.Popen(shlex.split(command), stdout=subprocess.DEVNULL, stderr=log)
+            proc = subprocess.Popen(words[len(assigned):], stdout=subprocess.DEVNULL, stderr=log, env=env)
         except OSError as exc:
             raise RuntimeError(f"--server-cmd could not start: {exc}") from None
         try:
@@ -1334,9 +1341,10 @@ def build_parser() -> ArgumentParser:
                    help="allow a --url that is not on loopback (default: ALLOW_REMOTE in the EDIT block)")
     p.add_argument("--server-pid", type=int, help="pid of the --url server on this machine, to record its CPU "
                    "and memory")
-    p.add_argument("--server-cmd", metavar="COMMAND", help="start the --url server with this command (e.g. \"python "
-                   "service.py --port 8801\"; no shell), wait until its port accepts connections, record its CPU "
-                   "and memory, and stop it at the end: one run per build, with --name")
+    p.add_argument("--server-cmd", metavar="COMMAND", help="start the --url server with this command (e.g. "
+                   "\"WORKERS=4 python service.py --port 8801\"; no shell, leading NAME=value words set its "
+                   "environment), wait until its port accepts connections, record its CPU and memory, and stop it "
+                   "at the end: one run per build, with --name")
     p.add_argument("--demo-port", type=int, default=DEMO_PORT, help=f"port of the demo server (default {DEMO_PORT})")
     return p
 

@@ -99,9 +99,15 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     # prompt that parses less often looked best); the same as the two CSV tables
     strict = ("export_summary.py llm_bench.db predictions --config-cols model,prompt_name --version e1 "
               "--metric correct_strict:higher --metric accuracy:higher --pairs all")
+    # one latency in the comparison and the tables, in every version (trial Z): each answer's own call
+    assert f"{strict} --latency-col latency_s --latency-of-replays\n" in proc.stdout
+    assert f"{strict} --latency-col latency_s --latency-of-replays --csv --wide > llm_bench_results.csv\n" in proc.stdout
+    assert f"{strict} --csv --comparisons > llm_bench_pairs.csv\n" in proc.stdout
+    # models x prompts: "for each model, which prompt?" as its own family (trial Z added --within by hand)
+    assert f"{strict} --within model --latency-col latency_s --latency-of-replays\n" in proc.stdout
+    assert f"{strict} --within model --csv --comparisons > llm_bench_pairs_within_model.csv\n" in proc.stdout
+    # what callers waited, every call asked now: retries and backoff included
     assert f"{strict} --latency-col wait_s --failure-latency 0s\n" in proc.stdout
-    assert f"{strict} --latency-col wait_s --failure-latency 0s --csv --wide > results.csv\n" in proc.stdout
-    assert f"{strict} --csv --comparisons > pairs.csv\n" in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
     assert "pairs  80/80  100%" in proc.stderr, "no progress display on stderr"
 
@@ -752,10 +758,12 @@ def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_
     def judged(by_label: dict) -> dict:  # each configuration's objective: calls judged, share broken, verdict
         return {k: [(c["calls"], c["share"], c["verdict"]) for c in v["slo"]["clauses"]] for k, v in by_label.items()}
 
-    # the template itself prints that command for a version with replays (trial S: it printed wait_s, empty there)
-    (line,) = [x for x in replayed.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
-    assert line.endswith("--version e2 --metric correct_strict:higher --metric accuracy:higher --pairs all "
-                         "--latency-col latency_s --latency-of-replays")
+    # the template itself prints that command for a version with replays (trial S: it printed wait_s, empty
+    # there), and no wait_s command for it (every answer replayed: no caller waited)
+    lines = [x for x in replayed.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
+    assert lines[0].endswith("--version e2 --metric correct_strict:higher --metric accuracy:higher --pairs all "
+                             "--latency-col latency_s --latency-of-replays")
+    assert not any("wait_s" in x for x in lines)
     made, quiet = latency("e1", "--slo", "p95<10s")
     bare, (finding,) = latency("e2", "--slo", "p95<10s")
     counted, none = latency("e2", "--latency-of-replays", "--slo", "p95<10s")
@@ -767,16 +775,18 @@ def test_a_version_replayed_from_the_cache_gets_the_original_calls_latency_with_
     assert judged(counted) == judged(made) and all(c[0][0] > 0 for c in judged(made).values())
 
 
-def test_a_smoke_runs_few_replays_keep_the_callers_wait_in_the_printed_command(tmp_path, server):
+def test_a_smoke_runs_few_replays_change_no_printed_latency(tmp_path, server):
     """Trial U: the smoke run's answers (sharing the cache) replayed into the real run, and that alone switched
-    the printed latency from what callers waited (wait_s) to each call's own time, p95 about 10x lower. A
-    minority of replays keeps wait_s over the calls made; a version mostly replayed switches (the test above)."""
+    the printed latency from what callers waited (wait_s) to each call's own time, p95 about 10x lower. The
+    comparison's latency is now each call's own in every version (trial Z), and a minority of replays keeps the
+    command for what callers waited, over the calls made."""
     run_template(tmp_path, "--base-url", server.base_url, "--limit", "6", "--experiment-version", "dev")
     real = run_template(tmp_path, "--base-url", server.base_url)
     assert "cache hits: " in real.stdout and " 0 from earlier runs" not in real.stdout  # some replayed
-    (line,) = [x for x in real.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
-    assert line.endswith("--version e1 --metric correct_strict:higher --metric accuracy:higher --pairs all "
-                         "--latency-col wait_s --failure-latency 0s")
+    head = "--version e1 --metric correct_strict:higher --metric accuracy:higher --pairs all"
+    lines = [x for x in real.stdout.splitlines() if "--pairs all" in x and "--latency-col" in x and ">" not in x]
+    assert lines[0].endswith(f"{head} --latency-col latency_s --latency-of-replays")
+    assert lines[-1].endswith(f"{head} --latency-col wait_s --failure-latency 0s")
 
 
 def test_a_run_of_one_model_labels_the_report_by_every_configuration_of_its_version(tmp_path, server):
@@ -844,3 +854,20 @@ def test_a_step_by_step_prompt_shows_a_paired_gain_and_its_price_through_the_tem
         assert sorted(r[2] for r in reasoned.values())[len(reasoned) // 2] > \
             sorted(p[2] for p in plain.values())[len(plain) // 2]  # ... that take longer
     assert gained > 0
+
+    def median_latency(model: str) -> float:  # trial Z: the larger model was no slower; it writes slower now
+        times = sorted(latency for (m, p, _), (_, _, latency) in by.items() if (m, p) == (model, "steps"))
+        return times[len(times) // 2]
+    assert median_latency("demo-large") > median_latency("demo-small") + 0.03  # ~20 tokens x 2 ms more
+
+
+def test_the_stand_in_run_alone_on_other_data_says_it_has_no_label_for_an_input(capsys):
+    """Trial Z: run alone (the template's docs show `--port 8000`) it knows the demo data's answers only, and every
+    other input came back unparseable without a word; it says so once, on stderr, naming --labels."""
+    with StandinServer({"a known review": "positive"}, latency_s=0.0, transient_failures=False) as srv:
+        assert srv._answer("demo-small", "Answer with one word.", "Review: a known review") == "positive"
+        assert capsys.readouterr().err == ""
+        for text in ("another review", "a third one"):
+            assert srv._answer("demo-small", "Answer with one word.", f"Review: {text}").startswith("Hard to say")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no label for" in err and "--labels YOUR_DATA.jsonl" in err

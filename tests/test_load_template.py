@@ -249,8 +249,10 @@ def test_a_commit_between_two_sweeps_is_warned_of_and_each_commit_gets_its_own_c
 
 
 SERVICE = textwrap.dedent("""
-    import sys, time
+    import json, os, sys, time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    REPLY = json.dumps({"build": os.environ.get("BUILD", "unset")}).encode()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -259,9 +261,9 @@ SERVICE = textwrap.dedent("""
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             time.sleep(0.003)
             self.send_response(200)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(REPLY)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(REPLY)
 
         def log_message(self, *args):
             pass
@@ -285,9 +287,12 @@ def test_server_cmd_starts_the_users_service_waits_for_its_port_records_its_cpu_
     port = free_port()
     url = f"http://127.0.0.1:{port}/score"
     common = ("--url", url, "--rates", "20", "--duration", "2", "--warmup", "0.3", "--connection", "close")
-    proc = run_template(tmp_path, *common, "--name", "a", "--server-cmd", f"{sys.executable} service.py {port}")
+    proc = run_template(tmp_path, *common, "--name", "a", "--server-cmd",
+                        f"BUILD=b12 {sys.executable} service.py {port}")  # a leading NAME=value sets its environment
     assert proc.returncode == 0, proc.stderr
     assert not listening(port)  # stopped at the end
+    bodies = read_dicts(tmp_path / "throughput.db", "SELECT DISTINCT response_body FROM requests")
+    assert bodies == [{"response_body": '{"build": "b12"}'}]
     row = levels(tmp_path / "throughput.db")[0]
     assert row["endpoint_name"] == "a" and row["n_measured"] == 40 and row["error_rate"] == 0
     assert row["server_cpu_pct"] is not None and row["server_rss_mb"] > 0

@@ -12,8 +12,8 @@ from _bench.layout import structured
 CSV_FIELDS = ["version", "rank", "configuration", "items", "failed", "metric", "better", "n", "estimate", "ci_low",
               "ci_high", "interval", "latency_column", "latency_unit", "latency_p50", "latency_p95", "latency_p99",
               "tokens", "cost", "reference", "shared_items", "excluded_reference_only", "excluded_configuration_only",
-              "difference",
-              "difference_ci_low", "difference_ci_high", "effect_size_dz", "test", "p_value", "p_adjusted", "verdict",
+              "discordant_configuration_right", "discordant_reference_right", "difference", "difference_ci_low",
+              "difference_ci_high", "effect_size_dz", "test", "p_value", "p_adjusted", "verdict",
               "min_detectable_difference", "mdd_alpha"]
 
 
@@ -183,6 +183,10 @@ def _comparison_fields(comp: dict) -> dict:
             # items left out of the pair, present (and not failed) on one side only: the names say so (trial X read
             # `only_reference` as "only the reference was right")
             "excluded_reference_only": comp["only_reference"], "excluded_configuration_only": comp["only_other"],
+            # a right/wrong metric: the items only one side got right, the counts McNemar's test rests on (trial Z
+            # could not write statistics.md's "24 vs 16 discordant items" from the table)
+            **dict(zip(("discordant_configuration_right", "discordant_reference_right"), comp["discordant"] or
+                       (None, None), strict=True)),
             "difference": comp["delta"], "difference_ci_low": comp["ci_low"], "difference_ci_high": comp["ci_high"],
             "effect_size_dz": comp["effect_size"]["value"], "test": comp["test"], "p_value": comp["p_value"],
             "p_adjusted": comp["p_adjusted"], "verdict": comp["verdict"],
@@ -192,7 +196,8 @@ def _comparison_fields(comp: dict) -> dict:
 
 
 COMPARISON_FIELDS = ["metric", "better", "configuration", "reference", "shared_items", "excluded_reference_only",
-                     "excluded_configuration_only", "difference", "difference_ci_low", "difference_ci_high",
+                     "excluded_configuration_only", "discordant_configuration_right", "discordant_reference_right",
+                     "difference", "difference_ci_low", "difference_ci_high",
                      "effect_size_dz", "test", "p_value", "p_adjusted", "family", "family_size", "verdict",
                      "min_detectable_difference", "mdd_alpha"]
 NEEDED_FIELDS = ["needed", "needed_unit", "needed_data_factor", "needed_inputs", "needed_alone",
