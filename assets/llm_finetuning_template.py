@@ -534,7 +534,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
          + (", one row per pair within a model" if within else ""),
          export("--pairs", "all", *latency, "--csv", "--wide") + f" > {stem}_results.csv"),
         ("", export("--pairs", "all", "--csv", "--comparisons") + f" > {stem}_pairs.csv"),
-        *([("", export("--pairs", "all", *within, "--csv", "--comparisons") + f" > {stem}_pairs_within_model.csv")]
+        *([("", export("--pairs", "all", *within, "--csv", "--comparisons") + f" > {stem}_within_model_pairs.csv")]
           if within else []),
         *([("what callers waited: retries and backoff included, a failed call until it gave up",
             export("--pairs", "all", "--latency-col", "wait_s", "--failure-latency", "0s"))] if waited else []),

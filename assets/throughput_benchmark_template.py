@@ -639,7 +639,9 @@ class Session:
 
     def measure(self, job: Job) -> bool:
         """One level through track_cached; False (and an error row) when nothing could be measured."""
-        before = {"repeat": job.repeat, "order_position": job.position}
+        before = {"repeat": job.repeat, "order_position": job.position,
+                  # what started the service, on its row (trial Y: WORKERS=12 was recorded nowhere but in --name)
+                  **({"server_cmd": self.args.server_cmd} if self.args.server_cmd else {})}
         if not job.rebuild:
             before |= {**self.settler.settle(), **self.overhead.get(job.level.connection, {})}
             if before["settle_outcome"] == "capped":
@@ -774,6 +776,7 @@ SEARCH_START, SEARCH_CEILING, SEARCH_FACTOR = 100.0, 3200.0, 2.0  # requests/s: 
 SEARCH_FLOOR_STEPS = 3  # below START, at most this many steps down (to START / 8) when START already fails
 SEARCH_NARROW = 1.1  # done when the lowest rate that fails is within 10 % of the highest that meets
 CLIENT_LIMITED = "client-limited"  # next_rate's verdict for a level the client fell behind on (it did not meet)
+SEARCH_MIN_S = 5.0  # a search level's length unless --duration says otherwise: export's intervals need five 1-s blocks
 SEARCH_LONGER = 3.0  # an undecided rate is measured once more, this many times as long: its interval narrows by
 #                      about sqrt(3), enough to decide a share that was not right at the allowed one
 TAIL_BREAKS = 5  # a level lasts long enough for 5 allowed breaks (500 requests for p99): with fewer, even a
@@ -901,8 +904,9 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     geometrically from the highest tested rate to the ceiling; failures but nothing meets, step down to the
     floor (START / 8); else bisect (geometrically) between the capacity and the lowest failing rate above it
     until within SEARCH_NARROW, stopping ('undecided') when the middle is a rate that stayed undecided."""
-    if CLIENT_LIMITED in verdicts.values():  # this client cannot measure the service at that rate, nor above it
+    if client_limit(verdicts, meets_at) is not None:  # this client cannot measure the service there, nor above
         return None, "client"
+    verdicts = {r: v for r, v in verdicts.items() if v != CLIENT_LIMITED}  # below the capacity: a stall, ignored
     retry = [r for r, v in sorted(verdicts.items()) if v == "undecided" and r not in lengthened]
     if retry:
         return retry[0], "longer"
@@ -920,6 +924,14 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     if middle in verdicts:  # measured already: undecided even when longer (a decided one would be an end)
         return None, "undecided" if verdicts[middle] == "undecided" else "narrow"
     return middle, "bisect"
+
+
+def client_limit(verdicts: dict[float, str], meets_at: float | None) -> float | None:
+    """The lowest rate the client fell behind on above the capacity and below the service's first failure there
+    (export_summary's `client_limited_at`), or None."""
+    failing = [r for r, v in verdicts.items() if v == "fails" and (meets_at is None or r > meets_at)]
+    return min((r for r, v in verdicts.items() if v == CLIENT_LIMITED and (meets_at is None or r > meets_at)
+                and (not failing or r < min(failing))), default=None)
 
 
 def search_floor(start: float) -> float:
@@ -945,7 +957,8 @@ def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, s
     the bounds did not let the search measure longer."""
     rates = sorted(decisive)
     if why == "client":
-        limited = min(r for r in rates if decisive[r].get("client_behind") and decisive[r]["verdict"] != "meets")
+        limited = client_limit({r: CLIENT_LIMITED if decisive[r].get("client_behind") and decisive[r]["verdict"] !=
+                                "meets" else decisive[r]["verdict"] for r in rates}, meets_at)
         late = decisive[limited].get("sent_late") or {}
         return (f"the client fell behind its schedule at {limited:g}/s ({late.get('requests', '?')} of the "
                 f"{late.get('of', '?')} requests that broke the objective were sent more than "
@@ -977,6 +990,8 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
     re-run replays the same path from the database and sends nothing)."""
     db = Path(args.db).resolve()
     start, ceiling = (args.rates[0], args.rates[-1]) if args.rates else (SEARCH_START, SEARCH_CEILING)
+    if args.duration is None:  # trial Y: DURATION_S's 3 s levels drew export's "levels last less than 5 s" warning
+        base = dataclasses.replace(base, duration_s=max(base.duration_s, SEARCH_MIN_S))
     first = search_level(base, start, judge.min_requests)
     if first.duration_s + first.warmup_s > args.budget:
         return usage_error(f"--budget {args.budget:g} s is less than the first level ({first.warmup_s:g} s warm-up "

@@ -105,7 +105,7 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
     assert f"{strict} --csv --comparisons > llm_bench_pairs.csv\n" in proc.stdout
     # models x prompts: "for each model, which prompt?" as its own family (trial Z added --within by hand)
     assert f"{strict} --within model --latency-col latency_s --latency-of-replays\n" in proc.stdout
-    assert f"{strict} --within model --csv --comparisons > llm_bench_pairs_within_model.csv\n" in proc.stdout
+    assert f"{strict} --within model --csv --comparisons > llm_bench_within_model_pairs.csv\n" in proc.stdout
     # what callers waited, every call asked now: retries and backoff included
     assert f"{strict} --latency-col wait_s --failure-latency 0s\n" in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout

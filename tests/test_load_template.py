@@ -296,6 +296,7 @@ def test_server_cmd_starts_the_users_service_waits_for_its_port_records_its_cpu_
     row = levels(tmp_path / "throughput.db")[0]
     assert row["endpoint_name"] == "a" and row["n_measured"] == 40 and row["error_rate"] == 0
     assert row["server_cpu_pct"] is not None and row["server_rss_mb"] > 0
+    assert row["server_cmd"] == f"BUILD=b12 {sys.executable} service.py {port}"  # what ran, on its row
 
     failing = run_template(tmp_path, *common, "--server-cmd", f"{sys.executable} -c \"import sys; sys.exit('boom')\"")
     assert failing.returncode == 2 and failing.stderr.count("\n") == 1, failing.stderr
@@ -498,6 +499,8 @@ def test_a_bad_payload_is_one_line_exit_2_and_no_database(tmp_path, monkeypatch,
     (("--slo", "p99<50ms", "--budget", "30", "--connection", "keepalive,close"), "the second --connection"),
     (("--slo", "p99<50ms", "--budget", "30", "--rates", "400,100"), "START <= CEILING"),
     (("--slo", "p99<50ms", "--budget", "2"), "--budget 2 s is less than the first level"),
+    # without --duration a search level lasts 5 s (SEARCH_MIN_S): export warns about shorter ones (trial Y)
+    (("--slo", "p99<50ms", "--budget", "5.5"), "(1 s warm-up + 5 s at 100/s"),
     (("--slo", "p99>50ms",), "cannot read 'p99>50ms'"),
     (("--connection", "pipelined",), "'pipelined' is not one of keepalive, close"),
     (("--repeats", "0",), "--repeats must be at least 1"),
@@ -776,8 +779,12 @@ def test_a_rate_the_client_fell_behind_on_ends_the_search_and_the_capacity_is_at
     bisected on those levels and the capacity line said the service "fails at 238/s". A level export_summary marks
     client_behind (its broken requests mostly sent late) and that does not meet now stops the search, and the
     capacity is "at least" the rate under it."""
-    assert template.next_rate({100: "meets", 200: template.CLIENT_LIMITED}, 100, 100, 3200) == (None, "client")
+    limited = template.CLIENT_LIMITED
+    assert template.next_rate({100: "meets", 200: limited}, 100, 100, 3200) == (None, "client")
     assert template.next_rate({100: "meets", 200: "fails"}, 100, 100, 3200) == (141, "bisect")  # the service's
+    # below the capacity a client-limited level is a stall, ignored (trial Y); above a failure of the service, moot
+    assert template.next_rate({100: "meets", 150: limited, 200: "meets"}, 200, 100, 3200) == (400, "up")
+    assert template.next_rate({100: "meets", 200: "fails", 400: limited}, 100, 100, 3200) == (141, "bisect")
     late = {"requests": 180, "of": 200, "after_ms": 5.0, "client_behind": True}
     behind = {**verdict(200, "fails", 2000, 0.1, 0.08, 0.12), "client_behind": True, "sent_late": late}
     verdicts = [verdict(50, "meets"), verdict(100, "meets"), behind]

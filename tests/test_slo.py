@@ -679,3 +679,38 @@ def test_a_share_at_the_limit_is_said_to_sit_there_rather_than_given_a_length_to
     assert _to_decide(65_821_576, 1_833) == (" (the share sits at the limit: ~65,821,576 requests would decide, "
                                              "35,909x this level; call it neither)")
     assert _to_decide(None, 750) == ""
+
+
+def test_a_client_limited_level_counts_as_not_measured_and_a_meeting_rate_above_it_still_counts():
+    """Trial Y: 250/s undecided with the client behind (a stall), 300/s met, 350/s failed with the client behind;
+    the capacity said "at least 200/s" although 300/s met. A level that meets is evidence whatever the client did;
+    one the client fell behind on is as if not measured."""
+    from _bench.summary.load import capacity
+
+    def lv(rate, verdict, behind=False):
+        return {"rate": rate, "verdict": verdict, "label": f"rate={rate}", "client_behind": behind}
+
+    levels = [lv(200, "meets"), lv(250, "undecided", True), lv(300, "meets"), lv(350, "fails", True)]
+    highest, bracket, problems = capacity(levels)
+    assert highest["rate"] == 300 and bracket == {"meets_at": 300, "fails_at": None, "client_limited_at": 350}
+    # the service's own failure below the client's limit is the bracket: the client-limited rate above it is moot
+    highest, bracket, _ = capacity([lv(100, "meets"), lv(200, "fails"), lv(400, "fails", True)])
+    assert bracket == {"meets_at": 100, "fails_at": 200}
+    assert capacity([lv(100, "fails", True)])[1] == {"meets_at": None, "fails_at": None, "client_limited_at": 100}
+
+
+def test_a_level_label_always_names_its_series_settings_even_when_the_rate_determines_them():
+    """Trial Y: the two builds' rates did not overlap, so the shortest labels that told levels apart were the rates
+    alone, and the shared table read `rate=125.0` with no build."""
+    from _bench.layout import short_labels
+    from _bench.summary.load import level_labels
+
+    shown = [{"rate": r, "endpoint_name": b, "duration_s": 20.0} for b, r in (("w3", 125.0), ("w3", 135.0),
+                                                                            ("w12", 250.0), ("w12", 300.0))]
+    assert short_labels(shown) == ["rate=125.0", "rate=135.0", "rate=250.0", "rate=300.0"]  # what it was
+    assert level_labels(shown) == ["endpoint_name=w3, rate=125.0", "endpoint_name=w3, rate=135.0",
+                                   "endpoint_name=w12, rate=250.0", "endpoint_name=w12, rate=300.0"]
+    one_each = [{"endpoint_name": b, "rate": 20.0} for b in ("single", "threaded")]
+    assert level_labels(one_each) == ["endpoint_name=single", "endpoint_name=threaded"]
+    rates_only = [{"rate": r} for r in (10.0, 20.0)]
+    assert level_labels(rates_only) == short_labels(rates_only) == ["rate=10.0", "rate=20.0"]

@@ -402,12 +402,14 @@ def client_limited(lv: dict) -> bool:
 
 def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
     """The highest tested rate that meets with no lower rate failing; the bracket; non-monotone levels. Only the
-    level that decides each rate counts (mark_deciding; levels without the mark all count). The first rate where
-    the client fell behind (client_limited) ends what was measured: the bracket's `client_limited_at`."""
+    level that decides each rate counts (mark_deciding; levels without the mark all count). A level the client
+    fell behind on (client_limited) counts as not measured; the lowest such rate above the capacity (below any
+    failure of the service) is the bracket's `client_limited_at`: the capacity is at least the rate that meets."""
     rated = sorted((lv for lv in levels if lv["rate"] is not None and lv["verdict"] and lv.get("decides_rate", True)),
                    key=lambda lv: lv["rate"])
-    limit = next((lv["rate"] for lv in rated if client_limited(lv)), None)
-    measured = [lv for lv in rated if limit is None or lv["rate"] < limit]
+    # a level the client fell behind on measured the client, not the service: as if not measured (a level that
+    # meets stays evidence, whatever the client did; trial Y: 300/s met above a client-limited 250/s)
+    measured = [lv for lv in rated if not client_limited(lv)]
     highest, problems = None, []
     for lv in measured:
         if lv["verdict"] == "fails":
@@ -419,6 +421,10 @@ def capacity(levels: list[dict]) -> tuple[dict | None, dict | None, list[str]]:
     for lv in measured:
         if lv["verdict"] == "meets" and any(f["rate"] < lv["rate"] for f in failing):
             problems.append(f"{lv['label']} meets although a lower rate fails")
+    # the client's limit: the lowest client-limited rate above the capacity and below the service's first failure
+    limit = next((lv["rate"] for lv in rated if client_limited(lv)
+                  and (highest is None or lv["rate"] > highest["rate"])
+                  and (not above or lv["rate"] < above[0]["rate"])), None)
     bracket = None
     if highest or above or limit is not None:
         bracket = {"meets_at": highest["rate"] if highest else None,
@@ -446,6 +452,21 @@ def _groups(levels: list[dict]) -> list[dict]:
         group = keyed.setdefault(key, {"configuration": setting, "version": lv["version"], "levels": []})
         group["levels"].append(lv)
     return list(keyed.values())
+
+
+def level_labels(shown: list[dict]) -> list[str]:
+    """Each level's label: the settings that make its series (what differs between levels besides the rate and
+    the length: an endpoint name, a connection model, a version) always, then what tells it apart within them.
+    short_labels alone drops a setting the rate happens to determine (trial Y: the two builds' rates did not
+    overlap, and the shared table read `rate=125.0` with no build)."""
+    keys = list(dict.fromkeys(k for d in shown for k in d))
+    series = [k for k in keys if k not in RATE_NAMES + LENGTH_NAMES and len({repr(d.get(k)) for d in shown}) > 1]
+    if not series:
+        return short_labels(shown)
+    within = [{k: v for k, v in d.items() if k not in series} for d in shown]
+    rest = short_labels(within) if len({repr(sorted(d.items())) for d in within}) > 1 else [""] * len(shown)
+    return [", ".join(filter(None, [label([k for k in series if k in d], [d[k] for k in series if k in d]), r]))
+            for d, r in zip(shown, rest, strict=True)]
 
 
 def _series_names(groups: list[dict]) -> list[str]:
@@ -491,7 +512,7 @@ def analyse(bench: Benchmark, layout: Layout, latency: str | None, unit: str, cl
     series = read_levels(bench, layout, latency, unit, where, params)
     # with several versions a level's label names its version too (else two builds' levels read alike)
     several = len({s.versions for s in series}) > 1
-    names = short_labels([{**dict(zip(layout.versions, s.versions, strict=True)), **s.shown} if several else s.shown
+    names = level_labels([{**dict(zip(layout.versions, s.versions, strict=True)), **s.shown} if several else s.shown
                           for s in series])
     levels = []
     for s, name in zip(series, names, strict=True):
