@@ -683,6 +683,16 @@ def test_csv_comparisons_is_one_row_per_pair_with_both_sides_parameters_and_noth
         if alone is not None and comp["needed"]["count"] is not None:
             assert alone < comp["needed"]["count"]
     assert any(c["needed"]["count_alone"] for c in comparisons)
+    # one number for the whole run (trial Z read the per-pair table to size it): the most any pair needs
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all", "--items-needed", "0.05"]) == 0
+    out = capsys.readouterr().out
+    sized = [c for c in comparisons if c["needed"]["count"]]
+    worst = max(sized, key=lambda c: c["needed"]["count"])
+    unsized = len(comparisons) - len(sized)
+    assert len(sized) >= 2 and (f"Every pair at once: about {worst['needed']['count']:,} items, the most any pair needs "
+                                f"({worst['configuration']} vs {worst['reference']}), in this family of 6"
+                                + (f"; {unsized} pair(s) without a number are not counted" if unsized else "")
+                                + ". A configuration added later") in out, out[-1500:]
     # 'alone' is what a run of just that pair plans: same1 vs same2, the others filtered out (a family of one)
     same = next(c for c in comparisons if {c["configuration"], c["reference"]} == {"model=same1", "model=same2"})
     _, alone, _ = run(capsys, four_models, "predictions", "--items-needed", "0.05", "--filter", "model!=strong",

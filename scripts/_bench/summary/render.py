@@ -191,7 +191,27 @@ def _planning(mine: list[dict], doc: dict) -> list[str]:
         return []
     return ["", f"Planning (--items-needed {doc['options']['items_needed']:g}):", ""] + _table(
         ["configuration", "vs", "needed"], "lll",
-        [[c["configuration"], c["reference"], planned_text(c["needed"])] for c in mine if c.get("needed")])
+        [[c["configuration"], c["reference"], planned_text(c["needed"])] for c in mine if c.get("needed")]) + \
+        every_pair(mine)
+
+
+def every_pair(mine: list[dict]) -> list[str]:
+    """One number for the run (trial Z sized its run by reading the per-pair table): the most any pair needs, which
+    gives every pair its own (each configuration on that many), in this family."""
+    def amount(c: dict) -> int | None:
+        need = c.get("needed") or {}
+        return need.get("inputs_needed") or need.get("count")
+
+    sized = [c for c in mine if amount(c)]
+    if len(sized) < 2:
+        return []
+    worst = max(sized, key=amount)
+    unit = "inputs" if worst["needed"].get("inputs_needed") else worst["needed"]["unit"]
+    unsized = len([c for c in mine if c.get("needed") and not amount(c)])
+    return ["", f"Every pair at once: about {amount(worst):,} {unit}, the most any pair needs ({worst['configuration']} "
+                f"vs {worst['reference']}), in this family of {worst['family_size']}"
+                + (f"; {unsized} pair(s) without a number are not counted" if unsized else "")
+                + ". A configuration added later grows the family, and what each pair needs."]
 
 
 def planned_text(need: dict | None) -> str:
@@ -425,6 +445,8 @@ def markdown(doc: dict) -> str:
                                        table_against)
             if table_against == "each other":  # that table has no planning column
                 lines += _planning(mine, doc)
+            else:
+                lines += every_pair(mine)
             lines += _not_estimable(mine) + _ranks_disagree(mine)
             if any(c["effect_size"]["value"] is not None and not c["effect_size"]["magnitude"] for c in mine):
                 lines += ["", f"{metric['name']} is 0/1 per item: d_z is given without Cohen's size words, which "
