@@ -190,7 +190,7 @@ class StandinServer:
             others = [name for name in self.label_names if name != truth]
             label = others[int(_unit("wrong", model, item) * len(others))]
         if reasons:
-            return f"The review's wording and tone point one way, weighed step by step.\nAnswer: {label}"
+            return f"Weighing the text step by step, the evidence points one way.\nAnswer: {label}"
         return label if one_word else f"The sentiment of this text is {label}."
 
 

@@ -115,8 +115,10 @@ def write(files: dict[Path, str]) -> None:
 # What the templates and run_shards.py leave beside the code: databases (and SQLite's journal files), caches,
 # shard locks and attempt counters, gathered shard files in flight.
 # trial X: the virtual environment the skill has you make in the project was not among them (200 MB in a commit)
-IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part", "*_results.csv",
-           "*_pairs.csv", ".venv/")
+IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part", ".venv/")
+# what a run writes that is a deliverable: small, committed with the experiment (trial Z2: ignored, they went
+# missing from its commit)
+TABLES = ("*_results.csv", "*_pairs.csv")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
           f"add to .gitignore: {' '.join(IGNORED)}")
     # trial N: this read as "never commit results", against SKILL.md's "commit the database after an experiment"
     print("After a real run, keep its database and its cache folder (git add -f, or a DVC / git-LFS pointer: "
-          "SKILL.md, Versioning): the cache lets a later run add a configuration without computing again.")
+          "SKILL.md, Versioning): the cache lets a later run add a configuration without computing again. "
+          f"Its tables ({' '.join(TABLES)}) are small: commit them with it.")
     quote = " ".join
     print("Next: from the project folder, a small dev run, then the real one (--help lists every option):")
     print(f"  cd {shlex.quote(str(dest))}")

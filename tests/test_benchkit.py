@@ -537,6 +537,7 @@ def test_the_recorded_commit_turns_dirty_when_a_tracked_file_is_edited_and_not_f
 
     assert benchkit.git_commit(tmp_path) == "unversioned"
     git("init", "-q")
+    assert benchkit.git_commit(tmp_path) == "unversioned"  # a repository with no commit yet (SKILL.md's setup check)
     (tmp_path / "notes.md").write_text("plan\n")
     git("add", "notes.md")
     git("commit", "-q", "-m", "plan")

@@ -960,6 +960,9 @@ def test_cost_per_right_answer_is_the_spend_over_the_right_answers_with_the_rate
                                          "cost_per_right_ci_high")] == [
             "passed", *(str(per_right[k]) for k in ("estimate", "ci_low", "ci_high"))]
         assert float(rows[label]["cost"]) == pytest.approx(c["cost"])
+        # and per item (trial Z2: "cost per ticket" was a total or per right answer): the spend over the items
+        assert c["cost_per_item"] == pytest.approx({"model=a": 0.5, "model=b": 0.1}[label])
+        assert float(rows[label]["cost_per_item"]) == pytest.approx(c["cost_per_item"])
     scores = tmp_path / "scores.db"  # a score is not right/wrong: no cost per right answer
     log_rows(scores, [{"model": "a", "problem_id": i, "bleu": i / 40, "cost_usd": 0.5, "error": ""}
                       for i in range(40)], engine="sqlite")

@@ -71,16 +71,20 @@ def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_pat
     line = next(x for x in made.stdout.splitlines() if x.startswith("Results stay out of git"))
     patterns = line.split("add to .gitignore: ")[1].split()
     assert ".venv/" in patterns  # trial X (a later one): the virtual environment the skill has you make
-    # and what to keep after a real run, as SKILL.md says (trial N read the two as a contradiction)
+    # and what to keep after a real run, as SKILL.md says (trial N read the two as a contradiction); the tables
+    # are deliverables, named to commit, not ignored (trial Z2 lost them from its commit)
     assert "After a real run, keep its database and its cache folder (git add -f" in made.stdout
+    tables = made.stdout.split("Its tables (")[1].split(")")[0].split()
+    assert tables == ["*_results.csv", "*_pairs.csv"] and not set(tables) & set(patterns)
     assert "after an experiment, commit its database (`git add -f`" in " ".join((ROOT / "SKILL.md").read_text().split())
     before = set(tmp_path.iterdir())
     ran = run_python(tmp_path / "sklearn_benchmark_template.py", "--limit", "60", "--seeds", "0", "--folds", "2",
                      "--models", "logreg", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     left = set(tmp_path.iterdir()) - before
-    assert left and all(any(fnmatch.fnmatch(p.name + ("/" if p.is_dir() else ""), pat) for pat in patterns)
+    assert left and all(any(fnmatch.fnmatch(p.name + ("/" if p.is_dir() else ""), pat) for pat in patterns + tables)
                         for p in left), sorted(p.name for p in left)
+    assert any(fnmatch.fnmatch(p.name, pat) for p in left for pat in tables)  # the run wrote its tables
 
 
 def test_an_unknown_template_is_one_line_and_exit_2(tmp_path):

@@ -17,8 +17,9 @@ pooled, each with
   counted), failures_repeated (further failed rows of an item that never succeeded), clusters,
   test_train_ratio (repeated k-fold CV: n_test / n_train, else null),
   metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}}, latency {column, unit, n, p50,
-  p95, p99} or null, tokens, cost, cost_per_right {metric, estimate, ci_low, ci_high} (the scored rows' spend
-  over the primary right/wrong metric's right answers; the interval from that rate's, the spend fixed) or null;
+  p95, p99} or null, tokens, cost, cost_per_item (cost over the items), cost_per_right {metric, estimate,
+  ci_low, ci_high} (the scored rows' spend over the primary right/wrong metric's right answers; the interval from
+  that rate's, the spend fixed) or null;
 - comparisons[] (each configuration against the best or the reference, or every pair with --pairs all; per
   metric): metric, rank, configuration, reference_rank, reference, shared_items, only_reference, only_other,
   delta (configuration - reference), ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for
@@ -110,6 +111,8 @@ def config_entry(c: ConfigSummary, layout: Layout, plan: Plan, rank: int, name: 
                      **{f"{k}_ci": [None if v is None else r6(v) for v in ci] for k, ci in c.latency_ci.items()}}
                     if plan.latency else None),
         "tokens": r6(c.tokens), "cost": r6(c.cost),
+        # trial Z2 wanted cost per ticket: the total over the items (each item's one counted row)
+        "cost_per_item": r6(c.cost / c.items) if c.cost is not None and c.items else None,
         "cost_per_right": _cost_per_right(c, plan),
         **({"slo": {"verdict": c.slo["verdict"], "clauses": [{k: r6(v) if isinstance(v, float) else v
                                                              for k, v in cl.items()} for cl in c.slo["clauses"]]}}

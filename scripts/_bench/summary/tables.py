@@ -133,7 +133,8 @@ def csv_wide_text(doc: dict) -> str:
               "latency_failures_counted_at", *latency,
               *(["slo_verdict"] if clauses else []),
               *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
-              "tokens", "cost", *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else [])]
+              "tokens", "cost", *(["cost_per_item"] if any(c.get("cost_per_item") is not None for c in configs) else []),
+              *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else [])]
     params = parameter_columns(_all_values(doc), fields)
     fields = _after_configuration(fields, list(params))
     out = io.StringIO()
@@ -149,7 +150,7 @@ def csv_wide_text(doc: dict) -> str:
                    "items": c["items"], "failed": c["failed"],
                    "latency_column": lat.get("column"), "latency_unit": lat.get("unit"),
                    "latency_failures_counted_at": lat.get("failures_counted_at"), "tokens": c["tokens"],
-                   "cost": c["cost"]}
+                   "cost": c["cost"], **({"cost_per_item": c["cost_per_item"]} if "cost_per_item" in fields else {})}
             per_right = c.get("cost_per_right")
             if per_right:  # trial N: documented for this table, and only the JSON had it
                 row.update(dict(zip(PER_RIGHT, (per_right[k] for k in ("metric", "estimate", "ci_low", "ci_high")),
