@@ -1115,7 +1115,7 @@ def print_verdict_table(verdicts: list[dict], series_labels: list[str] | None = 
         print("  (a rate measured more than once: the level with the most requests decides it)")
     if any(v.get("client_behind") and v["verdict"] != "meets" for v in verdicts):
         print(f"  * the client fell behind its schedule: most requests that broke the objective were sent more than "
-              f"{LATE_AFTER_MS:g} ms late, so the verdict is the client's, not the service's")
+              f"{LATE_AFTER_MS:g} ms late, so the level cannot tell the service's limit from the client's")
 
 
 def print_bracket(judge: SloJudge, verdicts: list[dict], stopped: str, spent: float | None, budget: float | None,
@@ -1167,8 +1167,8 @@ def client_limited_line(objective: str, highest: dict | None, limited: float) ->
     measured = f"at least {highest['rate']:g}/s (it meets {objective} there)" if highest else \
         f"not measured (no rate below {limited:g}/s meets {objective})"
     return (f"{measured}; at {limited:g}/s the client fell behind its schedule (most requests that broke the "
-            "objective were sent late), so that rate says nothing about the service: run the client on cores or a "
-            "machine of its own to measure higher")
+            "objective were sent late), so that level cannot tell the service's limit from the client's: run the "
+            "client on cores or a machine of its own to measure higher")
 
 
 def rate_list(rates: list[float]) -> str:

@@ -73,6 +73,7 @@ from _bench.summary.render import markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
 from _bench.summary.scan import enumerate_groups, partition
 from _bench.summary.tables import comparisons_csv_text, csv_text, csv_wide_text, load_csv_text
+from _bench.summary.target import Target, check_targets, parse_target
 
 PROG = "export_summary.py"
 EXAMPLES = """  python scripts/export_summary.py bench.db predictions
@@ -213,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(all clauses must hold): the share of calls that broke it with an interval and a "
                              "verdict (meets / fails / undecided), per configuration; on a load test per level, "
                              "with the highest rate that meets")
+    parser.add_argument("--target", action="append", metavar="METRIC>=VALUE", type=_target,
+                        help="a bar each configuration must reach, e.g. 'correct_strict>=0.85', 'accuracy>=85%%' or "
+                             "'abs_error<=3.5' (repeatable): per configuration meets / fails / undecided from its "
+                             "metric's interval, and which configurations meet every target, cheapest first")
     parser.add_argument("--kind", choices=("auto", "load", "benchmark"), default="auto",
                         help="what the table is: auto (default: a load test when it has a latency beside when each "
                              "request was due, e.g. scheduled_s), load, or benchmark")
@@ -253,6 +258,13 @@ def _duration_ms(text: str) -> float:
     if not m:
         raise argparse.ArgumentTypeError(f"expected a duration with its unit (5s, 5000ms, 250us), got {text!r}")
     return float(m.group(1)) * MS_PER[m.group(2)]
+
+
+def _target(text: str) -> Target:
+    try:
+        return parse_target(text)
+    except InputError as exc:  # argparse turns this into its one-line usage error
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--target: ")) from None
 
 
 def _slo(text: str) -> list:
@@ -439,7 +451,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
                               "pairs": opts.pairs, "family": opts.family, "failures": opts.failures,
                               "power": opts.power, "unit": opts.unit, "within": list(opts.within),
-                              "items_needed": opts.items_needed},
+                              "items_needed": opts.items_needed, "targets": [t.text for t in opts.targets]},
                   "versions": entries, **({"slo": load} if load is not None else {})},
     )
     report.attachments["load_series"] = load_series
@@ -481,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                                unit=args.unit, within=tuple(args.within or ()),
                                latency_per_input=args.latency_per_input, failure_latency_ms=args.failure_latency,
                                latency_of_replays=args.latency_of_replays,
-                               call_order=not args.rows_not_in_call_order)
+                               call_order=not args.rows_not_in_call_order, targets=tuple(args.target or ()))
+                check_targets(list(opts.targets), [m.name for m in plan.metrics])
                 filters = parse_filters(args.filter, bench.column_names)
                 report = build_report(bench, layout, plan, opts, args.version, [Path(p).name for p in paths],
                                       filters)

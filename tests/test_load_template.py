@@ -794,8 +794,9 @@ def test_a_rate_the_client_fell_behind_on_ends_the_search_and_the_capacity_is_at
         "more than 5 ms late): it cannot drive this service harder from here")
     lines = bracket(judge, capsys, verdicts)
     assert lines[0] == ("capacity: at least 100/s (it meets p99<50ms there); at 200/s the client fell behind its "
-                        "schedule (most requests that broke the objective were sent late), so that rate says nothing "
-                        "about the service: run the client on cores or a machine of its own to measure higher")
+                        "schedule (most requests that broke the objective were sent late), so that level cannot tell "
+                        "the service's limit from the client's: run the client on cores or a machine of its own to "
+                        "measure higher")
     template.print_verdict_table([{**v, "latency_ms": {}, "series": 0} for v in verdicts])
     table = capsys.readouterr().out
     assert "fails*" in table and "* the client fell behind its schedule" in table

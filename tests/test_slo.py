@@ -643,19 +643,23 @@ def test_a_level_failed_by_requests_the_client_sent_late_is_the_clients_and_ends
     slo = doc["slo"]
     at80 = by_rate(doc)[80]
     assert at80["verdict"] == "fails" and at80["client_behind"] is True
-    assert at80["sent_late"] == {"requests": 240, "of": 240, "after_ms": 5.0, "client_behind": True}
+    # with the evidence a reader weighs (trials Y, Y2): the largest lag, and the latency from the send itself
+    assert at80["sent_late"] == {"requests": 240, "of": 240, "after_ms": 5.0, "max_lag_ms": 40.0,
+                                 "median_from_send_ms": 160.0, "client_behind": True}
     assert by_rate(doc)[40]["sent_late"]["of"] == 0 and by_rate(doc)[40]["client_behind"] is False  # none broke
     assert slo["highest_meeting"]["rate"] == 40
     assert slo["bracket"] == {"meets_at": 40, "fails_at": None, "client_limited_at": 80}
     finding = next(f for f in doc["findings"] if f["check_id"] == "slo-client-behind")
     assert finding["severity"] == "warning" and finding["examples"][0].endswith(
-        "fails, 240 of its 240 broken requests sent more than 5 ms late")
+        "fails, 240 of its 240 broken requests sent more than 5 ms late (lag up to 40 ms; latency from the send "
+        "itself, median 160 ms)")
     assert export_summary.main([str(client), "requests", "--slo", "p99<50ms", "--engine", engine]) == 0
     out = capsys.readouterr().out
     assert "| **fails** (client behind) |" in out
     line = next(x for x in out.splitlines() if x.startswith("**Capacity"))
     assert line.startswith("**Capacity:** at least 40/s (the highest tested rate that meets p99<50ms") and \
-        "at 80/s the client fell behind its schedule" in line, line
+        "at 80/s the client fell behind its schedule, so from there on these levels cannot tell the service's " \
+        "limit from the client's" in line, line
     assert export_summary.main([str(client), "requests", "--slo", "p99<50ms", "--csv", "--engine", engine]) == 0
     rows = {float(r["rate"]): r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert (rows[80.0]["client_behind"], rows[80.0]["sent_late"], rows[80.0]["broken_or_slowest"]) == ("true", "240",

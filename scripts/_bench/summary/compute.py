@@ -55,6 +55,7 @@ class Options:
     latency_per_input: str | None = None  # --latency-per-input: median | min | mean of each input's timings first
     latency_of_replays: bool = False  # --latency-of-replays: a replayed row's latency (the original call's) counts
     failure_latency_ms: float | None = None  # --failure-latency: a failed call counts in the percentiles at this
+    targets: tuple = ()  # --target: target.Target, a bar each configuration's metric meets, fails or straddles
 
 
 # Beyond this magnitude squares (variances, bootstrap sums) overflow float64: such a metric is not averaged.

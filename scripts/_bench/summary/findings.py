@@ -491,6 +491,16 @@ def beyond_data_findings(summaries: list, names: dict[int, str]) -> list[Finding
     return findings
 
 
+def _behind_example(lv: dict) -> str:
+    late = lv["sent_late"]
+    evidence = "" if late.get("max_lag_ms") is None else (
+        f" (lag up to {late['max_lag_ms']:.0f} ms; latency from the send itself, median "
+        f"{late['median_from_send_ms']:.0f} ms)" if late.get("median_from_send_ms") is not None
+        else f" (lag up to {late['max_lag_ms']:.0f} ms)")
+    return (f"{lv['label']}: {lv['verdict']}, {late['requests']} of its {late['of']} broken requests sent more than "
+            f"{late['after_ms']:g} ms late{evidence}")
+
+
 def load_findings(load: dict) -> list[Finding]:
     findings = []
     if load["non_monotone"]:
@@ -512,16 +522,17 @@ def load_findings(load: dict) -> list[Finding]:
                                 "Compare the repeats (the replicate column) and find what differed before "
                                 "trusting the pooled verdict; more repeats, in alternating order, tell a drift "
                                 "from chance.", split))
-    behind = [f"{lv['label']}: {lv['verdict']}, {lv['sent_late']['requests']} of its {lv['sent_late']['of']} "
-              f"broken requests sent more than {lv['sent_late']['after_ms']:g} ms late"
-              for lv in load["levels"] if lv.get("client_behind") and lv["verdict"] not in (None, "meets")]
+    behind = [_behind_example(lv) for lv in load["levels"]
+              if lv.get("client_behind") and lv["verdict"] not in (None, "meets")]
     if behind:  # trial W: a client at 88 % of a core "failed" a service at 7 %
         findings.append(Finding("slo-client-behind", "warning", f"{len(behind)} levels did not meet, and most of "
                                 "the requests that broke the objective were sent late: the client fell behind its "
-                                "schedule (its own CPU, or a machine shared with the service), so those verdicts "
-                                "are the client's, not the service's. The capacity stops below them.",
-                                "Run the client on cores or a machine of its own (compare the client's and the "
-                                "server's CPU in the template's levels table) to measure those rates.", behind))
+                                "schedule (its own CPU, or a machine shared with the service), so these levels "
+                                "cannot tell the service's limit from the client's, and the capacity does not count "
+                                "them. A latency from the send itself that breaks the objective too means the "
+                                "service was slow as well.", "Run the client on cores or a machine of its own "
+                                "(compare the client's and the server's CPU in the template's levels table) to "
+                                "measure those rates.", behind))
     undecided = [lv["label"] for lv in load["levels"] if lv["verdict"] == "undecided"]
     if undecided:
         findings.append(Finding("slo-undecided", "info", f"{len(undecided)} levels are undecided: the interval of "

@@ -317,7 +317,8 @@ def analyse_level(s: Series, clauses: list[Clause], alpha: float, resamples: int
     results = _judge_clauses(failed, latency, clauses, boot, alpha)
     overall = overall_verdict([r["verdict"] for r in results])
     errors = int(failed.sum())
-    sent_late = _sent_late(worst if clauses else _slowest(latency, ok), np.asarray(s.send_lag_ms, dtype=float))
+    sent_late = _sent_late(worst if clauses else _slowest(latency, ok), np.asarray(s.send_lag_ms, dtype=float),
+                           latency)
     return {"key": list(s.key), "configuration": s.shown, "rate": s.rate, "replicates": reps, "requests": n,
             # six decimals, as the benchmark's numbers (model.r6): 9.999999999999998 requests/s was 10
             "window_s": round(window_s, 6), "offered_rps": round(n / window_s, 6) if window_s else None,
@@ -337,15 +338,22 @@ def _slowest(latency: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return ok & (latency >= np.percentile(latency[ok], 99, method="linear"))
 
 
-def _sent_late(broken: np.ndarray, lag_ms: np.ndarray) -> dict | None:
+def _sent_late(broken: np.ndarray, lag_ms: np.ndarray, latency_ms: np.ndarray) -> dict | None:
     """How many of the requests that broke the objective (or of the slowest) were sent late, and whether they are
-    most of them (`client_behind`): None without send times."""
+    most of them (`client_behind`): None without send times. With the evidence a reader weighs (trials Y, Y2: a
+    lag of at most 64 ms beside latencies of seconds): the largest lag, and the median latency counted from the
+    send itself (latency minus lag) of the late ones: when that alone breaks the objective, the service was slow
+    too, and the level cannot tell the two apart."""
     judged = broken & ~np.isnan(lag_ms)
     if not judged.any() and np.isnan(lag_ms).all():
         return None
-    late = int(np.count_nonzero(judged & (lag_ms > LATE_AFTER_MS)))
+    late_ones = judged & (lag_ms > LATE_AFTER_MS)
+    late = int(np.count_nonzero(late_ones))
     of = int(np.count_nonzero(judged))
+    from_send = (latency_ms - lag_ms)[late_ones & ~np.isnan(latency_ms)]
     return {"requests": late, "of": of, "after_ms": LATE_AFTER_MS,
+            "max_lag_ms": round(float(np.max(lag_ms[late_ones])), 3) if late else None,
+            "median_from_send_ms": round(float(np.median(from_send)), 3) if len(from_send) else None,
             "client_behind": of >= LAG_MIN_BROKEN and 2 * late >= of}
 
 

@@ -49,6 +49,7 @@ from _bench.summary.compute import (
     Options,
 )
 from _bench.summary.plan import Plan
+from _bench.summary.target import judge_configurations
 
 TEST_NAMES = {"mcnemar-exact": "McNemar exact", "wilcoxon": "Wilcoxon signed-rank",
               "cluster-robust-t": "cluster-robust t", "corrected-resampled-t": "corrected resampled t"}
@@ -393,6 +394,8 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
     for e in configs:
         e["tied"] = ranks_in_order.count(e["rank"]) > 1
     _make_labels_unique(configs)
+    if opts.targets:
+        judge_configurations(configs, list(opts.targets))
     labels = {c.index: e["label"] for c, e in zip(s.configs, configs, strict=True)}
     ranks = {c.index: e["rank"] for c, e in zip(s.configs, configs, strict=True)}
     comparisons = [comparison_entry(c, labels, ranks) for c in s.comparisons]

@@ -8,6 +8,7 @@ from pathlib import Path
 from _bench.layout import fold_sample_size, items_are_folds, labels_note, moved_note, replicate_unit
 from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
 from _bench.summary.slo import runs_cut_calls
+from _bench.summary.target import meeting_all
 
 VERDICT_COLOURS = {"best": "#1b6ca8", "reference": "#8e44ad", "better": "#2e8b57", "worse": "#c0392b",
                    "no detectable difference": "#7f8c8d", "not comparable": "#bdc3c7"}
@@ -129,6 +130,40 @@ def _slo_section(stratum: dict, doc: dict) -> list[str]:
             "effective number of calls (an input's calls, or a run of consecutive calls, can be slow together), "
             "so a verdict can stay undecided where the percentile's interval, which counts only an input's calls "
             "as alike, lies wholly past the limit.", *_runs_note(judged)]
+
+
+def _target_section(stratum: dict, doc: dict) -> list[str]:
+    """--target: each configuration's metric against each bar, its verdict, and which meet every bar (cheapest
+    first when there is a cost per item)."""
+    judged = [c for c in stratum["configurations"] if c.get("targets")]
+    if not judged:
+        return []
+    targets = [t["target"] for t in judged[0]["targets"]]
+    ci = f"{doc['options']['confidence']:.0%} CI"
+    costed = any(c.get("cost_per_item") is not None for c in judged)
+    header = ["configuration", *(f"{t} [{ci}]: verdict" for t in targets), *(["cost per item"] if costed else [])]
+    rows = [[c["label"], *(f"{fmt_interval(t['estimate'], t['ci_low'], t['ci_high'])}: **{t['verdict']}**"
+                           for t in c["targets"]),
+             *([_cost(c.get("cost_per_item"))] if costed else [])] for c in judged]
+    met = meeting_all(judged)
+    if met:
+        said = f"Meets every target: {', '.join(c['label'] for c in met)}" + (
+            f"; the cheapest per item: {met[0]['label']} ({_cost(met[0]['cost_per_item'])})"
+            if costed and met[0].get("cost_per_item") is not None else "") + "."
+    else:
+        said = "No configuration meets every target."
+    undecided = [c["label"] for c in judged if any(t["verdict"] == "undecided" for t in c["targets"])]
+    if undecided:
+        said += f" Undecided (the interval contains the bar: more items would decide): {', '.join(undecided)}."
+    return ["", f"### Target {', '.join(targets)}, per configuration", "", *_table(
+        header, "l" * len(header), rows), "",
+        f"{said} meets: the whole interval is on the right side of the bar; fails: wholly on the wrong side. Each "
+        f"configuration's own {ci}, not adjusted for the {len(judged)} judged: near the bar, about one in 20 such "
+        "verdicts can be wrong."]
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"  # 0.00015 per ticket, 2 per call: significant digits
 
 
 def _runs_note(judged: list[dict]) -> list[str]:
@@ -423,6 +458,7 @@ def markdown(doc: dict) -> str:
         lines += ["", f"## Version: {stratum['label']}" if stratum["version"] else "## Results", ""]
         lines += _config_table(stratum, doc)
         lines += _slo_section(stratum, doc)
+        lines += _target_section(stratum, doc)
         for metric in inferred["measures"]["metrics"]:
             mine = [c for c in stratum["comparisons"] if c["metric"] == metric["name"]]
             if not mine:
@@ -667,9 +703,9 @@ def _capacity_line(group: dict, objective: str, series: str | None) -> str:
     if limited is not None and not bracket.get("fails_at"):  # the client stopped the measurement, not the service
         at_least = f"at least {best['rate']:g}/s (the highest tested rate that meets {objective}, {best['label']})" \
             if best else f"not measured: no rate below {limited:g}/s meets {objective}"
-        return (f"{head} {at_least}; at {limited:g}/s the client fell behind its schedule, so that rate and those "
-                "above it say nothing about the service (a client on cores or a machine of its own can measure "
-                "them).")
+        return (f"{head} {at_least}; at {limited:g}/s the client fell behind its schedule, so from there on these "
+                "levels cannot tell the service's limit from the client's (a client on cores or a machine of its own "
+                "can measure them; the slo-client-behind finding gives each level's lag and latency from the send).")
     if best:
         above = f", and fails at {bracket['fails_at']:g}/s" if bracket.get("fails_at") else \
             ": no tested rate fails (test higher rates to find the limit)"

@@ -127,6 +127,7 @@ def csv_wide_text(doc: dict) -> str:
     version_cols = _version_columns(doc)
     configs = [c for v in doc["versions"] for c in v["configurations"]]
     clauses = list(dict.fromkeys(k["clause"] for c in configs if c.get("slo") for k in c["slo"]["clauses"]))
+    targets = doc["options"].get("targets") or []  # --target: target_0 holds its text, target_0_verdict the verdict
     latency = [f"latency_{p}{end}" for p in ("p50", "p95", "p99") for end in ("", "_ci_low", "_ci_high")]
     fields = [*version_cols, "rank", "configuration", "rows", "items", "failed",
               *(m + suffix for m in metrics for suffix in WIDE_METRIC_FIELDS), "latency_column", "latency_unit",
@@ -134,7 +135,9 @@ def csv_wide_text(doc: dict) -> str:
               *(["slo_verdict"] if clauses else []),
               *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
               "tokens", "cost", *(["cost_per_item"] if any(c.get("cost_per_item") is not None for c in configs) else []),
-              *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else [])]
+              *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else []),
+              *(f"target_{i}{end}" for i in range(len(targets)) for end in ("", "_verdict")),
+              *(["meets_every_target"] if targets else [])]
     params = parameter_columns(_all_values(doc), fields)
     fields = _after_configuration(fields, list(params))
     out = io.StringIO()
@@ -158,6 +161,10 @@ def csv_wide_text(doc: dict) -> str:
             for p in ("p50", "p95", "p99"):
                 low, high = lat.get(f"{p}_ci") or (None, None)
                 row.update({f"latency_{p}": lat.get(p), f"latency_{p}_ci_low": low, f"latency_{p}_ci_high": high})
+            for i, t in enumerate(c.get("targets") or []):
+                row.update({f"target_{i}": t["target"], f"target_{i}_verdict": t["verdict"]})
+            if targets:
+                row["meets_every_target"] = str(all(t["verdict"] == "meets" for t in c.get("targets") or [])).lower()
             if c.get("slo"):
                 row["slo_verdict"] = c["slo"]["verdict"]
                 for k in c["slo"]["clauses"]:

@@ -1,0 +1,76 @@
+"""--target: does each configuration reach a bar on a metric ("at least 85 % accuracy")?
+
+Trial Z2 had to write its own script for the question users bring after "which is best": which configurations
+reach a quality bar, and which of those is cheapest. A target is `METRIC>=VALUE` or `METRIC<=VALUE` (VALUE a
+number, or a percentage for a 0/1 metric: `correct_strict>=85%`). Each configuration's verdict comes from the
+interval the report already gives for that metric (Wilson for a 0/1 metric, bootstrap or t otherwise):
+- meets: the whole interval is on the right side of the bar;
+- fails: the whole interval is on the wrong side;
+- undecided: the interval contains the bar (more items would decide).
+Each verdict uses the configuration's own interval, not adjusted for the number of configurations judged: with
+k configurations near the bar, about 5 % of them may be called wrongly at 95 %, and the report says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from _bench.reader import InputError
+
+TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    op: str  # '>=' (at least) or '<='  (at most)
+    value: float
+    text: str  # as the report and the CSV columns name it: 'correct_strict>=0.85'
+
+
+def parse_target(text: str) -> Target:
+    m = TARGET.match(text)
+    if not m:
+        raise InputError(f"--target: cannot read {text!r}; write METRIC>=VALUE or METRIC<=VALUE, e.g. "
+                         "'correct_strict>=0.85', 'accuracy>=85%' or 'abs_error<=3.5'")
+    value = float(m.group(3)) / (100 if m.group(4) else 1)
+    return Target(m.group(1), m.group(2), value, f"{m.group(1)}{m.group(2)}{value:g}")
+
+
+def check_targets(targets: list[Target], metrics: list[str]) -> None:
+    """Each target names a metric the report computes; a one-line error otherwise."""
+    for t in targets:
+        if t.metric not in metrics:
+            raise InputError(f"--target {t.text}: {t.metric!r} is not a metric of this report "
+                             f"({', '.join(metrics) or 'none'}); add it with --metric {t.metric}:higher or :lower")
+
+
+def verdict(target: Target, low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "no interval"
+    at_least = target.op == ">="
+    if (low >= target.value) if at_least else (high <= target.value):
+        return "meets"
+    if (high < target.value) if at_least else (low > target.value):
+        return "fails"
+    return "undecided"
+
+
+def judge_configurations(configs: list[dict], targets: list[Target]) -> None:
+    """Each reported configuration gets `targets`: [{target, metric, op, value, estimate, ci_low, ci_high,
+    verdict}], from its metric's interval."""
+    for c in configs:
+        c["targets"] = []
+        for t in targets:
+            m = c["metrics"].get(t.metric) or {}
+            c["targets"].append({"target": t.text, "metric": t.metric, "op": t.op, "value": t.value,
+                                 "estimate": m.get("estimate"), "ci_low": m.get("ci_low"),
+                                 "ci_high": m.get("ci_high"), "verdict": verdict(t, m.get("ci_low"),
+                                                                                 m.get("ci_high"))})
+
+
+def meeting_all(configs: list[dict]) -> list[dict]:
+    """The configurations that meet every target, cheapest first when the report has a cost per item."""
+    met = [c for c in configs if c.get("targets") and all(t["verdict"] == "meets" for t in c["targets"])]
+    return sorted(met, key=lambda c: (c.get("cost_per_item") is None, c.get("cost_per_item") or 0.0))
