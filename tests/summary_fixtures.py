@@ -6,6 +6,7 @@ same lists (by formula), never read back from the script under test.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 from xetrack import Tracker
 from xetrack_fixtures import log_rows
 
@@ -163,3 +165,12 @@ def cached_runs(db: Path, engine: str, cache: Path, runs: int = 2, n: int = 5, t
             tracker.track(slow_square, kwargs={"i": i}, params={"model": "sq"})
         ids.append(tracker.track_id)
     return ids
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson's 95 % interval for k of n, computed here by hand: what the report's must equal."""
+    z = stats.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half

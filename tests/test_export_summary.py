@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 from helpers import ROOT, call_main, digest, run_python
 from scipy import stats
-from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db, seeded_db
+from summary_fixtures import (
+    clustered_db,
+    correctness,
+    prediction_rows,
+    predictions_db,
+    scores_db,
+    seeded_db,
+    wilson,
+)
 from xetrack_fixtures import clean_benchmark, log_rows
 
 SCRIPT = ROOT / "scripts" / "export_summary.py"
@@ -38,14 +46,6 @@ def doc(capsys, *argv) -> dict:
 def only_version(d: dict) -> dict:
     assert len(d["versions"]) == 1
     return d["versions"][0]
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    z = stats.norm.ppf(0.975)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def mcnemar(other: list[int], reference: list[int]) -> float:

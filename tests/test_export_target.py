@@ -10,24 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 
 import export_summary
 import pytest
 from helpers import call_main
-from scipy import stats
+from summary_fixtures import wilson
 from xetrack_fixtures import log_rows
 
 # model: (right answers of 100, cost per call)
 MODELS = {"large": (95, 0.5), "mid": (83, 0.1), "small": (60, 0.05), "huge": (97, 2.0)}
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    z = stats.norm.ppf(0.975)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 @pytest.fixture(params=["sqlite", "duckdb"])
