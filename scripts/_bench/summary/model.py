@@ -19,7 +19,8 @@ pooled, each with
   metrics {name: {n, inputs, replicates, estimate, ci_low, ci_high, interval}}, latency {column, unit, n, p50,
   p95, p99} or null, tokens, cost, cost_per_item (cost over the items), cost_per_right {metric, estimate,
   ci_low, ci_high} (the scored rows' spend over the primary right/wrong metric's right answers; the interval from
-  that rate's, the spend fixed) or null;
+  that rate's, the spend fixed) or null; with --target, targets [{target, metric, op, value, estimate, ci_low,
+  ci_high, verdict}] (target.py);
 - comparisons[] (each configuration against the best or the reference, or every pair with --pairs all; per
   metric): metric, rank, configuration, reference_rank, reference, shared_items, only_reference, only_other,
   delta (configuration - reference), ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for

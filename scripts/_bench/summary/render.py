@@ -158,8 +158,9 @@ def _target_section(stratum: dict, doc: dict) -> list[str]:
     return ["", f"### Target {', '.join(targets)}, per configuration", "", *_table(
         header, "l" * len(header), rows), "",
         f"{said} meets: the whole interval is on the right side of the bar; fails: wholly on the wrong side. Each "
-        f"configuration's own {ci}, not adjusted for the {len(judged)} judged: near the bar, about one in 20 such "
-        "verdicts can be wrong."]
+        f"configuration's own {ci}, not adjusted for the {len(judged)} judged: a configuration truly on the other "
+        f"side of the bar gets a wrong verdict with at most {(1 - doc['options']['confidence']) / 2:.1%} chance (one "
+        "end of its interval), so among many near the bar expect the odd one."]
 
 
 def _cost(value: float | None) -> str:

@@ -134,7 +134,8 @@ def csv_wide_text(doc: dict) -> str:
               "latency_failures_counted_at", *latency,
               *(["slo_verdict"] if clauses else []),
               *(f"slo_{k}_{end}" for k in clauses for end in ("share", "ci_low", "ci_high", "verdict")),
-              "tokens", "cost", *(["cost_per_item"] if any(c.get("cost_per_item") is not None for c in configs) else []),
+              "tokens", "cost",
+              *(["cost_per_item"] if any(c.get("cost_per_item") is not None for c in configs) else []),
               *(PER_RIGHT if any(c.get("cost_per_right") for c in configs) else []),
               *(f"target_{i}{end}" for i in range(len(targets)) for end in ("", "_verdict")),
               *(["meets_every_target"] if targets else [])]

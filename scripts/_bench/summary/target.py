@@ -7,8 +7,9 @@ interval the report already gives for that metric (Wilson for a 0/1 metric, boot
 - meets: the whole interval is on the right side of the bar;
 - fails: the whole interval is on the wrong side;
 - undecided: the interval contains the bar (more items would decide).
-Each verdict uses the configuration's own interval, not adjusted for the number of configurations judged: with
-k configurations near the bar, about 5 % of them may be called wrongly at 95 %, and the report says so.
+Each verdict uses the configuration's own interval, not adjusted for the number of configurations judged: one
+truly on the other side of the bar is called wrongly with at most 2.5 % chance at 95 % (one end of its
+interval), so among many near the bar a few may be; the report says so.
 """
 
 from __future__ import annotations
