@@ -68,6 +68,8 @@ DEFAULT_MODELS = ("logreg", "forest", "hist_gboost")
 DEFAULT_DATASET = "breast_cancer"
 FOLDS, SEEDS = 5, (0, 1, 2)  # repeated (stratified, for classifiers) k-fold: one shuffled k-fold split per seed
 DB = "sklearn_benchmark.db"  # the cache goes beside it: <name>_cache; the results tables: <name>_results.db
+MODEL_ASSETS = True  # store each fitted model; part of every fit's cache key: decide before the first real run
+TARGET = None  # a bar every model must reach, e.g. "accuracy>=0.95": its verdict in the results table (--target)
 CACHE_VERSION = "1"  # change it whenever fit_and_predict changes: cached results are recomputed, not replayed
 # ================================================ END EDIT ===================================================
 # isort: split
@@ -77,6 +79,7 @@ import csv
 import io
 import json
 import pickle
+import re
 import sqlite3
 import subprocess
 import sys
@@ -345,7 +348,7 @@ def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int]
 
 
 def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experiment_version: str,
-        keep_models: bool, shard: Shard | None = None, add_to_version: bool = False) -> int:
+        keep_models: bool, shard: Shard | None = None, add_to_version: bool = False, target: str | None = None) -> int:
     first = configs[0]
     X, y, ids = data_of(first)
     data_fp = fingerprint(X, y, ids)
@@ -395,7 +398,7 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     if todo:  # the cache proof at a glance (analyze_cache_hits.py gives it per run and configuration)
         print(f"{len(todo) - replayed - len(failures)} units computed, {replayed} replayed from the cache"
               f"{f', {len(failures)} failed' if failures else ''}", file=sys.stderr)
-    summarise(db, cache, configs, (data_fp, experiment_version), failures, keep_models, shard)
+    summarise(db, cache, configs, (data_fp, experiment_version), failures, keep_models, shard, target)
     return 1 if failures else 0
 
 
@@ -426,7 +429,7 @@ def spread(values: list[float]) -> str:
 
 
 def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, str], failures: list[str],
-              keep_models: bool, shard: Shard | None = None) -> None:
+              keep_models: bool, shard: Shard | None = None, target: str | None = None) -> None:
     """A quick look: test and training accuracy (a regressor: mean absolute error) over folds and their gap.
     Descriptive only (folds share training data): the real comparison is export_summary's paired test on the
     per-example rows."""
@@ -458,8 +461,9 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     stored = stored_configurations(db, PREDICTIONS, configs[0], data_fingerprint=version[0],
                                    experiment_version=version[1])
     label = ",".join(varying_columns(configs, stored=stored) or ["model"])
-    # a regressor's rows are scored by their error: export derives no accuracy from predicted values
-    metric = ("--metric", "abs_error:lower") if regressors else ()
+    # a regressor's rows are scored by their error: export derives no accuracy from predicted values; a TARGET
+    # (trial X2 added export calls of its own for "which models reach 95 %") goes into the tables and commands
+    metric = (("--metric", "abs_error:lower") if regressors else ()) + (("--target", target) if target else ())
     if shard is None:
         save_results(db, label, version[1], metric)
     else:  # one shard's results are a part of the benchmark: analyse the union once every shard is done
@@ -619,9 +623,15 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="one shuffled k-fold split, and the models' random_state, per seed "
                              f"(default: {' '.join(map(str, SEEDS))})")
-    parser.add_argument("--no-model-assets", action="store_true",
+    parser.add_argument("--no-model-assets", action="store_true", default=not MODEL_ASSETS,
                         help="do not store the fitted models (they dominate the database and cache size; see "
-                             "references/templates.md for when to pass it)")
+                             "references/templates.md for when to pass it). Part of every fit's cache key: set "
+                             f"MODEL_ASSETS in the EDIT block once rather than remembering this flag (default: "
+                             f"{'store them' if MODEL_ASSETS else 'do not store them'})")
+    parser.add_argument("--target", default=TARGET, metavar="METRIC>=VALUE",
+                        help="a bar every model must reach, e.g. accuracy>=0.95 or accuracy>=95%%: the results table "
+                             "and the printed comparison say which models meet it (export_summary --target; "
+                             f"default: TARGET in the EDIT block, {TARGET!r})")
     return parser
 
 
@@ -631,6 +641,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_common_options(parser, args)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
+    if args.target is not None and not re.fullmatch(r"\s*[A-Za-z_][\w.]*\s*(>=|<=)\s*-?\d+(\.\d+)?\s*%?\s*", args.target):
+        parser.error(f"--target {args.target!r}: write METRIC>=VALUE or METRIC<=VALUE, e.g. accuracy>=0.95")
     kinds = {name: "regressor" if regression(name) else "classifier" for name, _ in args.models}
     if len(set(kinds.values())) > 1:  # the folds differ (stratified by class or not): no paired comparison
         parser.error("--models mixes classifiers and regressors ("
@@ -659,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configs = [Config(name, hp, args.dataset, args.limit, args.folds) for name, hp in dict.fromkeys(args.models)]
     return run(configs, args.seeds, args.db, args.cache_dir, args.experiment_version, not args.no_model_assets,
-               args.shard, args.add_to_version)
+               args.shard, args.add_to_version, args.target)
 
 
 if __name__ == "__main__":

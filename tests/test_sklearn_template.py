@@ -296,6 +296,31 @@ def test_a_new_experiment_version_refits_nothing_and_gets_its_own_rows(tmp_path)
 
 
 @pytest.mark.slow
+def test_model_assets_and_a_target_are_edit_block_settings_and_the_target_reaches_the_tables(tmp_path):
+    """Trial X2: --no-model-assets, part of every fit's cache key, lived only on the command line (forgotten next
+    week, everything refits), and "which models reach 95 %" needed export calls of its own. MODEL_ASSETS and
+    TARGET are EDIT-block settings: the project decides once, and the results table carries the target."""
+    folder = copy_template(tmp_path)
+    template = folder / TEMPLATE
+    source = template.read_text()
+    edited = source.replace("MODEL_ASSETS = True ", "MODEL_ASSETS = False ").replace(
+        "TARGET = None ", 'TARGET = "accuracy>=0.9" ')
+    assert edited.count("MODEL_ASSETS = False ") == 1 and edited.count('TARGET = "accuracy>=0.9" ') == 1
+    template.write_text(edited)
+    proc, _ = run_counting(folder, *SMALL, "--models", "logreg", "tree")
+    db = folder / "sklearn_benchmark.db"
+    assert "model_asset" not in {c for (_, c, *_) in read_rows(db, "PRAGMA table_info(scores)")}
+    table = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    assert set(table["target_0"]) == {"accuracy>=0.9"}
+    for _, row in table.iterrows():  # the verdict the accuracy interval gives
+        low, high = row["accuracy_ci_low"], row["accuracy_ci_high"]
+        assert row["target_0_verdict"] == ("meets" if low >= 0.9 else "fails" if high < 0.9 else "undecided")
+    assert "--version e1 --target 'accuracy>=0.9' --pairs all\n" in proc.stdout  # the printed comparison too
+    bad = run_python(template, *SMALL, "--target", "accuracy>95", cwd=folder)
+    assert bad.returncode == 2 and "--target 'accuracy>95': write METRIC>=VALUE or METRIC<=VALUE" in bad.stderr
+
+
+@pytest.mark.slow
 def test_gradient_boosting_runs_and_no_model_assets_stores_no_fitted_model(tmp_path):
     with_assets, without = copy_template(tmp_path / "with"), copy_template(tmp_path / "without")
     args = [*SMALL, "--models", "gboost", "forest"]
