@@ -54,6 +54,7 @@ PRICES = {  # USD per 1M (prompt, completion) tokens. EXAMPLES only: edit them, 
 TEMPERATURE, MAX_TOKENS, SEEDS = 0.0, 32, 1  # SEEDS > 1: replicates, seeds 0..N-1 sent to the endpoint
 DB, CACHE_DIR, EXPERIMENT_VERSION = "llm_bench.db", "llm_cache", "e1"  # version: "dev" while developing
 CONCURRENCY, TIMEOUT_S, MAX_RETRIES = 4, 60.0, 5  # parallel requests; seconds per request; retries on 429/5xx
+TARGET, SLO = None, None  # bars the printed report judges, e.g. "correct_strict>=0.9" and "p95<150ms" (per call)
 
 
 def parse_answer(answer: str | None, labels: list[str]) -> tuple[str | None, str]:
@@ -465,7 +466,10 @@ def stats(got: list[tuple], n_items: int) -> dict:
 
 
 def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, configs: list[Config],
-                  example_prices: bool, experiment_version: str, shard: bk.Shard | None = None) -> None:
+                  example_prices: bool, experiment_version: str, shard: bk.Shard | None = None,
+                  bars: tuple = ()) -> None:
+    """The run's table, then the commands for the next steps; `bars`: --target/--slo arguments the comparison and
+    the results table judge (trial Z3 added them to the printed commands by hand)."""
     def pct(x):
         return "   -  " if x is None else f"{100 * x:5.1f}%"
 
@@ -518,7 +522,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     latency = ("--latency-col", "latency_s", "--latency-of-replays")
     waited = not any(2 * r["n_cache_hits"] > r["n_answered"] for r in rows)
     export = functools.partial(bk.script_command, "export_summary.py", files, "predictions", "--config-cols", label,
-                               *only, *metrics)
+                               *only, *metrics, *bars)
     stem = bk.unsharded_stem(db)
     # trial Z: "for each model, which prompt?" is the pairs within a model (a smaller family: more power)
     within = ("--within", "model") if "model" in label.split(",") and "," in label else ()
@@ -627,7 +631,7 @@ class _Parser(bk.ArgumentParser):
 
 EPILOG = """defaults come from the EDIT block at the top of this file: BASE_URL, API_KEY_ENV, DATA, MODELS,
 PROMPTS, parse_answer, PRICES (USD per million tokens; the shipped values are EXAMPLES), TEMPERATURE,
-MAX_TOKENS, SEEDS, DB, CACHE_DIR, EXPERIMENT_VERSION, CONCURRENCY, TIMEOUT_S, MAX_RETRIES.
+MAX_TOKENS, SEEDS, DB, CACHE_DIR, EXPERIMENT_VERSION, CONCURRENCY, TIMEOUT_S, MAX_RETRIES, TARGET, SLO.
 
 tables: predictions (one row per configuration and input; `cache` '' = requests made now, else the run
 that made them; `attempts` = status or error class of every request, e.g. 429,200) and metrics (one row
@@ -661,6 +665,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per request (default: %(default)s)")
     parser.add_argument("--max-retries", type=int, default=MAX_RETRIES,
                         help="retries on 429/5xx/timeouts before the call is an error row (default: %(default)s)")
+    parser.add_argument("--target", default=TARGET, metavar="METRIC>=VALUE",
+                        help="a bar the printed comparison judges each configuration against, e.g. "
+                             "correct_strict>=0.9 (default: TARGET)")
+    parser.add_argument("--slo", default=SLO, metavar="OBJECTIVE",
+                        help="a latency objective per call the printed comparison judges, e.g. 'p95<150ms' on "
+                             "latency_s, each answer's own call (default: SLO)")
     args = parser.parse_args(argv)
     bk.check_common_options(parser, args)  # --limit, --experiment-version, --db
     args.cache_dir = args.cache_dir or Path(CACHE_DIR)
@@ -723,8 +733,9 @@ def main(argv: list[str] | None = None) -> int:
     except VersionDrift as exc:
         return fail(str(exc))
     uses_examples = example_prices and any(m in prices for m in models)
+    bars = (("--target", args.target) if args.target else ()) + (("--slo", args.slo) if args.slo else ())
     print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version,
-                  args.shard)
+                  args.shard, bars)
     return 1 if any(r["n_unanswered"] for r in rows) else 0
 
 

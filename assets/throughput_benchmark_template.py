@@ -946,9 +946,15 @@ def broken_share(clause: dict) -> str:
 
 def undecided_clauses(verdict: dict) -> str:
     """Each undecided clause with its interval and about how many requests in all would decide it (trial L)."""
-    return "; ".join(broken_share(c) + (f", ~{c['requests_to_decide']:,} requests would decide"
-                                        if c.get("requests_to_decide") else "")
-                     for c in verdict["clauses"] if c["verdict"] == "undecided")
+    def to_decide(c: dict) -> str:
+        needed = c.get("requests_to_decide")
+        if not needed:
+            return ""
+        if needed <= verdict.get("requests", 0):  # trial Y3: fewer than the level already had
+            return ", its broken requests come in bursts: repeat the level rather than lengthen it"
+        return f", ~{needed:,} requests would decide"
+
+    return "; ".join(broken_share(c) + to_decide(c) for c in verdict["clauses"] if c["verdict"] == "undecided")
 
 
 def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, start: float, ceiling: float,
@@ -969,9 +975,11 @@ def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, s
         v = decisive[rate]
         how = "over {} requests, and MAX_LEVEL_SECONDS or MAX_REQUESTS_PER_LEVEL allow no longer level" \
             if rate in capped else f"even over {{}} requests, measured {SEARCH_LONGER:g} times as long"
+        # as long as the level that stayed undecided (trial Y3: the default --duration would have measured less)
+        seconds = v["level"].duration_s if v.get("level") else round(v.get("requests", 0) / rate, 1)
         return (f"{meets_at:g}/s meets and {above:g}/s fails; {rate:g}/s between them stayed undecided "
                 f"{how.format(v.get('requests', 0))} ({undecided_clauses(v)}): the limit lies in the bracket, and "
-                f"repeats at {rate:g}/s (--rates {rate:g} --repeats 3) can tell which side")
+                f"repeats at {rate:g}/s (--rates {rate:g} --duration {seconds:g} --repeats 3) can tell which side")
     if why == "ceiling":
         return f"the ceiling {ceiling:g}/s was reached and every tested rate meets"
     if why == "floor":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -871,3 +872,18 @@ def test_the_stand_in_run_alone_on_other_data_says_it_has_no_label_for_an_input(
             assert srv._answer("demo-small", "Answer with one word.", f"Review: {text}").startswith("Hard to say")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no label for" in err and "--labels YOUR_DATA.jsonl" in err
+
+
+def test_a_target_and_an_slo_in_the_edit_block_reach_the_printed_comparison_and_run_there(tmp_path, server):
+    """Trial Z3 needed "at least 90 % and p95 under 150 ms" and added --target and --slo to the printed commands by
+    hand. TARGET and SLO (or the flags) put them in every printed comparison, and the printed command judges them."""
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--limit", "8", "--target", "correct_strict>=0.5",
+                        "--slo", "p95<5s")
+    (line,) = [x for x in proc.stdout.splitlines() if "--pairs all --latency-col latency_s" in x
+               and not x.rstrip().endswith(".csv") and "--within" not in x]
+    assert "--target 'correct_strict>=0.5' --slo 'p95<5s' --pairs all" in line, line
+    doc = json.loads(subprocess.run(shlex.split(line.strip()) + ["--json"], cwd=tmp_path, capture_output=True,
+                                    text=True).stdout)
+    configs = doc["versions"][0]["configurations"]
+    assert {c["targets"][0]["target"] for c in configs} == {"correct_strict>=0.5"}
+    assert all(c["slo"]["clauses"][0]["clause"] == "p95<5s" for c in configs)

@@ -634,9 +634,14 @@ def test_the_stop_reason_names_what_decided_it():
     assert why("undecided", undecided, 25) == (
         "25/s meets and 100/s fails; 50/s between them stayed undecided even over 3000 requests, measured 3 times "
         "as long (p99<50ms broken by 0.9% [0.6, 1.3], 1% allowed): the limit lies in the bracket, and repeats at "
-        "50/s (--rates 50 --repeats 3) can tell which side")
+        "50/s (--rates 50 --duration 60 --repeats 3) can tell which side")  # as long as the 3000-request level
     assert "50/s between them stayed undecided over 3000 requests, and MAX_LEVEL_SECONDS or MAX_REQUESTS_PER_LEVEL " \
         "allow no longer level" in why("undecided", undecided, 25, capped={50})
+    # a deciding count below the level's own (its broken requests in bursts: trial Y3) is not offered as a length
+    bursty = {**verdict(50, "undecided", 3000, 0.012, 0.004, 0.02)}
+    bursty["clauses"][0]["requests_to_decide"] = 2177
+    assert template.undecided_clauses(bursty).endswith(", its broken requests come in bursts: repeat the level "
+                                                       "rather than lengthen it")
 
 
 def test_a_rate_measured_twice_is_decided_by_its_longer_level_and_a_longer_level_stays_in_bounds():

@@ -683,6 +683,9 @@ def test_a_share_at_the_limit_is_said_to_sit_there_rather_than_given_a_length_to
     assert _to_decide(65_821_576, 1_833) == (" (the share sits at the limit: ~65,821,576 requests would decide, "
                                              "35,909x this level; call it neither)")
     assert _to_decide(None, 750) == ""
+    # trial Y3: "~2,177 requests would decide" on a level of 3,000 (the time-block interval is the wider one)
+    assert _to_decide(2_177, 3_000).startswith(" (by count ~2,177 requests would decide, fewer than it has: its "
+                                               "broken requests come in bursts")
 
 
 def test_a_client_limited_level_counts_as_not_measured_and_a_meeting_rate_above_it_still_counts():

@@ -20,7 +20,7 @@ pooled, each with
   p95, p99} or null, tokens, cost, cost_per_item (cost over the items), cost_per_right {metric, estimate,
   ci_low, ci_high} (the scored rows' spend over the primary right/wrong metric's right answers; the interval from
   that rate's, the spend fixed) or null; with --target, targets [{target, metric, op, value, estimate, ci_low,
-  ci_high, verdict}] (target.py);
+  ci_high, verdict, items_to_decide}] (target.py);
 - comparisons[] (each configuration against the best or the reference, or every pair with --pairs all; per
   metric): metric, rank, configuration, reference_rank, reference, shared_items, only_reference, only_other,
   delta (configuration - reference), ci_low, ci_high (unadjusted), effect_size {name, value, magnitude (null for
@@ -396,7 +396,7 @@ def stratum_entry(s: StratumInput, layout: Layout, plan: Plan, opts: Options) ->
         e["tied"] = ranks_in_order.count(e["rank"]) > 1
     _make_labels_unique(configs)
     if opts.targets:
-        judge_configurations(configs, list(opts.targets))
+        judge_configurations(configs, list(opts.targets), opts.confidence)
     labels = {c.index: e["label"] for c, e in zip(s.configs, configs, strict=True)}
     ranks = {c.index: e["rank"] for c, e in zip(s.configs, configs, strict=True)}
     comparisons = [comparison_entry(c, labels, ranks) for c in s.comparisons]

@@ -152,9 +152,12 @@ def _target_section(stratum: dict, doc: dict) -> list[str]:
             if costed and met[0].get("cost_per_item") is not None else "") + "."
     else:
         said = "No configuration meets every target."
-    undecided = [c["label"] for c in judged if any(t["verdict"] == "undecided" for t in c["targets"])]
+    undecided = [c["label"] + "".join(f" (~{t['items_to_decide']:,} items in all would decide {t['target']})"
+                                      for t in c["targets"] if t.get("items_to_decide"))
+                 for c in judged if any(t["verdict"] == "undecided" for t in c["targets"])]
     if undecided:
-        said += f" Undecided (the interval contains the bar: more items would decide): {', '.join(undecided)}."
+        said += (f" Undecided (the interval contains the bar: more items would decide, about as many in all as "
+                 f"shown if the share stays as it is): {', '.join(undecided)}.")
     return ["", f"### Target {', '.join(targets)}, per configuration", "", *_table(
         header, "l" * len(header), rows), "",
         f"{said} meets: the whole interval is on the right side of the bar; fails: wholly on the wrong side. Each "
@@ -691,6 +694,9 @@ def _to_decide(needed: int | None, requests: int) -> str:
     5 % allowed) as advice: past AT_THE_LIMIT times the level, say that no practical length decides it."""
     if not needed:
         return ""
+    if needed <= requests:  # trial Y3: "~2,177 requests would decide" on a level of 3,000
+        return (f" (by count ~{needed:,} requests would decide, fewer than it has: its broken requests come in "
+                "bursts, which the time-block interval counts; repeat the level rather than lengthen it)")
     if needed > AT_THE_LIMIT * requests:
         return (f" (the share sits at the limit: ~{needed:,} requests would decide, {needed / requests:,.0f}x this "
                 "level; call it neither)")
