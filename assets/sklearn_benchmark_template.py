@@ -184,10 +184,10 @@ def fold_indices(config: Config, seed: int, fold: int) -> tuple[np.ndarray, np.n
 # ---- The single-execution function: one (configuration, seed, fold) ------------------------------------------
 def stable_copy(model):
     """The fitted model after one pickle round trip. xetrack names an asset by the hash of its pickle, and a freshly
-    fitted forest or calibrated SVM pickles to other bytes than a copy of it does (a replay from the cache is a
-    copy), whereas its copies pickle alike. Stored as a copy, a version that replays the earlier fits stores no
-    second copy of such a model (trial X: 11 MB to 25 MB to add one model). A hist_gboost copy still pickles
-    differently in another process (strings shared in one, not the other), so it is stored again."""
+    fitted forest pickles to other bytes than a copy of it does (a replay from the cache is a copy), whereas its
+    copies pickle alike. Stored as a copy, a version that replays the earlier fits stores no second copy of such a
+    model (trial X: 11 MB to 25 MB to add one model). A hist_gboost copy still pickles differently in another
+    process (strings shared in one, not the other), so it is stored again."""
     return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
