@@ -926,6 +926,12 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     return middle, "bisect"
 
 
+def behind(verdict: dict) -> bool:
+    """export_summary's own rule (load.client_limited) on one of its --json levels: the client fell behind and the
+    level did not meet. Only verdicts, which come from export_summary, reach here: its module is there."""
+    return skill_module("_bench.summary.load").client_limited(verdict)
+
+
 def client_limit(verdicts: dict[float, str], meets_at: float | None) -> float | None:
     """The lowest rate the client fell behind on above the capacity and below the service's first failure there
     (export_summary's `client_limited_at`), or None."""
@@ -963,8 +969,8 @@ def stop_reason(why: str, decisive: dict[float, dict], meets_at: float | None, s
     the bounds did not let the search measure longer."""
     rates = sorted(decisive)
     if why == "client":
-        limited = client_limit({r: CLIENT_LIMITED if decisive[r].get("client_behind") and decisive[r]["verdict"] !=
-                                "meets" else decisive[r]["verdict"] for r in rates}, meets_at)
+        limited = client_limit({r: CLIENT_LIMITED if behind(decisive[r]) else decisive[r]["verdict"] for r in rates},
+                               meets_at)
         late = decisive[limited].get("sent_late") or {}
         return (f"the client fell behind its schedule at {limited:g}/s ({late.get('requests', '?')} of the "
                 f"{late.get('of', '?')} requests that broke the objective were sent more than "
@@ -1036,8 +1042,8 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
             meets_at = highest and highest["rate"]
             level = None
             while level is None:
-                rate, why = next_rate({r: CLIENT_LIMITED if judge.load.client_limited(v) else v["verdict"]
-                                       for r, v in decisive.items()}, meets_at, start, ceiling, lengthened)
+                rate, why = next_rate({r: CLIENT_LIMITED if behind(v) else v["verdict"] for r, v in decisive.items()},
+                                      meets_at, start, ceiling, lengthened)
                 if rate is None:
                     stopped = stop_reason(why, decisive, meets_at, start, ceiling, capped)
                     break
@@ -1115,13 +1121,13 @@ def print_verdict_table(verdicts: list[dict], series_labels: list[str] | None = 
                                for c in v["clauses"])
             tail = f"p99 {p99['estimate']:.1f} ms" if p99.get("estimate") is not None else "no reply"
             name = level_name(v)
-            said = f"{v['verdict']}*" if v.get("client_behind") and v["verdict"] != "meets" else v["verdict"]
+            said = f"{v['verdict']}*" if behind(v) else v["verdict"]
             print(f"  {name:36} {said:>10} {v.get('requests', '?'):>7}  {tail:>14}  {shares}")
     seen = {(v["rate"], v["series"]) if "series" in v else (v["rate"], v["level"].arrival, v["level"].connection)
             for v in verdicts}
     if len(seen) < len(verdicts):  # a search measured an undecided rate again, longer
         print("  (a rate measured more than once: the level with the most requests decides it)")
-    if any(v.get("client_behind") and v["verdict"] != "meets" for v in verdicts):
+    if any(behind(v) for v in verdicts):
         print(f"  * the client fell behind its schedule: most requests that broke the objective were sent more than "
               f"{LATE_AFTER_MS:g} ms late, so the level cannot tell the service's limit from the client's")
 

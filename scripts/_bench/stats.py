@@ -15,6 +15,7 @@ references/statistics.md. Conventions:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -66,6 +67,22 @@ def t_quantile(probability: float, df: int) -> float:
 
 def t_two_sided_p(t: float, df: int) -> float:
     return float(2 * special.stdtr(df, -abs(t)))
+
+
+def fewest_deciding(decided: Callable[[float], bool], start: float = 1.0, limit: float = 1e12) -> float | None:
+    """The fewest n (to within one, or 0.01 %) from `start` up for which `decided(n)` holds, assuming it stays true
+    once true: doubling, then bisection. None past `limit`. How many calls (load.calls_to_decide) or items
+    (target.items_to_decide) would decide a share that stays as it is."""
+    high = float(start)
+    while not decided(high):
+        high *= 2
+        if high > limit:
+            return None
+    low = high / 2
+    while high - low > max(1.0, 1e-4 * high):
+        middle = (low + high) / 2
+        low, high = (low, middle) if decided(middle) else (middle, high)
+    return high
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interval:

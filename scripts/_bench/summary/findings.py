@@ -11,7 +11,7 @@ from _bench.cli import Finding
 from _bench.layout import Layout, strata
 from _bench.reader import Benchmark
 from _bench.sql import as_text, numeric, q
-from _bench.summary.load import MS_PER
+from _bench.summary.load import MS_PER, client_limited
 from _bench.summary.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, Plan
 from _bench.summary.scan import Group
 from _bench.summary.slo import runs_cut_calls
@@ -523,7 +523,7 @@ def load_findings(load: dict) -> list[Finding]:
                                 "trusting the pooled verdict; more repeats, in alternating order, tell a drift "
                                 "from chance.", split))
     behind = [_behind_example(lv) for lv in load["levels"]
-              if lv.get("client_behind") and lv["verdict"] not in (None, "meets")]
+              if lv["verdict"] is not None and client_limited(lv)]
     if behind:  # trial W: a client at 88 % of a core "failed" a service at 7 %
         findings.append(Finding("slo-client-behind", "warning", f"{len(behind)} levels did not meet, and most of "
                                 "the requests that broke the objective were sent late: the client fell behind its "

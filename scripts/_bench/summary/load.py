@@ -42,6 +42,7 @@ from scipy import special
 from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, label, short_labels
 from _bench.reader import Benchmark, InputError
 from _bench.sql import NULL_MARK, SEP, as_text, numeric, q
+from _bench.stats import fewest_deciding
 
 PERCENTILES = (50, 95, 99)
 # A percentile must be recomputed on every resample (shares come from block counts): 1,000 resamples keep the
@@ -247,16 +248,8 @@ def calls_to_decide(share: float, allowed: float, deff: float, alpha: float) -> 
         low, high = clopper_pearson(share * n, n, alpha)
         return high < allowed if share < allowed else low > allowed
 
-    high_n = 1.0
-    while not decided(high_n):
-        high_n *= 2
-        if high_n > 1e12:
-            return None
-    low_n = high_n / 2
-    while high_n - low_n > max(1.0, 1e-4 * high_n):  # a bisection to within one call (or 0.01 %)
-        middle = (low_n + high_n) / 2
-        low_n, high_n = (low_n, middle) if decided(middle) else (middle, high_n)
-    return int(math.ceil(high_n * deff))
+    effective = fewest_deciding(decided)
+    return None if effective is None else int(math.ceil(effective * deff))
 
 
 def order_statistic_interval(n: int, q_: float, alpha: float) -> tuple[int | None, int | None]:

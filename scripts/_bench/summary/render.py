@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from _bench.layout import fold_sample_size, items_are_folds, labels_note, moved_note, replicate_unit
+from _bench.summary.load import client_limited
 from _bench.summary.model import TEST_NAMES, fmt, fmt_interval, fmt_p
 from _bench.summary.slo import runs_cut_calls
 from _bench.summary.target import meeting_all
@@ -660,7 +661,7 @@ def load_section(slo: dict, confidence: float) -> list[str]:
             row.append(f"{c['share']:.2%} [{c['low']:.2%}, {c['high']:.2%}] of {c['allowed']:.2%} allowed: "
                        f"{c['verdict']}" + _to_decide(c.get("requests_to_decide"), lv["requests"]))
         if clauses:
-            behind = " (client behind)" if lv.get("client_behind") and lv["verdict"] != "meets" else ""
+            behind = " (client behind)" if client_limited(lv) else ""
             row.append(f"**{lv['verdict']}**{behind}")
         rows.append(row)
     open_ends = set().union(*(_open_ends({p: (lv["latency_ms"][p]["low"], lv["latency_ms"][p]["high"])

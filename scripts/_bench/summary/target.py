@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from _bench.reader import InputError
-from _bench.stats import wilson_interval
+from _bench.stats import fewest_deciding, wilson_interval
 
 TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$")
 
@@ -71,16 +71,8 @@ def items_to_decide(target: Target, share: float, n: int, confidence: float) -> 
         interval = wilson_interval(share * m, m, confidence)
         return interval.low > target.value if share > target.value else interval.high < target.value
 
-    high = float(n)
-    while not decided(high):
-        high *= 2
-        if high > 1e9:
-            return None
-    low = high / 2
-    while high - low > max(1.0, 1e-4 * high):
-        middle = (low + high) / 2
-        low, high = (low, middle) if decided(middle) else (middle, high)
-    return math.ceil(high)
+    needed = fewest_deciding(decided, start=n, limit=1e9)
+    return None if needed is None else math.ceil(needed)
 
 
 def judge_configurations(configs: list[dict], targets: list[Target], confidence: float = 0.95) -> None:
