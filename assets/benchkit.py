@@ -300,15 +300,29 @@ def fingerprint(*objects: Any) -> str:
     return h.hexdigest()[:16]
 
 
+# What a commit can change without changing what a benchmark runs: notes, tables, figures, logs, and the benchmark
+# databases themselves (committed after a run, or their DVC pointers). Commits and edits of only these files leave
+# the recorded commit as it was, so committing notes and results as you go does not split a benchmark into versions.
+NOT_CODE = ("*.md", "*.rst", "*.txt", "*.csv", "*.tsv", "*.log", "*.png", "*.jpg", "*.jpeg", "*.svg", "*.pdf",
+            "*.html", "*.db", "*.sqlite", "*.sqlite3", "*.duckdb", "*.dvc", ".gitignore")
+CODE_PATHS = [":/", *(f":(top,exclude,glob)**/{pattern}" for pattern in NOT_CODE)]  # git pathspecs, from the top
+
+
 def git_commit(root: str | Path = ".") -> str:
-    """The current commit (with `-dirty` when there are uncommitted changes), or 'unversioned'."""
+    """The last commit that changed code, 12 hex digits (`git checkout` it to run the same code), with `-dirty`
+    when code has uncommitted edits; 'unversioned' outside git or before the first commit. Code is every tracked
+    file except those NOT_CODE names, wherever `root` sits in the repository."""
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        if sha.returncode != 0:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
             return "unversioned"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return sha.stdout.strip()[:12] + ("-dirty" if dirty else "")
+        last = git("log", "-1", "--format=%H", "--", *CODE_PATHS).stdout.strip() or head.stdout.strip()
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS).stdout.strip()
+        return last[:12] + ("-dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         return "unversioned"
 
@@ -516,6 +530,12 @@ def shard_path(db: Path, shard: Shard) -> Path:
 def unsharded_stem(db: Path) -> str:
     """`bench.shard-2-of-4.db` -> `bench`: what a shard shares with its siblings (a cache on one machine)."""
     return SHARD_SUFFIX.sub("", db.stem)
+
+
+def tables_stem(db: Path, experiment_version: str) -> str:
+    """`bench.db`, e2 -> `bench_e2`: the name a run's CSV tables start with. Each version keeps its own tables
+    (trial A: the week-later run's tables, written as printed, replaced the first week's)."""
+    return f"{unsharded_stem(db)}_{re.sub(r'[^A-Za-z0-9._-]+', '_', experiment_version)}"
 
 
 def shard_files(db: Path, shard: Shard | None) -> Path | Glob:

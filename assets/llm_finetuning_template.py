@@ -42,7 +42,7 @@ from xetrack import Tracker
 # Point the benchmark at your endpoint, data and models here; the flags of the same names override them.
 BASE_URL = None  # None: the offline demo stand-in; e.g. "https://api.openai.com/v1", "http://localhost:11434/v1"
 API_KEY_ENV = "OPENAI_API_KEY"  # environment variable holding the key (sent as a Bearer token); unset: no key
-DATA = Path(__file__).with_name("llm_demo_data.jsonl")  # JSONL, one {"id", "text", "label"} per line
+DATA = Path(__file__).with_name("llm_demo_data.jsonl")  # JSONL, {"id", "text", "label", any field to slice by}
 MODELS = ("demo-small", "demo-large")  # e.g. a base model and its fine-tune: same inputs, a paired comparison
 PROMPTS = {  # name: (system, user); {text} is the input, {labels} the label set ("negative or positive")
     "one_word": ("You label the sentiment of product reviews. Answer with one word: {labels}.",
@@ -110,6 +110,11 @@ class Item:
     id: int | str
     text: str
     label: str
+    fields: tuple = ()  # the line's other fields, (name, value) pairs: columns on each of its rows (a slice)
+
+    def record(self) -> dict:
+        """The input as its line gave it: what the data fingerprint covers."""
+        return {"id": self.id, "text": self.text, "label": self.label, **dict(self.fields)}
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,18 @@ def attempt_columns(attempts: list[str]) -> dict:
 # otherwise), `attempts` ("429,200": every request made now, '' on a hit), n_requests, retries and counts by
 # class (n_429, n_5xx, n_4xx_other, n_timeouts, n_network_errors). A hit keeps the answer's latency and
 # tokens, never its requests: summed over rows, n_requests is what the endpoint received.
+ASKED_COLUMNS = ("request_key", "raw_request", "error", "cache", "wait_s", "raw_response", "answer", "prediction",
+                 "parse_ok", "parse_error", "correct", "correct_strict", "prompt_tokens", "completion_tokens",
+                 "latency_s", "cost_usd")  # what ask() returns, besides attempt_columns()
+
+
+def row_columns(model: str) -> set[str]:
+    """Every column of a predictions row but the version's: an input's own fields must not take their names."""
+    config = Config("endpoint", model, Prompt("name", "system", "user"))
+    return {"config_id", "input_id", "ground_truth", "track_id", "timestamp", *bk.config_columns(config),
+            *attempt_columns([]), *ASKED_COLUMNS}
+
+
 def ask(calls: Calls, config: Config, item: Item, labels: list[str], prices: dict) -> dict:
     """One (configuration, input), answered from the cache or by a call. Runs in a worker thread."""
     body = request_body(config, item, labels)
@@ -379,7 +396,7 @@ def run(pairs: list[tuple[Config, Item]], labels: list[str], db: Path, cache_dir
             for future in bk.progress(as_completed(futures), total=len(futures), label="pairs"):
                 c, item = futures[future]
                 row = {"config_id": bk.config_id(c), **bk.config_columns(c), "input_id": item.id,
-                       "ground_truth": item.label}
+                       "ground_truth": item.label, **dict(item.fields)}
                 try:
                     row.update(future.result())
                 except Exception as exc:  # noqa: BLE001 - a bug in a prompt or parser: an error row, no request
@@ -467,9 +484,10 @@ def stats(got: list[tuple], n_items: int) -> dict:
 
 def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, configs: list[Config],
                   example_prices: bool, experiment_version: str, shard: bk.Shard | None = None,
-                  bars: tuple = ()) -> None:
+                  bars: tuple = (), slices: dict | None = None) -> None:
     """The run's table, then the commands for the next steps; `bars`: --target/--slo arguments the comparison and
-    the results table judge (trial Z3 added them to the printed commands by hand)."""
+    the results table judge (trial Z3 added them to the printed commands by hand); `slices`: the inputs' own
+    fields and their values (item_slices), to compare on one slice of the inputs."""
     def pct(x):
         return "   -  " if x is None else f"{100 * x:5.1f}%"
 
@@ -523,7 +541,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     waited = not any(2 * r["n_cache_hits"] > r["n_answered"] for r in rows)
     export = functools.partial(bk.script_command, "export_summary.py", files, "predictions", "--config-cols", label,
                                *only, *metrics, *bars)
-    stem = bk.unsharded_stem(db)
+    stem = bk.tables_stem(db, experiment_version)
     # trial Z: "for each model, which prompt?" is the pairs within a model (a smaller family: more power)
     within = ("--within", "model") if "model" in label.split(",") and "," in label else ()
     steps = [
@@ -544,7 +562,23 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
             export("--pairs", "all", "--latency-col", "wait_s", "--failure-latency", "0s"))] if waited else []),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
     ]
+    if slices:  # trial Z3 wrote its own per-category analysis: every command above takes the filter
+        name, values = next(iter(slices.items()))
+        shown = ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
+        others = f"; also {', '.join(list(slices)[1:])}" if len(slices) > 1 else ""
+        steps.insert(2, (f"one slice of the inputs, by a field of your data ({name}: {shown}{others}): "
+                         "any command here with --filter FIELD=VALUE",
+                         export("--pairs", "all", *latency, "--filter", f"{name}={values[0]}")))
     print(bk.next_steps(steps))
+
+
+def item_slices(items: list[Item], most: int = 20) -> dict[str, list]:
+    """The inputs' own fields that group them (2 to `most` values), each with its values in order."""
+    values: dict[str, set] = {}
+    for item in items:
+        for name, value in item.fields:
+            values.setdefault(name, set()).add(value)
+    return {name: sorted(v, key=str) for name, v in values.items() if 2 <= len(v) <= most}
 
 
 def total_requests(db: Path) -> int:
@@ -563,7 +597,8 @@ def total_requests(db: Path) -> int:
 
 
 def load_items(path: Path) -> list[Item]:
-    """JSONL: one {"id": ..., "text": ..., "label": ...} per line (id defaults to the line number).
+    """JSONL: one {"id": ..., "text": ..., "label": ...} per line (id defaults to the line number); any other
+    field ("category": "billing") goes onto the input's rows as a column of that name, to slice results by.
 
     Ids must be unique: a row is identified by (configuration, id). Texts may repeat (their calls are made
     once: the repeats are cache hits)."""
@@ -571,7 +606,9 @@ def load_items(path: Path) -> list[Item]:
         rows = [(n, json.loads(line)) for n, line in enumerate(fh, start=1) if line.strip()]
     items, first_line = [], {}
     for i, (n, r) in enumerate(rows):
-        item = Item(r.get("id", i), str(r["text"]), str(r["label"]))
+        other = tuple((k, v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v, sort_keys=True))
+                      for k, v in r.items() if k not in ("id", "text", "label"))
+        item = Item(r.get("id", i), str(r["text"]), str(r["label"]), other)
         if item.id in first_line:
             raise ValueError(f"id {item.id!r} on line {n} is also on line {first_line[item.id]}")
         first_line[item.id] = n
@@ -710,8 +747,12 @@ def main(argv: list[str] | None = None) -> int:
     retry = Retry(max_retries=args.max_retries, timeout_s=args.timeout)
     # The fingerprint covers the whole dataset, so a --limit smoke run and the full run share rows.
     # The git commit of the current directory: the user's project, not the folder this template sits in.
-    version = bk.provenance(data_fingerprint=bk.fingerprint([vars(i) for i in all_items]), root=Path.cwd(),
+    version = bk.provenance(data_fingerprint=bk.fingerprint([i.record() for i in all_items]), root=Path.cwd(),
                             experiment_version=args.experiment_version, **bk.placement(args.shard))
+    taken = sorted({name for i in all_items for name, _ in i.fields} & (set(version) | row_columns(models[0])))
+    if taken:
+        return fail(f"--data {args.data}: the field{'s' * (len(taken) > 1)} {', '.join(taken)} would overwrite "
+                    "columns this template writes; rename them in the data")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     try:
@@ -735,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     uses_examples = example_prices and any(m in prices for m in models)
     bars = (("--target", args.target) if args.target else ()) + (("--slo", args.slo) if args.slo else ())
     print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version,
-                  args.shard, bars)
+                  args.shard, bars, item_slices(items))
     return 1 if any(r["n_unanswered"] for r in rows) else 0
 
 

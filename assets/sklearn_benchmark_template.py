@@ -9,8 +9,8 @@ Edit the EDIT block below (the model menu, the datasets, the defaults); the rest
   python sklearn_benchmark_template.py --dataset diabetes --models ridge forest_regressor   # a regression
 Writes sklearn_benchmark.db (`predictions`: a row per test example; `scores`: per model x seed x fold, with the
 fitted model; `fold_inputs`: which inputs trained and tested each fold), then the results as tables
-(sklearn_benchmark_results.db) and as CSV (_results.csv: a row per model with its fit time; _pairs.csv: a row
-per pair), and prints the commands to run next. A second run trains nothing; a killed run resumes.
+(sklearn_benchmark_results.db) and as CSV (sklearn_benchmark_e1_results.csv: a row per model with its fit time;
+_e1_pairs.csv: a row per pair; e1 = the --experiment-version), and prints the commands to run next. A second run trains nothing; a killed run resumes.
 Your own CSV, your own model, every column, and when to pass --no-model-assets: references/templates.md
 of the xetrack-benchmark skill. Needs benchkit.py beside it (scripts/new_benchmark.py copies both).
 """
@@ -111,6 +111,7 @@ from benchkit import (
     shown_path,
     skill_file,
     stored_configurations,
+    tables_stem,
     track_cached,
     unsharded_stem,
     varying_columns,
@@ -359,7 +360,10 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     # A unit is done in this experiment version; another version gets its own rows (replayed from the cache).
     done = completed(db, PREDICTIONS, ["config_id", "data_fingerprint", "experiment_version", "seed", "fold"])
     scored = scored_units(db)
-    units = [(c, s, f) for c in configs for s in seeds for f in range(c.k_folds)]
+    # Each (seed, fold) runs every model back to back, so a machine that speeds up or slows down during the run
+    # (warming up, another job) shifts every model's fit times alike (trial X2: model by model, it did not).
+    units = [(c, s, f) for s in seeds for f in range(max((c.k_folds for c in configs), default=0)) for c in configs
+             if f < c.k_folds]
     # A shard's units: each configuration's (seed, fold) units dealt in turn, numbered seed x k_folds + fold, from
     # a start its content hash picks: the same in every process, and every shard gets its share of every model's
     # fits (benchkit.dealt_shard). A new seed or model moves no unit already split.
@@ -499,8 +503,8 @@ def results_path(db: Path) -> Path:
 def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None:
     """The summary and every pairwise comparison as tables (export_summary.py --pairs all --save), beside the
     benchmark. Unchanged results add no rows; the latest save wins. Then the two CSV tables a report asks for
-    (trial P wrote its own glue for them): <name>_results.csv, one row per model with each metric, its interval
-    and verdict and the fit time's p50/p95 with intervals, and <name>_pairs.csv, one row per pair."""
+    (trial P wrote its own glue for them): <name>_<version>_results.csv, one row per model with each metric, its
+    interval and verdict and the fit time's p50/p95 with intervals, and <name>_<version>_pairs.csv, one per pair."""
     out = results_path(db)
     args = [db, PREDICTIONS, "--config-cols", label, "--version", version, *metric, "--pairs", "all"]
     command = script_command("export_summary.py", *args, "--save", out)
@@ -528,7 +532,8 @@ def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None
     fit = export(db, SCORES, "--config-cols", label, "--version", version, "--latency-col", "fit_seconds",
                  "--latency-of-replays", "--csv", "--wide")
     pairs = export(*args, "--csv", "--comparisons")
-    table, pairs_csv = db.with_name(f"{db.stem}_results.csv"), db.with_name(f"{db.stem}_pairs.csv")
+    stem = tables_stem(db, version)  # one pair of tables per version: a later version's run keeps the earlier's
+    table, pairs_csv = db.with_name(f"{stem}_results.csv"), db.with_name(f"{stem}_pairs.csv")
     table.write_text(with_fit_times(proc.stdout, fit.stdout if fit.returncode in (0, 1) else ""))
     if pairs.returncode in (0, 1):
         pairs_csv.write_text(pairs.stdout)

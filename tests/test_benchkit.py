@@ -527,9 +527,12 @@ def test_version_drift_names_each_version_column_whose_stored_rows_differ_within
     assert benchkit.version_drift(db, "other_table", {**version, "git_commit": "bbbb"}) is None
 
 
-def test_the_recorded_commit_turns_dirty_when_a_tracked_file_is_edited_and_not_for_untracked_ones(tmp_path):
-    """references/templates.md and load-testing.md: editing any tracked file (notes, a log) between runs changes
-    the recorded commit (`-dirty`), hence the version; a new untracked file (the benchmark's own output) does not."""
+def test_the_recorded_commit_is_the_last_code_change_so_committing_notes_and_results_keeps_the_version(tmp_path):
+    """Trials W, Y, Y2, Y3 (load tests) and X (sklearn) committed notes and results as they went: every commit, or a
+    tracked notes file edited (`-dirty`), made the next run's rows another version, reported apart. The recorded
+    commit is now the last one that changed code (any tracked file but notes, tables, figures, logs and databases:
+    benchkit.NOT_CODE), `-dirty` only for code edits; a new untracked file changes nothing; the same from a folder
+    below the top; 'unversioned' outside git and before the first commit (SKILL.md's setup check)."""
 
     def git(*args):
         return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
@@ -537,13 +540,26 @@ def test_the_recorded_commit_turns_dirty_when_a_tracked_file_is_edited_and_not_f
 
     assert benchkit.git_commit(tmp_path) == "unversioned"
     git("init", "-q")
-    assert benchkit.git_commit(tmp_path) == "unversioned"  # a repository with no commit yet (SKILL.md's setup check)
+    assert benchkit.git_commit(tmp_path) == "unversioned"
     (tmp_path / "notes.md").write_text("plan\n")
     git("add", "notes.md")
     git("commit", "-q", "-m", "plan")
-    head = git("rev-parse", "HEAD")[:12]
-    assert benchkit.git_commit(tmp_path) == head
+    plan = git("rev-parse", "HEAD")[:12]
+    assert benchkit.git_commit(tmp_path) == plan  # no code committed yet: the commit there is
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.py").write_text("MODELS = ['a']\n")
+    git("add", "bench/run.py")
+    git("commit", "-q", "-m", "code")
+    code = git("rev-parse", "HEAD")[:12]
+    assert benchkit.git_commit(tmp_path) == benchkit.git_commit(tmp_path / "bench") == code
     (tmp_path / "bench.db").write_bytes(b"new, untracked")
-    assert benchkit.git_commit(tmp_path) == head
     (tmp_path / "notes.md").write_text("plan, and what we saw\n")
-    assert benchkit.git_commit(tmp_path) == f"{head}-dirty"
+    assert benchkit.git_commit(tmp_path) == code  # an edited note is not a code change
+    (tmp_path / "bench" / "results.csv").write_text("model,accuracy\na,0.9\n")
+    git("add", "-f", "bench.db", "bench/results.csv", "notes.md")
+    git("commit", "-q", "-m", "results and notes")
+    assert git("rev-parse", "HEAD")[:12] != code and benchkit.git_commit(tmp_path) == code
+    (tmp_path / "bench" / "run.py").write_text("MODELS = ['a', 'b']\n")
+    assert benchkit.git_commit(tmp_path / "bench") == f"{code}-dirty"
+    git("commit", "-q", "-am", "a model")
+    assert benchkit.git_commit(tmp_path) == git("rev-parse", "HEAD")[:12] != code

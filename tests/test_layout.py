@@ -235,6 +235,26 @@ def test_a_rank_with_one_value_per_query_is_an_outcome_not_a_configuration(tmp_p
     assert inferred(capsys, db, "--config-cols", "retriever,top_k,rank")["summary"]["configurations"] > 3
 
 
+def test_an_inputs_field_that_varies_within_a_config_id_labels_no_configuration(tmp_path, capsys, engine):
+    """Trial A: the LLM template carries an input's own fields onto its rows, and validate listed `channel` (3
+    values, too few to be told an input's attribute by its values) among the parameters labelling every
+    configuration; export showed one arbitrary channel per configuration. config_id is the configuration's content
+    hash: a column with several values under one config_id belongs to the item."""
+    rows = [{"config_id": f"c{m}", "model": m, "input_id": q, "channel": ("email", "chat", "phone")[q % 3],
+             **{k: v for k, v in predict(m, q).items() if k != "input_id"}} for m in ("logreg", "tree")
+            for q in range(30)]
+    db = tmp_path / "tickets.db"
+    log_rows(db, rows, engine=engine, table="results")
+    doc = inferred(capsys, db, "--engine", engine)
+    assert doc["inferred"]["configuration"] == ["config_id"] and doc["summary"]["configurations"] == 2
+    assert validate_benchmark.main([str(db), "results", "--engine", engine]) == 0
+    said = capsys.readouterr().out
+    assert "labelled by model;" in said or "labelled by model)" in said, said
+    assert export_summary.main([str(db), "results", "--engine", engine, "--csv", "--wide"]) == 0
+    table = capsys.readouterr().out
+    assert "channel" not in table.splitlines()[0] and "model" in table.splitlines()[0], table
+
+
 def test_a_rank_every_query_meets_in_turn_stays_a_parameter(tmp_path, capsys):
     """A LoRA rank swept over the same queries is a setting, however many values it takes."""
     rows = [{"model": "m", "rank": rank, "query_id": q, "hit_at_10": (q + rank) % 2}

@@ -102,11 +102,11 @@ def test_the_no_argument_run_prints_the_database_and_the_next_commands(demo_run)
               "--metric correct_strict:higher --metric accuracy:higher --pairs all")
     # one latency in the comparison and the tables, in every version (trial Z): each answer's own call
     assert f"{strict} --latency-col latency_s --latency-of-replays\n" in proc.stdout
-    assert f"{strict} --latency-col latency_s --latency-of-replays --csv --wide > llm_bench_results.csv\n" in proc.stdout
-    assert f"{strict} --csv --comparisons > llm_bench_pairs.csv\n" in proc.stdout
+    assert f"{strict} --latency-col latency_s --latency-of-replays --csv --wide > llm_bench_e1_results.csv\n" in proc.stdout
+    assert f"{strict} --csv --comparisons > llm_bench_e1_pairs.csv\n" in proc.stdout
     # models x prompts: "for each model, which prompt?" as its own family (trial Z added --within by hand)
     assert f"{strict} --within model --latency-col latency_s --latency-of-replays\n" in proc.stdout
-    assert f"{strict} --within model --csv --comparisons > llm_bench_within_model_pairs.csv\n" in proc.stdout
+    assert f"{strict} --within model --csv --comparisons > llm_bench_e1_within_model_pairs.csv\n" in proc.stdout
     # what callers waited, every call asked now: retries and backoff included
     assert f"{strict} --latency-col wait_s --failure-latency 0s\n" in proc.stdout
     assert "cost_usd uses the example PRICES table; edit PRICES or pass --prices FILE.json" in proc.stdout
@@ -250,6 +250,45 @@ def test_changing_one_input_re_asks_only_that_input(tmp_path):
     versions = read_rows(tmp_path / "llm_bench.db", "SELECT data_fingerprint, COUNT(*) FROM predictions "
                                                "WHERE error = '' GROUP BY 1")
     assert sorted(n for _, n in versions) == [N_CONFIGS * 6, N_CONFIGS * 6]
+
+
+@pytest.mark.slow
+def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_filter(tmp_path, server):
+    """Trial Z3 had a category per e-mail and wrote its own per-category analysis: the template dropped every
+    field but id, text and label. Now the other fields go onto the input's rows (a dict as JSON text), the run
+    prints a comparison on one slice (`--filter FIELD=VALUE`, which every printed command takes) and that command
+    runs as printed; plain data keeps its data fingerprint; a field named like a column the template writes is
+    refused before any call (exit 2, one line)."""
+    data = tmp_path / "items.jsonl"
+    items = [{"id": i.id, "text": i.text, "label": i.label, "category": "short" if len(i.text) < 40 else "long",
+              "source": {"shop": "web"}, "stars": k % 5} for k, i in enumerate(DEMO_ITEMS[:8])]
+    data.write_text("".join(json.dumps(r) + "\n" for r in items))
+    proc = run_template(tmp_path, "--base-url", server.base_url, "--data", str(data))
+    db = tmp_path / "llm_bench.db"
+    stored = read_rows(db, "SELECT input_id, category, source, stars FROM predictions")
+    assert sorted(set(stored)) == sorted((r["id"], r["category"], '{"shop": "web"}', r["stars"]) for r in items)
+    lines = proc.stdout.splitlines()
+    why = next(k for k, line in enumerate(lines) if "one slice of the inputs" in line)
+    assert "(category: long, short; also stars)" in lines[why] and "--filter FIELD=VALUE" in lines[why], lines[why]
+    command = lines[why + 1].strip()
+    assert command.endswith("--filter category=long"), command
+    sliced = subprocess.run(shlex.split(command) + ["--json"], cwd=tmp_path, capture_output=True, text=True)
+    assert sliced.returncode == 0, sliced.stderr
+    long_items = sum(r["category"] == "long" for r in items)
+    assert {c["items"] for c in json.loads(sliced.stdout)["versions"][0]["configurations"]} == {long_items}
+
+    import benchkit
+    plain = [{"id": i.id, "text": i.text, "label": i.label} for i in DEMO_ITEMS]
+    assert benchkit.fingerprint([i.record() for i in DEMO_ITEMS]) == benchkit.fingerprint(plain)
+
+    clash = tmp_path / "clash.jsonl"
+    clash.write_text("".join(json.dumps({**r, "model": "x", "latency_s": 1}) + "\n" for r in items))
+    before = len(server.requests)
+    refused = run_template(tmp_path, "--base-url", server.base_url, "--data", str(clash), "--db", "other.db",
+                           check=False)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "the fields latency_s, model would overwrite columns this template writes" in refused.stderr
+    assert len(server.requests) == before and not (tmp_path / "other.db").exists()
 
 
 # --- failures ---------------------------------------------------------------------------------------------

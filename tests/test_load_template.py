@@ -208,43 +208,50 @@ def git(cwd: Path, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_a_commit_between_two_sweeps_is_warned_of_and_each_commit_gets_its_own_capacity(tmp_path):
+def test_a_code_commit_between_two_sweeps_is_warned_of_and_each_commit_gets_its_own_capacity(tmp_path):
     """Trial V: the reader committed a file mid-run, so the rows of one experiment_version carried two git commits.
     The template judged them together without a word, and export_summary (which keeps versions apart) gave no
     capacity at all. Now the template says the levels span two commits and how to report one, its brackets are
-    per commit, and export's level CSV marks the capacity of each."""
+    per commit, and export's level CSV marks the capacity of each. Trials W, Y, Y2, Y3: a commit of notes alone
+    split the levels too; it no longer does (the recorded commit is the last code change: benchkit.git_commit)."""
     git(tmp_path, "init", "-q")
     (tmp_path / "notes.txt").write_text("first\n")
-    git(tmp_path, "add", "notes.txt")
+    (tmp_path / "service.py").write_text("WORKERS = 1\n")
+    git(tmp_path, "add", "notes.txt", "service.py")
     git(tmp_path, "commit", "-q", "-m", "first")
     first_commit = git(tmp_path, "rev-parse", "--short", "HEAD")
     with serving(ThreadedService(0.003)) as url:
         common = ("--url", url, "--connection", "close", "--duration", "3", "--warmup", "0.3", "--slo", "p90<100ms")
         first = run_template(tmp_path, "--rates", "20", *common)
         assert first.returncode == 0, first.stderr
-        assert "measured in 2 versions" not in first.stdout
-        (tmp_path / "notes.txt").write_text("second\n")  # a log file committed between the runs
-        git(tmp_path, "commit", "-q", "-am", "second")
+        (tmp_path / "notes.txt").write_text("second\n")  # notes committed between the runs: the same version
+        git(tmp_path, "commit", "-q", "-am", "notes")
         second = run_template(tmp_path, "--rates", "30", *common)
-    assert second.returncode == 0, second.stderr
-    second_commit = git(tmp_path, "rev-parse", "--short", "HEAD")
-    warning = next(line for line in second.stdout.splitlines() if "measured in 2 versions" in line)
+        assert second.returncode == 0, second.stderr
+        assert "measured in 2 versions" not in first.stdout + second.stdout
+        (tmp_path / "service.py").write_text("WORKERS = 2\n")  # the service's code changed: another version
+        git(tmp_path, "commit", "-q", "-am", "two workers")
+        third = run_template(tmp_path, "--rates", "40", *common)
+    assert third.returncode == 0, third.stderr
+    third_commit = git(tmp_path, "rev-parse", "--short", "HEAD")
+    warning = next(line for line in third.stdout.splitlines() if "measured in 2 versions" in line)
     assert "git_commit changed during the run" in warning and "--version VALUE" in warning, warning
     assert "Each version's levels have their own capacity above" in warning
     db = tmp_path / "throughput.db"
     commits = {r["git_commit"] for r in levels(db)}
-    assert len(commits) == 2 and all(c.startswith((first_commit, second_commit)) for c in commits), commits
+    assert len(commits) == 2 and all(c.startswith((first_commit, third_commit)) for c in commits), commits
     assert sum(line.startswith("git_commit=") and "capacity: every tested rate meets" in line
-               for line in second.stdout.splitlines()) == 2, second.stdout
+               for line in third.stdout.splitlines()) == 2, third.stdout
     summary = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p90<100ms", "--csv")
     table = list(csv.DictReader(io.StringIO(summary.stdout)))
-    assert sorted((r["git_commit"], float(r["rate"])) for r in table if r["highest_meeting"] == "true") == sorted(
-        (r["git_commit"], float(r["rate"])) for r in table), table  # each commit's one rate is its capacity
-    one = sorted(commits)[0]
+    capacities = sorted((r["git_commit"][:7], float(r["rate"])) for r in table if r["highest_meeting"] == "true")
+    assert capacities == sorted([(first_commit[:7], 30.0), (third_commit[:7], 40.0)]), table  # one per commit
+    one = next(c for c in commits if c.startswith(first_commit))
     picked = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p90<100ms", "--csv",
                         "--version", one)
     only = list(csv.DictReader(io.StringIO(picked.stdout)))
-    assert [(r["highest_meeting"], "git_commit" in r) for r in only] == [("true", False)], picked.stdout
+    assert [(float(r["rate"]), r["highest_meeting"], "git_commit" in r) for r in only] == [
+        (20.0, "false", False), (30.0, "true", False)], picked.stdout
 
 
 

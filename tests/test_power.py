@@ -82,7 +82,14 @@ def test_mde_paired_binary_is_not_estimable_without_discordance_or_with_too_litt
     got = power.binary_mde(569, 0, 0, 0.05)
     assert got.delta is None and "agree on every item" in got.note
     few = power.binary_mde(100, 2, 1, 0.05)
-    assert few.delta is None and "too few" in few.note
+    assert few.delta is None and few.note.startswith("3 discordant items are too few to detect any difference: all "
+                                                     "of them one way still has p above 0.05")
+    # Trial A: 12 discordant items, all one way, were found worse beside "too few to detect any difference". Enough
+    # for a one-sided split, not for 80 % power: the note says which.
+    assert power.mde_paired_binary(100, 7, 0.05) is None and 2 * 0.5**7 < 0.05
+    underpowered = power.binary_mde(100, 7, 0, 0.05)
+    assert underpowered.delta is None and underpowered.note.startswith(
+        "with 7 discordant items no true difference is detected with 80% power (a one-sided split of them still is")
     rough = power.binary_mde(300, 10, 5, 0.05)
     assert rough.delta is not None and "rough" in rough.note and "15 discordant of 300" in rough.method
 

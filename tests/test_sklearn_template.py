@@ -135,6 +135,18 @@ def test_the_no_argument_run_exits_0_and_fits_every_model_once_per_seed_and_fold
 
 
 @pytest.mark.slow
+def test_each_seed_and_fold_fits_every_model_back_to_back_so_drift_touches_them_alike(default_run):
+    """Trial X2: units ran model by model, so a machine that sped up or slowed down during the run shifted one
+    model's fit times and not another's. The scores table, in the order its rows were written, holds every model
+    for a (seed, fold) before the next (seed, fold)."""
+    order = read_rows(default_run["db"], "SELECT model, seed, fold FROM scores ORDER BY rowid")
+    units = [(seed, fold) for _, seed, fold in order]
+    assert units == sorted(units) and len(order) == len(FAMILIES) * 3 * 5
+    assert [model for model, _, _ in order[:len(FAMILIES)]] == [model for model, _, _ in order[-len(FAMILIES):]]
+    assert len({model for model, _, _ in order[:len(FAMILIES)]}) == len(FAMILIES)
+
+
+@pytest.mark.slow
 def test_a_second_run_in_a_new_process_fits_nothing_and_adds_no_rows(default_run):
     db = default_run["db"]
     assert sum(default_run["second_fits"].values()) == 0
@@ -287,7 +299,8 @@ def test_a_new_experiment_version_refits_nothing_and_gets_its_own_rows(tmp_path)
     assert validate.returncode == 0, validate.stdout + validate.stderr
     # Trial X: every fold of e2 was replayed, and the results CSV's fit times were empty for every model. A
     # replayed fold's fit_seconds is its original fit's time: the table gives those, as in the version that fitted
-    table = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    table = pandas.read_csv(folder / "sklearn_benchmark_e2_results.csv")
+    assert (folder / "sklearn_benchmark_dev_results.csv").exists()  # each version keeps its own tables
     fitted = read_rows(db, "SELECT model, fit_seconds FROM scores WHERE experiment_version = 'dev' AND error = ''")
     assert len(table) == 3 and table["fit_seconds_p50"].notna().all(), table
     for model, p50 in zip(table["configuration"], table["fit_seconds_p50"], strict=True):
@@ -310,7 +323,7 @@ def test_model_assets_and_a_target_are_edit_block_settings_and_the_target_reache
     proc, _ = run_counting(folder, *SMALL, "--models", "logreg", "tree")
     db = folder / "sklearn_benchmark.db"
     assert "model_asset" not in {c for (_, c, *_) in read_rows(db, "PRAGMA table_info(scores)")}
-    table = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    table = pandas.read_csv(folder / "sklearn_benchmark_e1_results.csv")
     assert set(table["target_0"]) == {"accuracy>=0.9"}
     for _, row in table.iterrows():  # the verdict the accuracy interval gives
         low, high = row["accuracy_ci_low"], row["accuracy_ci_high"]
@@ -731,8 +744,8 @@ def test_adding_a_model_after_a_commit_under_the_same_experiment_version_stops_b
     into rows that export_summary reports as another version (git_commit differs), never compared with the
     others, and overwrote the results CSVs with that table; a warning said so and was missed. Now it stops before
     any fit or row (exit 2, one line naming both commits and the way out); --add-to-version adds them anyway, and
-    under a new version, or at the same commit, nothing is said."""
-    project = git_project(tmp_path, "notes.md", "plan\n")
+    under a new version, at the same commit, or after a commit of notes and results only, nothing is said."""
+    project = git_project(tmp_path, "features.py", "SCALED = False\n")
     args = [*SMALL, "--seeds", "0", "--no-model-assets", "--experiment-version", "e1"]
 
     def run_with(*more: str, code: int = 0) -> str:
@@ -743,10 +756,14 @@ def test_adding_a_model_after_a_commit_under_the_same_experiment_version_stops_b
 
     first_head = git(project, "rev-parse", "HEAD")[:12]
     assert "warning" not in run_with("--models", "logreg")
-    assert "warning" not in run_with("--models", "logreg", "tree")  # same commit: one version
     (project / "notes.md").write_text("plan, and the results so far\n")
-    git(project, "commit", "-q", "-am", "notes")
-    db, results = project / "sklearn_benchmark.db", project / "sklearn_benchmark_results.csv"
+    git(project, "add", "-f", "notes.md", "sklearn_benchmark_e1_results.csv", "sklearn_benchmark.db")
+    git(project, "commit", "-q", "-m", "notes and results")  # trial X2: not a code change, the same version
+    assert "warning" not in run_with("--models", "logreg", "tree")
+    assert read_rows(project / "sklearn_benchmark.db", "SELECT DISTINCT git_commit FROM scores") == [(first_head,)]
+    (project / "features.py").write_text("SCALED = True\n")
+    git(project, "commit", "-q", "-am", "features")
+    db, results = project / "sklearn_benchmark.db", project / "sklearn_benchmark_e1_results.csv"
     before = {t: row_count(db, t) for t in ("predictions", "scores", "fold_inputs")}
     csv_before = results.read_bytes()
     said = run_with("--models", "logreg", "tree", "forest", code=2)
@@ -756,6 +773,8 @@ def test_adding_a_model_after_a_commit_under_the_same_experiment_version_stops_b
     assert "run with a new --experiment-version" in said and "--add-to-version" in said
     assert {t: row_count(db, t) for t in before} == before and results.read_bytes() == csv_before  # nothing written
     assert "warning" not in run_with("--models", "logreg", "tree", "forest", "--experiment-version", "e2")
+    # trial A: each version keeps its own tables; the later run's did not replace the earlier's
+    assert results.read_bytes() == csv_before and (project / "sklearn_benchmark_e2_results.csv").exists()
     added = " ".join(run_with("--models", "logreg", "tree", "forest", "--add-to-version").split())
     assert f"warning: e1's rows in sklearn_benchmark.db were made with git_commit {first_head}" in added
 
@@ -816,7 +835,7 @@ def test_a_regression_runs_printed_commands_compare_errors_and_validate_clean(re
     saved = read_rows(folder / "sklearn_benchmark_results.db", "SELECT DISTINCT metric FROM summary")
     assert saved == [("abs_error",)]
     # the two tables a report asks for, written by the run (trial P joined them with its own glue)
-    results = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    results = pandas.read_csv(folder / "sklearn_benchmark_e1_results.csv")
     fit = pandas.read_csv(io.StringIO(run_python(ROOT / "scripts" / "export_summary.py", folder / "sklearn_benchmark.db",
                                                  "scores", "--config-cols", "model,hyperparameters",
                                                  "--latency-col", "fit_seconds", "--csv", "--wide").stdout))
@@ -825,9 +844,9 @@ def test_a_regression_runs_printed_commands_compare_errors_and_validate_clean(re
     assert (joined["fit_seconds_p50"] == joined["latency_p50"]).all() and joined["fit_seconds_p50"].gt(0).all()
     assert "latency_p50" not in results and "tokens" not in results  # no always-empty column (trial R)
     assert results["abs_error"].tolist() == sorted(results["abs_error"])  # ranked, lower is better
-    pairs = pandas.read_csv(folder / "sklearn_benchmark_pairs.csv")
+    pairs = pandas.read_csv(folder / "sklearn_benchmark_e1_pairs.csv")
     assert len(pairs) == 3 and set(pairs["metric"]) == {"abs_error"} and "reference_model" in pairs
-    assert "sklearn_benchmark_results.csv (one row per model" in out
+    assert "sklearn_benchmark_e1_results.csv (one row per model" in out
 
 
 @pytest.mark.parametrize(("models", "message"), [
@@ -856,6 +875,6 @@ def test_a_run_of_only_a_new_model_labels_the_report_by_every_configuration_of_i
     later = run_python(folder / TEMPLATE, *common, "--models", "knn_regressor:n_neighbors=15", cwd=folder, timeout=300)
     assert later.returncode == 0, later.stderr[-2000:]
     assert "--config-cols model,hyperparameters" in later.stdout and "found a problem" not in later.stdout
-    results = pandas.read_csv(folder / "sklearn_benchmark_results.csv")
+    results = pandas.read_csv(folder / "sklearn_benchmark_e1_results.csv")
     assert sorted(results["configuration"]) == ["model=knn_regressor, n_neighbors=15",
                                                 "model=knn_regressor, n_neighbors=5", "model=ridge"]

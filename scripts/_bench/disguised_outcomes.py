@@ -67,3 +67,21 @@ def _values_per_group(rows: list[tuple], j: int, others: list[int], n_params: in
             return None
         per_group[group].add(value)
     return max((len(v) for v in per_group.values()), default=0)
+
+
+def varying_within_config_id(bench: Benchmark, candidates: list[str]) -> list[str]:
+    """Which of `candidates` take several values within one config_id among the first rows: not properties of
+    the configuration (config_id is its content hash) but of the item, such as an input's category carried onto
+    its rows (trial A: `channel` was listed as a parameter labelling every configuration, one arbitrary value)."""
+    if not candidates:
+        return []
+    rows = bench.query(f"SELECT config_id, {', '.join(q(c) for c in candidates)} FROM {bench.VIEW} "
+                       f"WHERE config_id IS NOT NULL LIMIT {SAMPLE_ROWS}")
+    seen: dict[tuple, object] = {}
+    varying: set[int] = set()
+    for row in rows:
+        for j, value in enumerate(row[1:]):
+            if value is not None and seen.setdefault((row[0], j), value) != value:
+                varying.add(j)
+    return [c for j, c in enumerate(candidates) if j in varying]
+

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from _bench.disguised_outcomes import disguised_outcomes
+from _bench.disguised_outcomes import disguised_outcomes, varying_within_config_id
 from _bench.reader import Benchmark, Column, InputError
 from _bench.sql import as_text, non_empty, q
 
@@ -318,6 +318,8 @@ def infer_layout(bench: Benchmark, input_col: str | None = None, config_cols: li
         left_out = [p for p in by_name if p not in config_cols and p != "config_id"]
     elif "config_id" in names:
         config, source = ["config_id"], "config_id"
+        item_fields = varying_within_config_id(bench, parameters)
+        parameters = [p for p in parameters if p not in item_fields]
     elif parameters:
         config, source = parameters, "parameters"
     else:

@@ -65,9 +65,11 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         over += (f", failed calls at {at:g}{' ' + plan['latency_unit'] if plan['latency_unit'] else ''} or their "
                  "own time if longer" if at else ", failed calls at their own time" if at is not None else "")
         header.append(f"{plan['latency']}{over} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
+    # trial A asked for the cost per call and found only the total: the CSV's cost_per_item, shown beside it
+    per_item = any(c.get("cost_per_item") is not None for c in stratum["configurations"])
     for extra in ("tokens", "cost"):
         if plan[extra]:
-            header.append(f"{plan[extra]} (total)")
+            header.append(f"{plan[extra]} (total{', per item' if extra == 'cost' and per_item else ''})")
     per_right = next((c["cost_per_right"]["metric"] for c in stratum["configurations"] if c.get("cost_per_right")),
                      None)
     if per_right:
@@ -97,7 +99,8 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
                        else "-")
         for extra in ("tokens", "cost"):
             if plan[extra]:
-                row.append(fmt(c[extra], 4 if extra == "cost" else 0))
+                row.append(fmt(c[extra], 4 if extra == "cost" else 0)
+                           + (f", {_cost(c.get('cost_per_item'))}" if extra == "cost" and per_item else ""))
         if per_right:
             row.append(_per_right(c.get("cost_per_right")))
         rows.append(row)
