@@ -562,13 +562,13 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
             export("--pairs", "all", "--latency-col", "wait_s", "--failure-latency", "0s"))] if waited else []),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
     ]
-    if slices:  # trial Z3 wrote its own per-category analysis: every command above takes the filter
+    if slices:  # trials Z3 and A wrote their own per-category analyses
         name, values = next(iter(slices.items()))
         shown = ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
         others = f"; also {', '.join(list(slices)[1:])}" if len(slices) > 1 else ""
-        steps.insert(2, (f"one slice of the inputs, by a field of your data ({name}: {shown}{others}): "
-                         "any command here with --filter FIELD=VALUE",
-                         export("--pairs", "all", *latency, "--filter", f"{name}={values[0]}")))
+        steps.insert(2, (f"per slice of the inputs, by a field of your data ({name}: {shown}{others}): every table "
+                         "and verdict per value (one value alone: --filter FIELD=VALUE on any command here)",
+                         export("--pairs", "all", *latency, "--by", name)))
     print(bk.next_steps(steps))
 
 

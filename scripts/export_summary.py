@@ -43,9 +43,11 @@ from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_comp
 from _bench.summary.design import (
     TIMING,
     apply_pool,
+    apply_slices,
     reference_in_each_group,
     replicates_only_remeasure,
     resolve_unit,
+    stratified_by_slices,
     within_key,
 )
 from _bench.summary.findings import (
@@ -185,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "model,prompt --pairs all --within model: each model's prompts; --config-cols "
                              "model,track_id --within model: each model across runs; --pairs retriever=bm25 "
                              "--within dataset: each retriever against bm25 on its own dataset")
+    parser.add_argument("--by", metavar="A,B", type=comma_list,
+                        help="report each value of these columns on its own: a slice of the inputs (a category, a "
+                             "language, a difficulty), with every table, pair and verdict per slice and a column "
+                             "per slice in the CSVs. Each slice's pairs are a family of their own: with more slices, "
+                             "a finding by chance in one of them is likelier. One slice alone: --filter COL=VALUE")
     parser.add_argument("--family", choices=("metric", "all"), default="metric",
                         help="which p-values are adjusted together: each metric's comparisons (default), or all "
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
@@ -359,6 +366,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     opts = replace(opts, unit=resolve_unit(layout, opts.unit))
     within = within_key(layout, opts.within)
     where, params = row_filter(bench, layout, version, filters or [])
+    layout = stratified_by_slices(layout)  # after --version, which matches version columns only
     groups = enumerate_groups(bench, layout, where, params)
     parts = partition(bench, layout, plan, groups, where, params)
     plan = with_values_seen(plan, parts.not_zero_one)
@@ -451,7 +459,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                               "resamples": opts.resamples, "seed": opts.seed, "reference": opts.reference,
                               "pairs": opts.pairs, "family": opts.family, "failures": opts.failures,
                               "power": opts.power, "unit": opts.unit, "within": list(opts.within),
-                              "items_needed": opts.items_needed, "targets": [t.text for t in opts.targets]},
+                              "items_needed": opts.items_needed, "targets": [t.text for t in opts.targets],
+                              **({"by": list(opts.by)} if opts.by else {})},
                   "versions": entries, **({"slo": load} if load is not None else {})},
     )
     report.attachments["load_series"] = load_series
@@ -475,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                 apply_pool(layout, args.pool)
                 if args.kind != "auto":
                     layout.kind = args.kind
+                apply_slices(layout, args.by)
                 plan = build_plan(layout, bench.engine, args.metric, args.latency_col,
                                   fractional_prediction(bench, layout))
                 if args.latency_per_input and not (layout.replicate and layout.input_id):
@@ -490,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                                pairs="reference" if named else args.pairs, family=args.family,
                                items_needed=args.items_needed, slo=args.slo, slo_per_configuration=per_configuration,
                                failures=args.failures,
-                               unit=args.unit, within=tuple(args.within or ()),
+                               unit=args.unit, within=tuple(args.within or ()), by=tuple(layout.slices),
                                latency_per_input=args.latency_per_input, failure_latency_ms=args.failure_latency,
                                latency_of_replays=args.latency_of_replays,
                                call_order=not args.rows_not_in_call_order, targets=tuple(args.target or ()))

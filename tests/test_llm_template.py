@@ -31,6 +31,7 @@ from llm_finetuning_template import (
     load_items,
     parse_answer,
     retry_after,
+    row_columns,
     stratified_subset,
 )
 from llm_standin_server import StandinServer
@@ -256,8 +257,8 @@ def test_changing_one_input_re_asks_only_that_input(tmp_path):
 def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_filter(tmp_path, server):
     """Trial Z3 had a category per e-mail and wrote its own per-category analysis: the template dropped every
     field but id, text and label. Now the other fields go onto the input's rows (a dict as JSON text), the run
-    prints a comparison on one slice (`--filter FIELD=VALUE`, which every printed command takes) and that command
-    runs as printed; plain data keeps its data fingerprint; a field named like a column the template writes is
+    prints the comparison per slice (`--by FIELD`; one slice: `--filter FIELD=VALUE`) and that command runs as
+    printed; plain data keeps its data fingerprint; a field named like a column the template writes is
     refused before any call (exit 2, one line)."""
     data = tmp_path / "items.jsonl"
     items = [{"id": i.id, "text": i.text, "label": i.label, "category": "short" if len(i.text) < 40 else "long",
@@ -268,14 +269,21 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     stored = read_rows(db, "SELECT input_id, category, source, stars FROM predictions")
     assert sorted(set(stored)) == sorted((r["id"], r["category"], '{"shop": "web"}', r["stars"]) for r in items)
     lines = proc.stdout.splitlines()
-    why = next(k for k, line in enumerate(lines) if "one slice of the inputs" in line)
+    why = next(k for k, line in enumerate(lines) if "per slice of the inputs" in line)
     assert "(category: long, short; also stars)" in lines[why] and "--filter FIELD=VALUE" in lines[why], lines[why]
     command = lines[why + 1].strip()
-    assert command.endswith("--filter category=long"), command
+    assert command.endswith("--by category"), command
     sliced = subprocess.run(shlex.split(command) + ["--json"], cwd=tmp_path, capture_output=True, text=True)
     assert sliced.returncode == 0, sliced.stderr
-    long_items = sum(r["category"] == "long" for r in items)
-    assert {c["items"] for c in json.loads(sliced.stdout)["versions"][0]["configurations"]} == {long_items}
+    parts = {v["version"]["category"]: v["configurations"] for v in json.loads(sliced.stdout)["versions"]}
+    assert {k: {c["items"] for c in v} for k, v in parts.items()} == {
+        k: {sum(r["category"] == k for r in items)} for k in ("long", "short")}
+
+    # the names a field may not take are every column the template writes (row_columns, kept honest here)
+    written = {name for (name,) in read_rows(db, "SELECT name FROM pragma_table_info('predictions')")}
+    versions = {"git_commit", "python_version", "xetrack_version", "numpy_version", "data_fingerprint",
+                "experiment_version", "host"}
+    assert written - {"category", "source", "stars"} - versions == row_columns("demo-small"), written
 
     import benchkit
     plain = [{"id": i.id, "text": i.text, "label": i.label} for i in DEMO_ITEMS]

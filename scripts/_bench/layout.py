@@ -196,6 +196,9 @@ class Layout:
     # export_summary --pool: parameters a configuration's numbers are pooled over; part of the item, so pairs
     # match on them, and each input's mean over them is the unit
     pooled: list[str] = field(default_factory=list)
+    # export_summary --by: columns each of whose values is reported on its own, like a version (a slice of the
+    # inputs: a category, a language); the last entries of `versions` once the report is stratified
+    slices: list[str] = field(default_factory=list)
 
     @cached_property
     def columns(self) -> dict[str, str]:

@@ -221,8 +221,8 @@ def binary_mde(n: int, b: int, c: int, alpha: float, power: float = DEFAULT_POWE
         note = ("the two configurations agree on every item: no discordance to estimate what is detectable "
                 "from (the interval bounds how large a difference could hide)")
     elif 2 * 0.5**d > alpha:  # McNemar's exact p when every discordant item goes one way
-        note = (f"{d} discordant items are too few to detect any difference: all of them one way still has p above "
-                f"{alpha:.3g}")
+        note = (f"{d} discordant item{'s are' if d > 1 else ' is'} too few to detect any difference: all of them "
+                f"one way still has p above {alpha:.3g}")
     else:
         # Trial A read "too few to detect any difference" beside a pair found worse: a one-sided split of a few
         # discordant items is detected; what they cannot give is power against any true difference.

@@ -52,6 +52,7 @@ class Options:
     failures: str = "exclude"  # 'exclude' | 'wrong' (a wrong answer in right/wrong metrics) | a number (that score)
     unit: str = "replicate"  # with replicates and no fold: 'replicate' (seeds are the clusters) | 'input' (means)
     within: tuple = ()  # --within: configuration columns whose values a compared pair shares
+    by: tuple = ()  # --by: columns each of whose values (a slice of the inputs) is reported on its own
     latency_per_input: str | None = None  # --latency-per-input: median | min | mean of each input's timings first
     latency_of_replays: bool = False  # --latency-of-replays: a replayed row's latency (the original call's) counts
     failure_latency_ms: float | None = None  # --failure-latency: a failed call counts in the percentiles at this

@@ -1,11 +1,12 @@
 """export_summary's design options: which pairs stay together (--within), what a configuration is pooled over
-(--pool) and what the unit of the tests is (--unit). Each checks its option against the inferred layout and
+(--pool), which slices of the inputs are reported apart (--by) and what the unit of the tests is (--unit). Each checks its option against the inferred layout and
 refuses, with one line, what cannot apply."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -64,6 +65,33 @@ def apply_pool(layout: Layout, pool: list[str] | None) -> None:
                              "over a parameter the configuration leaves out (--config-cols model --pool prompt)")
     layout.pooled = list(pool)
     layout.left_out = [c for c in layout.left_out if c not in pool]
+
+
+def apply_slices(layout: Layout, by: list[str] | None) -> None:
+    """--by COLS: each value of COLS is reported on its own (trial Z3 and A wrote per-category analyses). Checked
+    here; the columns join the versions as strata once the rows are filtered (stratified_by_slices)."""
+    if not by:
+        return
+    if layout.kind == "load":
+        raise InputError("--by slices a benchmark's inputs; a load test's request table is reported per level "
+                         "(use --filter COL=VALUE for one part of it)")
+    for col in by:
+        require_column(layout, col, "--by")
+        if col in layout.config and layout.config_from == "parameters":  # named like a setting; --by says not
+            layout.config = [c for c in layout.config if c != col]
+            layout.parameters = [c for c in layout.parameters if c != col]
+        if col in layout.config:
+            raise InputError(f"--by {col}: a configuration column; to compare configurations within each {col}, "
+                             f"use --within {col}")
+        if col in (layout.input_id, *layout.replicate, *layout.versions, *layout.pooled):
+            raise InputError(f"--by {col}: it is the input, replicate, version or pooled column; --by takes a "
+                             "column that sorts the inputs into slices (a category, a language)")
+    layout.slices = list(dict.fromkeys(by))
+
+
+def stratified_by_slices(layout: Layout) -> Layout:
+    """The layout whose strata are each (version, slice): --by's columns after the versions."""
+    return replace(layout, versions=layout.versions + layout.slices) if layout.slices else layout
 
 
 SAMPLE_NAMES = ("sample_idx", "sample_index", "sample")  # replicate columns that number samples of one question

@@ -63,9 +63,17 @@ def metric_candidates(layout: Layout, plan: Plan) -> list[str]:
 def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, excluded: list[Group],
                    failures: str = "exclude") -> list[Finding]:
     findings = []
-    if strata > 1:
-        findings.append(Finding("versions-separated", "info", f"{strata} versions found; each is reported on its "
+    base = len(layout.versions) - len(layout.slices)  # with --by, a stratum's key ends with its slice
+    versions = len({s.group.versions[:base] for s in summaries}) if summaries else strata
+    if versions > 1:
+        findings.append(Finding("versions-separated", "info", f"{versions} versions found; each is reported on its "
                                 "own and never pooled.", "Pick one with --version VALUE."))
+    if layout.slices:
+        slices = len({s.group.versions[base:] for s in summaries})
+        findings.append(Finding("slices-separated", "info", f"{slices} slices of the inputs by "
+                                f"{', '.join(layout.slices)} (--by), each reported on its own: its pairs are a family "
+                                "of their own, so a difference found in one slice of many may be chance.",
+                                "Quote how many slices were looked at beside a finding in one of them."))
     if not plan.metrics and plan.no_accuracy_from:  # trial P: a regression read 'accuracy 0 [0, 0]' per model
         findings.append(Finding("no-accuracy-for-fractions", "warning", "No metric: no accuracy is derived, as "
                                 f"{plan.no_accuracy_from} holds numbers with fractions (a regression's predicted "

@@ -110,6 +110,13 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     return table + (["", open_ends_note(open_ends, doc["options"]["confidence"])] if open_ends else [])
 
 
+def _stratum_kind(stratum: dict, doc: dict) -> str:
+    """'Slice' when what tells this stratum apart is only --by's columns, else 'Version'."""
+    by = set(doc["options"].get("by") or ())
+    varying = {k for k in stratum["version"] if len({repr((v["version"] or {}).get(k)) for v in doc["versions"]}) > 1}
+    return "Slice" if by and varying and varying <= by else "Version"
+
+
 def _slo_section(stratum: dict, doc: dict) -> list[str]:
     """--slo on a benchmark table: each configuration's broken share per clause, and its verdict (slo.py)."""
     judged = [c for c in stratum["configurations"] if c.get("slo")]
@@ -442,8 +449,14 @@ def markdown(doc: dict) -> str:
     if doc.get("slo"):  # a load test: its levels and verdicts, none of the benchmark's tables (trial L)
         return _load_markdown(doc)
     lines = ["# Benchmark summary", ""]
-    lines.append(f"Table `{s['table']}` in {files}: {s['rows_inspected']:,} rows, {s['configurations']} "
-                 f"configuration(s), {len(doc['versions'])} version(s).")
+    by = doc["options"].get("by")
+    if by:  # each configuration appears in every part: count it once
+        configs = len({c["label"] for v in doc["versions"] for c in v["configurations"]})
+        counts = (f"{configs} configuration(s) in {len(doc['versions'])} part(s), one per version and value of "
+                  f"{', '.join(by)} (--by)")
+    else:
+        counts = f"{s['configurations']} configuration(s), {len(doc['versions'])} version(s)"
+    lines.append(f"Table `{s['table']}` in {files}: {s['rows_inspected']:,} rows, {counts}.")
     config = ", ".join(layout["configuration"]) or "none (all rows are one configuration)"
     item = " + ".join(layout["item"]) or "none found (comparisons need --input-col)"
     clusters = f"Clusters: {', '.join(layout['cluster']) or 'none'}."
@@ -463,7 +476,8 @@ def markdown(doc: dict) -> str:
                      "field of --json names which).")
     lines += _findings(doc)
     for stratum in doc["versions"]:
-        lines += ["", f"## Version: {stratum['label']}" if stratum["version"] else "## Results", ""]
+        lines += ["", f"## {_stratum_kind(stratum, doc)}: {stratum['label']}" if stratum["version"] else "## Results",
+                  ""]
         lines += _config_table(stratum, doc)
         lines += _slo_section(stratum, doc)
         lines += _target_section(stratum, doc)

@@ -1,0 +1,89 @@
+"""export_summary.py --by COLS: each value of a column that sorts the inputs (a category carried from the data)
+reported on its own, every table, pair and verdict per slice, as if each slice were run alone with --filter.
+
+Trials Z3 and A had a category per input and wrote their own per-category analysis (or one command per value)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import export_summary
+import pytest
+from helpers import call_main
+from summary_fixtures import correctness
+from xetrack_fixtures import log_rows
+
+pytestmark = pytest.mark.usefixtures("reading")  # every test whole and in slices (conftest.py)
+
+RATES = {"small": 0.82, "large": 0.85}
+CATEGORIES = ("billing", "refunds", "shipping")
+
+
+@pytest.fixture
+def tickets(tmp_path, engine):
+    """Two models on 240 tickets in three categories; on refunds the small model is much worse (a slice where
+    they differ), elsewhere close. Each ticket's category is on its rows, as the LLM template writes it."""
+    db = tmp_path / "tickets.db"
+    rows = []
+    for model, rate in RATES.items():
+        for i, ok in enumerate(correctness(240, rate, len(model))):
+            category = CATEGORIES[i % 3]
+            if model == "small" and category == "refunds":
+                ok = int(i % 5 == 0)
+            rows.append({"model": model, "input_id": i, "category": category, "correct": ok, "latency_ms": 20 + i % 9,
+                         "error": ""})
+    log_rows(db, rows, engine=engine, table="predictions")
+    return db
+
+
+def run(capsys, *argv, fmt: str = "--json"):
+    code, out, err = call_main(export_summary.main, capsys, *map(str, argv), *([fmt] if fmt else []))
+    assert code == 0, err
+    return json.loads(out) if fmt == "--json" else out
+
+
+def test_each_slice_is_reported_as_that_slice_alone_would_be(tickets, capsys):
+    common = [tickets, "predictions", "--metric", "correct:higher", "--pairs", "all", "--config-cols", "model"]
+    by = run(capsys, *common, "--by", "category")
+    assert [v["version"]["category"] for v in by["versions"]] == list(CATEGORIES)
+    for stratum in by["versions"]:
+        alone = run(capsys, *common, "--filter", f"category={stratum['version']['category']}")
+        (only,) = alone["versions"]
+        assert stratum["configurations"] == only["configurations"]
+        assert stratum["comparisons"] == only["comparisons"]
+        assert {c["items"] for c in stratum["configurations"]} == {80}
+    verdicts = {v["version"]["category"]: v["comparisons"][0]["verdict"] for v in by["versions"]}
+    assert verdicts["refunds"] == "worse" and verdicts["billing"] != "worse", verdicts
+    assert by["options"]["by"] == ["category"]
+    (info,) = [f for f in by["findings"] if f["check_id"] == "slices-separated"]
+    assert info["message"].startswith("3 slices of the inputs by category (--by)")
+    assert not any(f["check_id"] == "versions-separated" for f in by["findings"])
+    # named like a setting, category was inferred as part of the configuration; --by says it is not
+    inferred = run(capsys, *common[:-2], "--by", "category")
+    assert inferred["versions"] == by["versions"] and inferred["inferred"]["layout"]["configuration"] == ["model"]
+
+
+def test_the_markdown_heads_each_slice_and_the_csvs_carry_its_column(tickets, capsys):
+    common = [tickets, "predictions", "--metric", "correct:higher", "--pairs", "all", "--by", "category"]
+    text = run(capsys, *common, fmt="")
+    assert "480 rows, 2 configuration(s) in 3 part(s), one per version and value of category (--by)." in text
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        f"## Slice: category={c}" for c in CATEGORIES]
+    wide = list(csv.DictReader(io.StringIO(run(capsys, *common, fmt="--csv"))))
+    assert sorted({(r["version"], r["configuration"]) for r in wide}) == sorted(
+        (f"category={c}", f"model={m}") for c in CATEGORIES for m in RATES)
+    pairs = list(csv.DictReader(io.StringIO(run(capsys, *common, "--csv", fmt="--comparisons"))))
+    assert [r["category"] for r in pairs] == list(CATEGORIES) and {r["verdict"] for r in pairs} >= {"worse"}
+
+
+@pytest.mark.parametrize("by, said", [
+    ("model --config-cols model", "--by model: a configuration column; to compare configurations within each "
+                                  "model, use --within model"),
+    ("input_id", "--by input_id: it is the input, replicate, version or pooled column"),
+    ("nosuch", "--by column 'nosuch' not found; available: "),
+])
+def test_a_column_that_cannot_slice_the_inputs_is_one_line_exit_2(tickets, capsys, by, said):
+    code, out, err = call_main(export_summary.main, capsys, tickets, "predictions", "--by", *by.split())
+    assert code == 2 and out == "" and err.count("\n") == 1 and said in err, err
