@@ -328,6 +328,10 @@ async def send_one(client: httpx.AsyncClient, endpoint: Endpoint, connection: st
             "send_lag_ms": (sent - intended) * 1e3, "latency_ms": (done - intended) * 1e3,
             "latency_from_send_ms": (done - sent) * 1e3, "payload_id": payload_id,
             "status": response.status_code, "bytes": len(response.content),
+            # what crossed the network: `bytes` is the body as decoded (httpx undoes gzip; trial B compared gzip
+            # on and off and saw the same `bytes` for both)
+            "wire_bytes": response.num_bytes_downloaded,
+            "content_encoding": response.headers.get("content-encoding", ""),
             "response_body": body_head(response.content),
             "error": "" if response.is_success else f"HTTP {response.status_code}"}
 
@@ -352,7 +356,7 @@ def failed_row(t0: float, offset: float, sent: float, error: str, payload_id: in
             "send_lag_ms": (sent - intended) * 1e3,
             "latency_ms": float("nan") if error.startswith("dropped") else (done - intended) * 1e3,
             "latency_from_send_ms": float("nan"), "payload_id": payload_id, "status": 0, "bytes": 0,
-            "response_body": "", "error": error}
+            "wire_bytes": 0, "content_encoding": "", "response_body": "", "error": error}
 
 
 class ResourceMeter(dict):
@@ -894,8 +898,9 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     it is done ('undecided', 'ceiling', 'floor', 'narrow').
 
     `verdicts` maps each tested rate to its verdict (the deciding level's; CLIENT_LIMITED where the client fell
-    behind its schedule and the level did not meet: the search stops, 'client', since this client cannot drive
-    the service harder), `meets_at` is export_summary's capacity (the highest rate that meets with no lower rate
+    behind its schedule and the level did not meet: this client cannot drive the service there, so the search
+    bisects between the capacity and that rate, raising the "at least", and stops, 'client', once they are within
+    SEARCH_NARROW), `meets_at` is export_summary's capacity (the highest rate that meets with no lower rate
     failing), `lengthened` the rates already re-measured longer. An undecided rate is re-measured once, longer:
     its verdict decides which way to go, and stepping past it or bisecting around it would treat "cannot tell" as
     a pass or a failure. Still
@@ -904,12 +909,16 @@ def next_rate(verdicts: dict[float, str], meets_at: float | None, start: float, 
     geometrically from the highest tested rate to the ceiling; failures but nothing meets, step down to the
     floor (START / 8); else bisect (geometrically) between the capacity and the lowest failing rate above it
     until within SEARCH_NARROW, stopping ('undecided') when the middle is a rate that stayed undecided."""
-    if client_limit(verdicts, meets_at) is not None:  # this client cannot measure the service there, nor above
-        return None, "client"
+    limit = client_limit(verdicts, meets_at)  # this client cannot measure the service there, nor above
     verdicts = {r: v for r, v in verdicts.items() if v != CLIENT_LIMITED}  # below the capacity: a stall, ignored
     retry = [r for r, v in sorted(verdicts.items()) if v == "undecided" and r not in lengthened]
     if retry:
         return retry[0], "longer"
+    if limit is not None:  # trial B: stopping at once left "at least 200/s" with the client fine up to ~350/s
+        middle = float(f"{math.sqrt(meets_at * limit):.3g}") if meets_at else None
+        if middle is None or limit / meets_at <= SEARCH_NARROW or not meets_at < middle < limit or middle in verdicts:
+            return None, "client"
+        return middle, "bisect"
     rates = sorted(verdicts)
     failing = [r for r in rates if verdicts[r] == "fails"]
     if not failing:

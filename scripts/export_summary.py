@@ -68,6 +68,7 @@ from _bench.summary.findings import (
 )
 from _bench.summary.load import MS_PER, parse_slo
 from _bench.summary.load import analyse as analyse_load
+from _bench.summary.load_compare import compare_series
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan, fractional_prediction, with_values_seen
 from _bench.summary.reference import reference_index, unknown_reference
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "replicate")
     parser.add_argument("--slo", metavar="OBJECTIVE", type=_slo,
                         help="a service-level objective, e.g. 'p99<50ms', 'p95<40us' or 'p95<0.2s, errors<1%%' "
-                             "(all clauses must hold): the share of calls that broke it with an interval and a "
+                             "(clauses separated by commas, spaces optional; all must hold): the share of calls that broke it with an interval and a "
                              "verdict (meets / fails / undecided), per configuration; on a load test per level, "
                              "with the highest rate that meets")
     parser.add_argument("--target", action="append", metavar="METRIC>=VALUE", type=_target,
@@ -420,6 +421,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     if layout.kind == "load":
         load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
                             opts.alpha, opts.resamples, opts.seed)
+        load["series_comparisons"] = compare_series(load["levels"], load["series"])
     findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
     findings += coverage_findings(summaries, names, layout, opts.within)
     findings += uneven_retries_findings(summaries, names)
@@ -491,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
                     raise InputError("--latency-per-input needs repeated rows of an input: an input id and a "
                                      "replicate column (repeat, seed, sample_idx, ...; --replicate-cols COL names one)")
                 per_configuration = bool(args.slo) and layout.kind != "load"
+                if layout.kind == "load" and (args.pairs != "best" or args.within):  # trial B: silently ignored
+                    note(PROG, "--pairs and --within compare a benchmark's configurations; a load test's series are "
+                               "compared at the rates they share (with --slo: 'Series compared with ...')")
                 refusal = slo_refusal(layout, plan, args.slo, args.kind) if per_configuration else None
                 if refusal:
                     raise InputError(refusal)

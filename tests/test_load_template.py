@@ -9,6 +9,7 @@ defect. Timing assertions are gross (a factor of 3 or more), and those tests are
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 import throughput_benchmark_template as template
 from helpers import ROOT, call_main, free_port, run_python
-from xetrack_fixtures import read_dicts
+from xetrack_fixtures import read_dicts, read_rows
 
 TEMPLATE = ROOT / "assets" / "throughput_benchmark_template.py"
 PROG = "throughput_benchmark_template.py"
@@ -42,8 +43,12 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.work()
         reply = json.dumps({"echo": json.loads(body), "pad": "x" * 300}).encode()  # longer than the stored head
+        zipped = self.server.gzip and "gzip" in self.headers.get("Accept-Encoding", "")
+        reply = gzip.compress(reply) if zipped else reply
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        if zipped:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
         self.wfile.write(reply)
@@ -55,10 +60,12 @@ class Handler(BaseHTTPRequestHandler):
 class Service:
     """A fixed service time; optionally `workers` at a time (capacity = workers / service_s requests per second),
     a pause of `pause_for` seconds every `pause_every` (a request arriving during it waits for its end), and
-    `slow_for` seconds more for every `slow_every`-th request (a fixed share of slow requests)."""
+    `slow_for` seconds more for every `slow_every`-th request (a fixed share of slow requests); with `gzip`,
+    compressed replies."""
 
     def __init__(self, service_s: float, workers: int | None = None, pause_every: float = 0, pause_for: float = 0,
-                 slow_every: int = 0, slow_for: float = 0):
+                 slow_every: int = 0, slow_for: float = 0, gzip: bool = False):
+        self.gzip = gzip  # compress replies for clients that accept it
         self.service_s, self.pause_every, self.pause_for = service_s, pause_every, pause_for
         self.slow_every, self.slow_for, self.arrived = slow_every, slow_for, 0
         self.gate = threading.Semaphore(workers) if workers else None
@@ -455,6 +462,56 @@ def test_request_rows_carry_a_bounded_reply_and_the_body_they_sent(capacity_sear
         assert r["response_body"].startswith('{"echo": {"instances"')
 
 
+@pytest.mark.slow
+def test_request_rows_say_what_crossed_the_network_beside_the_decoded_body(tmp_path):
+    """Trial B compared gzip on and off: `bytes` (the body httpx decoded) was the same for both, and nothing showed
+    the replies were compressed. Each row now has `wire_bytes` (as received) and `content_encoding`."""
+    common = ("--rates", "20", "--duration", "1", "--warmup", "0.2", "--connection", "close")
+    sizes = {}
+    for zipped in (False, True):
+        with serving(ThreadedService(0.001, gzip=zipped)) as url:
+            proc = run_template(tmp_path, "--url", url, "--db", f"gzip_{zipped}.db", *common)
+        assert proc.returncode == 0, proc.stderr
+        sizes[zipped] = set(read_rows(tmp_path / f"gzip_{zipped}.db", "SELECT content_encoding, bytes, wire_bytes "
+                                      "FROM requests WHERE error = ''"))
+    ((plain_encoding, plain_bytes, plain_wire),) = sizes[False]
+    ((zipped_encoding, zipped_bytes, zipped_wire),) = sizes[True]
+    assert (plain_encoding, zipped_encoding) == ("", "gzip") and plain_bytes == plain_wire == zipped_bytes
+    assert zipped_wire < zipped_bytes / 2, sizes  # 300 repeated characters compress well
+
+
+@pytest.mark.slow
+def test_two_builds_are_compared_at_the_rates_both_measured_with_an_interval_per_difference(tmp_path):
+    """Trial B: gzip on and off were two series with one capacity each, and whether they differed was the
+    reader's own Mann-Whitney script. export_summary now compares each series with the first at every rate both
+    measured: a slower build is `slower` with a higher share broken, an identical one shows no detectable
+    difference (its interval spans 0), each difference's interval combined from the two levels' own."""
+    common = ("--rates", "20", "--duration", "2", "--warmup", "0.2", "--connection", "close")
+    for version, service_s in (("e1", 0.001), ("e2", 0.030), ("e3", 0.001)):
+        with serving(ThreadedService(service_s)) as url:
+            proc = run_template(tmp_path, "--url", url, "--experiment-version", version, *common)
+        assert proc.returncode == 0, proc.stderr
+    db = tmp_path / "throughput.db"
+    summary = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p99<10ms", "--json")
+    assert summary.returncode in (0, 1), summary.stderr
+    compared = {c["series"].split("experiment_version=")[-1][:2]: c for c in json.loads(summary.stdout)["slo"][
+        "series_comparisons"]}
+    assert sorted(compared) == ["e2", "e3"] and {c["rate"] for c in compared.values()} == {20.0}
+    slow, same = compared["e2"], compared["e3"]
+    assert "experiment_version=e1" in slow["reference"]
+    assert slow["clauses"][0]["verdict"] == "higher" and slow["clauses"][0]["low"] > 0.5
+    assert slow["latency_ms"]["p50"]["verdict"] == "slower" and slow["latency_ms"]["p50"]["difference"] > 20
+    assert same["clauses"][0]["verdict"] == "no detectable difference"
+    assert same["clauses"][0]["low"] < 0 < same["clauses"][0]["high"]
+    text = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p99<10ms").stdout
+    assert "### Series compared with " in text and "at the rates both measured" in text
+    assert " higher" in text and "slower" in text and "Unadjusted for the 6 differences shown" in text
+    paired = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p99<10ms", "--pairs", "all")
+    assert paired.stdout == text and paired.stderr.count("\n") == 1 and (  # trial B: --pairs was silently ignored
+        "note: --pairs and --within compare a benchmark's configurations; a load test's series are compared at the "
+        "rates they share") in paired.stderr, paired.stderr
+
+
 # ------------------------------------------------------------------ payload pools, end to end
 @pytest.mark.slow
 def test_a_jsonl_payload_pool_is_sent_in_turn_and_each_request_names_its_body(tmp_path):
@@ -786,13 +843,21 @@ def test_a_search_over_levels_of_two_commits_says_it_stepped_over_both_and_one_c
     assert "The search stepped over them all as one service" in out and "--version VALUE" in out
 
 
-def test_a_rate_the_client_fell_behind_on_ends_the_search_and_the_capacity_is_at_least_the_rate_below(judge, capsys):
+def test_a_rate_the_client_fell_behind_on_bounds_the_search_and_the_capacity_is_at_least_the_rate_below(judge, capsys):
     """Trial W: the client (one asyncio process at 88 % of a core) collapsed at 238/s on a 2-core machine; the search
     bisected on those levels and the capacity line said the service "fails at 238/s". A level export_summary marks
-    client_behind (its broken requests mostly sent late) and that does not meet now stops the search, and the
-    capacity is "at least" the rate under it."""
+    client_behind (its broken requests mostly sent late) and that does not meet is now the top of what the search
+    tries: it bisects below it (trial B) and stops near it, and the capacity is "at least" the rate under it."""
     limited = template.CLIENT_LIMITED
-    assert template.next_rate({100: "meets", 200: limited}, 100, 100, 3200) == (None, "client")
+    # trial B: the search stopped at once, "at least 200/s", where the client kept up to ~350/s: it now bisects
+    # between the capacity and the client's limit, and stops there once the two are close
+    assert template.next_rate({100: "meets", 200: limited}, 100, 100, 3200) == (141, "bisect")
+    assert template.next_rate({100: "meets", 141: "meets", 200: limited}, 141, 100, 3200) == (168, "bisect")
+    assert template.next_rate({100: "meets", 141: limited, 200: limited}, 100, 100, 3200) == (119, "bisect")
+    assert template.next_rate({100: "meets", 141: "fails", 200: limited}, 100, 100, 3200) == (119, "bisect")
+    assert template.next_rate({100: "meets", 110: limited}, 100, 100, 3200) == (None, "client")  # within 10 %
+    assert template.next_rate({100: limited}, None, 100, 3200) == (None, "client")  # nothing meets below it
+    assert template.next_rate({100: "meets", 141: "undecided", 200: limited}, 100, 100, 3200) == (141, "longer")
     assert template.next_rate({100: "meets", 200: "fails"}, 100, 100, 3200) == (141, "bisect")  # the service's
     # below the capacity a client-limited level is a stall, ignored (trial Y); above a failure of the service, moot
     assert template.next_rate({100: "meets", 150: limited, 200: "meets"}, 200, 100, 3200) == (400, "up")

@@ -701,7 +701,38 @@ def load_section(slo: dict, confidence: float) -> list[str]:
                           "series, each with its own capacity:"]
         for group in rated:
             lines += ["", _capacity_line(group, slo["objective"], group["label"] if several else None)]
-    return lines
+    return lines + _series_comparison(slo.get("series_comparisons") or [], confidence)
+
+
+def _series_comparison(compared: list[dict], confidence: float) -> list[str]:
+    """Each series against the first at the rates both measured (load_compare.py)."""
+    if not compared:
+        return []
+    clauses = [c["clause"] for c in compared[0]["clauses"]]
+    percentiles = [p for p in ("p50", "p99") if any(p in c["latency_ms"] for c in compared)]
+    ci = f"{confidence:.0%} CI"
+    header = ["rate", "series", *(f"{c}: share broken, minus the reference's [{ci}]" for c in clauses),
+              *(f"{p} ms, minus the reference's [{ci}]" for p in percentiles)]
+
+    def cell(value: dict | None, pct: bool, behind: bool) -> str:
+        if value is None:
+            return "-"
+        shown = (lambda x: f"{100 * x:+.2f}%") if pct else (lambda x: f"{x:+.3g}")
+        bounds = f"[{shown(value['low'])}, {shown(value['high'])}]" if value["low"] is not None else "[?, ?]"
+        said = "client behind: not compared" if behind else value["verdict"]
+        return f"{shown(value['difference'])} {bounds} {said}"
+
+    rows = [[f"{c['rate']:g}/s", c["series"], *(cell(x, True, c["client_behind"]) for x in c["clauses"]),
+             *(cell(c["latency_ms"].get(p), False, c["client_behind"]) for p in percentiles)] for c in compared]
+    reference = compared[0]["reference"]
+    return ["", f"### Series compared with {reference}, at the rates both measured", "",
+            *_table(header, "ll" + "l" * (len(header) - 2), rows), "",
+            f"Each difference is the series minus {reference} at the same offered rate, with an interval combined "
+            "from the two levels' own (MOVER, the square-and-add of Newcombe's interval for two proportions): "
+            "higher / lower share broken, slower / faster, or no detectable difference when it spans 0. "
+            f"Unadjusted for the {len(compared) * (len(clauses) + len(percentiles))} differences shown: with many, "
+            "one may differ by chance. A '?' end of a percentile leaves no interval; a level the client fell behind "
+            "on compares the clients, not the services."]
 
 
 AT_THE_LIMIT = 100  # an undecided share whose deciding length is this many times the level's sits at the limit
