@@ -562,14 +562,18 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
             export("--pairs", "all", "--latency-col", "wait_s", "--failure-latency", "0s"))] if waited else []),
         ("did the response cache work?", bk.script_command("analyze_cache_hits.py", files, "predictions")),
     ]
-    if slices:  # trials Z3 and A wrote their own per-category analyses
-        name, values = next(iter(slices.items()))
+    # trials Z3, A and C wrote their own per-category analyses: each field of the data, its slices and their table
+    for k, (name, values) in enumerate(list(slices.items())[:MAX_SLICE_FIELDS] if slices else []):
         shown = ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
-        others = f"; also {', '.join(list(slices)[1:])}" if len(slices) > 1 else ""
-        steps.insert(2, (f"per slice of the inputs, by a field of your data ({name}: {shown}{others}): every table "
-                         "and verdict per value (one value alone: --filter FIELD=VALUE on any command here)",
-                         export("--pairs", "all", *latency, "--by", name)))
+        steps[2 + 2 * k:2 + 2 * k] = [
+            (f"per {name} ({shown}), a field of your data: every table and verdict per value, and which configuration "
+             "leads each (one value alone: --filter FIELD=VALUE on any command here)",
+             export("--pairs", "all", *latency, "--by", name)),
+            ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + f" > {stem}_by_{name}.csv")]
     print(bk.next_steps(steps))
+
+
+MAX_SLICE_FIELDS = 3  # fields of the data the printed commands slice by, in the data's order
 
 
 def item_slices(items: list[Item], most: int = 20) -> dict[str, list]:

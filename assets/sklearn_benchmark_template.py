@@ -467,9 +467,15 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     label = ",".join(varying_columns(configs, stored=stored) or ["model"])
     # a regressor's rows are scored by their error: export derives no accuracy from predicted values; a TARGET
     # (trial X2 added export calls of its own for "which models reach 95 %") goes into the tables and commands
-    metric = (("--metric", "abs_error:lower") if regressors else ()) + (("--target", target) if target else ())
+    fold_score = fold_metric(target)  # trial D: a bar on balanced accuracy, a per-fold score, broke the tables
+    metric = (("--metric", "abs_error:lower") if regressors else ()) + (("--target", target) if target and
+                                                                       not fold_score else ())
+    fold_args = ("--config-cols", label, "--version", version[1], "--metric", fold_score, "--target", target,
+                 "--pairs", "all") if fold_score else ()
     if shard is None:
         save_results(db, label, version[1], metric)
+        if fold_score:
+            save_fold_target(db, fold_args, fold_score)
     else:  # one shard's results are a part of the benchmark: analyse the union once every shard is done
         print(f"\nShard {shard}: this file holds one part of the benchmark; run the commands below on all "
               f"{shard.n} shard files once every shard has finished.")
@@ -490,10 +496,43 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
          "calibration, paired per example (lower nll = better probabilities)",
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         "--metric", "squared_error:lower" if regressors else "nll:lower")),
+        *([(f"the bar {target} on the per-fold scores: each model's {fold_score.split(':')[0]} over its folds, whether "
+            "it meets the bar, every pair (folds share training data: the corrected resampled t)",
+            script_command("export_summary.py", files, SCORES, *fold_args))] if fold_score else []),
         ("fit time per model: p50 and p95 with intervals, one row per model (join on `configuration`)",
          script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
                         "--latency-col", "fit_seconds", "--latency-of-replays", "--csv", "--wide")),
     ]))
+
+
+# Scores only the per-fold table holds (one value per model x seed x fold, not per example), with the direction
+# that is better. A bar on one of them is judged there; accuracy and a regressor's errors stay per example.
+FOLD_METRICS = {"balanced_accuracy": "higher", "log_loss": "lower", "train_accuracy": "higher",
+                "train_balanced_accuracy": "higher", "train_log_loss": "lower", "mae": "lower", "rmse": "lower",
+                "r2": "higher", "train_mae": "lower", "train_r2": "higher"}
+
+
+def fold_metric(target: str | None) -> str | None:
+    """'balanced_accuracy:higher' when TARGET names a per-fold score, else None."""
+    name = re.match(r"\s*([A-Za-z_][\w.]*)", target or "")
+    return f"{name[1]}:{FOLD_METRICS[name[1]]}" if name and name[1] in FOLD_METRICS else None
+
+
+def save_fold_target(db: Path, fold_args: tuple, fold_score: str) -> None:
+    """<name>_<version>_<metric>.csv: one row per model, the per-fold score with its interval and its verdict
+    against the bar (target_0_verdict), from export_summary on the per-fold table."""
+    script = skill_file("scripts", "export_summary.py")
+    if not Path(script).is_file():
+        return
+    proc = subprocess.run([sys.executable, script, str(db), SCORES, *fold_args, "--csv", "--wide"],
+                          capture_output=True, text=True)
+    out = db.with_name(f"{tables_stem(db, fold_args[3])}_{fold_score.split(':')[0]}.csv")
+    if proc.returncode not in (0, 1):
+        print(f"\n{fold_score.split(':')[0]} bar: not judged ({(proc.stderr.strip().splitlines() or ['?'])[-1]})")
+        return
+    out.write_text(proc.stdout)
+    print(f"The bar on the per-fold scores: {shown_path(out)} (one row per model: {fold_score.split(':')[0]} with its "
+          "interval over folds, target_0_verdict meets / fails / undecided)")
 
 
 def results_path(db: Path) -> Path:

@@ -66,6 +66,7 @@ from _bench.summary.findings import (
     unit_findings,
     zero_width_findings,
 )
+from _bench.summary.leaders import slice_leaders
 from _bench.summary.load import MS_PER, parse_slo
 from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load_compare import compare_series
@@ -451,6 +452,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                                 "capacity, none is computed across them.", "If the change did not touch what is "
                                 "measured (a commit of a log file), the levels still belong together; to report one "
                                 "version, give --version VALUE (a value of any version column, e.g. a git commit)."))
+    leaders = slice_leaders(entries, plan.metrics[0].name) if layout.slices and plan.metrics else None
     report = Report(
         PROG,
         summary={"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,
@@ -463,7 +465,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                               "power": opts.power, "unit": opts.unit, "within": list(opts.within),
                               "items_needed": opts.items_needed, "targets": [t.text for t in opts.targets],
                               **({"by": list(opts.by)} if opts.by else {})},
-                  "versions": entries, **({"slo": load} if load is not None else {})},
+                  "versions": entries, **({"slo": load} if load is not None else {}),
+                  **({"slice_leaders": leaders} if leaders else {})},
     )
     report.attachments["load_series"] = load_series
     return report

@@ -60,6 +60,17 @@ def test_each_slice_is_reported_as_that_slice_alone_would_be(tickets, capsys):
     (info,) = [f for f in by["findings"] if f["check_id"] == "slices-separated"]
     assert info["message"].startswith("3 slices of the inputs by category (--by)")
     assert not any(f["check_id"] == "versions-separated" for f in by["findings"])
+    # trial C: which configuration leads each slice, and whether that is a change in ranking
+    leaders = {row["slice"]: row for row in by["slice_leaders"]["slices"]}
+    assert leaders["category=refunds"] == {"slice": "category=refunds", "leaders": ["model=large"], "not_beaten": []}
+    for name in ("category=billing", "category=shipping"):  # 0.82 against 0.85: no leader detectably ahead
+        assert leaders[name]["not_beaten"] and len(leaders[name]["leaders"]) == 1
+    same = set.intersection(*(set(row["leaders"]) for row in leaders.values()))
+    assert by["slice_leaders"]["same_leader"] == bool(same)
+    assert by["slice_leaders"]["sentence"] == (
+        "model=large leads (or tie for the lead in) every slice on accuracy." if same else
+        "The leader on accuracy changes between slices, and in 1 of 3 it is detectably better than every other "
+        "configuration there: a change in ranking, within those slices' own families.")
     # named like a setting, category was inferred as part of the configuration; --by says it is not
     inferred = run(capsys, *common[:-2], "--by", "category")
     assert inferred["versions"] == by["versions"] and inferred["inferred"]["layout"]["configuration"] == ["model"]
@@ -71,6 +82,8 @@ def test_the_markdown_heads_each_slice_and_the_csvs_carry_its_column(tickets, ca
     assert "480 rows, 2 configuration(s) in 3 part(s), one per version and value of category (--by)." in text
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         f"## Slice: category={c}" for c in CATEGORIES]
+    assert "**Leaders by slice** (accuracy; ties listed together):" in text
+    assert "- category=refunds: model=large; detectably ahead of every other" in text
     wide = list(csv.DictReader(io.StringIO(run(capsys, *common, fmt="--csv"))))
     assert sorted({(r["version"], r["configuration"]) for r in wide}) == sorted(
         (f"category={c}", f"model={m}") for c in CATEGORIES for m in RATES)

@@ -92,13 +92,15 @@ def test_pool_that_cannot_apply_is_one_line_exit_2(tmp_path, capsys, extra, mess
 
 def test_a_reversal_under_the_pooled_prompt_is_said_and_a_consistent_winner_is_not(tmp_path, capsys):
     def judged(reverse: bool) -> list[dict]:
-        lift = {("a", "concise"): 1.0, ("c", "default"): 1.0} if reverse else {("c", "concise"): 1.0,
-                                                                              ("c", "default"): 1.0}
+        # None: a and c tie under concise and c leads under default (trial C: a tie was read as a change)
+        lift = ({("a", "concise"): 1.0, ("c", "default"): 1.0} if reverse else
+                {("a", "concise"): 1.0, ("c", "concise"): 1.0, ("c", "default"): 1.0} if reverse is None else
+                {("c", "concise"): 1.0, ("c", "default"): 1.0})
         return [{"model": m, "system_prompt": s, "prompt_id": p, "sample": k, "score": 5 + lift.get((m, s), 0)
                  + (p % 5) / 5, "error": ""} for m in "abc" for s in ("concise", "default") for p in range(30)
                 for k in range(2)]
 
-    for name, reverse in (("reversal", True), ("consistent", False)):
+    for name, reverse in (("reversal", True), ("consistent", False), ("tie", None)):
         db = tmp_path / f"{name}.db"
         log_rows(db, judged(reverse), engine="sqlite", table="judged")
         _, d = report(capsys, db, "judged", "--metric", "score:higher", "--config-cols", "model", "--pool",

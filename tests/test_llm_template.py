@@ -269,8 +269,10 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     stored = read_rows(db, "SELECT input_id, category, source, stars FROM predictions")
     assert sorted(set(stored)) == sorted((r["id"], r["category"], '{"shop": "web"}', r["stars"]) for r in items)
     lines = proc.stdout.splitlines()
-    why = next(k for k, line in enumerate(lines) if "per slice of the inputs" in line)
-    assert "(category: long, short; also stars)" in lines[why] and "--filter FIELD=VALUE" in lines[why], lines[why]
+    why = next(k for k, line in enumerate(lines) if "# per category (long, short), a field of your data" in line)
+    assert "--filter FIELD=VALUE" in lines[why] and lines[why + 2].strip().endswith(
+        "--by category --csv --wide > llm_bench_e1_by_category.csv"), lines[why:why + 3]
+    assert any(line.strip().startswith("# per stars (0, 1, 2, 3, ...)") for line in lines)  # trial C: each field
     command = lines[why + 1].strip()
     assert command.endswith("--by category"), command
     sliced = subprocess.run(shlex.split(command) + ["--json"], cwd=tmp_path, capture_output=True, text=True)

@@ -334,6 +334,26 @@ def test_model_assets_and_a_target_are_edit_block_settings_and_the_target_reache
 
 
 @pytest.mark.slow
+def test_a_bar_on_a_per_fold_score_is_judged_on_the_per_fold_table_and_the_tables_are_still_written(tmp_path):
+    """Trial D set TARGET = "balanced_accuracy>=0.95": the template judged it on the per-example table, which has
+    only accuracy, so its results tables were not written and the printed fix failed the same way. A bar on a
+    per-fold score (balanced_accuracy, log_loss, r2, ...) is now judged on the `scores` table: its own CSV with
+    each model's verdict from the interval over folds, and a printed command that runs as printed."""
+    folder = copy_template(tmp_path)
+    proc, _ = run_counting(folder, *SMALL, "--models", "logreg", "tree", "--target", "balanced_accuracy>=0.9")
+    assert (folder / "sklearn_benchmark_e1_results.csv").exists()  # the per-example tables, as without the bar
+    table = pandas.read_csv(folder / "sklearn_benchmark_e1_balanced_accuracy.csv")
+    assert len(table) == 2 and set(table["target_0"]) == {"balanced_accuracy>=0.9"}
+    for _, row in table.iterrows():  # the verdict the per-fold interval gives
+        low, high = row["balanced_accuracy_ci_low"], row["balanced_accuracy_ci_high"]
+        assert row["target_0_verdict"] == ("meets" if low >= 0.9 else "fails" if high < 0.9 else "undecided")
+    (line,) = [x for x in proc.stdout.splitlines() if " scores " in x and "--target" in x]
+    assert "--metric balanced_accuracy:higher --target 'balanced_accuracy>=0.9' --pairs all" in line, line
+    printed = subprocess.run(shlex.split(line.strip()), cwd=folder, capture_output=True, text=True)
+    assert printed.returncode in (0, 1) and "balanced_accuracy>=0.9" in printed.stdout, printed.stderr
+
+
+@pytest.mark.slow
 def test_gradient_boosting_runs_and_no_model_assets_stores_no_fitted_model(tmp_path):
     with_assets, without = copy_template(tmp_path / "with"), copy_template(tmp_path / "without")
     args = [*SMALL, "--models", "gboost", "forest"]

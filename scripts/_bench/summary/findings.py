@@ -4,6 +4,7 @@ function takes the summaries (or the load analysis) and returns the findings it 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
@@ -267,20 +268,21 @@ def pooled_ranking_findings(bench: Benchmark, layout: Layout, plan: Plan, summar
     rows = bench.query(f"SELECT {cols}, AVG({metric.sql}), COUNT({metric.sql}) FROM {bench.VIEW}{where}{glue}{ok} "
                        f"GROUP BY {cols}", params)
     label_of = {tuple(c.group.versions + c.group.config): names[c.index] for c in summaries}
-    best: dict = {}  # (versions, pooled values) -> (mean, label)
+    best: dict = {}  # (versions, pooled values) -> (mean, labels of every configuration at that mean)
     for row in rows:
         config, value, mean, n = tuple(row[:len(keys)]), tuple(row[len(keys):-2]), row[-2], row[-1]
         if mean is None or config not in label_of or n < POOLED_RANKING_ROWS:
             continue  # a pooled value with a few rows (an id pooled over) ranks nothing
         at = (config[:len(layout.versions)], value)
-        if at not in best or (mean > best[at][0] if metric.higher_is_better else mean < best[at][0]):
-            best[at] = (mean, label_of[config])
-    winners = {label for _, label in best.values()}
-    if len(winners) < 2:
-        return []
+        if at in best and math.isclose(mean, best[at][0], rel_tol=1e-12, abs_tol=1e-12):
+            best[at][1].append(label_of[config])  # a tie (trial C: 0.917 and 0.917 read as "the best changes")
+        elif at not in best or (mean > best[at][0] if metric.higher_is_better else mean < best[at][0]):
+            best[at] = (mean, [label_of[config]])
+    if len(best) < 2 or set.intersection(*(set(labels) for _, labels in best.values())):
+        return []  # one configuration leads, or ties for the lead, under every pooled value
     shown = ", ".join(pooled)
-    examples = [f"{', '.join(f'{c}={v}' for c, v in zip(pooled, value, strict=True))}: {label} best "
-                f"({metric.name} {mean:.4g})" for (_, value), (mean, label) in sorted(best.items(), key=str)]
+    examples = [f"{', '.join(f'{c}={v}' for c, v in zip(pooled, value, strict=True))}: {' = '.join(sorted(labels))} "
+                f"best ({metric.name} {mean:.4g})" for (_, value), (mean, labels) in sorted(best.items(), key=str)]
     return [Finding("pooled-rankings-differ", "warning", f"The best configuration changes with {shown} "
                     f"({'; '.join(e.split(' (')[0] for e in examples[:4])}): a number "
                     f"pooled over {shown} averages different winners, and a pooled 'no detectable difference' can "

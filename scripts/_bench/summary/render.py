@@ -110,6 +110,18 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     return table + (["", open_ends_note(open_ends, doc["options"]["confidence"])] if open_ends else [])
 
 
+def _leaders(leaders: dict | None) -> list[str]:
+    """--by: each slice's leader on the primary metric and who it is not detectably ahead of (leaders.py)."""
+    if not leaders:
+        return []
+    lines = ["", f"**Leaders by slice** ({leaders['metric']}; ties listed together):"]
+    for row in leaders["slices"]:
+        close = (f"; not detectably ahead of {', '.join(row['not_beaten'])}" if row["not_beaten"]
+                 else "; detectably ahead of every other")
+        lines.append(f"- {row['slice']}: {' = '.join(row['leaders'])}{close}")
+    return lines + ["", leaders["sentence"]]
+
+
 def _stratum_kind(stratum: dict, doc: dict) -> str:
     """'Slice' when what tells this stratum apart is only --by's columns, else 'Version'."""
     by = set(doc["options"].get("by") or ())
@@ -475,6 +487,7 @@ def markdown(doc: dict) -> str:
         lines.append("Some 0/1-metric intervals reached past 0 or 1 and were clipped to [0, 1] (the `interval` "
                      "field of --json names which).")
     lines += _findings(doc)
+    lines += _leaders(doc.get("slice_leaders"))
     for stratum in doc["versions"]:
         lines += ["", f"## {_stratum_kind(stratum, doc)}: {stratum['label']}" if stratum["version"] else "## Results",
                   ""]
