@@ -84,4 +84,3 @@ def varying_within_config_id(bench: Benchmark, candidates: list[str]) -> list[st
             if value is not None and seen.setdefault((row[0], j), value) != value:
                 varying.add(j)
     return [c for j, c in enumerate(candidates) if j in varying]
-

@@ -1,6 +1,6 @@
 """export_summary's design options: which pairs stay together (--within), what a configuration is pooled over
-(--pool), which slices of the inputs are reported apart (--by) and what the unit of the tests is (--unit). Each checks its option against the inferred layout and
-refuses, with one line, what cannot apply."""
+(--pool), which slices of the inputs are reported apart (--by) and what the unit of the tests is (--unit). Each
+checks its option against the inferred layout and refuses, with one line, what cannot apply."""
 
 from __future__ import annotations
 
