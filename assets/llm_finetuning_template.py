@@ -566,8 +566,8 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     for k, (name, values) in enumerate(list(slices.items())[:MAX_SLICE_FIELDS] if slices else []):
         shown = ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
         steps[2 + 2 * k:2 + 2 * k] = [
-            (f"per {name} ({shown}), a field of your data: every table and verdict per value, and which configuration "
-             "leads each (one value alone: --filter FIELD=VALUE on any command here)",
+            (f"per {name} ({shown}), a field of your data: every table and verdict per value, and which "
+             "configuration leads each (one value alone: --filter FIELD=VALUE on any command here)",
              export("--pairs", "all", *latency, "--by", name)),
             ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + f" > {stem}_by_{name}.csv")]
     print(bk.next_steps(steps))

@@ -10,7 +10,8 @@ Edit the EDIT block below (the model menu, the datasets, the defaults); the rest
 Writes sklearn_benchmark.db (`predictions`: a row per test example; `scores`: per model x seed x fold, with the
 fitted model; `fold_inputs`: which inputs trained and tested each fold), then the results as tables
 (sklearn_benchmark_results.db) and as CSV (sklearn_benchmark_e1_results.csv: a row per model with its fit time;
-_e1_pairs.csv: a row per pair; e1 = the --experiment-version), and prints the commands to run next. A second run trains nothing; a killed run resumes.
+_e1_pairs.csv: a row per pair; e1 = the --experiment-version), and prints the commands to run next. A second
+run trains nothing; a killed run resumes.
 Your own CSV, your own model, every column, and when to pass --no-model-assets: references/templates.md
 of the xetrack-benchmark skill. Needs benchkit.py beside it (scripts/new_benchmark.py copies both).
 """
@@ -496,8 +497,8 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
          "calibration, paired per example (lower nll = better probabilities)",
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         "--metric", "squared_error:lower" if regressors else "nll:lower")),
-        *([(f"the bar {target} on the per-fold scores: each model's {fold_score.split(':')[0]} over its folds, whether "
-            "it meets the bar, every pair (folds share training data: the corrected resampled t)",
+        *([(f"the bar {target} on the per-fold scores: each model's {fold_score.split(':')[0]} over its folds, "
+            "whether it meets the bar, every pair (folds share training data: the corrected resampled t)",
             script_command("export_summary.py", files, SCORES, *fold_args))] if fold_score else []),
         ("fit time per model: p50 and p95 with intervals, one row per model (join on `configuration`)",
          script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
@@ -531,8 +532,8 @@ def save_fold_target(db: Path, fold_args: tuple, fold_score: str) -> None:
         print(f"\n{fold_score.split(':')[0]} bar: not judged ({(proc.stderr.strip().splitlines() or ['?'])[-1]})")
         return
     out.write_text(proc.stdout)
-    print(f"The bar on the per-fold scores: {shown_path(out)} (one row per model: {fold_score.split(':')[0]} with its "
-          "interval over folds, target_0_verdict meets / fails / undecided)")
+    print(f"The bar on the per-fold scores: {shown_path(out)} (one row per model: {fold_score.split(':')[0]} with "
+          "its interval over folds, target_0_verdict meets / fails / undecided)")
 
 
 def results_path(db: Path) -> Path:
