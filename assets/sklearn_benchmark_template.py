@@ -9,11 +9,10 @@ Edit the EDIT block below (the model menu, the datasets, the defaults); the rest
   python sklearn_benchmark_template.py --dataset diabetes --models ridge forest_regressor   # a regression
 Writes sklearn_benchmark.db (`predictions`: a row per test example; `scores`: per model x seed x fold, with the
 fitted model; `fold_inputs`: which inputs trained and tested each fold), then the results as tables
-(sklearn_benchmark_results.db) and as CSV (sklearn_benchmark_e1_results.csv: a row per model with its fit time;
-_e1_pairs.csv: a row per pair; e1 = the --experiment-version), and prints the commands to run next. A second
-run trains nothing; a killed run resumes.
-Your own CSV, your own model, every column, and when to pass --no-model-assets: references/templates.md
-of the xetrack-benchmark skill. Needs benchkit.py beside it (scripts/new_benchmark.py copies both).
+(sklearn_benchmark_results.db) and as CSV per --experiment-version (_e1_results.csv: a row per model with its
+fit time; _e1_pairs.csv: a row per pair), and prints the next commands. A second run trains nothing; a killed
+run resumes. Your own CSV, your own model, every column, --no-model-assets: references/templates.md of the
+xetrack-benchmark skill. Needs benchkit.py beside it (scripts/new_benchmark.py copies both).
 """
 
 # ruff: noqa: E402 - the EDIT block comes before the machinery's imports
