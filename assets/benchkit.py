@@ -22,8 +22,13 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   data version there so results of different versions are never pooled.
 - `cache_version` (in every `track_cached` key and row): xetrack's key covers arguments, not code, so a
   function whose return shape changed would replay stale results; bump the template's CACHE_VERSION instead.
+- `field_columns`, `stored_name`: xetrack renames a key silently (`sales channel` -> `sales_channel`) and cannot
+  store some at all (`order`, `1st`, a key holding the table name): a template logging the user's own data
+  fields checks them before any call and prints the stored names in its commands.
 - `connect_readonly`: `file:{path}?mode=ro` unquoted cuts the path at '#', '?' or '%', and SQLite then opens
-  (and creates) another file; the URI here is percent-encoded.
+  (and creates) another file; the URI here is percent-encoded. A run killed mid-write leaves a hot journal that
+  a read-only open cannot roll back ("attempt to write a readonly database"): it is rolled back first, as the
+  restarted run's next write would.
 - `ArgumentParser`, `add_common_options`, `next_steps`, `script_command`: what every template's command line
   shares: one-line errors (exit 2), one option name per concept, and printed next commands that run as
   printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded).
@@ -47,6 +52,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import platform
@@ -278,7 +284,76 @@ def connect_readonly(db: str | Path) -> sqlite3.Connection:
     path = Path(os.path.abspath(db))
     if not path.is_file():
         raise FileNotFoundError(f"no database file at {path}")
-    return sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    con = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the first read meets a hot journal
+    except sqlite3.OperationalError:
+        con.close()
+        if not any(path.with_name(path.name + s).exists() for s in ("-journal", "-wal")):
+            raise
+        _roll_back_stopped_writer(path)
+        con = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    return con
+
+
+def _roll_back_stopped_writer(path: Path) -> None:
+    """Let SQLite roll back the unfinished transaction of a writer that was killed (or recover a WAL index).
+
+    Why in place, when the analysis scripts read a private copy instead: benchkit reads the benchmark's own
+    database, which the restarted run writes next, and that write (or any plain sqlite3 open) rolls the same
+    journal back; only committed rows remain either way. A live writer holds its lock, so its journal is not
+    hot and SQLite leaves it alone.
+    """
+    con = sqlite3.connect(path.as_uri() + "?mode=rw", uri=True, timeout=10)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    finally:
+        con.close()
+
+
+def stored_name(key: str) -> str:
+    """The column xetrack 0.7.0 stores a logged key under: every character but ASCII letters, digits and '_'
+    becomes '_', and the first 64 characters are kept (`sales channel` is the column `sales_channel`)."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", str(key))[:64]
+
+
+def field_columns(names: Iterable[str], table: str) -> dict[str, str]:
+    """Each name of the user's data that a template logs as a column -> the column xetrack stores it under.
+
+    ValueError (one line) for names it cannot store: xetrack writes column names unquoted, so an SQL keyword
+    (`order`, `group`) or a leading digit breaks every insert, and a name holding the table's name breaks them
+    on SQLite (references/xetrack-api.md); two names that become one column would overwrite each other. Checked
+    the way xetrack writes (CREATE, ALTER TABLE ADD COLUMN, INSERT, unquoted) on an in-memory database.
+    """
+    columns = {name: stored_name(name) for name in names}
+    broken = [f"{n} (holds the table name {table})" if table in c else n
+              for n, c in columns.items() if table in c or not _writable_unquoted(c)]
+    if broken:
+        raise ValueError(f"the field{'s' * (len(broken) > 1)} {', '.join(broken)} cannot be columns: xetrack "
+                         "writes column names unquoted, so an SQL keyword, a leading digit or the table's name "
+                         "inside one breaks every insert; rename them in the data")
+    shared = {c: [n for n in columns if columns[n] == c] for c in set(columns.values())}
+    clash = [f"{' and '.join(ns)} (both {c})" for c, ns in sorted(shared.items()) if len(ns) > 1]
+    if clash:
+        raise ValueError(f"the fields {'; '.join(clash)} would be one column (xetrack keeps letters, digits and "
+                         "'_' of a name); rename them in the data")
+    return columns
+
+
+@functools.lru_cache(maxsize=256)
+def _writable_unquoted(column: str) -> bool:
+    con = sqlite3.connect(":memory:")
+    try:
+        # after another column, as in xetrack's statements (`constraint` parses there as a table constraint)
+        con.execute(f'CREATE TABLE "t" ("_probe_" TEXT, {column} TEXT)')
+        con.execute(f'INSERT INTO "t" ("_probe_", {column}) VALUES (?, ?)', ["1", "2"])
+        con.execute('CREATE TABLE "u" ("_probe_" TEXT)')
+        con.execute(f'ALTER TABLE "u" ADD COLUMN {column} TEXT')
+        return con.execute(f'SELECT "{column}" FROM "t"').fetchall() == [("2",)]
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
 
 
 def _quote(identifier: str) -> str:
@@ -298,6 +373,96 @@ def fingerprint(*objects: Any) -> str:
         else:
             h.update(json.dumps(_plain(obj), sort_keys=True).encode())
     return h.hexdigest()[:16]
+
+
+PLAIN_VALUES = (int, float, complex, str, bytes, bool, type(None), tuple, list, dict, set, frozenset, range)
+LIBRARY_ROOTS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+
+def code_of(function: Callable) -> str:
+    """What a function's answers depend on, as text for its cache key: its source, and transitively the source of
+    each function or class of your code it names, the value of each plain constant (a number, a string, a table,
+    a compiled regex) and the whole file of any other object or module of your code it uses.
+
+    Why not the function's whole module file: functions compared side by side usually share one, and adding a
+    candidate there would then recompute every other one (trial E); here a function's key changes only when
+    something it reaches changes. Libraries (under Python's prefix: numpy, the standard library) are left to
+    the package versions every row records; builtins such as `int` are named with Python's version.
+    """
+    parts: dict[str, str] = {}
+
+    def source(obj: Any) -> str:
+        try:
+            return inspect.getsource(obj)
+        except (OSError, TypeError):
+            return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', stable_repr(obj))}@{sys.version}"
+
+    def file_of(obj: Any) -> str | None:
+        try:
+            path = inspect.getsourcefile(obj) or inspect.getfile(obj)
+        except TypeError:  # builtins, or an object whose class is built in
+            return None
+        real = os.path.realpath(path)
+        return None if real.startswith(tuple(root + os.sep for root in LIBRARY_ROOTS)) else real
+
+    def whole_file(path: str) -> None:
+        parts.setdefault(f"file {path}", Path(path).read_text(encoding="utf-8", errors="replace"))
+
+    def visit(obj: Any) -> None:
+        obj = inspect.unwrap(obj) if callable(obj) else obj
+        if isinstance(obj, functools.partial):
+            arguments = stable_repr((obj.args, sorted(obj.keywords.items())))
+            parts.setdefault(f"partial {getattr(obj.func, '__qualname__', '')} {arguments}", arguments)
+            return visit(obj.func)
+        if not (inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isclass(obj)):
+            if callable(obj) and file_of(type(obj)):  # a callable object: its class, its state unknown
+                whole_file(file_of(type(obj)))
+            parts.setdefault(f"other {getattr(obj, '__qualname__', type(obj).__qualname__)}", source(obj))
+            return None
+        key = f"{obj.__module__}.{obj.__qualname__}"
+        if key in parts or file_of(obj) is None:
+            parts.setdefault(key, source(obj))
+            return None
+        parts[key] = source(obj)
+        functions = [f for f in vars(obj).values() if inspect.isfunction(f)] if inspect.isclass(obj) else \
+            [getattr(obj, "__func__", obj)]
+        for func in functions:
+            for name in sorted(_names_used(func.__code__)):
+                if name in func.__globals__:
+                    uses(name, func.__globals__[name])
+        return None
+
+    def uses(name: str, value: Any) -> None:
+        if isinstance(value, PLAIN_VALUES):
+            parts.setdefault(f"value {name}", stable_repr(value))
+        elif isinstance(value, re.Pattern):
+            parts.setdefault(f"value {name}", repr((value.pattern, value.flags)))
+        elif inspect.ismodule(value):
+            path = file_of(value) if getattr(value, "__file__", None) else None
+            if path:
+                whole_file(path)
+        elif inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value) or callable(value):
+            visit(value)
+        elif file_of(type(value)):  # an object of your own class: its state cannot be read, its file can
+            whole_file(file_of(type(value)))
+
+    visit(function)
+    return json.dumps(parts, sort_keys=True)
+
+
+def stable_repr(value: Any) -> str:
+    """repr without memory addresses (`<object at 0x7f...>`), which differ in every process: a key holding one
+    would never hit the cache again."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
+def _names_used(code: Any) -> set[str]:
+    """Global names and attributes a code object (and the functions, lambdas and comprehensions in it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names_used(const)
+    return names
 
 
 # What a commit can change without changing what a benchmark runs: notes, tables, figures, logs, and the benchmark

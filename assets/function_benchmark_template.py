@@ -32,7 +32,7 @@ def demo_strip_int(text: str) -> int:
 # ==================================== EDIT: the one block to change =====================================
 DATA = None  # None: the built-in demo; else a JSONL file, one object per line, run in file order
 FIELDS = {"id": "id", "input": "input", "expected": "expected"}  # the JSONL names of these, e.g. "input": "title"
-SEGMENTS = ()  # JSONL fields copied onto each input's rows, e.g. ("payload_size",): compared within (--within)
+SEGMENTS = ()  # JSONL fields copied onto each input's rows, e.g. ("kind",): results per value too (--by)
 # Your functions: import them here, e.g. `from parsers import parse_strict`, and name them below
 CANDIDATES = {  # name: a function taking one input and returning the answer
     "int": int,
@@ -60,8 +60,14 @@ TEMPLATE_VERSION = "1"
 
 @dataclass(frozen=True)
 class Candidate:
-    """What determines an answer: the candidate's name (its source code is in the cache key)."""
+    """What determines an answer: the candidate, and a hash of the code it runs (benchkit.code_of: its source and
+    what it uses), so an edited candidate is recomputed and one added later leaves the others' cache keys alone."""
     candidate: str
+    code_hash: str = ""
+
+
+def candidates() -> list[Candidate]:
+    return [Candidate(name, bk.fingerprint(bk.code_of(function))) for name, function in CANDIDATES.items()]
 
 
 def demo_data() -> list[dict]:
@@ -89,16 +95,6 @@ def load_data(path: Path | None) -> list[dict]:
                              f"got {sorted(row)}")
     return [{**{f: row.get(f) for f in SEGMENTS}, **{ours: row[theirs] for ours, theirs in FIELDS.items()}}
             for row in rows]
-
-
-def source_of(function) -> str:
-    """A candidate's code for the cache key: its whole module's file, so that a constant or a helper beside it
-    counts too (a stop-word list, a regex); a builtin (int) has none: its name and Python's version."""
-    try:
-        return Path(inspect.getsourcefile(function)).read_text(encoding="utf-8") + inspect.getsource(function)
-    except (OSError, TypeError):
-        return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}" \
-               f"@{sys.version}"
 
 
 ITEMS: dict[str, dict] = {}
@@ -143,7 +139,7 @@ def check(rows: list[dict], n: int) -> int:
     ITEMS.update({str(row["id"]): row for row in picked})
     for name in CANDIDATES:
         for row in picked:
-            result = call_one(Candidate(name), str(row["id"]), 0)
+            result = call_one(Candidate(name), str(row["id"]), 0)  # untracked: no code hash needed
             shown = [cut(repr(v), 40) for v in (row["input"], result["output"], result["expected_output"])]
             print(f"{name:<16} {shown[0]:<28} -> {shown[1]:<20} expected {shown[2]:<20} "
                   f"correct={result['correct']} {result['latency_us']:.1f} us")
@@ -158,22 +154,27 @@ def warm_up(rows: list[dict], calls: int) -> None:
 
 
 def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | None, experiment_version: str,
-        warmup: int, rerun_args: list[str]) -> int:
+        warmup: int, rerun_args: list[str], add_to_version: bool = False) -> int:
     """`rerun_args`: this run's options other than --db, for the printed cache proof."""
-    rows = load_data(data)[:limit]
-    ITEMS.update({str(row["id"]): row for row in rows})
-    data_fp = bk.fingerprint([(r["id"], r["input"], r["expected"]) for r in rows])
-    salt = bk.fingerprint(TEMPLATE_VERSION, {name: source_of(f) for name, f in CANDIDATES.items()}, data_fp,
-                          inspect.getsource(call_one), inspect.getsource(score), PRIME)
+    every = load_data(data)
+    rows = every[:limit]
+    segments = list(bk.field_columns(SEGMENTS, TABLE).values())  # as xetrack stores them; some it cannot
+    ITEMS.update({str(row["id"]): row for row in every})
+    # The fingerprint covers the whole file, so a --limit smoke run and the full run share rows (trial E).
+    data_fp = bk.fingerprint([(r["id"], r["input"], r["expected"]) for r in every])
+    # Each candidate's own code is in its configuration (code_hash); what every call shares is here.
+    salt = bk.fingerprint(TEMPLATE_VERSION, data_fp, inspect.getsource(call_one), inspect.getsource(score), PRIME)
     version = bk.provenance(data_fingerprint=data_fp, root=Path.cwd(), experiment_version=experiment_version,
                             cache_version=bk.cache_version(salt))
-    tracker = Tracker(str(db), table=TABLE, cache=str(cache), params=version)
     done = bk.completed(db, TABLE, ["config_id", "data_fingerprint", "experiment_version", "input_id", "repeat"])
-    candidates = [Candidate(name) for name in CANDIDATES]
-    units = [(c, str(r["id"]), k) for r in rows for k in range(repeats) for c in candidates]  # interleaved
+    units = [(c, str(r["id"]), k) for r in rows for k in range(repeats) for c in candidates()]  # interleaved
     todo = [(c, i, k) for c, i, k in units if (bk.config_id(c), data_fp, experiment_version, i, k) not in done]
     print(f"{len(units)} calls (candidate x input x repeat): {len(units) - len(todo)} already in {db}, "
           f"{len(todo)} to run", file=sys.stderr)
+    drift = bk.version_drift(db, TABLE, version) if todo else None
+    if drift and not add_to_version:  # before any row: new rows would be another version, never compared (trial E)
+        raise ValueError(drift)
+    tracker = Tracker(str(db), table=TABLE, cache=str(cache), params=version)
     if todo and warmup:
         warm_up(rows, warmup)
     failures, replayed = [], 0
@@ -191,9 +192,9 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
         print(f"FAILED {failure}", file=sys.stderr)
     summarise(db, data_fp, experiment_version)
     only = f"experiment_version={experiment_version}"
-    compare = ["--config-cols", ",".join(["candidate", *SEGMENTS]), *(("--within", ",".join(SEGMENTS)) if SEGMENTS
-                                                                      else ()),
-               "--version", experiment_version, "--pairs", "all"]
+    # --latency-of-replays: a candidate replayed into a new version keeps its first run's time (trial F: without
+    # it the candidates run before read latency '-' and objective 'undecided' beside the one added later)
+    compare = ["--config-cols", "candidate", "--version", experiment_version, "--pairs", "all", "--latency-of-replays"]
     replay = db.with_name(f"{db.stem}_replay.db")
     print(bk.next_steps([
         ("can the rows be trusted? (duplicates, coverage, failures, versions)",
@@ -201,6 +202,10 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
         ("every pair of candidates: accuracy with intervals and verdicts; latency p50/p95/p99"
          + (f"; the objective {SLO} per candidate" if SLO else ""),
          bk.script_command("export_summary.py", db, TABLE, *compare, *(("--slo", SLO) if SLO else ()))),
+        # trial E: a segment is a property of the input, not a setting: the whole comparison per value (--by);
+        # trial F: one command per field (`--by a,b` crosses them)
+        *((f"the same per {name}: every candidate and pair within each value, and which leads each",
+           bk.script_command("export_summary.py", db, TABLE, *compare, "--by", name)) for name in segments),
         ("how often each raised, with intervals and every pair",
          bk.script_command("export_summary.py", db, TABLE, *compare, "--metric", "raised:lower")),
         ("the cache proof: the same command into a new database replays every call and computes none ...",
@@ -259,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("--check N must be at least 1")
             return check(load_data(args.data), args.check)
         return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
-                   args.experiment_version, args.warmup, [str(a) for a in rerun])
+                   args.experiment_version, args.warmup, [str(a) for a in rerun], args.add_to_version)
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

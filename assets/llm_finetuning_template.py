@@ -486,8 +486,8 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
                   example_prices: bool, experiment_version: str, shard: bk.Shard | None = None,
                   bars: tuple = (), slices: dict | None = None) -> None:
     """The run's table, then the commands for the next steps; `bars`: --target/--slo arguments the comparison and
-    the results table judge (trial Z3 added them to the printed commands by hand); `slices`: the inputs' own
-    fields and their values (item_slices), to compare on one slice of the inputs."""
+    the results table judge (trial Z3 added them to the printed commands by hand); `slices`: the columns of the
+    inputs' own fields (as stored) and their values (item_slices): each gets a `--by` command and its table."""
     def pct(x):
         return "   -  " if x is None else f"{100 * x:5.1f}%"
 
@@ -542,6 +542,9 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     export = functools.partial(bk.script_command, "export_summary.py", files, "predictions", "--config-cols", label,
                                *only, *metrics, *bars)
     stem = bk.tables_stem(db, experiment_version)
+
+    def into(table: str) -> str:  # a redirect that runs as printed whatever the names hold
+        return " > " + bk.shell_word(f"{stem}_{table}.csv")
     # trial Z: "for each model, which prompt?" is the pairs within a model (a smaller family: more power)
     within = ("--within", "model") if "model" in label.split(",") and "," in label else ()
     steps = [
@@ -554,9 +557,9 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
             export("--pairs", "all", "--within", "model", *latency))] if within else []),
         ("the same as tables: one row per configuration, one row per pair"
          + (", one row per pair within a model" if within else ""),
-         export("--pairs", "all", *latency, "--csv", "--wide") + f" > {stem}_results.csv"),
-        ("", export("--pairs", "all", "--csv", "--comparisons") + f" > {stem}_pairs.csv"),
-        *([("", export("--pairs", "all", *within, "--csv", "--comparisons") + f" > {stem}_within_model_pairs.csv")]
+         export("--pairs", "all", *latency, "--csv", "--wide") + into("results")),
+        ("", export("--pairs", "all", "--csv", "--comparisons") + into("pairs")),
+        *([("", export("--pairs", "all", *within, "--csv", "--comparisons") + into("within_model_pairs"))]
           if within else []),
         *([("what callers waited: retries and backoff included, a failed call until it gave up",
             export("--pairs", "all", "--latency-col", "wait_s", "--failure-latency", "0s"))] if waited else []),
@@ -569,7 +572,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
             (f"per {name} ({shown}), a field of your data: every table and verdict per value, and which "
              "configuration leads each (one value alone: --filter FIELD=VALUE on any command here)",
              export("--pairs", "all", *latency, "--by", name)),
-            ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + f" > {stem}_by_{name}.csv")]
+            ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + into(f"by_{name}"))]
     print(bk.next_steps(steps))
 
 
@@ -753,10 +756,18 @@ def main(argv: list[str] | None = None) -> int:
     # The git commit of the current directory: the user's project, not the folder this template sits in.
     version = bk.provenance(data_fingerprint=bk.fingerprint([i.record() for i in all_items]), root=Path.cwd(),
                             experiment_version=args.experiment_version, **bk.placement(args.shard))
-    taken = sorted({name for i in all_items for name, _ in i.fields} & (set(version) | row_columns(models[0])))
+    try:  # xetrack renames some names (`sales channel`: sales_channel) and cannot store others (`order`)
+        columns = bk.field_columns(dict.fromkeys(name for i in all_items for name, _ in i.fields), "predictions")
+    except ValueError as exc:
+        return fail(f"--data {args.data}: {exc}")
+    taken = sorted(n for n, c in columns.items() if c in set(version) | row_columns(models[0]))
     if taken:
         return fail(f"--data {args.data}: the field{'s' * (len(taken) > 1)} {', '.join(taken)} would overwrite "
                     "columns this template writes; rename them in the data")
+    renamed = [f"{n!r} as {c}" for n, c in columns.items() if n != c]
+    if renamed:
+        print(f"note: xetrack stores the data's field{'s' * (len(renamed) > 1)} {', '.join(renamed)}",
+              file=sys.stderr)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     try:
@@ -780,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     uses_examples = example_prices and any(m in prices for m in models)
     bars = (("--target", args.target) if args.target else ()) + (("--slo", args.slo) if args.slo else ())
     print_summary(rows, counts, args.db, args.cache_dir, configs, uses_examples, args.experiment_version,
-                  args.shard, bars, item_slices(items))
+                  args.shard, bars, {columns[n]: v for n, v in item_slices(items).items()})
     return 1 if any(r["n_unanswered"] for r in rows) else 0
 
 

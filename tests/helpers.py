@@ -25,6 +25,13 @@ def run_python(*args, cwd: Path | None = None, env: dict | None = None, timeout:
                           timeout=timeout)
 
 
+def git(cwd: Path, *args: str) -> str:
+    """git in a test's own repository, with an identity and no signing (the machine's config may lack both)."""
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
+    return subprocess.run(["git", *identity, *args], cwd=cwd, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def random_hash_seed_env(**extra: str) -> dict:
     """This environment with a fresh string-hash seed per process, as every new Python process gets by default:
     a cache that depends on str hashes must show it."""

@@ -321,6 +321,70 @@ def test_the_usual_unquoted_uri_misses_that_database_and_creates_a_stray_file(tm
     assert files_under(tmp_path) - before, "SQLite opened a truncated path"
 
 
+KILLED_MID_WRITE = textwrap.dedent("""
+    import sqlite3, sys, time
+    con = sqlite3.connect(sys.argv[1], isolation_level=None)
+    con.execute("PRAGMA cache_size = 10")  # a small cache spills the transaction's pages into the file
+    con.execute("BEGIN IMMEDIATE")
+    for i in range(20_000):
+        con.execute("INSERT INTO calls (timestamp, track_id, config_id, input_id) VALUES (?, 'x', 'c9', ?)", (i, i))
+    print("mid-write", flush=True)
+    time.sleep(120)
+""")
+
+
+def test_a_run_killed_mid_write_leaves_a_hot_journal_that_completed_rolls_back_to_the_committed_rows(tmp_path):
+    # A --shard worker killed mid-write, then re-run (test_shards): the restarted template reads what is done.
+    db = tmp_path / "bench.db"
+    t = Tracker(str(db), table="calls")
+    t.log({"config_id": "c1", "input_id": 1, "error": ""})
+    t.log({"config_id": "c1", "input_id": 2, "error": ""})
+    with subprocess.Popen([sys.executable, "-c", KILLED_MID_WRITE, str(db)], stdout=subprocess.PIPE, text=True) as w:
+        assert w.stdout.readline().strip() == "mid-write"
+        w.kill()
+    assert (tmp_path / "bench.db-journal").exists()
+    plain = sqlite3.connect(db.as_uri() + "?mode=ro", uri=True)  # the usual read-only open cannot read it
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        plain.execute("SELECT COUNT(*) FROM calls").fetchall()
+    plain.close()
+    assert completed(db, "calls", ["config_id", "input_id"]) == {("c1", 1), ("c1", 2)}
+    assert not (tmp_path / "bench.db-journal").exists()
+    assert connect_readonly(db).execute("SELECT COUNT(*) FROM calls").fetchone() == (2,)
+
+
+FIELD_NAMES = ["order", "group", "index", "constraint", "key", "action", "select", "1st", "n_predictions",
+               "sales channel", "a.b", "Category", "naïve", "plain", "x" * 70]
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["creates-the-table", "adds-a-column"])
+def test_field_columns_says_which_names_xetrack_stores_and_under_which_column_as_xetrack_does(tmp_path, first):
+    # The verdicts are xetrack's own: each name logged by a real Tracker, read back under the predicted column.
+    for k, name in enumerate(FIELD_NAMES):
+        db = tmp_path / f"f{k}.db"
+        t = Tracker(str(db), table="predictions")
+        try:
+            if not first:
+                t.log({"x": 0})
+            t.log({name: "v", "x": 1})
+            stored = sqlite3.connect(db).execute(
+                f'SELECT "{benchkit.stored_name(name)}" FROM predictions WHERE x = 1').fetchall() == [("v",)]
+        except sqlite3.Error:
+            stored = False
+        try:
+            ours = benchkit.field_columns([name], "predictions") == {name: benchkit.stored_name(name)}
+        except ValueError:
+            ours = False
+        assert ours == stored, (name, ours, stored)
+    broken = ["order", "group", "index", "constraint", "select", "1st", "n_predictions"]
+    with pytest.raises(ValueError, match=r"the fields order, group, index, constraint, select, 1st, n_predictions "
+                                         r"\(holds the table name predictions\) cannot be columns"):
+        benchkit.field_columns(FIELD_NAMES, "predictions")
+    assert benchkit.field_columns([n for n in FIELD_NAMES if n not in broken], "predictions")["sales channel"] == \
+        "sales_channel"
+    with pytest.raises(ValueError, match=r"the fields a\.b and a_b \(both a_b\) would be one column"):
+        benchkit.field_columns(["a.b", "a_b"], "predictions")
+
+
 def test_connect_readonly_refuses_a_missing_file_without_creating_it(tmp_path):
     with pytest.raises(FileNotFoundError):
         connect_readonly(tmp_path / "absent #1.db")
@@ -563,3 +627,36 @@ def test_the_recorded_commit_is_the_last_code_change_so_committing_notes_and_res
     assert benchkit.git_commit(tmp_path / "bench") == f"{code}-dirty"
     git("commit", "-q", "-am", "a model")
     assert benchkit.git_commit(tmp_path) == git("rev-parse", "HEAD")[:12] != code
+
+
+CODE_OF = textwrap.dedent("""
+    import functools, re, sys
+    sys.path.insert(0, {assets!r})
+    import benchkit
+
+    PATTERN = re.compile({pattern!r})
+    class Settings:
+        pass
+
+    def helper(text):
+        return PATTERN.sub("", text)
+
+    def candidate(text, settings=None):
+        return helper(text).strip()
+
+    def unrelated(text):
+        return text
+    print(benchkit.fingerprint(benchkit.code_of(functools.partial(candidate, settings=Settings()))))
+""")
+
+
+def test_code_of_is_the_same_in_every_process_and_changes_with_what_the_function_reaches(tmp_path):
+    # a partial holding an object (its repr has an address) must not make every process's key new
+    def key(pattern: str) -> str:
+        script = tmp_path / "cand.py"
+        script.write_text(CODE_OF.format(assets=str(ROOT / "assets"), pattern=pattern))
+        return run_python(script, env=random_hash_seed_env()).stdout.strip()
+    first = key("[0-9]")
+    assert len(first) == 16 and key("[0-9]") == first
+    assert key("[0-9]+") != first  # a constant the helper uses
+    assert benchkit.code_of(int) == benchkit.code_of(int) and "builtins.int" in benchkit.code_of(int)

@@ -676,6 +676,8 @@ def test_csv_comparisons_is_one_row_per_pair_with_both_sides_parameters_and_noth
         assert row["model"] == comp["configuration"].removeprefix("model=")
         assert row["reference_model"] == comp["reference"].removeprefix("model=")
         assert float(row["difference"]) == comp["delta"] and float(row["p_adjusted"]) == comp["p_adjusted"]
+        assert (float(row["difference_ci_low"]), float(row["difference_ci_high"])) == (comp["ci_low"], comp["ci_high"])
+        assert [int(row[f"discordant_{side}_right"]) for side in ("configuration", "reference")] == comp["discordant"]
         assert row["verdict"] == comp["verdict"] and int(row["family_size"]) == comp["family_size"] == 6
         assert row["needed"] == ("" if comp["needed"]["count"] is None else str(comp["needed"]["count"]))
         # trials R and S: the plan for this pair tested alone (at alpha, not alpha/6), without filtering

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, random_hash_seed_env, run_python
+from helpers import ROOT, git, random_hash_seed_env, run_python
 
 TEMPLATE = "function_benchmark_template.py"
 SCRIPTS = ROOT / "scripts"
@@ -74,6 +74,15 @@ def test_its_rows_validate_cleanly_and_the_objective_is_judged_per_candidate(pro
     db = project / "function_bench.db"
     checked = run_python(SCRIPTS / "validate_benchmark.py", db, "calls", "--fail-on", "warning", "--json")
     assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == [], checked.stdout[-2000:]
+    # every check runs on the template's own rows (trial E: the ground-truth check was skipped) and would fire
+    assert json.loads(checked.stdout)["inferred"]["ground_truth"] == "expected_output"
+    planted = shutil.copy(db, project / "planted.db")
+    con = sqlite3.connect(planted)
+    con.execute("UPDATE calls SET expected_output = 'other' WHERE input_id = 'n000' AND candidate = 'int'")
+    con.commit()
+    con.close()
+    fired = run_python(SCRIPTS / "validate_benchmark.py", planted, "calls", "--json")
+    assert "inconsistent-ground-truth" in {f["check_id"] for f in json.loads(fired.stdout)["findings"]}
     summary = run_python(SCRIPTS / "export_summary.py", db, "calls", "--config-cols", "candidate", "--pairs", "all",
                          "--slo", "p95<10s", "--json")
     doc = json.loads(summary.stdout)
@@ -125,18 +134,25 @@ def test_fields_name_the_data_files_own_keys_and_check_runs_three_inputs_untrack
     assert json.loads(checked.stdout)["inferred"]["parameters"] == ["candidate"]
 
 
-def test_editing_a_constant_beside_a_candidate_recomputes_every_call(project):
+def test_editing_what_a_candidate_uses_recomputes_that_candidate_alone(project):
+    """The cache key of a candidate holds its code and what it reaches (benchkit.code_of): a constant or helper
+    it uses, in another module too. Editing one recomputes that candidate only; code beside it that it does not
+    use (a candidate added later, trial E) recomputes nothing."""
     (project / "mine.py").write_text("OFFSET = 0\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
     edit(project, "CANDIDATES = {  #", 'import mine  # noqa: E402\nCANDIDATES = {"mine": mine.answer,  #')
     assert run(project, "--limit", "5", "--repeats", "1")[0] == 0
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "same.db")
     assert code == 0 and "0 calls computed, 20 replayed" in err
+    (project / "mine.py").write_text("OFFSET = 0\nUNUSED = 2\n\n\ndef answer(text):\n    return int(text) + OFFSET\n"
+                                     "\n\ndef later(text):\n    return int(text) + UNUSED\n")
+    code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "beside.db")
+    assert code == 0 and "0 calls computed, 20 replayed" in err
     (project / "mine.py").write_text("OFFSET = 1\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "edited.db")
-    assert code == 0 and "20 calls computed, 0 replayed" in err  # the key holds mine.py's whole file
+    assert code == 0 and "5 calls computed, 15 replayed" in err  # mine's 5 inputs; the demo's three replay
     edit(project, "PRIME = False", "PRIME = True")  # a hot call measures something else: not a replay
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "primed.db")
-    assert code == 0 and "20 calls computed, 0 replayed" in err
+    assert code == 0 and "20 calls computed, 0 replayed" in err  # shared by every call: all of them
 
 
 def test_score_decides_raises_too_and_check_takes_inputs_from_the_whole_file(project):
@@ -154,10 +170,11 @@ def test_score_decides_raises_too_and_check_takes_inputs_from_the_whole_file(pro
     assert by[("int", "3")] == (1, 1) and by[("int", "0")] == (1, 0)  # rejected rightly; parsed rightly
 
 
-def test_segments_put_a_data_field_on_its_rows_compared_within_and_long_values_are_cut(project):
+def test_segments_put_a_data_field_on_its_rows_compared_per_value_and_long_values_are_cut(project):
     """Trial O: a payload size had no place (call_one edited outside the EDIT block), a 3.4 MB answer was stored
     whole in every row and printed whole by --check. SEGMENTS copies data fields onto the rows and the printed
-    export command compares within them; answers and --check lines are cut."""
+    export commands compare the candidates overall and per value (trial E: only per value, before); answers and
+    --check lines are cut."""
     edit(project, "SEGMENTS = ()", 'SEGMENTS = ("size",)')
     edit(project, '    "int": int,\n', '    "int": int,\n    "echo": lambda text: text * 500,\n')
     data = project / "sized.jsonl"
@@ -173,9 +190,10 @@ def test_segments_put_a_data_field_on_its_rows_compared_within_and_long_values_a
     assert {(r["input_id"].split("-")[0], r["size"]) for r in stored} == {("small", "small"), ("large", "large")}
     echoed = [r["output"] for r in stored if r["candidate"] == "echo" and r["size"] == "large"]
     assert echoed and all(len(o) < 1100 and o.endswith("...[cut: 150,000 chars]") for o in echoed)
-    assert "--config-cols candidate,size --within size" in proc.stdout
+    assert "--config-cols candidate --version e1 --pairs all --latency-of-replays --slo" in proc.stdout  # overall
+    assert "--config-cols candidate --version e1 --pairs all --latency-of-replays --by size\n" in proc.stdout
     summary = run_python(SCRIPTS / "export_summary.py", project / "function_bench.db", "calls", "--config-cols",
-                         "candidate,size", "--within", "size", "--json", cwd=project)
+                         "candidate", "--by", "size", "--json", cwd=project)
     assert summary.returncode == 0, summary.stderr
     # sizes hold different inputs by design (3 small, 2 large): within each, coverage is equal (trial O's false
     # unequal-items warning)
@@ -183,8 +201,8 @@ def test_segments_put_a_data_field_on_its_rows_compared_within_and_long_values_a
 
 
 def test_two_segment_fields_are_compared_within_each_combination_by_the_printed_command(project):
-    """SEGMENTS with two fields: the printed export command joins them for --within, and that command, run as
-    printed, compares candidates only inside each (size, lang) cell: 4 cells x 3 pairs, never across cells."""
+    """SEGMENTS with two fields: a printed command per field (trial F wanted one of them, not the 13 cells of
+    both), and `--by size,lang` compares candidates only inside each (size, lang) cell: 4 cells x 3 pairs."""
     edit(project, "SEGMENTS = ()", 'SEGMENTS = ("size", "lang")')
     data = project / "cells.jsonl"
     data.write_text("".join(json.dumps({"id": f"{size}-{lang}-{k}", "input": str(k) * width,
@@ -193,15 +211,67 @@ def test_two_segment_fields_are_compared_within_each_combination_by_the_printed_
                             for k in range(1, 4)))
     proc = run_python(TEMPLATE, "--data", data, "--repeats", "1", cwd=project, env=random_hash_seed_env())
     assert proc.returncode == 0, proc.stderr
-    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln]
-    argv = shlex.split(line)
+    lines = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--by" in ln]
+    assert [ln.split("--by ")[1] for ln in lines] == ["size", "lang"]
+    argv = shlex.split(lines[0])
     assert argv[0] == "python" and argv[1].endswith("/scripts/export_summary.py")
-    assert "--config-cols candidate,size,lang --within size,lang" in line
-    summary = run_python(SCRIPTS / "export_summary.py", *argv[2:], "--json", cwd=project)
+    summary = run_python(SCRIPTS / "export_summary.py", *argv[2:-1], "size,lang", "--json", cwd=project)
+    assert summary.returncode == 0, summary.stderr
+    parts = json.loads(summary.stdout)["versions"]
+    cells = {(v["version"]["size"], v["version"]["lang"]) for v in parts}
+    assert len(parts) == 4 and cells == {(s, lang) for s in ("small", "large") for lang in ("en", "fr")}
+    assert all(len(v["configurations"]) == 3 and all(c["items"] == 3 for c in v["configurations"]) for v in parts)
+    pairs = [k for v in parts for k in v["comparisons"]]
+    assert len(pairs) == 4 * 3  # every pair of candidates within each cell, none across cells
+
+
+def test_a_candidate_added_later_runs_alone_and_is_compared_with_the_others_in_a_new_version(project):
+    """Trial E: a fourth function, appended a week later to the module the others live in. Under the first
+    version the run stops before any row (the commit changed: its rows would be another version, never compared);
+    under a new version the three replay from the cache, the fourth alone is computed, and the printed comparison
+    holds all four. A --limit smoke run shares rows with the full run (one data fingerprint)."""
+    matchers = project / "matchers.py"
+    matchers.write_text("def plain(text):\n    return int(text)\n\n\ndef lenient(text):\n    return int(float(text))\n")
+    edit(project, "CANDIDATES = {  #", 'import matchers  # noqa: E402\nCANDIDATES = {"plain": matchers.plain, '
+                                       '"lenient": matchers.lenient,  #')
+    edit(project, '    "int": int,\n    "float_int": lambda text: int(float(text)),\n    "strip_int": demo_strip_int,\n',
+         "")
+    git(project, "init", "-q")
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "two candidates")
+    assert run(project, "--limit", "6", "--repeats", "1")[0] == 0
+    code, err = run(project, "--limit", "12", "--repeats", "1")
+    assert code == 0 and "24 calls (candidate x input x repeat): 12 already in function_bench.db" in err, err
+
+    with matchers.open("a") as fh:
+        fh.write("\n\ndef stripped(text):\n    return int(text.replace(',', '').lstrip('+'))\n")
+    edit(project, '"lenient": matchers.lenient,', '"lenient": matchers.lenient, "stripped": matchers.stripped,')
+    git(project, "commit", "-q", "-am", "a third candidate")
+    before = rows(project / "function_bench.db")
+    code, err = run(project, "--limit", "12", "--repeats", "1")
+    assert code == 2 and err.count("\n") == 2 and "run with a new --experiment-version" in err, err
+    assert rows(project / "function_bench.db") == before
+
+    code, err = run(project, "--limit", "12", "--repeats", "1", "--experiment-version", "e2")
+    assert code == 0 and "12 calls computed, 24 replayed from the cache" in err, err
+    proc = run_python(TEMPLATE, "--limit", "12", "--repeats", "1", "--experiment-version", "e2", cwd=project)
+    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln]
+    summary = run_python(SCRIPTS / "export_summary.py", *shlex.split(line)[2:], "--json", cwd=project)
     assert summary.returncode == 0, summary.stderr
     (version,) = json.loads(summary.stdout)["versions"]
-    by_label = {c["label"]: c["configuration"] for c in version["configurations"]}
-    cells = {(c["size"], c["lang"]) for c in by_label.values()}
-    assert len(by_label) == 12 and len(cells) == 4
-    pairs = [(by_label[k["configuration"]], by_label[k["reference"]]) for k in version["comparisons"]]
-    assert len(pairs) == 4 * 3 and all((a["size"], a["lang"]) == (b["size"], b["lang"]) for a, b in pairs)
+    assert sorted(c["label"] for c in version["configurations"]) == [f"candidate={n}" for n in ("lenient", "plain",
+                                                                                  "stripped")]
+    assert len(version["comparisons"]) == 3 and all(c["items"] == 12 for c in version["configurations"])
+    # the replayed candidates keep their first run's times (trial F: '-' and 'undecided' beside the new one)
+    assert all(c["latency"]["n"] == 12 for c in version["configurations"])
+
+
+def test_a_segment_xetrack_cannot_store_stops_the_run_before_any_row(project):
+    # xetrack writes column names unquoted: `order` would break every insert mid-run (benchkit.field_columns)
+    edit(project, "SEGMENTS = ()", 'SEGMENTS = ("order",)')
+    data = project / "ordered.jsonl"
+    data.write_text("".join(json.dumps({"id": k, "input": str(k), "expected": k, "order": k % 2}) + "\n"
+                            for k in range(4)))
+    code, err = run(project, "--data", data)
+    assert code == 2 and err.count("\n") == 1 and "the field order cannot be columns" in err, err
+    assert not (project / "function_bench.db").exists()

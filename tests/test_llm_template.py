@@ -262,7 +262,8 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     refused before any call (exit 2, one line)."""
     data = tmp_path / "items.jsonl"
     items = [{"id": i.id, "text": i.text, "label": i.label, "category": "short" if len(i.text) < 40 else "long",
-              "source": {"shop": "web"}, "stars": k % 5} for k, i in enumerate(DEMO_ITEMS[:8])]
+              "source": {"shop": "web"}, "stars": k % 5, "sales channel": "shop" if k % 2 else "web #2"}
+             for k, i in enumerate(DEMO_ITEMS[:8])]
     data.write_text("".join(json.dumps(r) + "\n" for r in items))
     proc = run_template(tmp_path, "--base-url", server.base_url, "--data", str(data))
     db = tmp_path / "llm_bench.db"
@@ -273,6 +274,13 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     assert "--filter FIELD=VALUE" in lines[why] and lines[why + 2].strip().endswith(
         "--by category --csv --wide > llm_bench_e1_by_category.csv"), lines[why:why + 3]
     assert any(line.strip().startswith("# per stars (0, 1, 2, 3, ...)") for line in lines)  # trial C: each field
+    # a field xetrack renames is named by its column, and the table's redirect runs as printed (quoted)
+    assert "note: xetrack stores the data's field 'sales channel' as sales_channel" in proc.stderr
+    channel = next(k for k, line in enumerate(lines) if "# per sales_channel (shop, web #2)" in line)
+    redirect = lines[channel + 2].strip()
+    assert redirect.endswith("--by sales_channel --csv --wide > llm_bench_e1_by_sales_channel.csv"), redirect
+    assert subprocess.run(["bash", "-c", redirect], cwd=tmp_path).returncode == 0
+    assert (tmp_path / "llm_bench_e1_by_sales_channel.csv").read_text().count("web #2") >= 2
     command = lines[why + 1].strip()
     assert command.endswith("--by category"), command
     sliced = subprocess.run(shlex.split(command) + ["--json"], cwd=tmp_path, capture_output=True, text=True)
@@ -285,7 +293,7 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     written = {name for (name,) in read_rows(db, "SELECT name FROM pragma_table_info('predictions')")}
     versions = {"git_commit", "python_version", "xetrack_version", "numpy_version", "data_fingerprint",
                 "experiment_version", "host"}
-    assert written - {"category", "source", "stars"} - versions == row_columns("demo-small"), written
+    assert written - {"category", "source", "stars", "sales_channel"} - versions == row_columns("demo-small"), written
 
     import benchkit
     plain = [{"id": i.id, "text": i.text, "label": i.label} for i in DEMO_ITEMS]
@@ -298,6 +306,14 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
                            check=False)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert "the fields latency_s, model would overwrite columns this template writes" in refused.stderr
+    assert len(server.requests) == before and not (tmp_path / "other.db").exists()
+    # names xetrack cannot store (it writes them unquoted) are refused before any call too
+    keyword = tmp_path / "keyword.jsonl"
+    keyword.write_text("".join(json.dumps({**r, "order": 1, "1st": 2}) + "\n" for r in items))
+    refused = run_template(tmp_path, "--base-url", server.base_url, "--data", str(keyword), "--db", "other.db",
+                           check=False)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "the fields order, 1st cannot be columns" in refused.stderr
     assert len(server.requests) == before and not (tmp_path / "other.db").exists()
 
 

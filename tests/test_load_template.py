@@ -14,7 +14,6 @@ import io
 import json
 import math
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import throughput_benchmark_template as template
-from helpers import ROOT, call_main, free_port, run_python
+from helpers import ROOT, call_main, free_port, git, run_python
 from xetrack_fixtures import read_dicts, read_rows
 
 TEMPLATE = ROOT / "assets" / "throughput_benchmark_template.py"
@@ -205,13 +204,6 @@ def test_two_deployments_named_on_one_url_are_two_series_told_apart_everywhere(t
     table = list(csv.DictReader(io.StringIO(summary.stdout)))
     assert sorted((r["endpoint_name"], r["level"]) for r in table) == [
         ("single", "endpoint_name=single"), ("threaded", "endpoint_name=threaded")]
-
-
-
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, capture_output=True,
-                          text=True, check=True)
-    return proc.stdout.strip()
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas
 import pytest
-from helpers import ROOT, random_hash_seed_env, run_python
+from helpers import ROOT, git, random_hash_seed_env, run_python
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.metrics import brier_score_loss, log_loss
 from xetrack import Reader
@@ -242,12 +242,6 @@ def test_every_row_carries_its_configuration_and_code_and_data_versions(default_
                          "SELECT DISTINCT experiment_version FROM scores") == [("e1",)]  # the default
     # xetrack's lineage convention on both tables: '' = computed by this run, not replayed.
     assert read_rows(db, "SELECT DISTINCT cache FROM predictions UNION SELECT DISTINCT cache FROM scores") == [("",)]
-
-
-def git(project: Path, *args: str) -> str:
-    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
-    return subprocess.run(["git", *identity, *args], cwd=project, capture_output=True, text=True,
-                          check=True).stdout.strip()
 
 
 def git_project(tmp_path: Path, name: str, text: str) -> Path:

@@ -66,7 +66,7 @@ INDEX_NAMES = ("seq", "sequence", "request_seq", "request_index", "payload_id")
 PROVENANCE_NAMES = ("host", "hostname", "host_name", "node_name", "worker", "worker_id", "worker_host",
                     "shard", "shard_id", "pid")
 GROUND_TRUTH_NAMES = ("ground_truth", "y_true", "true_label", "gold", "gold_label", "target", "expected",
-                      "label", "labels", "reference", "answer_key")
+                      "expected_output", "label", "labels", "reference", "answer_key")  # expected_output: function template
 TRAIN_VALUES = ("train", "training", "trn", "fit")
 EVAL_VALUES = ("test", "testing", "tst", "eval", "evaluation", "val", "valid", "validation", "dev", "holdout")
 # A load test's request table: when each request was due (open loop) beside how long it took.
