@@ -3,8 +3,8 @@
 Edit the EDIT block below (the candidates, the data, how an answer is scored, repeats, the objective), then run:
     python function_benchmark_template.py                      # the demo: three ways to read an integer
     python function_benchmark_template.py --limit 20 --experiment-version dev   # smoke run on 20 inputs
-Writes --db, table `calls`: one row per (candidate, input, repeat) with output, expected_output, correct (from
-score(); a raise is wrong unless score() says otherwise), raised (not a failed run), error_type, latency_us (timed with
+Writes --db, table `calls`: one row per (candidate, input, repeat) with input_text, output, expected_output, correct
+(from score(); a raise is wrong unless score() says otherwise), raised (not a failed run), error_type, latency_us (timed with
 perf_counter_ns around the call alone). Inputs run in file order; per input, candidates interleave, so drift hits them alike. Each
 call is cached with its result and its time (--cache-dir): a re-run computes nothing; re-timing needs a fresh
 cache. Copy benchkit.py beside it. Exit code: 0 every call ran (raises included), 1 some failed, 2 bad input.
@@ -119,6 +119,7 @@ def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
     # `correct` is what the scripts average (accuracy), so score() decides it, raises included; output and
     # expected_output are kept as text for reading, not compared by the scripts (a raise reads '<ValueError>')
     return {"input_id": input_id, "repeat": repeat, **{f: item.get(f) for f in SEGMENTS},
+            "input_text": cut(str(item["input"])),  # trial F: a wrong answer is read beside its input
             "output": f"<{type(raised).__name__}>" if raised is not None else cut(str(answer)),
             "expected_output": cut(str(expected)),
             "correct": score(answer, expected, raised), "raised": int(raised is not None),

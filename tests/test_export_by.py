@@ -84,6 +84,18 @@ def test_the_markdown_heads_each_slice_and_the_csvs_carry_its_column(tickets, ca
         f"## Slice: category={c}" for c in CATEGORIES]
     assert "**Leaders by slice** (accuracy; ties listed together):" in text
     assert "- category=refunds: model=large; detectably ahead of every other" in text
+    # trial F: one table of every configuration in every slice, each cell that slice's own estimate and interval
+    doc = run(capsys, *common)
+    lines = text.splitlines()
+    top = lines.index("accuracy by slice (95% CI; each slice's leader in bold):")
+    assert lines[top + 2] == "| configuration | " + " | ".join(f"category={c}" for c in CATEGORIES) + " |"
+    table = {line.split(" | ")[0].lstrip("| "): [cell.strip(" |*") for cell in line.split(" | ")[1:]]
+             for line in lines[top + 4:top + 4 + len(RATES)]}
+    for k, stratum in enumerate(doc["versions"]):
+        for c in stratum["configurations"]:
+            m = c["metrics"]["accuracy"]
+            assert table[c["label"]][k] == f"{m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+    assert "**" in lines[top + 4] + lines[top + 5]  # a leader's cell in bold
     wide = list(csv.DictReader(io.StringIO(run(capsys, *common, fmt="--csv"))))
     assert sorted({(r["version"], r["configuration"]) for r in wide}) == sorted(
         (f"category={c}", f"model={m}") for c in CATEGORIES for m in RATES)

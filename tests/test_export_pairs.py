@@ -686,6 +686,13 @@ def test_csv_comparisons_is_one_row_per_pair_with_both_sides_parameters_and_noth
         if alone is not None and comp["needed"]["count"] is not None:
             assert alone < comp["needed"]["count"]
     assert any(c["needed"]["count_alone"] for c in comparisons)
+    # trial E: the Markdown pair table gives the discordant counts a report sentence quotes (statistics.md)
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "all"]) == 0
+    table = capsys.readouterr().out
+    assert "| test (discordant items: right only here / only there) |" in table
+    for comp in comparisons:
+        assert f"| {comp['configuration']} | {comp['reference']} |" in table
+        assert "McNemar exact ({:,} / {:,}) |".format(*comp["discordant"]) in table
     # one number for the whole run (trial Z read the per-pair table to size it): the most any pair needs
     assert export_summary.main([str(four_models), "predictions", "--pairs", "all", "--items-needed", "0.05"]) == 0
     out = capsys.readouterr().out

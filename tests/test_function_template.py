@@ -129,6 +129,9 @@ def test_fields_name_the_data_files_own_keys_and_check_runs_three_inputs_untrack
     assert not (project / "function_bench.db").exists() and not (project / "function_cache").exists()
     assert run(project, "--data", data, "--repeats", "1")[0] == 0
     assert {r["input_id"] for r in rows(project / "function_bench.db")} == {"0", "1", "2", "3"}
+    # the input beside each answer (trial F joined the data file back to read its wrong answers)
+    assert {(r["input_id"], r["input_text"]) for r in rows(project / "function_bench.db")} == {
+        ("0", "5"), ("1", " 6"), ("2", "7.0"), ("3", "8")}
     # four inputs are too few for the values check: its outcome columns are outcomes by name, never labels
     checked = run_python(SCRIPTS / "validate_benchmark.py", project / "function_bench.db", "calls", "--json")
     assert json.loads(checked.stdout)["inferred"]["parameters"] == ["candidate"]

@@ -345,6 +345,7 @@ def test_rows_not_in_call_order_count_a_run_of_broken_rows_as_rows_and_the_repor
     markdown = " ".join(call_main(export_summary.main, capsys, str(tmp_path / "sorted.db"), "requests", "--slo",
                                   "p95<50us")[1].split())
     assert "in runs of up to 40 consecutive rows: ~" in markdown and "--rows-not-in-call-order." in markdown
+    assert "consecutive inputs alike in cost: a data file sorted by kind" in markdown  # trial F: not only stalls
     d = summary(capsys, tmp_path / "sorted.db", "--slo", "p95<50us", "--rows-not-in-call-order")[1]
     (clause,) = d["versions"][0]["configurations"][0]["slo"]["clauses"]
     assert (clause["low"], clause["high"]) == pytest.approx(exact_interval(40, 1000), abs=1e-6)

@@ -110,7 +110,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
     return table + (["", open_ends_note(open_ends, doc["options"]["confidence"])] if open_ends else [])
 
 
-def _leaders(leaders: dict | None) -> list[str]:
+def _leaders(leaders: dict | None, doc: dict) -> list[str]:
     """--by: each slice's leader on the primary metric and who it is not detectably ahead of (leaders.py)."""
     if not leaders:
         return []
@@ -119,7 +119,25 @@ def _leaders(leaders: dict | None) -> list[str]:
         close = (f"; not detectably ahead of {', '.join(row['not_beaten'])}" if row["not_beaten"]
                  else "; detectably ahead of every other")
         lines.append(f"- {row['slice']}: {' = '.join(row['leaders'])}{close}")
-    return lines + ["", leaders["sentence"]]
+    return lines + ["", leaders["sentence"], *_by_slice_table(leaders, doc)]
+
+
+def _by_slice_table(leaders: dict, doc: dict) -> list[str]:
+    """Every configuration's primary metric in every slice, with its interval; each slice's leader in bold (trial
+    F: "how does each do per kind?" wanted one table, not a table per slice)."""
+    metric, lead = leaders["metric"], {row["slice"]: row["leaders"] for row in leaders["slices"]}
+    strata = [v for v in doc["versions"] if v["label"] in lead]
+    values = [{c["label"]: c["metrics"][metric] for c in v["configurations"] if metric in c["metrics"]} for v in strata]
+    labels = list(dict.fromkeys(label for row in values for label in row))
+
+    def cell(k: int, label: str) -> str:
+        shown = _interval(values[k][label]) if label in values[k] else "-"
+        return f"**{shown}**" if label in lead[strata[k]["label"]] else shown
+
+    header = ["configuration", *(v["label"] for v in strata)]
+    return ["", f"{metric} by slice ({doc['options']['confidence']:.0%} CI; each slice's leader in bold):", "",
+            *_table(header, "l" + "r" * len(strata), [[label, *(cell(k, label) for k in range(len(strata)))]
+                                                      for label in labels])]
 
 
 def _stratum_kind(stratum: dict, doc: dict) -> str:
@@ -202,10 +220,12 @@ def _runs_note(judged: list[dict]) -> list[str]:
             if runs_cut_calls(k)]
     if not runs:
         return []
-    return ["", "Broken calls came in long runs of consecutive rows, counted as one stall each: "
-                + "; ".join(runs) + ". If the rows were not logged as the calls ran (written in one batch "
-                "afterwards, e.g. failures last: their timestamps span seconds), runs say nothing: "
-                "--rows-not-in-call-order."]
+    # trial F: a data file sorted by kind, where one kind is slow, read as "stalls"
+    return ["", "Broken calls came in long runs of consecutive rows, so neighbouring calls count as one piece of "
+                "evidence (a stall or background load does this, and so do consecutive inputs alike in cost: a data "
+                "file sorted by kind; shuffle it to tell them apart): " + "; ".join(runs) + ". If the rows were not "
+                "logged as the calls ran (written in one batch afterwards, e.g. failures last: their timestamps "
+                "span seconds), runs say nothing: --rows-not-in-call-order."]
 
 
 def _p_header(adjust: str, family: str, size: int) -> str:
@@ -220,7 +240,9 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
     verdict = "verdict (from unadjusted p)" if adjust == "none" else "verdict (from adjusted p)"
     first = comparisons[0]
     header = ["configuration", "shared items", f"excluded ({against} only / this only)",
-              f"difference vs {against} [{ci}, unadjusted]", "effect size d_z", "test",
+              f"difference vs {against} [{ci}, unadjusted]", "effect size d_z",
+              "test (discordant items: right only here / only there)" if any(c.get("discordant") for c in comparisons)
+              else "test",
               _p_header(adjust, first["family"], first["family_size"]), verdict, _detectable_header(first)]
     planned = first.get("needed") is not None and against != "each other"  # all pairs: a planning table
     if planned:
@@ -236,9 +258,11 @@ def _comparison_table(comparisons: list[dict], adjust: str, ci: str, against: st
         diff = "-" if c["delta"] is None else (
             fmt_interval(c["delta"], c["ci_low"], c["ci_high"]) if c["ci_low"] is not None
             else fmt(c["delta"]))
+        test = TEST_NAMES.get(c["test"], c["test"] or "-")
+        if c.get("discordant"):  # trial E: the report sentence of a paired 0/1 test quotes them (statistics.md)
+            test += " ({:,} / {:,})".format(*c["discordant"])
         row = [c["configuration"], f"{c['shared_items']:,}", f"{c['only_reference']:,} / {c['only_other']:,}",
-               diff, dz, TEST_NAMES.get(c["test"], c["test"] or "-"), fmt_p(c["p_adjusted"]), c["verdict"],
-               _detectable_cell(c)]
+               diff, dz, test, fmt_p(c["p_adjusted"]), c["verdict"], _detectable_cell(c)]
         if planned:
             row.append(planned_text(c["needed"]))
         if against == "each other":
@@ -487,7 +511,7 @@ def markdown(doc: dict) -> str:
         lines.append("Some 0/1-metric intervals reached past 0 or 1 and were clipped to [0, 1] (the `interval` "
                      "field of --json names which).")
     lines += _findings(doc)
-    lines += _leaders(doc.get("slice_leaders"))
+    lines += _leaders(doc.get("slice_leaders"), doc)
     for stratum in doc["versions"]:
         lines += ["", f"## {_stratum_kind(stratum, doc)}: {stratum['label']}" if stratum["version"] else "## Results",
                   ""]
