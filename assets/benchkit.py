@@ -62,6 +62,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -376,7 +377,10 @@ def fingerprint(*objects: Any) -> str:
 
 
 PLAIN_VALUES = (int, float, complex, str, bytes, bool, type(None), tuple, list, dict, set, frozenset, range)
-LIBRARY_ROOTS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+# Where installed code lives (the standard library, site-packages), not the user's own: a project folder may sit
+# under sys.prefix (a system Python), so the library folders themselves, not the prefix, are the test.
+LIBRARY_ROOTS = tuple({os.path.realpath(path) + os.sep for key, path in sysconfig.get_paths().items()
+                       if key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 def code_of(function: Callable) -> str:
@@ -403,10 +407,11 @@ def code_of(function: Callable) -> str:
         except TypeError:  # builtins, or an object whose class is built in
             return None
         real = os.path.realpath(path)
-        return None if real.startswith(tuple(root + os.sep for root in LIBRARY_ROOTS)) else real
+        return None if real.startswith(LIBRARY_ROOTS) else real
 
-    def whole_file(path: str) -> None:
-        parts.setdefault(f"file {path}", Path(path).read_text(encoding="utf-8", errors="replace"))
+    def whole_file(path: str) -> None:  # keyed by name and content, never by folder: keys move with the project
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        parts.setdefault(f"file {Path(path).name} {hashlib.sha256(text.encode()).hexdigest()[:12]}", text)
 
     def visit(obj: Any) -> None:
         obj = inspect.unwrap(obj) if callable(obj) else obj

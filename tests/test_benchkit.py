@@ -633,6 +633,7 @@ CODE_OF = textwrap.dedent("""
     import functools, re, sys
     sys.path.insert(0, {assets!r})
     import benchkit
+    import words
 
     PATTERN = re.compile({pattern!r})
     class Settings:
@@ -642,7 +643,7 @@ CODE_OF = textwrap.dedent("""
         return PATTERN.sub("", text)
 
     def candidate(text, settings=None):
-        return helper(text).strip()
+        return helper(text).strip(words.SPACE)
 
     def unrelated(text):
         return text
@@ -650,13 +651,19 @@ CODE_OF = textwrap.dedent("""
 """)
 
 
-def test_code_of_is_the_same_in_every_process_and_changes_with_what_the_function_reaches(tmp_path):
-    # a partial holding an object (its repr has an address) must not make every process's key new
-    def key(pattern: str) -> str:
-        script = tmp_path / "cand.py"
+def test_code_of_is_the_same_in_every_process_and_folder_and_changes_with_what_the_function_reaches(tmp_path):
+    # a partial holding an object (its repr has an address) must not make every process's key new, nor a module
+    # it uses (read whole) a key that names the folder: a project moved, or a shard on another machine, replays
+    def key(pattern: str, folder: str = "a", space: str = " ") -> str:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / "words.py").write_text(f"SPACE = {space!r}\n")
+        script = tmp_path / folder / "cand.py"
         script.write_text(CODE_OF.format(assets=str(ROOT / "assets"), pattern=pattern))
-        return run_python(script, env=random_hash_seed_env()).stdout.strip()
+        proc = run_python(script, env=random_hash_seed_env(), cwd=tmp_path / folder)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
     first = key("[0-9]")
-    assert len(first) == 16 and key("[0-9]") == first
+    assert len(first) == 16 and key("[0-9]") == first and key("[0-9]", folder="b") == first
     assert key("[0-9]+") != first  # a constant the helper uses
+    assert key("[0-9]", space="\t") != first  # a module it uses
     assert benchkit.code_of(int) == benchkit.code_of(int) and "builtins.int" in benchkit.code_of(int)
