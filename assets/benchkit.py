@@ -473,8 +473,11 @@ def _names_used(code: Any) -> set[str]:
 # What a commit can change without changing what a benchmark runs: notes, tables, figures, logs, and the benchmark
 # databases themselves (committed after a run, or their DVC pointers). Commits and edits of only these files leave
 # the recorded commit as it was, so committing notes and results as you go does not split a benchmark into versions.
-NOT_CODE = ("*.md", "*.rst", "*.txt", "*.csv", "*.tsv", "*.log", "*.png", "*.jpg", "*.jpeg", "*.svg", "*.pdf",
-            "*.html", "*.db", "*.sqlite", "*.sqlite3", "*.duckdb", "*.dvc", ".gitignore")
+# A `results/` folder holds anything else a run leaves (the scripts' --json output: trial G; a .json elsewhere may be
+# a configuration the code reads, so it counts as code).
+NOT_CODE = ("*.md", "*.rst", "*.txt", "*.csv", "*.tsv", "*.log", "*.err", "*.out", "*.png", "*.jpg", "*.jpeg",
+            "*.svg", "*.pdf", "*.html", "*.db", "*.sqlite", "*.sqlite3", "*.duckdb", "*.dvc", ".gitignore",
+            "results/**")
 CODE_PATHS = [":/", *(f":(top,exclude,glob)**/{pattern}" for pattern in NOT_CODE)]  # git pathspecs, from the top
 
 

@@ -487,8 +487,9 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
         ("the per-fold rows, and whether any input trained and tested the same fold",
          script_command("validate_benchmark.py", files, SCORES, "--filter", only)),
         ("", script_command("validate_benchmark.py", files, FOLD_INPUTS, "--filter", only)),
-        ("compare the models paired on the same examples: every pair, intervals, tests, verdicts"
-         + ("; saved as tables (the latest save wins)" if shard else ""),
+        ("compare the models paired on the same examples: every pair, intervals, tests, verdicts (the best against "
+         "each other alone, a smaller family: without --pairs all)" + ("; saved as tables (the latest save wins)"
+                                                                       if shard else ""),
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         *metric, "--pairs", "all",
                         *(("--save", Path(f"{unsharded_stem(db)}_results.db")) if shard else ()))),
@@ -496,6 +497,11 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
          "calibration, paired per example (lower nll = better probabilities)",
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         "--metric", "squared_error:lower" if regressors else "nll:lower")),
+        # trial H: RMSE, a regression's usual headline beside MAE, is per fold only (the root of a fold's mean)
+        *([("RMSE and R^2 per model over its folds, every pair (folds share training data: the corrected resampled t)",
+            script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
+                           "--metric", "rmse:lower", "--metric", "r2:higher", "--pairs", "all"))]
+          if regressors and not (fold_score and fold_score.startswith(("rmse", "r2"))) else []),
         *([(f"the bar {target} on the per-fold scores: each model's {fold_score.split(':')[0]} over its folds, "
             "whether it meets the bar, every pair (folds share training data: the corrected resampled t)",
             script_command("export_summary.py", files, SCORES, *fold_args))] if fold_score else []),
@@ -685,8 +691,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_common_options(parser, args)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
-    if args.target is not None and not re.fullmatch(r"\s*[A-Za-z_][\w.]*\s*(>=|<=)\s*-?\d+(\.\d+)?\s*%?\s*", args.target):
-        parser.error(f"--target {args.target!r}: write METRIC>=VALUE or METRIC<=VALUE, e.g. accuracy>=0.95")
+    if args.target is not None and not re.fullmatch(r"\s*[A-Za-z_][\w.]*\s*(>=|<=|>|<)\s*-?\d+(\.\d+)?\s*%?\s*", args.target):
+        parser.error(f"--target {args.target!r}: write METRIC>=VALUE or METRIC<=VALUE (or > / <), e.g. "
+                     "accuracy>=0.95")
     kinds = {name: "regressor" if regression(name) else "classifier" for name, _ in args.models}
     if len(set(kinds.values())) > 1:  # the folds differ (stratified by class or not): no paired comparison
         parser.error("--models mixes classifiers and regressors ("

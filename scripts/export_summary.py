@@ -199,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "comparisons of a version at once (stricter: adding a metric then changes every p)")
     parser.add_argument("--filter", action="append", metavar="COL=VALUE",
                         help="summarise only rows where COL equals VALUE, or with COL!=VALUE differs from it "
-                             "(compared as text); repeatable, all must hold, e.g. --filter track_id!=run-b to "
-                             "leave a later re-run out")
+                             "(compared as text); repeatable: all must hold, but COL=VALUE more than once for one "
+                             "column keeps any of those values, e.g. --filter model=old_best --filter model=new for "
+                             "one planned pair, --filter track_id!=run-b to leave a later re-run out")
     parser.add_argument("--failures", type=_failures, default="exclude", metavar="exclude|wrong|VALUE",
                         help="failed calls (non-empty error): excluded from metrics and from the pairs "
                              "(default), or counted as wrong answers in right/wrong metrics: accuracy, or a "
@@ -225,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "with the highest rate that meets")
     parser.add_argument("--target", action="append", metavar="METRIC>=VALUE", type=_target,
                         help="a bar each configuration must reach, e.g. 'correct_strict>=0.85', 'accuracy>=85%%' or "
-                             "'abs_error<=3.5' (repeatable): per configuration meets / fails / undecided from its "
+                             "'abs_error<3.5' (>= <= > <; repeatable): per configuration meets / fails / undecided from its "
                              "metric's interval, and which configurations meet every target, cheapest first")
     parser.add_argument("--kind", choices=("auto", "load", "benchmark"), default="auto",
                         help="what the table is: auto (default: a load test when it has a latency beside when each "

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "include later ones")
     parser.add_argument("--filter", action="append", metavar="COL=VALUE",
                         help="validate only rows where COL equals VALUE, or with COL!=VALUE differs from it "
-                             "(compared as text); repeatable, e.g. --filter experiment_version=e2")
+                             "(compared as text); repeatable: all must hold, but COL=VALUE more than once for one column "
+                             "keeps any of those values; e.g. --filter experiment_version=e2")
     parser.add_argument("--same-as", nargs="+", metavar="REF",
                         help="also check that these files (a reference run: one unsharded run, the run before a "
                              "refactor) hold the same keys (configuration and item) with the same outcome values, "

@@ -620,13 +620,20 @@ def test_the_recorded_commit_is_the_last_code_change_so_committing_notes_and_res
     (tmp_path / "notes.md").write_text("plan, and what we saw\n")
     assert benchkit.git_commit(tmp_path) == code  # an edited note is not a code change
     (tmp_path / "bench" / "results.csv").write_text("model,accuracy\na,0.9\n")
-    git("add", "-f", "bench.db", "bench/results.csv", "notes.md")
+    (tmp_path / "results").mkdir()  # trial G: the scripts' --json output and a run's stderr
+    (tmp_path / "results" / "summary_e1.json").write_text("{}\n")
+    (tmp_path / "run_e1.err").write_text("100 calls\n")
+    git("add", "-f", "bench.db", "bench/results.csv", "notes.md", "results/summary_e1.json", "run_e1.err")
     git("commit", "-q", "-m", "results and notes")
     assert git("rev-parse", "HEAD")[:12] != code and benchkit.git_commit(tmp_path) == code
     (tmp_path / "bench" / "run.py").write_text("MODELS = ['a', 'b']\n")
     assert benchkit.git_commit(tmp_path / "bench") == f"{code}-dirty"
     git("commit", "-q", "-am", "a model")
     assert benchkit.git_commit(tmp_path) == git("rev-parse", "HEAD")[:12] != code
+    (tmp_path / "bench" / "settings.json").write_text('{"models": ["a", "b"]}\n')  # a .json the code may read
+    git("add", "bench/settings.json")
+    git("commit", "-q", "-m", "settings")
+    assert benchkit.git_commit(tmp_path) == git("rev-parse", "HEAD")[:12]
 
 
 CODE_OF = textwrap.dedent("""

@@ -15,6 +15,7 @@ import duckdb
 import export_summary
 import numpy as np
 import pytest
+import validate_benchmark
 from _bench.stats import mcnemar_exact_p
 from helpers import call_main, run_python
 from summary_fixtures import clustered_db, correctness, prediction_rows, predictions_db, scores_db
@@ -556,6 +557,28 @@ def test_filter_summarises_only_matching_rows_and_the_saved_analysis_says_so(tmp
     assert code == 1 and json.loads(out)["status"] == "empty" and "match --filter model=zzz" in err
     code, _, err = call_main(export_summary.main, capsys, str(db), "predictions", "--filter", "nope=1")
     assert code == 2 and "--filter column 'nope' not found" in err
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_one_column_filtered_to_two_values_keeps_both_for_one_planned_pair(four_models, capsys, engine):
+    """Trials E, F, G, H: "does the model added later beat the previous best?" is one planned pair, a family of
+    one; `--filter model=X --filter model=Y` (equal to either) gives it, whatever the other models; a `!=` filter
+    and a filter on another column still must hold too. validate_benchmark reads the same rows."""
+    _, every, _ = run(capsys, four_models, "predictions", "--pairs", "all", "--engine", engine)
+    _, two, _ = run(capsys, four_models, "predictions", "--filter", "model=weak", "--filter", "model=strong",
+                    "--engine", engine)
+    assert sorted(c["label"] for c in two["versions"][0]["configurations"]) == ["model=strong", "model=weak"]
+    (pair,) = two["versions"][0]["comparisons"]
+    same = next(c for c in every["versions"][0]["comparisons"]
+                if {c["configuration"], c["reference"]} == {"model=weak", "model=strong"})
+    assert pair["family_size"] == 1 < same["family_size"] and pair["p_value"] == same["p_value"]
+    assert pair["p_adjusted"] == pair["p_value"] <= same["p_adjusted"]
+    _, one, _ = run(capsys, four_models, "predictions", "--filter", "model=weak", "--filter", "model=strong",
+                    "--filter", "model!=strong", "--engine", engine)
+    assert [c["label"] for c in one["versions"][0]["configurations"]] == ["model=weak"]
+    checked = call_main(validate_benchmark.main, capsys, str(four_models), "predictions", "--filter", "model=weak",
+                        "--filter", "model=strong", "--json", "--engine", engine)[1]
+    assert json.loads(checked)["summary"]["configurations"] == 2
 
 
 def test_the_plot_colours_each_configuration_by_its_verdict_against_the_best_even_with_all_pairs(four_models,

@@ -1153,3 +1153,22 @@ def test_text_item_keys_hash_the_same_in_every_process_and_environment_whatever_
 
     alone = [int(stable_hashes([k])[0]) for k in keys]
     assert alone == json.loads(one) == [int(h) for h in stable_hashes([*keys, "z" * 50])[:-1]]
+
+
+def test_the_open_end_note_comes_only_with_an_open_end_shown(tmp_path, capsys):
+    """Trial H: replayed configurations read '-' for latency, and the note on '?' ends came although no '?' was
+    in the table. A configuration without latencies adds no open end; one whose p99 is open but not shown none."""
+    db = tmp_path / "replayed.db"
+    rows = [{"model": "a", "input_id": i, "correct": int(i % 3 > 0), "latency_ms": 10 + i % 7, "error": "",
+             "cache": ""} for i in range(100)]
+    rows += [{"model": "b", "input_id": i, "correct": int(i % 4 > 0), "latency_ms": 0.0, "error": "",
+              "cache": "run-0"} for i in range(100)]
+    log_rows(db, rows, engine="sqlite", table="predictions")
+    code, out, err = call_main(export_summary.main, capsys, str(db), "predictions", "--metric", "correct:higher")
+    assert code == 0, err
+    table = out.split("## Results")[1].split("\n\n")[1]
+    assert "| model=b |" in table and "?" not in table and "A '?' end" not in out
+    few = tmp_path / "few.db"  # 20 calls: p95's upper end is open, and shown as '?', so the note stays
+    log_rows(few, [r for r in rows if r["input_id"] < 20], engine="sqlite", table="predictions")
+    code, out, err = call_main(export_summary.main, capsys, str(few), "predictions", "--metric", "correct:higher")
+    assert "?]" in out.split("## Results")[1] and "A '?' end" in out

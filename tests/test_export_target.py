@@ -80,8 +80,21 @@ def test_an_upper_bar_and_two_bars_at_once(routed, capsys):
     assert "Meets every target: model=large; the cheapest per item: model=large (0.5)." in out
 
 
+def test_a_strict_bar_differs_from_its_inclusive_one_only_where_the_interval_ends_on_it(routed, capsys):
+    """Trial H: "MAE below 45" could not be written. `<` and `>` are accepted; model=large's constant cost is
+    exactly 0.5 (an interval [0.5, 0.5]): at most 0.5 it meets, below 0.5 it fails."""
+    verdicts = {}
+    for bar in ("cost_usd<=0.5", "cost_usd<0.5", "passed>0.85", "passed>=0.85"):
+        code, out, err = run(capsys, routed, "--metric", "cost_usd:lower", "--target", bar, "--json")
+        assert code == 0, err
+        verdicts[bar] = {c["label"]: c["targets"][0]["verdict"] for c in json.loads(out)["versions"][0][
+            "configurations"]}
+    assert verdicts["cost_usd<=0.5"]["model=large"] == "meets" and verdicts["cost_usd<0.5"]["model=large"] == "fails"
+    assert verdicts["passed>0.85"] == verdicts["passed>=0.85"]  # no interval of a share ends exactly at 0.85 here
+
+
 @pytest.mark.parametrize("target, message", [
-    ("passed>0.85", "cannot read 'passed>0.85'; write METRIC>=VALUE or METRIC<=VALUE"),
+    ("passed=0.85", "cannot read 'passed=0.85'; write METRIC>=VALUE or METRIC<=VALUE (or > / <)"),
     ("passed=>0.85", "cannot read 'passed=>0.85'"),
     ("bleu>=0.3", "--target bleu>=0.3: 'bleu' is not a metric of this report (passed); add it with --metric "
                   "bleu:higher or :lower"),

@@ -836,6 +836,7 @@ def test_a_regression_runs_printed_commands_compare_errors_and_validate_clean(re
     lines = [line.strip() for line in out.splitlines() if line.strip().startswith("python ")]
     compare = next(line for line in lines if "--pairs all" in line)
     assert "--metric abs_error:lower" in compare and any("--metric squared_error:lower" in line for line in lines)
+    assert any(" scores " in line and "--metric rmse:lower --metric r2:higher" in line for line in lines)  # trial H
     for line in lines:
         if "validate_benchmark.py" in line or "export_summary.py" in line:
             argv = shlex.split(line)

@@ -226,8 +226,10 @@ def binary_mde(n: int, b: int, c: int, alpha: float, power: float = DEFAULT_POWE
     else:
         # Trial A read "too few to detect any difference" beside a pair found worse: a one-sided split of a few
         # discordant items is detected; what they cannot give is power against any true difference.
-        note = (f"with {d} discordant items no true difference is detected with {power:.0%} power (a one-sided "
-                "split of them still is: a verdict of better or worse beside it stands)")
+        # Trial G re-read the first wording three times: say what is lacking, then why a verdict still stands.
+        note = (f"{d} discordant items give under {power:.0%} power against any true difference, so no detectable "
+                "difference can be named; a verdict of better or worse beside it still stands (a lopsided enough "
+                "split of them is significant)")
     return Mde(None, alpha, power, method, note)
 
 

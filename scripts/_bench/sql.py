@@ -103,12 +103,22 @@ def parse_filters(items: list[str] | None, names: list[str]) -> list[tuple[str, 
 
 
 def filters_sql(filters: list[tuple[str, str, str]]) -> str:
-    """The filters as one SQL condition, values compared as text; COL!=VALUE keeps NULLs (they differ)."""
-    parts = []
+    """The filters as one SQL condition, values compared as text; COL!=VALUE keeps NULLs (they differ).
+
+    COL=VALUE given more than once for one column keeps rows equal to any of them (`--filter model=a --filter
+    model=b`: the two models alone, for one planned comparison); every other pair of filters must both hold."""
+    equal = {}
     for col, op, value in filters:
-        text = as_text(q(col))
-        parts.append(f"{text} = {literal(value)}" if op == "=" else
-                     f"({q(col)} IS NULL OR {text} <> {literal(value)})")
+        if op == "=":
+            equal.setdefault(col, []).append(value)
+    parts, said = [], set()
+    for col, op, value in filters:
+        if op == "!=":
+            parts.append(f"({q(col)} IS NULL OR {as_text(q(col))} <> {literal(value)})")
+        elif col not in said:
+            said.add(col)
+            values = ", ".join(literal(v) for v in equal[col])
+            parts.append(f"{as_text(q(col))} IN ({values})")
     return " AND ".join(parts)
 
 

@@ -105,8 +105,9 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
             row.append(_per_right(c.get("cost_per_right")))
         rows.append(row)
     table = _table(header, "rlrr" + "l" * (len(header) - 4), rows)
+    # only the cells shown with numbers: a configuration without latencies (replayed rows) reads '-' (trial H)
     open_ends = set().union(*(_open_ends({p: (c.get("latency") or {}).get(f"{p}_ci") for p in ("p50", "p95")})
-                              for c in stratum["configurations"]))
+                              for c in stratum["configurations"] if (c.get("latency") or {}).get("p50") is not None))
     return table + (["", open_ends_note(open_ends, doc["options"]["confidence"])] if open_ends else [])
 
 

@@ -2,7 +2,8 @@
 
 Trial Z2 had to write its own script for the question users bring after "which is best": which configurations
 reach a quality bar, and which of those is cheapest. A target is `METRIC>=VALUE` or `METRIC<=VALUE` (VALUE a
-number, or a percentage for a 0/1 metric: `correct_strict>=85%`). Each configuration's verdict comes from the
+number, or a percentage for a 0/1 metric: `correct_strict>=85%`), or strictly `>` / `<` ("MAE below 45", trial H:
+the two differ only for an interval ending exactly at the bar). Each configuration's verdict comes from the
 interval the report already gives for that metric (Wilson for a 0/1 metric, bootstrap or t otherwise):
 - meets: the whole interval is on the right side of the bar;
 - fails: the whole interval is on the wrong side;
@@ -21,13 +22,13 @@ from dataclasses import dataclass
 from _bench.reader import InputError
 from _bench.stats import fewest_deciding, wilson_interval
 
-TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$")
+TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$")
 
 
 @dataclass(frozen=True)
 class Target:
     metric: str
-    op: str  # '>=' (at least) or '<='  (at most)
+    op: str  # '>=' (at least), '>' (above), '<=' (at most) or '<' (below)
     value: float
     text: str  # as the report and the CSV columns name it: 'correct_strict>=0.85'
 
@@ -35,8 +36,8 @@ class Target:
 def parse_target(text: str) -> Target:
     m = TARGET.match(text)
     if not m:
-        raise InputError(f"--target: cannot read {text!r}; write METRIC>=VALUE or METRIC<=VALUE, e.g. "
-                         "'correct_strict>=0.85', 'accuracy>=85%' or 'abs_error<=3.5'")
+        raise InputError(f"--target: cannot read {text!r}; write METRIC>=VALUE or METRIC<=VALUE (or > / <), "
+                         "e.g. 'correct_strict>=0.85', 'accuracy>=85%' or 'abs_error<45'")
     value = float(m.group(3)) / (100 if m.group(4) else 1)
     return Target(m.group(1), m.group(2), value, f"{m.group(1)}{m.group(2)}{value:g}")
 
@@ -52,12 +53,10 @@ def check_targets(targets: list[Target], metrics: list[str]) -> None:
 def verdict(target: Target, low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return "no interval"
-    at_least = target.op == ">="
-    if (low >= target.value) if at_least else (high <= target.value):
-        return "meets"
-    if (high < target.value) if at_least else (low > target.value):
-        return "fails"
-    return "undecided"
+    v = target.value
+    meets, fails = {">=": (low >= v, high < v), ">": (low > v, high <= v),
+                    "<=": (high <= v, low > v), "<": (high < v, low >= v)}[target.op]
+    return "meets" if meets else "fails" if fails else "undecided"
 
 
 def items_to_decide(target: Target, share: float, n: int, confidence: float) -> int | None:
