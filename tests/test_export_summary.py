@@ -1172,3 +1172,22 @@ def test_the_open_end_note_comes_only_with_an_open_end_shown(tmp_path, capsys):
     log_rows(few, [r for r in rows if r["input_id"] < 20], engine="sqlite", table="predictions")
     code, out, err = call_main(export_summary.main, capsys, str(few), "predictions", "--metric", "correct:higher")
     assert "?]" in out.split("## Results")[1] and "A '?' end" in out
+
+
+def test_xetracks_function_time_as_the_latency_is_said_to_be_the_whole_tracked_call(tmp_path, capsys):
+    """Trial H read the sklearn template's per-fold summary's latency (function_time, the fit, predictions and
+    scoring together) as the fit time. When it is picked for want of another, an info finding says what it is."""
+    db = tmp_path / "tracked.db"
+    log_rows(db, [{"model": m, "input_id": i, "correct": int((i + k) % 3 > 0), "function_time": 0.01 * (1 + i % 5),
+                   "error": ""} for k, m in enumerate(("a", "b")) for i in range(40)], engine="sqlite", table="scores")
+    found = {}
+    for name, extra in (("picked", []), ("named", ["--latency-col", "function_time"])):
+        code, out, err = call_main(export_summary.main, capsys, str(db), "scores", "--metric", "correct:higher",
+                                   "--json", *extra)
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["inferred"]["measures"]["latency"] == "function_time"
+        found[name] = [f for f in doc["findings"] if f["check_id"] == "latency-is-function-time"]
+    (finding,) = found["picked"]
+    assert finding["severity"] == "info" and "--latency-col fit_seconds" in finding["hint"]
+    assert found["named"] == []

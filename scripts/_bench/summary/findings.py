@@ -91,6 +91,12 @@ def count_findings(summaries: list, strata: int, layout: Layout, plan: Plan, exc
                       else "Name a numeric column: --metric COL:higher (or :lower).")
         findings.append(Finding("no-metric", "warning", "No metric found: no prediction/ground-truth pair and no "
                                 "--metric, so nothing is ranked or compared.", suggestion))
+    if plan.latency == "function_time" and not plan.latency_named:  # trial H read it as the fit time
+        findings.append(Finding("latency-is-function-time", "info", "The latency shown is xetrack's function_time: "
+                                "the whole tracked call (everything the tracked function did: for the sklearn "
+                                "template a fit, its predictions and their scoring), as no latency column was "
+                                "named or found.", "Name another with --latency-col COL (the sklearn template's "
+                                "fit time: --latency-col fit_seconds --latency-of-replays)."))
     if not layout.input_id:
         findings.append(Finding("no-item-id", "warning", "No input id column: items cannot be paired, so "
                                 "configurations are not compared.", "Name it with --input-col COL."))
