@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 
 # ====================================== EDIT: what to load, and how hard ======================================
-URL = None  # your endpoint, e.g. "http://127.0.0.1:8000/predict"; None: start the demo model_server.py
+URL = None  # e.g. "http://127.0.0.1:8000/predict", or ".../search?q={q}" (q from each PAYLOAD); None: a demo
 NAME = ""  # what is under test (a deployment, a build), e.g. "threaded": column endpoint_name, the label of its results
 METHOD = "POST"
 PAYLOAD = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})  # JSON body; "@file.json" one body, "@file.jsonl" a pool
@@ -42,6 +42,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import io
 import ipaddress
 import itertools
@@ -51,6 +52,7 @@ import re
 import shlex
 import socket
 import sqlite3
+import string
 import subprocess
 import sys
 import tempfile
@@ -59,7 +61,7 @@ from collections.abc import Callable, Collection
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 from benchkit import (
@@ -112,6 +114,11 @@ class Endpoint:
     method: str = METHOD
     payloads: tuple[str, ...] = (PAYLOAD,)  # request bodies (JSON text); request k sends payloads[k % len]
     timeout_s: float = TIMEOUT_S  # a request still unanswered after this is an error row
+
+    @functools.cached_property
+    def requests(self) -> list[tuple[str, bytes | None]]:
+        """Each payload's (URL, body), made once: the client's hot path only indexes it (request_parts)."""
+        return [request_parts(self.url, self.method, payload) for payload in self.payloads]
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,39 @@ def load_payloads(spec: str) -> tuple[str, ...]:
     if len(bodies) > MAX_PAYLOADS:
         raise ValueError(f"--payload {spec}: {len(bodies)} bodies, more than MAX_PAYLOADS={MAX_PAYLOADS}")
     return tuple(check_json(line, f"--payload {spec} line {n}") for n, line in bodies)
+
+
+def url_fields(url: str) -> list[str]:
+    """The `{name}` placeholders of a URL: filled per request from the payload's fields (request_parts)."""
+    return [name for _, name, _, _ in string.Formatter().parse(url) if name is not None]
+
+
+def check_url_fields(url: str, payloads: tuple[str, ...]) -> None:
+    """Every placeholder named, and a field of every payload object; ValueError (one line) otherwise."""
+    fields = url_fields(url)
+    if "" in fields:
+        raise ValueError(f"--url {url}: a placeholder needs a name, e.g. {{q}}, filled from each payload's q")
+    for k, payload in enumerate(payloads):
+        value = json.loads(payload)
+        missing = [f for f in fields if not isinstance(value, dict) or f not in value]
+        if missing:
+            raise ValueError(f"--url {url}: payload {k + 1} has no field {', '.join(missing)} (each body in "
+                             "--payload must be a JSON object with every {name} of the URL)")
+
+
+BODILESS = ("GET", "HEAD", "DELETE", "OPTIONS")
+
+
+def request_parts(url: str, method: str, payload: str) -> tuple[str, bytes | None]:
+    """The URL and body of the request that sends `payload`. Without placeholders, the URL as given and the
+    payload as the body. With them (`/search?q={q}`: a query that varies per request, trial I), each `{name}`
+    takes the payload's field, URL-quoted, and a GET sends no body."""
+    fields = url_fields(url)
+    if not fields:
+        return url, payload.encode()
+    value = json.loads(payload)
+    filled = url.format(**{f: quote(str(value[f]), safe="") for f in fields})
+    return filled, None if method in BODILESS else payload.encode()
 
 
 def check_json(text: str, where: str) -> str:
@@ -317,10 +357,10 @@ async def send_one(client: httpx.AsyncClient, endpoint: Endpoint, connection: st
     """Request k, intended at t0 + offset. `scheduled_s` is the offset itself, so the warm-up cut is exact."""
     payload_id = k % len(endpoint.payloads)  # a fixed cycle: the same schedule sends the same bodies
     headers = {"Content-Type": "application/json", **({"Connection": "close"} if connection == CLOSE else {})}
+    url, body = endpoint.requests[payload_id]
     intended, sent = t0 + offset, time.perf_counter()
     try:
-        response = await client.request(endpoint.method, endpoint.url, headers=headers,
-                                        content=endpoint.payloads[payload_id].encode())
+        response = await client.request(endpoint.method, url, headers=headers, content=body)
     except httpx.HTTPError as exc:
         return failed_row(t0, offset, sent, f"{type(exc).__name__}: {exc}".rstrip(": "), payload_id)
     done = time.perf_counter()
@@ -486,7 +526,8 @@ def http_probe(endpoint: Endpoint, timeout_s: float) -> Callable[[], float | Non
     def probe() -> float | None:
         start = time.perf_counter()
         try:
-            reply = httpx.request(endpoint.method, endpoint.url, content=endpoint.payloads[0].encode(),
+            url, body = endpoint.requests[0]
+            reply = httpx.request(endpoint.method, url, content=body,
                                   headers={"Content-Type": "application/json", "Connection": "close"},
                                   timeout=timeout_s, trust_env=False)
         except httpx.ConnectError:
@@ -815,7 +856,8 @@ def print_version_split(verdicts: list[dict], db: Path, searched: bool) -> None:
             "with a capacity each." if searched else "Each version's levels have their own capacity above.")
     print(f"warning: these levels were measured in {len(counts)} versions ({listed}): {', '.join(differ)} changed "
           f"during the run (a commit?). {used} If the change touched the service, re-measure (--rerun); to report "
-          f"one version: {script_command('export_summary.py', db, 'requests', '--version', 'VALUE')}")
+          f"one version: {script_command('export_summary.py', db, 'requests', '--version', 'VALUE')}. A build "
+          "added later to compare with these: its own --name and a new --experiment-version (load-testing.md).")
 
 
 class SloJudge:
@@ -1013,7 +1055,7 @@ def run_search(args: argparse.Namespace, base: LoadLevel, judge: SloJudge) -> in
     re-run replays the same path from the database and sends nothing)."""
     db = Path(args.db).resolve()
     start, ceiling = (args.rates[0], args.rates[-1]) if args.rates else (SEARCH_START, SEARCH_CEILING)
-    if args.duration is None:  # trial Y: DURATION_S's 3 s levels drew export's "levels last less than 5 s" warning
+    if args.duration is None:  # trial Y: DURATION_S's 3 s levels drew export's short-levels warning
         base = dataclasses.replace(base, duration_s=max(base.duration_s, SEARCH_MIN_S))
     first = search_level(base, start, judge.min_requests)
     if first.duration_s + first.warmup_s > args.budget:
@@ -1416,6 +1458,8 @@ def levels_from(args: argparse.Namespace) -> list[LoadLevel]:
     endpoint = Endpoint(name=args.name, url=args.url or f"http://127.0.0.1:{args.demo_port}/predict",
                         method=args.method.upper(), payloads=load_payloads(args.payload or DEMO_PAYLOAD),
                         timeout_s=args.timeout)
+    check_url_fields(endpoint.url, endpoint.payloads)
+    endpoint.requests  # noqa: B018 - each payload's URL and body made now, not on the first request's clock
     check_loopback(endpoint.url, args.allow_remote)
     connections = args.connection or CONNECTIONS
     if args.budget is not None:

@@ -394,7 +394,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
         version_names = dict(zip(strata, short_labels([dict(zip(layout.versions, v, strict=True))
                                                        for v in strata]), strict=True))
         per_group = within is not None and opts.reference is not None  # --pairs retriever=bm25 --within dataset
-        references = {} if opts.reference is None or per_group else {
+        # a load test's --pairs names the reference series (compare_series), not a configuration of rate and setting
+        references = {} if opts.reference is None or per_group or layout.kind == "load" else {
             v: reference_index(configs, layout, names, opts.reference) for v, configs in strata.items()}
         if references and all(r is None for r in references.values()):
             raise unknown_reference(opts.reference, names)
@@ -423,7 +424,7 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
     if layout.kind == "load":
         load, load_series = analyse_load(bench, layout, plan.latency, plan.latency_unit, opts.slo or [], where, params,
                             opts.alpha, opts.resamples, opts.seed)
-        load["series_comparisons"] = compare_series(load["levels"], load["series"])
+        load["series_comparisons"] = compare_series(load["levels"], load["series"], opts.reference)
     findings = count_findings(summaries, len(strata), layout, plan, excluded, opts.failures)
     findings += coverage_findings(summaries, names, layout, opts.within)
     findings += uneven_retries_findings(summaries, names)
@@ -497,9 +498,10 @@ def main(argv: list[str] | None = None) -> int:
                     raise InputError("--latency-per-input needs repeated rows of an input: an input id and a "
                                      "replicate column (repeat, seed, sample_idx, ...; --replicate-cols COL names one)")
                 per_configuration = bool(args.slo) and layout.kind != "load"
-                if layout.kind == "load" and (args.pairs != "best" or args.within):  # trial B: silently ignored
-                    note(PROG, "--pairs and --within compare a benchmark's configurations; a load test's series are "
-                               "compared at the rates they share (with --slo: 'Series compared with ...')")
+                if layout.kind == "load" and (args.pairs == "all" or args.within):  # trial B: silently ignored
+                    note(PROG, "--pairs all and --within compare a benchmark's configurations; a load test's series "
+                               "are compared at the rates they share (with --slo: 'Series compared with ...'), with "
+                               "the first series or the one --pairs COL=VALUE names")
                 refusal = slo_refusal(layout, plan, args.slo, args.kind) if per_configuration else None
                 if refusal:
                     raise InputError(refusal)

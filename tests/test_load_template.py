@@ -52,6 +52,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply)
 
+    def do_GET(self) -> None:  # a search: the query string is the request (trial I)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.work()
+        with self.server.lock:
+            self.server.gets.append((self.path, len(body)))
+        reply = json.dumps({"path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
     def log_message(self, *args) -> None:
         pass
 
@@ -71,6 +83,7 @@ class Service:
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.served = 0
+        self.gets: list[tuple[str, int]] = []  # (path with its query, body bytes) of each GET
 
     def work(self) -> None:
         with self.lock:
@@ -357,7 +370,7 @@ def test_a_rate_whose_tail_sits_at_the_objective_is_measured_again_longer_then_t
     assert "straddles the allowed share: 20/s (150 requests: p90<100ms broken by " in first.stdout
     assert "too few" not in first.stdout
     # 2-3 s levels: export_summary's short-level warning reaches the user through the search's output
-    assert "warning: 1 levels last less than 5 s" in first.stdout, first.stdout  # the 2.5 s one
+    assert "warning: 1 levels are short for their intervals" in first.stdout, first.stdout  # the 2.5 s one
     assert second.returncode == 0 and server.served == served == sent_by_rows(db)  # replayed, nothing sent
     said = [[x for x in run.stdout.splitlines() if x.startswith(("capacity:", "search:"))] for run in (first, second)]
     assert said[0] == said[1] and len(said[0]) == 2
@@ -500,8 +513,22 @@ def test_two_builds_are_compared_at_the_rates_both_measured_with_an_interval_per
     assert " higher" in text and "slower" in text and "Unadjusted for the 6 differences shown" in text
     paired = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p99<10ms", "--pairs", "all")
     assert paired.stdout == text and paired.stderr.count("\n") == 1 and (  # trial B: --pairs was silently ignored
-        "note: --pairs and --within compare a benchmark's configurations; a load test's series are compared at the "
-        "rates they share") in paired.stderr, paired.stderr
+        "note: --pairs all and --within compare a benchmark's configurations; a load test's series are compared at "
+        "the rates they share") in paired.stderr, paired.stderr
+    # trial I: a build added later became the first series; --pairs COL=VALUE names the reference
+    chosen = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p99<10ms", "--pairs",
+                        "experiment_version=e3", "--json")
+    assert chosen.returncode in (0, 1) and chosen.stderr == "", chosen.stderr
+    against_e3 = {c["series"].split("experiment_version=")[-1][:2]: c for c in json.loads(chosen.stdout)["slo"][
+        "series_comparisons"]}
+    assert sorted(against_e3) == ["e1", "e2"] and all("experiment_version=e3" in c["reference"]
+                                                      for c in against_e3.values())
+    assert against_e3["e2"]["latency_ms"]["p50"]["verdict"] == "slower"
+    assert against_e3["e1"]["clauses"][0]["verdict"] == "no detectable difference"
+    unknown = run_python(ROOT / "scripts" / "export_summary.py", db, "requests", "--slo", "p99<10ms", "--pairs",
+                         "experiment_version=e9")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and (
+        "--pairs 'experiment_version=e9' matches no series of this load test") in unknown.stderr, unknown.stderr
 
 
 # ------------------------------------------------------------------ payload pools, end to end
@@ -522,6 +549,38 @@ def test_a_jsonl_payload_pool_is_sent_in_turn_and_each_request_names_its_body(tm
     (level, *_) = levels(db)
     assert json.loads(level["endpoint_payloads"]) == [json.dumps(b) for b in pool] and level["payload_pool_size"] == 3
     assert sorted(r["replicate"] for r in levels(db)) == [0, 1] and {r["repeat"] for r in levels(db)} == {0, 1}
+
+
+@pytest.mark.slow
+def test_a_get_with_the_query_in_the_url_sends_each_payloads_fields_url_quoted_and_no_body(tmp_path):
+    """Trial I: a `GET /search?q=...` service could only be sent bodies (the service had to read a GET's body).
+    `{q}` in the URL takes each payload's `q`, URL-quoted, in the pool's turn; a GET sends no body."""
+    pool = [{"q": "red shoes"}, {"q": "a&b=c"}, {"q": "ünï"}]
+    (tmp_path / "queries.jsonl").write_text("\n".join(json.dumps(b) for b in pool) + "\n")
+    server = ThreadedService(0.001)
+    with serving(server) as url:
+        search = url.rsplit("/", 1)[0] + "/search?q={q}&n=10"
+        proc = run_template(tmp_path, "--url", search, "--method", "GET", "--payload", "@queries.jsonl",
+                            "--rates", "40", "--duration", "1", "--warmup", "0.2")
+    assert proc.returncode == 0, proc.stderr
+    paths = ["/search?q=red%20shoes&n=10", "/search?q=a%26b%3Dc&n=10", "/search?q=%C3%BCn%C3%AF&n=10"]
+    assert server.gets and {path for path, _ in server.gets} <= set(paths) and len(server.gets) >= 3 * 10
+    assert {size for _, size in server.gets} == {0}  # no body on a GET
+    rows = read_dicts(tmp_path / "throughput.db", "SELECT payload_id, response_body FROM requests")
+    assert rows and all(json.loads(r["response_body"])["path"] == paths[r["payload_id"]] for r in rows)
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://127.0.0.1:9/search?q={query}", "payload 1 has no field query (each body in --payload must be a JSON "
+                                            "object with every {name} of the URL)"),
+    ("http://127.0.0.1:9/search?q={}", "a placeholder needs a name, e.g. {q}"),
+])
+def test_a_url_placeholder_without_a_payload_field_is_one_line_and_exit_2(tmp_path, capsys, url, said):
+    (tmp_path / "queries.jsonl").write_text('{"q": "shoes"}\n')
+    code, out, err = call_main(template.main, capsys, "--url", url, "--method", "GET", "--payload",
+                               f"@{tmp_path / 'queries.jsonl'}", "--db", str(tmp_path / "t.db"), "--rates", "10")
+    assert code == 2 and err.count("\n") == 1 and said in err, err
+    assert not (tmp_path / "t.db").exists()
 
 
 # ------------------------------------------------------------------ fast: the parts, without a server

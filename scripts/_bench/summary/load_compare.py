@@ -1,7 +1,8 @@
 """Series of a load test (two builds, two settings of one service) compared at the rates both measured.
 
 Trial B asked whether gzip on or off made a real difference and, finding only one capacity bracket per series,
-wrote its own test. Here, at each rate measured in a series and in the first series (the reference), every SLO
+wrote its own test. Here, at each rate measured in a series and in the reference series (the first, or the one
+`--pairs COL=VALUE` names: trial I's week-later build made another series the first), every SLO
 clause's broken share and the p50/p95/p99 latency are compared: the difference, other minus reference, with an
 interval combined from the two levels' own intervals by MOVER (Zou & Donner 2008: the square-and-add that
 Newcombe's interval for two proportions uses, valid for any two independent estimates with their intervals).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from _bench.reader import InputError
 from _bench.summary.load import client_limited
 
 PERCENTILES = ("p50", "p95", "p99")
@@ -37,17 +39,33 @@ def _verdict(low: float | None, high: float | None, up: str, down: str) -> str:
     return up if low > 0 else down if high < 0 else "no detectable difference"
 
 
-def compare_series(levels: list[dict], groups: list[dict]) -> list[dict]:
-    """One entry per (series, rate) that the first series measured too, series after the first in order."""
+def reference_series(groups: list[dict], named: str | None) -> int:
+    """The position of the series `named` picks (its label, or COL=VALUE pairs its setting holds), 0 without one;
+    a one-line error when it names none or several."""
+    if named is None:
+        return 0
+    wanted = dict(part.strip().split("=", 1) for part in named.split(",") if "=" in part)
+    found = [i for i, g in enumerate(groups) if g["label"] == named or (wanted and all(
+        str({**(g.get("version") or {}), **(g["configuration"] or {})}.get(k)) == v for k, v in wanted.items()))]
+    if len(found) != 1:
+        listing = "; ".join(g["label"] for g in groups)
+        raise InputError(f"--pairs {named!r} matches {'no' if not found else len(found)} series of this load test "
+                         f"(the reference the others are compared with); series: {listing}")
+    return found[0]
+
+
+def compare_series(levels: list[dict], groups: list[dict], named: str | None = None) -> list[dict]:
+    """One entry per (series, rate) that the reference series measured too, the other series in order."""
     if len(groups) < 2:
         return []
     deciding: dict[int, dict[float, dict]] = {}
     for lv in levels:
         if lv.get("series") is not None and lv["rate"] is not None and lv.get("decides_rate"):
             deciding.setdefault(lv["series"], {})[lv["rate"]] = lv
-    reference = deciding.get(0, {})
+    base = reference_series(groups, named)
+    reference = deciding.get(base, {})
     out = []
-    for index in range(1, len(groups)):
+    for index in (i for i in range(len(groups)) if i != base):
         for rate in sorted(set(deciding.get(index, {})) & set(reference)):
             other, ref = deciding[index][rate], reference[rate]
             behind = client_limited(other) or client_limited(ref)
@@ -66,7 +84,7 @@ def compare_series(levels: list[dict], groups: list[dict]) -> list[dict]:
                 d, low, high = mover((o["estimate"], o["low"], o["high"]), (r["estimate"], r["low"], r["high"]))
                 latency[p] = {"difference": d, "low": low, "high": high,
                               "verdict": None if behind else _verdict(low, high, "slower", "faster")}
-            out.append({"series": groups[index]["label"], "reference": groups[0]["label"], "rate": rate,
+            out.append({"series": groups[index]["label"], "reference": groups[base]["label"], "rate": rate,
                         "level": other["label"], "reference_level": ref["label"], "client_behind": behind,
                         "clauses": clauses, "latency_ms": latency})
     return out
