@@ -29,9 +29,10 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   (and creates) another file; the URI here is percent-encoded. A run killed mid-write leaves a hot journal that
   a read-only open cannot roll back ("attempt to write a readonly database"): it is rolled back first, as the
   restarted run's next write would.
-- `ArgumentParser`, `add_common_options`, `next_steps`, `script_command`: what every template's command line
-  shares: one-line errors (exit 2), one option name per concept, and printed next commands that run as
-  printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded).
+- `ArgumentParser`, `add_common_options`, `next_steps`, `save_steps`, `script_command`: what every template's
+  command line shares: one-line errors (exit 2), one option name per concept, and printed next commands that run
+  as printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded), and as
+  one script.
 - `skill_module`: a template that needs a script's analysis (the throughput template's SLO verdicts) imports
   it from that same skill folder, so there is one implementation.
 - `Shard`, `shard_of`, `dealt_shard`, `shard_path`, `placement`: `--shard K/N` runs the K-th of N fixed parts of
@@ -798,6 +799,19 @@ def next_steps(steps: Iterable[tuple[str, str]]) -> str:
         lines.append(f"  (<skill> = the xetrack-benchmark skill's folder: set {SKILL_ENV}, or copy templates with "
                      "its scripts/new_benchmark.py, to print it)")
     return "\n".join(lines)
+
+
+def save_steps(steps: Iterable[tuple[str, str]], path: Path) -> Path | None:
+    """The "Next:" commands as a shell script to run them all (`bash PATH`; trial G looped over 11 printed
+    commands by hand), each under its `# why`; None, and nothing written, while the skill's folder is unknown
+    (the commands would name `<skill>`). A failing command does not stop the ones after it."""
+    if skill_dir() is None:
+        return None
+    lines = ["#!/bin/sh", "# The analysis commands a run printed, in order (run from this folder: bash THIS_FILE)."]
+    for why, command in steps:
+        lines += [f"# {why}"] * bool(why) + [command]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def log_batch_verified(tracker, rows: list[dict[str, Any]], attempts: int = 3) -> int:

@@ -574,6 +574,9 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
              export("--pairs", "all", *latency, "--by", name)),
             ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + into(f"by_{name}"))]
     print(bk.next_steps(steps))
+    script = bk.save_steps(steps, Path(f"{stem}_next.sh"))
+    if script:
+        print(f"  # all of them at once: bash {bk.shell_word(script)}")
 
 
 MAX_SLICE_FIELDS = 3  # fields of the data the printed commands slice by, in the data's order

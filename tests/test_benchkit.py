@@ -476,10 +476,12 @@ def test_the_skill_folder_is_found_from_the_recorded_path_or_else_not_invented(t
     copy = tmp_path / "project"
     copy.mkdir()
     text = (ROOT / "assets" / "benchkit.py").read_text()
-    code = "import benchkit; print(benchkit.skill_dir()); print(benchkit.script_command('x.py'))"
+    code = ("import benchkit, pathlib; print(benchkit.skill_dir()); print(benchkit.script_command('x.py')); "
+            "print(benchkit.save_steps([('why', benchkit.script_command('x.py'))], pathlib.Path('next.sh')))")
     (copy / "benchkit.py").write_text(text)
     unknown = run_python("-c", code, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)})
-    assert unknown.stdout.splitlines() == ["None", "python '<skill>/scripts/x.py'"], unknown.stderr
+    assert unknown.stdout.splitlines() == ["None", "python '<skill>/scripts/x.py'", "None"], unknown.stderr
+    assert not (copy / "next.sh").exists()  # no script of commands naming '<skill>'
     (copy / "benchkit.py").write_text(text.replace("SKILL_DIR: str | None = None", f"SKILL_DIR: str | None = {str(ROOT)!r}"))
     recorded = run_python("-c", code, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)})
     assert recorded.stdout.splitlines()[0] == str(ROOT), recorded.stderr

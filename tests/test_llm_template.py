@@ -281,6 +281,13 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     assert redirect.endswith("--by sales_channel --csv --wide > llm_bench_e1_by_sales_channel.csv"), redirect
     assert subprocess.run(["bash", "-c", redirect], cwd=tmp_path).returncode == 0
     assert (tmp_path / "llm_bench_e1_by_sales_channel.csv").read_text().count("web #2") >= 2
+    # trial G ran the 11 printed commands by hand: they are also one script, every command as printed
+    assert "  # all of them at once: bash llm_bench_e1_next.sh" in lines
+    script = (tmp_path / "llm_bench_e1_next.sh").read_text().splitlines()
+    assert [x for x in script if not x.startswith("#")] == [x.strip() for x in lines if x.startswith("  python ")]
+    ran = subprocess.run(["bash", "llm_bench_e1_next.sh"], cwd=tmp_path, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert all((tmp_path / f"llm_bench_e1_{t}.csv").stat().st_size for t in ("results", "pairs", "by_category"))
     command = lines[why + 1].strip()
     assert command.endswith("--by category"), command
     sliced = subprocess.run(shlex.split(command) + ["--json"], cwd=tmp_path, capture_output=True, text=True)
