@@ -57,7 +57,8 @@ MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=
     "hist_gboost_regressor": lambda **hp: HistGradientBoostingRegressor(**hp),
     "knn_regressor": lambda **hp: make_pipeline(StandardScaler(), KNeighborsRegressor(**hp)),
 }
-DATASETS = {  # name -> () -> (X, y) or (X, y, input_ids); these ship with scikit-learn, so runs are offline
+DATASETS = {  # name -> () -> (X, y), (X, y, input_ids) or (X, y, input_ids, {"region": one value per row}): a
+    # dict of the rows' own fields, never features, puts columns on every row to slice results by (--by region)
     "breast_cancer": lambda: datasets.load_breast_cancer(return_X_y=True),
     "iris": lambda: datasets.load_iris(return_X_y=True),
     "wine": lambda: datasets.load_wine(return_X_y=True),
@@ -84,7 +85,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 from statistics import mean, stdev
@@ -100,6 +101,7 @@ from benchkit import (
     config_columns,
     config_id,
     connect_readonly,
+    field_columns,
     fingerprint,
     log_batch_verified,
     next_steps,
@@ -111,6 +113,7 @@ from benchkit import (
     shown_path,
     skill_file,
     stored_configurations,
+    stored_name,
     tables_stem,
     track_cached,
     unsharded_stem,
@@ -147,9 +150,44 @@ class Config:
 # ---- Data and folds: identical for every model, so comparisons are paired -----------------------------------
 def read_data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """X, y and one stable input_id per row (the row number unless the dataset gives ids)."""
+    X, y, ids, _ = dataset_parts(name)
+    return X, y, ids
+
+
+@cache
+def dataset_parts(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """X, y, the ids and each id's own fields ({input_id: {field: value}}; trial K sliced by region by hand)."""
     data = DATASETS[name]()
-    X, y, ids = data if len(data) == 3 else (*data, np.arange(len(data[1])))
-    return np.asarray(X), np.asarray(y), np.asarray(ids)
+    X, y, *rest = data
+    ids = np.asarray(rest[0]) if rest else np.arange(len(y))
+    given = rest[1] if len(rest) > 1 else {}
+    columns = {k: np.asarray(v).tolist() for k, v in given.items()}  # plain values, never numpy scalars
+    short = [k for k, v in columns.items() if len(v) != len(y)]
+    if short:
+        raise ValueError(f"dataset {name!r}: the field{'s' * (len(short) > 1)} {', '.join(short)} must hold one "
+                         f"value per row ({len(y)})")
+    by_id = {i: {k: v[n] for k, v in columns.items()} for n, i in enumerate(ids.tolist())}
+    return np.asarray(X), np.asarray(y), ids, by_id
+
+
+def fields_of(config: Config, input_id) -> dict:
+    """The row's own fields of the dataset (DATASETS' fourth item), as stored columns: none without them."""
+    return dataset_parts(config.dataset)[3].get(input_id, {})
+
+
+MAX_SLICE_FIELDS, MAX_SLICE_VALUES = 3, 20  # fields the printed commands and saved tables slice by, in order
+
+
+def slice_fields(dataset: str) -> list[str]:
+    """The dataset's own fields that group its rows (2 to MAX_SLICE_VALUES values): a `--by` table each."""
+    rows = dataset_parts(dataset)[3].values()
+    names = list(next(iter(rows), {}))
+    return [n for n in names if 2 <= len({repr(r[n]) for r in rows}) <= MAX_SLICE_VALUES][:MAX_SLICE_FIELDS]
+
+
+# Columns a per-example row has besides the dataset's fields, which must not take their names
+ROW_COLUMNS = {"config_id", "seed", "fold", "cache", "error", "input_id", "prediction", "probability",
+               "ground_truth", "correct", "p_true", "nll", "brier", "abs_error", "squared_error", "split"}
 
 
 @cache
@@ -308,14 +346,16 @@ def per_example_rows(config: Config, seed: int, fold: int, lineage: str, raw_pre
     computed it (a replay, not a second execution)."""
     raw = json.loads(raw_predictions)
     fixed = unit_columns(config, seed, fold, lineage, error="")
+    # the dataset's own fields join here, not in the cached result: adding one later recomputes nothing
     if regression(config.model):  # each example's error, the metric export_summary compares paired
-        return [{**fixed, "input_id": i, "prediction": p, "ground_truth": t, "abs_error": abs(p - t),
-                 "squared_error": (p - t) ** 2}
+        return [{**fixed, "input_id": i, **fields_of(config, i), "prediction": p, "ground_truth": t,
+                 "abs_error": abs(p - t), "squared_error": (p - t) ** 2}
                 for i, p, t in zip(raw["input_id"], raw["prediction"], raw["ground_truth"], strict=True)]
     columns = zip(raw["input_id"], raw["prediction"], raw["probability"], raw["ground_truth"], raw["p_true"],
                   raw["nll"], raw["brier"], strict=True)
-    return [{**fixed, "input_id": i, "prediction": p, "probability": pr, "ground_truth": t, "correct": int(p == t),
-             "p_true": pt, "nll": nll, "brier": brier} for i, p, pr, t, pt, nll, brier in columns]
+    return [{**fixed, "input_id": i, **fields_of(config, i), "prediction": p, "probability": pr, "ground_truth": t,
+             "correct": int(p == t), "p_true": pt, "nll": nll, "brier": brier}
+            for i, p, pr, t, pt, nll, brier in columns]
 
 
 def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
@@ -323,7 +363,7 @@ def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
     _, test = fold_indices(config, seed, fold)
     ids = data_of(config)[2][test]
     fixed = unit_columns(config, seed, fold, lineage="", error=error)
-    return [{**fixed, "input_id": i} for i in ids.tolist()]  # tolist: plain ints or strings, never numpy
+    return [{**fixed, "input_id": i, **fields_of(config, i)} for i in ids.tolist()]  # tolist: never numpy
 
 
 def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int], version: dict,
@@ -472,8 +512,9 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
                                                                        not fold_score else ())
     fold_args = ("--config-cols", label, "--version", version[1], "--metric", fold_score, "--target", target,
                  "--pairs", "all") if fold_score else ()
+    slices = slice_fields(configs[0].dataset)  # trial K: "per region, which model leads?" by hand
     if shard is None:
-        save_results(db, label, version[1], metric)
+        save_results(db, label, version[1], metric, slices)
         if fold_score:
             save_fold_target(db, fold_args, fold_score)
     else:  # one shard's results are a part of the benchmark: analyse the union once every shard is done
@@ -493,6 +534,10 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         *metric, "--pairs", "all",
                         *(("--save", Path(f"{unsharded_stem(db)}_results.db")) if shard else ()))),
+        *((f"per {stored_name(name)}, a field of your data: every table and verdict per value, and which model "
+           "leads each", script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version",
+                                        version[1], *metric, "--pairs", "all", "--by", stored_name(name)))
+          for name in slices),
         ("squared error, paired per example (penalises large misses more)" if regressors else
          "calibration, paired per example (lower nll = better probabilities)",
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
@@ -545,7 +590,7 @@ def results_path(db: Path) -> Path:
     return db.with_name(db.stem + "_results.db")
 
 
-def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None:
+def save_results(db: Path, label: str, version: str, metric: tuple = (), slices: list[str] = ()) -> None:
     """The summary and every pairwise comparison as tables (export_summary.py --pairs all --save), beside the
     benchmark. Unchanged results add no rows; the latest save wins. Then the two CSV tables a report asks for
     (trial P wrote its own glue for them): <name>_<version>_results.csv, one row per model with each metric, its
@@ -584,6 +629,12 @@ def save_results(db: Path, label: str, version: str, metric: tuple = ()) -> None
         pairs_csv.write_text(pairs.stdout)
     print(f"As CSV: {shown_path(table)} (one row per model: each metric with its interval and verdict, fit time "
           f"p50/p95 with intervals){f', {shown_path(pairs_csv)} (one row per pair)' if pairs_csv.exists() else ''}")
+    for name in slices:  # the dataset's own fields: the same table per value, a `name` column telling them apart
+        by = export(*args, "--by", stored_name(name), "--csv", "--wide")
+        if by.returncode in (0, 1):
+            path = db.with_name(f"{stem}_by_{stored_name(name)}.csv")
+            path.write_text(by.stdout)
+            print(f"As CSV per {stored_name(name)}: {shown_path(path)} (one row per model and value)")
 
 
 FIT_COLUMNS = [f"latency_{p}{end}" for p in ("p50", "p95") for end in ("", "_ci_low", "_ci_high")]
@@ -703,6 +754,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except Exception as exc:  # noqa: BLE001 - your own loader: any failure is a one-line error
         parser.error(f"cannot load dataset {args.dataset!r}: {type(exc).__name__}: {exc}")
     n_examples = len(target)
+    own = list(next(iter(dataset_parts(args.dataset)[3].values()), {}))
+    try:  # xetrack renames some names and cannot store others (`order`, `group`): before any fit
+        columns = field_columns(own, PREDICTIONS)
+    except ValueError as exc:
+        parser.error(f"dataset {args.dataset!r}: {exc}")
+    taken = [n for n, c in columns.items() if c in ROW_COLUMNS | {f.name for f in fields(Config)}
+             or c.endswith(("_version", "_fingerprint")) or c in ("git_commit", "host", "shard")]
+    if taken:
+        parser.error(f"dataset {args.dataset!r}: the field{'s' * (len(taken) > 1)} {', '.join(taken)} would "
+                     "overwrite columns this template writes; rename them")
     if "classifier" in kinds.values():  # a regression target (diabetes: integers stored as floats) fails every fold
         regressors = ", ".join(n for n in MODELS if regression(n))
         values, members = np.unique(target, return_counts=True)

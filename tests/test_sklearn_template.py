@@ -893,3 +893,39 @@ def test_a_run_of_only_a_new_model_labels_the_report_by_every_configuration_of_i
     results = pandas.read_csv(folder / "sklearn_benchmark_e1_results.csv")
     assert sorted(results["configuration"]) == ["model=knn_regressor, n_neighbors=15",
                                                 "model=knn_regressor, n_neighbors=5", "model=ridge"]
+
+
+@pytest.mark.slow
+def test_a_datasets_own_field_is_on_every_row_and_the_results_come_per_value_too(tmp_path):
+    """Trial K asked "per region, which model leads?" and the template had no place for a column that is not a
+    feature. templates.md's recipe returns it as a fourth item: the rows carry it, the run prints `--by region`
+    and writes the table per region; a field named like a column the template writes, or one xetrack cannot
+    store, is refused before any fit."""
+    folder = copy_template(tmp_path / "regions")
+    follow_the_csv_recipe(folder)
+    template = folder / TEMPLATE
+    recipe = (ROOT / "references" / "templates.md").read_text()
+    function = "def my_data_by_region" + recipe.split("def my_data_by_region", 1)[1].split("\n\n", 1)[0]
+    text = template.read_text().replace("\nMODELS = {", f"\n\n\n{function}\n\n\nMODELS = {{", 1)
+    template.write_text(text.replace('"my_data": my_data,', '"my_data": my_data,\n    "by_region": my_data_by_region,'))
+    args = ["--dataset", "by_region", "--models", "logreg", "naive_bayes", "--seeds", "0", "--folds", "3",
+            "--no-model-assets"]
+    proc = run_python(template, *args, cwd=folder, env=random_hash_seed_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    db = folder / "sklearn_benchmark.db"
+    regions = dict(read_rows(db, "SELECT DISTINCT input_id, region FROM predictions"))
+    assert len(regions) == 178 and all(r == ["north", "south", "east", "west"][int(i[-3:]) % 4]
+                                       for i, r in regions.items())
+    (line,) = [x.strip() for x in proc.stdout.splitlines() if x.strip().startswith("python ") and "--by region" in x]
+    shown = run_python(*shlex.split(line)[1:], cwd=folder)
+    assert shown.returncode == 0 and "## Slice: region=north" in shown.stdout and "Leaders by slice" in shown.stdout
+    table = pandas.read_csv(folder / "sklearn_benchmark_e1_by_region.csv")
+    assert sorted(set(zip(table["region"], table["model"], strict=True))) == sorted(
+        (r, m) for r in ("east", "north", "south", "west") for m in ("logreg", "naive_bayes"))
+    for bad, said in (("seed", "the field seed would overwrite columns this template writes"),
+                      ("order", "the field order cannot be columns")):
+        template.write_text(text.replace('"my_data": my_data,', '"my_data": my_data,\n    "by_region": lambda: '
+                                         f'(*my_data_by_region()[:3], {{"{bad}": my_data_by_region()[3]["region"]}}),'))
+        refused = run_python(template, *args, "--db", "other.db", cwd=folder, timeout=300)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and said in refused.stderr, refused.stderr
+        assert not (folder / "other.db").exists()
