@@ -807,9 +807,12 @@ def save_steps(steps: Iterable[tuple[str, str]], path: Path) -> Path | None:
     (the commands would name `<skill>`). A failing command does not stop the ones after it."""
     if skill_dir() is None:
         return None
-    lines = ["#!/bin/sh", "# The analysis commands a run printed, in order (run from this folder: bash THIS_FILE)."]
-    for why, command in steps:
-        lines += [f"# {why}"] * bool(why) + [command]
+    lines = ["#!/bin/sh", "# The analysis commands a run printed, in order (run from this folder: bash THIS_FILE).",
+             "# Each runs whatever the one before it did; at the end, the ones that did not exit 0 are named.",
+             "failed=''"]
+    for n, (why, command) in enumerate(steps, 1):
+        lines += [f"# {why}"] * bool(why) + [command, f'status=$?; [ $status -eq 0 ] || failed="$failed {n}($status)"']
+    lines += ['[ -z "$failed" ] || { echo "commands that did not exit 0 (number(exit code)):$failed" >&2; exit 1; }']
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

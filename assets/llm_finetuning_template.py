@@ -521,8 +521,9 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     if unanswered:
         print(f"{unanswered} (configuration, input) pairs have no answer yet: run again to retry only those.")
     # Only the columns that tell configurations apart: a label with the prompt texts would be unreadable.
-    # seed: a replicate; stored: the configurations of this version already in the database (a --models run)
-    stored = bk.stored_configurations(db, "predictions", configs[0], experiment_version=experiment_version)
+    # seed: a replicate; stored: the configurations already in the database, in any version (a --models run;
+    # trial J: a later version of one model lost `model` from its tables)
+    stored = bk.stored_configurations(db, "predictions", configs[0])
     label = ",".join(bk.varying_columns(configs, exclude=["seed"], stored=stored) or ["model"])
     print(f"\ndatabase: {db}   (tables: predictions, metrics; response cache: {cache_dir})")
     if shard:
@@ -568,11 +569,12 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     # trials Z3, A and C wrote their own per-category analyses: each field of the data, its slices and their table
     for k, (name, values) in enumerate(list(slices.items())[:MAX_SLICE_FIELDS] if slices else []):
         shown = ", ".join(map(str, values[:4])) + (", ..." if len(values) > 4 else "")
-        steps[2 + 2 * k:2 + 2 * k] = [
+        steps[2 + 3 * k:2 + 3 * k] = [
             (f"per {name} ({shown}), a field of your data: every table and verdict per value, and which "
              "configuration leads each (one value alone: --filter FIELD=VALUE on any command here)",
              export("--pairs", "all", *latency, "--by", name)),
-            ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + into(f"by_{name}"))]
+            ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + into(f"by_{name}")),
+            ("", export("--pairs", "all", "--by", name, "--csv", "--comparisons") + into(f"by_{name}_pairs"))]
     print(bk.next_steps(steps))
     script = bk.save_steps(steps, Path(f"{stem}_next.sh"))
     if script:

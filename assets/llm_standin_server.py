@@ -191,7 +191,7 @@ class StandinServer:
             label = others[int(_unit("wrong", model, item) * len(others))]
         if reasons:
             return f"Weighing the text step by step, the evidence points one way.\nAnswer: {label}"
-        return label if one_word else f"The sentiment of this text is {label}."
+        return label if one_word else f"Reading the text, the label is {label}."  # any task's labels (trial J)
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> tuple[int, dict, dict]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 # optionally input ids; recipe in references/templates.md), the defaults the command line starts from.
 from sklearn import datasets
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     HistGradientBoostingClassifier,
@@ -46,6 +47,7 @@ MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=
     "gboost": lambda **hp: GradientBoostingClassifier(**hp),  # slow on many classes (digits: ~5 s a fit)
     "tree": lambda **hp: DecisionTreeClassifier(**hp),
     "naive_bayes": lambda **hp: GaussianNB(**hp),
+    "dummy": lambda **hp: DummyClassifier(**{"strategy": "most_frequent", **hp}),  # the bar: the majority class
     # RBF SVM with probabilities from one calibrated SVC (hyperparameters go to SVC: `svm:C=10,gamma=0.01`);
     # its fit_seconds include the calibration's internal cross-validation (about 6 SVC fits), not one SVC.
     # It predicts the label of highest calibrated probability, not SVC's one-vs-one vote (they can differ on a
@@ -56,6 +58,7 @@ MODELS = {  # name -> factory(**hyperparameters); `--models forest:n_estimators=
     "forest_regressor": lambda **hp: RandomForestRegressor(**{"n_estimators": 100, **hp}),
     "hist_gboost_regressor": lambda **hp: HistGradientBoostingRegressor(**hp),
     "knn_regressor": lambda **hp: make_pipeline(StandardScaler(), KNeighborsRegressor(**hp)),
+    "dummy_regressor": lambda **hp: DummyRegressor(**hp),  # the bar: the training mean
 }
 DATASETS = {  # name -> () -> (X, y), (X, y, input_ids) or (X, y, input_ids, {"region": one value per row}): a
     # dict of the rows' own fields, never features, puts columns on every row to slice results by (--by region)
@@ -510,8 +513,11 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     fold_score = fold_metric(target)  # trial D: a bar on balanced accuracy, a per-fold score, broke the tables
     metric = (("--metric", "abs_error:lower") if regressors else ()) + (("--target", target) if target and
                                                                        not fold_score else ())
+    # the fit time as the per-fold tables' latency (trial K: xetrack's function_time there, and a replayed
+    # model's '-'), the same as the fit-time command below
+    fit_time = ("--latency-col", "fit_seconds", "--latency-of-replays")
     fold_args = ("--config-cols", label, "--version", version[1], "--metric", fold_score, "--target", target,
-                 "--pairs", "all") if fold_score else ()
+                 "--pairs", "all", *fit_time) if fold_score else ()
     slices = slice_fields(configs[0].dataset)  # trial K: "per region, which model leads?" by hand
     if shard is None:
         save_results(db, label, version[1], metric, slices)
@@ -545,7 +551,7 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
         # trial H: RMSE, a regression's usual headline beside MAE, is per fold only (the root of a fold's mean)
         *([("RMSE and R^2 per model over its folds, every pair (folds share training data: the corrected resampled t)",
             script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
-                           "--metric", "rmse:lower", "--metric", "r2:higher", "--pairs", "all"))]
+                           "--metric", "rmse:lower", "--metric", "r2:higher", "--pairs", "all", *fit_time))]
           if regressors and not (fold_score and fold_score.startswith(("rmse", "r2"))) else []),
         *([(f"the bar {target} on the per-fold scores: each model's {fold_score.split(':')[0]} over its folds, "
             "whether it meets the bar, every pair (folds share training data: the corrected resampled t)",
@@ -582,8 +588,15 @@ def save_fold_target(db: Path, fold_args: tuple, fold_score: str) -> None:
         print(f"\n{fold_score.split(':')[0]} bar: not judged ({(proc.stderr.strip().splitlines() or ['?'])[-1]})")
         return
     out.write_text(proc.stdout)
+    pairs = subprocess.run([sys.executable, script, str(db), SCORES, *fold_args, "--csv", "--comparisons"],
+                           capture_output=True, text=True)  # trial K: every pair on that score too
+    pairs_out = out.with_name(f"{out.stem}_pairs.csv")
+    saved = pairs.returncode in (0, 1)
+    if saved:
+        pairs_out.write_text(pairs.stdout)
     print(f"The bar on the per-fold scores: {shown_path(out)} (one row per model: {fold_score.split(':')[0]} with "
-          "its interval over folds, target_0_verdict meets / fails / undecided)")
+          "its interval over folds, target_0_verdict meets / fails / undecided)"
+          + (f", {shown_path(pairs_out)} (one row per pair)" if saved else ""))
 
 
 def results_path(db: Path) -> Path:

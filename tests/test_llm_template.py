@@ -284,10 +284,16 @@ def test_an_inputs_own_fields_become_columns_to_slice_by_and_the_run_prints_the_
     # trial G ran the 11 printed commands by hand: they are also one script, every command as printed
     assert "  # all of them at once: bash llm_bench_e1_next.sh" in lines
     script = (tmp_path / "llm_bench_e1_next.sh").read_text().splitlines()
-    assert [x for x in script if not x.startswith("#")] == [x.strip() for x in lines if x.startswith("  python ")]
+    assert [x for x in script if x.startswith("python ")] == [x.strip() for x in lines if x.startswith("  python ")]
     ran = subprocess.run(["bash", "llm_bench_e1_next.sh"], cwd=tmp_path, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr[-2000:]
-    assert all((tmp_path / f"llm_bench_e1_{t}.csv").stat().st_size for t in ("results", "pairs", "by_category"))
+    assert all((tmp_path / f"llm_bench_e1_{t}.csv").stat().st_size
+               for t in ("results", "pairs", "by_category", "by_category_pairs"))  # trial J: the slices' pairs too
+    elsewhere = tmp_path / "elsewhere"  # no database there: every command fails, and the script names them
+    elsewhere.mkdir()
+    broken = subprocess.run(["bash", str(tmp_path / "llm_bench_e1_next.sh")], cwd=elsewhere, capture_output=True,
+                            text=True)
+    assert broken.returncode == 1 and "commands that did not exit 0 (number(exit code)): 1(2) 2(2)" in broken.stderr
     command = lines[why + 1].strip()
     assert command.endswith("--by category"), command
     sliced = subprocess.run(shlex.split(command) + ["--json"], cwd=tmp_path, capture_output=True, text=True)
@@ -870,6 +876,10 @@ def test_a_run_of_one_model_labels_the_report_by_every_configuration_of_its_vers
     one = run_template(tmp_path, "--base-url", server.base_url, "--models", "demo-small")
     assert "--config-cols model,prompt_name --version e1" in one.stdout
     assert "--config-cols prompt_name " not in one.stdout
+    # trial J: a later version of one model (a prompt added for it) kept no `model` in its tables
+    later = run_template(tmp_path, "--base-url", server.base_url, "--models", "demo-small", "--experiment-version",
+                         "e2")
+    assert "--config-cols model,prompt_name --version e2" in later.stdout
 
 
 def test_reasoning_step_by_step_halves_the_stand_ins_errors_and_keeps_every_right_answer():
@@ -959,3 +969,11 @@ def test_a_target_and_an_slo_in_the_edit_block_reach_the_printed_comparison_and_
     configs = doc["versions"][0]["configurations"]
     assert {c["targets"][0]["target"] for c in configs} == {"correct_strict>=0.5"}
     assert all(c["slo"]["clauses"][0]["clause"] == "p95<5s" for c in configs)
+
+
+def test_the_column_table_in_templates_md_names_only_columns_the_template_writes():
+    # trial J looked for `label` (it is `ground_truth`): the documented table, checked against the real row
+    line = next(x for x in (ROOT / "references" / "templates.md").read_text().splitlines()
+                if x.startswith("| `predictions` | configuration x input |"))
+    named = re.findall(r"`([a-z_0-9]+)`", line.split("|")[3])
+    assert len(named) > 20 and set(named) <= row_columns("demo-small"), set(named) - row_columns("demo-small")

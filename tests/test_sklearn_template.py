@@ -323,8 +323,8 @@ def test_model_assets_and_a_target_are_edit_block_settings_and_the_target_reache
         low, high = row["accuracy_ci_low"], row["accuracy_ci_high"]
         assert row["target_0_verdict"] == ("meets" if low >= 0.9 else "fails" if high < 0.9 else "undecided")
     assert "--version e1 --target 'accuracy>=0.9' --pairs all\n" in proc.stdout  # the printed comparison too
-    bad = run_python(template, *SMALL, "--target", "accuracy>95", cwd=folder)
-    assert bad.returncode == 2 and "--target 'accuracy>95': write METRIC>=VALUE or METRIC<=VALUE" in bad.stderr
+    bad = run_python(template, *SMALL, "--target", "accuracy=>95", cwd=folder)
+    assert bad.returncode == 2 and "--target 'accuracy=>95': write METRIC>=VALUE or METRIC<=VALUE" in bad.stderr
 
 
 @pytest.mark.slow
@@ -345,6 +345,10 @@ def test_a_bar_on_a_per_fold_score_is_judged_on_the_per_fold_table_and_the_table
     assert "--metric balanced_accuracy:higher --target 'balanced_accuracy>=0.9' --pairs all" in line, line
     printed = subprocess.run(shlex.split(line.strip()), cwd=folder, capture_output=True, text=True)
     assert printed.returncode in (0, 1) and "balanced_accuracy>=0.9" in printed.stdout, printed.stderr
+    # trial K: the fit time as its latency (not xetrack's function_time), and every pair on the score saved too
+    assert "--latency-col fit_seconds --latency-of-replays" in line and "latency-is-function-time" not in printed.stdout
+    pairs = pandas.read_csv(folder / "sklearn_benchmark_e1_balanced_accuracy_pairs.csv")
+    assert len(pairs) == 1 and set(pairs["metric"]) == {"balanced_accuracy"}
 
 
 @pytest.mark.slow
@@ -929,3 +933,15 @@ def test_a_datasets_own_field_is_on_every_row_and_the_results_come_per_value_too
         refused = run_python(template, *args, "--db", "other.db", cwd=folder, timeout=300)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and said in refused.stderr, refused.stderr
         assert not (folder / "other.db").exists()
+
+
+def test_the_baselines_in_the_menu_predict_the_majority_class_and_the_training_mean():
+    """Trial K worked out by hand that always predicting "no default" scored 0.797; templates.md's baselines."""
+    import sklearn_benchmark_template as template
+
+    X, y = load_wine(return_X_y=True)
+    majority = np.bincount(y).argmax()
+    assert (template.MODELS["dummy"]().fit(X, y).predict(X) == majority).all()
+    assert not template.regression("dummy") and template.regression("dummy_regressor")
+    target = np.arange(len(y), dtype=float)
+    assert np.allclose(template.MODELS["dummy_regressor"]().fit(X, target).predict(X), target.mean())
