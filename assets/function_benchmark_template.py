@@ -13,6 +13,7 @@ cache. Copy benchkit.py beside it. Exit code: 0 every call ran (raises included)
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import sys
@@ -197,7 +198,13 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
     # it the candidates run before read latency '-' and objective 'undecided' beside the one added later)
     compare = ["--config-cols", "candidate", "--version", experiment_version, "--pairs", "all", "--latency-of-replays"]
     replay = db.with_name(f"{db.stem}_replay.db")
-    print(bk.next_steps([
+    stem = bk.tables_stem(db, experiment_version)
+    export = functools.partial(bk.script_command, "export_summary.py", db, TABLE, *compare,
+                               *(("--slo", SLO) if SLO else ()))
+
+    def into(table: str) -> str:  # trial L wanted every table as a CSV file
+        return " > " + bk.shell_word(f"{stem}_{table}.csv")
+    steps = [
         ("can the rows be trusted? (duplicates, coverage, failures, versions)",
          bk.script_command("validate_benchmark.py", db, TABLE, "--filter", only)),
         ("every pair of candidates: accuracy with intervals and verdicts; latency p50/p95/p99"
@@ -209,11 +216,19 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
            bk.script_command("export_summary.py", db, TABLE, *compare, "--by", name)) for name in segments),
         ("how often each raised, with intervals and every pair",
          bk.script_command("export_summary.py", db, TABLE, *compare, "--metric", "raised:lower")),
+        ("the same as tables: one row per candidate, one row per pair, and per value of each segment",
+         export("--csv", "--wide") + into("results")),
+        ("", export("--csv", "--comparisons") + into("pairs")),
+        *(("", export("--by", name, "--csv", "--wide") + into(f"by_{name}")) for name in segments),
         ("the cache proof: the same command into a new database replays every call and computes none ...",
          " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", replay])),
         ("... and the cache's own account of both runs",
          bk.script_command("analyze_cache_hits.py", db, replay, TABLE)),
-    ]))
+    ]
+    print(bk.next_steps(steps))
+    script = bk.save_steps(steps, Path(f"{stem}_next.sh"))
+    if script:
+        print(f"  # all of them at once: bash {bk.shell_word(script)}")
     return 1 if failures else 0
 
 

@@ -37,7 +37,9 @@ TEMPLATES = {
 RECORD_LINE = "SKILL_DIR: str | None = None"  # the line of benchkit.py that the copy records the skill in
 FIRST_RUN = {  # what to run first, from the project folder
     "sklearn": ["--limit", "150", "--seeds", "0", "--experiment-version", "dev"],
-    "function": ["--limit", "20", "--experiment-version", "dev"],
+    # a cache of its own: the function template caches each call with its time, and the real run must time its
+    # calls anew, not replay the dev run's (trial L)
+    "function": ["--limit", "20", "--experiment-version", "dev", "--db", "dev.db", "--cache-dir", "dev_cache"],
     "llm": ["--limit", "8", "--experiment-version", "dev"],
     "throughput": ["--limit", "2", "--experiment-version", "dev"],
 }

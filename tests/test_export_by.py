@@ -112,3 +112,18 @@ def test_the_markdown_heads_each_slice_and_the_csvs_carry_its_column(tickets, ca
 def test_a_column_that_cannot_slice_the_inputs_is_one_line_exit_2(tickets, capsys, by, said):
     code, out, err = call_main(export_summary.main, capsys, tickets, "predictions", "--by", *by.split())
     assert code == 2 and out == "" and err.count("\n") == 1 and said in err, err
+
+
+def test_a_slice_where_every_configuration_ties_says_so_and_is_no_evidence_of_a_lead(tmp_path, engine, capsys):
+    """Trial L read "detectably ahead of every other" beside a slice where all three validators scored 1.000."""
+    db = tmp_path / "tied.db"
+    rows = [{"model": model, "input_id": i, "category": "easy" if i < 60 else "hard",
+             "correct": 1 if i < 60 else int(model == "large" or i % 3 == 0), "error": ""}
+            for model in ("large", "small") for i in range(120)]
+    log_rows(db, rows, engine=engine, table="predictions")
+    common = [db, "predictions", "--metric", "correct:higher", "--pairs", "all", "--by", "category"]
+    text = run(capsys, *common, fmt="")
+    assert "- category=easy: model=large = model=small; all tied" in text
+    assert "- category=hard: model=large; detectably ahead of every other" in text
+    leaders = run(capsys, *common)["slice_leaders"]
+    assert leaders["same_leader"] and [r.get("all_tied", False) for r in leaders["slices"]] == [True, False]

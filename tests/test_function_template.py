@@ -5,9 +5,12 @@ cache, raises scored as wrong answers, rows that validate cleanly, and a latency
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,7 +190,8 @@ def test_segments_put_a_data_field_on_its_rows_compared_per_value_and_long_value
     checked = run_python(TEMPLATE, "--data", data, "--check", "6", cwd=project)
     assert checked.returncode == 0, checked.stderr
     assert max(map(len, checked.stdout.splitlines())) < 300 and "...[cut: " in checked.stdout
-    proc = run_python(TEMPLATE, "--data", data, "--repeats", "1", cwd=project, env=random_hash_seed_env())
+    proc = run_python(TEMPLATE, "--data", data, "--repeats", "1", cwd=project,
+                      env=random_hash_seed_env(XETRACK_BENCHMARK_SKILL=str(ROOT)))
     assert proc.returncode == 0, proc.stderr
     stored = rows(project / "function_bench.db")
     assert {(r["input_id"].split("-")[0], r["size"]) for r in stored} == {("small", "small"), ("large", "large")}
@@ -195,6 +199,13 @@ def test_segments_put_a_data_field_on_its_rows_compared_per_value_and_long_value
     assert echoed and all(len(o) < 1100 and o.endswith("...[cut: 150,000 chars]") for o in echoed)
     assert "--config-cols candidate --version e1 --pairs all --latency-of-replays --slo" in proc.stdout  # overall
     assert "--config-cols candidate --version e1 --pairs all --latency-of-replays --by size\n" in proc.stdout
+    # trial L: every table as a CSV, and all the printed commands as one script that writes them
+    assert "--by size --csv --wide > function_bench_e1_by_size.csv" in proc.stdout
+    assert "  # all of them at once: bash function_bench_e1_next.sh" in proc.stdout
+    venv = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # its python
+    ran = subprocess.run(["bash", "function_bench_e1_next.sh"], cwd=project, capture_output=True, text=True, env=venv)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert all((project / f"function_bench_e1_{t}.csv").stat().st_size for t in ("results", "pairs", "by_size"))
     summary = run_python(SCRIPTS / "export_summary.py", project / "function_bench.db", "calls", "--config-cols",
                          "candidate", "--by", "size", "--json", cwd=project)
     assert summary.returncode == 0, summary.stderr
@@ -214,7 +225,7 @@ def test_two_segment_fields_are_compared_within_each_combination_by_the_printed_
                             for k in range(1, 4)))
     proc = run_python(TEMPLATE, "--data", data, "--repeats", "1", cwd=project, env=random_hash_seed_env())
     assert proc.returncode == 0, proc.stderr
-    lines = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--by" in ln]
+    lines = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--by" in ln and "--csv" not in ln]
     assert [ln.split("--by ")[1] for ln in lines] == ["size", "lang"]
     argv = shlex.split(lines[0])
     assert argv[0] == "python" and argv[1].endswith("/scripts/export_summary.py")
@@ -258,7 +269,7 @@ def test_a_candidate_added_later_runs_alone_and_is_compared_with_the_others_in_a
     code, err = run(project, "--limit", "12", "--repeats", "1", "--experiment-version", "e2")
     assert code == 0 and "12 calls computed, 24 replayed from the cache" in err, err
     proc = run_python(TEMPLATE, "--limit", "12", "--repeats", "1", "--experiment-version", "e2", cwd=project)
-    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln]
+    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln and "--csv" not in ln]
     summary = run_python(SCRIPTS / "export_summary.py", *shlex.split(line)[2:], "--json", cwd=project)
     assert summary.returncode == 0, summary.stderr
     (version,) = json.loads(summary.stdout)["versions"]

@@ -180,16 +180,19 @@ def test_a_scaffolded_function_project_in_a_hostile_path_runs_reruns_with_nothin
         tmp_path):
     run = run_scaffolded("function", tmp_path)
     assert "180 calls (candidate x input x repeat): 0 already in" in run["first"].stderr  # 3 x 20 x 3
-    second = assert_second_run_does_nothing(run, "function_bench.db")
+    # trial L: the dev run has a database and a cache of its own, so the real run times every call anew
+    assert "--db dev.db --cache-dir dev_cache" in run["dev_run"]
+    second = assert_second_run_does_nothing(run, "dev.db")
     assert "180 already in" in second.stderr
     commands = printed_commands(run["first"].stdout)
-    assert len(commands) == 5 and "--slo" in commands[1] and "raised:lower" in commands[2]
-    done = []  # validate, export (objective, raises), the replay into a new database, analyze: as printed
+    assert len(commands) == 7 and "--slo" in commands[1] and "raised:lower" in commands[2]
+    assert commands[3].endswith("--csv --wide > dev_dev_results.csv")
+    done = []  # validate, export (objective, raises, two tables), the replay into a new database, analyze
     for command in commands:
         done.append(shell(f"{run['cd']} && {command}", cwd=run["parent"]))
         assert done[-1].returncode == 0, (command, done[-1].stderr[-2000:])
-    assert "0 calls computed, 180 replayed from the cache" in done[3].stderr
-    assert "Caching worked" in done[4].stdout
+    assert "0 calls computed, 180 replayed from the cache" in done[5].stderr
+    assert "Caching worked" in done[6].stdout
 
 
 @pytest.mark.slow

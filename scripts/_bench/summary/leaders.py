@@ -18,6 +18,9 @@ def slice_leaders(strata: list[dict], metric: str) -> dict | None:
         if not ranked:
             continue
         leaders = [c["label"] for c in ranked if c["rank"] == 1]
+        if len(leaders) == len(ranked) > 1:  # every configuration tied: no one ahead of anyone (trial L)
+            rows.append({"slice": stratum["label"], "leaders": leaders, "not_beaten": [], "all_tied": True})
+            continue
         beaten = set()  # detectably worse than a leader (a comparison is its configuration minus its reference)
         for c in stratum["comparisons"]:
             if c["metric"] == metric and c["verdict"] == "worse" and c["reference"] in leaders:
@@ -29,7 +32,7 @@ def slice_leaders(strata: list[dict], metric: str) -> dict | None:
     if len(rows) < 2:
         return None
     common = set.intersection(*(set(r["leaders"]) for r in rows))
-    ahead = [r for r in rows if not r["not_beaten"]]
+    ahead = [r for r in rows if not r["not_beaten"] and not r.get("all_tied")]
     if common:
         sentence = (f"{' and '.join(sorted(common))} lead{'s' if len(common) == 1 else ''} (or tie for the lead in) "
                     f"every slice on {metric}.")

@@ -117,7 +117,8 @@ def _leaders(leaders: dict | None, doc: dict) -> list[str]:
         return []
     lines = ["", f"**Leaders by slice** ({leaders['metric']}; ties listed together):"]
     for row in leaders["slices"]:
-        close = (f"; not detectably ahead of {', '.join(row['not_beaten'])}" if row["not_beaten"]
+        close = ("; all tied" if row.get("all_tied") else
+                 f"; not detectably ahead of {', '.join(row['not_beaten'])}" if row["not_beaten"]
                  else "; detectably ahead of every other")
         lines.append(f"- {row['slice']}: {' = '.join(row['leaders'])}{close}")
     return lines + ["", leaders["sentence"], *_by_slice_table(leaders, doc)]
