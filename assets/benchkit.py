@@ -29,10 +29,10 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   (and creates) another file; the URI here is percent-encoded. A run killed mid-write leaves a hot journal that
   a read-only open cannot roll back ("attempt to write a readonly database"): it is rolled back first, as the
   restarted run's next write would.
-- `ArgumentParser`, `add_common_options`, `next_steps`, `save_steps`, `script_command`: what every template's
-  command line shares: one-line errors (exit 2), one option name per concept, and printed next commands that run
-  as printed from the project folder (shell-quoted, through the skill folder new_benchmark.py recorded), and as
-  one script.
+- `ArgumentParser`, `add_common_options`, `next_steps`, `print_steps`, `into_csv`, `script_command`: what every
+  template's command line shares: one-line errors (exit 2), one option name per concept, and printed next
+  commands that run as printed from the project folder (shell-quoted, through the skill folder new_benchmark.py
+  recorded), and as one script.
 - `skill_module`: a template that needs a script's analysis (the throughput template's SLO verdicts) imports
   it from that same skill folder, so there is one implementation.
 - `Shard`, `shard_of`, `dealt_shard`, `shard_path`, `placement`: `--shard K/N` runs the K-th of N fixed parts of
@@ -799,6 +799,19 @@ def next_steps(steps: Iterable[tuple[str, str]]) -> str:
         lines.append(f"  (<skill> = the xetrack-benchmark skill's folder: set {SKILL_ENV}, or copy templates with "
                      "its scripts/new_benchmark.py, to print it)")
     return "\n".join(lines)
+
+
+def into_csv(stem: str, table: str) -> str:
+    """A redirect of a printed command into `<stem>_<table>.csv` that runs as printed whatever the names hold."""
+    return " > " + shell_word(f"{stem}_{table}.csv")
+
+
+def print_steps(steps: list[tuple[str, str]], stem: str) -> None:
+    """The "Next:" block, and the same commands as `<stem>_next.sh` with the line that runs them all."""
+    print(next_steps(steps))
+    script = save_steps(steps, Path(f"{stem}_next.sh"))
+    if script:
+        print(f"  # all of them at once: bash {shell_word(script)}")
 
 
 def save_steps(steps: Iterable[tuple[str, str]], path: Path) -> Path | None:

@@ -201,9 +201,7 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
     stem = bk.tables_stem(db, experiment_version)
     export = functools.partial(bk.script_command, "export_summary.py", db, TABLE, *compare,
                                *(("--slo", SLO) if SLO else ()))
-
-    def into(table: str) -> str:  # trial L wanted every table as a CSV file
-        return " > " + bk.shell_word(f"{stem}_{table}.csv")
+    into = functools.partial(bk.into_csv, stem)  # trial L wanted every table as a CSV file
     steps = [
         ("can the rows be trusted? (duplicates, coverage, failures, versions)",
          bk.script_command("validate_benchmark.py", db, TABLE, "--filter", only)),
@@ -225,10 +223,7 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
         ("... and the cache's own account of both runs",
          bk.script_command("analyze_cache_hits.py", db, replay, TABLE)),
     ]
-    print(bk.next_steps(steps))
-    script = bk.save_steps(steps, Path(f"{stem}_next.sh"))
-    if script:
-        print(f"  # all of them at once: bash {bk.shell_word(script)}")
+    bk.print_steps(steps, stem)
     return 1 if failures else 0
 
 

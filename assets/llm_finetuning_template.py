@@ -543,9 +543,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
     export = functools.partial(bk.script_command, "export_summary.py", files, "predictions", "--config-cols", label,
                                *only, *metrics, *bars)
     stem = bk.tables_stem(db, experiment_version)
-
-    def into(table: str) -> str:  # a redirect that runs as printed whatever the names hold
-        return " > " + bk.shell_word(f"{stem}_{table}.csv")
+    into = functools.partial(bk.into_csv, stem)
     # trial Z: "for each model, which prompt?" is the pairs within a model (a smaller family: more power)
     within = ("--within", "model") if "model" in label.split(",") and "," in label else ()
     steps = [
@@ -575,10 +573,7 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
              export("--pairs", "all", *latency, "--by", name)),
             ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + into(f"by_{name}")),
             ("", export("--pairs", "all", "--by", name, "--csv", "--comparisons") + into(f"by_{name}_pairs"))]
-    print(bk.next_steps(steps))
-    script = bk.save_steps(steps, Path(f"{stem}_next.sh"))
-    if script:
-        print(f"  # all of them at once: bash {bk.shell_word(script)}")
+    bk.print_steps(steps, stem)
 
 
 MAX_SLICE_FIELDS = 3  # fields of the data the printed commands slice by, in the data's order
