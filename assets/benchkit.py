@@ -33,6 +33,8 @@ Each helper exists because of a verified xetrack 0.7.0 behaviour:
   template's command line shares: one-line errors (exit 2), one option name per concept, and printed next
   commands that run as printed from the project folder (shell-quoted, through the skill folder new_benchmark.py
   recorded), and as one script.
+- `added_later`, `planned_steps`: a configuration first run after the others (a model added a week later) and
+  the best of those others, and the printed commands of that one planned comparison (the two alone).
 - `skill_module`: a template that needs a script's analysis (the throughput template's SLO verdicts) imports
   it from that same skill folder, so there is one implementation.
 - `Shard`, `shard_of`, `dealt_shard`, `shard_path`, `placement`: `--shard K/N` runs the K-th of N fixed parts of
@@ -168,6 +170,99 @@ def stored_configurations(db: str | Path, table: str, config: Any, **where: Any)
         return [dict(zip(names, row, strict=True)) for row in rows]
     finally:
         con.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class AddedLater:
+    """A configuration first run after the others of its version, and the best of those others."""
+
+    new: str  # its label, "model=svm"
+    best: str  # the previous best's label
+    filters: tuple[str, ...]  # export_summary arguments that keep the two alone
+    slug: str  # the new one's label as a file-name part
+
+
+def added_later(db: str | Path, table: str, label: Iterable[str], metric: str, higher: bool = True,
+                **where: Any) -> list[AddedLater]:
+    """Each configuration of the `where` rows (one version) whose first row in `table` came in a later run
+    (`track_id`) than the others' first rows (a model added a week later, in a new version or with
+    --add-to-version), with the best of the others: the highest (`higher`, else lowest) mean of the SQL
+    expression `metric` over their rows without an error. "Does the new one beat the previous best?" is then
+    one planned comparison, a family of one (trials G, K and L built it by hand). Empty when every
+    configuration started in one run, or a needed column (the metric's too) is absent. Read-only."""
+    path, cols = Path(db), list(label)
+    if not path.exists():
+        return []
+    con = connect_readonly(path)
+    try:
+        present = {row[1] for row in con.execute("SELECT * FROM pragma_table_info(?)", [table])}
+        if not {"config_id", "track_id", "timestamp", *cols, *where} <= present:
+            return []
+        ok = "error IS NULL OR error = ''" if "error" in present else "1"
+        clause = " AND ".join(f"{_quote(k)} = ?" for k in where) or "1"
+        shown = ", ".join(_quote(c) for c in cols)
+        try:
+            found = {cid: (dict(zip(cols, values, strict=True)), score) for cid, *values, score in con.execute(
+                f"SELECT config_id, {shown}, AVG(CASE WHEN {ok} THEN {metric} END) FROM {_quote(table)} "
+                f"WHERE {clause} GROUP BY config_id", list(where.values()))}
+        except sqlite3.OperationalError:  # the metric names a column these rows lack: nothing to rank by
+            return []
+        marks = ", ".join("?" * len(found))
+        # SQLite takes a bare column of a MIN() aggregate from the row holding the minimum: each one's first run
+        first = {cid: run for cid, run, _ in con.execute(
+            f"SELECT config_id, track_id, MIN(timestamp) FROM {_quote(table)} WHERE config_id IN ({marks}) "
+            "GROUP BY config_id", list(found))}
+        started = dict(con.execute(f"SELECT track_id, MIN(timestamp) FROM {_quote(table)} WHERE track_id IN "
+                                   f"({', '.join('?' * len(set(first.values())))}) GROUP BY track_id",
+                                   list(set(first.values()))).fetchall())
+    finally:
+        con.close()
+    latest = max(first.values(), key=lambda run: started[run], default=None)
+    before = [cid for cid in found if first.get(cid) != latest]
+    scored = [cid for cid in before if found[cid][1] is not None]
+    if not before or not scored:
+        return []
+    best = (max if higher else min)(sorted(scored, key=lambda cid: _label(found[cid][0])),
+                                    key=lambda cid: found[cid][1])
+    return [AddedLater(_label(found[cid][0]), _label(found[best][0]),
+                       _pair_filters(found[cid][0], found[best][0], cid, best),
+                       re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(str(v) for v in found[cid][0].values())))
+            for cid in sorted(found, key=lambda c: _label(found[c][0])) if first.get(cid) == latest]
+
+
+def planned_steps(later: Iterable[AddedLater], metric: str, export: Callable[..., str],
+                  into: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The printed steps of each added_later comparison: the two alone, and their pair as a CSV row. `export`
+    makes an export_summary command of the version's rows (without --pairs all); `into` a CSV redirect. With
+    several new configurations, each test runs at 0.05 over their number (Bonferroni: 5 % for all of them)."""
+    later = list(later)
+    alpha = ("--alpha", f"{0.05 / len(later):.3g}") if len(later) > 1 else ()
+    shared = f" at alpha {alpha[1]} (one of {len(later)} planned: 5 % for all of them)" if alpha else ""
+    steps = []
+    for found in later:
+        steps += [(f"planned: does {found.new}, run after the others, beat the previous best on {metric}, "
+                   f"{found.best}? The two alone, one comparison{shared}; the previous best was picked on these "
+                   "inputs, which favours it", export(*found.filters, *alpha)),
+                  ("", export(*found.filters, *alpha, "--csv", "--comparisons") + into(f"{found.slug}_vs_best"))]
+    return steps
+
+
+def _label(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def _pair_filters(new: dict, old: dict, new_id: str, old_id: str) -> tuple[str, ...]:
+    """--filter arguments keeping the two configurations alone: by their columns when they differ in one (a
+    repeated --filter on one column keeps either value; on two it would keep all four combinations), else
+    by config_id (the same label with other code, two columns differ, or a value whose text may not be the
+    stored one: a float, a bool)."""
+    differ = [c for c in new if new[c] != old[c]]
+    plain = all(type(v) in (str, int) for v in (*new.values(), *old.values()))  # text as a filter compares it
+    if len(differ) != 1 or not plain:
+        return ("--filter", f"config_id={old_id}", "--filter", f"config_id={new_id}")
+    same = [f"{c}={v}" for c, v in new.items() if c not in differ]
+    keep = same + [f"{differ[0]}={old[differ[0]]}", f"{differ[0]}={new[differ[0]]}"]
+    return tuple(word for f in keep for word in ("--filter", f))
 
 
 def loggable(row: dict[str, Any]) -> dict[str, Any]:

@@ -196,18 +196,23 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
     only = f"experiment_version={experiment_version}"
     # --latency-of-replays: a candidate replayed into a new version keeps its first run's time (trial F: without
     # it the candidates run before read latency '-' and objective 'undecided' beside the one added later)
-    compare = ["--config-cols", "candidate", "--version", experiment_version, "--pairs", "all", "--latency-of-replays"]
+    rows_of = ["--config-cols", "candidate", "--version", experiment_version, "--latency-of-replays"]
+    compare = [*rows_of, "--pairs", "all"]
     replay = db.with_name(f"{db.stem}_replay.db")
     stem = bk.tables_stem(db, experiment_version)
     export = functools.partial(bk.script_command, "export_summary.py", db, TABLE, *compare,
                                *(("--slo", SLO) if SLO else ()))
     into = functools.partial(bk.into_csv, stem)  # trial L wanted every table as a CSV file
+    later = bk.added_later(db, TABLE, ["candidate"], "correct", experiment_version=experiment_version)
     steps = [
         ("can the rows be trusted? (duplicates, coverage, failures, versions)",
          bk.script_command("validate_benchmark.py", db, TABLE, "--filter", only)),
         ("every pair of candidates: accuracy with intervals and verdicts; latency p50/p95/p99"
          + (f"; the objective {SLO} per candidate" if SLO else ""),
          bk.script_command("export_summary.py", db, TABLE, *compare, *(("--slo", SLO) if SLO else ()))),
+        # trials K and L: the question a candidate added later asks, a family of one, built by hand
+        *bk.planned_steps(later, "accuracy", functools.partial(
+            bk.script_command, "export_summary.py", db, TABLE, *rows_of, *(("--slo", SLO) if SLO else ())), into),
         # trial E: a segment is a property of the input, not a setting: the whole comparison per value (--by);
         # trial F: one command per field (`--by a,b` crosses them)
         *((f"the same per {name}: every candidate and pair within each value, and which leads each",

@@ -573,6 +573,9 @@ def print_summary(rows: list[dict], counts: dict, db: Path, cache_dir: Path, con
              export("--pairs", "all", *latency, "--by", name)),
             ("", export("--pairs", "all", *latency, "--by", name, "--csv", "--wide") + into(f"by_{name}")),
             ("", export("--pairs", "all", "--by", name, "--csv", "--comparisons") + into(f"by_{name}_pairs"))]
+    # trial G: "does the prompt added later beat the previous best?", one planned comparison, built by hand
+    later = bk.added_later(db, "predictions", label.split(","), "correct_strict", experiment_version=experiment_version)
+    steps[2:2] = bk.planned_steps(later, "correct_strict", functools.partial(export, *latency), into)
     bk.print_steps(steps, stem)
 
 

@@ -80,6 +80,7 @@ CACHE_VERSION = "1"  # change it whenever fit_and_predict changes: cached result
 
 import argparse
 import csv
+import functools
 import io
 import json
 import pickle
@@ -99,6 +100,7 @@ from benchkit import (
     ArgumentParser,
     Shard,
     add_common_options,
+    added_later,
     check_common_options,
     completed,
     config_columns,
@@ -106,9 +108,11 @@ from benchkit import (
     connect_readonly,
     field_columns,
     fingerprint,
+    into_csv,
     log_batch_verified,
     next_steps,
     placement,
+    planned_steps,
     progress,
     provenance,
     script_command,
@@ -528,6 +532,8 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
               f"{shard.n} shard files once every shard has finished.")
     files = shard_files(db, shard)
     only = f"experiment_version={version[1]}"  # this run's rows: a --limit smoke run may share the database
+    later = added_later(db, PREDICTIONS, label.split(","), "abs_error" if regressors else "correct",
+                        higher=not regressors, data_fingerprint=version[0], experiment_version=version[1])
     print(next_steps([
         ("can the per-example rows be trusted? (duplicates, coverage, failures, versions)",
          script_command("validate_benchmark.py", files, PREDICTIONS, "--filter", only)),
@@ -540,6 +546,10 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
          script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
                         *metric, "--pairs", "all",
                         *(("--save", Path(f"{unsharded_stem(db)}_results.db")) if shard else ()))),
+        # trial K: "does the model added later beat the previous best?", one planned comparison, built by hand
+        *planned_steps(later, "mean absolute error" if regressors else "accuracy", functools.partial(
+            script_command, "export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version", version[1],
+            *metric), functools.partial(into_csv, tables_stem(db, version[1]))),
         *((f"per {stored_name(name)}, a field of your data: every table and verdict per value, and which model "
            "leads each", script_command("export_summary.py", files, PREDICTIONS, "--config-cols", label, "--version",
                                         version[1], *metric, "--pairs", "all", "--by", stored_name(name)))

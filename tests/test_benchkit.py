@@ -676,3 +676,40 @@ def test_code_of_is_the_same_in_every_process_and_folder_and_changes_with_what_t
     assert key("[0-9]+") != first  # a constant the helper uses
     assert key("[0-9]", space="\t") != first  # a module it uses
     assert benchkit.code_of(int) == benchkit.code_of(int) and "builtins.int" in benchkit.code_of(int)
+
+
+def test_added_later_names_each_configuration_of_a_later_run_and_the_previous_best(tmp_path):
+    """Trials G, K and L: a model added a week later asks "does it beat the previous best?". The configurations
+    whose first row came in a later run than the others' (a new version replaying the others, or the same version
+    with --add-to-version) each get the best of the others and the filters that keep the two alone."""
+    db, cache = tmp_path / "b.db", str(tmp_path / "cache")
+    skill = {"a": 0.2, "b": 0.9, "c": 0.5, "d": 0.95}
+
+    def evaluate(cfg: Cfg, input_id: int) -> dict:
+        return {"input_id": input_id, "score": skill[cfg.model] + input_id / 100}
+
+    def run(version: str, *configs: Cfg) -> None:
+        tracker = Tracker(str(db), table="predictions", cache=cache, params={"experiment_version": version})
+        for i in range(4):
+            for cfg in configs:
+                track_cached(tracker, evaluate, cfg, input_id=i)
+
+    run("e1", Cfg("a", 0.1), Cfg("b", 0.1))
+    assert benchkit.added_later(db, "predictions", ["model"], "score", experiment_version="e1") == []
+    run("e2", Cfg("a", 0.1), Cfg("b", 0.1), Cfg("c", 0.1))  # a and b replay, c is new
+    (found,) = benchkit.added_later(db, "predictions", ["model"], "score", experiment_version="e2")
+    assert (found.new, found.best, found.slug) == ("model=c", "model=b", "c")
+    assert found.filters == ("--filter", "model=b", "--filter", "model=c")
+    (lowest,) = benchkit.added_later(db, "predictions", ["model"], "score", higher=False, experiment_version="e2")
+    assert lowest.best == "model=a"
+    run("e1", Cfg("d", 0.1))  # --add-to-version: a later run of the same version
+    (found,) = benchkit.added_later(db, "predictions", ["model"], "score", experiment_version="e1")
+    assert (found.new, found.best) == ("model=d", "model=b")
+    run("e3", Cfg("b", 0.1), Cfg("c", 0.2))  # two columns differ (a float among them): the two by config_id
+    (found,) = benchkit.added_later(db, "predictions", ["model", "lr"], "score", experiment_version="e3")
+    assert found.new == "model=c, lr=0.2" and found.best == "model=b, lr=0.1"
+    assert found.filters == ("--filter", f"config_id={config_id(Cfg('b', 0.1))}", "--filter",
+                             f"config_id={config_id(Cfg('c', 0.2))}")
+    assert benchkit.added_later(db, "predictions", ["model"], "no_such_column", experiment_version="e2") == []
+    assert benchkit.added_later(tmp_path / "absent.db", "predictions", ["model"], "score") == []
+    assert benchkit.added_later(db, "predictions", ["missing"], "score", experiment_version="e2") == []

@@ -197,8 +197,8 @@ def test_segments_put_a_data_field_on_its_rows_compared_per_value_and_long_value
     assert {(r["input_id"].split("-")[0], r["size"]) for r in stored} == {("small", "small"), ("large", "large")}
     echoed = [r["output"] for r in stored if r["candidate"] == "echo" and r["size"] == "large"]
     assert echoed and all(len(o) < 1100 and o.endswith("...[cut: 150,000 chars]") for o in echoed)
-    assert "--config-cols candidate --version e1 --pairs all --latency-of-replays --slo" in proc.stdout  # overall
-    assert "--config-cols candidate --version e1 --pairs all --latency-of-replays --by size\n" in proc.stdout
+    assert "--config-cols candidate --version e1 --latency-of-replays --pairs all --slo" in proc.stdout  # overall
+    assert "--config-cols candidate --version e1 --latency-of-replays --pairs all --by size\n" in proc.stdout
     # trial L: every table as a CSV, and all the printed commands as one script that writes them
     assert "--by size --csv --wide > function_bench_e1_by_size.csv" in proc.stdout
     assert "  # all of them at once: bash function_bench_e1_next.sh" in proc.stdout
@@ -269,7 +269,8 @@ def test_a_candidate_added_later_runs_alone_and_is_compared_with_the_others_in_a
     code, err = run(project, "--limit", "12", "--repeats", "1", "--experiment-version", "e2")
     assert code == 0 and "12 calls computed, 24 replayed from the cache" in err, err
     proc = run_python(TEMPLATE, "--limit", "12", "--repeats", "1", "--experiment-version", "e2", cwd=project)
-    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln and "--csv" not in ln]
+    (line,) = [ln for ln in proc.stdout.splitlines() if "export_summary.py" in ln and "--slo" in ln
+               and "--csv" not in ln and "--filter" not in ln]
     summary = run_python(SCRIPTS / "export_summary.py", *shlex.split(line)[2:], "--json", cwd=project)
     assert summary.returncode == 0, summary.stderr
     (version,) = json.loads(summary.stdout)["versions"]
@@ -278,6 +279,18 @@ def test_a_candidate_added_later_runs_alone_and_is_compared_with_the_others_in_a
     assert len(version["comparisons"]) == 3 and all(c["items"] == 12 for c in version["configurations"])
     # the replayed candidates keep their first run's times (trial F: '-' and 'undecided' beside the new one)
     assert all(c["latency"]["n"] == 12 for c in version["configurations"])
+
+    # trials K and L: the planned comparison, the new one against the previous best alone, printed and run
+    accuracy = {c["label"]: c["metrics"]["accuracy"]["estimate"] for c in version["configurations"]}
+    best = max(["candidate=lenient", "candidate=plain"], key=lambda label: accuracy[label])
+    lines = proc.stdout.splitlines()
+    at = next(i for i, ln in enumerate(lines) if "planned: does candidate=stripped" in ln)
+    assert f"beat the previous best on accuracy, {best}?" in lines[at]
+    planned = run_python(SCRIPTS / "export_summary.py", *shlex.split(lines[at + 1])[2:], "--json", cwd=project)
+    (version,) = json.loads(planned.stdout)["versions"]
+    assert sorted(c["label"] for c in version["configurations"]) == sorted([best, "candidate=stripped"])
+    assert [c["family_size"] for c in version["comparisons"] if c["metric"] == "accuracy"] == [1]
+    assert "--pairs" not in lines[at + 1] and "stripped_vs_best.csv" in lines[at + 2]
 
 
 def test_a_segment_xetrack_cannot_store_stops_the_run_before_any_row(project):

@@ -882,6 +882,35 @@ def test_a_run_of_one_model_labels_the_report_by_every_configuration_of_its_vers
     assert "--config-cols model,prompt_name --version e2" in later.stdout
 
 
+def test_a_prompt_added_in_a_later_version_gets_a_planned_comparison_with_the_previous_best(tmp_path, server):
+    """Trial G: "does the prompt added later beat the previous best?" is one planned comparison (a family of one),
+    and the printed commands offered only every pair. Each new configuration gets it: by its columns when one of
+    them differs from the previous best's, by config_id when both do (a repeated --filter on two columns would
+    keep four configurations)."""
+    first = run_template(tmp_path, "--base-url", server.base_url, "--prompts", "one_word")
+    assert "planned:" not in first.stdout
+    later = run_template(tmp_path, "--base-url", server.base_url, "--experiment-version", "e2")
+    strict = dict(((m, p), v) for m, p, v in read_rows(
+        tmp_path / "llm_bench.db", "SELECT model, prompt_name, AVG(CASE WHEN error = '' THEN correct_strict END) "
+        "FROM predictions WHERE experiment_version = 'e2' AND prompt_name = 'one_word' GROUP BY 1, 2"))
+    best = max(sorted(strict), key=strict.get)
+    lines = later.stdout.splitlines()
+    planned = [i for i, ln in enumerate(lines) if "  # planned: does " in ln]
+    assert len(planned) == 2, later.stdout
+    for at in planned:
+        assert f"beat the previous best on correct_strict, model={best[0]}, prompt_name={best[1]}?" in lines[at]
+        new = re.search(r"does model=([\w-]+), prompt_name=(\w+),", lines[at]).groups()
+        assert new[1] == "open"
+        words = shlex.split(lines[at + 1].strip())
+        assert ("config_id=" in lines[at + 1]) == (new[0] != best[0]) and "--pairs" not in words
+        assert "at alpha 0.025 (one of 2 planned" in lines[at] and words[-2:] == ["--alpha", "0.025"]
+        proc = run_python(*words[1:], "--json", cwd=tmp_path)
+        (version,) = json.loads(proc.stdout)["versions"]
+        assert sorted((c["configuration"]["model"], c["configuration"]["prompt_name"])
+                      for c in version["configurations"]) == sorted([best, new])
+        assert {c["family_size"] for c in version["comparisons"]} == {1}
+
+
 def test_reasoning_step_by_step_halves_the_stand_ins_errors_and_keeps_every_right_answer():
     """The stand-in's prompt effect, over 600 inputs per model: an item answered right stays right, about half the
     wrong ones turn right (REASONED_ERRORS), and the answer ends with the line parse_answer reads."""

@@ -302,6 +302,31 @@ def test_a_new_experiment_version_refits_nothing_and_gets_its_own_rows(tmp_path)
         assert times[0] <= p50 <= times[-1], (model, p50, times)
 
 
+def test_a_model_added_in_a_later_version_gets_its_planned_comparison_with_the_previous_best(tmp_path):
+    """Trial K: the week-2 run computed only the new model, and its printed commands offered every pair (a family
+    of 6); "does it beat the previous best?" is one planned comparison, which the reader built by hand."""
+    folder = copy_template(tmp_path)
+    args = ["--limit", "120", "--seeds", "0", "--folds", "3", "--no-model-assets"]
+    first, _ = run_counting(folder, *args, "--models", "logreg", "tree", "--experiment-version", "e1")
+    assert "planned:" not in first.stdout
+    proc, _ = run_counting(folder, *args, "--models", "logreg", "tree", "dummy", "--experiment-version", "e2")
+    assert read_rows(folder / "sklearn_benchmark.db", "SELECT model, SUM(cache = '') FROM scores WHERE "
+                     "experiment_version = 'e2' GROUP BY 1 ORDER BY 1") == [("dummy", 3), ("logreg", 0), ("tree", 0)]
+    accuracy = dict(read_rows(folder / "sklearn_benchmark.db", "SELECT model, AVG(correct) FROM predictions WHERE "
+                                                               "experiment_version = 'e2' AND model != 'dummy' GROUP BY 1"))
+    best = max(sorted(accuracy), key=accuracy.get)
+    lines = proc.stdout.splitlines()
+    at = next(i for i, ln in enumerate(lines) if "planned: does model=dummy" in ln)
+    assert f"beat the previous best on accuracy, model={best}?" in lines[at]
+    planned = run_python(ROOT / "scripts" / "export_summary.py", *shlex.split(lines[at + 1].strip())[2:], "--json",
+                         cwd=folder, timeout=300)
+    (version,) = json.loads(planned.stdout)["versions"]
+    assert sorted(c["label"] for c in version["configurations"]) == sorted([f"model={best}", "model=dummy"])
+    assert [c["family_size"] for c in version["comparisons"] if c["metric"] == "accuracy"] == [1]
+    saved = subprocess.run(lines[at + 2].strip(), shell=True, cwd=folder, capture_output=True, text=True)
+    assert saved.returncode == 0 and len(pandas.read_csv(folder / "sklearn_benchmark_e2_dummy_vs_best.csv")) >= 1
+
+
 @pytest.mark.slow
 def test_model_assets_and_a_target_are_edit_block_settings_and_the_target_reaches_the_tables(tmp_path):
     """Trial X2: --no-model-assets, part of every fit's cache key, lived only on the command line (forgotten next
