@@ -227,9 +227,27 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
          " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", replay])),
         ("... and the cache's own account of both runs",
          bk.script_command("analyze_cache_hits.py", db, replay, TABLE)),
+        *(repeat_steps(db, rerun_args, experiment_version) if SLO else []),
     ]
     bk.print_steps(steps, stem)
     return 1 if failures else 0
+
+
+def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str) -> list[tuple[str, str]]:
+    """Trial L: "repeat the whole run and report agreement" had no command. Three runs, each into a database and
+    cache of its own (nothing replayed, each timed anew), then one table with each run's verdict per candidate:
+    a run is its track_id."""
+    args = list(rerun_args)
+    if "--cache-dir" in args:
+        del args[args.index("--cache-dir"):args.index("--cache-dir") + 2]
+    runs = [db.with_name(f"{db.stem}_run{k}.db") for k in (1, 2, 3)]
+    again = [" ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *args, "--db", run,
+                                                  "--cache-dir", run.with_name(f"{run.stem}_cache")]) for run in runs]
+    return [("is the objective's verdict the same in other runs? The whole run three times, each timed anew ...",
+             again[0]), ("", again[1]), ("", again[2]),
+            ("... then each run's verdict per candidate, one row per (candidate, run): report how many runs agree",
+             bk.script_command("export_summary.py", *runs, TABLE, "--config-cols", "candidate,track_id", "--version",
+                               experiment_version, "--pairs", "all", "--within", "candidate", "--slo", SLO))]
 
 
 def summarise(db: Path, data_fp: str, experiment_version: str) -> None:

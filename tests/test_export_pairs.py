@@ -375,7 +375,7 @@ def test_the_wide_csv_is_one_row_per_configuration_with_each_metric_and_its_comp
     assert export_summary.main([*argv, "--csv", "--wide"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["configuration"] for r in rows] == [c["label"] for c in stratum["configurations"]]
-    assert "version" not in rows[0] and "experiment_version" not in rows[0]  # one version: no column for it
+    assert "version" not in rows[0] and rows[0]["experiment_version"] == "e1"  # trial L: the version it covers
     top = stratum["configurations"][0]["label"]
     for row, c in zip(rows, stratum["configurations"], strict=True):
         for metric in ("accuracy", "latency_ms"):
@@ -500,7 +500,7 @@ def test_microsecond_latencies_keep_their_digits_in_the_results_table(tmp_path, 
         log_rows(db, rows, engine="sqlite", table="predictions", params={"experiment_version": "e1"})
     assert export_summary.main([str(db), "predictions", "--metric", "score:higher"]) == 0
     out = capsys.readouterr().out
-    assert "latency_s p50 [95% CI] / p95 [95% CI] / p99 (s)" in out and "0.000 / 0.000" not in out
+    assert "latency_s p50 [95% CI] / p95 [95% CI] / p99 [95% CI] (s)" in out and "0.000 / 0.000" not in out
     assert "7.5e-05 [6e-05, 9e-05] / 0.00012 [0.00012, ?] / 0.00012" in out  # p50 of 3, 6, 9, 12 e-05: 7.5e-05
 
 

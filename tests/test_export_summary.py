@@ -937,6 +937,16 @@ def test_failures_retried_in_some_configurations_only_are_a_warning(tmp_path, ca
     assert f["examples"] == ["model=a: 3 failures retried successfully", "model=b: 3 failures, none retried"]
 
 
+def test_a_small_cost_per_item_is_printed_in_plain_decimals(tmp_path, capsys):
+    """Trial G: the cost per review read 6.659e-05, which a reader multiplies out by hand."""
+    db = tmp_path / "cheap.db"
+    log_rows(db, [{"model": m, "input_id": i, "passed": int(i % 3 > 0), "cost_usd": cost, "error": ""}
+                  for m, cost in (("a", 6.659e-05), ("b", 0.15)) for i in range(40)], engine="sqlite")
+    out = summary(capsys, str(db), "--metric", "passed:higher")[1]
+    assert "cost_usd (total, per item)" in out and "e-0" not in out
+    assert ", 0.00006659 |" in out and ", 0.15 |" in out
+
+
 def test_cost_per_right_answer_is_the_spend_over_the_right_answers_with_the_rates_interval(tmp_path, capsys):
     db = tmp_path / "spend.db"
     log_rows(db, [{"model": m, "problem_id": i, "passed": int(i < (30 if m == "a" else 10)),
@@ -1117,17 +1127,20 @@ def test_latency_per_input_takes_each_inputs_median_first_and_needs_repeats(tmp_
     assert code == 2 and err.count("\n") == 1 and "needs repeated rows of an input" in err
 
 
-@pytest.mark.parametrize("calls, note", [(40, True), (80, False)])
-def test_an_open_percentile_end_is_explained_with_the_calls_it_would_need(tmp_path, engine, capsys, calls, note):
+@pytest.mark.parametrize("calls, p95_open, p99_open", [(40, True, True), (80, False, True), (400, False, False)])
+def test_an_open_percentile_end_is_explained_with_the_calls_it_would_need(tmp_path, engine, capsys, calls, p95_open,
+                                                                         p99_open):
     """Trial: 'p95 [229.960, ?]' was printed and nowhere explained. Below 72 calls the upper end of p95's 95 %
-    interval is beyond the data; the table says so and how many calls would bound it; with enough, no note."""
+    interval is beyond the data, below 368 p99's (trial L: p99's interval is in the table too); the table says so
+    and how many calls would bound each; with enough, no note."""
     db = predictions_db(tmp_path / "few.db", engine, {"a": correctness(calls, 0.8, 1), "b": correctness(calls, 0.6, 2)})
     d = doc(capsys, str(db), "predictions")
-    p95_highs = {c["latency"]["p95_ci"][1] is None for c in only_version(d)["configurations"]}
-    assert p95_highs == {note}
+    for p, is_open in (("p95", p95_open), ("p99", p99_open)):
+        assert {c["latency"][f"{p}_ci"][1] is None for c in only_version(d)["configurations"]} == {is_open}
     _, out, _ = summary(capsys, str(db), "predictions")
-    said = "A '?' end: the data cannot bound it at 95% (its upper end for p95 needs at least 72 independent calls"
-    assert (said in out) == note and ("?]" in out) == note
+    assert ("its upper end for p95 needs at least 72 independent calls" in out) == p95_open
+    assert ("its upper end for p99 needs at least 368 independent calls" in out) == p99_open
+    assert ("A '?' end: the data cannot bound it at 95% (" in out) == p99_open and ("?]" in out) == p99_open
 
 
 def test_text_item_keys_hash_the_same_in_every_process_and_environment_whatever_the_string_hash_seed():
@@ -1157,12 +1170,12 @@ def test_text_item_keys_hash_the_same_in_every_process_and_environment_whatever_
 
 def test_the_open_end_note_comes_only_with_an_open_end_shown(tmp_path, capsys):
     """Trial H: replayed configurations read '-' for latency, and the note on '?' ends came although no '?' was
-    in the table. A configuration without latencies adds no open end; one whose p99 is open but not shown none."""
+    in the table. A configuration without latencies adds no open end."""
     db = tmp_path / "replayed.db"
     rows = [{"model": "a", "input_id": i, "correct": int(i % 3 > 0), "latency_ms": 10 + i % 7, "error": "",
-             "cache": ""} for i in range(100)]
+             "cache": ""} for i in range(400)]
     rows += [{"model": "b", "input_id": i, "correct": int(i % 4 > 0), "latency_ms": 0.0, "error": "",
-              "cache": "run-0"} for i in range(100)]
+              "cache": "run-0"} for i in range(400)]
     log_rows(db, rows, engine="sqlite", table="predictions")
     code, out, err = call_main(export_summary.main, capsys, str(db), "predictions", "--metric", "correct:higher")
     assert code == 0, err

@@ -96,6 +96,29 @@ def test_its_rows_validate_cleanly_and_the_objective_is_judged_per_candidate(pro
     assert configs["candidate=float_int"]["metrics"]["accuracy"]["n"] == 40  # the input is the unit
 
 
+def test_the_printed_repeat_runs_time_the_candidates_anew_and_give_each_runs_verdict(project):
+    """Trial L: "repeat the whole run three times and report agreement" had no command; the reader wrote one. With
+    an objective set, the run prints three runs into databases and caches of their own, and one comparison with
+    each run's verdict per candidate."""
+    proc = run_python(TEMPLATE, "--limit", "10", "--repeats", "1", cwd=project,
+                      env=random_hash_seed_env(XETRACK_BENCHMARK_SKILL=str(ROOT)))
+    lines = [ln.strip() for ln in proc.stdout.splitlines()]
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("# is the objective's verdict the same"))
+    for k, line in enumerate(lines[at + 1:at + 4], 1):
+        assert f"--db function_bench_run{k}.db --cache-dir function_bench_run{k}_cache" in line
+        again = run_python(*shlex.split(line)[1:], cwd=project)
+        assert again.returncode == 0 and "30 calls computed, 0 replayed" in again.stderr, again.stderr
+    assert lines[at + 4].startswith("# ... then each run's verdict per candidate")
+    words = shlex.split(lines[at + 5])
+    summary = run_python(*words[1:], "--json", cwd=project)
+    (version,) = json.loads(summary.stdout)["versions"]
+    runs = {(c["configuration"]["candidate"], c["configuration"]["track_id"]) for c in version["configurations"]}
+    assert len(runs) == 9 and len({t for _, t in runs}) == 3 and all(c["slo"] for c in version["configurations"])
+    pairs = [(c["configuration"].split(",")[0], c["reference"].split(",")[0]) for c in version["comparisons"]
+             if c["metric"] == "accuracy"]
+    assert len(pairs) == 9 and all(a == b for a, b in pairs)  # each candidate's three runs against each other
+
+
 def test_a_data_file_of_ones_own_and_bad_input(project):
     data = project / "mine.jsonl"
     data.write_text("\n".join(json.dumps({"id": k, "input": text, "expected": value})

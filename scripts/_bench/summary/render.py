@@ -64,7 +64,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
                    if (c.get("latency") or {}).get("failures_counted_at") is not None), None)
         over += (f", failed calls at {at:g}{' ' + plan['latency_unit'] if plan['latency_unit'] else ''} or their "
                  "own time if longer" if at else ", failed calls at their own time" if at is not None else "")
-        header.append(f"{plan['latency']}{over} p50 [{ci}] / p95 [{ci}] / p99{latency_unit}")
+        header.append(f"{plan['latency']}{over} p50 [{ci}] / p95 [{ci}] / p99 [{ci}]{latency_unit}")
     # trial A asked for the cost per call and found only the total: the CSV's cost_per_item, shown beside it
     per_item = any(c.get("cost_per_item") is not None for c in stratum["configurations"])
     for extra in ("tokens", "cost"):
@@ -94,9 +94,9 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
                 for m in metrics]
         if plan["latency"]:
             lat = c["latency"]
-            row.append(f"{_latency(lat.get('p50'))} {_bounds(lat.get('p50_ci'))} / {_latency(lat.get('p95'))} "
-                       f"{_bounds(lat.get('p95_ci'))} / {_latency(lat.get('p99'))}" if lat.get("p50") is not None
-                       else "-")
+            # trial L: p99 was the question and its interval only in the CSV
+            row.append(" / ".join(f"{_latency(lat.get(p))} {_bounds(lat.get(f'{p}_ci'))}" for p in PERCENTILES)
+                       if lat.get("p50") is not None else "-")
         for extra in ("tokens", "cost"):
             if plan[extra]:
                 row.append(fmt(c[extra], 4 if extra == "cost" else 0)
@@ -106,7 +106,7 @@ def _config_table(stratum: dict, doc: dict) -> list[str]:
         rows.append(row)
     table = _table(header, "rlrr" + "l" * (len(header) - 4), rows)
     # only the cells shown with numbers: a configuration without latencies (replayed rows) reads '-' (trial H)
-    open_ends = set().union(*(_open_ends({p: (c.get("latency") or {}).get(f"{p}_ci") for p in ("p50", "p95")})
+    open_ends = set().union(*(_open_ends({p: (c.get("latency") or {}).get(f"{p}_ci") for p in PERCENTILES})
                               for c in stratum["configurations"] if (c.get("latency") or {}).get("p50") is not None))
     return table + (["", open_ends_note(open_ends, doc["options"]["confidence"])] if open_ends else [])
 
@@ -210,7 +210,12 @@ def _target_section(stratum: dict, doc: dict) -> list[str]:
 
 
 def _cost(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"  # 0.00015 per ticket, 2 per call: significant digits
+    """Four significant digits, never in exponent form (trial G: a cost per review read 6.659e-05)."""
+    if value is None:
+        return "-"
+    if value == 0 or abs(value) >= 1:
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return f"{value:.{3 - math.floor(math.log10(abs(value)))}f}".rstrip("0")  # 0.00006659 a review, 0.15 a ticket
 
 
 def _runs_note(judged: list[dict]) -> list[str]:
@@ -340,6 +345,9 @@ def open_ends_note(open_ends: set[tuple[str, str]], confidence: float, calls: st
             else "within the ends shown")
     return (f"A '?' end: the data cannot bound it at {confidence:.0%} ({'; '.join(needs)}{more}); with fewer, "
             f"the most extreme {calls[:-1]} is not a bound, so such a percentile is known only to be {read}.")
+
+
+PERCENTILES = ("p50", "p95", "p99")  # each with its interval in the Markdown table
 
 
 def _open_ends(intervals: dict[str, list | tuple | None]) -> set[tuple[str, str]]:

@@ -43,9 +43,8 @@ def config_values(c: dict) -> dict:
 
 
 def _version_columns(doc: dict) -> list[str]:
-    """The version columns a table carries: only when the file holds several versions."""
-    if len(doc["versions"]) < 2:
-        return []
+    """The version columns a table carries, whenever the rows have any (trial L: a single version's table said
+    nothing of its commit or experiment, the same run's --by table did; a CSV is handed on without its name)."""
     return list(dict.fromkeys(k for v in doc["versions"] for k in (v["version"] or {})))
 
 
@@ -121,7 +120,7 @@ def csv_wide_text(doc: dict) -> str:
     --pairs CONFIG), its interval, the adjusted p and the verdict. With --pairs all, the comparison with the
     highest-ranked configuration (the p adjusted over every pair, as in the long table). Then latency
     percentiles with their intervals and, with --slo, the verdict and each clause's broken share with its
-    interval. Version columns only when the file holds several versions; after `configuration`, a column per
+    interval. Version columns first, whenever the rows have any; after `configuration`, a column per
     parameter (parameter_columns). For a results table in a report."""
     metrics = [m["name"] for m in doc["inferred"]["measures"]["metrics"]]
     version_cols = _version_columns(doc)
