@@ -44,7 +44,7 @@ BASE_URL = None  # None: the offline demo stand-in; e.g. "https://api.openai.com
 API_KEY_ENV = "OPENAI_API_KEY"  # environment variable holding the key (sent as a Bearer token); unset: no key
 DATA = Path(__file__).with_name("llm_demo_data.jsonl")  # JSONL, {"id", "text", "label", any field to slice by}
 MODELS = ("demo-small", "demo-large")  # e.g. a base model and its fine-tune: same inputs, a paired comparison
-PROMPTS = {  # name: (system, user); {text} is the input, {labels} the label set ("negative or positive")
+PROMPTS = {  # name: (system, user[, max_tokens]); {text}: the input, {labels}: the label set ("negative or positive")
     "one_word": ("You label the sentiment of product reviews. Answer with one word: {labels}.",
                  "Review: {text}\nSentiment:"),
     "open": ("You are a helpful assistant.", "What is the sentiment ({labels}) of this review?\n{text}"),
@@ -746,7 +746,11 @@ def main(argv: list[str] | None = None) -> int:
         prices, example_prices = load_prices(args.prices)
     except (OSError, ValueError) as exc:
         return fail(f"cannot read --prices {args.prices}: {exc}")
-    prompts = [Prompt(name, *PROMPTS[name]) for name in PROMPTS if not args.prompts or name in args.prompts.split(",")]
+    prompts = [Prompt(name, *PROMPTS[name][:2]) for name in PROMPTS
+               if not args.prompts or name in args.prompts.split(",")]
+    # trial G: a step-by-step prompt added later needs room; a third item gives it its own max_tokens, so the other
+    # prompts' requests (and their cached answers) stay as they were
+    room = {name: spec[2] for name, spec in PROMPTS.items() if len(spec) > 2}
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(MODELS)
     if not prompts or not items or not models:
         return fail("no models, prompts or inputs selected")
@@ -780,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
                 client.get("/models")
             except httpx.TransportError as exc:
                 return fail(f"cannot reach {url}: {type(exc).__name__}: {exc}")
-            configs = [Config(name, m, p, args.temperature, args.max_tokens, s)
+            configs = [Config(name, m, p, args.temperature, room.get(p.name, args.max_tokens), s)
                        for m in models for p in prompts for s in range(args.seeds)]
             pairs = owned(configs, items, args.shard)
             labels = sorted({item.label for item in items})  # of every input, not only this shard's

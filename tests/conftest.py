@@ -14,7 +14,16 @@ for folder in (ROOT / "scripts", ROOT / "assets", ROOT / "tests"):
         sys.path.insert(0, str(folder))
 
 from setup_duckdb import ensure_sqlite_extension  # noqa: E402
+from helpers import forks_when_alone  # noqa: E402
 from xetrack_fixtures import ENGINES  # noqa: E402
+
+
+try:  # no tqdm monitor thread in the test process: export's sliced scan forks only when it runs alone
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0
+except ImportError:
+    pass
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,9 +45,11 @@ def reading(request, monkeypatch) -> str:
     slices give what the whole gives. Five cuts land inside most groups of a small fixture."""
     if request.param == "sliced":
         from _bench import slices
+        from _bench.summary import scan
 
         monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 0)
         monkeypatch.setattr(slices, "slice_count", lambda: 5)
+        monkeypatch.setattr(scan, "can_fork", forks_when_alone)
     return request.param
 
 

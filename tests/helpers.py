@@ -6,11 +6,13 @@ knows nothing about benchmarks.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,3 +65,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def forks_when_alone() -> bool:
+    """Sliced mode's can_fork for export's scan: the fixtures' xetrack trackers leave sqlitedict threads (three per
+    Tracker) that keep the real can_fork from forking (slices.py: a lock one of them held hung a child). They have
+    done their writing; close them, so the forked path is the one tested, and fail if any other thread remains."""
+    from _bench import slices
+    from sqlitedict import SqliteDict
+
+    for obj in gc.get_objects():
+        if isinstance(obj, SqliteDict):
+            obj.close(do_log=False)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(timeout=10)
+    assert slices.can_fork(), f"threads left running: {[t.name for t in threading.enumerate()]}"
+    return True

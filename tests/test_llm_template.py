@@ -462,6 +462,9 @@ def test_stratified_subset_is_round_robin_over_labels_in_id_order():
     assert [i.id for i in stratified_subset(items, 4)] == [1, 2, 3, 7]
     assert stratified_subset(items, None) == items and stratified_subset(items, 9) == items
     assert stratified_subset(items, 4) == stratified_subset(list(reversed(items)), 4)
+    # a pilot's inputs are inside every larger run's: its answers replay there, none asked twice (templates.md)
+    for n in range(1, len(items)):
+        assert {i.id for i in stratified_subset(items, n)} <= {i.id for i in stratified_subset(items, n + 1)}
 
 
 def test_the_stand_in_servers_docstring_does_not_give_away_its_rates():
@@ -935,6 +938,23 @@ def test_reasoning_step_by_step_halves_the_stand_ins_errors_and_keeps_every_righ
         fixed = sum(reasoned[t] for t in wrong) / len(wrong)
         assert abs(fixed - (1 - llm_standin_server.REASONED_ERRORS)) < 4 * (0.25 / len(wrong)) ** 0.5, (model, fixed)
         assert abs(len(wrong) / len(both) - (1 - skill)) < 0.06, model  # the plain error rate, as set
+
+
+def test_a_prompt_given_its_own_max_tokens_later_asks_only_itself_and_keeps_the_others_cached(tmp_path, server):
+    """Trial G: MAX_TOKENS is in every request, so a step-by-step prompt added a week later that needs room would
+    ask every prompt again, or run under another max_tokens. A third item in its PROMPTS entry gives it its own."""
+    copy = edited_copy(tmp_path)
+    first = run_template(tmp_path, "--base-url", server.base_url, "--prompts", "one_word", script=copy)
+    source = copy.read_text()
+    anchor = '    "open": ("You are a helpful assistant.",'
+    copy.write_text(source.replace(anchor, '    "steps": ("Label the sentiment. Think step by step, then end with a '
+                                           'line \'Answer: <label>\' ({labels}).", "Review: {text}", 64),\n' + anchor))
+    later = run_template(tmp_path, "--base-url", server.base_url, "--prompts", "one_word,steps", "--experiment-version",
+                         "e2", script=copy)
+    assert printed_calls(first) >= 2 * N_ITEMS and 2 * N_ITEMS <= printed_calls(later) < 3 * N_ITEMS  # steps alone
+    room = read_rows(tmp_path / "llm_bench.db", "SELECT prompt_name, max_tokens, COUNT(*), SUM(cache = '') FROM "
+                     "predictions WHERE experiment_version = 'e2' GROUP BY 1, 2 ORDER BY 1")
+    assert room == [("one_word", 32, 2 * N_ITEMS, 0), ("steps", 64, 2 * N_ITEMS, 2 * N_ITEMS)]
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import analyze_cache_hits
 import pytest
 from _bench import slices
 from _bench.reader import Benchmark, InputError
-from helpers import call_main
+from helpers import call_main, forks_when_alone
 from xetrack import Tracker
 from xetrack_fixtures import log_rows
 
@@ -233,11 +233,39 @@ def test_export_reports_the_same_whole_and_in_forked_slices(tmp_path, capsys, mo
     original = slices.run_forked
     monkeypatch.setattr(scan, "run_forked", lambda *a: forked.append(a) or original(*a))
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    monkeypatch.setattr(scan, "can_fork", forks_when_alone)
     for n in (2, 3, 6):
         monkeypatch.setattr(slices, "slice_count", lambda n=n: n)
         forked.clear()
         assert call_main(export_summary.main, capsys, *argv)[:2] == (code, whole)
         assert len(forked) == 1 and len(forked[0][1]) == n
+
+
+def test_export_does_not_fork_while_another_thread_runs_and_reports_the_same(tmp_path, capsys, monkeypatch):
+    """A forked child inherits every lock as it was at the fork: a slice reader hung for good in SQLite's allocator,
+    whose mutex one of xetrack's sqlitedict threads held when export_summary's main forked in a process that had
+    logged rows (the test suite). With another thread running, the scan reads the rows in this process instead."""
+    import export_summary
+    from _bench.summary import scan
+
+    db = numbered(tmp_path / "t.db", 60)
+    argv = [str(db), "--json"]
+    code, whole, err = call_main(export_summary.main, capsys, *argv)
+    assert code == 0, err
+    forked = []
+    original = slices.run_forked
+    monkeypatch.setattr(scan, "run_forked", lambda *a: forked.append(a) or original(*a))
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="busy-elsewhere")
+    other.start()
+    try:
+        assert not slices.can_fork()
+        assert call_main(export_summary.main, capsys, *argv)[:2] == (code, whole) and forked == []
+    finally:
+        stop.set()
+        other.join()
+    assert forks_when_alone() and slices.can_fork()
 
 
 def test_a_forked_slices_error_is_raised_in_the_parent(tmp_path):

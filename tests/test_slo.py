@@ -635,7 +635,7 @@ def test_a_level_failed_by_requests_the_client_sent_late_is_the_clients_and_ends
     slow requests were sent on time stays the service's failure (the same level table, lags on time)."""
     slow_tenth = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731 - 10% over 50 ms: p99 breaks
     on_time = lambda k, r: 0.3  # noqa: E731
-    behind = lambda k, r: 40.0 if r["latency_ms"] > 50 else 0.3  # noqa: E731 - the slow ones left late
+    behind = lambda k, r: 198.0 if r["latency_ms"] > 50 else 0.3  # noqa: E731 - the slow ones left late
     levels = {20: with_lag(level_rows(20, 30, fast), on_time), 40: with_lag(level_rows(40, 30, fast), on_time)}
     client = load_db(tmp_path / "client", {**levels, 80: with_lag(level_rows(80, 30, slow_tenth), behind)})
     service = load_db(tmp_path / "service", {**levels, 80: with_lag(level_rows(80, 30, slow_tenth), on_time)})
@@ -645,15 +645,16 @@ def test_a_level_failed_by_requests_the_client_sent_late_is_the_clients_and_ends
     at80 = by_rate(doc)[80]
     assert at80["verdict"] == "fails" and at80["client_behind"] is True
     # with the evidence a reader weighs (trials Y, Y2): the largest lag, and the latency from the send itself
-    assert at80["sent_late"] == {"requests": 240, "of": 240, "after_ms": 5.0, "max_lag_ms": 40.0,
-                                 "median_from_send_ms": 160.0, "client_behind": True}
+    assert at80["sent_late"] == {"requests": 240, "of": 240, "after_ms": 5.0, "max_lag_ms": 198.0,
+                                 "median_from_send_ms": 2.0, "client_behind": True}
+    assert at80["from_send_verdict"] == "meets"  # 2 ms once sent: the lag broke the objective
     assert by_rate(doc)[40]["sent_late"]["of"] == 0 and by_rate(doc)[40]["client_behind"] is False  # none broke
     assert slo["highest_meeting"]["rate"] == 40
     assert slo["bracket"] == {"meets_at": 40, "fails_at": None, "client_limited_at": 80}
     finding = next(f for f in doc["findings"] if f["check_id"] == "slo-client-behind")
     assert finding["severity"] == "warning" and finding["examples"][0].endswith(
-        "fails, 240 of its 240 broken requests sent more than 5 ms late (lag up to 40 ms; latency from the send "
-        "itself, median 160 ms)")
+        "fails, 240 of its 240 broken requests sent more than 5 ms late (lag up to 198 ms; latency from the send "
+        "itself, median 2 ms)")
     assert export_summary.main([str(client), "requests", "--slo", "p99<50ms", "--engine", engine]) == 0
     out = capsys.readouterr().out
     assert "| **fails** (client behind) |" in out
@@ -671,9 +672,35 @@ def test_a_level_failed_by_requests_the_client_sent_late_is_the_clients_and_ends
     assert by_rate(plain)[80]["client_behind"] is True and by_rate(plain)[40]["client_behind"] is False
 
     _, same = summary(capsys, service, "--slo", "p99<50ms", "--engine", engine)
-    assert by_rate(same)[80]["client_behind"] is False
+    assert by_rate(same)[80]["client_behind"] is False and by_rate(same)[80]["from_send_verdict"] is None
     assert same["slo"]["bracket"] == {"meets_at": 40, "fails_at": 80}
     assert "slo-client-behind" not in [f["check_id"] for f in same["findings"]]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_a_level_the_client_fell_behind_on_that_fails_from_the_send_too_is_the_services_failure(tmp_path, capsys,
+                                                                                               engine):
+    """Trial I: at 400/s the client was behind, yet the requests took a median 369 ms from their send against a
+    50 ms objective, and the level got no verdict and ended the capacity "at least" below it. With the lag taken
+    out the objective still fails: the service was slow too, and the level is the service's failure."""
+    slow_tenth = lambda t, k: 200.0 if k % 10 == 0 else fast(t, k)  # noqa: E731
+    on_time = lambda k, r: 0.3  # noqa: E731
+    both = lambda k, r: 40.0 if r["latency_ms"] > 50 else 0.3  # noqa: E731 - late, and 160 ms once sent
+    db = load_db(tmp_path / "both", {20: with_lag(level_rows(20, 30, fast), on_time),
+                                     40: with_lag(level_rows(40, 30, fast), on_time),
+                                     80: with_lag(level_rows(80, 30, slow_tenth), both)})
+    _, doc = summary(capsys, db, "--slo", "p99<50ms", "--engine", engine)
+    at80 = by_rate(doc)[80]
+    assert (at80["verdict"], at80["client_behind"], at80["from_send_verdict"]) == ("fails", True, "fails")
+    assert at80["sent_late"]["median_from_send_ms"] == 160.0
+    assert doc["slo"]["bracket"] == {"meets_at": 40, "fails_at": 80}
+    finding = next(f for f in doc["findings"] if f["check_id"] == "slo-client-behind")
+    assert finding["examples"][0].endswith("median 160 ms); from the send alone it fails too: the service's failure")
+    assert export_summary.main([str(db), "requests", "--slo", "p99<50ms", "--engine", engine]) == 0
+    out = capsys.readouterr().out
+    assert "| **fails** (client behind; from the send too) |" in out
+    line = next(x for x in out.splitlines() if x.startswith("**Capacity"))
+    assert "fails at 80/s" in line and "client fell behind" not in line, line
 
 
 def test_a_share_at_the_limit_is_said_to_sit_there_rather_than_given_a_length_to_measure():

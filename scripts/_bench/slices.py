@@ -20,6 +20,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
@@ -171,8 +172,13 @@ def total(a, b):
 
 
 def can_fork() -> bool:
-    """Forked children for slices: on Linux only (macOS's system libraries are not safe to use after fork)."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
+    """Forked children for slices: on Linux only (macOS's system libraries are not safe to use after fork), and
+    only while this process runs no other thread. A child gets a copy of every lock as it was at the fork, and
+    one held by another thread stays held forever: a forked slice reader hung in SQLite's own allocator
+    (sqlite3Malloc's mutex), taken by one of the threads xetrack's trackers leave running (sqlitedict's, three
+    per Tracker) in a process that had logged rows before calling export_summary's main (the test suite; a
+    template that analyses in-process). The scripts run as programs have no other thread here."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
 def run_forked(bench: Benchmark, slices: Sequence[Sequence[RowRange]],

@@ -513,8 +513,10 @@ def _behind_example(lv: dict) -> str:
         f" (lag up to {late['max_lag_ms']:.0f} ms; latency from the send itself, median "
         f"{late['median_from_send_ms']:.0f} ms)" if late.get("median_from_send_ms") is not None
         else f" (lag up to {late['max_lag_ms']:.0f} ms)")
+    counted = "; from the send alone it fails too: the service's failure" if lv.get("from_send_verdict") == "fails" \
+        else ""
     return (f"{lv['label']}: {lv['verdict']}, {late['requests']} of its {late['of']} broken requests sent more than "
-            f"{late['after_ms']:g} ms late{evidence}")
+            f"{late['after_ms']:g} ms late{evidence}{counted}")
 
 
 def load_findings(load: dict) -> list[Finding]:
@@ -542,14 +544,15 @@ def load_findings(load: dict) -> list[Finding]:
                                 "trusting the pooled verdict; more repeats, in alternating order, tell a drift "
                                 "from chance.", split))
     behind = [_behind_example(lv) for lv in load["levels"]
-              if lv["verdict"] is not None and client_limited(lv)]
+              if lv["verdict"] is not None and (client_limited(lv) or lv.get("from_send_verdict") == "fails")]
     if behind:  # trial W: a client at 88 % of a core "failed" a service at 7 %
         findings.append(Finding("slo-client-behind", "warning", f"{len(behind)} levels did not meet, and most of "
                                 "the requests that broke the objective were sent late: the client fell behind its "
                                 "schedule (its own CPU, or a machine shared with the service), so these levels "
                                 "cannot tell the service's limit from the client's, and the capacity does not count "
-                                "them. A latency from the send itself that breaks the objective too means the "
-                                "service was slow as well.", "Run the client on cores or a machine of its own "
+                                "them; unless their latency from the send itself (the lag taken out) fails the "
+                                "objective too: then the service was slow as well, and they fail as the service's.",
+                                "Run the client on cores or a machine of its own "
                                 "(compare the client's and the server's CPU in the template's levels table) to "
                                 "measure those rates.", behind))
     undecided = [lv["label"] for lv in load["levels"] if lv["verdict"] == "undecided"]

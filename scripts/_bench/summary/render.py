@@ -725,7 +725,8 @@ def load_section(slo: dict, confidence: float) -> list[str]:
             row.append(f"{c['share']:.2%} [{c['low']:.2%}, {c['high']:.2%}] of {c['allowed']:.2%} allowed: "
                        f"{c['verdict']}" + _to_decide(c.get("requests_to_decide"), lv["requests"]))
         if clauses:
-            behind = " (client behind)" if client_limited(lv) else ""
+            behind = " (client behind)" if client_limited(lv) else (
+                " (client behind; from the send too)" if lv.get("from_send_verdict") == "fails" else "")
             row.append(f"**{lv['verdict']}**{behind}")
         rows.append(row)
     open_ends = set().union(*(_open_ends({p: (lv["latency_ms"][p]["low"], lv["latency_ms"][p]["high"])
