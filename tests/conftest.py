@@ -13,10 +13,9 @@ for folder in (ROOT / "scripts", ROOT / "assets", ROOT / "tests"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from setup_duckdb import ensure_sqlite_extension  # noqa: E402
 from helpers import forks_when_alone  # noqa: E402
+from setup_duckdb import ensure_sqlite_extension  # noqa: E402
 from xetrack_fixtures import ENGINES  # noqa: E402
-
 
 try:  # no tqdm monitor thread in the test process: export's sliced scan forks only when it runs alone
     import tqdm

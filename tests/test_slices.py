@@ -212,6 +212,16 @@ def test_analyze_reports_the_same_whole_and_in_slices(tmp_path, capsys, monkeypa
             == [n, 2 * n]
 
 
+def forks_counted(monkeypatch) -> list:
+    """Slices from a single row up; each run_forked call of export's scan is appended to the list returned."""
+    from _bench.summary import scan
+
+    forked, original = [], slices.run_forked
+    monkeypatch.setattr(scan, "run_forked", lambda *a: forked.append(a) or original(*a))
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    return forked
+
+
 def test_export_reports_the_same_whole_and_in_forked_slices(tmp_path, capsys, monkeypatch):
     """Text item ids (hashed), seeds, a retried failure and more distinct parameter values than SQL numbers
     itself (CASE_LIMIT: key columns are then fetched and matched in Python): the paths a small fixture of the
@@ -229,10 +239,7 @@ def test_export_reports_the_same_whole_and_in_forked_slices(tmp_path, capsys, mo
     argv = [str(db), "--input-col", "item", "--config-cols", "model,prompt", "--json"]
     code, whole, err = call_main(export_summary.main, capsys, *argv)
     assert code == 0, err
-    forked = []
-    original = slices.run_forked
-    monkeypatch.setattr(scan, "run_forked", lambda *a: forked.append(a) or original(*a))
-    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    forked = forks_counted(monkeypatch)
     monkeypatch.setattr(scan, "can_fork", forks_when_alone)
     for n in (2, 3, 6):
         monkeypatch.setattr(slices, "slice_count", lambda n=n: n)
@@ -246,16 +253,12 @@ def test_export_does_not_fork_while_another_thread_runs_and_reports_the_same(tmp
     whose mutex one of xetrack's sqlitedict threads held when export_summary's main forked in a process that had
     logged rows (the test suite). With another thread running, the scan reads the rows in this process instead."""
     import export_summary
-    from _bench.summary import scan
 
     db = numbered(tmp_path / "t.db", 60)
     argv = [str(db), "--json"]
     code, whole, err = call_main(export_summary.main, capsys, *argv)
     assert code == 0, err
-    forked = []
-    original = slices.run_forked
-    monkeypatch.setattr(scan, "run_forked", lambda *a: forked.append(a) or original(*a))
-    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    forked = forks_counted(monkeypatch)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, name="busy-elsewhere")
     other.start()
