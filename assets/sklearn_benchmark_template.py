@@ -141,6 +141,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from xetrack import Tracker
 
 PREDICTIONS, SCORES, FOLD_INPUTS = "predictions", "scores", "fold_inputs"  # no column may contain these names
+SLICE_SCORES = "slice_scores"  # a fold's scores per value of each field of the data (balanced accuracy by site)
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,59 @@ def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
     return [{**fixed, "input_id": i, **fields_of(config, i)} for i in ids.tolist()]  # tolist: never numpy
 
 
+SLICE_METRICS = {"classifier": ("balanced_accuracy", "accuracy"), "regressor": ("rmse",)}
+
+
+def kind_of(regressors: bool) -> str:
+    return "regressor" if regressors else "classifier"
+SLICE_COLUMNS = {"item_id", "slice_field", "n_test", *(m for names in SLICE_METRICS.values() for m in names)}
+
+
+def log_slice_scores(tracker: Tracker, db: Path, configs: list[Config], version: dict) -> None:
+    """One row per model x seed x fold x value of each field of the data (slice_fields), with that fold's scores
+    over its test examples of that value: balanced accuracy by site is a fold's score, which the per-example rows
+    cannot give (trial N computed it by hand). Read from this version's per-example rows, so replayed and resumed
+    units get theirs too; a unit's rows already here are not written again."""
+    fields = [stored_name(name) for name in slice_fields(configs[0].dataset)]
+    if not fields:
+        return
+    by_id = {config_id(c): c for c in configs}
+    key = ["config_id", "data_fingerprint", "experiment_version", "seed", "fold", "slice_field"]
+    done = completed(db, SLICE_SCORES, key)
+    con = connect_readonly(db)
+    try:
+        rows = con.execute(f"SELECT config_id, seed, fold, cache, prediction, ground_truth, "
+                           f"{', '.join(q(f) for f in fields)} FROM {PREDICTIONS} WHERE data_fingerprint = ? AND "
+                           "experiment_version = ? AND (error IS NULL OR error = '') AND prediction IS NOT NULL",
+                           [version["data_fingerprint"], version["experiment_version"]]).fetchall()
+    finally:
+        con.close()
+    groups: dict[tuple, list] = {}
+    for cid, seed, fold, lineage, predicted, truth, *values in rows:
+        for field, value in zip(fields, values, strict=True):
+            if cid in by_id and (cid, version["data_fingerprint"], version["experiment_version"], seed, fold,
+                                 field) not in done:
+                groups.setdefault((cid, seed, fold, lineage, field, value), []).append((predicted, truth))
+    log_batch_verified(tracker, [
+        {**unit_columns(by_id[cid], seed, fold, lineage, error=""), "item_id": f"seed{seed}/fold{fold}",
+         "slice_field": field, field: value, "n_test": len(pairs), **slice_metrics(by_id[cid], pairs)}
+        for (cid, seed, fold, lineage, field, value), pairs in sorted(groups.items(), key=lambda kv: repr(kv[0]))])
+
+
+def slice_metrics(config: Config, pairs: list[tuple]) -> dict:
+    predicted, truth = (np.asarray(v) for v in zip(*pairs, strict=True))
+    if regression(config.model):
+        return {"rmse": float(np.sqrt(np.mean((predicted - truth) ** 2)))}
+    # balanced accuracy: the mean recall over the classes this slice's test examples have (as sklearn's, which
+    # warns when a prediction names a class absent there)
+    recalls = [float(np.mean(predicted[truth == c] == c)) for c in np.unique(truth)]
+    return {"balanced_accuracy": float(np.mean(recalls)), "accuracy": float(np.mean(predicted == truth))}
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int], version: dict,
                     shard: Shard | None) -> None:
     """One row per input, seed and fold with split = 'train' or 'test': which inputs trained and tested each
@@ -449,6 +503,8 @@ def run(configs: list[Config], seeds: list[int], db: Path, cache: Path, experime
     if todo:  # the cache proof at a glance (analyze_cache_hits.py gives it per run and configuration)
         print(f"{len(todo) - replayed - len(failures)} units computed, {replayed} replayed from the cache"
               f"{f', {len(failures)} failed' if failures else ''}", file=sys.stderr)
+    log_slice_scores(Tracker(str(db), table=SLICE_SCORES, params=version, track_id=scores.track_id), db, configs,
+                     version)
     summarise(db, cache, configs, (data_fp, experiment_version), failures, keep_models, shard, target)
     return 1 if failures else 0
 
@@ -504,7 +560,9 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     if failures:
         print(f"{len(failures)} unit(s) failed: see the error column of both tables; re-run to retry only them.")
     print(f"\nDatabase: {db.resolve()} ({megabytes(db)})  (tables: {PREDICTIONS} = one row per test example, "
-          f"{SCORES} = one row per model x seed x fold, {FOLD_INPUTS} = the inputs of every fold)")
+          f"{SCORES} = one row per model x seed x fold, {FOLD_INPUTS} = the inputs of every fold"
+          + (f", {SLICE_SCORES} = a fold's scores per value of each field of your data" if
+             slice_fields(configs[0].dataset) else "") + ")")
     hint = "; fitted models take most of both: --no-model-assets skips them" if keep_models else ""
     print(f"Cache: {cache.resolve()} ({megabytes(cache)}{hint})")
     # Only the columns that tell configurations apart make the configuration label of the report.
@@ -514,19 +572,24 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     label = ",".join(varying_columns(configs, stored=stored) or ["model"])
     # a regressor's rows are scored by their error: export derives no accuracy from predicted values; a TARGET
     # (trial X2 added export calls of its own for "which models reach 95 %") goes into the tables and commands
-    fold_score = fold_metric(target)  # trial D: a bar on balanced accuracy, a per-fold score, broke the tables
+    # trial D: a bar on balanced accuracy, a per-fold score, broke the tables; trial N: a classifier's balanced
+    # accuracy had no command or table unless a bar named it
+    fold_score = fold_metric(target) or (None if regressors else "balanced_accuracy:higher")
     metric = (("--metric", "abs_error:lower") if regressors else ()) + (("--target", target) if target and
-                                                                       not fold_score else ())
+                                                                       not fold_metric(target) else ())
     # the fit time as the per-fold tables' latency (trial K: xetrack's function_time there, and a replayed
     # model's '-'), the same as the fit-time command below
     fit_time = ("--latency-col", "fit_seconds", "--latency-of-replays")
-    fold_args = ("--config-cols", label, "--version", version[1], "--metric", fold_score, "--target", target,
-                 "--pairs", "all", *fit_time) if fold_score else ()
+    bar = ("--target", target) if fold_metric(target) else ()
+    # the per-slice rows have no fit time of their own: their tables go without it
+    fold_core = ("--config-cols", label, "--version", version[1], "--metric", fold_score, *bar, "--pairs", "all")
+    fold_args = (*fold_core, *fit_time) if fold_score else ()
     slices = slice_fields(configs[0].dataset)  # trial K: "per region, which model leads?" by hand
     if shard is None:
         save_results(db, label, version[1], metric, slices)
         if fold_score:
-            save_fold_target(db, fold_args, fold_score)
+            save_fold_target(db, fold_args, fold_score, fold_core, [stored_name(name) for name in slices]
+                             if fold_score.split(":")[0] in SLICE_METRICS[kind_of(regressors)] else [])
     else:  # one shard's results are a part of the benchmark: analyse the union once every shard is done
         print(f"\nShard {shard}: this file holds one part of the benchmark; run the commands below on all "
               f"{shard.n} shard files once every shard has finished.")
@@ -534,6 +597,7 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     only = f"experiment_version={version[1]}"  # this run's rows: a --limit smoke run may share the database
     later = added_later(db, PREDICTIONS, label.split(","), "abs_error" if regressors else "correct",
                         higher=not regressors, data_fingerprint=version[0], experiment_version=version[1])
+    score_name = fold_score.split(":")[0] if fold_score else None
     print(next_steps([
         ("can the per-example rows be trusted? (duplicates, coverage, failures, versions)",
          script_command("validate_benchmark.py", files, PREDICTIONS, "--filter", only)),
@@ -563,9 +627,15 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
             script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
                            "--metric", "rmse:lower", "--metric", "r2:higher", "--pairs", "all", *fit_time))]
           if regressors and not (fold_score and fold_score.startswith(("rmse", "r2"))) else []),
-        *([(f"the bar {target} on the per-fold scores: each model's {fold_score.split(':')[0]} over its folds, "
-            "whether it meets the bar, every pair (folds share training data: the corrected resampled t)",
-            script_command("export_summary.py", files, SCORES, *fold_args))] if fold_score else []),
+        *([((f"the bar {target} on the per-fold scores: " if bar else "") + f"each model's {score_name} over its "
+            "folds" + (", whether it meets the bar" if bar else "") + ", every pair (folds share training data: the "
+            "corrected resampled t)", script_command("export_summary.py", files, SCORES, *fold_args))]
+          if fold_score else []),
+        # trial N: a fold's score per value of a field of the data (slice_scores): balanced accuracy by site
+        *((f"the same per {name}: each model's {score_name} over its folds within each value, every pair",
+           script_command("export_summary.py", files, SLICE_SCORES, *fold_core, "--filter", f"slice_field={name}",
+                          "--by", name)) for name in (map(stored_name, slices) if score_name in
+                                                      SLICE_METRICS[kind_of(regressors)] else ())),
         ("fit time per model: p50 and p95 with intervals, one row per model (join on `configuration`)",
          script_command("export_summary.py", files, SCORES, "--config-cols", label, "--version", version[1],
                         "--latency-col", "fit_seconds", "--latency-of-replays", "--csv", "--wide")),
@@ -585,28 +655,34 @@ def fold_metric(target: str | None) -> str | None:
     return f"{name[1]}:{FOLD_METRICS[name[1]]}" if name and name[1] in FOLD_METRICS else None
 
 
-def save_fold_target(db: Path, fold_args: tuple, fold_score: str) -> None:
-    """<name>_<version>_<metric>.csv: one row per model, the per-fold score with its interval and its verdict
-    against the bar (target_0_verdict), from export_summary on the per-fold table."""
+def save_fold_target(db: Path, fold_args: tuple, fold_score: str, fold_core: tuple = (),
+                     slices: list[str] = ()) -> None:
+    """<name>_<version>_<metric>_results.csv: one row per model, the per-fold score with its interval (and, with a
+    bar on it, its verdict: target_0_verdict), from export_summary on the per-fold table; its pairs
+    (_<metric>_pairs.csv), and the same per value of each field of the data (slice_scores), _<metric>_by_<field>.csv:
+    named as the run's other tables are, so new_benchmark.py's patterns name them to commit."""
     script = skill_file("scripts", "export_summary.py")
     if not Path(script).is_file():
         return
-    proc = subprocess.run([sys.executable, script, str(db), SCORES, *fold_args, "--csv", "--wide"],
-                          capture_output=True, text=True)
-    out = db.with_name(f"{tables_stem(db, fold_args[3])}_{fold_score.split(':')[0]}.csv")
-    if proc.returncode not in (0, 1):
-        print(f"\n{fold_score.split(':')[0]} bar: not judged ({(proc.stderr.strip().splitlines() or ['?'])[-1]})")
-        return
-    out.write_text(proc.stdout)
-    pairs = subprocess.run([sys.executable, script, str(db), SCORES, *fold_args, "--csv", "--comparisons"],
-                           capture_output=True, text=True)  # trial K: every pair on that score too
-    pairs_out = out.with_name(f"{out.stem}_pairs.csv")
-    saved = pairs.returncode in (0, 1)
+    name = fold_score.split(":")[0]
+    stem = f"{tables_stem(db, fold_args[3])}_{name}"
+    tables = [(db.with_name(f"{stem}_results.csv"), SCORES, (*fold_args, "--csv", "--wide")),
+              (db.with_name(f"{stem}_pairs.csv"), SCORES, (*fold_args, "--csv", "--comparisons"))]  # trial K
+    tables += [(db.with_name(f"{stem}_by_{field}.csv"), SLICE_SCORES,
+                (*fold_core, "--filter", f"slice_field={field}", "--by", field, "--csv", "--wide")) for field in slices]
+    saved = []
+    for path, table, args in tables:
+        proc = subprocess.run([sys.executable, script, str(db), table, *args], capture_output=True, text=True)
+        if proc.returncode not in (0, 1):
+            print(f"\n{name} per fold: {shown_path(path)} not written "
+                  f"({(proc.stderr.strip().splitlines() or ['?'])[-1]})")
+            continue
+        path.write_text(proc.stdout)
+        saved.append(shown_path(path))
     if saved:
-        pairs_out.write_text(pairs.stdout)
-    print(f"The bar on the per-fold scores: {shown_path(out)} (one row per model: {fold_score.split(':')[0]} with "
-          "its interval over folds, target_0_verdict meets / fails / undecided)"
-          + (f", {shown_path(pairs_out)} (one row per pair)" if saved else ""))
+        verdict = ", target_0_verdict meets / fails / undecided" if "--target" in fold_args else ""
+        print(f"{name} over folds as tables: {', '.join(saved)} (one row per model: {name} with its interval over "
+              f"folds{verdict}; one row per pair; per value of each field of your data)")
 
 
 def results_path(db: Path) -> Path:
@@ -780,9 +856,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     own = list(next(iter(dataset_parts(args.dataset)[3].values()), {}))
     try:  # xetrack renames some names and cannot store others (`order`, `group`): before any fit
         columns = field_columns(own, PREDICTIONS)
+        field_columns(own, SLICE_SCORES)
     except ValueError as exc:
         parser.error(f"dataset {args.dataset!r}: {exc}")
-    taken = [n for n, c in columns.items() if c in ROW_COLUMNS | {f.name for f in fields(Config)}
+    taken = [n for n, c in columns.items() if c in ROW_COLUMNS | SLICE_COLUMNS | {f.name for f in fields(Config)}
              or c.endswith(("_version", "_fingerprint")) or c in ("git_commit", "host", "shard")]
     if taken:
         parser.error(f"dataset {args.dataset!r}: the field{'s' * (len(taken) > 1)} {', '.join(taken)} would "

@@ -17,6 +17,7 @@ with a plain verdict: better, worse, or no detectable difference.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sqlite3
@@ -39,6 +40,7 @@ from _bench.cli import (
 from _bench.layout import LOAD_SCHEDULE_NAMES, Layout, infer_layout, short_labels
 from _bench.reader import Benchmark, EmptyBenchmark, InputError, first_line, with_engine_fallback
 from _bench.sql import as_text, filters_shown, filters_sql, parse_filters, q
+from _bench.summary.between import between_slices
 from _bench.summary.compute import Options, compare_pairs, decide, pairs_to_compare, summarise_all
 from _bench.summary.design import (
     TIMING,
@@ -72,6 +74,7 @@ from _bench.summary.load import analyse as analyse_load
 from _bench.summary.load_compare import compare_series
 from _bench.summary.model import StratumInput, config_display, stratum_entry
 from _bench.summary.plan import Plan, build_plan, fractional_prediction, with_values_seen
+from _bench.summary.plan_only import plan_markdown, plan_only
 from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
@@ -235,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="plan from a pilot: for every comparison, how many items (or seeds, or "
                              "cross-validation folds) a true difference of DELTA (in the metric's units, e.g. "
                              "0.02 for two accuracy points) needs for 80%% power at the alpha its family leaves")
+    parser.add_argument("--plan-only", action="store_true",
+                        help="with --items-needed: print only what each comparison needs, none of the pilot's "
+                             "estimates, differences or p-values, so the full size is chosen before the results "
+                             "are read (a p read early and acted on is optional stopping); with --json as JSON")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level; intervals are "
                         "(1 - alpha) (default: 0.05, 95%% intervals)")
     parser.add_argument("--adjust", choices=("holm", "bh", "none"), default="holm",
@@ -300,6 +307,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--resamples must be at least 100")
     if args.items_needed is not None and not args.items_needed > 0:
         parser.error("--items-needed must be a positive difference, e.g. 0.02")
+    if args.plan_only and (args.items_needed is None or args.csv or args.save or args.plot):
+        parser.error("--plan-only prints the plan of --items-needed DELTA, as Markdown or --json; it does not go "
+                     "with --csv, --save or --plot, which show the results")
     if args.reference is not None:
         if args.pairs not in ("best", args.reference):
             parser.error(f"--reference {args.reference!r} and --pairs {args.pairs!r} disagree; give one of them")
@@ -455,6 +465,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                                 "measured (a commit of a log file), the levels still belong together; to report one "
                                 "version, give --version VALUE (a value of any version column, e.g. a git commit)."))
     leaders = slice_leaders(entries, plan.metrics[0].name) if layout.slices and plan.metrics else None
+    between = between_slices(entries, plan.metrics[0].name, list(opts.by), opts.alpha, opts.adjust) \
+        if layout.slices and plan.metrics else None
     report = Report(
         PROG,
         summary={"rows_inspected": sum(g.rows for g in groups), "files": files, "table": bench.table,
@@ -468,7 +480,8 @@ def build_report(bench: Benchmark, layout: Layout, plan: Plan, opts: Options, ve
                               "items_needed": opts.items_needed, "targets": [t.text for t in opts.targets],
                               **({"by": list(opts.by)} if opts.by else {})},
                   "versions": entries, **({"slo": load} if load is not None else {}),
-                  **({"slice_leaders": leaders} if leaders else {})},
+                  **({"slice_leaders": leaders} if leaders else {}),
+                  **({"between_slices": between} if between else {})},
     )
     report.attachments["load_series"] = load_series
     return report
@@ -544,7 +557,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"--save {args.save}: {first_line(exc)}") from exc
             print(f"{PROG}: saved to {args.save}: " + ", ".join(f"{t} +{n} rows" for t, n in added.items()),
                   file=sys.stderr)
-        if args.json:
+        if args.plan_only:  # trial M read the pilot's size from --json to stay blind to its p-value
+            plan = plan_only(doc)
+            sys.stdout.write(json.dumps(plan, indent=2) + "\n" if args.json else plan_markdown(plan, doc))
+        elif args.json:
             print(report.to_json())
         elif args.csv:
             # a load test's table is its levels (one row each, --wide or not): what its verdicts are about

@@ -127,3 +127,53 @@ def test_a_slice_where_every_configuration_ties_says_so_and_is_no_evidence_of_a_
     assert "- category=hard: model=large; detectably ahead of every other" in text
     leaders = run(capsys, *common)["slice_leaders"]
     assert leaders["same_leader"] and [r.get("all_tied", False) for r in leaders["slices"]] == [True, False]
+
+
+def fisher_two_sided(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Fisher's exact test from the hypergeometric probabilities themselves (an implementation of its own): the
+    tables with the same margins no likelier than the one observed."""
+    from math import comb
+
+    total = comb(n1 + n2, k1 + k2)
+    prob = [comb(n1, a) * comb(n2, k1 + k2 - a) / total for a in range(max(0, k1 + k2 - n2), min(n1, k1 + k2) + 1)]
+    observed = comb(n1, k1) * comb(n2, k2) / total
+    return min(1.0, sum(p for p in prob if p <= observed * (1 + 1e-7)))
+
+
+def test_each_configuration_is_compared_between_slices_unpaired(tmp_path, engine, capsys):
+    """Trials J and M: "does the answer differ between email and chat?" is one configuration across slices, which
+    hold different inputs, and took a script of its own. Newcombe's own example (56/70 against 48/80: a difference
+    of 0.200 with the hybrid score interval 0.0524 to 0.3339) is one configuration; the Fisher p agrees with the
+    hypergeometric sum; the family is adjusted together (Holm)."""
+    db = tmp_path / "channels.db"
+    rows = [{"model": "m1", "input_id": f"{channel}{i}", "channel": channel, "correct": int(i < right),
+             "error": ""} for channel, n, right in (("email", 70, 56), ("chat", 80, 48)) for i in range(n)]
+    rows += [{"model": "m2", "input_id": f"{channel}{i}", "channel": channel, "correct": int(i < right), "error": ""}
+             for channel, n, right in (("email", 70, 40), ("chat", 80, 45)) for i in range(n)]
+    log_rows(db, rows, engine=engine, table="predictions")
+    doc = run(capsys, db, "predictions", "--metric", "correct:higher", "--by", "channel")
+    between = doc["between_slices"]
+    assert between["metric"] == "accuracy" and between["family_size"] == 2
+    by = {r["configuration"]: r for r in between["rows"]}
+    m1, m2 = by["model=m1"], by["model=m2"]
+    assert (m1["slice"], m1["reference_slice"]) == ("channel=email", "channel=chat")
+    assert (m1["difference"], m1["ci_low"], m1["ci_high"]) == pytest.approx((0.2, 0.0524, 0.3339), abs=5e-5)
+    assert m1["p_value"] == pytest.approx(fisher_two_sided(56, 70, 48, 80), rel=1e-9)
+    assert m2["p_value"] == pytest.approx(fisher_two_sided(40, 70, 45, 80), rel=1e-9)
+    assert m1["p_adjusted"] == pytest.approx(min(1, 2 * m1["p_value"])) and m1["verdict"] == "higher in channel=email"
+    assert m2["p_adjusted"] >= m1["p_adjusted"] and m2["verdict"] == "no detectable difference"
+    out = run(capsys, db, "predictions", "--metric", "correct:higher", "--by", "channel", fmt=None)
+    assert "**Between slices** (accuracy of each configuration, one slice against another: Fisher's exact" in out
+    assert "| model=m1 | channel=email vs channel=chat | 0.800 vs 0.600 | 0.200 [0.052, 0.334] |" in out
+
+
+def test_a_metric_that_is_not_right_or_wrong_is_not_compared_between_slices_and_it_says_so(tmp_path, engine, capsys):
+    db = tmp_path / "scores.db"
+    log_rows(db, [{"model": m, "input_id": i, "channel": ("email", "chat")[i % 2], "bleu": (i * 7 % 10) / 10,
+                   "error": ""} for m in ("a", "b") for i in range(40)], engine=engine, table="predictions")
+    doc = run(capsys, db, "predictions", "--metric", "bleu:higher", "--by", "channel")
+    assert doc["between_slices"]["rows"] == []
+    assert doc["between_slices"]["not_computed"] == "the metric is not right/wrong with one row per input"
+    out = run(capsys, db, "predictions", "--metric", "bleu:higher", "--by", "channel", fmt=None)
+    assert "**Between slices** (bleu): not compared, the metric is not right/wrong" in out
+    assert "between_slices" not in run(capsys, db, "predictions", "--metric", "bleu:higher")

@@ -335,6 +335,33 @@ def test_items_needed_plans_items_for_0_1_metrics_and_folds_for_repeated_cv(four
     assert code == 2 and "positive difference" in capsys.readouterr().err
 
 
+def test_plan_only_gives_what_each_pair_needs_and_none_of_the_pilots_results(four_models, capsys):
+    """Trial M sized a new prompt from a pilot and had to read the plan out of --json to stay blind to the p
+    beside it: choosing the size after seeing p is optional stopping. --plan-only prints the plan alone, each pair
+    in name order (the default pairs' reference is the pilot's best)."""
+    argv = [str(four_models), "predictions", "--pairs", "all", "--items-needed", "0.02"]
+    _, doc, _ = run(capsys, *argv)
+    needed = {frozenset((c["configuration"], c["reference"])): c["needed"] for c in doc["versions"][0]["comparisons"]
+              if c["metric"] == "accuracy"}
+    assert export_summary.main([*argv, "--plan-only", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    (version,) = plan["versions"]
+    rows = [r for r in version["plan"] if r["metric"] == "accuracy"]
+    assert {frozenset(r["pair"]): r["needed"] for r in rows} == needed and len(rows) == 6
+    assert all(r["pair"] == sorted(r["pair"]) for r in rows)
+    text = json.dumps(plan)
+    assert not any(word in text for word in ('"estimate"', '"p_value"', '"p_adjusted"', '"verdict"', '"ci_low"'))
+    assert export_summary.main([*argv, "--plan-only"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Plan from a pilot") and "| metric | pair | needed |" in out
+    assert "p_value" not in out and "[95% CI]" not in out and "better" not in out and "worse" not in out
+    for bad in ([], ["--csv"]):  # without a plan to print, or with a table of results
+        code = export_summary.main([str(four_models), "predictions", "--plan-only", *bad,
+                                    *(["--items-needed", "0.02"] if bad else [])])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "--plan-only prints the plan of --items-needed" in err
+
+
 def test_the_detectable_difference_reaches_markdown_csv_and_saved_tables(four_models, tmp_path, capsys):
     out = tmp_path / "r.db"
     _, doc, _ = run(capsys, four_models, "predictions", "--save", out)

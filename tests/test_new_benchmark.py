@@ -75,7 +75,8 @@ def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_pat
     # are deliverables, named to commit, not ignored (trial Z2 lost them from its commit)
     assert "After a real run, keep its database and its cache folder (git add -f" in made.stdout
     tables = made.stdout.split("Its tables (")[1].split(")")[0].split()
-    assert tables == ["*_results.csv", "*_pairs.csv"] and not set(tables) & set(patterns)
+    assert tables == ["*_results.csv", "*_pairs.csv", "*_by_*.csv", "*_vs_best.csv"]
+    assert not set(tables) & set(patterns)
     assert "after an experiment, commit its database (`git add -f`" in " ".join((ROOT / "SKILL.md").read_text().split())
     before = set(tmp_path.iterdir())
     ran = run_python(tmp_path / "sklearn_benchmark_template.py", "--limit", "60", "--seeds", "0", "--folds", "2",
@@ -185,14 +186,17 @@ def test_a_scaffolded_function_project_in_a_hostile_path_runs_reruns_with_nothin
     second = assert_second_run_does_nothing(run, "dev.db")
     assert "180 already in" in second.stderr
     commands = printed_commands(run["first"].stdout)
-    assert len(commands) == 7 and "--slo" in commands[1] and "raised:lower" in commands[2]
+    assert len(commands) == 11 and "--slo" in commands[1] and "raised:lower" in commands[2]
     assert commands[3].endswith("--csv --wide > dev_dev_results.csv")
-    done = []  # validate, export (objective, raises, two tables), the replay into a new database, analyze
+    # validate, export (objective, raises, two tables), the replay into a new database, analyze, and (trial L) the
+    # whole run three times more, each timed anew, with each run's verdict
+    done = []
     for command in commands:
         done.append(shell(f"{run['cd']} && {command}", cwd=run["parent"]))
         assert done[-1].returncode == 0, (command, done[-1].stderr[-2000:])
     assert "0 calls computed, 180 replayed from the cache" in done[5].stderr
     assert "Caching worked" in done[6].stdout
+    assert all("180 calls computed, 0 replayed from the cache" in d.stderr for d in done[7:10])
 
 
 @pytest.mark.slow
@@ -204,7 +208,7 @@ def test_a_scaffolded_sklearn_project_in_a_hostile_path_runs_reruns_with_nothing
     second = assert_second_run_does_nothing(run, "sklearn_benchmark.db")
     assert re.search(r"\d+ units \(model x seed x fold\): (\d+) already in .*, 0 to run", second.stderr)
     commands = printed_commands(second.stdout)
-    assert len(commands) == 6  # validate x3, pairs, calibration, fit times
+    assert len(commands) == 7  # validate x3, pairs, calibration, balanced accuracy over folds (trial N), fit times
     for command in commands:
         proc = shell(command, cwd=dest)
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"

@@ -361,7 +361,7 @@ def test_a_bar_on_a_per_fold_score_is_judged_on_the_per_fold_table_and_the_table
     folder = copy_template(tmp_path)
     proc, _ = run_counting(folder, *SMALL, "--models", "logreg", "tree", "--target", "balanced_accuracy>=0.9")
     assert (folder / "sklearn_benchmark_e1_results.csv").exists()  # the per-example tables, as without the bar
-    table = pandas.read_csv(folder / "sklearn_benchmark_e1_balanced_accuracy.csv")
+    table = pandas.read_csv(folder / "sklearn_benchmark_e1_balanced_accuracy_results.csv")
     assert len(table) == 2 and set(table["target_0"]) == {"balanced_accuracy>=0.9"}
     for _, row in table.iterrows():  # the verdict the per-fold interval gives
         low, high = row["balanced_accuracy_ci_low"], row["balanced_accuracy_ci_high"]
@@ -945,12 +945,38 @@ def test_a_datasets_own_field_is_on_every_row_and_the_results_come_per_value_too
     regions = dict(read_rows(db, "SELECT DISTINCT input_id, region FROM predictions"))
     assert len(regions) == 178 and all(r == ["north", "south", "east", "west"][int(i[-3:]) % 4]
                                        for i, r in regions.items())
-    (line,) = [x.strip() for x in proc.stdout.splitlines() if x.strip().startswith("python ") and "--by region" in x]
+    commands = [x.strip() for x in proc.stdout.splitlines() if x.strip().startswith("python ") and "--by region" in x]
+    (line,) = [x for x in commands if " predictions " in x]
     shown = run_python(*shlex.split(line)[1:], cwd=folder)
     assert shown.returncode == 0 and "## Slice: region=north" in shown.stdout and "Leaders by slice" in shown.stdout
+    every = sorted((r, m) for r in ("east", "north", "south", "west") for m in ("logreg", "naive_bayes"))
     table = pandas.read_csv(folder / "sklearn_benchmark_e1_by_region.csv")
-    assert sorted(set(zip(table["region"], table["model"], strict=True))) == sorted(
-        (r, m) for r in ("east", "north", "south", "west") for m in ("logreg", "naive_bayes"))
+    assert sorted(set(zip(table["region"], table["model"], strict=True))) == every
+
+    # trial N: balanced accuracy, a fold's score, per value of the field: one row per model x seed x fold x region,
+    # equal to sklearn's on that fold's test examples of that region
+    from sklearn.metrics import balanced_accuracy_score
+    examples = pandas.DataFrame(read_rows(db, "SELECT model, seed, fold, region, prediction, ground_truth FROM "
+                                          "predictions"), columns=["model", "seed", "fold", "region", "p", "t"])
+    sliced = pandas.DataFrame(read_rows(db, "SELECT model, seed, fold, region, slice_field, n_test, balanced_accuracy "
+                                        "FROM slice_scores"), columns=["model", "seed", "fold", "region", "field", "n",
+                                                                      "balanced_accuracy"])
+    assert len(sliced) == 2 * 3 * 4 and set(sliced["field"]) == {"region"}
+    for (model, seed, fold, region), part in examples.groupby(["model", "seed", "fold", "region"]):
+        (row,) = sliced[(sliced["model"] == model) & (sliced["seed"] == seed) & (sliced["fold"] == fold)
+                        & (sliced["region"] == region)].to_dict("records")
+        assert row["n"] == len(part) and row["balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(part["t"], part["p"]))
+    (line,) = [x for x in commands if " slice_scores " in x]
+    shown = run_python(*shlex.split(line)[1:], "--json", cwd=folder)
+    doc = json.loads(shown.stdout)
+    assert sorted(v["label"] for v in doc["versions"]) == [f"region={r}" for r in ("east", "north", "south", "west")]
+    assert doc["inferred"]["measures"]["metrics"][0]["name"] == "balanced_accuracy"
+    table = pandas.read_csv(folder / "sklearn_benchmark_e1_balanced_accuracy_by_region.csv")
+    assert sorted(set(zip(table["region"], table["model"], strict=True))) == every
+    assert len(pandas.read_csv(folder / "sklearn_benchmark_e1_balanced_accuracy_results.csv")) == 2  # overall, no bar set
+    again = run_python(template, *args, cwd=folder, env=random_hash_seed_env(), timeout=300)
+    assert again.returncode == 0 and row_count(db, "slice_scores") == len(sliced)  # written once per unit
     for bad, said in (("seed", "the field seed would overwrite columns this template writes"),
                       ("order", "the field order cannot be columns")):
         template.write_text(text.replace('"my_data": my_data,', '"my_data": my_data,\n    "by_region": lambda: '

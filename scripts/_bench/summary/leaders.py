@@ -4,7 +4,8 @@ Trial C sliced by source and by length and had to read every slice's table to sa
 Per slice: the leaders (rank 1, ties included) and, from that slice's own comparisons, the configurations no
 leader is detectably better than. The lead changes only if no configuration leads (or ties for the lead) in
 every slice; and a different leader where it is not detectably ahead of the others is not evidence of a change,
-so the sentence says which it is. No test across slices: each slice is its own family (the note says so).
+so the sentence says which it is. Leaders are judged within each slice, its own family; one configuration
+across slices is between.py's.
 """
 
 from __future__ import annotations

@@ -124,6 +124,24 @@ def _leaders(leaders: dict | None, doc: dict) -> list[str]:
     return lines + ["", leaders["sentence"], *_by_slice_table(leaders, doc)]
 
 
+def _between(between: dict | None, doc: dict) -> list[str]:
+    """--by: each configuration's primary metric, slice against slice (between.py)."""
+    if not between:
+        return []
+    if between["not_computed"]:
+        return ["", f"**Between slices** ({between['metric']}): not compared, {between['not_computed']} (an "
+                "unpaired test of one configuration across slices needs a right/wrong metric, one row per input)."]
+    ci = f"{doc['options']['confidence']:.0%} CI"
+    rows = [[r["configuration"], f"{r['slice']} vs {r['reference_slice']}",
+             f"{fmt(r['estimate'])} vs {fmt(r['reference_estimate'])}",
+             fmt_interval(r["difference"], r["ci_low"], r["ci_high"]), fmt_p(r["p_value"]), fmt_p(r["p_adjusted"]),
+             f"**{r['verdict']}**"] for r in between["rows"]]
+    header = ["configuration", "slices", between["metric"], f"difference [{ci}]", "p", "adjusted p", "verdict"]
+    return ["", f"**Between slices** ({between['metric']} of each configuration, one slice against another: "
+                f"{between['test']}; the {between['family_size']} comparisons adjusted as one family, "
+                f"{doc['options']['adjust']}):", "", *_table(header, "lllllll", rows)]
+
+
 def _by_slice_table(leaders: dict, doc: dict) -> list[str]:
     """Every configuration's primary metric in every slice, with its interval; each slice's leader in bold (trial
     F: "how does each do per kind?" wanted one table, not a table per slice)."""
@@ -522,6 +540,7 @@ def markdown(doc: dict) -> str:
                      "field of --json names which).")
     lines += _findings(doc)
     lines += _leaders(doc.get("slice_leaders"), doc)
+    lines += _between(doc.get("between_slices"), doc)
     for stratum in doc["versions"]:
         lines += ["", f"## {_stratum_kind(stratum, doc)}: {stratum['label']}" if stratum["version"] else "## Results",
                   ""]
