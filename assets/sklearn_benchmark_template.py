@@ -375,11 +375,11 @@ def error_rows(config: Config, seed: int, fold: int, error: str) -> list[dict]:
 
 
 SLICE_METRICS = {"classifier": ("balanced_accuracy", "accuracy"), "regressor": ("rmse",)}
+SLICE_COLUMNS = {"item_id", "slice_field", "n_test", *(m for names in SLICE_METRICS.values() for m in names)}
 
 
 def kind_of(regressors: bool) -> str:
     return "regressor" if regressors else "classifier"
-SLICE_COLUMNS = {"item_id", "slice_field", "n_test", *(m for names in SLICE_METRICS.values() for m in names)}
 
 
 def log_slice_scores(tracker: Tracker, db: Path, configs: list[Config], version: dict) -> None:
@@ -682,7 +682,7 @@ def save_fold_target(db: Path, fold_args: tuple, fold_score: str, fold_core: tup
     if saved:
         verdict = ", target_0_verdict meets / fails / undecided" if "--target" in fold_args else ""
         print(f"{name} over folds as tables: {', '.join(saved)} (one row per model: {name} with its interval over "
-              f"folds{verdict}; one row per pair; per value of each field of your data)")
+              f"folds{verdict}; one row per pair{'; per value of each field of your data' if slices else ''})")
 
 
 def results_path(db: Path) -> Path:
