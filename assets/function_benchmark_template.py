@@ -156,8 +156,9 @@ def warm_up(rows: list[dict], calls: int) -> None:
 
 
 def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | None, experiment_version: str,
-        warmup: int, rerun_args: list[str], add_to_version: bool = False) -> int:
-    """`rerun_args`: this run's options other than --db, for the printed cache proof."""
+        warmup: int, rerun_args: list[str], add_to_version: bool = False, quiet: bool = False) -> int:
+    """`rerun_args`: this run's options other than --db, for the printed cache proof; `quiet`: no next steps (a
+    run those steps start: trial P's script printed a nested "Next:" block per run, and wrote a script each)."""
     every = load_data(data)
     rows = every[:limit]
     segments = list(bk.field_columns(SEGMENTS, TABLE).values())  # as xetrack stores them; some it cannot
@@ -222,32 +223,41 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
         ("the same as tables: one row per candidate, one row per pair, and per value of each segment",
          export("--csv", "--wide") + into("results")),
         ("", export("--csv", "--comparisons") + into("pairs")),
-        *(("", export("--by", name, "--csv", "--wide") + into(f"by_{name}")) for name in segments),
+        *(step for name in segments for step in (("", export("--by", name, "--csv", "--wide") + into(f"by_{name}")),
+                                                 ("", export("--by", name, "--csv", "--comparisons")
+                                                  + into(f"by_{name}_pairs")))),  # trial P: every pair per value
         ("the cache proof: the same command into a new database replays every call and computes none ...",
-         " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", replay])),
+         " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", replay,
+                                              "--no-next"])),
         ("... and the cache's own account of both runs",
          bk.script_command("analyze_cache_hits.py", db, replay, TABLE)),
-        *(repeat_steps(db, rerun_args, experiment_version) if SLO else []),
+        *(repeat_steps(db, rerun_args, experiment_version, into) if SLO else []),
     ]
-    bk.print_steps(steps, stem)
+    if not quiet:
+        bk.print_steps(steps, stem)
     return 1 if failures else 0
 
 
-def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str) -> list[tuple[str, str]]:
+def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str, into) -> list[tuple[str, str]]:
     """Trial L: "repeat the whole run and report agreement" had no command. Three runs, each into a database and
-    cache of its own (nothing replayed, each timed anew), then one table with each run's verdict per candidate:
-    a run is its track_id."""
+    cache of its own and of this version (nothing replayed, every candidate timed anew; trial P: files shared with
+    an earlier version replayed the candidates run before, which then read 'no calls'), then one table with each
+    run's verdict per candidate: a run is its track_id. The runs print no next steps of their own (--no-next)."""
     args = list(rerun_args)
     if "--cache-dir" in args:
         del args[args.index("--cache-dir"):args.index("--cache-dir") + 2]
-    runs = [db.with_name(f"{db.stem}_run{k}.db") for k in (1, 2, 3)]
+    stem = bk.tables_stem(db, experiment_version)
+    runs = [db.with_name(f"{stem}_run{k}.db") for k in (1, 2, 3)]
     again = [" ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *args, "--db", run,
-                                                  "--cache-dir", run.with_name(f"{run.stem}_cache")]) for run in runs]
+                                                  "--cache-dir", run.with_name(f"{run.stem}_cache"), "--no-next"])
+             for run in runs]
+    verdicts = functools.partial(bk.script_command, "export_summary.py", *runs, TABLE, "--config-cols",
+                                 "candidate,track_id", "--version", experiment_version, "--pairs", "all", "--within",
+                                 "candidate", "--slo", SLO)
     return [("is the objective's verdict the same in other runs? The whole run three times, each timed anew ...",
              again[0]), ("", again[1]), ("", again[2]),
             ("... then each run's verdict per candidate, one row per (candidate, run): report how many runs agree",
-             bk.script_command("export_summary.py", *runs, TABLE, "--config-cols", "candidate,track_id", "--version",
-                               experiment_version, "--pairs", "all", "--within", "candidate", "--slo", SLO))]
+             verdicts()), ("", verdicts("--csv", "--wide") + into("repeat_runs"))]
 
 
 def summarise(db: Path, data_fp: str, experiment_version: str) -> None:
@@ -283,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", type=int, nargs="?", const=3, default=None, metavar="N",
                         help="run the one function on N inputs (default 3: the first, a middle and the last) for "
                              "every candidate, untracked, print each answer and stop")
+    parser.add_argument("--no-next", action="store_true",
+                        help="print no next steps and write no script of them (the runs those steps start)")
     args = parser.parse_args(argv)
     bk.check_common_options(parser, args)
     if args.repeats < 1 or args.warmup < 0:
@@ -298,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("--check N must be at least 1")
             return check(load_data(args.data), args.check)
         return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
-                   args.experiment_version, args.warmup, [str(a) for a in rerun], args.add_to_version)
+                   args.experiment_version, args.warmup, [str(a) for a in rerun], args.add_to_version, args.no_next)
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -105,10 +105,13 @@ def test_the_printed_repeat_runs_time_the_candidates_anew_and_give_each_runs_ver
     lines = [ln.strip() for ln in proc.stdout.splitlines()]
     at = next(i for i, ln in enumerate(lines) if ln.startswith("# is the objective's verdict the same"))
     for k, line in enumerate(lines[at + 1:at + 4], 1):
-        assert f"--db function_bench_run{k}.db --cache-dir function_bench_run{k}_cache" in line
+        assert f"--db function_bench_e1_run{k}.db --cache-dir function_bench_e1_run{k}_cache --no-next" in line
         again = run_python(*shlex.split(line)[1:], cwd=project)
         assert again.returncode == 0 and "30 calls computed, 0 replayed" in again.stderr, again.stderr
+        assert "Next:" not in again.stdout  # trial P: each run printed a "Next:" block of its own, and a script
+    assert not (project / "function_bench_e1_run1_e1_next.sh").exists()
     assert lines[at + 4].startswith("# ... then each run's verdict per candidate")
+    assert lines[at + 6].endswith("--csv --wide > function_bench_e1_repeat_runs.csv")  # trial P: as a table too
     words = shlex.split(lines[at + 5])
     summary = run_python(*words[1:], "--json", cwd=project)
     (version,) = json.loads(summary.stdout)["versions"]
@@ -222,6 +225,7 @@ def test_segments_put_a_data_field_on_its_rows_compared_per_value_and_long_value
     assert echoed and all(len(o) < 1100 and o.endswith("...[cut: 150,000 chars]") for o in echoed)
     assert "--config-cols candidate --version e1 --latency-of-replays --pairs all --slo" in proc.stdout  # overall
     assert "--config-cols candidate --version e1 --latency-of-replays --pairs all --by size\n" in proc.stdout
+    assert "--by size --csv --comparisons > function_bench_e1_by_size_pairs.csv\n" in proc.stdout  # trial P
     # trial L: every table as a CSV, and all the printed commands as one script that writes them
     assert "--by size --csv --wide > function_bench_e1_by_size.csv" in proc.stdout
     assert "  # all of them at once: bash function_bench_e1_next.sh" in proc.stdout

@@ -186,7 +186,7 @@ def test_a_scaffolded_function_project_in_a_hostile_path_runs_reruns_with_nothin
     second = assert_second_run_does_nothing(run, "dev.db")
     assert "180 already in" in second.stderr
     commands = printed_commands(run["first"].stdout)
-    assert len(commands) == 11 and "--slo" in commands[1] and "raised:lower" in commands[2]
+    assert len(commands) == 12 and "--slo" in commands[1] and "raised:lower" in commands[2]
     assert commands[3].endswith("--csv --wide > dev_dev_results.csv")
     # validate, export (objective, raises, two tables), the replay into a new database, analyze, and (trial L) the
     # whole run three times more, each timed anew, with each run's verdict
