@@ -962,6 +962,7 @@ def test_a_datasets_own_field_is_on_every_row_and_the_results_come_per_value_too
                                         "FROM slice_scores"), columns=["model", "seed", "fold", "region", "field", "n",
                                                                       "balanced_accuracy"])
     assert len(sliced) == 2 * 3 * 4 and set(sliced["field"]) == {"region"}
+    assert sorted(read_rows(db, "SELECT DISTINCT item_id FROM slice_scores")) == [(f"seed0/fold{f}",) for f in range(3)]
     for (model, seed, fold, region), part in examples.groupby(["model", "seed", "fold", "region"]):
         (row,) = sliced[(sliced["model"] == model) & (sliced["seed"] == seed) & (sliced["fold"] == fold)
                         & (sliced["region"] == region)].to_dict("records")
@@ -996,3 +997,20 @@ def test_the_baselines_in_the_menu_predict_the_majority_class_and_the_training_m
     assert not template.regression("dummy") and template.regression("dummy_regressor")
     target = np.arange(len(y), dtype=float)
     assert np.allclose(template.MODELS["dummy_regressor"]().fit(X, target).predict(X), target.mean())
+
+
+def test_a_slices_fold_scores_are_sklearns_on_that_slices_examples():
+    """slice_scores' values (trial N): a classifier's balanced accuracy and accuracy, a regressor's RMSE, each as
+    scikit-learn computes it on the slice's test examples of one fold."""
+    import sklearn_benchmark_template as template
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, mean_squared_error
+
+    rng = np.random.default_rng(4)
+    truth, predicted = rng.integers(0, 3, 40), rng.integers(0, 3, 40)
+    pairs = list(zip(predicted.tolist(), truth.tolist(), strict=True))
+    got = template.slice_metrics(template.Config("logreg"), pairs)
+    assert got == pytest.approx({"balanced_accuracy": balanced_accuracy_score(truth, predicted),
+                                 "accuracy": accuracy_score(truth, predicted)})
+    values, estimates = rng.normal(size=30), rng.normal(size=30)
+    got = template.slice_metrics(template.Config("ridge"), list(zip(estimates.tolist(), values.tolist(), strict=True)))
+    assert got == pytest.approx({"rmse": mean_squared_error(values, estimates) ** 0.5})
