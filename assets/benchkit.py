@@ -199,20 +199,20 @@ def added_later(db: str | Path, table: str, label: Iterable[str], metric: str, h
         if not {"config_id", "track_id", "timestamp", *cols, *where} <= present:
             return []
         ok = "error IS NULL OR error = ''" if "error" in present else "1"
-        clause = " AND ".join(f"{_quote(k)} = ?" for k in where) or "1"
-        shown = ", ".join(_quote(c) for c in cols)
+        clause = " AND ".join(f"{quote_ident(k)} = ?" for k in where) or "1"
+        shown = ", ".join(quote_ident(c) for c in cols)
         try:
             found = {cid: (dict(zip(cols, values, strict=True)), score) for cid, *values, score in con.execute(
-                f"SELECT config_id, {shown}, AVG(CASE WHEN {ok} THEN {metric} END) FROM {_quote(table)} "
+                f"SELECT config_id, {shown}, AVG(CASE WHEN {ok} THEN {metric} END) FROM {quote_ident(table)} "
                 f"WHERE {clause} GROUP BY config_id", list(where.values()))}
         except sqlite3.OperationalError:  # the metric names a column these rows lack: nothing to rank by
             return []
         marks = ", ".join("?" * len(found))
         # SQLite takes a bare column of a MIN() aggregate from the row holding the minimum: each one's first run
         first = {cid: run for cid, run, _ in con.execute(
-            f"SELECT config_id, track_id, MIN(timestamp) FROM {_quote(table)} WHERE config_id IN ({marks}) "
+            f"SELECT config_id, track_id, MIN(timestamp) FROM {quote_ident(table)} WHERE config_id IN ({marks}) "
             "GROUP BY config_id", list(found))}
-        started = dict(con.execute(f"SELECT track_id, MIN(timestamp) FROM {_quote(table)} WHERE track_id IN "
+        started = dict(con.execute(f"SELECT track_id, MIN(timestamp) FROM {quote_ident(table)} WHERE track_id IN "
                                    f"({', '.join('?' * len(set(first.values())))}) GROUP BY track_id",
                                    list(set(first.values()))).fetchall())
     finally:
@@ -332,9 +332,9 @@ def completed(db: str | Path, table: str, columns: Iterable[str]) -> set[tuple]:
         present = {row[1] for row in con.execute("SELECT * FROM pragma_table_info(?)", [table])}
         if not present or not set(cols) <= present:
             return set()
-        quoted = ", ".join(_quote(c) for c in cols)
+        quoted = ", ".join(quote_ident(c) for c in cols)
         ok = " WHERE error IS NULL OR error = ''" if "error" in present else ""
-        return set(con.execute(f"SELECT DISTINCT {quoted} FROM {_quote(table)}{ok}").fetchall())
+        return set(con.execute(f"SELECT DISTINCT {quoted} FROM {quote_ident(table)}{ok}").fetchall())
     finally:
         con.close()
 
@@ -356,7 +356,7 @@ def version_drift(db: str | Path, table: str, version: dict[str, Any]) -> str | 
                 and (k == "git_commit" or k.endswith(("_version", "_fingerprint")))]
         if "experiment_version" not in present or not cols:
             return None
-        stored = {c: {v for (v,) in con.execute(f"SELECT DISTINCT {_quote(c)} FROM {_quote(table)} "
+        stored = {c: {v for (v,) in con.execute(f"SELECT DISTINCT {quote_ident(c)} FROM {quote_ident(table)} "
                                                 "WHERE experiment_version = ?", [version["experiment_version"]])}
                   for c in cols}
     finally:
@@ -453,7 +453,8 @@ def _writable_unquoted(column: str) -> bool:
         con.close()
 
 
-def _quote(identifier: str) -> str:
+def quote_ident(identifier: str) -> str:
+    """An SQL identifier, double-quoted: a name with a space or a keyword reads as a column, not an error."""
     return '"' + identifier.replace('"', '""') + '"'
 
 

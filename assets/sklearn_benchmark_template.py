@@ -115,6 +115,7 @@ from benchkit import (
     planned_steps,
     progress,
     provenance,
+    quote_ident,
     script_command,
     shard_files,
     shown_path,
@@ -395,9 +396,10 @@ def log_slice_scores(tracker: Tracker, db: Path, configs: list[Config], version:
     done = completed(db, SLICE_SCORES, key)
     con = connect_readonly(db)
     try:
-        rows = con.execute(f"SELECT config_id, seed, fold, cache, prediction, ground_truth, "
-                           f"{', '.join(q(f) for f in fields)} FROM {PREDICTIONS} WHERE data_fingerprint = ? AND "
-                           "experiment_version = ? AND (error IS NULL OR error = '') AND prediction IS NOT NULL",
+        shown = ", ".join(quote_ident(f) for f in fields)
+        rows = con.execute(f"SELECT config_id, seed, fold, cache, prediction, ground_truth, {shown} FROM {PREDICTIONS} "
+                           "WHERE data_fingerprint = ? AND experiment_version = ? AND (error IS NULL OR error = '') "
+                           "AND prediction IS NOT NULL",
                            [version["data_fingerprint"], version["experiment_version"]]).fetchall()
     finally:
         con.close()
@@ -421,10 +423,6 @@ def slice_metrics(config: Config, pairs: list[tuple]) -> dict:
     # warns when a prediction names a class absent there)
     recalls = [float(np.mean(predicted[truth == c] == c)) for c in np.unique(truth)]
     return {"balanced_accuracy": float(np.mean(recalls)), "accuracy": float(np.mean(predicted == truth))}
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def log_fold_inputs(tracker: Tracker, db: Path, config: Config, seeds: list[int], version: dict,
@@ -582,7 +580,8 @@ def summarise(db: Path, cache: Path, configs: list[Config], version: tuple[str, 
     fit_time = ("--latency-col", "fit_seconds", "--latency-of-replays")
     bar = ("--target", target) if fold_metric(target) else ()
     # the per-slice rows have no fit time of their own: their tables go without it
-    fold_core = ("--config-cols", label, "--version", version[1], "--metric", fold_score, *bar, "--pairs", "all")
+    fold_core = ("--config-cols", label, "--version", version[1], "--metric", fold_score, *bar, "--pairs",
+                 "all") if fold_score else ()
     fold_args = (*fold_core, *fit_time) if fold_score else ()
     slices = slice_fields(configs[0].dataset)  # trial K: "per region, which model leads?" by hand
     if shard is None:

@@ -177,3 +177,14 @@ def test_a_metric_that_is_not_right_or_wrong_is_not_compared_between_slices_and_
     out = run(capsys, db, "predictions", "--metric", "bleu:higher", "--by", "channel", fmt=None)
     assert "**Between slices** (bleu): not compared, the metric is not right/wrong" in out
     assert "between_slices" not in run(capsys, db, "predictions", "--metric", "bleu:higher")
+
+
+def test_more_than_six_slices_are_not_compared_between_slices_and_it_says_so(tmp_path, engine, capsys):
+    """analysis.md: up to 6 slices (15 pairs per configuration); beyond, the family grows faster than it informs."""
+    db = tmp_path / "many.db"
+    log_rows(db, [{"model": m, "input_id": i, "region": f"r{i % 7}", "correct": int(i % 3 > 0), "error": ""}
+                  for m in ("a", "b") for i in range(70)], engine=engine, table="predictions")
+    doc = run(capsys, db, "predictions", "--metric", "correct:higher", "--by", "region")
+    assert doc["between_slices"]["rows"] == [] and doc["between_slices"]["not_computed"] == "more than 6 slices"
+    six = run(capsys, db, "predictions", "--metric", "correct:higher", "--by", "region", "--filter", "region!=r6")
+    assert six["between_slices"]["family_size"] == 2 * 15

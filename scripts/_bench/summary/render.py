@@ -129,8 +129,7 @@ def _between(between: dict | None, doc: dict) -> list[str]:
     if not between:
         return []
     if between["not_computed"]:
-        return ["", f"**Between slices** ({between['metric']}): not compared, {between['not_computed']} (an "
-                "unpaired test of one configuration across slices needs a right/wrong metric, one row per input)."]
+        return ["", f"**Between slices** ({between['metric']}): not compared, {between['not_computed']}."]
     ci = f"{doc['options']['confidence']:.0%} CI"
     rows = [[r["configuration"], f"{r['slice']} vs {r['reference_slice']}",
              f"{fmt(r['estimate'])} vs {fmt(r['reference_estimate'])}",
