@@ -180,6 +180,7 @@ class AddedLater:
     best: str  # the previous best's label
     filters: tuple[str, ...]  # export_summary arguments that keep the two alone
     slug: str  # the new one's label as a file-name part
+    values: dict[str, Any]  # the new one's columns and values, {"candidate": "regex"}
 
 
 def added_later(db: str | Path, table: str, label: Iterable[str], metric: str, higher: bool = True,
@@ -226,7 +227,8 @@ def added_later(db: str | Path, table: str, label: Iterable[str], metric: str, h
                                     key=lambda cid: found[cid][1])
     return [AddedLater(_label(found[cid][0]), _label(found[best][0]),
                        _pair_filters(found[cid][0], found[best][0], cid, best),
-                       re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(str(v) for v in found[cid][0].values())))
+                       re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(str(v) for v in found[cid][0].values())),
+                       found[cid][0])
             for cid in sorted(found, key=lambda c: _label(found[c][0])) if first.get(cid) == latest]
 
 

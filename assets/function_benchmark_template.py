@@ -67,8 +67,9 @@ class Candidate:
     code_hash: str = ""
 
 
-def candidates() -> list[Candidate]:
-    return [Candidate(name, bk.fingerprint(bk.code_of(function))) for name, function in CANDIDATES.items()]
+def candidates(only: list[str] | None = None) -> list[Candidate]:
+    return [Candidate(name, bk.fingerprint(bk.code_of(function))) for name, function in CANDIDATES.items()
+            if only is None or name in only]
 
 
 def demo_data() -> list[dict]:
@@ -148,17 +149,19 @@ def check(rows: list[dict], n: int) -> int:
     return 0
 
 
-def warm_up(rows: list[dict], calls: int) -> None:
-    for function in CANDIDATES.values():
-        for row in rows[:calls]:
+def warm_up(rows: list[dict], calls: int, only: list[str] | None) -> None:
+    for name, function in CANDIDATES.items():
+        for row in rows[:calls] if only is None or name in only else ():
             with contextlib.suppress(Exception):  # a warm-up call's answer is not used
                 function(row["input"])
 
 
 def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | None, experiment_version: str,
-        warmup: int, rerun_args: list[str], add_to_version: bool = False, quiet: bool = False) -> int:
+        warmup: int, rerun_args: list[str], add_to_version: bool = False, quiet: bool = False,
+        only: list[str] | None = None) -> int:
     """`rerun_args`: this run's options other than --db, for the printed cache proof; `quiet`: no next steps (a
-    run those steps start: trial P's script printed a nested "Next:" block per run, and wrote a script each)."""
+    run those steps start: trial P's script printed a nested "Next:" block per run, and wrote a script each);
+    `only`: these candidates alone (--candidates), None for all."""
     every = load_data(data)
     rows = every[:limit]
     segments = list(bk.field_columns(SEGMENTS, TABLE).values())  # as xetrack stores them; some it cannot
@@ -170,7 +173,7 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
     version = bk.provenance(data_fingerprint=data_fp, root=Path.cwd(), experiment_version=experiment_version,
                             cache_version=bk.cache_version(salt))
     done = bk.completed(db, TABLE, ["config_id", "data_fingerprint", "experiment_version", "input_id", "repeat"])
-    units = [(c, str(r["id"]), k) for r in rows for k in range(repeats) for c in candidates()]  # interleaved
+    units = [(c, str(r["id"]), k) for r in rows for k in range(repeats) for c in candidates(only)]  # interleaved
     todo = [(c, i, k) for c, i, k in units if (bk.config_id(c), data_fp, experiment_version, i, k) not in done]
     print(f"{len(units)} calls (candidate x input x repeat): {len(units) - len(todo)} already in {db}, "
           f"{len(todo)} to run", file=sys.stderr)
@@ -179,7 +182,7 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
         raise ValueError(drift)
     tracker = Tracker(str(db), table=TABLE, cache=str(cache), params=version)
     if todo and warmup:
-        warm_up(rows, warmup)
+        warm_up(rows, warmup, only)
     failures, replayed = [], 0
     for config, input_id, repeat in bk.progress(todo, label="calls"):
         try:
@@ -231,21 +234,27 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
                                               "--no-next"])),
         ("... and the cache's own account of both runs",
          bk.script_command("analyze_cache_hits.py", db, replay, TABLE)),
-        *(repeat_steps(db, rerun_args, experiment_version, into) if SLO else []),
+        *(repeat_steps(db, rerun_args, experiment_version, into, [a.values["candidate"] for a in later])
+          if SLO else []),
     ]
     if not quiet:
         bk.print_steps(steps, stem)
     return 1 if failures else 0
 
 
-def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str, into) -> list[tuple[str, str]]:
+def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str, into,
+                 added: list[str]) -> list[tuple[str, str]]:
     """Trial L: "repeat the whole run and report agreement" had no command. Three runs, each into a database and
     cache of its own and of this version (nothing replayed, every candidate timed anew; trial P: files shared with
     an earlier version replayed the candidates run before, which then read 'no calls'), then one table with each
-    run's verdict per candidate: a run is its track_id. The runs print no next steps of their own (--no-next)."""
+    run's verdict per candidate: a run is its track_id. The runs print no next steps of their own (--no-next).
+    In a version that `added` candidates, the runs time those alone (trial Q: the user had asked not to re-run
+    the others, which were repeated in their own version)."""
     args = list(rerun_args)
-    if "--cache-dir" in args:
-        del args[args.index("--cache-dir"):args.index("--cache-dir") + 2]
+    for option in ("--cache-dir", "--candidates") if added else ("--cache-dir",):  # else this run's --candidates
+        if option in args:
+            del args[args.index(option):args.index(option) + 2]
+    args += ["--candidates", ",".join(added)] if added else []
     stem = bk.tables_stem(db, experiment_version)
     runs = [db.with_name(f"{stem}_run{k}.db") for k in (1, 2, 3)]
     again = [" ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *args, "--db", run,
@@ -254,7 +263,9 @@ def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str, into)
     verdicts = functools.partial(bk.script_command, "export_summary.py", *runs, TABLE, "--config-cols",
                                  "candidate,track_id", "--version", experiment_version, "--pairs", "all", "--within",
                                  "candidate", "--slo", SLO)
-    return [("is the objective's verdict the same in other runs? The whole run three times, each timed anew ...",
+    what = (f"{', '.join(added)} (added in this version; the others' repeats are their own version's, and without "
+            "--candidates every candidate is timed again)") if added else "the whole run"
+    return [(f"is the objective's verdict the same in other runs? {what}, three times, each timed anew ...",
              again[0]), ("", again[1]), ("", again[2]),
             ("... then each run's verdict per candidate, one row per (candidate, run): report how many runs agree",
              verdicts()), ("", verdicts("--csv", "--wide") + into("repeat_runs"))]
@@ -293,24 +304,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", type=int, nargs="?", const=3, default=None, metavar="N",
                         help="run the one function on N inputs (default 3: the first, a middle and the last) for "
                              "every candidate, untracked, print each answer and stop")
+    parser.add_argument("--candidates", type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
+                        default=None, metavar="NAME[,NAME...]",
+                        help="time only these CANDIDATES (default: all; a version that added one prints its "
+                             "repeat runs with it)")
     parser.add_argument("--no-next", action="store_true",
                         help="print no next steps and write no script of them (the runs those steps start)")
     args = parser.parse_args(argv)
     bk.check_common_options(parser, args)
     if args.repeats < 1 or args.warmup < 0:
         parser.error("--repeats must be at least 1 and --warmup at least 0")
+    unknown = [name for name in args.candidates or () if name not in CANDIDATES]
+    if args.candidates is not None and (unknown or not args.candidates):
+        parser.error(f"--candidates: {'not in CANDIDATES: ' + ', '.join(unknown) if unknown else 'no name given'} "
+                     f"(CANDIDATES: {', '.join(CANDIDATES)})")
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data {args.data}: no such file")
     rerun = [*(("--data", args.data) if args.data else ()), *(("--limit", args.limit) if args.limit else ()),
              "--repeats", args.repeats, "--experiment-version", args.experiment_version,
-             *(("--cache-dir", args.cache_dir) if args.cache_dir else ())]
+             *(("--cache-dir", args.cache_dir) if args.cache_dir else ()),
+             *(("--candidates", ",".join(args.candidates)) if args.candidates else ()),
+             *(("--add-to-version",) if args.add_to_version else ())]
     try:
         if args.check is not None:
             if args.check < 1:
                 parser.error("--check N must be at least 1")
             return check(load_data(args.data), args.check)
         return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
-                   args.experiment_version, args.warmup, [str(a) for a in rerun], args.add_to_version, args.no_next)
+                   args.experiment_version, args.warmup, [str(a) for a in rerun], args.add_to_version, args.no_next,
+                   args.candidates)
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -136,6 +136,20 @@ def test_a_data_file_of_ones_own_and_bad_input(project):
     data.write_text('{"id": 1, "text": "5"}\n')
     code, err = run(project, "--data", data, "--db", "other.db")
     assert code == 2 and err.count("\n") == 1 and "needs id, input, expected (FIELDS in the EDIT block)" in err
+    before = rows(project / "function_bench.db")
+    for names, said in (("int,nope", "not in CANDIDATES: nope (CANDIDATES: int, float_int, strip_int)"),
+                        (",", "no name given")):
+        code, err = run(project, "--candidates", names)
+        assert code == 2 and err.count("\n") == 1 and said in err, err
+    assert rows(project / "function_bench.db") == before
+
+
+def test_candidates_times_those_alone(project):
+    code, err = run(project, "--limit", "4", "--repeats", "2", "--candidates", "float_int")
+    assert code == 0 and "8 calls (candidate x input x repeat): 0 already" in err, err
+    assert {r["candidate"] for r in rows(project / "function_bench.db")} == {"float_int"}
+    code, err = run(project, "--limit", "4", "--repeats", "2")  # the others join the same version later
+    assert code == 0 and "24 calls (candidate x input x repeat): 8 already" in err, err
 
 
 def edit(project: Path, old: str, new: str) -> None:
@@ -318,6 +332,13 @@ def test_a_candidate_added_later_runs_alone_and_is_compared_with_the_others_in_a
     assert sorted(c["label"] for c in version["configurations"]) == sorted([best, "candidate=stripped"])
     assert [c["family_size"] for c in version["comparisons"] if c["metric"] == "accuracy"] == [1]
     assert "--pairs" not in lines[at + 1] and "stripped_vs_best.csv" in lines[at + 2]
+
+    # trial Q: the repeat runs of the version that added it time the new one alone
+    at = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("# is the objective's verdict the same"))
+    assert "other runs? stripped (added in this version;" in lines[at]
+    again = run_python(*shlex.split(lines[at + 1])[1:], cwd=project)
+    assert again.returncode == 0 and "12 calls computed, 0 replayed" in again.stderr, again.stderr
+    assert {r["candidate"] for r in rows(project / "function_bench_e2_run1.db")} == {"stripped"}
 
 
 def test_a_segment_xetrack_cannot_store_stops_the_run_before_any_row(project):
