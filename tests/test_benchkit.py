@@ -707,7 +707,8 @@ def test_added_later_names_each_configuration_of_a_later_run_and_the_previous_be
     assert (found.new, found.best) == ("model=d", "model=b")
     run("e3", Cfg("b", 0.1), Cfg("c", 0.2))  # two columns differ (a float among them): the two by config_id
     (found,) = benchkit.added_later(db, "predictions", ["model", "lr"], "score", experiment_version="e3")
-    assert found.new == "model=c, lr=0.2" and found.best == "model=b, lr=0.1"
+    assert found.new == "model=c, lr=0.2" and found.best == "model=b, lr=0.1" and found.values == {"model": "c",
+                                                                                                    "lr": 0.2}
     assert found.filters == ("--filter", f"config_id={config_id(Cfg('b', 0.1))}", "--filter",
                              f"config_id={config_id(Cfg('c', 0.2))}")
     assert benchkit.added_later(db, "predictions", ["model"], "no_such_column", experiment_version="e2") == []
