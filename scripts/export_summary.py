@@ -241,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plan-only", action="store_true",
                         help="with --items-needed: print only what each comparison needs, none of the pilot's "
                              "estimates, differences or p-values, so the full size is chosen before the results "
-                             "are read (a p read early and acted on is optional stopping); with --json as JSON")
+                             "are read (a p read early and acted on is optional stopping); with --json as JSON. "
+                             "With the default --pairs best it plans every pair: each against the pilot's best "
+                             "would name the best")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level; intervals are "
                         "(1 - alpha) (default: 0.05, 95%% intervals)")
     parser.add_argument("--adjust", choices=("holm", "bh", "none"), default="holm",
@@ -314,6 +316,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         if args.pairs not in ("best", args.reference):
             parser.error(f"--reference {args.reference!r} and --pairs {args.pairs!r} disagree; give one of them")
         args.pairs = args.reference
+    if args.plan_only and args.pairs == "best":  # blind by construction (trial M's plan named the pilot's leader)
+        args.pairs = "all"
 
 
 # A load test's report is its level table: findings about items, right/wrong metrics and per-configuration

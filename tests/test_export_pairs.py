@@ -354,6 +354,12 @@ def test_plan_only_gives_what_each_pair_needs_and_none_of_the_pilots_results(fou
     assert export_summary.main([*argv, "--plan-only"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# Plan from a pilot") and "| metric | pair | needed |" in out
+    # the default pairs (each against the pilot's best) would name the best: every pair is planned instead
+    default = [str(four_models), "predictions", "--items-needed", "0.02", "--plan-only"]
+    assert export_summary.main([*default, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["versions"] == plan["versions"]
+    assert export_summary.main(default) == 0
+    assert capsys.readouterr().out == out and "Every pair is planned" in out
     assert "p_value" not in out and "[95% CI]" not in out and "better" not in out and "worse" not in out
     for bad in ([], ["--csv"]):  # without a plan to print, or with a table of results
         code = export_summary.main([str(four_models), "predictions", "--plan-only", *bad,

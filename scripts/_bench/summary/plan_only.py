@@ -29,14 +29,16 @@ def plan_markdown(plan: dict, doc: dict) -> str:
              f"Table `{s['table']}` in {', '.join(s['files'])}: {s['rows_inspected']:,} rows. For each comparison, "
              f"how many items a true difference of {plan['items_needed']:g} needs for 80% power at the alpha its "
              f"family leaves (alpha {plan['alpha']:g}). The pilot's estimates, differences and p-values are not "
-             "shown (--plan-only): choose the full size now, run to it, then read the results."]
+             "shown (--plan-only): choose the full size now, run to it, then read the results."
+             + (" Every pair is planned (--pairs best would name the pilot's best; a reference named with --pairs "
+                "CONFIG plans its pairs alone)." if doc["options"]["pairs"] == "all" else "")]
     for version in plan["versions"]:
         lines += ["", f"## {version['label']}" if version["version"] else "## Plan", ""]
         sized = [c for c in version["plan"] if c.get("needed")]
         if not sized:
             lines.append("No comparison to plan (one configuration, or no metric).")
             continue
-        # the pair in name order: a comparison's reference is often the pilot's best, which would tell its result
+        # the pair in name order: a named reference is in every pair, but was chosen before the pilot
         lines += _table(["metric", "pair", "needed"], "lll",
                         [[c["metric"], " and ".join(c["pair"]),
                           planned_text(c["needed"])] for c in sized])
