@@ -13,9 +13,11 @@ cache. Copy benchkit.py beside it. Exit code: 0 every call ran (raises included)
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
 import inspect
 import json
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -128,6 +130,27 @@ def call_one(cfg: Candidate, input_id: str, repeat: int) -> dict:
             "error_type": "" if raised is None else type(raised).__name__, "latency_us": latency_ns / 1000.0}
 
 
+def loop_timing(rows: list[dict], passes: int, only: list[str] | None, warmup: int) -> int:
+    """--loop N: each candidate called back to back over the inputs, N passes, nothing else in between (no row
+    written, no cache, no PRIME), after the same --warmup calls as a run, untracked: its percentiles against the
+    tracked run's show which calling mode your objective is about (trials P and R timed such a loop by hand;
+    references/templates.md, "Timing")."""
+    print(f"{'candidate':<16} {'calls':>7} {'p50 us':>9} {'p95 us':>9} {'p99 us':>9}   (a bare loop, untracked)")
+    for cfg in candidates(only):
+        function, times = CANDIDATES[cfg.candidate], []
+        warm_up(rows, warmup, [cfg.candidate])
+        for _ in range(passes):
+            for row in rows:
+                start = time.perf_counter_ns()
+                with contextlib.suppress(Exception):  # a raise is timed like an answer, as in call_one
+                    function(row["input"])
+                times.append((time.perf_counter_ns() - start) / 1000.0)
+        times.sort()
+        at = [times[min(len(times) - 1, int(q * len(times)))] for q in (0.5, 0.95, 0.99)]
+        print(f"{cfg.candidate:<16} {len(times):>7} " + " ".join(f"{t:>9.2f}" for t in at))
+    return 0
+
+
 OUTPUT_CHARS = 1000  # an answer kept as text for reading, cut beyond this (trial O: 3.4 MB JSON per row)
 
 
@@ -135,12 +158,12 @@ def cut(text: str, keep: int = OUTPUT_CHARS) -> str:
     return text if len(text) <= keep else f"{text[:keep]}...[cut: {len(text):,} chars]"
 
 
-def check(rows: list[dict], n: int) -> int:
-    """--check N: the one function on N inputs (the first, the last and evenly between), for every candidate,
-    untracked and uncached (the test a single execution must pass before any benchmark run)."""
+def check(rows: list[dict], n: int, only: list[str] | None) -> int:
+    """--check N: the one function on N inputs (the first, the last and evenly between), for every candidate
+    (or --candidates), untracked and uncached (the test a single execution must pass before any benchmark run)."""
     picked = [rows[round(k * (len(rows) - 1) / max(n - 1, 1))] for k in range(min(n, len(rows)))]
     ITEMS.update({str(row["id"]): row for row in picked})
-    for name in CANDIDATES:
+    for name in [c.candidate for c in candidates(only)]:
         for row in picked:
             result = call_one(Candidate(name), str(row["id"]), 0)  # untracked: no code hash needed
             shown = [cut(repr(v), 40) for v in (row["input"], result["output"], result["expected_output"])]
@@ -167,7 +190,7 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
     segments = list(bk.field_columns(SEGMENTS, TABLE).values())  # as xetrack stores them; some it cannot
     ITEMS.update({str(row["id"]): row for row in every})
     # The fingerprint covers the whole file, so a --limit smoke run and the full run share rows (trial E).
-    data_fp = bk.fingerprint([(r["id"], r["input"], r["expected"]) for r in every])
+    data_fp = data_fingerprint(every)
     # Each candidate's own code is in its configuration (code_hash); what every call shares is here.
     salt = bk.fingerprint(TEMPLATE_VERSION, data_fp, inspect.getsource(call_one), inspect.getsource(score), PRIME)
     version = bk.provenance(data_fingerprint=data_fp, root=Path.cwd(), experiment_version=experiment_version,
@@ -223,12 +246,16 @@ def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | Non
            bk.script_command("export_summary.py", db, TABLE, *compare, "--by", name)) for name in segments),
         ("how often each raised, with intervals and every pair",
          bk.script_command("export_summary.py", db, TABLE, *compare, "--metric", "raised:lower")),
-        ("the same as tables: one row per candidate, one row per pair, and per value of each segment",
+        ("the same as tables: one row per candidate, one row per pair, per value of each segment, and every wrong "
+         "answer beside its input",
          export("--csv", "--wide") + into("results")),
         ("", export("--csv", "--comparisons") + into("pairs")),
         *(step for name in segments for step in (("", export("--by", name, "--csv", "--wide") + into(f"by_{name}")),
                                                  ("", export("--by", name, "--csv", "--comparisons")
                                                   + into(f"by_{name}_pairs")))),  # trial P: every pair per value
+        # trial R: which inputs each candidate gets wrong, and what it answered, to say why
+        ("", " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", db, "--wrong"])
+         + into("wrong")),
         ("the cache proof: the same command into a new database replays every call and computes none ...",
          " ".join(bk.shell_word(a) for a in ["python", Path(sys.argv[0]).name, *rerun_args, "--db", replay,
                                               "--no-next"])),
@@ -271,6 +298,33 @@ def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str, into,
              verdicts()), ("", verdicts("--csv", "--wide") + into("repeat_runs"))]
 
 
+def data_fingerprint(every: list[dict]) -> str:
+    return bk.fingerprint([(r["id"], r["input"], r["expected"]) for r in every])
+
+
+def wrong_answers(db: Path, data: Path | None, experiment_version: str) -> int:
+    """--wrong: each candidate's wrong answers in this version and data as CSV, one row per (candidate, input,
+    answer), beside the input, the expected answer and the segment fields (trial R queried them by hand to say
+    why a candidate fails). Read-only; repeats of one answer are one row."""
+    if not db.is_file():
+        raise ValueError(f"--db {db}: no such file (run the benchmark first)")
+    segments = ", ".join(bk.quote_ident(c) for c in bk.field_columns(SEGMENTS, TABLE).values())
+    con = bk.connect_readonly(db)
+    try:
+        cur = con.execute(f"SELECT DISTINCT candidate, input_id, {segments + ', ' if segments else ''}input_text, "
+                          f"output, expected_output, error_type FROM {TABLE} WHERE (error IS NULL OR error = '') "
+                          "AND correct < 1 AND data_fingerprint = ? AND experiment_version = ? "
+                          "ORDER BY candidate, input_id", [data_fingerprint(load_data(data)), experiment_version])
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([d[0] for d in cur.description])
+        writer.writerows(cur)
+    except sqlite3.Error as exc:
+        raise ValueError(f"--db {db}: {exc}") from exc
+    finally:
+        con.close()
+    return 0
+
+
 def summarise(db: Path, data_fp: str, experiment_version: str) -> None:
     """A quick look at this data and version: descriptive only (export_summary gives intervals and verdicts)."""
     con = bk.connect_readonly(db)
@@ -304,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", type=int, nargs="?", const=3, default=None, metavar="N",
                         help="run the one function on N inputs (default 3: the first, a middle and the last) for "
                              "every candidate, untracked, print each answer and stop")
+    parser.add_argument("--wrong", action="store_true",
+                        help="print each candidate's wrong answers in this --experiment-version as CSV (input, "
+                             "answer, expected, segments) and stop; read-only")
+    parser.add_argument("--loop", type=int, default=None, metavar="N",
+                        help="time every candidate in a bare loop over the inputs, N passes, untracked, print "
+                             "p50/p95/p99 and stop (which calling mode is yours: references/templates.md)")
     parser.add_argument("--candidates", type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
                         default=None, metavar="NAME[,NAME...]",
                         help="time only these CANDIDATES (default: all; a version that added one prints its "
@@ -329,7 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.check is not None:
             if args.check < 1:
                 parser.error("--check N must be at least 1")
-            return check(load_data(args.data), args.check)
+            return check(load_data(args.data), args.check, args.candidates)
+        if args.wrong:
+            return wrong_answers(args.db, args.data, args.experiment_version)
+        if args.loop is not None:
+            if args.loop < 1:
+                parser.error("--loop N must be at least 1")
+            return loop_timing(load_data(args.data)[:args.limit], args.loop, args.candidates, args.warmup)
         return run(args.db, args.cache_dir or Path(CACHE_DIR), args.data, args.repeats, args.limit,
                    args.experiment_version, args.warmup, [str(a) for a in rerun], args.add_to_version, args.no_next,
                    args.candidates)

@@ -427,6 +427,12 @@ def test_the_wide_csv_is_one_row_per_configuration_with_each_metric_and_its_comp
                                                           "p_adjusted")] == pytest.approx(
                 [k["delta"], k["ci_low"], k["ci_high"], k["p_adjusted"]])
     assert sum(r["accuracy_verdict"] in ("best", "reference") for r in rows) == 1
+    # trial R: what this benchmark does not record is not an always-empty column (four_models: no tokens, no cost)
+    assert export_summary.main([*argv, "--csv"]) == 0
+    long = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    for table in (rows, long):
+        assert not {"tokens", "cost", "latency_failures_counted_at"} & set(table[0])
+        assert {"latency_column", "latency_p99", "estimate" if table is long else "accuracy"} <= set(table[0])
 
 
 def test_the_wide_csv_names_each_version_in_its_own_column_when_there_are_several(tmp_path, capsys):

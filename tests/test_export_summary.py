@@ -987,6 +987,10 @@ def test_completion_tokens_are_the_tokens_column_when_no_total_is_logged(tmp_pat
     d = doc(capsys, str(db), "--metric", "passed:higher")
     assert d["inferred"]["measures"]["tokens"] == "completion_tokens"
     assert [c["tokens"] for c in only_version(d)["configurations"]] in ([6.0, 46.0], [46.0, 6.0])
+    for shape in ([], ["--wide"]):  # a benchmark that records tokens has the column, one without cost has none
+        assert export_summary.main([str(db), "--metric", "passed:higher", "--csv", *shape]) == 0
+        header = next(csv.reader(io.StringIO(capsys.readouterr().out)))
+        assert "tokens" in header and "cost" not in header
 
 
 def test_a_detectable_difference_beyond_a_0_1_metrics_range_is_reported_as_none_detectable(tmp_path, capsys):

@@ -4,6 +4,8 @@ cache, raises scored as wrong answers, rows that validate cleanly, and a latency
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shlex
@@ -150,6 +152,42 @@ def test_candidates_times_those_alone(project):
     assert {r["candidate"] for r in rows(project / "function_bench.db")} == {"float_int"}
     code, err = run(project, "--limit", "4", "--repeats", "2")  # the others join the same version later
     assert code == 0 and "24 calls (candidate x input x repeat): 8 already" in err, err
+    check = run_python(TEMPLATE, "--check", "2", "--candidates", "strip_int", cwd=project)  # trial R: all four
+    assert check.returncode == 0 and [ln.split()[0] for ln in check.stdout.splitlines()] == ["strip_int"] * 2
+
+
+def test_loop_times_each_candidate_in_a_bare_loop_untracked(project):
+    """Trials P and R timed a bare loop by hand to learn which calling mode their objective was about."""
+    proc = run_python(TEMPLATE, "--loop", "3", "--limit", "5", "--candidates", "int,strip_int", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    header, *table = proc.stdout.splitlines()
+    assert header.split()[:5] == ["candidate", "calls", "p50", "us", "p95"]
+    assert [ln.split()[:2] for ln in table] == [["int", "15"], ["strip_int", "15"]]
+    for line in table:
+        p50, p95, p99 = map(float, line.split()[2:])
+        assert 0 < p50 <= p95 <= p99
+    assert not (project / "function_bench.db").exists()  # untracked
+    code, err = run(project, "--loop", "0")
+    assert code == 2 and err.count("\n") == 1 and "--loop N must be at least 1" in err
+
+
+def test_wrong_lists_each_candidates_wrong_answers_once(project):
+    """Trial R queried the database by hand to say why a candidate fails: --wrong, and the printed step."""
+    proc = run_python(TEMPLATE, "--limit", "24", "--repeats", "2", cwd=project,
+                      env=random_hash_seed_env(XETRACK_BENCHMARK_SKILL=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [ln.strip() for ln in proc.stdout.splitlines() if "--wrong" in ln]
+    assert line.endswith("--wrong > function_bench_e1_wrong.csv")
+    shown = run_python(*shlex.split(line.split(" > ")[0])[1:], cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    table = list(csv.DictReader(io.StringIO(shown.stdout)))
+    wrong = {(r["candidate"], r["input_id"]) for r in rows(project / "function_bench.db") if not r["correct"]}
+    assert wrong and {(r["candidate"], r["input_id"]) for r in table} == wrong and len(table) == len(wrong)
+    logged = {(r["candidate"], r["input_id"]): r for r in rows(project / "function_bench.db")}
+    for r in table:
+        assert r["output"] == logged[r["candidate"], r["input_id"]]["output"] != r["expected_output"]
+    code, err = run(project, "--wrong", "--db", "absent.db")
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err and not (project / "absent.db").exists()
 
 
 def edit(project: Path, old: str, new: str) -> None:

@@ -60,6 +60,22 @@ def _parameter_values(values: dict, columns: dict[str, tuple[str, str | None]], 
     return out
 
 
+# Columns of what a benchmark may not record (tokens and cost: an LLM's; --failure-latency's value): left out of
+# a CSV where every row is empty (trial R pasted a 42-column table, two always empty, into a wiki; trial R
+# before it read always-empty plan columns as missing answers).
+OPTIONAL_FIELDS = ("tokens", "cost", "latency_failures_counted_at")
+
+
+def _write(fields: list[str], rows: list[dict]) -> str:
+    """The CSV of `rows`, without the OPTIONAL_FIELDS every row leaves empty."""
+    empty = {f for f in OPTIONAL_FIELDS if f in fields and all(r.get(f) is None for r in rows)}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[f for f in fields if f not in empty], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: v for k, v in r.items() if k not in empty} for r in rows)
+    return out.getvalue()
+
+
 def _after_configuration(fields: list[str], extra: list[str]) -> list[str]:
     at = fields.index("configuration") + 1
     return fields[:at] + extra + fields[at:]
@@ -74,9 +90,7 @@ def csv_text(doc: dict) -> str:
     fields = _after_configuration(CSV_FIELDS, list(params))
     at = fields.index("reference") + 1
     fields = fields[:at] + [f"reference_{col}" for col in params] + fields[at:]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    rows: list[dict] = []
     metrics = doc["inferred"]["measures"]["metrics"] or [None]
     ranked = bool(doc["inferred"]["measures"]["metrics"])
     for stratum in doc["versions"]:
@@ -93,7 +107,7 @@ def csv_text(doc: dict) -> str:
                        "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"), "latency_p99": lat.get("p99"),
                        "tokens": c["tokens"], "cost": c["cost"]}
                 if not metric:
-                    writer.writerow(row)
+                    rows.append(row)
                     continue
                 m = c["metrics"][metric["name"]]
                 row.update(metric=metric["name"], better=metric["better"], n=m["n"], estimate=m["estimate"],
@@ -102,10 +116,10 @@ def csv_text(doc: dict) -> str:
                 if not mine and m["n"] and any(k[0] == metric["name"] for k in comps):
                     row.update(verdict="reference" if stratum["reference"] else "best")
                 for comp in mine or [None]:
-                    writer.writerow(row if comp is None else {
+                    rows.append(row if comp is None else {
                         **row, **_comparison_fields(comp),
                         **_parameter_values(by_label.get(comp["reference"], {}), params, "reference_")})
-    return out.getvalue()
+    return _write(fields, rows)
 
 
 # total tokens and cost are `tokens` and `cost`; spend over right answers, with the metric that counts them
@@ -140,9 +154,7 @@ def csv_wide_text(doc: dict) -> str:
               *(["meets_every_target"] if targets else [])]
     params = parameter_columns(_all_values(doc), fields)
     fields = _after_configuration(fields, list(params))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    rows: list[dict] = []
     for stratum in doc["versions"]:
         position = {c["label"]: i for i, c in enumerate(stratum["configurations"])}
         for c in stratum["configurations"]:
@@ -182,8 +194,8 @@ def csv_wide_text(doc: dict) -> str:
                                 f"{name}_p_adjusted": k["p_adjusted"], f"{name}_verdict": k["verdict"]})
                 elif m["n"] and any(k["metric"] == name for k in stratum["comparisons"]):
                     row[f"{name}_verdict"] = "reference" if stratum["reference"] else "best"
-            writer.writerow(row)
-    return out.getvalue()
+            rows.append(row)
+    return _write(fields, rows)
 
 
 def _comparison_fields(comp: dict) -> dict:
