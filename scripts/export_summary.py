@@ -178,9 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "an input's calls still count as alike")
     parser.add_argument("--version", metavar="VALUE", help="report only rows whose version column "
                         "(experiment_version, git hash, ...) equals VALUE")
-    parser.add_argument("--pairs", metavar="best|all|CONFIG", default="best",
+    parser.add_argument("--pairs", metavar="best|all|none|CONFIG", default="best",
                         help="which pairs to compare: 'best' (default: every configuration against the best), "
-                             "'all' (every pair, k(k-1)/2, judged in one multiplicity family per metric), or a "
+                             "'all' (every pair, k(k-1)/2, judged in one multiplicity family per metric), 'none' "
+                             "(the per-configuration tables alone, e.g. repeated runs each judged by --slo), or a "
                              "CONFIG to compare every other one with ('is X better than Y?'): the label the report "
                              "prints, e.g. 'model=svm', the full key, or a config_id value; an unknown value is an "
                              "error listing the labels")
@@ -522,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                 refusal = slo_refusal(layout, plan, args.slo, args.kind) if per_configuration else None
                 if refusal:
                     raise InputError(refusal)
-                named = args.pairs not in ("best", "all")
+                named = args.pairs not in ("best", "all", "none")
                 opts = Options(confidence=1 - args.alpha, alpha=args.alpha, adjust=args.adjust,
                                resamples=args.resamples, seed=args.seed, reference=args.pairs if named else None,
                                pairs="reference" if named else args.pairs, family=args.family,

@@ -798,3 +798,21 @@ def test_each_metrics_plot_panel_is_coloured_by_its_own_best(tmp_path, capsys):
     assert _verdicts_for_plot(v, ACCURACY) == {"model=a": "best", "model=c": "worse", "model=b": "worse"}
     assert _verdicts_for_plot(v, {"name": "score", "better": "lower"}) == {
         "model=b": "best", "model=c": "worse", "model=a": "worse"}
+
+
+def test_pairs_none_gives_the_per_configuration_tables_alone(four_models, capsys):
+    """Repeated runs judged by an objective (the function template's repeat runs): accuracy pairs of re-timed runs
+    buried the verdicts (trial R). --pairs none compares nothing and says so."""
+    _, compared, _ = run(capsys, four_models, "predictions")
+    code, doc, _ = run(capsys, four_models, "predictions", "--pairs", "none")
+    (version,) = doc["versions"]
+    assert code == 0 and version["comparisons"] == [] and doc["options"]["pairs"] == "none"
+    assert [c["metrics"] for c in version["configurations"]] == [
+        c["metrics"] for c in compared["versions"][0]["configurations"]]
+    assert version["headline"].startswith("No pairs compared (--pairs none)")
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "paired on shared items" not in out and "No detectable difference" not in out
+    assert export_summary.main([str(four_models), "predictions", "--pairs", "none", "--csv", "--wide"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 4 and not any(r["accuracy_verdict"] or r["accuracy_difference"] for r in rows)

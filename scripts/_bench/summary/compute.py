@@ -42,7 +42,7 @@ class Options:
     resamples: int = _stats.DEFAULT_RESAMPLES
     seed: int = _stats.DEFAULT_SEED
     reference: str | None = None  # --pairs CONFIG (or --reference) as given: compare against this configuration
-    pairs: str = "best"  # 'best' | 'all' | 'reference' (with `reference`)
+    pairs: str = "best"  # 'best' | 'all' | 'none' | 'reference' (with `reference`)
     family: str = "metric"  # 'metric': each metric's comparisons are adjusted together | 'all': one family
     power: float = 0.8  # of the minimum detectable difference reported beside every comparison
     items_needed: float | None = None  # --items-needed DELTA: plan how much data that difference needs
@@ -473,6 +473,8 @@ def pairs_to_compare(configs: list[ConfigSummary], metric: Metric, mode: str,
         for c in configs:
             groups.setdefault(within(c), []).append(c)
         return [pair for group in groups.values() for pair in pairs_to_compare(group, metric, mode, reference)]
+    if mode == "none":  # the per-configuration tables alone (repeated runs judged against an objective)
+        return []
     if mode == "all":
         order = [c.index for c in configs]
         return [(order[j], order[i]) for i in range(len(order)) for j in range(i + 1, len(order))]

@@ -304,6 +304,8 @@ def headline(configs: list[dict], comparisons: list[dict], metric: dict | None, 
     scored = [c for c in configs if c["metrics"][name]["n"] > 0]
     if not scored:
         return f"No configuration has a {name} value to compare."
+    if opts.pairs == "none":
+        return f"No pairs compared (--pairs none): the table gives each configuration's {name} with its interval."
     mine = [c for c in comparisons if c["metric"] == name]
     if opts.within and mine:
         return _within_headline(mine, metric, opts)

@@ -189,7 +189,24 @@ def _slo_section(stratum: dict, doc: dict) -> list[str]:
             "would decide, about as many in all as shown, if the share stays as it is). Intervals: exact, over the "
             "effective number of calls (an input's calls, or a run of consecutive calls, can be slow together), "
             "so a verdict can stay undecided where the percentile's interval, which counts only an input's calls "
-            "as alike, lies wholly past the limit.", *_runs_note(judged)]
+            "as alike, lies wholly past the limit.", *_runs_note(judged),
+            *_slo_within(judged, doc["options"].get("within") or [])]
+
+
+def _slo_within(judged: list[dict], within: list[str]) -> list[str]:
+    """--within: how many configurations of each group meet, fail or are undecided: with a run's track_id as the
+    other configuration column, how many repeated runs agree (trial R counted them by hand)."""
+    if not within:
+        return []
+    groups: dict[str, list[str]] = {}
+    for c in judged:
+        key = ", ".join(str(c["configuration"].get(w)) for w in within)
+        groups.setdefault(key, []).append(c["slo"]["verdict"])
+    rows = [[key, f"{len(v):,}", *(f"{v.count(x):,}" for x in ("meets", "fails", "undecided"))]
+            for key, v in groups.items()]
+    return ["", f"Verdicts within each {', '.join(within)} (--within): how many of its configurations (repeated "
+                "runs, when the other column is a run's track_id) meet, fail or are undecided:", "",
+            *_table([", ".join(within), "judged", "meets", "fails", "undecided"], "lrrrr", rows)]
 
 
 def _target_section(stratum: dict, doc: dict) -> list[str]:
@@ -577,8 +594,10 @@ def markdown(doc: dict) -> str:
                               "read the difference itself."]
             lines += _dz_per_item_note(stratum, mine, layout)
         lines += ["", f"**Headline:** {stratum['headline']}"]
-    lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this data "
-                  "cannot tell the two apart; it is not evidence that they are equal.", ""]
+    if any(v["comparisons"] for v in doc["versions"]):
+        lines += ["", "Excluded items are missing or failed on one side. \"No detectable difference\" means this "
+                      "data cannot tell the two apart; it is not evidence that they are equal."]
+    lines.append("")
     return "\n".join(lines)
 
 
