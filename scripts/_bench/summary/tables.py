@@ -61,8 +61,8 @@ def _parameter_values(values: dict, columns: dict[str, tuple[str, str | None]], 
 
 
 # Columns of what a benchmark may not record (tokens and cost: an LLM's; --failure-latency's value): left out of
-# a CSV where every row is empty (trial R pasted a 42-column table, two always empty, into a wiki; trial R
-# before it read always-empty plan columns as missing answers).
+# a CSV where every row is empty (a trial pasted a 42-column table, three always empty, into a wiki; another read
+# always-empty columns as missing answers).
 OPTIONAL_FIELDS = ("tokens", "cost", "latency_failures_counted_at")
 
 
