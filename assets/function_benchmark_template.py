@@ -3,6 +3,8 @@
 Edit the EDIT block below (the candidates, the data, how an answer is scored, repeats, the objective), then run:
     python function_benchmark_template.py                      # the demo: three ways to read an integer
     python function_benchmark_template.py --limit 20 --experiment-version dev   # smoke run on 20 inputs
+    python function_benchmark_template.py --loop 20            # each candidate in a bare loop: which timing is yours
+    python function_benchmark_template.py --wrong              # each candidate's wrong answers, as CSV
 Writes --db, table `calls`: one row per (candidate, input, repeat) with input_text, output, expected_output, correct
 (from score(); a raise is wrong unless score() says otherwise), raised (not a failed run), error_type, latency_us (timed with
 perf_counter_ns around the call alone). Inputs run in file order; per input, candidates interleave, so drift hits them alike. Each
