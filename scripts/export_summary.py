@@ -79,7 +79,13 @@ from _bench.summary.reference import reference_index, unknown_reference
 from _bench.summary.render import markdown, plot, plot_load
 from _bench.summary.save import save as save_tables
 from _bench.summary.scan import enumerate_groups, partition
-from _bench.summary.tables import comparisons_csv_text, csv_text, csv_wide_text, load_csv_text
+from _bench.summary.tables import (
+    comparisons_csv_text,
+    csv_text,
+    csv_wide_text,
+    load_csv_text,
+    series_comparisons_csv_text,
+)
 from _bench.summary.target import Target, check_targets, parse_target
 
 PROG = "export_summary.py"
@@ -568,8 +574,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.json:
             print(report.to_json())
         elif args.csv:
-            # a load test's table is its levels (one row each, --wide or not): what its verdicts are about
-            sys.stdout.write(load_csv_text(doc) if doc.get("slo") else csv_wide_text(doc) if args.wide
+            # a load test's table is its levels (one row each, --wide or not): what its verdicts are about; its
+            # comparisons are its series' at the rates they share
+            load_table = series_comparisons_csv_text if args.comparisons else load_csv_text
+            sys.stdout.write(load_table(doc) if doc.get("slo") else csv_wide_text(doc) if args.wide
                              else comparisons_csv_text(doc) if args.comparisons else csv_text(doc))
         else:
             sys.stdout.write(markdown(doc))

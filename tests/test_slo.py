@@ -291,6 +291,31 @@ def test_each_connection_model_is_a_series_with_its_own_capacity_never_one_acros
     assert "**Capacity (connection=keepalive):** no tested rate meets p99<50ms (the lowest tested rate, 25/s" in out
 
 
+def test_csv_comparisons_of_a_load_test_are_its_series_compared_at_the_rates_both_measured(tmp_path, capsys):
+    """Trial S: question 3 ("is the pool really better at the rates both serve?") had no CSV: --csv --comparisons
+    printed the level table again, and the reader turned slo.series_comparisons from --json into one by hand."""
+    slower = lambda t, k: fast(t, k) + 30.0  # noqa: E731 - a build 30 ms slower at every request
+    db = load_db(tmp_path, {("a", 25): level_of(25, 40, fast, endpoint_name="a"),
+                            ("a", 50): level_of(50, 40, fast, endpoint_name="a"),
+                            ("b", 25): level_of(25, 40, slower, endpoint_name="b"),
+                            ("b", 100): level_of(100, 40, slower, endpoint_name="b")})
+    argv = [str(db), "requests", "--slo", "p99<50ms,errors<1%"]
+    _, doc = summary(capsys, db, *argv[2:])
+    (compared,) = doc["slo"]["series_comparisons"]  # 25/s alone: the rate both series measured
+    assert export_summary.main([*argv, "--csv", "--comparisons"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["measure"] for r in rows] == ["p99<50ms share broken", "errors<1% share broken", "latency p50 ms",
+                                            "latency p95 ms", "latency p99 ms"]
+    assert {(r["rate"], r["series"], r["reference"]) for r in rows} == {("25.0", "endpoint_name=b",
+                                                                         "endpoint_name=a")}
+    p50 = rows[2]
+    assert float(p50["value"]) - float(p50["reference_value"]) == pytest.approx(float(p50["difference"]))
+    assert float(p50["difference"]) == pytest.approx(30.0, abs=1) and p50["verdict"] == "slower"
+    assert [float(p50[k]) for k in ("difference", "difference_ci_low", "difference_ci_high")] == pytest.approx(
+        [compared["latency_ms"]["p50"][k] for k in ("difference", "low", "high")])
+    assert rows[1]["verdict"] == compared["clauses"][1]["verdict"] == "no detectable difference"
+
+
 def test_two_levels_at_one_rate_that_ran_for_different_times_are_two_rows_and_two_panels(tmp_path, capsys):
     db = load_db(tmp_path, {"30 s": level_of(25, 30, fast, duration_s=30.0),
                             "20 s": level_of(25, 20, slow_share(0.1), duration_s=20.0)})

@@ -82,7 +82,8 @@ def compare_series(levels: list[dict], groups: list[dict], named: str | None = N
                 if o["estimate"] is None or r["estimate"] is None:
                     continue
                 d, low, high = mover((o["estimate"], o["low"], o["high"]), (r["estimate"], r["low"], r["high"]))
-                latency[p] = {"difference": d, "low": low, "high": high,
+                latency[p] = {"estimate": o["estimate"], "reference_estimate": r["estimate"], "difference": d,
+                              "low": low, "high": high,
                               "verdict": None if behind else _verdict(low, high, "slower", "faster")}
             out.append({"series": groups[index]["label"], "reference": groups[base]["label"], "rate": rate,
                         "level": other["label"], "reference_level": ref["label"], "client_behind": behind,

@@ -313,3 +313,31 @@ def load_csv_text(doc: dict) -> str:
                        highest_meeting=str((series.get("highest_meeting") or {}).get("label") == lv["label"]).lower())
         writer.writerow(row)
     return out.getvalue()
+
+
+SERIES_FIELDS = ["rate", "series", "reference", "level", "reference_level", "client_behind", "measure", "value",
+                 "reference_value", "difference", "difference_ci_low", "difference_ci_high", "verdict"]
+
+
+def series_comparisons_csv_text(doc: dict) -> str:
+    """A load test's --csv --comparisons: its series compared at the rates both measured, one row per (series,
+    rate, measure): each SLO clause's broken share and p50/p95/p99 in ms, the series' value and the reference's,
+    the difference (series minus reference) with its interval, and the verdict (empty where the client fell
+    behind: that compares the clients). Trial S converted slo.series_comparisons from --json by hand; the
+    --comparisons CSV printed the level table again."""
+    rows = []
+    for comp in doc["slo"]["series_comparisons"]:
+        base = {k: comp[k] for k in ("rate", "series", "reference", "level", "reference_level", "client_behind")}
+        for c in comp["clauses"]:
+            rows.append({**base, "measure": f"{c['clause']} share broken", "value": c["share"],
+                         "reference_value": c["reference_share"], "difference": c["difference"],
+                         "difference_ci_low": c["low"], "difference_ci_high": c["high"], "verdict": c["verdict"]})
+        for q, d in comp["latency_ms"].items():
+            rows.append({**base, "measure": f"latency {q} ms", "value": d["estimate"],
+                         "reference_value": d["reference_estimate"], "difference": d["difference"],
+                         "difference_ci_low": d["low"], "difference_ci_high": d["high"], "verdict": d["verdict"]})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SERIES_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
