@@ -555,9 +555,25 @@ def code_of(function: Callable) -> str:
 
 
 def stable_repr(value: Any) -> str:
-    """repr without memory addresses (`<object at 0x7f...>`), which differ in every process: a key holding one
-    would never hit the cache again."""
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+    """repr without memory addresses (`<object at 0x7f...>`), which differ in every process, and with each set's
+    elements in sorted order: a set of strings iterates in an order that changes with every process's hash seed
+    (trial T: a frozenset constant made its candidate's key new in every process, so the cache never hit). A key
+    holding either would never hit the cache again."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", _ordered_repr(value))
+
+
+def _ordered_repr(value: Any) -> str:
+    """repr, the same for plain lists, tuples and dicts (their order is the program's), with sets sorted."""
+    kind = type(value)
+    if kind in (set, frozenset) and value:
+        inner = "{" + ", ".join(sorted(_ordered_repr(v) for v in value)) + "}"
+        return inner if kind is set else f"frozenset({inner})"
+    if kind in (list, tuple):
+        inner = ", ".join(_ordered_repr(v) for v in value) + ("," if kind is tuple and len(value) == 1 else "")
+        return f"[{inner}]" if kind is list else f"({inner})"
+    if kind is dict:
+        return "{" + ", ".join(f"{_ordered_repr(k)}: {_ordered_repr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def _names_used(code: Any) -> set[str]:

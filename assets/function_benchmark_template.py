@@ -292,8 +292,9 @@ def repeat_steps(db: Path, rerun_args: list[str], experiment_version: str, into,
     verdicts = functools.partial(bk.script_command, "export_summary.py", *runs, TABLE, "--config-cols",
                                  "candidate,track_id", "--version", experiment_version, "--within", "candidate", "--slo",
                                  SLO, "--pairs", "none")  # trial R: accuracy pairs of re-timed runs buried the verdicts
-    what = (f"{', '.join(added)} (added in this version; the others' repeats are their own version's, and without "
-            "--candidates every candidate is timed again)") if added else "the whole run"
+    what = (f"{', '.join(added)} (added in this version) alone: not interleaved with the others as in the run above, "
+            "so its surroundings differ (trial T); the others' repeats are their own version's, and without "
+            "--candidates every candidate is timed again") if added else "the whole run"
     return [(f"is the objective's verdict the same in other runs? {what}, three times, each timed anew ...",
              again[0]), ("", again[1]), ("", again[2]),
             ("... then each run's verdict per candidate, one row per (candidate, run), and how many runs agree",

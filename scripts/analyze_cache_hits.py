@@ -161,6 +161,7 @@ def diagnose(bench: Benchmark, src: Sources, cells: list[Cell], runs: list[dict]
     findings += _lineage(cells, runs)
     findings += _cached_failures(bench, src, cells)
     findings += _recomputed(bench, src, cells)
+    findings += _key_changed(src, cells)
     lambdas = sum(c.lambda_replays for c in cells)
     if lambdas:
         findings.append(Finding("cache-lambda-key", "warning", f"{lambdas:,} replayed calls are lambdas: every "
@@ -242,6 +243,35 @@ def _recomputed(bench: Benchmark, src: Sources, cells: list[Cell]) -> list[Findi
         why, hint = ELSEWHERE + "; the data cannot tell which", FIX_SAME_DIR
     return [Finding("cache-missed-across-runs", "warning", f"{calls:,} calls were computed again in a later run "
                     f"({extra:,} extra computations) instead of being replayed: {why}.", hint, shown, calls)]
+
+
+def _key_changed(src: Sources, cells: list[Cell]) -> list[Finding]:
+    """One configuration's parameters under several content keys (config_id), each computed in a run of its own,
+    where the later run replayed other configurations from the cache: that one's key changed between the runs.
+    cache-missed-across-runs cannot see it (each key was computed once). Trial T: a frozenset constant made a
+    candidate's code hash, so its key, new in every process; the cache proof recomputed it, and this script said
+    caching worked. An edit of the function between the runs does the same, by design: the message says both."""
+    if src.layout.config != ["config_id"]:
+        return []
+    computing: dict[tuple, dict[tuple, set]] = defaultdict(lambda: defaultdict(set))
+    for c in cells:
+        if c.computed - c.computed_failed > 0 and c.parameters:
+            computing[tuple(sorted(c.parameters.items()))][c.config].add(c.run)
+    replaying = {c.run for c in cells if c.replayed}
+    changed = [(label, runs) for label, keys in computing.items() if len(keys) > 1
+               for runs in [set().union(*keys.values())] if len(runs) > 1 and runs & replaying]
+    if not changed:
+        return []
+    shown = [", ".join(f"{k}={v}" for k, v in label) + f": {len(computing[label])} keys, computed in {len(runs)} runs"
+             for label, runs in changed]
+    return [Finding("cache-key-changed", "warning", f"{len(changed)} configuration(s) were computed again under a "
+                    "new key (config_id) in a run that replayed the others from the cache: their key changed between "
+                    "the runs. If their code (and what it reaches) did not change in between, something in the key "
+                    "differs in every process, and their cache can never hit.",
+                    "Compare the two keys' code_hash (or the configuration's values): an edit explains it; else "
+                    "look for a value whose text changes per process, such as a set of strings (its order follows "
+                    "the hash seed) or an object's repr with its address, and make it process-stable "
+                    "(benchkit.code_of sorts sets from skill 0.6.8).", shown, len(changed))]
 
 
 # --- report ------------------------------------------------------------------------------------------------

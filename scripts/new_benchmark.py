@@ -120,7 +120,7 @@ def write(files: dict[Path, str]) -> None:
 IGNORED = ("*.db", "*.db-journal", "*.db-wal", "*.db-shm", "*_cache/", "*.lock", "*.attempts", "*.part", ".venv/")
 # what a run writes that is a deliverable: small, committed with the experiment (trial Z2: ignored, they went
 # missing from its commit)
-TABLES = ("*_results.csv", "*_pairs.csv", "*_by_*.csv", "*_vs_best.csv")  # what the templates' runs name tables
+TABLES = ("*_results.csv", "*_pairs.csv", "*_by_*.csv", "*_vs_best.csv", "*_wrong.csv")  # the templates' tables
 
 
 def main(argv: list[str] | None = None) -> int:

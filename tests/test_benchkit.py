@@ -645,11 +645,13 @@ CODE_OF = textwrap.dedent("""
     import words
 
     PATTERN = re.compile({pattern!r})
+    LETTERS = frozenset({letters!r})  # a set of strings iterates in an order that changes with the hash seed
+    TABLE = {{"vowels": {{"a", "e", "i", "o", "u"}}, "pair": ("x", [1, 2])}}
     class Settings:
         pass
 
     def helper(text):
-        return PATTERN.sub("", text)
+        return PATTERN.sub("", text) if set(text) <= LETTERS or TABLE else text
 
     def candidate(text, settings=None):
         return helper(text).strip(words.SPACE)
@@ -663,11 +665,11 @@ CODE_OF = textwrap.dedent("""
 def test_code_of_is_the_same_in_every_process_and_folder_and_changes_with_what_the_function_reaches(tmp_path):
     # a partial holding an object (its repr has an address) must not make every process's key new, nor a module
     # it uses (read whole) a key that names the folder: a project moved, or a shard on another machine, replays
-    def key(pattern: str, folder: str = "a", space: str = " ") -> str:
+    def key(pattern: str, folder: str = "a", space: str = " ", letters: str = "abcdefghij") -> str:
         (tmp_path / folder).mkdir(exist_ok=True)
         (tmp_path / folder / "words.py").write_text(f"SPACE = {space!r}\n")
         script = tmp_path / folder / "cand.py"
-        script.write_text(CODE_OF.format(assets=str(ROOT / "assets"), pattern=pattern))
+        script.write_text(CODE_OF.format(assets=str(ROOT / "assets"), pattern=pattern, letters=letters))
         proc = run_python(script, env=random_hash_seed_env(), cwd=tmp_path / folder)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
@@ -675,6 +677,8 @@ def test_code_of_is_the_same_in_every_process_and_folder_and_changes_with_what_t
     assert len(first) == 16 and key("[0-9]") == first and key("[0-9]", folder="b") == first
     assert key("[0-9]+") != first  # a constant the helper uses
     assert key("[0-9]", space="\t") != first  # a module it uses
+    assert key("[0-9]", letters="abcdefghik") != first  # a set constant (the same in every process, trial T)
+    assert benchkit.stable_repr([(1,), {"a": frozenset()}, set(), {3, 1, 2}]) == "[(1,), {'a': frozenset()}, set(), {1, 2, 3}]"
     assert benchkit.code_of(int) == benchkit.code_of(int) and "builtins.int" in benchkit.code_of(int)
 
 

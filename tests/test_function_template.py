@@ -227,18 +227,29 @@ def test_editing_what_a_candidate_uses_recomputes_that_candidate_alone(project):
     """The cache key of a candidate holds its code and what it reaches (benchkit.code_of): a constant or helper
     it uses, in another module too. Editing one recomputes that candidate only; code beside it that it does not
     use (a candidate added later, trial E) recomputes nothing."""
-    (project / "mine.py").write_text("OFFSET = 0\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
+    # a set of strings iterates in hash-seed order, which every process draws anew (trial T: its key changed)
+    (project / "mine.py").write_text("OFFSET = 0\nDIGITS = frozenset('0123456789-')\n\n\ndef answer(text):\n"
+                                     "    return int(text) + OFFSET if set(text) <= DIGITS else 0\n")
     edit(project, "CANDIDATES = {  #", 'import mine  # noqa: E402\nCANDIDATES = {"mine": mine.answer,  #')
     assert run(project, "--limit", "5", "--repeats", "1")[0] == 0
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "same.db")
     assert code == 0 and "0 calls computed, 20 replayed" in err
-    (project / "mine.py").write_text("OFFSET = 0\nUNUSED = 2\n\n\ndef answer(text):\n    return int(text) + OFFSET\n"
+    analysed = run_python(SCRIPTS / "analyze_cache_hits.py", "function_bench.db", "same.db", "calls", cwd=project)
+    assert analysed.returncode == 0 and "Caching worked" in analysed.stdout, analysed.stdout
+    (project / "mine.py").write_text("OFFSET = 0\nDIGITS = frozenset('0123456789-')\nUNUSED = 2\n\n\n"
+                                     "def answer(text):\n    return int(text) + OFFSET if set(text) <= DIGITS else 0\n"
                                      "\n\ndef later(text):\n    return int(text) + UNUSED\n")
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "beside.db")
     assert code == 0 and "0 calls computed, 20 replayed" in err
-    (project / "mine.py").write_text("OFFSET = 1\n\n\ndef answer(text):\n    return int(text) + OFFSET\n")
+    (project / "mine.py").write_text("OFFSET = 1\nDIGITS = frozenset('0123456789-')\n\n\ndef answer(text):\n"
+                                     "    return int(text) + OFFSET if set(text) <= DIGITS else 0\n")
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "edited.db")
     assert code == 0 and "5 calls computed, 15 replayed" in err  # mine's 5 inputs; the demo's three replay
+    # the planted defect's shape (one candidate under a new key, the others replayed): analyze names it
+    analysed = run_python(SCRIPTS / "analyze_cache_hits.py", "function_bench.db", "edited.db", "calls", "--json",
+                          cwd=project)
+    (finding,) = [f for f in json.loads(analysed.stdout)["findings"] if f["check_id"] == "cache-key-changed"]
+    assert analysed.returncode == 1 and finding["examples"] == ["candidate=mine: 2 keys, computed in 2 runs"]
     edit(project, "PRIME = False", "PRIME = True")  # a hot call measures something else: not a replay
     code, err = run(project, "--limit", "5", "--repeats", "1", "--db", "primed.db")
     assert code == 0 and "20 calls computed, 0 replayed" in err  # shared by every call: all of them
@@ -378,7 +389,7 @@ def test_a_candidate_added_later_runs_alone_and_is_compared_with_the_others_in_a
 
     # trial Q: the repeat runs of the version that added it time the new one alone
     at = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("# is the objective's verdict the same"))
-    assert "other runs? stripped (added in this version;" in lines[at]
+    assert "other runs? stripped (added in this version) alone" in lines[at]
     again = run_python(*shlex.split(lines[at + 1])[1:], cwd=project)
     assert again.returncode == 0 and "12 calls computed, 0 replayed" in again.stderr, again.stderr
     assert {r["candidate"] for r in rows(project / "function_bench_e2_run1.db")} == {"stripped"}

@@ -75,7 +75,7 @@ def test_it_says_what_to_keep_out_of_git_and_those_are_what_a_run_leaves(tmp_pat
     # are deliverables, named to commit, not ignored (trial Z2 lost them from its commit)
     assert "After a real run, keep its database and its cache folder (git add -f" in made.stdout
     tables = made.stdout.split("Its tables (")[1].split(")")[0].split()
-    assert tables == ["*_results.csv", "*_pairs.csv", "*_by_*.csv", "*_vs_best.csv"]
+    assert tables == ["*_results.csv", "*_pairs.csv", "*_by_*.csv", "*_vs_best.csv", "*_wrong.csv"]
     assert not set(tables) & set(patterns)
     assert "after an experiment, commit its database (`git add -f`" in " ".join((ROOT / "SKILL.md").read_text().split())
     before = set(tmp_path.iterdir())
@@ -186,17 +186,18 @@ def test_a_scaffolded_function_project_in_a_hostile_path_runs_reruns_with_nothin
     second = assert_second_run_does_nothing(run, "dev.db")
     assert "180 already in" in second.stderr
     commands = printed_commands(run["first"].stdout)
-    assert len(commands) == 12 and "--slo" in commands[1] and "raised:lower" in commands[2]
+    assert len(commands) == 13 and "--slo" in commands[1] and "raised:lower" in commands[2]
     assert commands[3].endswith("--csv --wide > dev_dev_results.csv")
-    # validate, export (objective, raises, two tables), the replay into a new database, analyze, and (trial L) the
-    # whole run three times more, each timed anew, with each run's verdict
+    assert commands[5].endswith("--wrong > dev_dev_wrong.csv")
+    # validate, export (objective, raises, two tables), the wrong answers, the replay into a new database, analyze,
+    # and (trial L) the whole run three times more, each timed anew, with each run's verdict
     done = []
     for command in commands:
         done.append(shell(f"{run['cd']} && {command}", cwd=run["parent"]))
         assert done[-1].returncode == 0, (command, done[-1].stderr[-2000:])
-    assert "0 calls computed, 180 replayed from the cache" in done[5].stderr
-    assert "Caching worked" in done[6].stdout
-    assert all("180 calls computed, 0 replayed from the cache" in d.stderr for d in done[7:10])
+    assert "0 calls computed, 180 replayed from the cache" in done[6].stderr
+    assert "Caching worked" in done[7].stdout
+    assert all("180 calls computed, 0 replayed from the cache" in d.stderr for d in done[8:11])
 
 
 @pytest.mark.slow
