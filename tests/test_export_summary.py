@@ -670,7 +670,7 @@ def test_help_names_accuracy_as_a_metric_and_documents_reference(capsys):
     flat = " ".join(out.split())
     assert code == 0
     assert "'accuracy' is also a valid name" in flat and "--metric accuracy:higher" in flat
-    assert "--pairs best|all|CONFIG" in flat and "--reference CONFIG" in flat and "every pair" in flat
+    assert "--pairs best|all|none|CONFIG" in flat and "--reference CONFIG" in flat and "every pair" in flat
 
 
 def correct_db(db: Path, outcomes: dict[str, list[int]]) -> Path:
