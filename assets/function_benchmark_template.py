@@ -71,9 +71,13 @@ class Candidate:
     code_hash: str = ""
 
 
+def chosen(only: list[str] | None) -> list[str]:
+    """The CANDIDATES --candidates names (all without it), in CANDIDATES' order."""
+    return [name for name in CANDIDATES if only is None or name in only]
+
+
 def candidates(only: list[str] | None = None) -> list[Candidate]:
-    return [Candidate(name, bk.fingerprint(bk.code_of(function))) for name, function in CANDIDATES.items()
-            if only is None or name in only]
+    return [Candidate(name, bk.fingerprint(bk.code_of(CANDIDATES[name]))) for name in chosen(only)]
 
 
 def demo_data() -> list[dict]:
@@ -138,9 +142,9 @@ def loop_timing(rows: list[dict], passes: int, only: list[str] | None, warmup: i
     tracked run's show which calling mode your objective is about (trials P and R timed such a loop by hand;
     references/templates.md, "Timing")."""
     print(f"{'candidate':<16} {'calls':>7} {'p50 us':>9} {'p95 us':>9} {'p99 us':>9}   (a bare loop, untracked)")
-    for cfg in candidates(only):
-        function, times = CANDIDATES[cfg.candidate], []
-        warm_up(rows, warmup, [cfg.candidate])
+    for name in chosen(only):  # untracked: no code hash needed
+        function, times = CANDIDATES[name], []
+        warm_up(rows, warmup, [name])
         for _ in range(passes):
             for row in rows:
                 start = time.perf_counter_ns()
@@ -149,7 +153,7 @@ def loop_timing(rows: list[dict], passes: int, only: list[str] | None, warmup: i
                 times.append((time.perf_counter_ns() - start) / 1000.0)
         times.sort()
         at = [times[min(len(times) - 1, int(q * len(times)))] for q in (0.5, 0.95, 0.99)]
-        print(f"{cfg.candidate:<16} {len(times):>7} " + " ".join(f"{t:>9.2f}" for t in at))
+        print(f"{name:<16} {len(times):>7} " + " ".join(f"{t:>9.2f}" for t in at))
     return 0
 
 
@@ -165,7 +169,7 @@ def check(rows: list[dict], n: int, only: list[str] | None) -> int:
     (or --candidates), untracked and uncached (the test a single execution must pass before any benchmark run)."""
     picked = [rows[round(k * (len(rows) - 1) / max(n - 1, 1))] for k in range(min(n, len(rows)))]
     ITEMS.update({str(row["id"]): row for row in picked})
-    for name in [c.candidate for c in candidates(only)]:
+    for name in chosen(only):
         for row in picked:
             result = call_one(Candidate(name), str(row["id"]), 0)  # untracked: no code hash needed
             shown = [cut(repr(v), 40) for v in (row["input"], result["output"], result["expected_output"])]
@@ -175,10 +179,10 @@ def check(rows: list[dict], n: int, only: list[str] | None) -> int:
 
 
 def warm_up(rows: list[dict], calls: int, only: list[str] | None) -> None:
-    for name, function in CANDIDATES.items():
-        for row in rows[:calls] if only is None or name in only else ():
+    for name in chosen(only):
+        for row in rows[:calls]:
             with contextlib.suppress(Exception):  # a warm-up call's answer is not used
-                function(row["input"])
+                CANDIDATES[name](row["input"])
 
 
 def run(db: Path, cache: Path, data: Path | None, repeats: int, limit: int | None, experiment_version: str,

@@ -336,8 +336,4 @@ def series_comparisons_csv_text(doc: dict) -> str:
             rows.append({**base, "measure": f"latency {q} ms", "value": d["estimate"],
                          "reference_value": d["reference_estimate"], "difference": d["difference"],
                          "difference_ci_low": d["low"], "difference_ci_high": d["high"], "verdict": d["verdict"]})
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=SERIES_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    return _write(SERIES_FIELDS, rows)
